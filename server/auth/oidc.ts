@@ -1,0 +1,113 @@
+// OpenID Connect login through openid-client's passport strategy: authorization code with
+// PKCE, plus state and nonce, issuer checked at discovery and on the response (RFC 9207),
+// exact redirect URI. Providers are discovered lazily, so a down IdP fails login (503), not start-up.
+import passport from 'passport';
+import * as oidc from 'openid-client';
+import { Strategy, type AuthenticateOptions } from 'openid-client/passport';
+import type { Request } from 'express';
+import type { IdentityConfig, ProviderConfig } from '../config.ts';
+import { AppError, unavailable } from '../errors.ts';
+import { isAirlockUser, mapClaimsToUser, type AirlockUser } from './identity.ts';
+
+/**
+ * The library strategy sends `state` and `nonce` only when the IdP lacks PKCE. We send both
+ * always (defence in depth: a broken PKCE implementation at the IdP does not open us up);
+ * the library stores and checks whatever the authorization request carried.
+ */
+class AirlockOidcStrategy extends Strategy {
+  override authorizationRequestParams<T extends AuthenticateOptions>(req: Request, options: T): URLSearchParams {
+    const base = super.authorizationRequestParams(req, options);
+    const params = new URLSearchParams(base instanceof URLSearchParams ? base : (base ?? {}));
+    params.set('state', oidc.randomState());
+    params.set('nonce', oidc.randomNonce());
+    return params;
+  }
+}
+
+/** A discovery that fails is retried on the next login, not cached. */
+const DISCOVERY_TIMEOUT_S = 5;
+
+export class OidcLogin {
+  readonly passport: passport.PassportStatic;
+  private readonly identity: IdentityConfig;
+  private readonly publicUrl: string;
+  private readonly ready = new Map<string, Promise<string>>();
+
+  constructor(identity: IdentityConfig, publicUrl: string) {
+    this.identity = identity;
+    this.publicUrl = publicUrl;
+    // Our own instance, not passport's global singleton: two portals can share a process (tests).
+    this.passport = new passport.Passport() as passport.PassportStatic;
+    this.passport.serializeUser((user, done) => done(null, user));
+    this.passport.deserializeUser((stored: unknown, done) => {
+      // A session whose user no longer has the expected shape is treated as signed out.
+      done(null, isAirlockUser(stored) ? stored : false);
+    });
+  }
+
+  providers(): readonly ProviderConfig[] {
+    return this.identity.providers;
+  }
+
+  provider(id: string | undefined): ProviderConfig | undefined {
+    const wanted = id ?? this.identity.defaultProvider ?? this.identity.providers[0]?.id;
+    return this.identity.providers.find((p) => p.id === wanted);
+  }
+
+  callbackUrl(provider: ProviderConfig): string {
+    return `${this.publicUrl}/auth/callback/${provider.id}`;
+  }
+
+  /** Discovers the provider once and registers its strategy; resolves to the strategy name. */
+  strategyFor(provider: ProviderConfig): Promise<string> {
+    let pending = this.ready.get(provider.id);
+    if (pending === undefined) {
+      pending = this.register(provider);
+      this.ready.set(provider.id, pending);
+      pending.catch(() => this.ready.delete(provider.id));
+    }
+    return pending;
+  }
+
+  private async register(provider: ProviderConfig): Promise<string> {
+    let config: oidc.Configuration;
+    try {
+      config = await oidc.discovery(
+        new URL(provider.issuer),
+        provider.clientId,
+        provider.clientSecret,
+        undefined,
+        { execute: provider.allowInsecureRequests ? [oidc.allowInsecureRequests] : [], timeout: DISCOVERY_TIMEOUT_S },
+      );
+    } catch (err) {
+      throw unavailable('idp_unavailable', `The identity provider "${provider.label}" cannot be reached; try again shortly.`, err);
+    }
+    const name = `oidc-${provider.id}`;
+    const strategy = new AirlockOidcStrategy(
+      { config, name, scope: provider.scopes.join(' '), callbackURL: this.callbackUrl(provider), sessionKey: `oidc:${provider.id}` },
+      (tokens, verified) => {
+        try {
+          verified(null, mapClaimsToUser(provider, this.identity, { ...tokens.claims() }));
+        } catch (err) {
+          verified(err);
+        }
+      },
+    );
+    this.passport.use(name, strategy);
+    return name;
+  }
+}
+
+/** Turns what openid-client throws on a bad callback into a stable code without leaking internals. */
+export function loginError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const message = err instanceof Error ? err.message : '';
+  if (err instanceof TypeError && /fetch|network|ECONNREFUSED/i.test(`${message} ${String(err.cause)}`)) {
+    return unavailable('idp_unavailable', 'The identity provider cannot be reached; try again shortly.', err);
+  }
+  if (/"state"/.test(message)) return new AppError(400, 'login_state_mismatch', 'The sign-in response does not belong to this browser session. Start the sign-in again.', { cause: err });
+  if (/"iss"|issuer/.test(message)) return new AppError(400, 'login_issuer_mismatch', 'The sign-in response came from an unexpected identity provider.', { cause: err });
+  return new AppError(400, 'login_failed', 'The sign-in response could not be verified. Start the sign-in again.', { cause: err, report: false });
+}
+
+export type { AirlockUser };

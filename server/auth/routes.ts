@@ -1,0 +1,139 @@
+// Sign-in, sign-out and "who am I". Browser navigations (login, callback) answer errors with a
+// small HTML page; API calls get the JSON error shape.
+import { Router, type Request, type Response, type NextFunction, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { AppError, badRequest, toAppError, unauthenticated } from '../errors.ts';
+import { isAirlockUser, presentUser, type AirlockUser } from './identity.ts';
+import { loginError, type OidcLogin } from './oidc.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    returnTo?: string;
+  }
+}
+
+const loginQuery = z.object({
+  provider: z.string().regex(/^[a-z0-9-]{1,32}$/).optional(),
+  // Only same-site relative paths, so a login link cannot bounce the user elsewhere.
+  returnTo: z.string().max(512).regex(/^\/(?![/\\])[^\s]*$/).optional(),
+});
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+function sendLoginError(res: Response, err: AppError): void {
+  res.status(err.status);
+  if (err.status === 503) res.setHeader('Retry-After', '5');
+  res.format({
+    html: () => {
+      res.send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed — Airlock</title></head>
+<body><main><h1>Sign-in failed</h1><p id="error-message">${escapeHtml(err.message)}</p>
+<p>Error code: <code id="error-code">${escapeHtml(err.code)}</code></p><p><a href="/">Back to Airlock</a></p></main></body></html>`);
+    },
+    default: () => {
+      res.json({ error: { code: err.code, message: err.message } });
+    },
+  });
+}
+
+/** The signed-in user, or undefined. */
+export function currentUser(req: Request): AirlockUser | undefined {
+  return isAirlockUser(req.user) ? req.user : undefined;
+}
+
+export const requireUser: RequestHandler = (req, _res, next) => {
+  next(currentUser(req) === undefined ? unauthenticated() : undefined);
+};
+
+export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }): Router {
+  const router = Router();
+
+  router.get('/auth/providers', (_req, res) => {
+    res.json({ providers: login.providers().map((p) => ({ id: p.id, label: p.label })) });
+  });
+
+  router.get('/auth/login', async (req: Request, res: Response, next: NextFunction) => {
+    const query = loginQuery.safeParse(req.query);
+    if (!query.success) {
+      sendLoginError(res, badRequest('invalid_login_request', 'Unknown provider or return path.'));
+      return;
+    }
+    const provider = login.provider(query.data.provider);
+    if (provider === undefined) {
+      sendLoginError(res, badRequest('unknown_provider', 'No such identity provider.'));
+      return;
+    }
+    try {
+      const strategy = await login.strategyFor(provider);
+      req.session.returnTo = query.data.returnTo ?? '/';
+      login.passport.authenticate(strategy)(req, res, next);
+    } catch (err) {
+      sendLoginError(res, loginError(err));
+    }
+  });
+
+  router.get('/auth/callback/:provider', async (req: Request, res: Response) => {
+    const provider = login.provider(String(req.params['provider']));
+    if (provider === undefined) {
+      sendLoginError(res, badRequest('unknown_provider', 'No such identity provider.'));
+      return;
+    }
+    let strategy: string;
+    try {
+      strategy = await login.strategyFor(provider);
+    } catch (err) {
+      sendLoginError(res, loginError(err));
+      return;
+    }
+    const returnTo = req.session.returnTo ?? '/';
+    login.passport.authenticate(strategy, (err: unknown, user: unknown, info: { message?: string } | undefined) => {
+      if (err !== null && err !== undefined) {
+        const appError = loginError(err);
+        log.warn({ code: appError.code, provider: provider.id }, 'sign-in refused');
+        sendLoginError(res, appError);
+        return;
+      }
+      if (!isAirlockUser(user)) {
+        log.warn({ code: 'login_failed', provider: provider.id, reason: info?.message }, 'sign-in refused');
+        sendLoginError(res, badRequest('login_failed', 'The sign-in could not be completed. Start the sign-in again.'));
+        return;
+      }
+      // passport regenerates the session id here (no fixation); nothing of the old session is kept.
+      req.logIn(user, (loginErr: unknown) => {
+        if (loginErr !== null && loginErr !== undefined) {
+          sendLoginError(res, toAppError(loginErr));
+          return;
+        }
+        res.redirect(303, returnTo);
+      });
+    })(req, res, (e?: unknown) => sendLoginError(res, loginError(e)));
+  });
+
+  router.post('/auth/logout', (req: Request, res: Response, next: NextFunction) => {
+    req.logout((err: unknown) => {
+      if (err !== null && err !== undefined) {
+        next(err);
+        return;
+      }
+      // logout regenerated the session; destroy the fresh one too so nothing is left in Redis.
+      req.session.destroy((destroyErr: unknown) => {
+        if (destroyErr !== null && destroyErr !== undefined) {
+          next(destroyErr);
+          return;
+        }
+        res.clearCookie(SESSION_COOKIE, { path: '/' });
+        res.status(204).end();
+      });
+    });
+  });
+
+  router.get('/api/me', requireUser, (req: Request, res: Response) => {
+    const user = currentUser(req);
+    if (user === undefined) throw unauthenticated();
+    res.json({ user: presentUser(user) });
+  });
+
+  return router;
+}
+
+export const SESSION_COOKIE = 'airlock.sid';

@@ -1,0 +1,219 @@
+// The one place that reads process.env and the identity file. Everything is validated once at
+// start-up; a bad value stops the process with one line naming the variable (see main.ts).
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const MODES = ['standard', 'demo', 'test'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** A configuration problem, always naming the variable (or file key) at fault. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+// A group (from the provider's groups claim) grants roles, and for approvers the sites they manage.
+const groupMappingSchema = z.strictObject({
+  roles: z.array(z.enum(ROLES)).min(1),
+  sites: z.array(z.string().min(1)).default([]),
+});
+
+const providerSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]{1,32}$/, 'lower-case letters, digits and dashes'),
+  label: z.string().min(1).max(80),
+  issuer: z.url(),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  scopes: z.array(z.string()).default(['openid', 'profile', 'email']),
+  /** Claim holding the user's groups (string array). */
+  groupsClaim: z.string().default('groups'),
+  /** Claim naming the vendor's company; required for vendor users. */
+  companyClaim: z.string().default('company'),
+  /** Roles every user of this provider gets (e.g. [vendor] for a vendor IdP). */
+  defaultRoles: z.array(z.enum(ROLES)).default([]),
+  /** Only for a local development IdP on plain http: openid-client refuses http otherwise. */
+  allowInsecureRequests: z.boolean().default(false),
+});
+export type ProviderConfig = z.infer<typeof providerSchema>;
+
+export const identitySchema = z.strictObject({
+  defaultProvider: z.string().optional(),
+  providers: z.array(providerSchema).min(1),
+  groups: z.record(z.string(), groupMappingSchema).default({}),
+});
+export type IdentityConfig = z.infer<typeof identitySchema>;
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port')
+  .transform((v) => {
+    const i = v.lastIndexOf(':');
+    return { host: v.slice(0, i), port: Number(v.slice(i + 1)) };
+  });
+
+const redisUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a redis:// or rediss:// URL with a host');
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  AIRLOCK_MODE: z.enum(MODES).default('standard'),
+  AIRLOCK_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
+  AIRLOCK_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  AIRLOCK_PUBLIC_URL: z.url().optional(),
+  AIRLOCK_REDIS_URL: redisUrl,
+  AIRLOCK_GUACD: hostPort.default({ host: '127.0.0.1', port: 4822 }),
+  AIRLOCK_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  AIRLOCK_SESSION_SECRET_FILE: z.string().optional(),
+  AIRLOCK_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
+  AIRLOCK_INSECURE_HTTP_COOKIES: booleanString.default(false),
+  AIRLOCK_IDENTITY_FILE: z.string().optional(),
+  AIRLOCK_TRUST_PROXY: booleanString.default(false),
+  AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AIRLOCK_CLIENT_DIR: z.string().optional(),
+  AIRLOCK_DEV_IDP_PASSWORD: z.string().min(8).optional(),
+});
+
+export interface Config {
+  readonly mode: Mode;
+  readonly production: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Origin users type in their browser; used for redirect URIs and the Origin allowlist. */
+  readonly publicUrl: string;
+  readonly redisUrl: string;
+  readonly guacd: { readonly host: string; readonly port: number };
+  readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+  readonly clientDir: string | undefined;
+  /** The embedded development IdP (demo and test modes only): identity comes from it. */
+  readonly devIdp: { readonly enabled: boolean; readonly password: string };
+  /** Undefined only when devIdp is enabled and no identity file was given (filled in by main). */
+  readonly identity: IdentityConfig | undefined;
+}
+
+function firstIssue(error: z.ZodError): { path: string; message: string } {
+  const issue = error.issues[0];
+  return { path: issue?.path.join('.') ?? '', message: issue?.message ?? 'invalid' };
+}
+
+function readSecretFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    throw new ConfigError(variable, `cannot read file ${path}`);
+  }
+}
+
+export function loadIdentityFile(path: string, variable = 'AIRLOCK_IDENTITY_FILE'): IdentityConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(variable, `cannot read YAML from ${path}: ${(err as Error).message}`);
+  }
+  return validateIdentity(raw, `${variable} (${path})`);
+}
+
+export function validateIdentity(raw: unknown, variable: string): IdentityConfig {
+  const parsed = identitySchema.safeParse(raw);
+  if (!parsed.success) {
+    const { path, message } = firstIssue(parsed.error);
+    throw new ConfigError(variable, `${path}: ${message}`);
+  }
+  const identity = parsed.data;
+  const ids = new Set<string>();
+  for (const p of identity.providers) {
+    if (ids.has(p.id)) throw new ConfigError(variable, `providers: duplicate id "${p.id}"`);
+    ids.add(p.id);
+    if (p.allowInsecureRequests && !p.issuer.startsWith('http://localhost') && !p.issuer.startsWith('http://127.0.0.1')) {
+      throw new ConfigError(variable, `providers.${p.id}.allowInsecureRequests is only allowed for a loopback issuer`);
+    }
+  }
+  if (identity.defaultProvider !== undefined && !ids.has(identity.defaultProvider)) {
+    throw new ConfigError(variable, `defaultProvider "${identity.defaultProvider}" is not a configured provider`);
+  }
+  return Object.freeze(identity);
+}
+
+/** Validates the environment; throws ConfigError naming the first variable at fault. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const { path, message } = firstIssue(parsed.error);
+    throw new ConfigError(path || 'environment', message);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const devIdpEnabled = e.AIRLOCK_MODE === 'demo' || e.AIRLOCK_MODE === 'test';
+  if (production && devIdpEnabled) {
+    throw new ConfigError('AIRLOCK_MODE', `"${e.AIRLOCK_MODE}" enables the development identity provider, which is refused with NODE_ENV=production`);
+  }
+
+  let secret = e.AIRLOCK_SESSION_SECRET;
+  if (secret === undefined && e.AIRLOCK_SESSION_SECRET_FILE !== undefined) {
+    secret = readSecretFile('AIRLOCK_SESSION_SECRET_FILE', e.AIRLOCK_SESSION_SECRET_FILE);
+    if (secret.length < 32) throw new ConfigError('AIRLOCK_SESSION_SECRET_FILE', 'secret must be at least 32 characters');
+  }
+  if (secret === undefined) {
+    if (!devIdpEnabled) throw new ConfigError('AIRLOCK_SESSION_SECRET', 'required (or AIRLOCK_SESSION_SECRET_FILE)');
+    // Demo and test runs get a fresh secret: sessions do not outlive the process, which is fine there.
+    secret = randomBytes(32).toString('base64url');
+  }
+
+  const publicUrl = e.AIRLOCK_PUBLIC_URL ?? (devIdpEnabled ? `http://localhost:${e.AIRLOCK_PORT}` : undefined);
+  if (publicUrl === undefined) throw new ConfigError('AIRLOCK_PUBLIC_URL', 'required');
+  const origin = new URL(publicUrl).origin;
+  const secureCookies = !e.AIRLOCK_INSECURE_HTTP_COOKIES;
+  if (origin.startsWith('http:') && secureCookies) {
+    throw new ConfigError(
+      'AIRLOCK_PUBLIC_URL',
+      'is plain http, where browsers drop Secure cookies; use https, or set AIRLOCK_INSECURE_HTTP_COOKIES=true for local development',
+    );
+  }
+  if (production && !secureCookies) {
+    throw new ConfigError('AIRLOCK_INSECURE_HTTP_COOKIES', 'is refused with NODE_ENV=production');
+  }
+
+  let identity: IdentityConfig | undefined;
+  if (e.AIRLOCK_IDENTITY_FILE !== undefined) identity = loadIdentityFile(e.AIRLOCK_IDENTITY_FILE);
+  else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_IDENTITY_FILE', 'required: the YAML file naming the OpenID providers');
+
+  return Object.freeze({
+    mode: e.AIRLOCK_MODE,
+    production,
+    listen: Object.freeze({ host: e.AIRLOCK_LISTEN_HOST, port: e.AIRLOCK_PORT }),
+    publicUrl: origin,
+    redisUrl: e.AIRLOCK_REDIS_URL,
+    guacd: Object.freeze(e.AIRLOCK_GUACD),
+    session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
+    trustProxy: e.AIRLOCK_TRUST_PROXY,
+    logLevel: e.AIRLOCK_LOG_LEVEL,
+    clientDir: e.AIRLOCK_CLIENT_DIR,
+    devIdp: Object.freeze({
+      enabled: devIdpEnabled,
+      password: e.AIRLOCK_DEV_IDP_PASSWORD ?? randomBytes(9).toString('base64url'),
+    }),
+    identity,
+  });
+}

@@ -1,0 +1,166 @@
+// The embedded development OpenID provider (oidc-provider), for the demo and the tests only:
+// one account per Airlock role, a plain login form, consent granted automatically.
+// config.ts refuses to enable it with NODE_ENV=production.
+import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import express, { Router, type Request, type Response, type NextFunction } from 'express';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { IdentityConfig } from '../config.ts';
+
+export interface DemoAccount {
+  readonly username: string;
+  readonly name: string;
+  readonly email: string;
+  readonly groups: readonly string[];
+  /** The vendor's company (only vendors have one). */
+  readonly company?: string;
+  readonly describes: string;
+}
+
+export const DEMO_ACCOUNTS: readonly DemoAccount[] = [
+  { username: 'vera', name: 'Vera Vendor', email: 'vera@acme-automation.example', groups: ['airlock-vendors'], company: 'acme-automation', describes: 'vendor (Acme Automation)' },
+  { username: 'victor', name: 'Victor Vendor', email: 'victor@bolt-robotics.example', groups: ['airlock-vendors'], company: 'bolt-robotics', describes: 'vendor (Bolt Robotics)' },
+  { username: 'mona', name: 'Mona Manager', email: 'mona@plant-a.example', groups: ['plant-a-managers'], describes: 'plant manager, site A' },
+  { username: 'bruno', name: 'Bruno Manager', email: 'bruno@plant-b.example', groups: ['plant-b-managers'], describes: 'plant manager, site B' },
+  { username: 'aude', name: 'Aude Auditor', email: 'aude@airlock.example', groups: ['airlock-auditors'], describes: 'auditor' },
+  { username: 'adam', name: 'Adam Admin', email: 'adam@airlock.example', groups: ['airlock-admins'], describes: 'admin' },
+];
+
+/** Group → role mapping that goes with the demo accounts. */
+export const DEMO_GROUPS: IdentityConfig['groups'] = {
+  'airlock-vendors': { roles: ['vendor'], sites: [] },
+  'plant-a-managers': { roles: ['approver'], sites: ['site-a'] },
+  'plant-b-managers': { roles: ['approver'], sites: ['site-b'] },
+  'airlock-auditors': { roles: ['auditor'], sites: [] },
+  'airlock-admins': { roles: ['admin'], sites: [] },
+};
+
+export const DEV_IDP_MOUNT = '/dev-idp';
+export const DEV_CLIENT_ID = 'airlock-portal';
+
+export interface DevIdpOptions {
+  /** Full issuer URL, ending with the mount path (e.g. http://localhost:8080/dev-idp). */
+  issuer: string;
+  redirectUris: string[];
+  clientSecret: string;
+  /** The one password every demo account accepts (generated per run unless configured). */
+  password: string;
+}
+
+export interface DevIdp {
+  readonly issuer: string;
+  /** Mount at DEV_IDP_MOUNT: the login form routes plus oidc-provider itself. */
+  readonly router: Router;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+function samePassword(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function loginPage(uid: string, error?: string): string {
+  const rows = DEMO_ACCOUNTS.map((a) => `<li><code>${escapeHtml(a.username)}</code> — ${escapeHtml(a.describes)}</li>`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Airlock demo sign-in</title></head>
+<body><main><h1>Airlock demo identity provider</h1>
+<p>Development only. Demo accounts (the password is printed by <code>npm run demo</code>):</p><ul>${rows}</ul>
+${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="${DEV_IDP_MOUNT}/interaction/${escapeHtml(uid)}/login">
+<label>Username <input name="username" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form></main></body></html>`;
+}
+
+export function createDevIdp(opts: DevIdpOptions): DevIdp {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'dev-1', use: 'sig', alg: 'RS256' };
+  const accounts = new Map(DEMO_ACCOUNTS.map((a) => [a.username, a]));
+
+  const configuration: Configuration = {
+    clients: [
+      {
+        client_id: DEV_CLIENT_ID,
+        client_secret: opts.clientSecret,
+        redirect_uris: opts.redirectUris,
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'], groups: ['groups', 'company'] },
+    // Put the scope's claims in the ID token itself: Airlock maps roles from it at login.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    features: { devInteractions: { enabled: false } },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+    interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `${DEV_IDP_MOUNT}/interaction/${interaction.uid}` },
+    async findAccount(_ctx: KoaContextWithOIDC, id: string) {
+      const account = accounts.get(id);
+      if (account === undefined) return undefined;
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: id,
+          name: account.name,
+          email: account.email,
+          groups: [...account.groups],
+          ...(account.company === undefined ? {} : { company: account.company }),
+        }),
+      };
+    },
+    // A development IdP asks for no consent: grant what the portal asks for.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const clientId = ctx.oidc.client?.clientId;
+      const accountId = ctx.oidc.session?.accountId;
+      if (clientId === undefined || accountId === undefined) return undefined;
+      const existing = ctx.oidc.session?.grantIdFor(clientId);
+      if (existing) {
+        const found = await ctx.oidc.provider.Grant.find(existing);
+        if (found) return found;
+      }
+      const grant = new ctx.oidc.provider.Grant({ clientId, accountId });
+      grant.addOIDCScope('openid profile email groups');
+      await grant.save();
+      return grant;
+    },
+    renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }) {
+      ctx.type = 'html';
+      ctx.body = `<!doctype html><title>Sign-in error</title><h1>Sign-in error</h1><p>${escapeHtml(out.error_description ?? out.error)}</p>`;
+    },
+  };
+  const provider = new Provider(opts.issuer, configuration);
+  // The portal may sit behind a TLS-terminating proxy in demos too.
+  provider.proxy = true;
+
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+  router.get('/interaction/:uid', async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      res.type('html').send(loginPage(details.uid));
+    } catch (err) {
+      next(err);
+    }
+  });
+  router.post('/interaction/:uid/login', form, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      const body = req.body as Record<string, unknown>;
+      const username = typeof body['username'] === 'string' ? body['username'] : '';
+      const password = typeof body['password'] === 'string' ? body['password'] : '';
+      if (!accounts.has(username) || !samePassword(password, opts.password)) {
+        res.status(401).type('html').send(loginPage(details.uid, 'Unknown user or wrong password.'));
+        return;
+      }
+      await provider.interactionFinished(req, res, { login: { accountId: username } }, { mergeWithLastSubmission: false });
+    } catch (err) {
+      next(err);
+    }
+  });
+  router.use(provider.callback());
+  return { issuer: opts.issuer, router };
+}

@@ -1,0 +1,72 @@
+// Errors with a stable code and an HTTP status, and the one middleware that turns anything
+// thrown into the same JSON shape: {error: {code, message}}. Unknown errors never leak.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from 'redis';
+
+const REDIS_DOWN_ERRORS = [ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError];
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** Worth an error-level log line (a server fault), as opposed to a client mistake. */
+  readonly report: boolean;
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown; report?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.status = status;
+    this.code = code;
+    this.report = options?.report ?? status >= 500;
+  }
+}
+
+export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message);
+export const unauthenticated = (message = 'Sign in first.'): AppError => new AppError(401, 'unauthenticated', message);
+export const forbidden = (code: string, message: string): AppError => new AppError(403, code, message);
+export const notFound = (code: string, message: string): AppError => new AppError(404, code, message);
+export const conflict = (code: string, message: string): AppError => new AppError(409, code, message);
+export const unavailable = (code: string, message: string, cause?: unknown): AppError =>
+  new AppError(503, code, message, { cause, report: true });
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** Maps foreign errors we know (body-parser, Redis) to AppErrors; anything else is internal. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { type?: unknown; status?: unknown };
+    if (e.type === 'entity.parse.failed') return badRequest('malformed_json', 'The request body is not valid JSON.');
+    if (e.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large.');
+    if (typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return badRequest('bad_request', 'The request could not be read.');
+    }
+    // node-redis errors while the server is down (no offline queue): fail closed with a 503.
+    if (REDIS_DOWN_ERRORS.some((cls) => err instanceof cls)) {
+      return unavailable('store_unavailable', 'The state store is unavailable; try again shortly.', err);
+    }
+  }
+  return new AppError(500, 'internal_error', 'Something went wrong on our side.', { cause: err, report: true });
+}
+
+export function errorMiddleware(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const appError = toAppError(err);
+    if (appError.report) log.error({ err: appError.cause ?? appError, code: appError.code, path: req.path }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (appError.status === 503) res.setHeader('Retry-After', '5');
+    res.status(appError.status).json(errorBody(appError.code, appError.message));
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(notFound('not_found', `No route for ${req.method} ${req.path}.`));
+};

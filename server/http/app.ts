@@ -1,0 +1,131 @@
+// The express application: middleware order, route mounting, the built client. No I/O of its
+// own: everything it talks to comes in as a dependency from portal.ts.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type Express, type RequestHandler } from 'express';
+import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { errorMiddleware, forbidden, notFoundHandler } from '../errors.ts';
+import { keys } from '../keys.ts';
+import type { RedisClient } from '../redis.ts';
+import { healthRoutes } from '../health/routes.ts';
+import { authRoutes, SESSION_COOKIE } from '../auth/routes.ts';
+import type { OidcLogin } from '../auth/oidc.ts';
+import { DEV_IDP_MOUNT, type DevIdp } from '../dev/idp.ts';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  login: OidcLogin;
+  devIdp: DevIdp | undefined;
+}
+
+/** API bodies are small JSON documents; anything larger is a mistake or an attack. */
+const JSON_BODY_LIMIT = '64kb';
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * CSRF defence for cookie-authenticated state changes: the request must come from our own
+ * origin (Origin header, or Sec-Fetch-Site for browsers that omit Origin). Fails closed.
+ */
+export function sameOriginOnly(publicUrl: string): RequestHandler {
+  return (req, _res, next) => {
+    if (!UNSAFE_METHODS.has(req.method)) return next();
+    const origin = req.get('origin');
+    const fetchSite = req.get('sec-fetch-site');
+    if (origin === publicUrl || (origin === undefined && fetchSite === 'same-origin')) return next();
+    next(forbidden('bad_origin', 'This request did not come from the Airlock page.'));
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  app.use(
+    pinoHttp({
+      logger: log,
+      // The path only: query strings carry OIDC codes and states.
+      serializers: {
+        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:', 'blob:'],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          formAction: ["'self'"],
+        },
+      },
+      strictTransportSecurity: config.publicUrl.startsWith('https:'),
+    }),
+  );
+
+  app.use(healthRoutes({ redis: deps.redis, guacd: config.guacd }));
+  if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
+
+  const sessions = session({
+    name: SESSION_COOKIE,
+    store: new RedisStore({ client: deps.redis, prefix: keys.sessionPrefix, ttl: config.session.ttlSeconds }),
+    secret: config.session.secret,
+    resave: false,
+    saveUninitialized: false,
+    proxy: config.trustProxy,
+    cookie: {
+      httpOnly: true,
+      secure: config.session.secureCookies,
+      // Lax, not Strict: the IdP's redirect back to /auth/callback is a cross-site navigation
+      // that must carry the cookie holding the PKCE verifier.
+      sameSite: 'lax',
+      maxAge: config.session.ttlSeconds * 1000,
+      path: '/',
+    },
+  });
+  // Sessions, CSRF and body parsing only where they are needed: not for health checks or assets.
+  app.use(
+    ['/auth', '/api'],
+    sessions,
+    deps.login.passport.initialize(),
+    deps.login.passport.session(),
+    sameOriginOnly(config.publicUrl),
+    express.json({ limit: JSON_BODY_LIMIT }),
+  );
+  app.use(authRoutes(deps.login, log));
+  app.use('/api', notFoundHandler);
+
+  const clientDir = config.clientDir ?? path.resolve(import.meta.dirname, '../../dist/client');
+  if (existsSync(clientDir)) {
+    app.use(express.static(clientDir, { index: false, maxAge: '1h' }));
+    // Single-page app: every other GET renders index.html and the client routes.
+    app.get(/^\/(?!api\/|auth\/|dev-idp\/).*/, (_req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      res.sendFile(path.join(clientDir, 'index.html'));
+    });
+  } else {
+    log.warn({ clientDir }, 'client not built: run `npm run build:client`');
+  }
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(log));
+  return app;
+}

@@ -1,0 +1,82 @@
+// Assembles a running portal from a validated Config: Redis, identity (with the embedded dev
+// IdP in demo and test modes), the express app and the HTTP server. main.ts and the tests use it.
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config, IdentityConfig } from './config.ts';
+import { validateIdentity } from './config.ts';
+import { connectRedis, type RedisClient } from './redis.ts';
+import { OidcLogin } from './auth/oidc.ts';
+import { createApp } from './http/app.ts';
+import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from './dev/idp.ts';
+
+export interface Portal {
+  readonly url: string;
+  readonly server: http.Server;
+  readonly redis: RedisClient;
+  close(): Promise<void>;
+}
+
+/** The dev IdP and the identity config that trusts it, both on the portal's own origin. */
+function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig } {
+  const issuer = `${config.publicUrl}${DEV_IDP_MOUNT}`;
+  const clientSecret = randomBytes(24).toString('base64url');
+  const devIdp = createDevIdp({
+    issuer,
+    clientSecret,
+    password: config.devIdp.password,
+    redirectUris: [`${config.publicUrl}/auth/callback/dev`],
+  });
+  const identity = validateIdentity(
+    {
+      defaultProvider: 'dev',
+      providers: [
+        {
+          id: 'dev',
+          label: 'Airlock demo sign-in',
+          issuer,
+          clientId: DEV_CLIENT_ID,
+          clientSecret,
+          scopes: ['openid', 'profile', 'email', 'groups'],
+          allowInsecureRequests: issuer.startsWith('http:'),
+        },
+      ],
+      groups: DEMO_GROUPS,
+    },
+    'dev identity',
+  );
+  return { devIdp, identity };
+}
+
+export async function startPortal(config: Config, log: Logger): Promise<Portal> {
+  const redis = await connectRedis(config.redisUrl, log);
+  let devIdp: DevIdp | undefined;
+  let identity = config.identity;
+  if (config.devIdp.enabled && identity === undefined) ({ devIdp, identity } = devIdentity(config));
+  if (identity === undefined) throw new Error('no identity configuration'); // config.ts guarantees one
+  const login = new OidcLogin(identity, config.publicUrl);
+  const app = createApp({ config, log, redis, login, devIdp });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${config.listen.host}:${port}`,
+    server,
+    redis,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        redis.destroy();
+      })();
+      return closing;
+    },
+  };
+}
