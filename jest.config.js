@@ -10,6 +10,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/{server,sessions,recordings}/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
   testTimeout: 60_000,
   maxWorkers: 1,
 };

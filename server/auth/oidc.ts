@@ -101,8 +101,12 @@ export class OidcLogin {
 /** Turns what openid-client throws on a bad callback into a stable code without leaking internals. */
 export function loginError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const message = err instanceof Error ? err.message : '';
-  if (err instanceof TypeError && /fetch|network|ECONNREFUSED/i.test(`${message} ${String(err.cause)}`)) {
+  // openid-client wraps the failed check ("invalid response encountered") around oauth4webapi's
+  // error, whose message names it: read the messages down the cause chain.
+  const messages: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) messages.push(e.message);
+  const message = messages.join(' | ');
+  if (err instanceof TypeError && /fetch failed|network|ECONNREFUSED/i.test(message)) {
     return unavailable('idp_unavailable', 'The identity provider cannot be reached; try again shortly.', err);
   }
   if (/"state"/.test(message)) return new AppError(400, 'login_state_mismatch', 'The sign-in response does not belong to this browser session. Start the sign-in again.', { cause: err });

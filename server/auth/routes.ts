@@ -89,7 +89,8 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
     login.passport.authenticate(strategy, (err: unknown, user: unknown, info: { message?: string } | undefined) => {
       if (err !== null && err !== undefined) {
         const appError = loginError(err);
-        log.warn({ code: appError.code, provider: provider.id }, 'sign-in refused');
+        // The library's message names the failed check; its cause (which holds the parameters) is not logged.
+        log.warn({ code: appError.code, provider: provider.id, reason: err instanceof Error ? [err.message, err.cause instanceof Error ? err.cause.message : ''].join(' ').trim() : undefined }, 'sign-in refused');
         sendLoginError(res, appError);
         return;
       }

@@ -5,6 +5,7 @@ import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdentityConfig } from '../config.ts';
+import { createDevIdpStore } from './idp-store.ts';
 
 export interface DemoAccount {
   readonly username: string;
@@ -79,6 +80,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
   const accounts = new Map(DEMO_ACCOUNTS.map((a) => [a.username, a]));
 
   const configuration: Configuration = {
+    adapter: createDevIdpStore(),
     clients: [
       {
         client_id: DEV_CLIENT_ID,

@@ -1,0 +1,82 @@
+// The demo: private Redis, guacd and demo targets (supervisor), then the portal in demo mode
+// (embedded dev IdP). Prints where to go and how to sign in; Ctrl-C stops everything.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startServices } from '../server/dev/supervisor.ts';
+import { DEMO_ACCOUNTS } from '../server/dev/idp.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const STATE_DIR = path.join(ROOT, '.airlock', 'demo');
+/** The demo's port unless AIRLOCK_PORT says otherwise; the demo is a development tool, so it reads the env here. */
+const PORT = Number(process.env['AIRLOCK_PORT'] ?? 8080);
+/** How long the portal gets to become ready before the demo gives up. */
+const PORTAL_READY_TIMEOUT_MS = 30_000;
+
+mkdirSync(STATE_DIR, { recursive: true });
+const started = Date.now();
+const supervisor = await startServices({ stateDir: STATE_DIR, log: (line) => process.stderr.write(`airlock: ${line}\n`) });
+const { redis, guacd } = supervisor.services;
+if (redis === undefined || guacd === undefined) throw new Error('supervisor started no Redis or guacd');
+
+const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
+const publicUrl = `http://localhost:${PORT}`;
+const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: {
+    ...process.env,
+    AIRLOCK_MODE: 'demo',
+    AIRLOCK_PORT: String(PORT),
+    AIRLOCK_PUBLIC_URL: publicUrl,
+    AIRLOCK_REDIS_URL: redis.url,
+    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
+    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+    AIRLOCK_DEV_IDP_PASSWORD: password,
+  },
+});
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    portal.kill('SIGTERM');
+    await supervisor.stop();
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+portal.on('exit', (code) => {
+  if (!stopping) {
+    process.stderr.write(`airlock: the portal exited (code ${code}); stopping the demo\n`);
+    void stop(1);
+  }
+});
+
+async function portalReady(): Promise<boolean> {
+  try {
+    return (await fetch(`${publicUrl}/readyz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+const deadline = Date.now() + PORTAL_READY_TIMEOUT_MS;
+while (!(await portalReady())) {
+  if (Date.now() > deadline) {
+    process.stderr.write('airlock: the portal did not become ready in time\n');
+    await stop(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.username.padEnd(8)} ${a.describes}`).join('\n');
+process.stdout.write(`
+  Airlock demo is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
+
+  Open            ${publicUrl}
+  Sign in as one of (password: ${password})
+${accounts}
+
+  Ctrl-C stops the portal and every service it started.
+`);

@@ -1,0 +1,88 @@
+// Bad configuration stops the portal at once with one line naming the variable at fault.
+import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, ConfigError } from '../server/config.ts';
+
+const MAIN = path.resolve(import.meta.dirname, '../server/main.ts');
+const SECRET = 'x'.repeat(40);
+
+function runMain(env: Record<string, string>): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+  return { status: result.status, stderr: result.stderr };
+}
+
+function identityFile(content: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'airlock-config-')), 'identity.yaml');
+  writeFileSync(file, content);
+  return file;
+}
+
+const base = {
+  AIRLOCK_REDIS_URL: 'redis://127.0.0.1:1',
+  AIRLOCK_PUBLIC_URL: 'https://airlock.example',
+  AIRLOCK_SESSION_SECRET: SECRET,
+};
+
+describe('the portal process refuses bad configuration', () => {
+  test('a provider without an issuer', () => {
+    const file = identityFile('providers:\n  - id: staff\n    label: Staff\n    clientId: airlock\n');
+    const { status, stderr } = runMain({ ...base, AIRLOCK_IDENTITY_FILE: file });
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^airlock: configuration error: AIRLOCK_IDENTITY_FILE .*providers\.0\.issuer/);
+  });
+
+  test('a malformed Redis URL', () => {
+    const file = identityFile('providers:\n  - id: staff\n    label: Staff\n    issuer: https://idp.example\n    clientId: airlock\n');
+    const { status, stderr } = runMain({ ...base, AIRLOCK_IDENTITY_FILE: file, AIRLOCK_REDIS_URL: 'http//nope' });
+    expect(status).toBe(1);
+    expect(stderr.trim()).toBe('airlock: configuration error: AIRLOCK_REDIS_URL: must be a redis:// or rediss:// URL with a host');
+  });
+
+  test('the development IdP with NODE_ENV=production', () => {
+    const { status, stderr } = runMain({ ...base, NODE_ENV: 'production', AIRLOCK_MODE: 'demo' });
+    expect(status).toBe(1);
+    expect(stderr).toContain('AIRLOCK_MODE');
+    expect(stderr).toContain('NODE_ENV=production');
+  });
+});
+
+describe('loadConfig', () => {
+  const ok = { ...base, AIRLOCK_IDENTITY_FILE: identityFile('providers:\n  - id: staff\n    label: Staff\n    issuer: https://idp.example\n    clientId: airlock\n') };
+
+  test('accepts a complete production configuration and freezes it', () => {
+    const config = loadConfig({ ...ok, NODE_ENV: 'production' });
+    expect(config.session.secureCookies).toBe(true);
+    expect(config.devIdp.enabled).toBe(false);
+    expect(config.identity?.providers[0]?.issuer).toBe('https://idp.example');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test.each([
+    [{ AIRLOCK_SESSION_SECRET: 'short' }, 'AIRLOCK_SESSION_SECRET'],
+    [{ AIRLOCK_PUBLIC_URL: 'http://airlock.example' }, 'AIRLOCK_PUBLIC_URL'],
+    [{ AIRLOCK_PUBLIC_URL: 'http://airlock.example', AIRLOCK_INSECURE_HTTP_COOKIES: 'true', NODE_ENV: 'production' }, 'AIRLOCK_INSECURE_HTTP_COOKIES'],
+    [{ AIRLOCK_GUACD: 'localhost' }, 'AIRLOCK_GUACD'],
+    [{ AIRLOCK_PORT: 'eighty' }, 'AIRLOCK_PORT'],
+    [{ AIRLOCK_MODE: 'yolo' }, 'AIRLOCK_MODE'],
+  ])('rejects %o naming %s', (override, variable) => {
+    expect(() => loadConfig({ ...ok, ...override })).toThrow(ConfigError);
+    try {
+      loadConfig({ ...ok, ...override });
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe(variable);
+    }
+  });
+
+  test('an http issuer may only skip TLS checks on loopback', () => {
+    const file = identityFile('providers:\n  - id: x\n    label: X\n    issuer: http://idp.example\n    clientId: a\n    allowInsecureRequests: true\n');
+    expect(() => loadConfig({ ...base, AIRLOCK_IDENTITY_FILE: file })).toThrow(/allowInsecureRequests is only allowed for a loopback issuer/);
+  });
+});

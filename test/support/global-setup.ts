@@ -1,0 +1,20 @@
+// Starts the real services the suites share (Redis, guacd, the targets) once per Jest run and
+// hands their addresses to the test files through the environment. Suites that must stop a
+// service (e.g. to see /readyz fail) start a private one of their own instead.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServices, type Supervisor } from '../../server/dev/supervisor.ts';
+
+declare global {
+  var airlockTestSupervisor: Supervisor | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-test-'));
+  // The targets (sshd, VNC, RDP, telnet) join this list when the broker suites need them.
+  const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'] });
+  globalThis.airlockTestSupervisor = supervisor;
+  process.env['AIRLOCK_TEST_SERVICES'] = JSON.stringify(supervisor.services);
+  process.env['AIRLOCK_TEST_STATE_DIR'] = stateDir;
+}

@@ -1,0 +1,43 @@
+// Starts a real portal (real Redis, real dev IdP) in the test process on a free port.
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/log.ts';
+import { startPortal, type Portal } from '../../server/portal.ts';
+import { freePort } from '../../server/dev/probes.ts';
+import { sharedGuacd, sharedRedisUrl } from './services.ts';
+
+/** The dev IdP password in tests; the demo generates one per run. */
+export const TEST_IDP_PASSWORD = 'test-password-1';
+
+export interface TestPortal extends Portal {
+  /** The origin the browser uses (http://localhost:PORT), as configured. */
+  readonly publicUrl: string;
+  /** Every log line the portal wrote, for asserting what was (not) logged. */
+  readonly logLines: string[];
+}
+
+export async function startTestPortal(env: Record<string, string> = {}): Promise<TestPortal> {
+  const port = await freePort();
+  const guacd = sharedGuacd();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    AIRLOCK_MODE: 'test',
+    AIRLOCK_PORT: String(port),
+    AIRLOCK_PUBLIC_URL: `http://localhost:${port}`,
+    AIRLOCK_REDIS_URL: sharedRedisUrl(),
+    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
+    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+    AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
+    AIRLOCK_LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
+      done();
+    },
+  });
+  const portal = await startPortal(config, createLogger(config.logLevel, sink));
+  return Object.assign(portal, { publicUrl: config.publicUrl, logLines });
+}
