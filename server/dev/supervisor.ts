@@ -1,0 +1,683 @@
+// Development/test service supervisor: starts private instances of Redis, guacd and the demo
+// targets (sshd, Xvnc, xrdp, telnetd) on loopback, with per-run credentials, waits until each one
+// answers its protocol, and stops them so that no process they started is left behind.
+// It installs no signal handlers: whoever embeds it (the CLI, a Jest global setup) owns shutdown.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import {
+  ensureUser,
+  generatePassword,
+  generateSshKeyPair,
+  generateVncPassword,
+  setPassword,
+  writeUserFile,
+} from './accounts.ts';
+import { isAlive, processFamily, readProcess, signal, waitForExit, type ProcessRef } from './processes.ts';
+import { freePort, isPortFree, probes, type Probe } from './probes.ts';
+
+const run = promisify(execFile);
+
+export type ServiceName = 'redis' | 'guacd' | 'sshd' | 'vnc' | 'rdp' | 'telnet';
+export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'guacd', 'sshd', 'vnc', 'rdp', 'telnet'];
+
+export interface SupervisorOptions {
+  /** Everything the services write goes below here (configs, Redis AOF, pid files, logs). */
+  stateDir: string;
+  /** Default: all. */
+  services?: ServiceName[];
+  /** Configured ports (for rdp: the RDP port); otherwise free loopback ports are picked. */
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Per service; default 20 s. */
+  readyTimeoutMs?: number;
+  log?: (line: string) => void;
+  /**
+   * Target accounts are `<prefix>-ssh`, `<prefix>-rdp`, `<prefix>-tel`, and `<prefix>-vnc` owns
+   * the VNC desktop. Each run sets new passwords, so two supervisors running at the same time
+   * need different prefixes (the tests use their own). Default `airlock`.
+   */
+  userPrefix?: string;
+}
+
+export interface TargetAccount {
+  username: string;
+  password: string;
+  /** PEM private key (sshd only); see generateSshKeyPair for why RSA/PKCS#1. */
+  privateKey?: string;
+}
+
+export interface RunningServices {
+  redis?: { host: '127.0.0.1'; port: number; url: string };
+  guacd?: { host: '127.0.0.1'; port: number };
+  sshd?: { host: '127.0.0.1'; port: number; account: TargetAccount };
+  vnc?: { host: '127.0.0.1'; port: number; display: number; password: string };
+  rdp?: { host: '127.0.0.1'; port: number; sesmanPort: number; account: TargetAccount };
+  telnet?: { host: '127.0.0.1'; port: number; account: TargetAccount };
+}
+
+export interface Supervisor {
+  readonly services: RunningServices;
+  /** Stops one service and everything it spawned (e.g. to test how the app copes without Redis). */
+  stopService(name: ServiceName): Promise<void>;
+  /** (Re)starts a service on the same port, with the same data directory and credentials. */
+  startService(name: ServiceName): Promise<void>;
+  /** Stops everything; idempotent; leaves no process behind. */
+  stop(): Promise<void>;
+  /** Every pid the supervisor started or saw its daemons spawn (xterm, sesman sessions, …). */
+  pids(): number[];
+}
+
+/** A service failed to start: the message names it and carries the tail of its logs. */
+export class ServiceStartError extends Error {
+  readonly service: ServiceName;
+  constructor(service: ServiceName, reason: string, logTail: string) {
+    super(`${service}: ${reason}${logTail ? `\n${logTail}` : ''}`);
+    this.name = 'ServiceStartError';
+    this.service = service;
+  }
+}
+
+const DEFAULT_READY_TIMEOUT_MS = 20_000;
+/** Short enough that readiness costs little over the daemon's real start-up time. */
+const READY_POLL_MS = 100;
+/** How long a process gets to exit after SIGTERM before SIGKILL (Redis flushes its AOF here). */
+const KILL_GRACE_MS = 5_000;
+/** Children can fork while we kill their parents; rescan this many times before giving up. */
+const KILL_ROUNDS = 3;
+const LOG_TAIL_LINES = 30;
+/**
+ * VNC display numbers we probe for a free one: above xrdp-sesman's X11DisplayOffset (10, it
+ * counts up from there) and any desktop on :0/:1.
+ */
+const VNC_DISPLAYS = { first: 50, last: 99 };
+/** LAB.md: with `-L info` more guacd children hang in bursts (fork while syslog's lock is held). */
+const GUACD_LOG_LEVEL = 'error';
+const SCREEN = { geometry: '1024x768', depth: '24' };
+/** Daemons get a clean environment rather than ours (which may hold secrets). */
+const DAEMON_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+const X11_SOCKET_DIR = '/tmp/.X11-unix';
+const SYSTEM_SESMAN_INI = '/etc/xrdp/sesman.ini';
+const XRDP_SOCKET_DIR = '/run/xrdp/sockdir';
+
+interface Daemon {
+  label: string;
+  child: ChildProcess;
+  ref: ProcessRef;
+  /** Set once the process has exited and been reaped. */
+  exit?: string;
+  exited: Promise<void>;
+}
+
+interface ServiceState {
+  daemons: Daemon[];
+  /**
+   * Processes seen in the family of the current run of the service; dead ones still name their
+   * process group and session. Cleared by a clean stop, since pids get reused (pid_max is 32768).
+   */
+  tracked: Map<number, ProcessRef>;
+  /** Every pid ever tracked, for pids(). */
+  history: Set<number>;
+  logFiles: Set<string>;
+}
+
+interface Layout {
+  logs: string;
+  pids: string;
+  dir(service: ServiceName): string;
+}
+
+export async function startServices(opts: SupervisorOptions): Promise<Supervisor> {
+  const stateDir = path.resolve(opts.stateDir);
+  const selected = [...new Set(opts.services ?? ALL_SERVICES)];
+  const readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  const log = opts.log ?? ((): void => {});
+  const prefix = opts.userPrefix ?? 'airlock';
+  const layout: Layout = {
+    logs: path.join(stateDir, 'logs'),
+    pids: path.join(stateDir, 'pids'),
+    dir: (service) => path.join(stateDir, service),
+  };
+  const states = new Map<ServiceName, ServiceState>(
+    selected.map((name) => [name, { daemons: [], tracked: new Map(), history: new Set(), logFiles: new Set() }]),
+  );
+  let stopped = false;
+
+  // Sections 1–3 (below) do the work; this is the orchestration.
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(layout.logs, { recursive: true });
+  await mkdir(layout.pids, { recursive: true });
+  await killLeftoversFromCrashedRun(layout, log);
+
+  const services: RunningServices = {};
+  const launchers = new Map<ServiceName, () => Promise<void>>();
+  const context: LaunchContext = { layout, log, readyTimeoutMs, states };
+  try {
+    for (const name of selected) {
+      // Sequential on purpose: useradd/chpasswd lock /etc/passwd and fail when run in parallel.
+      const { info, launch } = await prepare(name, { ...context, prefix, port: opts.ports?.[name] });
+      Object.assign(services, { [name]: info });
+      launchers.set(name, launch);
+    }
+    const started = Date.now();
+    const results = await Promise.allSettled(selected.map((name) => launchers.get(name)!()));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, failures.map((f) => f.message).join('\n\n'));
+    log(`all services ready in ${Date.now() - started} ms: ${selected.join(', ')}`);
+  } catch (error) {
+    await Promise.all([...states.keys()].map((name) => stopFamily(name, states.get(name)!, layout)));
+    throw error;
+  }
+
+  const stateOf = (name: ServiceName): ServiceState => {
+    const state = states.get(name);
+    if (!state) throw new Error(`service ${name} is not managed by this supervisor`);
+    return state;
+  };
+
+  return {
+    services: deepFreeze(services),
+    async stopService(name) {
+      await stopFamily(name, stateOf(name), layout);
+      log(`${name} stopped`);
+    },
+    async startService(name) {
+      if (stopped) throw new Error('supervisor has been stopped');
+      const state = stateOf(name);
+      if (state.daemons.some((d) => d.exit === undefined)) return;
+      try {
+        await launchers.get(name)!();
+      } catch (error) {
+        await stopFamily(name, state, layout);
+        throw error;
+      }
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all([...states.entries()].map(([name, state]) => stopFamily(name, state, layout)));
+    },
+    pids() {
+      for (const state of states.values()) rememberFamily(state);
+      return [...states.values()].flatMap((state) => [...state.history]);
+    },
+  };
+}
+
+// ─── 1. Preparing a service: ports, accounts, credentials ──────────────────────────────────
+
+interface LaunchContext {
+  layout: Layout;
+  log: (line: string) => void;
+  readyTimeoutMs: number;
+  states: Map<ServiceName, ServiceState>;
+}
+
+interface PrepareContext extends LaunchContext {
+  prefix: string;
+  port: number | undefined;
+}
+
+interface Prepared {
+  info: NonNullable<RunningServices[ServiceName]>;
+  /** Writes configs, spawns the daemons and resolves once they answer; reused by startService. */
+  launch: () => Promise<void>;
+}
+
+async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared> {
+  const port = ctx.port ?? (await freePort());
+  const dir = ctx.layout.dir(name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const spawner = daemonSpawner(name, ctx);
+  switch (name) {
+    case 'redis':
+      return { info: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` }, launch: () => launchRedis(spawner, dir, port) };
+    case 'guacd':
+      return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port) };
+    case 'sshd': {
+      const username = `${ctx.prefix}-ssh`;
+      const user = await ensureUser(username);
+      const password = generatePassword();
+      await setPassword(username, password);
+      const keys = await generateSshKeyPair(dir);
+      await writeUserFile(user, '.ssh/authorized_keys', `${keys.publicKey}\n`, 0o600);
+      return {
+        info: { host: '127.0.0.1', port, account: { username, password, privateKey: keys.privateKey } },
+        launch: () => launchSshd(spawner, dir, port, username),
+      };
+    }
+    case 'vnc': {
+      const owner = await ensureUser(`${ctx.prefix}-vnc`);
+      const password = generateVncPassword();
+      const display = await claimFreeDisplay();
+      return {
+        info: { host: '127.0.0.1', port, display, password },
+        launch: () => launchVnc(spawner, dir, port, display, password, owner),
+      };
+    }
+    case 'rdp': {
+      const username = `${ctx.prefix}-rdp`;
+      const user = await ensureUser(username);
+      const password = generatePassword();
+      await setPassword(username, password);
+      // LAB.md: the stock startwm.sh ends the session within seconds when there is no desktop.
+      await writeUserFile(user, 'startwm.sh', '#!/bin/sh\nexec xterm\n', 0o755);
+      const sesmanPort = await sesmanPortFor(ctx.log);
+      return {
+        info: { host: '127.0.0.1', port, sesmanPort: sesmanPort.port, account: { username, password } },
+        launch: () => launchRdp(spawner, dir, port, sesmanPort),
+      };
+    }
+    case 'telnet': {
+      const username = `${ctx.prefix}-tel`;
+      await ensureUser(username);
+      const password = generatePassword();
+      await setPassword(username, password);
+      return {
+        info: { host: '127.0.0.1', port, account: { username, password } },
+        launch: () => launchTelnet(spawner, dir, port),
+      };
+    }
+  }
+}
+
+/**
+ * xrdp 0.9 reads the sesman port from /etc/xrdp/sesman.ini whatever `-c` says. Rather than edit
+ * that system file (shared with every other instance), xrdp runs in a private mount namespace
+ * where our sesman.ini is bind-mounted over it. Without mount namespaces (no CAP_SYS_ADMIN) our
+ * sesman has to listen on the port the system file names, so only one instance can run.
+ */
+async function sesmanPortFor(log: (line: string) => void): Promise<{ port: number; bindMount: boolean }> {
+  const bindMount = await run('unshare', ['--mount', 'true']).then(
+    () => true,
+    () => false,
+  );
+  if (bindMount) return { port: await freePort(), bindMount };
+  const systemIni = await readFile(SYSTEM_SESMAN_INI, 'utf8').catch(() => '');
+  const port = Number(/^ListenPort=(\d+)/m.exec(systemIni)?.[1] ?? 3350);
+  log(`rdp: no mount namespaces here; xrdp-sesman uses port ${port} from ${SYSTEM_SESMAN_INI}`);
+  return { port, bindMount };
+}
+
+// ─── 2. Launching the daemons ───────────────────────────────────────────────────────────────
+
+interface SpawnOptions {
+  env?: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  cwd?: string;
+}
+
+interface DaemonSpawner {
+  /** Spawns a daemon in its own process group (and session), output appended to logs/LABEL.log. */
+  spawn(label: string, command: string, args: string[], options?: SpawnOptions): Promise<Daemon>;
+  /** Polls the probe until it succeeds; fails early if a daemon of this service exits. */
+  waitReady(what: string, probe: Probe): Promise<void>;
+  /** Fails if a port is taken, so we never probe somebody else's daemon by mistake. */
+  requireFreePort(port: number, host?: string): Promise<void>;
+  /** Path for a log file the daemon writes itself (named in its config); included in error tails. */
+  ownLogFile(label: string): string;
+}
+
+function daemonSpawner(name: ServiceName, ctx: LaunchContext): DaemonSpawner {
+  const state = ctx.states.get(name)!;
+  const fail = async (reason: string): Promise<never> => {
+    throw new ServiceStartError(name, reason, await logTails(state.logFiles));
+  };
+  return {
+    async spawn(label, command, args, options = {}) {
+      const logFile = path.join(ctx.layout.logs, `${label}.log`);
+      state.logFiles.add(logFile);
+      const fd = openSync(logFile, 'a', 0o600);
+      let child: ChildProcess;
+      try {
+        child = spawn(command, args, {
+          detached: true, // own process group and session: stop() signals the whole group
+          stdio: ['ignore', fd, fd],
+          env: options.env ?? DAEMON_ENV,
+          cwd: options.cwd ?? ctx.layout.dir(name),
+          ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
+        });
+      } finally {
+        closeSync(fd);
+      }
+      const pid = child.pid;
+      if (pid === undefined) {
+        const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+        return fail(`cannot start ${command}: ${error.message}`);
+      }
+      const ref = { pid, startTime: readProcess(pid)?.startTime ?? 0 };
+      const daemon: Daemon = {
+        label,
+        child,
+        ref,
+        exited: new Promise((resolve) =>
+          child.once('exit', (code, sig) => {
+            daemon.exit = sig ? `killed by ${sig}` : `exited with code ${code}`;
+            resolve();
+          }),
+        ),
+      };
+      state.daemons.push(daemon);
+      state.tracked.set(pid, ref);
+      state.history.add(pid);
+      await writeFile(path.join(ctx.layout.pids, `${label}.pid`), `${pid} ${ref.startTime}\n`);
+      return daemon;
+    },
+    async waitReady(what, probe) {
+      const started = Date.now();
+      let lastError = 'no attempt yet';
+      for (;;) {
+        const dead = state.daemons.find((d) => d.exit !== undefined);
+        if (dead) return fail(`${dead.label} ${dead.exit} before ${what} was ready`);
+        try {
+          await probe();
+          ctx.log(`${name}: ${what} ready after ${Date.now() - started} ms`);
+          return;
+        } catch (error) {
+          lastError = (error as Error).message;
+        }
+        if (Date.now() - started >= ctx.readyTimeoutMs) {
+          return fail(`${what} not ready within ${ctx.readyTimeoutMs} ms (last probe: ${lastError})`);
+        }
+        await delay(READY_POLL_MS);
+      }
+    },
+    async requireFreePort(port, host = '127.0.0.1') {
+      if (!(await isPortFree(port, host))) await fail(`port ${port} on ${host} is already in use`);
+    },
+    ownLogFile(label) {
+      const file = path.join(ctx.layout.logs, `${label}.own.log`);
+      state.logFiles.add(file);
+      return file;
+    },
+  };
+}
+
+async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise<void> {
+  await d.requireFreePort(port);
+  const config = path.join(dir, 'redis.conf');
+  await writeFile(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode yes',
+      `dir "${dir}"`,
+      // The AOF is what makes data survive stopService/startService; RDB snapshots are not needed.
+      'appendonly yes',
+      'appendfsync everysec',
+      'save ""',
+      'daemonize no',
+      'logfile ""',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  await d.spawn('redis', 'redis-server', [config]);
+  await d.waitReady(`redis on port ${port}`, probes.redisPing(port));
+}
+
+async function launchGuacd(d: DaemonSpawner, port: number): Promise<void> {
+  await d.requireFreePort(port);
+  await d.spawn('guacd', 'guacd', ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', GUACD_LOG_LEVEL]);
+  await d.waitReady(`guacd on port ${port}`, probes.guacdArgs(port));
+}
+
+async function launchSshd(d: DaemonSpawner, dir: string, port: number, username: string): Promise<void> {
+  await d.requireFreePort(port);
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // privilege-separation directory
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  if (!(await readFile(hostKey).then(() => true, () => false))) {
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'airlock-dev-host', '-f', hostKey]);
+  }
+  const config = path.join(dir, 'sshd_config');
+  await writeFile(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'UsePAM yes',
+      'PasswordAuthentication yes',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      // guacd 1.3.0 (libssh2 1.10) signs RSA keys with SHA-1 only, which OpenSSH ≥ 8.8 refuses by
+      // default; without this, key logins through guacd fail with "Aborted. See logs.".
+      'PubkeyAcceptedAlgorithms +ssh-rsa',
+      'AuthorizedKeysFile .ssh/authorized_keys',
+      'PermitRootLogin no',
+      `AllowUsers ${username}`,
+      // Benchmarks open many sessions at once; the default 10:30:100 drops them.
+      'MaxStartups 200:30:400',
+      'AcceptEnv TZ',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  await d.spawn('sshd', '/usr/sbin/sshd', ['-D', '-e', '-f', config]); // sshd needs its absolute path to re-exec
+  await d.waitReady(`sshd on port ${port}`, probes.sshBanner(port));
+}
+
+async function launchVnc(
+  d: DaemonSpawner,
+  dir: string,
+  port: number,
+  display: number,
+  password: string,
+  owner: { uid: number; gid: number; home: string; name: string },
+): Promise<void> {
+  await d.requireFreePort(port);
+  await removeStaleDisplayFiles(display);
+  const passwordFile = path.join(dir, 'passwd');
+  const { stdout } = await runWithInput('vncpasswd', ['-f'], `${password}\n`);
+  await writeFile(passwordFile, stdout, { mode: 0o600 });
+  await d.spawn('Xvnc', 'Xvnc', [
+    `:${display}`,
+    '-rfbport', String(port),
+    '-interface', '127.0.0.1',
+    '-SecurityTypes', 'VncAuth',
+    '-PasswordFile', passwordFile,
+    '-geometry', SCREEN.geometry,
+    '-depth', SCREEN.depth,
+    '-nolisten', 'tcp',
+  ]);
+  await d.waitReady(`Xvnc :${display} on port ${port}`, probes.rfbBanner(port));
+  // The terminal runs as an unprivileged user: the VNC password should not be a root shell.
+  await d.spawn('xterm', 'xterm', ['-geometry', '120x40+0+0'], {
+    uid: owner.uid,
+    gid: owner.gid,
+    cwd: owner.home,
+    env: { ...DAEMON_ENV, DISPLAY: `:${display}`, HOME: owner.home, USER: owner.name, LOGNAME: owner.name, SHELL: '/bin/bash' },
+  });
+}
+
+async function launchRdp(d: DaemonSpawner, dir: string, port: number, sesman: { port: number; bindMount: boolean }): Promise<void> {
+  await d.requireFreePort(port);
+  await d.requireFreePort(sesman.port);
+  await mkdir(XRDP_SOCKET_DIR, { recursive: true });
+  await chmod(XRDP_SOCKET_DIR, 0o3777); // LAB.md: sessions of every user create sockets here
+  const xrdpIni = path.join(dir, 'xrdp.ini');
+  const sesmanIni = path.join(dir, 'sesman.ini');
+  const xrdpOwnLog = d.ownLogFile('xrdp');
+  const sesmanOwnLog = d.ownLogFile('xrdp-sesman');
+  await writeFile(
+    xrdpIni,
+    iniSet(await readFile('/etc/xrdp/xrdp.ini', 'utf8'), {
+      Globals: { port: `tcp://127.0.0.1:${port}` },
+      Logging: { LogFile: xrdpOwnLog, EnableSyslog: 'false' },
+    }),
+    { mode: 0o600 },
+  );
+  await writeFile(
+    sesmanIni,
+    iniSet(await readFile(SYSTEM_SESMAN_INI, 'utf8'), {
+      Globals: { ListenAddress: '127.0.0.1', ListenPort: String(sesman.port) },
+      Security: { AllowRootLogin: 'false' },
+      Logging: { LogFile: sesmanOwnLog, EnableSyslog: 'false' },
+    }),
+    { mode: 0o600 },
+  );
+  await d.spawn('xrdp-sesman', 'xrdp-sesman', ['-n', '-c', sesmanIni]);
+  await d.waitReady(`xrdp-sesman on port ${sesman.port}`, anyOf(probes.tcpAccept(sesman.port), probes.tcpAccept(sesman.port, '::1')));
+  if (sesman.bindMount) {
+    // See sesmanPortFor: `exec` keeps xrdp's pid the one we track.
+    await d.spawn('xrdp', 'unshare', [
+      '--mount', '--propagation', 'private', '--',
+      'sh', '-c', 'mount --bind "$0" "$1" && exec xrdp -n -c "$2"', sesmanIni, SYSTEM_SESMAN_INI, xrdpIni,
+    ]);
+  } else {
+    await d.spawn('xrdp', 'xrdp', ['-n', '-c', xrdpIni]);
+  }
+  await d.waitReady(`xrdp on port ${port}`, probes.tcpAccept(port));
+}
+
+async function launchTelnet(d: DaemonSpawner, dir: string, port: number): Promise<void> {
+  await d.requireFreePort(port);
+  const config = path.join(dir, 'inetd.conf');
+  await writeFile(config, `127.0.0.1:${port} stream tcp nowait root /usr/sbin/telnetd telnetd\n`, { mode: 0o600 });
+  // -d keeps inetd in the foreground (and logs each connection to our log file).
+  await d.spawn('inetd', 'inetd', ['-d', config]);
+  await d.waitReady(`telnetd on port ${port}`, probes.telnetIac(port));
+}
+
+// ─── 3. Stopping: whole families, not just the daemons ─────────────────────────────────────
+
+function rememberFamily(state: ServiceState): ReturnType<typeof processFamily> {
+  const family = processFamily(state.tracked.values());
+  for (const proc of family) {
+    state.tracked.set(proc.pid, { pid: proc.pid, startTime: proc.startTime });
+    state.history.add(proc.pid);
+  }
+  return family;
+}
+
+async function stopFamily(label: string, state: ServiceState, layout: Layout): Promise<void> {
+  for (let round = 0; round < KILL_ROUNDS; round++) {
+    const family = rememberFamily(state);
+    if (family.length === 0) break;
+    for (const daemon of state.daemons) if (daemon.exit === undefined) signal(-daemon.ref.pid, 'SIGTERM');
+    for (const proc of family) signal(proc.pid, 'SIGTERM');
+    const stubborn = await waitForExit(family, KILL_GRACE_MS);
+    for (const proc of stubborn) signal(proc.pid, 'SIGKILL');
+    await waitForExit(stubborn, KILL_GRACE_MS);
+  }
+  await Promise.all(state.daemons.map((d) => d.exited));
+  await Promise.all(state.daemons.map((d) => rm(path.join(layout.pids, `${d.label}.pid`), { force: true })));
+  state.daemons = [];
+  const survivors = processFamily(state.tracked.values());
+  if (survivors.length > 0) throw new Error(`${label}: processes survived SIGKILL: ${survivors.map((p) => p.pid).join(', ')}`);
+  state.tracked.clear();
+}
+
+/** A previous run with this stateDir died without stopping its daemons: their pid files remain. */
+async function killLeftoversFromCrashedRun(layout: Layout, log: (line: string) => void): Promise<void> {
+  for (const file of await readdir(layout.pids)) {
+    const pidFile = path.join(layout.pids, file);
+    const [pid, startTime] = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
+    if (pid !== undefined && startTime !== undefined && isAlive(pid, startTime)) {
+      log(`stopping ${file.replace(/\.pid$/, '')} (pid ${pid}) left over from a previous run`);
+      const leftover: ServiceState = {
+        daemons: [],
+        tracked: new Map([[pid, { pid, startTime }]]),
+        history: new Set(),
+        logFiles: new Set(),
+      };
+      await stopFamily(file, leftover, layout).catch((error: Error) => log(error.message));
+    }
+    await rm(pidFile, { force: true });
+  }
+}
+
+// ─── Helpers ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The first display number with no live X server. A lock file whose pid is dead (a crashed
+ * run) is removed with its socket, but only for the display we take.
+ */
+async function claimFreeDisplay(): Promise<number> {
+  await mkdir(X11_SOCKET_DIR, { recursive: true });
+  await chmod(X11_SOCKET_DIR, 0o1777);
+  for (let display = VNC_DISPLAYS.first; display <= VNC_DISPLAYS.last; display++) {
+    if (await displayInUse(display)) continue;
+    await removeStaleDisplayFiles(display);
+    return display;
+  }
+  throw new Error(`vnc: no free X display between :${VNC_DISPLAYS.first} and :${VNC_DISPLAYS.last}`);
+}
+
+async function displayInUse(display: number): Promise<boolean> {
+  const lock = await readFile(`/tmp/.X${display}-lock`, 'utf8').catch(() => undefined);
+  if (lock !== undefined && isAlive(Number(lock.trim()))) return true;
+  return new Promise((resolve) => {
+    const socket = net.connect(`${X11_SOCKET_DIR}/X${display}`);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function removeStaleDisplayFiles(display: number): Promise<void> {
+  if (await displayInUse(display)) return;
+  await rm(`/tmp/.X${display}-lock`, { force: true });
+  await rm(`${X11_SOCKET_DIR}/X${display}`, { force: true });
+}
+
+function anyOf(...candidates: Probe[]): Probe {
+  return () => Promise.any(candidates.map((probe) => probe())).then(() => undefined);
+}
+
+/** Sets keys inside [sections] of an ini file, replacing existing (even commented-out) lines. */
+function iniSet(text: string, changes: Record<string, Record<string, string>>): string {
+  const lines = text.split('\n');
+  for (const [section, values] of Object.entries(changes)) {
+    const start = lines.findIndex((line) => line.trim() === `[${section}]`);
+    if (start < 0) throw new Error(`ini section [${section}] not found`);
+    let end = lines.findIndex((line, i) => i > start && line.trim().startsWith('['));
+    if (end < 0) end = lines.length;
+    for (const [key, value] of Object.entries(values)) {
+      const inSection = (pattern: RegExp): number => lines.findIndex((line, i) => i > start && i < end && pattern.test(line));
+      const active = inSection(new RegExp(`^${key}\\s*=`));
+      const existing = active >= 0 ? active : inSection(new RegExp(`^[#;]\\s*${key}\\s*=`));
+      if (existing >= 0) {
+        lines[existing] = `${key}=${value}`;
+      } else {
+        lines.splice(start + 1, 0, `${key}=${value}`);
+        end++;
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+async function logTails(files: Iterable<string>): Promise<string> {
+  const tails: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (!text.trim()) continue;
+    const tail = text.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+    tails.push(`--- ${file} (last ${LOG_TAIL_LINES} lines) ---\n${tail}`);
+  }
+  return tails.join('\n');
+}
+
+function runWithInput(command: string, args: string[], input: string): Promise<{ stdout: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve({ stdout: Buffer.concat(chunks) }) : reject(new Error(`${command} exited with ${code}`))));
+    child.stdin.end(input);
+  });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) if (inner && typeof inner === 'object') deepFreeze(inner as object);
+  return Object.freeze(value);
+}
