@@ -1,11 +1,17 @@
 // The demo: private Redis, guacd and demo targets (supervisor), then the portal in demo mode
 // (embedded dev IdP). Prints where to go and how to sign in; Ctrl-C stops everything.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startServices } from '../server/dev/supervisor.ts';
 import { DEMO_ACCOUNTS } from '../server/dev/idp.ts';
+import { demoCredentials, demoInventory } from '../server/dev/demo-inventory.ts';
+import { connectRedis } from '../server/redis.ts';
+import { createLogger } from '../server/log.ts';
+import { InventoryStore } from '../server/inventory/store.ts';
+import { generateKeyringEntry, parseKeyring, Vault } from '../server/vault/vault.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const STATE_DIR = path.join(ROOT, '.airlock', 'demo');
@@ -20,6 +26,22 @@ const supervisor = await startServices({ stateDir: STATE_DIR, log: (line) => pro
 const { redis, guacd } = supervisor.services;
 if (redis === undefined || guacd === undefined) throw new Error('supervisor started no Redis or guacd');
 
+// The demo plant: inventory file (no secrets), a keyring kept across demo runs, and the
+// targets' fresh per-run credentials sealed straight into the vault.
+const inventoryFile = path.join(STATE_DIR, 'inventory.yaml');
+const keyringFile = path.join(STATE_DIR, 'vault.keys');
+const inventory = demoInventory(supervisor.services);
+writeFileSync(inventoryFile, toYaml(inventory));
+if (!existsSync(keyringFile)) writeFileSync(keyringFile, `${generateKeyringEntry('demo1')}\n`, { mode: 0o600 });
+{
+  const redisClient = await connectRedis(redis.url, createLogger('warn'), 'airlock-demo-seed');
+  // Forced: the targets' ports change from run to run.
+  await new InventoryStore(redisClient).seed(inventory, true);
+  const vault = new Vault(redisClient, parseKeyring(readFileSync(keyringFile, 'utf8')));
+  for (const [machineId, credential] of Object.entries(demoCredentials(supervisor.services))) await vault.store(machineId, credential);
+  redisClient.destroy();
+}
+
 const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
 const publicUrl = `http://localhost:${PORT}`;
 const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
@@ -33,6 +55,8 @@ const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
     AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
     AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
     AIRLOCK_DEV_IDP_PASSWORD: password,
+    AIRLOCK_INVENTORY_FILE: inventoryFile,
+    AIRLOCK_VAULT_KEYS_FILE: keyringFile,
   },
 });
 

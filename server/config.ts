@@ -92,6 +92,16 @@ const envSchema = z.object({
   AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIRLOCK_CLIENT_DIR: z.string().optional(),
   AIRLOCK_DEV_IDP_PASSWORD: z.string().min(8).optional(),
+  AIRLOCK_INVENTORY_FILE: z.string().optional(),
+  AIRLOCK_VAULT_KEYS: z.string().optional(),
+  AIRLOCK_VAULT_KEYS_FILE: z.string().optional(),
+  AIRLOCK_GUACDS: z
+    .string()
+    .regex(/^([a-z0-9-]+=[A-Za-z0-9.-]+:\d{1,5})(,[a-z0-9-]+=[A-Za-z0-9.-]+:\d{1,5})*$/, 'expected id=host:port[,id=host:port…]')
+    .optional(),
+  AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 });
 
 export interface Config {
@@ -101,7 +111,15 @@ export interface Config {
   /** Origin users type in their browser; used for redirect URIs and the Origin allowlist. */
   readonly publicUrl: string;
   readonly redisUrl: string;
+  /** The default guacd; machines name theirs by id ("default" is this one). */
   readonly guacd: { readonly host: string; readonly port: number };
+  readonly guacds: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+  readonly inventoryFile: string | undefined;
+  /** The credential vault's keyring text (id:base64 entries, current first); see vault.ts. */
+  readonly vaultKeys: string;
+  readonly rateLimits: { readonly writesPerMinute: number; readonly readsPerMinute: number };
+  /** How often each instance expires pending requests and ends grants whose window is over. */
+  readonly sweepIntervalMs: number;
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
   readonly trustProxy: boolean;
   readonly logLevel: string;
@@ -195,6 +213,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('AIRLOCK_INSECURE_HTTP_COOKIES', 'is refused with NODE_ENV=production');
   }
 
+  let vaultKeys = e.AIRLOCK_VAULT_KEYS;
+  if (vaultKeys === undefined && e.AIRLOCK_VAULT_KEYS_FILE !== undefined) vaultKeys = readSecretFile('AIRLOCK_VAULT_KEYS_FILE', e.AIRLOCK_VAULT_KEYS_FILE);
+  if (vaultKeys === undefined) {
+    if (!devIdpEnabled) throw new ConfigError('AIRLOCK_VAULT_KEYS', 'required (or AIRLOCK_VAULT_KEYS_FILE): the credential encryption keyring');
+    // Demo and test runs seal credentials under a key that lives as long as the process.
+    vaultKeys = `demo:${randomBytes(32).toString('base64')}`;
+  }
+  const guacds: Record<string, { host: string; port: number }> = { default: e.AIRLOCK_GUACD };
+  for (const entry of e.AIRLOCK_GUACDS?.split(',') ?? []) {
+    const [id = '', hostPort = ''] = entry.split('=');
+    const i = hostPort.lastIndexOf(':');
+    guacds[id] = { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+  }
+
   let identity: IdentityConfig | undefined;
   if (e.AIRLOCK_IDENTITY_FILE !== undefined) identity = loadIdentityFile(e.AIRLOCK_IDENTITY_FILE);
   else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_IDENTITY_FILE', 'required: the YAML file naming the OpenID providers');
@@ -206,6 +238,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     publicUrl: origin,
     redisUrl: e.AIRLOCK_REDIS_URL,
     guacd: Object.freeze(e.AIRLOCK_GUACD),
+    guacds: Object.freeze(guacds),
+    inventoryFile: e.AIRLOCK_INVENTORY_FILE,
+    vaultKeys,
+    rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
+    sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
     trustProxy: e.AIRLOCK_TRUST_PROXY,
     logLevel: e.AIRLOCK_LOG_LEVEL,

@@ -9,11 +9,27 @@ import { connectRedis, type RedisClient } from './redis.ts';
 import { OidcLogin } from './auth/oidc.ts';
 import { createApp } from './http/app.ts';
 import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from './dev/idp.ts';
+import { AuditLog } from './audit/store.ts';
+import { InventoryStore, loadInventoryFile } from './inventory/store.ts';
+import { parseKeyring, Vault } from './vault/vault.ts';
+import { EventBus } from './events/bus.ts';
+import { RequestStore } from './requests/store.ts';
+import { RequestService } from './requests/service.ts';
+
+/** The domain services one portal instance runs; tests reach in through here. */
+export interface PortalServices {
+  readonly audit: AuditLog;
+  readonly inventory: InventoryStore;
+  readonly vault: Vault;
+  readonly events: EventBus;
+  readonly requests: RequestService;
+}
 
 export interface Portal {
   readonly url: string;
   readonly server: http.Server;
   readonly redis: RedisClient;
+  readonly services: PortalServices;
   close(): Promise<void>;
 }
 
@@ -55,7 +71,25 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   if (config.devIdp.enabled && identity === undefined) ({ devIdp, identity } = devIdentity(config));
   if (identity === undefined) throw new Error('no identity configuration'); // config.ts guarantees one
   const login = new OidcLogin(identity, config.publicUrl);
-  const app = createApp({ config, log, redis, login, devIdp });
+  // Validate the inventory and the keyring before touching Redis: a bad file is a start-up error.
+  const inventoryFile = config.inventoryFile === undefined ? undefined : loadInventoryFile(config.inventoryFile);
+  const keyring = parseKeyring(config.vaultKeys);
+
+  const audit = new AuditLog(redis);
+  const inventory = new InventoryStore(redis);
+  if (inventoryFile !== undefined && (await inventory.seed(inventoryFile))) log.info({ file: config.inventoryFile }, 'inventory imported');
+  const vault = new Vault(redis, keyring);
+  const events = await EventBus.start(redis, log);
+  const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
+  const services: PortalServices = { audit, inventory, vault, events, requests };
+
+  // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
+  const sweeper = setInterval(() => {
+    requests.sweep().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'sweep failed'));
+  }, config.sweepIntervalMs);
+  sweeper.unref();
+
+  const app = createApp({ config, log, redis, login, devIdp, services });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -68,8 +102,11 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     url: `http://${config.listen.host}:${port}`,
     server,
     redis,
+    services,
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
+        await events.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

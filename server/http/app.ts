@@ -16,6 +16,11 @@ import { healthRoutes } from '../health/routes.ts';
 import { authRoutes, SESSION_COOKIE } from '../auth/routes.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
 import { DEV_IDP_MOUNT, type DevIdp } from '../dev/idp.ts';
+import type { PortalServices } from '../portal.ts';
+import { auditRoutes } from '../audit/routes.ts';
+import { inventoryRoutes } from '../inventory/routes.ts';
+import { requestRoutes } from '../requests/routes.ts';
+import { userRateLimit } from './rate-limit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -23,6 +28,7 @@ export interface AppDeps {
   redis: RedisClient;
   login: OidcLogin;
   devIdp: DevIdp | undefined;
+  services: PortalServices;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -112,6 +118,12 @@ export function createApp(deps: AppDeps): Express {
     express.json({ limit: JSON_BODY_LIMIT }),
   );
   app.use(authRoutes(deps.login, log));
+  const { services } = deps;
+  app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
+  const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);
+  app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
+  app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
+  app.use(auditRoutes(services.audit));
   app.use('/api', notFoundHandler);
 
   const clientDir = config.clientDir ?? path.resolve(import.meta.dirname, '../../dist/client');

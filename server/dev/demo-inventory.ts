@@ -1,0 +1,62 @@
+// The demo plant: two sites, two vendor companies and one machine per demo target (SSH with a
+// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets.
+import type { RunningServices } from './supervisor.ts';
+import type { Credential, InventoryFile } from '../inventory/schema.ts';
+
+/** Where a machine points when its target is not running (tests of the workflow alone). */
+const UNREACHABLE = { host: '127.0.0.1', port: 9 };
+
+export function demoInventory(services: RunningServices): InventoryFile {
+  const at = (t: { host: string; port: number } | undefined) => (t === undefined ? UNREACHABLE : { host: t.host, port: t.port });
+  return {
+    sites: [
+      { id: 'site-a', name: 'Plant A (Lyon)' },
+      { id: 'site-b', name: 'Plant B (Porto)' },
+    ],
+    companies: [
+      { id: 'acme-automation', name: 'Acme Automation', sites: ['site-a'] },
+      { id: 'bolt-robotics', name: 'Bolt Robotics', sites: ['site-a', 'site-b'] },
+    ],
+    machines: [
+      {
+        id: 'cnc-07', name: 'CNC 07 controller', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...at(services.sshd),
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['CNC', 'Linux'], chatDecision: 'allowed',
+        policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
+      },
+      {
+        id: 'press-hmi', name: 'Press line HMI', siteId: 'site-a', protocol: 'vnc', guacd: 'default', ...at(services.vnc),
+        maxWindowMinutes: 120, requiredApprovals: 1, tags: ['HMI', 'Windows XP'], chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false },
+      },
+      {
+        id: 'scada-historian', name: 'SCADA historian', siteId: 'site-a', protocol: 'rdp', guacd: 'default', ...at(services.rdp),
+        maxWindowMinutes: 480, requiredApprovals: 2, tags: ['SCADA', 'Windows Server'], rdpSecurity: 'any', chatDecision: 'web-only',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false },
+      },
+      {
+        id: 'plc-gateway', name: 'PLC gateway', siteId: 'site-b', protocol: 'telnet', guacd: 'default', ...at(services.telnet),
+        maxWindowMinutes: 60, requiredApprovals: 1, tags: ['PLC'], chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: false },
+      },
+      {
+        id: 'robot-cell-4', name: 'Robot cell 4 controller', siteId: 'site-b', protocol: 'ssh', guacd: 'default', ...at(services.sshd),
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Robot', 'Linux'], chatDecision: 'allowed',
+        policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
+      },
+    ],
+  };
+}
+
+/** The targets' per-run accounts, keyed by machine id (robot-cell-4 signs in with the SSH key). */
+export function demoCredentials(services: RunningServices): Record<string, Credential> {
+  const out: Record<string, Credential> = {};
+  const ssh = services.sshd?.account;
+  if (ssh !== undefined) {
+    out['cnc-07'] = { username: ssh.username, password: ssh.password };
+    if (ssh.privateKey !== undefined) out['robot-cell-4'] = { username: ssh.username, privateKey: ssh.privateKey };
+  }
+  if (services.vnc !== undefined) out['press-hmi'] = { username: 'vnc', password: services.vnc.password };
+  if (services.rdp !== undefined) out['scada-historian'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+  if (services.telnet !== undefined) out['plc-gateway'] = { username: services.telnet.account.username, password: services.telnet.account.password };
+  return out;
+}

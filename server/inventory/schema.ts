@@ -1,0 +1,69 @@
+// Sites, vendor companies and machines: the zod schemas (shared by the YAML file and the admin
+// API) and their types.
+import { z } from 'zod';
+
+export const PROTOCOLS = ['rdp', 'vnc', 'ssh', 'telnet'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export const RDP_SECURITY = ['any', 'nla', 'tls', 'rdp'] as const;
+
+/** Longest window any machine may allow: a week. Longer access is a standing VPN, not JIT. */
+export const MAX_WINDOW_MINUTES_CAP = 7 * 24 * 60;
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-" (max 63)');
+const displayName = z.string().trim().min(1).max(120);
+
+export const policySchema = z.strictObject({
+  clipboardCopy: z.boolean(),
+  clipboardPaste: z.boolean(),
+  fileTransfer: z.boolean(),
+  readOnly: z.boolean(),
+});
+export type Policy = z.infer<typeof policySchema>;
+
+/** What a machine allows when its entry says nothing: paste in, nothing out, no files. */
+export const DEFAULT_POLICY: Policy = Object.freeze({ clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false });
+
+export const siteSchema = z.strictObject({ id, name: displayName });
+export type Site = z.infer<typeof siteSchema>;
+
+export const companySchema = z.strictObject({ id, name: displayName, sites: z.array(id).max(500) });
+export type Company = z.infer<typeof companySchema>;
+
+export const machineSchema = z
+  .strictObject({
+    id,
+    name: displayName,
+    siteId: id,
+    protocol: z.enum(PROTOCOLS),
+    /** Which guacd serves this machine (see AIRLOCK_GUACD); "default" unless the plant has several. */
+    guacd: id.default('default'),
+    host: z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
+    port: z.number().int().min(1).max(65535),
+    maxWindowMinutes: z.number().int().min(5).max(MAX_WINDOW_MINUTES_CAP).default(240),
+    requiredApprovals: z.union([z.literal(1), z.literal(2)]).default(1),
+    policy: policySchema.default(DEFAULT_POLICY),
+    tags: z.array(z.string().trim().min(1).max(40)).max(20).default([]),
+    /** RDP only: `rdp` reaches pre-NLA hosts such as Windows XP. */
+    rdpSecurity: z.enum(RDP_SECURITY).optional(),
+    /** `web-only` for safety-critical machines: chat shows "Review in Airlock" only. */
+    chatDecision: z.enum(['allowed', 'web-only']).default('allowed'),
+  })
+  .refine((m) => m.rdpSecurity === undefined || m.protocol === 'rdp', { message: 'rdpSecurity applies to rdp machines only', path: ['rdpSecurity'] });
+export type Machine = z.infer<typeof machineSchema>;
+
+export const inventoryFileSchema = z.strictObject({
+  sites: z.array(siteSchema).default([]),
+  companies: z.array(companySchema).default([]),
+  machines: z.array(machineSchema).default([]),
+});
+export type InventoryFile = z.infer<typeof inventoryFileSchema>;
+
+export const credentialSchema = z
+  .strictObject({
+    username: z.string().min(1).max(256),
+    password: z.string().min(1).max(1024).optional(),
+    privateKey: z.string().min(1).max(16_384).optional(),
+  })
+  .refine((c) => c.password !== undefined || c.privateKey !== undefined, { message: 'a password or a private key is required' });
+export type Credential = z.infer<typeof credentialSchema>;

@@ -1,0 +1,75 @@
+// Access-request API (docs/api.md): create, list, read, cancel, approve, deny, revoke, and the
+// live event stream the UI listens to. Handlers validate, then call the service; no rules here.
+import { Router } from 'express';
+import { route } from '../http/validate.ts';
+import { forbidden } from '../errors.ts';
+import { canSeeRequest, hasRole } from '../policies.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { RequestService } from './service.ts';
+import { approveSchema, cancelSchema, createRequestSchema, denySchema, idParamSchema, listQuerySchema, revokeSchema } from './schema.ts';
+import type { RequestHandler } from 'express';
+
+/** SSE comment lines keep proxies from closing an idle stream. */
+const SSE_KEEPALIVE_MS = 25_000;
+
+export function requestRoutes(deps: { service: RequestService; events: EventBus; writeLimit: RequestHandler }): Router {
+  const { service, writeLimit } = deps;
+  const router = Router();
+
+  router.post('/api/requests', writeLimit, route({ body: createRequestSchema }, async ({ user, body }) => ({ request: await service.create(user, body) }), 201));
+
+  router.get(
+    '/api/requests',
+    route({ query: listQuerySchema }, async ({ user, query }) => {
+      if (query.scope === 'all' && !(['auditor', 'admin', 'approver'] as const).some((r) => hasRole(user, r))) {
+        throw forbidden('forbidden', 'Listing all requests needs the approver, auditor or admin role.');
+      }
+      return service.list(user, query);
+    }),
+  );
+
+  router.get('/api/requests/:id', route({ params: idParamSchema }, async ({ user, params }) => ({ request: await service.get(user, params.id) })));
+
+  router.post(
+    '/api/requests/:id/approve',
+    writeLimit,
+    route({ params: idParamSchema, body: approveSchema }, async ({ user, params, body }) => ({ request: await service.approve(user, params.id, body) })),
+  );
+  router.post(
+    '/api/requests/:id/deny',
+    writeLimit,
+    route({ params: idParamSchema, body: denySchema }, async ({ user, params, body }) => ({ request: await service.deny(user, params.id, body.comment) })),
+  );
+  router.post(
+    '/api/requests/:id/cancel',
+    writeLimit,
+    route({ params: idParamSchema, body: cancelSchema }, async ({ user, params }) => ({ request: await service.cancel(user, params.id) })),
+  );
+  router.post(
+    '/api/requests/:id/revoke',
+    writeLimit,
+    route({ params: idParamSchema, body: revokeSchema }, async ({ user, params, body }) => ({ request: await service.revoke(user, params.id, body.reason) })),
+  );
+
+  // Live updates: the events about requests this user may see, as Server-Sent Events.
+  router.get(
+    '/api/events',
+    route({}, async ({ user, req, res }) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write(': connected\n\n');
+      const off = deps.events.on((event) => {
+        if (!canSeeRequest(user, { siteId: event.siteId, requesterId: event.requesterId })) return;
+        const data = { type: event.type, requestId: event.requestId, state: event.state, at: event.at };
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`);
+      });
+      const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+      req.on('close', () => {
+        off();
+        clearInterval(keepalive);
+      });
+      return undefined;
+    }),
+  );
+
+  return router;
+}

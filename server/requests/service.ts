@@ -1,0 +1,377 @@
+// The access workflow's rules: who may request which machine for which window, who decides,
+// what a decision grants, and the broker's one question: may this user open this machine now?
+import { randomUUID } from 'node:crypto';
+import type { AirlockUser } from '../auth/identity.ts';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import type { InventoryStore } from '../inventory/store.ts';
+import type { Machine, Policy } from '../inventory/schema.ts';
+import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
+import type { DomainEventType, EventBus } from '../events/bus.ts';
+import { assertMayDecide, assertMayRevoke, assertRole, canSeeRequest, hasRole, isSiteApprover } from '../policies.ts';
+import type { AccessRequest, CreateRequestInput, PersonRef, RequestState } from './schema.ts';
+import { keys } from '../keys.ts';
+import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
+import type { z } from 'zod';
+import type { approveSchema, listQuerySchema } from './schema.ts';
+
+/** How far ahead a window may start: requests are for planned work, not standing access. */
+export const MAX_LEAD_DAYS = 90;
+/** How many of a user's newest requests the grant look-up scans. */
+const GRANT_SCAN_LIMIT = 200;
+/** Upper bound on pending requests scanned for one approver's inbox. */
+const INBOX_SCAN_LIMIT = 1000;
+
+const CONFLICT_MESSAGES: Record<string, string> = {
+  already_decided: 'This request was already decided (or has expired).',
+  already_approved: 'You have already approved this request.',
+  not_cancellable: 'Only pending requests and grants that have not started can be cancelled.',
+  not_revocable: 'Only approved or active grants can be revoked.',
+  not_active: 'This grant is not active.',
+  not_pending: 'This request is not pending.',
+};
+
+const EVENT_FOR_STATE: Partial<Record<RequestState, DomainEventType>> = {
+  approved: 'request.decided',
+  denied: 'request.decided',
+  cancelled: 'request.cancelled',
+  expired: 'request.expired',
+  revoked: 'grant.revoked',
+  active: 'request.activated',
+  ended: 'request.ended',
+};
+
+export interface Grant {
+  requestId: string;
+  machineId: string;
+  policy: Policy;
+  start: Date;
+  end: Date;
+}
+
+export type ListQuery = z.infer<typeof listQuerySchema>;
+export type ApproveInput = z.infer<typeof approveSchema>;
+
+const person = (user: AirlockUser): PersonRef => ({ id: user.id, name: user.name });
+
+export class RequestService {
+  private readonly store: RequestStore;
+  private readonly inventory: InventoryStore;
+  private readonly audit: AuditLog;
+  private readonly events: EventBus;
+  private readonly now: () => Date;
+
+  constructor(deps: { store: RequestStore; inventory: InventoryStore; audit: AuditLog; events: EventBus; now?: () => Date }) {
+    this.store = deps.store;
+    this.inventory = deps.inventory;
+    this.audit = deps.audit;
+    this.events = deps.events;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** A machine the vendor may request, or undefined (unknown and not-requestable look alike). */
+  async requestableMachine(user: AirlockUser, machineId: string): Promise<Machine | undefined> {
+    const machine = await this.inventory.machine(machineId);
+    if (machine === undefined) return undefined;
+    const sites = await this.inventory.requestableSites(user.company);
+    return sites.has(machine.siteId) ? machine : undefined;
+  }
+
+  async create(user: AirlockUser, input: CreateRequestInput): Promise<AccessRequest> {
+    assertRole(user, 'vendor');
+    const now = this.now();
+    const machine = await this.requestableMachine(user, input.machineId);
+    if (machine === undefined) {
+      throw badRequest('unknown_machine', `No machine "${input.machineId}" that you may request.`);
+    }
+    const start = new Date(input.windowStart);
+    const end = new Date(input.windowEnd);
+    if (end.getTime() <= start.getTime()) throw badRequest('window_end_before_start', 'The window must end after it starts.');
+    if (start.getTime() < now.getTime()) throw badRequest('window_in_past', 'The window must start in the future.');
+    if (start.getTime() > now.getTime() + MAX_LEAD_DAYS * 86_400_000) {
+      throw badRequest('window_too_far', `The window may start at most ${MAX_LEAD_DAYS} days ahead.`);
+    }
+    const minutes = (end.getTime() - start.getTime()) / 60_000;
+    if (minutes > machine.maxWindowMinutes) {
+      throw badRequest('window_too_long', `${machine.name} allows windows of at most ${machine.maxWindowMinutes} minutes.`);
+    }
+    const requestedPolicy = this.requestedPolicy(machine, input.policy);
+    if (input.extendsRequestId !== undefined) await this.checkExtension(user, machine, input.extendsRequestId, start);
+
+    const site = await this.inventory.site(machine.siteId);
+    const id = randomUUID();
+    const createdAt = now.toISOString();
+    const doc = {
+      machine: { id: machine.id, name: machine.name, siteId: machine.siteId, siteName: site?.name ?? machine.siteId, protocol: machine.protocol },
+      requester: { id: user.id, name: user.name, company: user.company ?? null },
+      reason: input.reason,
+      workOrder: input.workOrder ?? null,
+      extendsRequestId: input.extendsRequestId ?? null,
+      createdAt,
+    };
+    const auditEvent = encodeAuditEvent({
+      at: createdAt,
+      actor: person(user),
+      action: 'request.created',
+      target: { type: 'request', id },
+      outcome: 'ok',
+      reason: null,
+      details: { machine: machine.id, windowStart: start.toISOString(), windowEnd: end.toISOString(), extends: input.extendsRequestId ?? null },
+      site: machine.siteId,
+    });
+    await this.store.create(
+      {
+        id,
+        doc,
+        windowStart: start.toISOString(),
+        windowEnd: end.toISOString(),
+        windowStartMs: start.getTime(),
+        windowEndMs: end.getTime(),
+        requiredApprovals: machine.requiredApprovals,
+        requestedPolicy,
+        createdAtMs: now.getTime(),
+      },
+      auditEvent,
+    );
+    await this.publish('request.created', id, 'pending', machine.siteId, user.id, user.id, createdAt);
+    return this.mustGet(id).then((s) => s.request);
+  }
+
+  /** The machine's policy is the ceiling; a request may ask for less, never more. */
+  private requestedPolicy(machine: Machine, asked: Partial<Policy> | undefined): Policy {
+    const allowed = machine.policy;
+    const policy: Policy = { ...allowed };
+    for (const flag of ['clipboardCopy', 'clipboardPaste', 'fileTransfer'] as const) {
+      const want = asked?.[flag];
+      if (want === true && !allowed[flag]) throw badRequest('policy_not_allowed', `${machine.name} does not allow ${flag}.`);
+      if (want === false) policy[flag] = false;
+    }
+    if (asked?.readOnly === false && allowed.readOnly) throw badRequest('policy_not_allowed', `${machine.name} allows read-only sessions only.`);
+    if (asked?.readOnly === true) policy.readOnly = true;
+    return policy;
+  }
+
+  private async checkExtension(user: AirlockUser, machine: Machine, extendsId: string, start: Date): Promise<void> {
+    const original = await this.store.get(extendsId);
+    const ok =
+      original !== undefined &&
+      original.requesterId === user.id &&
+      original.machineId === machine.id &&
+      (original.request.state === 'approved' || original.request.state === 'active') &&
+      original.grantEndMs === start.getTime();
+    if (!ok) {
+      throw badRequest('invalid_extension', 'An extension must be for one of your approved grants on the same machine and start when that grant ends.');
+    }
+  }
+
+  async get(user: AirlockUser, id: string): Promise<AccessRequest> {
+    const stored = await this.store.get(id);
+    // Requests the user may not see are reported as missing: their existence is not revealed.
+    if (stored === undefined || !canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    return this.present(stored);
+  }
+
+  async list(user: AirlockUser, query: ListQuery): Promise<{ requests: AccessRequest[]; nextCursor: string | null }> {
+    const offset = Number(query.cursor ?? 0);
+    let stored: StoredRequest[];
+    if (query.scope === 'waiting') {
+      stored = await this.waitingFor(user);
+      stored = stored.slice(offset, offset + query.limit + 1);
+    } else {
+      const index = this.indexFor(user, query.scope);
+      if (index === undefined) return { requests: [], nextCursor: null };
+      if (query.state === undefined) {
+        stored = await this.store.getMany(await this.store.idsFrom(index, offset, query.limit + 1));
+      } else {
+        // Filtering by state walks the index in pages; bounded so one call stays cheap.
+        stored = await this.filtered(index, offset, query.limit + 1, (s) => this.presentState(s) === query.state);
+      }
+    }
+    const page = stored.slice(0, query.limit).filter((s) => canSeeRequest(user, s));
+    const more = stored.length > query.limit;
+    return { requests: page.map((s) => this.present(s)), nextCursor: more ? String(offset + query.limit) : null };
+  }
+
+  private indexFor(user: AirlockUser, scope: 'mine' | 'all'): string | undefined {
+    if (scope === 'mine') return keys.requests.byUser(user.id);
+    if (hasRole(user, 'auditor') || hasRole(user, 'admin')) return keys.requests.all;
+    const site = user.sites[0];
+    // Approvers of one site read that site's index; of several, the global one filtered.
+    if (hasRole(user, 'approver') && user.sites.length === 1 && site !== undefined) return keys.requests.bySite(site);
+    if (hasRole(user, 'approver') && user.sites.length > 1) return keys.requests.all;
+    return undefined;
+  }
+
+  private async filtered(index: string, offset: number, want: number, keep: (s: StoredRequest) => boolean): Promise<StoredRequest[]> {
+    const PAGE = 200;
+    const MAX_SCANNED = 5000;
+    const out: StoredRequest[] = [];
+    let skipped = 0;
+    for (let at = 0; at < MAX_SCANNED && out.length < want; at += PAGE) {
+      const ids = await this.store.idsFrom(index, at, PAGE);
+      for (const s of await this.store.getMany(ids)) {
+        if (!keep(s)) continue;
+        if (skipped < offset) skipped++;
+        else out.push(s);
+      }
+      if (ids.length < PAGE) break;
+    }
+    return out;
+  }
+
+  /** Pending requests of the approver's sites that they may still approve, oldest window first. */
+  private async waitingFor(user: AirlockUser): Promise<StoredRequest[]> {
+    if (!hasRole(user, 'approver')) return [];
+    const ids = await this.store.dueIds(keys.requests.pending, Number.MAX_SAFE_INTEGER, INBOX_SCAN_LIMIT);
+    const now = this.now().getTime();
+    return (await this.store.getMany(ids)).filter(
+      (s) =>
+        s.request.state === 'pending' &&
+        s.windowStartMs > now &&
+        isSiteApprover(user, s.siteId) &&
+        s.requesterId !== user.id &&
+        !s.request.approvals.some((a) => a.by.id === user.id),
+    );
+  }
+
+  /** A pending request whose window has started is expired, even before the sweep records it. */
+  private presentState(s: StoredRequest): RequestState {
+    return s.request.state === 'pending' && s.windowStartMs <= this.now().getTime() ? 'expired' : s.request.state;
+  }
+
+  private present(s: StoredRequest): AccessRequest {
+    return { ...s.request, state: this.presentState(s) };
+  }
+
+  private async mustGet(id: string): Promise<StoredRequest> {
+    const stored = await this.store.get(id);
+    if (stored === undefined) throw notFound('unknown_request', 'No such request.');
+    return stored;
+  }
+
+  /** Audits a refusal that happened before any state was touched (who, what, why). */
+  private async refuse(user: AirlockUser, action: string, stored: StoredRequest, err: AppError): Promise<never> {
+    await this.audit.append({
+      actor: person(user),
+      action,
+      target: { type: 'request', id: stored.request.id },
+      outcome: 'refused',
+      reason: err.code,
+      details: {},
+      site: stored.siteId,
+    });
+    throw err;
+  }
+
+  async approve(user: AirlockUser, id: string, input: ApproveInput): Promise<AccessRequest> {
+    const stored = await this.mustGet(id);
+    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    try {
+      assertMayDecide(user, stored);
+    } catch (err) {
+      return this.refuse(user, 'request.approve', stored, err as AppError);
+    }
+    const args: TransitionArgs = { comment: input.comment };
+    if (input.windowEnd !== undefined) {
+      const end = new Date(input.windowEnd);
+      const start = new Date(stored.request.windowStart);
+      if (end.getTime() <= start.getTime() || end.getTime() > new Date(stored.request.windowEnd).getTime()) {
+        throw badRequest('invalid_window_end', 'A shortened window must end after it starts and no later than requested.');
+      }
+      args.windowEnd = end.toISOString();
+      args.windowEndMs = end.getTime();
+    }
+    if (input.policy !== undefined) {
+      for (const [flag, value] of Object.entries(input.policy)) {
+        if (value === true && stored.request.requestedPolicy[flag as keyof Policy] === false) {
+          throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${flag}).`);
+        }
+      }
+      args.policy = input.policy;
+    }
+    return this.transition(user, stored, 'approve', args);
+  }
+
+  async deny(user: AirlockUser, id: string, comment: string | undefined): Promise<AccessRequest> {
+    const stored = await this.mustGet(id);
+    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    try {
+      assertMayDecide(user, stored);
+    } catch (err) {
+      return this.refuse(user, 'request.deny', stored, err as AppError);
+    }
+    return this.transition(user, stored, 'deny', { comment });
+  }
+
+  async cancel(user: AirlockUser, id: string): Promise<AccessRequest> {
+    const stored = await this.mustGet(id);
+    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    if (stored.requesterId !== user.id) {
+      return this.refuse(user, 'request.cancel', stored, forbidden('not_requester', 'Only the requester may cancel a request.'));
+    }
+    return this.transition(user, stored, 'cancel', {});
+  }
+
+  async revoke(user: AirlockUser, id: string, reason: string | undefined): Promise<AccessRequest> {
+    const stored = await this.mustGet(id);
+    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    try {
+      assertMayRevoke(user, stored);
+    } catch (err) {
+      return this.refuse(user, 'grant.revoke', stored, err as AppError);
+    }
+    return this.transition(user, stored, 'revoke', { reason });
+  }
+
+  private async transition(user: AirlockUser, stored: StoredRequest, action: TransitionAction, args: TransitionArgs): Promise<AccessRequest> {
+    const now = this.now();
+    const result = await this.store.transition(stored.request.id, action, person(user), args, now);
+    if (!result.ok) {
+      if (result.state === 'expired' && stored.request.state === 'pending') {
+        await this.publish('request.expired', stored.request.id, 'expired', stored.siteId, stored.requesterId, null, now.toISOString());
+      }
+      throw conflict(result.code, CONFLICT_MESSAGES[result.code] ?? 'The request is not in a state that allows this.');
+    }
+    const type: DomainEventType = result.state === 'pending' ? 'request.approval_added' : (EVENT_FOR_STATE[result.state] ?? 'request.decided');
+    await this.publish(type, stored.request.id, result.state, stored.siteId, stored.requesterId, user.id, now.toISOString());
+    return this.present(await this.mustGet(stored.request.id));
+  }
+
+  /** System transitions: expire pending requests whose window started, end grants whose window ended. */
+  async sweep(): Promise<number> {
+    const now = this.now();
+    let changed = 0;
+    for (const [index, action] of [
+      [keys.requests.pending, 'expire'],
+      [keys.requests.grants, 'end'],
+    ] as const) {
+      for (const id of await this.store.dueIds(index, now.getTime(), 100)) {
+        const result = await this.store.transition(id, action, null, { reason: action === 'end' ? 'window_ended' : undefined }, now).catch(() => undefined);
+        if (result?.ok !== true) continue;
+        const stored = await this.store.get(id);
+        if (stored === undefined) continue;
+        changed++;
+        await this.publish(action === 'expire' ? 'request.expired' : 'request.ended', id, result.state, stored.siteId, stored.requesterId, null, now.toISOString());
+      }
+    }
+    return changed;
+  }
+
+  /** The broker's question: may this user open this machine now, and under which policy? */
+  async grantFor(userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
+    const ids = await this.store.idsFrom(keys.requests.byUser(userId), 0, GRANT_SCAN_LIMIT);
+    for (const s of await this.store.getMany(ids)) {
+      if (s.machineId !== machineId || s.request.grant === null) continue;
+      if (s.request.state !== 'approved' && s.request.state !== 'active') continue;
+      const start = new Date(s.request.grant.start);
+      const end = new Date(s.request.grant.end);
+      if (start.getTime() <= at.getTime() && at.getTime() < end.getTime()) {
+        return { requestId: s.request.id, machineId, policy: s.request.grant.policy, start, end };
+      }
+    }
+    return undefined;
+  }
+
+  private async publish(type: DomainEventType, requestId: string, state: string, siteId: string, requesterId: string, actorId: string | null, at: string): Promise<void> {
+    await this.events.publish({ type, requestId, state, siteId, requesterId, actorId, at });
+  }
+}

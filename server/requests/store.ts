@@ -1,0 +1,181 @@
+// Access requests in Redis: the atomic create and transition scripts, reads, and the indexes
+// that listing, expiry and grant look-ups use. No rules here beyond what the Lua enforces.
+import type { RedisClient } from '../redis.ts';
+import { keys } from '../keys.ts';
+import { conflict, notFound } from '../errors.ts';
+import { policySchema } from '../inventory/schema.ts';
+import type { AccessRequest, PersonRef, RequestState } from './schema.ts';
+import { CREATE_LUA, TRANSITION_LUA } from './lua.ts';
+
+export type TransitionAction = 'approve' | 'deny' | 'cancel' | 'expire' | 'revoke' | 'activate' | 'end';
+
+export interface TransitionArgs {
+  comment?: string | undefined;
+  windowEnd?: string | undefined;
+  windowEndMs?: number | undefined;
+  policy?: Record<string, boolean> | undefined;
+  reason?: string | undefined;
+}
+
+export type TransitionResult = { ok: true; state: RequestState } | { ok: false; code: string; state: RequestState };
+
+/** The immutable part of a request, stored as JSON in the `doc` field. */
+export interface RequestDoc {
+  machine: AccessRequest['machine'];
+  requester: AccessRequest['requester'];
+  reason: string;
+  workOrder: string | null;
+  extendsRequestId: string | null;
+  createdAt: string;
+}
+
+export interface NewRequest {
+  id: string;
+  doc: RequestDoc;
+  windowStart: string;
+  windowEnd: string;
+  windowStartMs: number;
+  windowEndMs: number;
+  requiredApprovals: 1 | 2;
+  requestedPolicy: AccessRequest['requestedPolicy'];
+  createdAtMs: number;
+}
+
+/** A stored request plus the raw numbers the services need. */
+export interface StoredRequest {
+  request: AccessRequest;
+  siteId: string;
+  requesterId: string;
+  machineId: string;
+  windowStartMs: number;
+  grantEndMs: number | null;
+}
+
+function parseJson<T>(value: string | undefined): T | null {
+  return value === undefined || value === '' ? null : (JSON.parse(value) as T);
+}
+
+function toStored(id: string, h: Record<string, string>, approvals: string[]): StoredRequest {
+  const doc = parseJson<RequestDoc>(h['doc']);
+  if (doc === null) throw new Error(`request ${id} has no doc`);
+  const request: AccessRequest = {
+    id,
+    machine: doc.machine,
+    requester: doc.requester,
+    reason: doc.reason,
+    workOrder: doc.workOrder,
+    windowStart: h['windowStart'] ?? '',
+    windowEnd: h['windowEnd'] ?? '',
+    requestedPolicy: policySchema.parse(parseJson(h['requestedPolicy'])),
+    state: (h['state'] ?? 'pending') as RequestState,
+    requiredApprovals: h['requiredApprovals'] === '2' ? 2 : 1,
+    approvals: approvals.map((json) => {
+      const a = JSON.parse(json) as { by: PersonRef; at: string; comment: string | null };
+      return { by: a.by, at: a.at, comment: a.comment };
+    }),
+    decision: parseJson(h['decision']),
+    grant: parseJson(h['grant']),
+    revocation: parseJson(h['revocation']),
+    extendsRequestId: doc.extendsRequestId,
+    createdAt: doc.createdAt,
+    updatedAt: h['updatedAt'] ?? doc.createdAt,
+  };
+  return {
+    request,
+    siteId: h['siteId'] ?? '',
+    requesterId: h['requesterId'] ?? '',
+    machineId: h['machineId'] ?? '',
+    windowStartMs: Number(h['windowStartMs']),
+    grantEndMs: h['grantEndMs'] === undefined ? null : Number(h['grantEndMs']),
+  };
+}
+
+export class RequestStore {
+  private readonly redis: RedisClient;
+
+  constructor(redis: RedisClient) {
+    this.redis = redis;
+  }
+
+  async create(r: NewRequest, auditEventJson: string): Promise<void> {
+    const fields = {
+      id: r.id,
+      state: 'pending',
+      siteId: r.doc.machine.siteId,
+      machineId: r.doc.machine.id,
+      requesterId: r.doc.requester.id,
+      requiredApprovals: String(r.requiredApprovals),
+      windowStart: r.windowStart,
+      windowEnd: r.windowEnd,
+      windowStartMs: String(r.windowStartMs),
+      windowEndMs: String(r.windowEndMs),
+      requestedPolicy: JSON.stringify(r.requestedPolicy),
+      doc: JSON.stringify(r.doc),
+      updatedAt: r.doc.createdAt,
+    };
+    const result = (await this.redis.eval(CREATE_LUA, {
+      keys: [
+        keys.requests.request(r.id),
+        keys.requests.all,
+        keys.requests.byUser(r.doc.requester.id),
+        keys.requests.bySite(r.doc.machine.siteId),
+        keys.requests.pending,
+        keys.audit.stream,
+        keys.audit.head,
+        keys.audit.seq,
+      ],
+      arguments: [r.id, JSON.stringify(fields), String(r.createdAtMs), String(r.windowStartMs), auditEventJson],
+    })) as string[];
+    if (result[0] !== 'ok') throw conflict('duplicate_request', 'A request with this id exists already.');
+  }
+
+  async transition(id: string, action: TransitionAction, actor: PersonRef | null, args: TransitionArgs, now: Date): Promise<TransitionResult> {
+    const result = (await this.redis.eval(TRANSITION_LUA, {
+      keys: [
+        keys.requests.request(id),
+        keys.requests.approvals(id),
+        keys.requests.pending,
+        keys.requests.grants,
+        keys.audit.stream,
+        keys.audit.head,
+        keys.audit.seq,
+      ],
+      arguments: [action, JSON.stringify(actor), now.toISOString(), String(now.getTime()), JSON.stringify(args)],
+    })) as string[];
+    if (result[0] === 'missing') throw notFound('unknown_request', 'No such request.');
+    if (result[0] === 'ok') return { ok: true, state: result[1] as RequestState };
+    return { ok: false, code: result[1] ?? 'conflict', state: result[2] as RequestState };
+  }
+
+  async get(id: string): Promise<StoredRequest | undefined> {
+    return (await this.getMany([id]))[0];
+  }
+
+  /** Reads several requests in one round trip; missing ids are skipped. */
+  async getMany(ids: readonly string[]): Promise<StoredRequest[]> {
+    if (ids.length === 0) return [];
+    const multi = this.redis.multi();
+    for (const id of ids) {
+      multi.hGetAll(keys.requests.request(id));
+      multi.lRange(keys.requests.approvals(id), 0, -1);
+    }
+    const replies = (await multi.exec()) as unknown as Array<Record<string, string> | string[]>;
+    const out: StoredRequest[] = [];
+    ids.forEach((id, i) => {
+      const h = replies[2 * i] as Record<string, string> | undefined;
+      const approvals = (replies[2 * i + 1] as string[] | undefined) ?? [];
+      if (h !== undefined && Object.keys(h).length > 0) out.push(toStored(id, h, approvals));
+    });
+    return out;
+  }
+
+  /** Newest first: ids from a creation-time index, `offset` and `count` as in ZRANGE REV. */
+  async idsFrom(indexKey: string, offset: number, count: number): Promise<string[]> {
+    return this.redis.zRange(indexKey, offset, offset + count - 1, { REV: true });
+  }
+
+  /** Ids in a score-ordered index whose score is ≤ max (pending by start, grants by end). */
+  async dueIds(indexKey: string, maxScore: number, count: number): Promise<string[]> {
+    return this.redis.zRangeByScore(indexKey, '-inf', maxScore, { LIMIT: { offset: 0, count } });
+  }
+}
