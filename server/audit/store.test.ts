@@ -46,9 +46,10 @@ describe('encodeAuditEvent', () => {
     );
   });
 
-  test('refuses a malformed event and one over the size cap', () => {
+  test('refuses a malformed event, a back- or forward-dated one, and one over the size cap', () => {
     expect(() => encodeAuditEvent({ ...input(), action: 'Approved!' })).toThrow(InvalidAuditEventError);
     expect(() => encodeAuditEvent({ ...input(), at: 'yesterday' })).toThrow(/at/);
+    expect(() => encodeAuditEvent({ ...input(), at: '2020-01-01T00:00:00.000Z' })).toThrow(/not the time of recording/);
     expect(() => encodeAuditEvent(input({ blob: 'x'.repeat(MAX_EVENT_BYTES) }))).toThrow(InvalidAuditEventError);
   });
 });

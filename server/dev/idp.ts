@@ -21,6 +21,7 @@ export const DEMO_ACCOUNTS: readonly DemoAccount[] = [
   { username: 'vera', name: 'Vera Vendor', email: 'vera@acme-automation.example', groups: ['airlock-vendors'], company: 'acme-automation', describes: 'vendor (Acme Automation)' },
   { username: 'victor', name: 'Victor Vendor', email: 'victor@bolt-robotics.example', groups: ['airlock-vendors'], company: 'bolt-robotics', describes: 'vendor (Bolt Robotics)' },
   { username: 'mona', name: 'Mona Manager', email: 'mona@plant-a.example', groups: ['plant-a-managers'], describes: 'plant manager, site A' },
+  { username: 'olga', name: 'Olga Manager', email: 'olga@plant-a.example', groups: ['plant-a-managers'], describes: 'plant manager, site A (second approver)' },
   { username: 'bruno', name: 'Bruno Manager', email: 'bruno@plant-b.example', groups: ['plant-b-managers'], describes: 'plant manager, site B' },
   { username: 'aude', name: 'Aude Auditor', email: 'aude@airlock.example', groups: ['airlock-auditors'], describes: 'auditor' },
   { username: 'adam', name: 'Adam Admin', email: 'adam@airlock.example', groups: ['airlock-admins'], describes: 'admin' },

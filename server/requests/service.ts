@@ -262,14 +262,29 @@ export class RequestService {
     throw err;
   }
 
-  async approve(user: AirlockUser, id: string, input: ApproveInput): Promise<AccessRequest> {
+  /**
+   * Loads a request for an action. One the user may not see is reported as missing (its
+   * existence is not revealed) but the attempt is still audited.
+   */
+  private async forAction(user: AirlockUser, id: string, action: string): Promise<StoredRequest> {
     const stored = await this.mustGet(id);
-    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    if (!canSeeRequest(user, stored)) await this.refuse(user, action, stored, notFound('unknown_request', 'No such request.'));
+    return stored;
+  }
+
+  /** Runs an authorization check, auditing and rethrowing its refusal. */
+  private async authorized(user: AirlockUser, action: string, stored: StoredRequest, check: () => void): Promise<void> {
     try {
-      assertMayDecide(user, stored);
+      check();
     } catch (err) {
-      return this.refuse(user, 'request.approve', stored, err as AppError);
+      if (err instanceof AppError) await this.refuse(user, action, stored, err);
+      throw err;
     }
+  }
+
+  async approve(user: AirlockUser, id: string, input: ApproveInput): Promise<AccessRequest> {
+    const stored = await this.forAction(user, id, 'request.approve');
+    await this.authorized(user, 'request.approve', stored, () => assertMayDecide(user, stored));
     const args: TransitionArgs = { comment: input.comment };
     if (input.windowEnd !== undefined) {
       const end = new Date(input.windowEnd);
@@ -292,19 +307,13 @@ export class RequestService {
   }
 
   async deny(user: AirlockUser, id: string, comment: string | undefined): Promise<AccessRequest> {
-    const stored = await this.mustGet(id);
-    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
-    try {
-      assertMayDecide(user, stored);
-    } catch (err) {
-      return this.refuse(user, 'request.deny', stored, err as AppError);
-    }
+    const stored = await this.forAction(user, id, 'request.deny');
+    await this.authorized(user, 'request.deny', stored, () => assertMayDecide(user, stored));
     return this.transition(user, stored, 'deny', { comment });
   }
 
   async cancel(user: AirlockUser, id: string): Promise<AccessRequest> {
-    const stored = await this.mustGet(id);
-    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
+    const stored = await this.forAction(user, id, 'request.cancel');
     if (stored.requesterId !== user.id) {
       return this.refuse(user, 'request.cancel', stored, forbidden('not_requester', 'Only the requester may cancel a request.'));
     }
@@ -312,13 +321,8 @@ export class RequestService {
   }
 
   async revoke(user: AirlockUser, id: string, reason: string | undefined): Promise<AccessRequest> {
-    const stored = await this.mustGet(id);
-    if (!canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
-    try {
-      assertMayRevoke(user, stored);
-    } catch (err) {
-      return this.refuse(user, 'grant.revoke', stored, err as AppError);
-    }
+    const stored = await this.forAction(user, id, 'grant.revoke');
+    await this.authorized(user, 'grant.revoke', stored, () => assertMayRevoke(user, stored));
     return this.transition(user, stored, 'revoke', { reason });
   }
 
