@@ -1,6 +1,7 @@
 // The shared node-redis client. Commands fail at once while the server is unreachable
 // (no offline queue), so a Redis outage turns into 503s instead of requests that hang.
-import { createClient } from 'redis';
+import { createHash } from 'node:crypto';
+import { createClient, ErrorReply } from 'redis';
 import type { Logger } from 'pino';
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -50,5 +51,28 @@ export async function redisAlive(client: RedisClient, timeoutMs = 1_000): Promis
     return false;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A Lua script run by its SHA (EVALSHA), so Redis does not receive and hash the source on every
+ * call; after a Redis restart or SCRIPT FLUSH the first call falls back to EVAL, which caches it.
+ */
+export class LuaScript {
+  readonly source: string;
+  readonly sha: string;
+
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: RedisClient, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    try {
+      return await client.evalSha(this.sha, options);
+    } catch (err) {
+      if (!(err instanceof ErrorReply && err.message.startsWith('NOSCRIPT'))) throw err;
+      return client.eval(this.source, options);
+    }
   }
 }

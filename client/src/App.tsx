@@ -1,6 +1,14 @@
-// The shell: who is signed in, sign-in and sign-out. Screens for each role hang off it.
+// The shell: who is signed in, sign-in and sign-out, and a nav to the sections the user's
+// roles open. Each section is a screen of its own, chosen by the URL hash.
 import { useEffect, useState } from 'react';
-import { api, ApiError, type Me, type Provider } from './api.ts';
+import { ApiError, errorMessage, getMe, getProviders, logout, type Me, type Provider, type Role } from './api.ts';
+import { Inventory } from './admin/Inventory.tsx';
+import { Inbox } from './approver/Inbox.tsx';
+import { SiteRequests } from './approver/SiteRequests.tsx';
+import { AuditLog } from './auditor/AuditLog.tsx';
+import { href, sectionsFor, useRoute, type Route } from './shared/route.ts';
+import { MyRequests } from './vendor/MyRequests.tsx';
+import { RequestForm } from './vendor/RequestForm.tsx';
 
 type Status =
   | { kind: 'loading' }
@@ -8,29 +16,33 @@ type Status =
   | { kind: 'signed-in'; me: Me }
   | { kind: 'error'; message: string };
 
-const ROLE_LABELS: Record<string, string> = {
+const ROLE_LABELS: Record<Role, string> = {
   vendor: 'Vendor',
   approver: 'Plant manager',
   auditor: 'Auditor',
   admin: 'Administrator',
 };
 
+const roleNames = (roles: readonly Role[]) => roles.map((r) => ROLE_LABELS[r] ?? r).join(', ');
+
 export function App() {
   const [status, setStatus] = useState<Status>({ kind: 'loading' });
+  const route = useRoute();
 
   useEffect(() => {
     let cancelled = false;
     (async () => {
       try {
-        const { user } = await api<{ user: Me }>('/api/me');
+        const user = await getMe();
         if (!cancelled) setStatus({ kind: 'signed-in', me: user });
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) {
-          const { providers } = await api<{ providers: Provider[] }>('/auth/providers');
-          if (!cancelled) setStatus({ kind: 'signed-out', providers });
+          const providers = await getProviders().catch(() => null);
+          if (cancelled) return;
+          setStatus(providers === null ? { kind: 'error', message: 'Airlock is unavailable.' } : { kind: 'signed-out', providers });
           return;
         }
-        if (!cancelled) setStatus({ kind: 'error', message: err instanceof Error ? err.message : 'Airlock is unavailable.' });
+        if (!cancelled) setStatus({ kind: 'error', message: errorMessage(err, 'Airlock is unavailable.') });
       }
     })();
     return () => {
@@ -40,22 +52,26 @@ export function App() {
 
   async function signOut() {
     try {
-      await api<void>('/auth/logout', { method: 'POST' });
+      await logout();
       window.location.assign('/');
     } catch (err) {
-      setStatus({ kind: 'error', message: err instanceof Error ? err.message : 'Sign-out failed.' });
+      setStatus({ kind: 'error', message: errorMessage(err, 'Sign-out failed.') });
     }
   }
+
+  const sections = status.kind === 'signed-in' ? sectionsFor(status.me.roles) : [];
 
   return (
     <div className="app">
       <header className="topbar">
-        <span className="brand">Airlock</span>
+        <a className="brand" href={href('home')}>
+          Airlock
+        </a>
         {status.kind === 'signed-in' && (
           <span className="who">
             <span data-testid="user-name">{status.me.name}</span>
             <span className="roles" data-testid="user-roles">
-              {status.me.roles.map((r) => ROLE_LABELS[r] ?? r).join(', ')}
+              {roleNames(status.me.roles)}
             </span>
             <button type="button" onClick={signOut} data-testid="sign-out">
               Sign out
@@ -63,6 +79,21 @@ export function App() {
           </span>
         )}
       </header>
+      {sections.length > 0 && (
+        <nav className="sections" aria-label="Sections" data-testid="nav">
+          {sections.map((s) => (
+            <a
+              key={s.route}
+              href={href(s.route)}
+              className={route.name === s.route ? 'current' : undefined}
+              aria-current={route.name === s.route ? 'page' : undefined}
+              data-testid={`nav-${s.route}`}
+            >
+              {s.label}
+            </a>
+          ))}
+        </nav>
+      )}
       <main>
         {status.kind === 'loading' && <p>Loading…</p>}
         {status.kind === 'error' && (
@@ -81,30 +112,71 @@ export function App() {
             ))}
           </section>
         )}
-        {status.kind === 'signed-in' && (
-          <section className="card" data-testid="profile">
-            <h1>Welcome, {status.me.name}</h1>
-            <dl>
-              <dt>Signed in as</dt>
-              <dd>{status.me.email ?? status.me.id}</dd>
-              <dt>Role</dt>
-              <dd data-testid="role">{status.me.roles.map((r) => ROLE_LABELS[r] ?? r).join(', ')}</dd>
-              {status.me.company !== null && (
-                <>
-                  <dt>Company</dt>
-                  <dd>{status.me.company}</dd>
-                </>
-              )}
-              {status.me.sites.length > 0 && (
-                <>
-                  <dt>Sites</dt>
-                  <dd>{status.me.sites.join(', ')}</dd>
-                </>
-              )}
-            </dl>
-          </section>
-        )}
+        {status.kind === 'signed-in' && <Screen me={status.me} route={route} />}
       </main>
     </div>
+  );
+}
+
+function Screen({ me, route }: { me: Me; route: Route }) {
+  if (route.name === 'home') return <Profile me={me} />;
+  if (!sectionsFor(me.roles).some((s) => s.route === route.name)) {
+    return (
+      <section className="card" data-testid="section-forbidden">
+        <h1>Not available</h1>
+        <p>This section is not open to your roles ({roleNames(me.roles)}).</p>
+        <a href={href('home')}>Back to your profile</a>
+      </section>
+    );
+  }
+  switch (route.name) {
+    case 'request':
+      return <RequestForm key={route.params.get('extends') ?? 'new'} extendsId={route.params.get('extends')} />;
+    case 'my':
+      return <MyRequests />;
+    case 'inbox':
+      return <Inbox />;
+    case 'site':
+      return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
+    case 'admin':
+      return <Inventory />;
+    case 'audit':
+      return <AuditLog />;
+  }
+}
+
+function Profile({ me }: { me: Me }) {
+  const sections = sectionsFor(me.roles);
+  return (
+    <section className="card" data-testid="profile">
+      <h1>Welcome, {me.name}</h1>
+      <dl>
+        <dt>Signed in as</dt>
+        <dd>{me.email ?? me.id}</dd>
+        <dt>Role</dt>
+        <dd data-testid="role">{roleNames(me.roles)}</dd>
+        {me.company !== null && (
+          <>
+            <dt>Company</dt>
+            <dd>{me.company}</dd>
+          </>
+        )}
+        {me.sites.length > 0 && (
+          <>
+            <dt>Sites</dt>
+            <dd>{me.sites.join(', ')}</dd>
+          </>
+        )}
+      </dl>
+      {sections.length > 0 && (
+        <p className="actions">
+          {sections.map((s) => (
+            <a key={s.route} className="button secondary" href={href(s.route)}>
+              {s.label}
+            </a>
+          ))}
+        </p>
+      )}
+    </section>
   );
 }

@@ -93,7 +93,9 @@ export function createApp(deps: AppDeps): Express {
 
   const sessions = session({
     name: SESSION_COOKIE,
-    store: new RedisStore({ client: deps.redis, prefix: keys.sessionPrefix, ttl: config.session.ttlSeconds }),
+    // No touch: a sign-in lives AIRLOCK_SESSION_TTL_SECONDS from login, however active (an
+    // absolute lifetime), and reads cost one Redis GET instead of a GET plus an EXPIRE.
+    store: new RedisStore({ client: deps.redis, prefix: keys.sessionPrefix, ttl: config.session.ttlSeconds, disableTouch: true }),
     secret: config.session.secret,
     resave: false,
     saveUninitialized: false,

@@ -6,6 +6,7 @@
 // windowStart, windowEnd (ISO), windowStartMs, windowEndMs, requestedPolicy (JSON),
 // doc (JSON, immutable creation data), decision, grant, revocation (JSON), updatedAt.
 import { AUDIT_LUA_PRELUDE } from '../audit/lua.ts';
+import { LuaScript } from '../redis.ts';
 
 /**
  * KEYS: 1 request hash, 2 all index, 3 by-user index, 4 by-site index, 5 pending index,
@@ -13,7 +14,7 @@ import { AUDIT_LUA_PRELUDE } from '../audit/lua.ts';
  * ARGV: 1 request id, 2 fields JSON (flat object of hash fields), 3 created-at ms,
  *       4 window-start ms, 5 audit event JSON
  */
-export const CREATE_LUA = `${AUDIT_LUA_PRELUDE}
+export const CREATE_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict', 'duplicate'} end
 local fields = cjson.decode(ARGV[2])
 local flat = {}
@@ -25,7 +26,7 @@ redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 audit_append(KEYS[6], KEYS[7], KEYS[8], ARGV[5])
 return {'ok', 'pending'}
-`;
+`);
 
 /**
  * KEYS: 1 request hash, 2 approvals list, 3 pending index, 4 grants index (by grant end),
@@ -35,7 +36,7 @@ return {'ok', 'pending'}
  *       ({comment, windowEnd, windowEndMs, policy, reason})
  * Returns {'ok', newState} or {'conflict', code, currentState} or {'missing'}.
  */
-export const TRANSITION_LUA = `${AUDIT_LUA_PRELUDE}
+export const TRANSITION_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
 local action = ARGV[1]
 local actor = cjson.decode(ARGV[2])
 local now_iso = ARGV[3]
@@ -157,4 +158,4 @@ elseif action == 'end' then
   audit('request.ended', 'ok', opt(args.reason), {})
   return {'ok', 'ended'}
 end
-`;
+`);

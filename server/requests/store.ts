@@ -5,7 +5,7 @@ import { keys } from '../keys.ts';
 import { conflict, notFound } from '../errors.ts';
 import { policySchema } from '../inventory/schema.ts';
 import type { AccessRequest, PersonRef, RequestState } from './schema.ts';
-import { CREATE_LUA, TRANSITION_LUA } from './lua.ts';
+import { CREATE_SCRIPT, TRANSITION_SCRIPT } from './lua.ts';
 
 export type TransitionAction = 'approve' | 'deny' | 'cancel' | 'expire' | 'revoke' | 'activate' | 'end';
 
@@ -113,7 +113,7 @@ export class RequestStore {
       doc: JSON.stringify(r.doc),
       updatedAt: r.doc.createdAt,
     };
-    const result = (await this.redis.eval(CREATE_LUA, {
+    const result = (await CREATE_SCRIPT.run(this.redis, {
       keys: [
         keys.requests.request(r.id),
         keys.requests.all,
@@ -130,7 +130,7 @@ export class RequestStore {
   }
 
   async transition(id: string, action: TransitionAction, actor: PersonRef | null, args: TransitionArgs, now: Date): Promise<TransitionResult> {
-    const result = (await this.redis.eval(TRANSITION_LUA, {
+    const result = (await TRANSITION_SCRIPT.run(this.redis, {
       keys: [
         keys.requests.request(id),
         keys.requests.approvals(id),

@@ -1,0 +1,102 @@
+// bench/api: request create, approve and list under concurrency against a running portal (its
+// own process, real Redis), with /healthz (no Redis, no session) and /api/me (session read) as
+// baselines measured in the same run.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServices } from '../server/dev/supervisor.ts';
+import { freePort } from '../server/dev/probes.ts';
+import { connectRedis } from '../server/redis.ts';
+import { createLogger } from '../server/log.ts';
+import { InventoryStore } from '../server/inventory/store.ts';
+import { demoInventory } from '../server/dev/demo-inventory.ts';
+import { loginAs, type Browserless } from '../test/support/http.ts';
+import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
+import { closedLoop, printTable, round } from './lib.ts';
+
+/** Concurrent clients, as the issue asks. */
+const CLIENTS = 32;
+const CREATES = 2000;
+const APPROVES = 1000;
+/** Long enough for throughput to settle on this 2-core machine. */
+const READ_SECONDS = 8;
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-api-'));
+const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
+const { redis, guacd } = supervisor.services;
+if (redis === undefined || guacd === undefined) throw new Error('no redis/guacd');
+
+const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
+await new InventoryStore(seedClient).seed(demoInventory({}), true);
+seedClient.destroy();
+
+const port = await freePort();
+const base = `http://localhost:${port}`;
+const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: {
+    PATH: process.env['PATH'] ?? '',
+    AIRLOCK_MODE: 'test',
+    AIRLOCK_PORT: String(port),
+    AIRLOCK_PUBLIC_URL: base,
+    AIRLOCK_REDIS_URL: redis.url,
+    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
+    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+    AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
+    AIRLOCK_LOG_LEVEL: 'warn',
+    // The bench drives a few accounts very hard; the per-user limits would measure themselves.
+    AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
+    AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: '1000000',
+  },
+});
+const stop = async () => {
+  portal.kill('SIGTERM');
+  await supervisor.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+};
+
+try {
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/readyz`).then((r) => r.status).catch(() => 0)) === 200) break;
+    if (i > 200) throw new Error('portal did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const vendors: Browserless[] = [await loginAs(base, 'vera'), await loginAs(base, 'victor')];
+  const approvers: Browserless[] = [await loginAs(base, 'mona'), await loginAs(base, 'olga')];
+  const pick = <T>(list: T[], i: number): T => list[i % list.length] as T;
+
+  const start = new Date(Date.now() + 3_600_000).toISOString();
+  const end = new Date(Date.now() + 7_200_000).toISOString();
+  const ids: string[] = [];
+  const healthz = await closedLoop('GET /healthz', CLIENTS, { durationMs: READ_SECONDS * 1000 }, async () => (await fetch(`${base}/healthz`)).ok);
+  const me = await closedLoop('GET /api/me', CLIENTS, { durationMs: READ_SECONDS * 1000 }, async (c) => (await pick(vendors, c).get('/api/me')).status === 200);
+  const create = await closedLoop('POST /api/requests', CLIENTS, { total: CREATES }, async (c) => {
+    const res = await pick(vendors, c).post('/api/requests', { machineId: 'cnc-07', windowStart: start, windowEnd: end, reason: 'bench' });
+    if (res.status === 201) ids.push(res.json<{ request: { id: string } }>().request.id);
+    return res.status === 201;
+  });
+  const approve = await closedLoop('POST …/approve', CLIENTS, { total: Math.min(APPROVES, ids.length) }, async (c, i) => {
+    const res = await pick(approvers, c).post(`/api/requests/${ids[i] ?? ''}/approve`, { comment: 'ok' });
+    return res.status === 200;
+  });
+  const list = await closedLoop('GET /api/requests (50)', CLIENTS, { durationMs: READ_SECONDS * 1000 }, async (c) => {
+    const res = await pick(vendors, c).get('/api/requests?scope=mine&limit=50');
+    return res.status === 200 && res.json<{ requests: unknown[] }>().requests.length === 50;
+  });
+
+  console.log(`\nbench/api: ${CLIENTS} concurrent clients, portal in its own process, real Redis (AOF)\n`);
+  printTable([healthz, me, create, approve, list], healthz);
+  console.log(
+    JSON.stringify({
+      list_rps: round(list.rps, 0),
+      list_p99_ms: round(list.p99),
+      create_rps: round(create.rps, 0),
+      approve_rps: round(approve.rps, 0),
+      approve_p99_ms: round(approve.p99),
+    }),
+  );
+} finally {
+  await stop();
+}

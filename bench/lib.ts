@@ -1,0 +1,81 @@
+// Shared benchmark plumbing: closed-loop load with N concurrent clients, latency percentiles,
+// and the table every bench prints.
+
+export interface LoadResult {
+  name: string;
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+/**
+ * Runs `op` from `clients` concurrent loops until `total` operations have completed (or
+ * `durationMs` has passed, whichever first). `op(client, i)` must resolve true on success.
+ */
+export async function closedLoop(
+  name: string,
+  clients: number,
+  limits: { total?: number; durationMs?: number },
+  op: (client: number, i: number) => Promise<boolean>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const total = limits.total ?? Number.POSITIVE_INFINITY;
+  const started = performance.now();
+  const deadline = limits.durationMs === undefined ? Number.POSITIVE_INFINITY : started + limits.durationMs;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      while (issued < total && performance.now() < deadline) {
+        const i = issued++;
+        const t0 = performance.now();
+        const ok = await op(client, i).catch(() => false);
+        latencies.push(performance.now() - t0);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    requests: latencies.length,
+    errors,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
+}
+
+export function printTable(rows: LoadResult[], baseline?: LoadResult): void {
+  const header = ['operation', 'requests', 'errors', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', ...(baseline ? [`req/s ÷ ${baseline.name}`] : [])];
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.requests),
+    String(r.errors),
+    r.rps.toFixed(0),
+    r.p50.toFixed(1),
+    r.p95.toFixed(1),
+    r.p99.toFixed(1),
+    ...(baseline ? [(r.rps / baseline.rps).toFixed(2)] : []),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(fmt(l));
+}
+
+export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));

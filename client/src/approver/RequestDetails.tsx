@@ -1,0 +1,58 @@
+// Everything an approver needs to judge one request, in one block.
+import type { AccessRequest } from '../api.ts';
+import { Chips, policySummary, Time, WindowTime } from '../shared/components.tsx';
+import { formatDuration, minutesBetween } from '../shared/time.ts';
+
+export function RequestDetails({ request: r, tags }: { request: AccessRequest; tags: readonly string[] | undefined }) {
+  const minutes = minutesBetween(new Date(r.windowStart), new Date(r.windowEnd));
+  return (
+    <dl className="details">
+      <dt>Requested by</dt>
+      <dd data-testid={`requester-${r.id}`}>
+        {r.requester.name}
+        {r.requester.company !== null && <span className="muted"> · {r.requester.company}</span>}
+      </dd>
+      <dt>Machine</dt>
+      <dd>
+        <strong>{r.machine.name}</strong> <span className="muted">· {r.machine.siteName} ·</span>{' '}
+        <span className="protocol">{r.machine.protocol.toUpperCase()}</span>
+        {tags !== undefined && tags.length > 0 && (
+          <>
+            {' '}
+            <Chips items={tags} />
+          </>
+        )}
+      </dd>
+      <dt>Window</dt>
+      <dd>
+        <WindowTime start={r.windowStart} end={r.windowEnd} /> <span className="muted">({formatDuration(minutes)})</span>
+      </dd>
+      <dt>Reason</dt>
+      <dd className="prewrap">{r.reason}</dd>
+      <dt>Work order</dt>
+      <dd>{r.workOrder ?? <span className="muted">none</span>}</dd>
+      <dt>Asks for</dt>
+      <dd>{policySummary(r.requestedPolicy)}</dd>
+      {r.extendsRequestId !== null && (
+        <>
+          <dt>Extends</dt>
+          <dd>an earlier grant on the same machine</dd>
+        </>
+      )}
+      <dt>Approvals</dt>
+      <dd data-testid={`approvals-${r.id}`}>
+        {r.approvals.length} of {r.requiredApprovals}
+        {r.approvals.map((a) => (
+          <div key={`${a.by.id}-${a.at}`} className="muted">
+            {a.by.name}, <Time iso={a.at} />
+            {a.comment !== null && <>: “{a.comment}”</>}
+          </div>
+        ))}
+      </dd>
+      <dt>Submitted</dt>
+      <dd>
+        <Time iso={r.createdAt} />
+      </dd>
+    </dl>
+  );
+}

@@ -1,0 +1,179 @@
+// "Site requests": every request of the caller's sites (all sites for auditors and admins),
+// filtered by state, with Revoke for grants that are approved or running.
+import { useState, type FormEvent } from 'react';
+import { errorMessage, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
+import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { useLiveRefresh } from '../shared/live.ts';
+import { useRequestList } from '../shared/load.ts';
+import { MAX_TEXT_LENGTH } from '../vendor/RequestForm.tsx';
+
+const REVOCABLE = new Set<RequestState>(['approved', 'active']);
+
+export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
+  const [stateFilter, setStateFilter] = useState<RequestState | ''>('');
+  const { load, reload, loadMore } = useRequestList('all', stateFilter === '' ? undefined : stateFilter);
+  const live = useLiveRefresh(reload);
+  const [revoking, setRevoking] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+
+  function revoked(n: { ok: boolean; text: string }) {
+    setNotice(n);
+    setRevoking(null);
+    reload();
+  }
+
+  return (
+    <section className="card wide" data-testid="site-requests">
+      <div className="heading">
+        <h1>Site requests</h1>
+        <LiveIndicator status={live} />
+      </div>
+      <div className="toolbar">
+        <label className="inline">
+          State
+          <select value={stateFilter} onChange={(e) => setStateFilter(e.target.value as RequestState | '')} data-testid="state-filter">
+            <option value="">All states</option>
+            {REQUEST_STATES.map((s) => (
+              <option key={s} value={s}>
+                {stateLabel(s)}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {notice !== null &&
+        (notice.ok ? <Notice testId="site-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="site-notice" />)}
+      {load.status === 'loading' && <Loading />}
+      {load.status === 'error' && <ErrorMessage message={load.message} testId="site-load-error" />}
+      {load.status === 'ready' && (
+        <>
+          <ErrorMessage message={load.refreshError} />
+          {load.data.requests.length === 0 ? (
+            <p className="muted" data-testid="site-empty">
+              No requests{stateFilter === '' ? '' : ` in state “${stateLabel(stateFilter)}”`}.
+            </p>
+          ) : (
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>Requester</th>
+                  <th>Machine</th>
+                  <th>Window</th>
+                  <th>State</th>
+                  <th>Approvals</th>
+                  <th>Decision</th>
+                  {canRevoke && (
+                    <th>
+                      <span className="sr-only">Actions</span>
+                    </th>
+                  )}
+                </tr>
+              </thead>
+              <tbody>
+                {load.data.requests.map((r) => (
+                  <tr key={r.id} data-testid={`request-row-${r.id}`}>
+                    <td>
+                      {r.requester.name}
+                      {r.requester.company !== null && <div className="muted">{r.requester.company}</div>}
+                      <div className="muted clamp" title={r.reason}>
+                        {r.reason}
+                      </div>
+                    </td>
+                    <td>
+                      <strong>{r.machine.name}</strong>
+                      <div className="muted">
+                        {r.machine.siteName} · {r.machine.protocol.toUpperCase()}
+                      </div>
+                    </td>
+                    <td>
+                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
+                    </td>
+                    <td>
+                      <StateBadge state={r.state} testId={`state-${r.id}`} />
+                    </td>
+                    <td data-testid={`approvals-${r.id}`}>
+                      {r.approvals.length} of {r.requiredApprovals}
+                    </td>
+                    <td data-testid={`decision-${r.id}`}>
+                      {r.decision === null ? (
+                        <span className="muted">—</span>
+                      ) : (
+                        <>
+                          {r.decision.by.name}
+                          {r.decision.comment !== null && <div className="muted">“{r.decision.comment}”</div>}
+                        </>
+                      )}
+                    </td>
+                    {canRevoke && (
+                      <td className="actions-cell">
+                        {REVOCABLE.has(r.state) &&
+                          (revoking === r.id ? (
+                            <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />
+                          ) : (
+                            <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
+                              Revoke…
+                            </button>
+                          ))}
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {load.data.hasMore && (
+            <button type="button" className="secondary" onClick={loadMore} data-testid="load-more">
+              Load more
+            </button>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+/** Revoking ends a vendor's access at once, so it takes a second, deliberate click. */
+function RevokeForm({
+  request: r,
+  onDone,
+  onKeep,
+}: {
+  request: AccessRequest;
+  onDone: (n: { ok: boolean; text: string }) => void;
+  onKeep: () => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await revokeRequest(r.id, reason.trim() === '' ? {} : { reason: reason.trim() });
+      onDone({ ok: true, text: `Revoked ${r.requester.name}'s access to ${r.machine.name}.` });
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="revoke-form" onSubmit={submit} data-testid={`revoke-form-${r.id}`}>
+      <label>
+        Reason for revoking
+        <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={MAX_TEXT_LENGTH} autoFocus data-testid={`revoke-reason-${r.id}`} />
+      </label>
+      <ErrorMessage message={error} testId={`revoke-error-${r.id}`} />
+      <span className="actions">
+        <button type="submit" className="danger" disabled={busy} data-testid={`confirm-revoke-${r.id}`}>
+          Confirm revoke
+        </button>
+        <button type="button" className="secondary" onClick={onKeep}>
+          Keep
+        </button>
+      </span>
+    </form>
+  );
+}

@@ -1,0 +1,128 @@
+// "My requests": the vendor's own requests with live state, cancel while it is still possible,
+// and "Extend" for a grant that is running or about to.
+import { useState } from 'react';
+import { cancelRequest, errorMessage, type AccessRequest } from '../api.ts';
+import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, WindowTime } from '../shared/components.tsx';
+import { useLiveRefresh } from '../shared/live.ts';
+import { useRequestList } from '../shared/load.ts';
+import { href, navigate } from '../shared/route.ts';
+
+const CANCELLABLE = new Set(['pending', 'approved']);
+const EXTENDABLE = new Set(['approved', 'active']);
+
+export function MyRequests() {
+  const { load, reload, loadMore } = useRequestList('mine');
+  const live = useLiveRefresh(reload);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  async function cancel(r: AccessRequest) {
+    setBusy(r.id);
+    setActionError(null);
+    setNotice(null);
+    try {
+      await cancelRequest(r.id);
+      setNotice(`Request for ${r.machine.name} cancelled.`);
+    } catch (err) {
+      setActionError(errorMessage(err));
+    } finally {
+      setBusy(null);
+      reload();
+    }
+  }
+
+  return (
+    <section className="card wide" data-testid="my-requests">
+      <div className="heading">
+        <h1>My requests</h1>
+        <LiveIndicator status={live} />
+      </div>
+      <ErrorMessage message={actionError} testId="my-requests-error" />
+      {notice !== null && <Notice testId="my-requests-notice">{notice}</Notice>}
+      {load.status === 'loading' && <Loading />}
+      {load.status === 'error' && <ErrorMessage message={load.message} testId="my-requests-load-error" />}
+      {load.status === 'ready' && (
+        <>
+          <ErrorMessage message={load.refreshError} />
+          {load.data.requests.length === 0 ? (
+            <p className="muted" data-testid="my-requests-empty">
+              You have no requests yet. <a href={href('request')}>Request access</a> to a machine.
+            </p>
+          ) : (
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>Machine</th>
+                  <th>Window</th>
+                  <th>State</th>
+                  <th>Approvals</th>
+                  <th>Decision</th>
+                  <th>
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {load.data.requests.map((r) => (
+                  <tr key={r.id} data-testid={`request-row-${r.id}`}>
+                    <td>
+                      <strong>{r.machine.name}</strong>
+                      <div className="muted">
+                        {r.machine.siteName} · {r.machine.protocol.toUpperCase()}
+                      </div>
+                      {r.extendsRequestId !== null && <div className="muted">extension</div>}
+                    </td>
+                    <td>
+                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
+                      {r.grant !== null && r.grant.end !== r.windowEnd && <div className="muted">shortened by the approver</div>}
+                    </td>
+                    <td>
+                      <StateBadge state={r.state} testId={`state-${r.id}`} />
+                    </td>
+                    <td data-testid={`approvals-${r.id}`}>
+                      {r.approvals.length} of {r.requiredApprovals}
+                    </td>
+                    <td data-testid={`decision-${r.id}`}>
+                      {r.decision === null ? (
+                        <span className="muted">—</span>
+                      ) : (
+                        <>
+                          {r.decision.comment ?? <span className="muted">no comment</span>}
+                          <div className="muted">{r.decision.by.name}</div>
+                        </>
+                      )}
+                      {r.revocation != null && (
+                        <div className="error">
+                          Revoked by {r.revocation.by.name}
+                          {r.revocation.reason !== null && <>: “{r.revocation.reason}”</>}
+                        </div>
+                      )}
+                    </td>
+                    <td className="actions-cell">
+                      {CANCELLABLE.has(r.state) && (
+                        <button type="button" className="secondary" disabled={busy === r.id} onClick={() => cancel(r)} data-testid={`cancel-${r.id}`}>
+                          Cancel
+                        </button>
+                      )}
+                      {EXTENDABLE.has(r.state) && (
+                        <button type="button" onClick={() => navigate('request', { extends: r.id })} data-testid={`extend-${r.id}`}>
+                          Extend
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {load.data.hasMore && (
+            <button type="button" className="secondary" onClick={loadMore} data-testid="load-more">
+              Load more
+            </button>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

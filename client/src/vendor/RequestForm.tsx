@@ -1,0 +1,335 @@
+// "Request access": a vendor picks a machine, a window and what the session may do, and says
+// why. Also the form for extending an approved grant (`#/request?extends=<id>`). The client
+// checks what it can so mistakes show at once; the server decides.
+import { useState, type FormEvent } from 'react';
+import {
+  createRequest,
+  errorMessage,
+  getRequest,
+  listMachines,
+  PERMISSIONS,
+  type AccessRequest,
+  type MachineView,
+  type Permission,
+  type Policy,
+} from '../api.ts';
+import { Chips, ErrorMessage, Loading, WindowTime } from '../shared/components.tsx';
+import { useLoad } from '../shared/load.ts';
+import { href, navigate } from '../shared/route.ts';
+import {
+  addMinutes,
+  DEFAULT_WINDOW_MINUTES,
+  formatDateTime,
+  formatDuration,
+  fromLocalInput,
+  minutesBetween,
+  roundUpToNextStart,
+  toLocalInput,
+} from '../shared/time.ts';
+
+/** The API refuses longer free-text fields. */
+export const MAX_TEXT_LENGTH = 2000;
+/** Work-order references are short codes; the server caps them at this length. */
+export const MAX_WORK_ORDER_LENGTH = 100;
+/** Above this many machines the picker gets a filter box. */
+const FILTER_THRESHOLD = 6;
+
+type Perms = Record<Permission, boolean>;
+const NO_PERMS: Perms = { clipboardCopy: false, clipboardPaste: false, fileTransfer: false };
+
+interface Loaded {
+  machines: MachineView[];
+  extending: AccessRequest | null;
+}
+
+export function RequestForm({ extendsId }: { extendsId: string | null }) {
+  // Bumped by "New request" so the next form starts from scratch.
+  const [round, setRound] = useState(0);
+  const { state } = useLoad<Loaded>(
+    async () => {
+      const [machines, extending] = await Promise.all([listMachines(), extendsId === null ? null : getRequest(extendsId)]);
+      return { machines, extending };
+    },
+    extendsId ?? '',
+  );
+
+  return (
+    <section className="card" data-testid="request-form-screen">
+      <h1>{extendsId === null ? 'Request access' : 'Extend access'}</h1>
+      {state.status === 'loading' && <Loading />}
+      {state.status === 'error' && <ErrorMessage message={state.message} testId="request-load-error" />}
+      {state.status === 'ready' && (
+        <Form
+          key={`${extendsId ?? 'new'}-${round}`}
+          machines={state.data.machines}
+          extending={state.data.extending}
+          onNew={() => (extendsId === null ? setRound((r) => r + 1) : navigate('request'))}
+        />
+      )}
+    </section>
+  );
+}
+
+function initialWindow(extending: AccessRequest | null, machine: MachineView | undefined) {
+  if (extending !== null) {
+    const startIso = extending.grant?.end ?? extending.windowEnd;
+    const minutes = Math.min(DEFAULT_WINDOW_MINUTES, machine?.maxWindowMinutes ?? DEFAULT_WINDOW_MINUTES);
+    return { fixedStart: startIso, start: toLocalInput(new Date(startIso)), end: toLocalInput(addMinutes(new Date(startIso), minutes)) };
+  }
+  const start = roundUpToNextStart(new Date());
+  return { fixedStart: null, start: toLocalInput(start), end: toLocalInput(addMinutes(start, DEFAULT_WINDOW_MINUTES)) };
+}
+
+function Form({ machines, extending, onNew }: { machines: MachineView[]; extending: AccessRequest | null; onNew: () => void }) {
+  const extendedMachine = extending === null ? undefined : machines.find((m) => m.id === extending.machine.id);
+  const [init] = useState(() => initialWindow(extending, extendedMachine));
+  const [machineId, setMachineId] = useState(extending?.machine.id ?? '');
+  const [filter, setFilter] = useState('');
+  // When extending, the window must start exactly at the grant's end: keep the exact instant.
+  const fixedStart = init.fixedStart;
+  const [start, setStart] = useState(init.start);
+  const [end, setEnd] = useState(init.end);
+  const [reason, setReason] = useState(extending?.reason ?? '');
+  const [workOrder, setWorkOrder] = useState(extending?.workOrder ?? '');
+  const [perms, setPerms] = useState<Perms>(() => {
+    const p = extending?.grant?.policy ?? extending?.requestedPolicy;
+    return p === undefined ? NO_PERMS : { clipboardCopy: p.clipboardCopy, clipboardPaste: p.clipboardPaste, fileTransfer: p.fileTransfer };
+  });
+  const [submit, setSubmit] = useState<{ kind: 'idle' } | { kind: 'submitting' } | { kind: 'error'; message: string } | { kind: 'done'; request: AccessRequest }>({
+    kind: 'idle',
+  });
+
+  if (extending !== null && extendedMachine === undefined) {
+    return <ErrorMessage message={`The machine of request ${extending.id} is no longer available to you.`} testId="request-load-error" />;
+  }
+  if (machines.length === 0) {
+    return (
+      <p className="muted" data-testid="no-machines">
+        No machines are open to your company yet. Ask the plant to allow your company on its site.
+      </p>
+    );
+  }
+
+  if (submit.kind === 'done') {
+    const r = submit.request;
+    return (
+      <div className="notice-block" data-testid="request-created" data-request-id={r.id}>
+        <p role="status">
+          Request submitted for <strong>{r.machine.name}</strong>, <WindowTime start={r.windowStart} end={r.windowEnd} />. It waits for{' '}
+          {r.requiredApprovals === 2 ? 'two approvals' : 'approval'} by a plant manager.
+        </p>
+        <p className="actions">
+          <a className="button" href={href('my')} data-testid="go-my-requests">
+            See my requests
+          </a>
+          <button type="button" className="secondary" onClick={onNew} data-testid="new-request">
+            New request
+          </button>
+        </p>
+      </div>
+    );
+  }
+
+  const machine = machines.find((m) => m.id === machineId);
+  const startDate = fixedStart !== null ? new Date(fixedStart) : fromLocalInput(start);
+  const endDate = fromLocalInput(end);
+  const duration = startDate !== null && endDate !== null ? minutesBetween(startDate, endDate) : null;
+  const tooLong = machine !== undefined && duration !== null && duration > machine.maxWindowMinutes;
+
+  function windowProblem(): string | null {
+    if (startDate === null) return 'Enter a valid start date and time.';
+    if (endDate === null) return 'Enter a valid end date and time.';
+    if (endDate <= startDate) return 'The end must be after the start.';
+    if (fixedStart === null && startDate.getTime() < Date.now()) return 'The window cannot start in the past.';
+    if (machine !== undefined && tooLong && duration !== null) {
+      return `This window is ${formatDuration(duration)}; ${machine.name} allows at most ${formatDuration(machine.maxWindowMinutes)}.`;
+    }
+    return null;
+  }
+
+  function problem(): string | null {
+    if (machine === undefined) return 'Choose a machine.';
+    const w = windowProblem();
+    if (w !== null) return w;
+    if (reason.trim() === '') return 'Give a reason for the access.';
+    if (reason.length > MAX_TEXT_LENGTH) return `The reason is too long (at most ${MAX_TEXT_LENGTH} characters).`;
+    if (workOrder.trim().length > MAX_WORK_ORDER_LENGTH) return `The work order is too long (at most ${MAX_WORK_ORDER_LENGTH} characters).`;
+    return null;
+  }
+
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    const p = problem();
+    if (p !== null || machine === undefined || startDate === null || endDate === null) {
+      setSubmit({ kind: 'error', message: p ?? 'Check the form.' });
+      return;
+    }
+    const policy: Policy = {
+      clipboardCopy: perms.clipboardCopy && machine.policy.clipboardCopy,
+      clipboardPaste: perms.clipboardPaste && machine.policy.clipboardPaste,
+      fileTransfer: perms.fileTransfer && machine.policy.fileTransfer,
+      readOnly: machine.policy.readOnly,
+    };
+    setSubmit({ kind: 'submitting' });
+    try {
+      const request = await createRequest({
+        machineId: machine.id,
+        windowStart: fixedStart ?? startDate.toISOString(),
+        windowEnd: endDate.toISOString(),
+        reason: reason.trim(),
+        ...(workOrder.trim() === '' ? {} : { workOrder: workOrder.trim() }),
+        policy,
+        ...(extending === null ? {} : { extendsRequestId: extending.id }),
+      });
+      setSubmit({ kind: 'done', request });
+    } catch (err) {
+      setSubmit({ kind: 'error', message: errorMessage(err) });
+    }
+  }
+
+  function chooseMachine(m: MachineView) {
+    setMachineId(m.id);
+    // Least privilege: a new machine starts with nothing extra requested.
+    setPerms(NO_PERMS);
+  }
+
+  const needle = filter.trim().toLowerCase();
+  const shown =
+    extending !== null
+      ? machines.filter((m) => m.id === extending.machine.id)
+      : machines.filter(
+          (m) =>
+            needle === '' ||
+            m.id === machineId ||
+            [m.name, m.siteName, m.protocol, ...m.tags].some((s) => s.toLowerCase().includes(needle)),
+        );
+  const winProblem = windowProblem();
+
+  return (
+    <form className="form" onSubmit={onSubmit} noValidate data-testid="request-form">
+      {extending !== null && (
+        <p className="notice" data-testid="extending">
+          Extends request for {extending.machine.name}, <WindowTime start={extending.grant?.start ?? extending.windowStart} end={extending.grant?.end ?? extending.windowEnd} />. The
+          extension starts when that grant ends.
+        </p>
+      )}
+
+      <fieldset className="machine-picker" data-testid="machine-select">
+        <legend>Machine</legend>
+        {extending === null && machines.length > FILTER_THRESHOLD && (
+          <label className="inline">
+            Filter machines
+            <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="name, site, tag…" data-testid="machine-filter" />
+          </label>
+        )}
+        <div className="machine-list" role="radiogroup" aria-label="Machine">
+          {shown.map((m) => (
+            <label key={m.id} className={`machine-option${m.id === machineId ? ' selected' : ''}`}>
+              <input
+                type="radio"
+                name="machine"
+                value={m.id}
+                checked={m.id === machineId}
+                disabled={extending !== null}
+                onChange={() => chooseMachine(m)}
+                data-testid={`machine-option-${m.id}`}
+              />
+              <span className="machine-body">
+                <span className="machine-name">{m.name}</span>
+                <span className="muted">
+                  {m.siteName} · <span className="protocol">{m.protocol.toUpperCase()}</span> · up to {formatDuration(m.maxWindowMinutes)}
+                  {m.requiredApprovals === 2 ? ' · needs 2 approvals' : ''}
+                </span>
+                <Chips items={m.tags} />
+              </span>
+            </label>
+          ))}
+          {shown.length === 0 && <p className="muted">No machine matches “{filter}”.</p>}
+        </div>
+      </fieldset>
+
+      <fieldset>
+        <legend>Window (your local time)</legend>
+        <div className="row">
+          <label>
+            Start
+            <input
+              type="datetime-local"
+              value={start}
+              onChange={(e) => setStart(e.target.value)}
+              disabled={fixedStart !== null}
+              required
+              data-testid="window-start"
+            />
+          </label>
+          <label>
+            End
+            <input type="datetime-local" value={end} min={start} onChange={(e) => setEnd(e.target.value)} required data-testid="window-end" />
+          </label>
+        </div>
+        <p className="muted" data-testid="window-duration">
+          {duration !== null && duration > 0 ? `Duration ${formatDuration(duration)}` : 'Duration —'}
+          {machine !== undefined ? ` · maximum for ${machine.name}: ${formatDuration(machine.maxWindowMinutes)}` : ''}
+          {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart)}` : ''}
+        </p>
+        {winProblem !== null && ((start !== '' && end !== '') || submit.kind === 'error') && (
+          <p className="error" role="alert" data-testid="window-error">
+            {winProblem}
+          </p>
+        )}
+      </fieldset>
+
+      <label>
+        Reason
+        <textarea
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          required
+          maxLength={MAX_TEXT_LENGTH}
+          rows={3}
+          placeholder="What needs doing on the machine, and why now"
+          data-testid="reason"
+        />
+      </label>
+      <label>
+        Work order (optional)
+        <input type="text" value={workOrder} onChange={(e) => setWorkOrder(e.target.value)} maxLength={MAX_WORK_ORDER_LENGTH} data-testid="work-order" />
+      </label>
+
+      {machine !== undefined && <PolicyPicker machine={machine} perms={perms} onChange={setPerms} />}
+
+      {/* The window's own problem already shows beside the window; do not say it twice. */}
+      <ErrorMessage message={submit.kind === 'error' && submit.message !== winProblem ? submit.message : null} testId="request-error" />
+      <p className="actions">
+        <button type="submit" disabled={submit.kind === 'submitting'} data-testid="submit-request">
+          {submit.kind === 'submitting' ? 'Submitting…' : extending === null ? 'Submit request' : 'Submit extension'}
+        </button>
+      </p>
+    </form>
+  );
+}
+
+function PolicyPicker({ machine, perms, onChange }: { machine: MachineView; perms: Perms; onChange: (p: Perms) => void }) {
+  const allowed = PERMISSIONS.filter(({ key }) => machine.policy[key]);
+  const refused = PERMISSIONS.filter(({ key }) => !machine.policy[key]);
+  return (
+    <fieldset data-testid="policy-picker">
+      <legend>Session permissions</legend>
+      {allowed.length === 0 && <p className="muted">This machine allows no clipboard or file transfer.</p>}
+      {allowed.map(({ key, label }) => (
+        <label key={key} className="check">
+          <input type="checkbox" checked={perms[key]} onChange={(e) => onChange({ ...perms, [key]: e.target.checked })} data-testid={`policy-${key}`} />
+          {label}
+        </label>
+      ))}
+      {allowed.length > 0 && refused.length > 0 && (
+        <p className="muted">Not allowed on this machine: {refused.map((p) => p.label.toLowerCase()).join(', ')}.</p>
+      )}
+      {machine.policy.readOnly && (
+        <p className="info" data-testid="read-only-info">
+          View only: sessions on this machine can watch the screen but not type or click.
+        </p>
+      )}
+    </fieldset>
+  );
+}
