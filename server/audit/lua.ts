@@ -3,11 +3,13 @@
 //
 // Contract for scripts that embed the prelude (`AUDIT_LUA_PRELUDE .. your_body`):
 // - The prelude declares exactly two locals and nothing else, and has no top-level `return`:
-//     sha256_hex(s)                                  -> 64 lowercase hex chars
+//     sha256_hex(s) -> 64 lowercase hex chars
 //     audit_append(stream_key, head_key, seq_key, event_json) -> {stream_id, seq, hash}
 //   Pass the three keys in the order of AUDIT_KEYS (declare them in KEYS, for cluster slots).
-// - event_json is stored and hashed byte for byte: build it in Node with encodeAuditEvent()
-//   (server/audit/store.ts) and pass it in ARGV; do not re-encode it in Lua.
+// - event_json is stored and hashed byte for byte, and read back through storedEventSchema
+//   (schema.ts): a JSON object with all eight fields, `at` the time of recording. Either build
+//   it in Node with encodeAuditEvent() (store.ts) and pass it in ARGV, or cjson.encode it in
+//   Lua with cjson.null for the null fields (key order and escaping do not matter).
 // - Redis does not roll back a script that errors half-way: run every check that can fail
 //   before the first write. audit_append itself does not raise for a string event_json.
 import { keys } from '../keys.ts';

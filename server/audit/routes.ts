@@ -17,7 +17,7 @@ const AUDIT_READER_ROLES: readonly Role[] = ['auditor', 'admin'];
 function auditReader(req: Request): AirlockUser {
   const user = currentUser(req);
   if (user === undefined) throw unauthenticated();
-  if (false) {
+  if (!user.roles.some((role) => AUDIT_READER_ROLES.includes(role))) {
     throw forbidden('forbidden', 'Only auditors and administrators may read the audit log.');
   }
   return user;

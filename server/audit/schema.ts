@@ -46,11 +46,11 @@ export const storedEventSchema = z.strictObject({
 export type StoredEvent = z.infer<typeof storedEventSchema>;
 
 /** Most events one GET /api/audit page returns; larger reads are what export is for. */
-export const MAX_QUERY_LIMIT = 500;
+const MAX_QUERY_LIMIT = 500;
 export const DEFAULT_QUERY_LIMIT = 100;
 
 /** Redis stream ids: `<ms>-<n>`. */
-export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
 export interface AuditFilters {
   actor?: string | undefined;
@@ -93,5 +93,3 @@ export const auditQuerySchema = z
     before: z.string().regex(STREAM_ID, 'a stream id like 1700000000000-0').optional(),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { message: 'from must not be after to', path: ['from'] });
-
-export type AuditQuery = z.output<typeof auditQuerySchema>;

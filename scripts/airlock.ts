@@ -1,0 +1,122 @@
+// Airlock's admin command line. For now, the audit log:
+//   npm run airlock -- audit verify [--redis URL]   check the hash chain stored in Redis
+//   npm run airlock -- audit export [--redis URL]   write the log as NDJSON to stdout
+//   npm run airlock -- audit verify-file FILE       check an exported NDJSON file offline
+// Exit codes: 0 intact (or exported), 2 the chain is broken, 1 usage or connection error.
+// Read-only by design: unlike the HTTP API it records nothing, so it can check a replica.
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { createClient } from 'redis';
+import type { RedisClient } from '../server/redis.ts';
+import { AuditLog, parseExportLine, verifyChain, type BreakReason, type ChainEntry, type VerifyResult } from '../server/audit/store.ts';
+
+const USAGE = `usage:
+  airlock audit verify [--redis URL]
+  airlock audit export [--redis URL]
+  airlock audit verify-file FILE
+The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_BROKEN = 2;
+
+/** An operator is waiting: fail fast instead of retrying like the portal does. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+const REASONS: Record<BreakReason, string> = {
+  malformed: 'the entry is missing fields or its event is not a JSON object',
+  hash_mismatch: "the entry's content does not match its hash (edited)",
+  seq_gap: 'the sequence number skips or repeats (an entry before it was removed or inserted)',
+  prev_mismatch: "the entry does not link to the previous entry's hash (removed, inserted or rewritten)",
+  head_mismatch: 'the log ends before the newest hash on record (entries at the end were removed)',
+  seq_counter_mismatch: 'the sequence counter does not match the last entry (entries at the end were removed)',
+};
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function report(what: string, result: VerifyResult): number {
+  const broken = result.firstBroken;
+  if (broken === null) {
+    process.stdout.write(`${what}: OK, ${result.checked} events checked, the chain is intact.\n`);
+    return EXIT_OK;
+  }
+  const at = broken.id === null ? `after the last entry (index ${broken.index})` : `at index ${broken.index} (stream id ${broken.id})`;
+  process.stdout.write(
+    `${what}: BROKEN ${at}: ${broken.reason}\n` +
+      `  ${REASONS[broken.reason]}\n` +
+      `  ${result.checked} events before it are intact.\n`,
+  );
+  return EXIT_BROKEN;
+}
+
+async function connect(url: string): Promise<RedisClient> {
+  const client = createClient({ url, socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false } });
+  // connect() rejects with the same error; without a listener the event would crash the process.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+async function withAuditLog<T>(redisUrl: string | undefined, use: (audit: AuditLog) => Promise<T>): Promise<T> {
+  // A command-line tool may read its one setting from the environment (the portal reads env
+  // only in server/config.ts); --redis wins.
+  const url = redisUrl ?? process.env['AIRLOCK_REDIS_URL'];
+  if (url === undefined || url === '') throw new UsageError('no Redis: pass --redis URL or set AIRLOCK_REDIS_URL');
+  const client = await connect(url);
+  try {
+    return await use(new AuditLog(client));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function* fileEntries(file: string): AsyncGenerator<ChainEntry> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) yield parseExportLine(line);
+}
+
+async function* ndjson(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const line of lines) yield `${line}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { redis: { type: 'string' } } });
+  const [area, command, ...rest] = positionals;
+  if (area !== 'audit') throw new UsageError(area === undefined ? 'no command' : `unknown command ${area}`);
+  switch (command) {
+    case 'verify':
+      if (rest.length > 0) throw new UsageError('audit verify takes no arguments');
+      return withAuditLog(values.redis, async (audit) => report('audit log', await audit.verify()));
+    case 'export':
+      if (rest.length > 0) throw new UsageError('audit export takes no arguments');
+      return withAuditLog(values.redis, async (audit) => {
+        try {
+          await pipeline(Readable.from(ndjson(audit.exportLines())), process.stdout, { end: false });
+        } catch (err) {
+          // The reader closed the pipe (`| head`): it has what it wanted, like any Unix filter.
+          if (!(err instanceof Error && 'code' in err && err.code === 'EPIPE')) throw err;
+        }
+        return EXIT_OK;
+      });
+    case 'verify-file': {
+      const [file, ...extra] = rest;
+      if (file === undefined || extra.length > 0 || values.redis !== undefined) throw new UsageError('audit verify-file takes one FILE');
+      return report(file, await verifyChain(fileEntries(file)));
+    }
+    default:
+      throw new UsageError(command === undefined ? 'audit needs a command' : `unknown audit command ${command}`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  const usage = err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+  process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n${usage ? `${USAGE}\n` : ''}`);
+  process.exitCode = EXIT_FAILED;
+}
