@@ -101,6 +101,7 @@ const envSchema = z.object({
     .optional(),
   AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  AIRLOCK_CHAT_FILE: z.string().optional(),
   AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 });
 
@@ -120,6 +121,8 @@ export interface Config {
   readonly rateLimits: { readonly writesPerMinute: number; readonly readsPerMinute: number };
   /** How often each instance expires pending requests and ends grants whose window is over. */
   readonly sweepIntervalMs: number;
+  /** YAML configuring the chat integrations (server/chat/); absent: chat is off. */
+  readonly chatFile: string | undefined;
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
   readonly trustProxy: boolean;
   readonly logLevel: string;
@@ -243,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     vaultKeys,
     rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
+    chatFile: e.AIRLOCK_CHAT_FILE,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
     trustProxy: e.AIRLOCK_TRUST_PROXY,
     logLevel: e.AIRLOCK_LOG_LEVEL,

@@ -15,6 +15,7 @@ import { parseKeyring, Vault } from './vault/vault.ts';
 import { EventBus } from './events/bus.ts';
 import { RequestStore } from './requests/store.ts';
 import { RequestService } from './requests/service.ts';
+import { startPlugins, type PortalPlugin } from './plugins.ts';
 
 /** The domain services one portal instance runs; tests reach in through here. */
 export interface PortalServices {
@@ -23,6 +24,7 @@ export interface PortalServices {
   readonly vault: Vault;
   readonly events: EventBus;
   readonly requests: RequestService;
+  readonly plugins: readonly PortalPlugin[];
 }
 
 export interface Portal {
@@ -81,7 +83,8 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const vault = new Vault(redis, keyring);
   const events = await EventBus.start(redis, log);
   const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
-  const services: PortalServices = { audit, inventory, vault, events, requests };
+  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests });
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins };
 
   // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
   const sweeper = setInterval(() => {
@@ -106,6 +109,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        for (const plugin of plugins) await plugin.stop();
         await events.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -15,6 +15,10 @@ export const DOMAIN_EVENT_TYPES = [
   'request.ended',
   'request.activated',
   'grant.revoked',
+  /** The broker's: a session opened or closed on a grant, and a grant nearing its end. */
+  'session.started',
+  'session.ended',
+  'grant.ending_soon',
 ] as const;
 export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
 
@@ -27,6 +31,12 @@ export interface DomainEvent {
   /** Who caused it; null for the system (expiry, window end). */
   actorId: string | null;
   at: string;
+  /** For session.* events: the brokered session. */
+  sessionId?: string;
+  /** For session.ended: why (disconnected, window_ended, revoked, killed, recording_failed, …). */
+  reason?: string;
+  /** For grant.ending_soon: minutes left. */
+  minutesLeft?: number;
 }
 
 export type DomainEventListener = (event: DomainEvent) => void;

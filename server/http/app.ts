@@ -126,6 +126,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
   app.use(auditRoutes(services.audit));
+  for (const plugin of services.plugins) {
+    const routes = plugin.routes?.();
+    if (routes !== undefined) app.use(routes);
+  }
   app.use('/api', notFoundHandler);
 
   const clientDir = config.clientDir ?? path.resolve(import.meta.dirname, '../../dist/client');
