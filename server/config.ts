@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseKeyring } from './vault/vault.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -222,6 +223,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     if (!devIdpEnabled) throw new ConfigError('AIRLOCK_VAULT_KEYS', 'required (or AIRLOCK_VAULT_KEYS_FILE): the credential encryption keyring');
     // Demo and test runs seal credentials under a key that lives as long as the process.
     vaultKeys = `demo:${randomBytes(32).toString('base64')}`;
+  }
+  try {
+    parseKeyring(vaultKeys);
+  } catch (err) {
+    throw new ConfigError(e.AIRLOCK_VAULT_KEYS === undefined ? 'AIRLOCK_VAULT_KEYS_FILE' : 'AIRLOCK_VAULT_KEYS', (err as Error).message);
   }
   const guacds: Record<string, { host: string; port: number }> = { default: e.AIRLOCK_GUACD };
   for (const entry of e.AIRLOCK_GUACDS?.split(',') ?? []) {

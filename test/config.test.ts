@@ -25,6 +25,7 @@ function identityFile(content: string): string {
 }
 
 const base = {
+  AIRLOCK_VAULT_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   AIRLOCK_REDIS_URL: 'redis://127.0.0.1:1',
   AIRLOCK_PUBLIC_URL: 'https://airlock.example',
   AIRLOCK_SESSION_SECRET: SECRET,
@@ -72,6 +73,8 @@ describe('loadConfig', () => {
     [{ AIRLOCK_GUACD: 'localhost' }, 'AIRLOCK_GUACD'],
     [{ AIRLOCK_PORT: 'eighty' }, 'AIRLOCK_PORT'],
     [{ AIRLOCK_MODE: 'yolo' }, 'AIRLOCK_MODE'],
+    [{ AIRLOCK_VAULT_KEYS: 'k1:dG9vIHNob3J0' }, 'AIRLOCK_VAULT_KEYS'],
+    [{ AIRLOCK_VAULT_KEYS: undefined }, 'AIRLOCK_VAULT_KEYS'],
   ])('rejects %o naming %s', (override, variable) => {
     expect(() => loadConfig({ ...ok, ...override })).toThrow(ConfigError);
     try {

@@ -14,7 +14,7 @@ let aude: Browserless;
 type ErrorJson = { error: { code: string } };
 
 beforeAll(async () => {
-  portal = await startTestPortal();
+  portal = await startTestPortal({}, { freshDb: 4 });
   await seedDemoPlant(portal);
   [adam, vera, mona, aude] = (await Promise.all(['adam', 'vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
 });

@@ -5,7 +5,6 @@ import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
-import { sharedRedisUrl } from './support/services.ts';
 import { keys } from '../server/keys.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
@@ -34,7 +33,7 @@ async function auditFor(id: string): Promise<AuditEvent[]> {
 }
 
 beforeAll(async () => {
-  portal = await startTestPortal({ AIRLOCK_SWEEP_INTERVAL_MS: '200' });
+  portal = await startTestPortal({ AIRLOCK_SWEEP_INTERVAL_MS: '200' }, { freshDb: 1 });
   await seedDemoPlant(portal);
   [vera, victor, mona, olga, bruno, aude, adam] = await Promise.all(
     ['vera', 'victor', 'mona', 'olga', 'bruno', 'aude', 'adam'].map((u) => loginAs(portal.publicUrl, u)),
@@ -256,10 +255,7 @@ describe('bad input is refused with a clear code and stores nothing', () => {
 
 test('writes over the per-user limit get 429 with Retry-After', async () => {
   // A database of its own: rate-limit counters are shared by every portal on one Redis.
-  const db = new URL(sharedRedisUrl());
-  db.pathname = '/3';
-  const limited = await startTestPortal({ AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '3', AIRLOCK_REDIS_URL: db.toString() });
-  await limited.redis.flushDb();
+  const limited = await startTestPortal({ AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '3' }, { freshDb: 3 });
   try {
     const agent = await loginAs(limited.publicUrl, 'victor');
     const body = { machineId: 'nope', ...windowFromNow(3_600_000, 3_600_000), reason: 'x' };

@@ -31,7 +31,7 @@ async function requestAccess(page: Page, machineId: string, reason: string): Pro
 }
 
 beforeAll(async () => {
-  portal = await startTestPortal();
+  portal = await startTestPortal({}, { freshDb: 2 });
   await seedDemoPlant(portal);
   browser = await launchBrowser();
 });

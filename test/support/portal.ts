@@ -4,7 +4,8 @@ import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/log.ts';
 import { startPortal, type Portal } from '../../server/portal.ts';
 import { freePort } from '../../server/dev/probes.ts';
-import { sharedGuacd, sharedRedisUrl } from './services.ts';
+import { createClient } from 'redis';
+import { redisDbUrl, sharedGuacd, sharedRedisUrl } from './services.ts';
 
 /** The dev IdP password in tests; the demo generates one per run. */
 export const TEST_IDP_PASSWORD = 'test-password-1';
@@ -16,7 +17,19 @@ export interface TestPortal extends Portal {
   readonly logLines: string[];
 }
 
-export async function startTestPortal(env: Record<string, string> = {}): Promise<TestPortal> {
+/**
+ * Starts a portal. `freshDb` puts it on its own Redis database, emptied first (see redisDbUrl);
+ * without it the portal uses database 0 or whatever AIRLOCK_REDIS_URL in `env` says.
+ */
+export async function startTestPortal(env: Record<string, string> = {}, opts: { freshDb?: number } = {}): Promise<TestPortal> {
+  if (opts.freshDb !== undefined) {
+    const url = redisDbUrl(opts.freshDb);
+    const client = createClient({ url });
+    await client.connect();
+    await client.flushDb();
+    client.destroy();
+    env = { AIRLOCK_REDIS_URL: url, ...env };
+  }
   const port = await freePort();
   const guacd = sharedGuacd();
   const config = loadConfig({

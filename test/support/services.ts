@@ -18,3 +18,13 @@ export function sharedGuacd(): { host: string; port: number } {
   if (guacd === undefined) throw new Error('global-setup started no guacd');
   return guacd;
 }
+
+/**
+ * The shared Redis, on a database of the suite's own (1–15): suites run one after another on
+ * one Redis, and workflow suites must not see each other's requests and grants.
+ */
+export function redisDbUrl(db: number): string {
+  const url = new URL(sharedRedisUrl());
+  url.pathname = `/${db}`;
+  return url.toString();
+}
