@@ -2,6 +2,8 @@
 // start-up; a bad value stops the process with one line naming the variable (see main.ts).
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseKeyring } from './vault/vault.ts';
@@ -103,6 +105,11 @@ const envSchema = z.object({
   AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
   AIRLOCK_CHAT_FILE: z.string().optional(),
+  AIRLOCK_RECORDING_SPOOL: z.string().min(1).optional(),
+  AIRLOCK_RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).max(10_000_000).default(1024),
+  AIRLOCK_SESSION_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
+  AIRLOCK_GUACD_PACE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  AIRLOCK_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 });
 
@@ -122,6 +129,20 @@ export interface Config {
   readonly rateLimits: { readonly writesPerMinute: number; readonly readsPerMinute: number };
   /** How often each instance expires pending requests and ends grants whose window is over. */
   readonly sweepIntervalMs: number;
+  readonly recording: {
+    /** Where guacd writes recordings and typescripts and the portal its input-event logs. */
+    readonly spool: string;
+    /** Below this much free space on the spool's disk, new sessions are refused. */
+    readonly minFreeBytes: number;
+  };
+  readonly broker: {
+    /** A set-up that has not reached `ready` by then is abandoned (guacd 1.3 can hang). */
+    readonly readyTimeoutMs: number;
+    /** Least time between two connection set-ups on one guacd (LAB.md: bursts hang guacd 1.3). */
+    readonly guacdPaceMs: number;
+  };
+  /** This portal process's name in the session registry. */
+  readonly instanceId: string;
   /** YAML configuring the chat integrations (server/chat/); absent: chat is off. */
   readonly chatFile: string | undefined;
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
@@ -236,6 +257,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     guacds[id] = { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
   }
 
+  let spool = e.AIRLOCK_RECORDING_SPOOL;
+  if (spool === undefined) {
+    if (!devIdpEnabled) throw new ConfigError('AIRLOCK_RECORDING_SPOOL', 'required: the directory guacd writes recordings into');
+    spool = path.join(tmpdir(), `airlock-spool-${process.pid}`);
+  }
+
   let identity: IdentityConfig | undefined;
   if (e.AIRLOCK_IDENTITY_FILE !== undefined) identity = loadIdentityFile(e.AIRLOCK_IDENTITY_FILE);
   else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_IDENTITY_FILE', 'required: the YAML file naming the OpenID providers');
@@ -253,6 +280,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     chatFile: e.AIRLOCK_CHAT_FILE,
+    recording: Object.freeze({ spool: path.resolve(spool), minFreeBytes: e.AIRLOCK_RECORDING_MIN_FREE_MB * 1024 * 1024 }),
+    broker: Object.freeze({ readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS, guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS }),
+    instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
     trustProxy: e.AIRLOCK_TRUST_PROXY,
     logLevel: e.AIRLOCK_LOG_LEVEL,

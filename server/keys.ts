@@ -43,6 +43,38 @@ export const keys = {
     grants: `${KEY_PREFIX}reqs:grants`,
   },
 
+  chat: {
+    /** Chat user → linked Airlock user: hash linkId (`platform:workspace:chatUser`) → JSON ChatLink. */
+    links: `${KEY_PREFIX}chat:links`,
+    /** Set of the link ids of one Airlock user. */
+    linksOfUser: (userId: string): string => `${KEY_PREFIX}chat:links:user:${userId}`,
+    /** An Airlock user's roles and sites as last seen in the portal (JSON ChatProfile). */
+    profile: (userId: string): string => `${KEY_PREFIX}chat:profile:${userId}`,
+    /** Lower-cased email → Airlock user id, for admin-enabled email matching. */
+    profileByEmail: (email: string): string => `${KEY_PREFIX}chat:profile:email:${email}`,
+    /** One-time link code → the chat identity it was sent to (TTL). */
+    linkCode: (code: string): string => `${KEY_PREFIX}chat:code:${code}`,
+    /** Hash copyId → JSON CopyRef: every posted copy of a request's or a session's message. */
+    copies: (subject: string): string => `${KEY_PREFIX}chat:copies:${subject}`,
+    /** The nonce a button must carry now for a message scope (decide:<request>, session:<id>, extend:<request>). */
+    nonce: (scope: string): string => `${KEY_PREFIX}chat:nonce:${scope}`,
+    /** Callbacks already handled (digest, TTL): a replay is answered without acting twice. */
+    seenCallback: (platform: string, digest: string): string => `${KEY_PREFIX}chat:seen:${platform}:${digest}`,
+    /** Domain events one instance has claimed to fan out, so N instances post once. */
+    eventClaim: (digest: string): string => `${KEY_PREFIX}chat:claim:${digest}`,
+  },
+
+  sessions: {
+    /** One-time tickets, by SHA-256 of the ticket (a dump of Redis holds no usable ticket). */
+    ticket: (ticketHash: string): string => `${KEY_PREFIX}ticket:${ticketHash}`,
+    /** Live sessions: hash session id → JSON (no secrets). */
+    live: `${KEY_PREFIX}sessions:live`,
+    /** Heartbeat of a portal instance; its sessions are swept when it expires. */
+    instance: (instanceId: string): string => `${KEY_PREFIX}instance:${instanceId}`,
+    /** Terminate requests to whichever instance holds the session (pub/sub channel). */
+    controlChannel: `${KEY_PREFIX}sessions:control`,
+  },
+
   /** Domain events across instances (pub/sub channel). */
   eventsChannel: `${KEY_PREFIX}events`,
 } as const;

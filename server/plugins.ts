@@ -9,6 +9,7 @@ import type { AuditLog } from './audit/store.ts';
 import type { InventoryStore } from './inventory/store.ts';
 import type { EventBus } from './events/bus.ts';
 import type { RequestService } from './requests/service.ts';
+import type { SessionBroker } from '../sessions/broker.ts';
 
 export interface PluginContext {
   config: Config;
@@ -18,6 +19,8 @@ export interface PluginContext {
   inventory: InventoryStore;
   events: EventBus;
   requests: RequestService;
+  /** Live sessions: list, watch tickets, terminate (chat's Watch and Terminate buttons). */
+  broker: SessionBroker;
 }
 
 export interface PortalPlugin {

@@ -16,6 +16,9 @@ import { EventBus } from './events/bus.ts';
 import { RequestStore } from './requests/store.ts';
 import { RequestService } from './requests/service.ts';
 import { startPlugins, type PortalPlugin } from './plugins.ts';
+import { createSessionMiddleware } from './http/session.ts';
+import { SessionBroker } from '../sessions/broker.ts';
+import { attachTunnel } from '../sessions/upgrade.ts';
 
 /** The domain services one portal instance runs; tests reach in through here. */
 export interface PortalServices {
@@ -25,6 +28,7 @@ export interface PortalServices {
   readonly events: EventBus;
   readonly requests: RequestService;
   readonly plugins: readonly PortalPlugin[];
+  readonly broker: SessionBroker;
 }
 
 export interface Portal {
@@ -83,8 +87,10 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const vault = new Vault(redis, keyring);
   const events = await EventBus.start(redis, log);
   const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
-  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins };
+  const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests });
+  await broker.start();
+  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, broker });
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker };
 
   // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
   const sweeper = setInterval(() => {
@@ -92,8 +98,10 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   }, config.sweepIntervalMs);
   sweeper.unref();
 
-  const app = createApp({ config, log, redis, login, devIdp, services });
+  const sessionMiddleware = createSessionMiddleware(config, redis);
+  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware });
   const server = http.createServer(app);
+  const tunnel = attachTunnel(server, { publicUrl: config.publicUrl, log, sessionMiddleware, broker });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
@@ -110,6 +118,8 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
       closing ??= (async () => {
         clearInterval(sweeper);
         for (const plugin of plugins) await plugin.stop();
+        await broker.stop();
+        tunnel.close();
         await events.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

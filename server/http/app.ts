@@ -3,23 +3,21 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import session from 'express-session';
-import { RedisStore } from 'connect-redis';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { errorMiddleware, forbidden, notFoundHandler } from '../errors.ts';
-import { keys } from '../keys.ts';
 import type { RedisClient } from '../redis.ts';
 import { healthRoutes } from '../health/routes.ts';
-import { authRoutes, SESSION_COOKIE } from '../auth/routes.ts';
+import { authRoutes } from '../auth/routes.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
 import { DEV_IDP_MOUNT, type DevIdp } from '../dev/idp.ts';
 import type { PortalServices } from '../portal.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import { inventoryRoutes } from '../inventory/routes.ts';
 import { requestRoutes } from '../requests/routes.ts';
+import { sessionRoutes } from '../../sessions/routes.ts';
 import { userRateLimit } from './rate-limit.ts';
 
 export interface AppDeps {
@@ -29,6 +27,8 @@ export interface AppDeps {
   login: OidcLogin;
   devIdp: DevIdp | undefined;
   services: PortalServices;
+  /** express-session, shared with the WebSocket upgrade guard. */
+  sessionMiddleware: RequestHandler;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -91,29 +91,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes({ redis: deps.redis, guacd: config.guacd }));
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
 
-  const sessions = session({
-    name: SESSION_COOKIE,
-    // No touch: a sign-in lives AIRLOCK_SESSION_TTL_SECONDS from login, however active (an
-    // absolute lifetime), and reads cost one Redis GET instead of a GET plus an EXPIRE.
-    store: new RedisStore({ client: deps.redis, prefix: keys.sessionPrefix, ttl: config.session.ttlSeconds, disableTouch: true }),
-    secret: config.session.secret,
-    resave: false,
-    saveUninitialized: false,
-    proxy: config.trustProxy,
-    cookie: {
-      httpOnly: true,
-      secure: config.session.secureCookies,
-      // Lax, not Strict: the IdP's redirect back to /auth/callback is a cross-site navigation
-      // that must carry the cookie holding the PKCE verifier.
-      sameSite: 'lax',
-      maxAge: config.session.ttlSeconds * 1000,
-      path: '/',
-    },
-  });
   // Sessions, CSRF and body parsing only where they are needed: not for health checks or assets.
   app.use(
     ['/auth', '/api'],
-    sessions,
+    deps.sessionMiddleware,
     deps.login.passport.initialize(),
     deps.login.passport.session(),
     sameOriginOnly(config.publicUrl),
@@ -125,6 +106,7 @@ export function createApp(deps: AppDeps): Express {
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);
   app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
+  app.use(sessionRoutes(services.broker));
   app.use(auditRoutes(services.audit));
   for (const plugin of services.plugins) {
     const routes = plugin.routes?.();

@@ -340,6 +340,15 @@ export class RequestService {
     return this.present(await this.mustGet(stored.request.id));
   }
 
+  /** The broker's: a session opened on this grant (approved → active, once). */
+  async markActive(requestId: string, actor: PersonRef): Promise<void> {
+    const stored = await this.mustGet(requestId);
+    if (stored.request.state === 'active') return;
+    const now = this.now();
+    const result = await this.store.transition(requestId, 'activate', actor, {}, now);
+    if (result.ok) await this.publish('request.activated', requestId, result.state, stored.siteId, stored.requesterId, actor.id, now.toISOString());
+  }
+
   /** System transitions: expire pending requests whose window started, end grants whose window ended. */
   async sweep(): Promise<number> {
     const now = this.now();

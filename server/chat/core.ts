@@ -1,0 +1,234 @@
+// The approval core: one for every platform. It turns a verified click into the same service
+// call the web UI makes, with the same rules (RequestService and policies.ts decide), after the
+// checks that belong to chat: who the chat user is in Airlock, and whether the button is current.
+// Every refused click is audited; decisions are audited by RequestService itself.
+import type { Logger } from 'pino';
+import type { AirlockUser } from '../auth/identity.ts';
+import type { AuditLog } from '../audit/store.ts';
+import { AppError } from '../errors.ts';
+import type { InventoryStore } from '../inventory/store.ts';
+import { assertMayRevoke } from '../policies.ts';
+import type { AccessRequest } from '../requests/schema.ts';
+import type { RequestService } from '../requests/service.ts';
+import type { ChatConfig } from './config.ts';
+import { EXTEND_MINUTES, SHORTEN_MINUTES } from './messages.ts';
+import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, ClickOutcome, Platform } from './model.ts';
+import { constantTimeEqual } from './signing.ts';
+import { formatCode, type ChatStore } from './store.ts';
+
+/** Ends a brokered session; provided by the broker when it runs in this portal. */
+export type TerminateSession = (user: AirlockUser, sessionId: string) => Promise<void>;
+
+/**
+ * The principal the chat integration reads requests as. Reading only: RequestService refuses
+ * any decision from an auditor, and this principal never calls anything but `get`.
+ */
+export const CHAT_READER: AirlockUser = Object.freeze<AirlockUser>({
+  id: 'system:chat',
+  provider: 'system',
+  subject: 'chat',
+  name: 'Airlock chat integration',
+  email: undefined,
+  roles: ['auditor'],
+  sites: [],
+  company: undefined,
+});
+
+const PLATFORM_NAMES: Record<Platform, string> = { slack: 'Slack', teams: 'Microsoft Teams', mattermost: 'Mattermost' };
+
+/** The message scope whose nonce a button of this action must carry. */
+export function nonceScope(action: ChatAction, requestId: string, sessionId?: string): string {
+  if (action === 'terminate') return `session:${sessionId ?? ''}`;
+  if (action === 'extend') return `extend:${requestId}`;
+  return `decide:${requestId}`;
+}
+
+export interface ApprovalCoreDeps {
+  chat: ChatConfig;
+  store: ChatStore;
+  requests: RequestService;
+  inventory: InventoryStore;
+  audit: AuditLog;
+  log: Logger;
+  adapters: ReadonlyMap<Platform, ChatAdapter>;
+  terminateSession: TerminateSession | undefined;
+}
+
+const refusal = (code: string, text: string): ClickOutcome => ({ ok: false, code, text: `${text} Nothing was changed.` });
+
+export class ApprovalCore implements ClickHandler {
+  readonly #deps: ApprovalCoreDeps;
+
+  constructor(deps: ApprovalCoreDeps) {
+    this.#deps = deps;
+  }
+
+  async handle(click: ChatClick): Promise<ClickOutcome> {
+    const request = await this.read(click.requestId);
+    const linked = await this.airlockUser(click.actor);
+    let outcome: ClickOutcome;
+    if (request === undefined) outcome = refusal('unknown_request', 'Airlock has no such request.');
+    else if ('refused' in linked) outcome = linked.refused;
+    else if (!(await this.currentNonce(click))) {
+      outcome = refusal('stale_button', 'This button is out of date: the request was decided, cancelled or has expired, or the session is over.');
+    } else outcome = await this.act(click, linked.user, request);
+
+    if (outcome.ok) {
+      await this.auditClick(click, 'user' in linked ? linked.user : undefined, request, 'chat.action', 'ok', outcome.code);
+    } else {
+      await this.auditClick(click, 'user' in linked ? linked.user : undefined, request, 'chat.click_refused', 'refused', outcome.code);
+    }
+    return outcome;
+  }
+
+  /** A callback that was authentic but came from a workspace, tenant or team we do not serve. */
+  async rejected(who: ChatIdentity, reason: string): Promise<void> {
+    await this.#deps.audit.append({
+      actor: null,
+      action: 'chat.click_refused',
+      target: null,
+      outcome: 'refused',
+      reason,
+      details: { platform: who.platform, workspace: who.workspace, chatUser: who.userId },
+      site: null,
+    });
+  }
+
+  private async read(id: string): Promise<AccessRequest | undefined> {
+    try {
+      return await this.#deps.requests.get(CHAT_READER, id);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** The Airlock user behind a chat user, or the explanation why there is none usable. */
+  private async airlockUser(who: ChatIdentity): Promise<{ user: AirlockUser } | { refused: ClickOutcome }> {
+    const { store, chat } = this.#deps;
+    let link = await store.linkOf(who);
+    if (link === undefined && chat.linking.matchByEmail) link = await this.linkByEmail(who);
+    if (link === undefined) {
+      const code = await store.issueCode(who, chat.linking.codeTtlSeconds);
+      const minutes = Math.round(chat.linking.codeTtlSeconds / 60);
+      return {
+        refused: refusal(
+          'not_linked',
+          `Your ${PLATFORM_NAMES[who.platform]} account is not linked to Airlock. To link it, sign in to Airlock, open “Chat accounts” and enter the code ${formatCode(code)} within ${minutes} minutes. Never give this code to anyone else.`,
+        ),
+      };
+    }
+    const user = await store.profile(link.userId);
+    if (user === undefined) {
+      return { refused: refusal('profile_stale', 'Airlock has not seen you sign in recently, so it cannot confirm your role. Sign in to Airlock, open “Chat accounts”, then try again.') };
+    }
+    return { user };
+  }
+
+  private async linkByEmail(who: ChatIdentity) {
+    const { store, adapters, audit } = this.#deps;
+    const email = await adapters.get(who.platform)?.verifiedEmail(who);
+    const userId = email === undefined ? undefined : await store.userIdByEmail(email);
+    if (userId === undefined) return undefined;
+    const link = await store.link(who, userId, 'email');
+    await audit.append({
+      actor: { id: userId, name: (await store.profile(userId))?.name ?? userId },
+      action: 'chat.linked',
+      target: null,
+      outcome: 'ok',
+      reason: null,
+      details: { platform: who.platform, workspace: who.workspace, chatUser: who.userId, method: 'email' },
+      site: null,
+    });
+    return link;
+  }
+
+  private async currentNonce(click: ChatClick): Promise<boolean> {
+    const current = await this.#deps.store.currentNonce(nonceScope(click.action, click.requestId, click.sessionId));
+    return current !== undefined && constantTimeEqual(current, click.nonce);
+  }
+
+  private async act(click: ChatClick, user: AirlockUser, request: AccessRequest): Promise<ClickOutcome> {
+    try {
+      switch (click.action) {
+        case 'approve':
+        case 'shorten':
+        case 'deny':
+          return await this.decide(click.action, user, request);
+        case 'terminate':
+          return await this.terminate(user, request, click.sessionId ?? '');
+        case 'extend':
+          return await this.extend(user, request);
+      }
+    } catch (err) {
+      // The service's refusals (own_request, not_site_approver, already_decided, …) are the answer.
+      if (err instanceof AppError && err.status < 500) return refusal(err.code, err.message);
+      throw err;
+    }
+  }
+
+  private async decide(action: 'approve' | 'shorten' | 'deny', user: AirlockUser, request: AccessRequest): Promise<ClickOutcome> {
+    const machine = await this.#deps.inventory.machine(request.machine.id);
+    if (machine?.chatDecision !== 'allowed') {
+      return refusal('web_only', `${request.machine.name} is safety-critical: its requests are decided in Airlock only.`);
+    }
+    const { requests } = this.#deps;
+    if (action === 'deny') {
+      await requests.deny(user, request.id, undefined);
+      return { ok: true, code: 'denied', text: `You denied ${request.requester.name}'s request for ${request.machine.name}.` };
+    }
+    const shortenedEnd = Math.min(Date.parse(request.windowStart) + SHORTEN_MINUTES * 60_000, Date.parse(request.windowEnd));
+    const input = action === 'shorten' ? { windowEnd: new Date(shortenedEnd).toISOString() } : {};
+    const after = await requests.approve(user, request.id, input);
+    if (after.state === 'pending') return { ok: true, code: 'approval_added', text: 'Your approval is recorded; this machine needs one more.' };
+    const until = after.grant === null ? '' : ` until ${after.grant.end.slice(11, 16)} UTC`;
+    return { ok: true, code: 'approved', text: `You approved ${request.requester.name}'s access to ${request.machine.name}${until}.` };
+  }
+
+  private async terminate(user: AirlockUser, request: AccessRequest, sessionId: string): Promise<ClickOutcome> {
+    assertMayRevoke(user, { siteId: request.machine.siteId });
+    const terminate = this.#deps.terminateSession;
+    if (terminate === undefined) return refusal('terminate_unavailable', 'Terminating sessions from chat is not available here; use Airlock.');
+    await terminate(user, sessionId);
+    return { ok: true, code: 'terminated', text: `You terminated ${request.requester.name}'s session on ${request.machine.name}.` };
+  }
+
+  /** Files the extension as the vendor: only the vendor's own click may ask for more time. */
+  private async extend(user: AirlockUser, request: AccessRequest): Promise<ClickOutcome> {
+    if (request.requester.id !== user.id) {
+      return refusal('not_requester', `Only ${request.requester.name}, who holds this access, can ask for an extension (from their own linked chat account or in Airlock).`);
+    }
+    const start = request.grant?.end ?? request.windowEnd;
+    const machine = await this.#deps.inventory.machine(request.machine.id);
+    const minutes = Math.min(EXTEND_MINUTES, machine?.maxWindowMinutes ?? EXTEND_MINUTES);
+    const extension = await this.#deps.requests.create(user, {
+      machineId: request.machine.id,
+      windowStart: start,
+      windowEnd: new Date(Date.parse(start) + minutes * 60_000).toISOString(),
+      reason: `Extension of the current window (asked from chat). Original reason: ${request.reason}`.slice(0, 2000),
+      extendsRequestId: request.id,
+      ...(request.workOrder === null ? {} : { workOrder: request.workOrder }),
+    });
+    await this.#deps.store.dropNonce(nonceScope('extend', request.id));
+    return { ok: true, code: 'extension_requested', text: `Extension until ${extension.windowEnd.slice(11, 16)} UTC requested; a plant manager must approve it.` };
+  }
+
+  private async auditClick(click: ChatClick, user: AirlockUser | undefined, request: AccessRequest | undefined, action: string, outcome: 'ok' | 'refused', code: string): Promise<void> {
+    await this.#deps.audit.append({
+      actor: user === undefined ? null : { id: user.id, name: user.name },
+      action,
+      target: request === undefined ? null : { type: 'request', id: request.id },
+      outcome,
+      reason: outcome === 'refused' ? code : null,
+      details: {
+        platform: click.actor.platform,
+        workspace: click.actor.workspace,
+        chatUser: click.actor.userId,
+        button: click.action,
+        result: code,
+        ...(click.sessionId === undefined ? {} : { session: click.sessionId }),
+      },
+      site: request?.machine.siteId ?? null,
+    });
+  }
+}

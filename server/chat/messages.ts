@@ -1,0 +1,165 @@
+// What chat messages say: the request card and the session notices, as platform-neutral
+// ChatMessages built from the request as the portal presents it. The adapters only render.
+import type { AccessRequest } from '../requests/schema.ts';
+import type { Machine, Policy } from '../inventory/schema.ts';
+import type { ChatMessage, MessageAction } from './model.ts';
+
+/** "Shorten" approves this much of the window: a first look, with an extension if more is needed. */
+export const SHORTEN_MINUTES = 60;
+/** "Extend" asks for this much more, within the machine's maximum window. */
+export const EXTEND_MINUTES = 60;
+
+/** Where buttons lead in the portal (hash routes of the client; recordings' is the recordings UI's to settle). */
+export interface PortalLinks {
+  review(requestId: string): string;
+  request(requestId: string): string;
+  watch(sessionId: string): string;
+  recording(sessionId: string): string;
+}
+
+export function portalLinks(publicUrl: string): PortalLinks {
+  const q = encodeURIComponent;
+  return {
+    review: (id) => `${publicUrl}/#/inbox?request=${q(id)}`,
+    request: (id) => `${publicUrl}/#/site?request=${q(id)}`,
+    watch: (id) => `${publicUrl}/#/watch/${q(id)}`,
+    recording: (id) => `${publicUrl}/#/recordings?session=${q(id)}`,
+  };
+}
+
+const hhmm = (iso: string): string => iso.slice(11, 16);
+
+/** "2026-11-26 08:00–09:30 UTC": chat clients show it to people in several time zones. */
+export function formatWindow(start: string, end: string): string {
+  const sameDay = start.slice(0, 10) === end.slice(0, 10);
+  return `${start.slice(0, 10)} ${hhmm(start)}–${sameDay ? '' : `${end.slice(0, 10)} `}${hhmm(end)} UTC`;
+}
+
+function formatPolicy(p: Policy): string {
+  if (p.readOnly) return 'view only';
+  const allowed = [p.clipboardCopy && 'copy out', p.clipboardPaste && 'paste in', p.fileTransfer && 'file transfer'].filter(Boolean);
+  return allowed.length === 0 ? 'no clipboard, no files' : allowed.join(', ');
+}
+
+function stateLine(r: AccessRequest): string | undefined {
+  const by = (d: { by: { name: string }; comment: string | null } | null) =>
+    d === null ? '' : ` by ${d.by.name}${d.comment === null || d.comment === '' ? '' : `: “${d.comment}”`}`;
+  switch (r.state) {
+    case 'pending':
+      return r.approvals.length > 0 ? `Approved by ${r.approvals.map((a) => a.by.name).join(', ')}; ${r.requiredApprovals - r.approvals.length} more approval needed` : undefined;
+    case 'approved':
+      return `✅ Approved${by(r.decision)}${r.grant !== null && r.grant.end !== r.windowEnd ? ` (until ${hhmm(r.grant.end)} UTC)` : ''}`;
+    case 'denied':
+      return `⛔ Denied${by(r.decision)}`;
+    case 'expired':
+      return '⌛ Expired: nobody decided before the window started';
+    case 'cancelled':
+      return '✖ Cancelled by the vendor';
+    case 'active':
+      return '▶ Approved; a session is running';
+    case 'ended':
+      return '■ Window over';
+    case 'revoked':
+      return `⛔ Revoked${r.revocation === null ? '' : ` by ${r.revocation.by.name}`}`;
+  }
+}
+
+export interface RequestCardOptions {
+  /** The decide nonce when the card may carry decision buttons; undefined for a read-only card. */
+  nonce: string | undefined;
+}
+
+/** The approval card: details, state, and the buttons the machine's chat setting allows. */
+export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDecision'> | undefined, links: PortalLinks, opts: RequestCardOptions): ChatMessage {
+  const vendor = r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})`;
+  const fields = [
+    { label: 'Vendor', value: vendor },
+    { label: 'Window', value: formatWindow(r.windowStart, r.windowEnd) },
+    { label: 'Reason', value: r.reason },
+    ...(r.workOrder === null ? [] : [{ label: 'Work order', value: r.workOrder }]),
+    { label: 'Session', value: formatPolicy(r.requestedPolicy) },
+    ...(r.requiredApprovals === 2 ? [{ label: 'Approvals', value: `${r.approvals.length} of 2` }] : []),
+    ...(r.extendsRequestId === null ? [] : [{ label: 'Extends', value: 'an approved window (extension)' }]),
+  ];
+  const webOnly = machine?.chatDecision !== 'allowed';
+  const actions: MessageAction[] = [];
+  let status = stateLine(r);
+  if (r.state === 'pending' && webOnly) {
+    status = '🔒 Safety-critical machine: the decision is taken in Airlock only';
+    actions.push({ kind: 'link', label: 'Review in Airlock', url: links.review(r.id) });
+  } else if (r.state === 'pending' && opts.nonce !== undefined) {
+    const value = { requestId: r.id, nonce: opts.nonce };
+    actions.push({ kind: 'button', action: 'approve', label: 'Approve', style: 'primary', value });
+    const minutes = (Date.parse(r.windowEnd) - Date.parse(r.windowStart)) / 60_000;
+    if (minutes > SHORTEN_MINUTES) actions.push({ kind: 'button', action: 'shorten', label: `Approve ${SHORTEN_MINUTES} min`, style: 'default', value });
+    actions.push({ kind: 'button', action: 'deny', label: 'Deny', style: 'danger', value });
+    actions.push({ kind: 'link', label: 'Open in Airlock', url: links.review(r.id) });
+  } else {
+    actions.push({ kind: 'link', label: 'Open in Airlock', url: r.state === 'pending' ? links.review(r.id) : links.request(r.id) });
+  }
+  return {
+    text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${formatWindow(r.windowStart, r.windowEnd)}`,
+    title: `${r.extendsRequestId === null ? 'Access request' : 'Extension request'}: ${r.machine.name} · ${r.machine.siteName}`,
+    fields,
+    ...(status === undefined ? {} : { status }),
+    actions,
+    expiresAt: new Date(r.windowStart),
+  };
+}
+
+const grantEnd = (r: AccessRequest): Date => new Date(r.grant?.end ?? r.windowEnd);
+
+/** "Session started", with Watch and (while it runs) Terminate. */
+export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: { nonce: string | undefined; endedReason?: string }): ChatMessage {
+  const running = opts.endedReason === undefined;
+  const actions: MessageAction[] = [];
+  if (running) actions.push({ kind: 'link', label: 'Watch', url: links.watch(sessionId) });
+  if (running && opts.nonce !== undefined) {
+    actions.push({ kind: 'button', action: 'terminate', label: 'Terminate', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
+  }
+  return {
+    text: `${running ? 'Session started' : 'Session over'}: ${r.requester.name} on ${r.machine.name}`,
+    title: `${running ? '▶ Session started' : '■ Session over'}: ${r.machine.name} · ${r.machine.siteName}`,
+    fields: [
+      { label: 'Vendor', value: r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})` },
+      { label: 'Window', value: formatWindow(r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
+    ],
+    ...(running ? {} : { status: `Ended: ${opts.endedReason ?? ''}` }),
+    actions,
+    expiresAt: grantEnd(r),
+  };
+}
+
+/** The warning before a window ends; Extend files an extension for approval (the vendor's click only). */
+export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: PortalLinks, opts: { nonce: string | undefined }): ChatMessage {
+  const actions: MessageAction[] = [];
+  if (opts.nonce !== undefined) {
+    actions.push({ kind: 'button', action: 'extend', label: `Extend ${EXTEND_MINUTES} min`, style: 'primary', value: { requestId: r.id, nonce: opts.nonce } });
+  }
+  actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
+  return {
+    text: `Window ending in ${minutesLeft} min: ${r.requester.name} on ${r.machine.name}`,
+    title: `⏳ Window ends in ${minutesLeft} min: ${r.machine.name} · ${r.machine.siteName}`,
+    fields: [
+      { label: 'Vendor', value: r.requester.name },
+      { label: 'Ends', value: `${grantEnd(r).toISOString().slice(0, 16).replace('T', ' ')} UTC` },
+    ],
+    status: 'The vendor may ask for an extension; it needs a new approval.',
+    actions,
+    expiresAt: grantEnd(r),
+  };
+}
+
+/** The final notice: the session is over and its recording can be replayed by auditors. */
+export function recordingReadyMessage(r: AccessRequest, sessionId: string, reason: string | undefined, links: PortalLinks): ChatMessage {
+  return {
+    text: `Session ended, recording ready: ${r.requester.name} on ${r.machine.name}`,
+    title: `🎞 Session ended, recording ready: ${r.machine.name} · ${r.machine.siteName}`,
+    fields: [
+      { label: 'Vendor', value: r.requester.name },
+      { label: 'Ended because', value: reason ?? 'disconnected' },
+    ],
+    actions: [{ kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) }],
+    expiresAt: new Date(Date.now() + 86_400_000),
+  };
+}

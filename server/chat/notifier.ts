@@ -1,0 +1,193 @@
+// Domain events → chat messages. On request.created it posts the card to every destination of
+// the machine's site; on every later change it updates every posted copy; session events get
+// their own notices. One instance handles each event (a Redis claim), and events of one request
+// are handled in order on that instance.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DomainEvent, EventBus } from '../events/bus.ts';
+import type { InventoryStore } from '../inventory/store.ts';
+import { hasRole, isSiteApprover } from '../policies.ts';
+import type { AccessRequest } from '../requests/schema.ts';
+import type { RequestService } from '../requests/service.ts';
+import type { ChatConfig } from './config.ts';
+import { CHAT_READER, nonceScope } from './core.ts';
+import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
+import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
+import type { ChatStore } from './store.ts';
+
+/** Copies and nonces are kept this long after the window ends: late updates still find them. */
+const KEEP_AFTER_WINDOW_MS = 24 * 3_600_000;
+
+export interface NotifierDeps {
+  chat: ChatConfig;
+  store: ChatStore;
+  requests: RequestService;
+  inventory: InventoryStore;
+  events: EventBus;
+  log: Logger;
+  links: PortalLinks;
+  adapters: ReadonlyMap<Platform, ChatAdapter>;
+}
+
+/** Who gets a message: the site's approvers, or the vendor holding the grant as well. */
+type Audience = 'approvers' | 'approvers-and-vendor';
+
+const keepUntil = (r: AccessRequest): Date => new Date(Date.parse(r.grant?.end ?? r.windowEnd) + KEEP_AFTER_WINDOW_MS);
+
+export class ChatNotifier {
+  readonly #deps: NotifierDeps;
+  /** The tail of each request's chain of event handlers on this instance. */
+  readonly #chains = new Map<string, Promise<void>>();
+  #off: (() => void) | undefined;
+
+  constructor(deps: NotifierDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.#off = this.#deps.events.on((event) => this.enqueue(event));
+  }
+
+  /** Stops listening and waits for the handlers in flight. */
+  async stop(): Promise<void> {
+    this.#off?.();
+    await Promise.all(this.#chains.values());
+  }
+
+  private enqueue(event: DomainEvent): void {
+    const previous = this.#chains.get(event.requestId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.handle(event))
+      .catch((err: unknown) => this.#deps.log.warn({ err: { message: (err as Error).message }, type: event.type, requestId: event.requestId }, 'chat notification failed'))
+      .finally(() => {
+        if (this.#chains.get(event.requestId) === next) this.#chains.delete(event.requestId);
+      });
+    this.#chains.set(event.requestId, next);
+  }
+
+  private async handle(event: DomainEvent): Promise<void> {
+    const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
+    if (!(await this.#deps.store.claimEvent(digest))) return;
+    const request = await this.#deps.requests.get(CHAT_READER, event.requestId);
+    switch (event.type) {
+      case 'request.created':
+        return this.postRequest(request);
+      case 'session.started':
+        return this.postSession(request, event.sessionId);
+      case 'session.ended':
+        return this.endSession(request, event.sessionId, event.reason);
+      case 'grant.ending_soon':
+        return this.postEndingSoon(request, event.minutesLeft ?? 0);
+      default:
+        return this.refreshRequest(request);
+    }
+  }
+
+  private async requestCard(request: AccessRequest): Promise<ChatMessage> {
+    const { store, inventory, links } = this.#deps;
+    const machine = await inventory.machine(request.machine.id);
+    const decidable = request.state === 'pending' && machine?.chatDecision === 'allowed';
+    const nonce = decidable ? await store.nonce(nonceScope('approve', request.id), new Date(request.windowStart)) : undefined;
+    return requestMessage(request, machine, links, { nonce });
+  }
+
+  private async postRequest(request: AccessRequest): Promise<void> {
+    const card = await this.requestCard(request);
+    await this.postAll(`request:${request.id}`, request, 'approvers', card);
+    // A decision taken while the cards were being posted may have missed the new copies.
+    const now = await this.#deps.requests.get(CHAT_READER, request.id);
+    if (now.state !== request.state || now.approvals.length !== request.approvals.length) await this.refreshRequest(now);
+  }
+
+  private async refreshRequest(request: AccessRequest): Promise<void> {
+    if (request.state !== 'pending') await this.#deps.store.dropNonce(nonceScope('approve', request.id));
+    if (request.state === 'ended' || request.state === 'revoked') await this.#deps.store.dropNonce(nonceScope('extend', request.id));
+    await this.updateAll(`request:${request.id}`, await this.requestCard(request));
+  }
+
+  private async postSession(request: AccessRequest, sessionId: string | undefined): Promise<void> {
+    if (sessionId === undefined) return;
+    const nonce = await this.#deps.store.nonce(nonceScope('terminate', request.id, sessionId), keepUntil(request));
+    await this.postAll(`session:${sessionId}`, request, 'approvers', sessionMessage(request, sessionId, this.#deps.links, { nonce }));
+  }
+
+  private async endSession(request: AccessRequest, sessionId: string | undefined, reason: string | undefined): Promise<void> {
+    if (sessionId === undefined) return;
+    await this.#deps.store.dropNonce(nonceScope('terminate', request.id, sessionId));
+    const { links } = this.#deps;
+    await this.updateAll(`session:${sessionId}`, sessionMessage(request, sessionId, links, { nonce: undefined, endedReason: reason ?? 'disconnected' }));
+    await this.postAll(`recording:${sessionId}`, request, 'approvers', recordingReadyMessage(request, sessionId, reason, links));
+  }
+
+  private async postEndingSoon(request: AccessRequest, minutesLeft: number): Promise<void> {
+    const nonce = await this.#deps.store.nonce(nonceScope('extend', request.id), new Date(request.grant?.end ?? request.windowEnd));
+    await this.postAll(`extend:${request.id}`, request, 'approvers-and-vendor', endingSoonMessage(request, minutesLeft, this.#deps.links, { nonce }));
+  }
+
+  /** Posts to every destination; one failing destination does not stop the others. */
+  private async postAll(subject: string, request: AccessRequest, audience: Audience, message: ChatMessage): Promise<void> {
+    const { store, log } = this.#deps;
+    const targets = await this.destinations(request, audience);
+    await Promise.all(
+      targets.map(async ({ adapter, to }) => {
+        try {
+          const copy = await adapter.post(to, message);
+          await store.addCopy(subject, copy, keepUntil(request));
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message }, platform: adapter.platform, subject }, 'chat message not posted');
+        }
+      }),
+    );
+  }
+
+  private async updateAll(subject: string, message: ChatMessage): Promise<void> {
+    const { adapters, store, log } = this.#deps;
+    const copies = await store.copies(subject);
+    await Promise.all(
+      copies
+        .filter((c) => c.updatable)
+        .map(async (copy: CopyRef) => {
+          try {
+            await adapters.get(copy.platform)?.update(copy, message);
+          } catch (err) {
+            log.warn({ err: { message: (err as Error).message }, platform: copy.platform, subject }, 'chat message not updated');
+          }
+        }),
+    );
+  }
+
+  /** The site's configured channels and webhooks, plus direct messages to linked approvers (and the vendor). */
+  private async destinations(request: AccessRequest, audience: Audience): Promise<Array<{ adapter: ChatAdapter; to: Destination }>> {
+    const { chat, adapters, store } = this.#deps;
+    const siteId = request.machine.siteId;
+    const route = chat.sites[siteId];
+    const out: Array<{ adapter: ChatAdapter; to: Destination }> = [];
+    const add = (platform: Platform, to: Destination) => {
+      const adapter = adapters.get(platform);
+      if (adapter !== undefined) out.push({ adapter, to });
+    };
+    if (route?.slack?.channel !== undefined) add('slack', { kind: 'channel', channel: route.slack.channel });
+    if (route?.mattermost?.channelId !== undefined) add('mattermost', { kind: 'channel', channel: route.mattermost.channelId });
+    if (route?.teams?.conversationId !== undefined && route.teams.serviceUrl !== undefined) {
+      add('teams', { kind: 'channel', channel: route.teams.conversationId, serviceUrl: route.teams.serviceUrl });
+    }
+    if (route?.teams?.webhookUrl !== undefined) add('teams', { kind: 'webhook', url: route.teams.webhookUrl });
+
+    const dmPlatforms = new Set<Platform>();
+    if (route?.slack?.directMessages === true) dmPlatforms.add('slack');
+    if (route?.teams?.directMessages === true) dmPlatforms.add('teams');
+    if (route?.mattermost?.directMessages === true) dmPlatforms.add('mattermost');
+    const vendorToo = audience === 'approvers-and-vendor';
+    if (dmPlatforms.size === 0 && !vendorToo) return out;
+    for (const link of await store.allLinks()) {
+      const isVendor = vendorToo && link.userId === request.requester.id;
+      if (!isVendor && !dmPlatforms.has(link.identity.platform)) continue;
+      if (!isVendor) {
+        const profile = await store.profile(link.userId);
+        if (profile === undefined || !hasRole(profile, 'approver') || !isSiteApprover(profile, siteId) || profile.id === request.requester.id) continue;
+      }
+      add(link.identity.platform, { kind: 'direct', user: link.identity });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,172 @@
+// Chat state in Redis: links between chat users and Airlock accounts, the profile snapshots
+// chat decisions act on, one-time link codes, posted copies, button nonces, replay and
+// event-claim markers. Keys come from keys.ts.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { z } from 'zod';
+import type { RedisClient } from '../redis.ts';
+import { keys } from '../keys.ts';
+import { isAirlockUser, type AirlockUser } from '../auth/identity.ts';
+import { PLATFORMS, type ChatIdentity, type CopyRef } from './model.ts';
+
+/** Crockford's base32 without I, L, O, U: codes are typed by hand and read aloud. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** 10 characters = 50 bits: out of reach of guessing within a code's lifetime and the write rate limit. */
+const CODE_LENGTH = 10;
+/** Long enough to outlive any platform's retries of one callback (Slack retries within minutes). */
+const SEEN_CALLBACK_TTL_SECONDS = 600;
+/** An event is fanned out once; the claim only has to outlive the bus's delivery to every instance. */
+const EVENT_CLAIM_TTL_SECONDS = 3600;
+
+const identitySchema = z.object({
+  platform: z.enum(PLATFORMS),
+  workspace: z.string(),
+  userId: z.string(),
+  displayName: z.string().optional(),
+  address: z.record(z.string(), z.string()).optional(),
+});
+
+const linkSchema = z.object({
+  id: z.string(),
+  identity: identitySchema,
+  userId: z.string(),
+  linkedAt: z.string(),
+  method: z.enum(['code', 'email']),
+});
+export type ChatLink = z.infer<typeof linkSchema>;
+
+const copySchema = z.object({
+  platform: z.enum(PLATFORMS),
+  id: z.string(),
+  where: z.record(z.string(), z.string()),
+  updatable: z.boolean(),
+});
+
+export const linkIdOf = (who: Pick<ChatIdentity, 'platform' | 'workspace' | 'userId'>): string =>
+  createHash('sha256').update(`${who.platform}\0${who.workspace}\0${who.userId}`).digest('hex').slice(0, 32);
+
+/** A code as the user may type it: case and separators do not matter. */
+export const normaliseCode = (typed: string): string => typed.toUpperCase().replace(/[^0-9A-Z]/g, '');
+
+export function newLinkCode(): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+  return code;
+}
+
+export const formatCode = (code: string): string => `${code.slice(0, 5)}-${code.slice(5)}`;
+
+export class ChatStore {
+  readonly #redis: RedisClient;
+
+  constructor(redis: RedisClient) {
+    this.#redis = redis;
+  }
+
+  /** Records what Airlock knows of a signed-in user; it lapses after `maxAgeMs`. */
+  async saveProfile(user: AirlockUser, maxAgeMs: number): Promise<void> {
+    const multi = this.#redis.multi().set(keys.chat.profile(user.id), JSON.stringify(user), { expiration: { type: 'PX', value: maxAgeMs } });
+    if (user.email !== undefined) multi.set(keys.chat.profileByEmail(user.email.toLowerCase()), user.id, { expiration: { type: 'PX', value: maxAgeMs } });
+    await multi.exec();
+  }
+
+  async profile(userId: string): Promise<AirlockUser | undefined> {
+    const json = await this.#redis.get(keys.chat.profile(userId));
+    if (json === null) return undefined;
+    const user: unknown = JSON.parse(json);
+    return isAirlockUser(user) ? user : undefined;
+  }
+
+  async userIdByEmail(email: string): Promise<string | undefined> {
+    return (await this.#redis.get(keys.chat.profileByEmail(email.toLowerCase()))) ?? undefined;
+  }
+
+  async issueCode(identity: ChatIdentity, ttlSeconds: number): Promise<string> {
+    for (;;) {
+      const code = newLinkCode();
+      if ((await this.#redis.set(keys.chat.linkCode(code), JSON.stringify(identity), { condition: 'NX', expiration: { type: 'EX', value: ttlSeconds } })) !== null) return code;
+    }
+  }
+
+  /** Single use: the code is gone after this call whatever happens next. */
+  async redeemCode(typed: string): Promise<ChatIdentity | undefined> {
+    const code = normaliseCode(typed);
+    if (code.length !== CODE_LENGTH) return undefined;
+    const json = await this.#redis.getDel(keys.chat.linkCode(code));
+    if (json === null) return undefined;
+    return identitySchema.parse(JSON.parse(json));
+  }
+
+  /** Links the chat identity to the user, replacing any earlier link of that identity. */
+  async link(identity: ChatIdentity, userId: string, method: ChatLink['method'], now = new Date()): Promise<ChatLink> {
+    const link: ChatLink = { id: linkIdOf(identity), identity, userId, linkedAt: now.toISOString(), method };
+    const previous = await this.linkById(link.id);
+    const multi = this.#redis.multi();
+    if (previous !== undefined && previous.userId !== userId) multi.sRem(keys.chat.linksOfUser(previous.userId), link.id);
+    multi.hSet(keys.chat.links, link.id, JSON.stringify(link)).sAdd(keys.chat.linksOfUser(userId), link.id);
+    await multi.exec();
+    return link;
+  }
+
+  async linkOf(identity: ChatIdentity): Promise<ChatLink | undefined> {
+    return this.linkById(linkIdOf(identity));
+  }
+
+  private async linkById(id: string): Promise<ChatLink | undefined> {
+    const json = await this.#redis.hGet(keys.chat.links, id);
+    return json === null ? undefined : linkSchema.parse(JSON.parse(json));
+  }
+
+  async linksOf(userId: string): Promise<ChatLink[]> {
+    const ids = await this.#redis.sMembers(keys.chat.linksOfUser(userId));
+    if (ids.length === 0) return [];
+    const rows = await this.#redis.hmGet(keys.chat.links, ids);
+    return rows.flatMap((json) => (json === null ? [] : [linkSchema.parse(JSON.parse(json))])).filter((l) => l.userId === userId);
+  }
+
+  /** Every link: the direct-message routing reads them (one per approver per platform, a small set). */
+  async allLinks(): Promise<ChatLink[]> {
+    return Object.values(await this.#redis.hGetAll(keys.chat.links)).map((json) => linkSchema.parse(JSON.parse(json)));
+  }
+
+  async unlink(userId: string, linkId: string): Promise<ChatLink | undefined> {
+    const link = await this.linkById(linkId);
+    if (link === undefined || link.userId !== userId) return undefined;
+    await this.#redis.multi().hDel(keys.chat.links, linkId).sRem(keys.chat.linksOfUser(userId), linkId).exec();
+    return link;
+  }
+
+  async addCopy(subject: string, copy: CopyRef, keepUntil: Date): Promise<void> {
+    const key = keys.chat.copies(subject);
+    await this.#redis.multi().hSet(key, `${copy.platform}:${copy.id}`, JSON.stringify(copy)).pExpireAt(key, keepUntil.getTime()).exec();
+  }
+
+  async copies(subject: string): Promise<CopyRef[]> {
+    return Object.values(await this.#redis.hGetAll(keys.chat.copies(subject))).map((json) => copySchema.parse(JSON.parse(json)));
+  }
+
+  /** The scope's current nonce, creating one if there is none. */
+  async nonce(scope: string, keepUntil: Date): Promise<string> {
+    const fresh = randomBytes(16).toString('base64url');
+    const expiration = { type: 'PXAT', value: Math.max(keepUntil.getTime(), Date.now() + 1000) } as const;
+    const existing = await this.#redis.set(keys.chat.nonce(scope), fresh, { condition: 'NX', GET: true, expiration });
+    return typeof existing === 'string' ? existing : fresh;
+  }
+
+  async currentNonce(scope: string): Promise<string | undefined> {
+    return (await this.#redis.get(keys.chat.nonce(scope))) ?? undefined;
+  }
+
+  /** Retires the scope's buttons: any click still carrying the old nonce is stale. */
+  async dropNonce(scope: string): Promise<void> {
+    await this.#redis.del(keys.chat.nonce(scope));
+  }
+
+  /** True the first time this callback is seen; false for a replay. */
+  async firstSighting(platform: string, digest: string): Promise<boolean> {
+    return (await this.#redis.set(keys.chat.seenCallback(platform, digest), '1', { condition: 'NX', expiration: { type: 'EX', value: SEEN_CALLBACK_TTL_SECONDS } })) !== null;
+  }
+
+  async claimEvent(digest: string): Promise<boolean> {
+    return (await this.#redis.set(keys.chat.eventClaim(digest), '1', { condition: 'NX', expiration: { type: 'EX', value: EVENT_CLAIM_TTL_SECONDS } })) !== null;
+  }
+}

@@ -1,0 +1,31 @@
+// Browser sessions: express-session records in Redis behind an HttpOnly cookie. One middleware
+// instance serves the HTTP routes and the WebSocket upgrade guard alike.
+import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config.ts';
+import type { RedisClient } from '../redis.ts';
+import { keys } from '../keys.ts';
+import { SESSION_COOKIE } from '../auth/routes.ts';
+
+export function createSessionMiddleware(config: Config, redis: RedisClient): RequestHandler {
+  return session({
+    name: SESSION_COOKIE,
+    // No touch: a sign-in lives AIRLOCK_SESSION_TTL_SECONDS from login, however active (an
+    // absolute lifetime), and reads cost one Redis GET instead of a GET plus an EXPIRE.
+    store: new RedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.session.ttlSeconds, disableTouch: true }),
+    secret: config.session.secret,
+    resave: false,
+    saveUninitialized: false,
+    proxy: config.trustProxy,
+    cookie: {
+      httpOnly: true,
+      secure: config.session.secureCookies,
+      // Lax, not Strict: the IdP's redirect back to /auth/callback is a cross-site navigation
+      // that must carry the cookie holding the PKCE verifier.
+      sameSite: 'lax',
+      maxAge: config.session.ttlSeconds * 1000,
+      path: '/',
+    },
+  });
+}

@@ -1,0 +1,62 @@
+// Which browser instructions reach guacd under a grant's policy. guacd enforces the same
+// switches (read-only, disable-paste, no SFTP/drive); this is the portal's own, earlier check,
+// and what it blocks is logged. Streams opened by a blocked instruction are blocked to their end.
+import type { Policy } from '../server/inventory/schema.ts';
+import type { GuacInstruction } from './protocol.ts';
+
+/** Keep-alive, flow control and leaving: what even a watcher may send. */
+const ALWAYS_ALLOWED = new Set(['sync', 'nop', 'ack', 'disconnect']);
+/** Opcodes that open a stream the browser then fills with blob/end. */
+const STREAM_OPENERS = new Set(['clipboard', 'file', 'put', 'pipe', 'argv', 'audio']);
+/** Opcodes that carry data on a stream opened earlier. */
+const STREAM_DATA = new Set(['blob', 'end']);
+
+export type InputDecision = { allow: true } | { allow: false; reason: string };
+
+export class InputPolicy {
+  private readonly policy: Policy;
+  private readonly watcher: boolean;
+  private readonly blockedStreams = new Set<string>();
+
+  /** `watcher`: a live view, which may only watch. */
+  constructor(policy: Policy, watcher: boolean) {
+    this.policy = policy;
+    this.watcher = watcher;
+  }
+
+  decide(instruction: GuacInstruction): InputDecision {
+    const opcode = instruction[0] ?? '';
+    // `put` names its object first; every other stream-opening opcode starts with the stream.
+    const stream = (opcode === 'put' ? instruction[2] : instruction[1]) ?? '';
+    if (ALWAYS_ALLOWED.has(opcode)) return { allow: true };
+    if (this.watcher) return { allow: false, reason: 'watch_only' };
+    if (STREAM_DATA.has(opcode)) {
+      if (!this.blockedStreams.has(stream)) return { allow: true };
+      if (opcode === 'end') this.blockedStreams.delete(stream);
+      return { allow: false, reason: 'stream_blocked' };
+    }
+    if (opcode === 'size') return { allow: true };
+    if (this.policy.readOnly) return this.block(opcode, stream, 'read_only');
+    switch (opcode) {
+      case 'key':
+      case 'mouse':
+      case 'touch':
+        return { allow: true };
+      case 'clipboard':
+        return this.policy.clipboardPaste ? { allow: true } : this.block(opcode, stream, 'clipboard_paste_disabled');
+      case 'file':
+      case 'put':
+      case 'pipe':
+        return this.policy.fileTransfer ? { allow: true } : this.block(opcode, stream, 'file_transfer_disabled');
+      default:
+        // Anything else (argv, audio, get, …) has no place in a brokered session.
+        return this.block(opcode, stream, 'not_allowed');
+    }
+  }
+
+  /** Blocks an instruction and, when it opens one, the stream it names. */
+  private block(opcode: string, stream: string, reason: string): InputDecision {
+    if (STREAM_OPENERS.has(opcode)) this.blockedStreams.add(stream);
+    return { allow: false, reason };
+  }
+}

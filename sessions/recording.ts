@@ -1,0 +1,112 @@
+// No recording, no session. guacd fails open on recording (it logs and carries on when it cannot
+// write: LAB.md), so the portal checks the spool before every session and watches every file.
+import { constants } from 'node:fs';
+import { access, mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+
+export type SpoolProblem = 'spool_unwritable' | 'disk_low';
+
+/**
+ * Can a session be recorded now? The spool must exist (it is created if missing), accept a new
+ * file — a real write, because root passes every permission check — and have enough free space.
+ */
+export async function spoolProblem(spool: string, minFreeBytes: number): Promise<SpoolProblem | undefined> {
+  try {
+    await mkdir(spool, { recursive: true, mode: 0o700 });
+    await access(spool, constants.W_OK);
+    const probe = path.join(spool, `.probe-${randomUUID()}`);
+    await writeFile(probe, '');
+    await rm(probe);
+  } catch {
+    return 'spool_unwritable';
+  }
+  try {
+    const fs = await statfs(spool);
+    if (fs.bavail * fs.bsize < minFreeBytes) return 'disk_low';
+  } catch {
+    return 'spool_unwritable';
+  }
+  return undefined;
+}
+
+export async function fileSize(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How often the watchdog looks at a session's recording. */
+export const WATCHDOG_INTERVAL_MS = 500;
+/** guacd creates the file as the connection starts; this long after `ready` it must exist. */
+export const RECORDING_APPEAR_MS = 1_000;
+/** Output flowing while the file does not grow for this long means the recording is failing. */
+export const RECORDING_STALL_MS = 1_500;
+
+export type RecordingFailure = 'recording_missing' | 'recording_stalled';
+
+/**
+ * Watches one recording: it must appear soon after `ready` and keep growing while output flows
+ * to the browser. Calls `fail` once, within 2 s of the problem (interval + stall window).
+ */
+export class RecordingWatchdog {
+  private readonly files: readonly string[];
+  private readonly fail: (reason: RecordingFailure) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private readyAt = 0;
+  private lastSize = -1;
+  private lastGrowth = 0;
+  private outputAtLastGrowth = 0;
+  private output = 0;
+  private failed = false;
+
+  /** `files[0]` is the Guacamole recording (must grow); the others (typescript) must exist. */
+  constructor(files: readonly string[], fail: (reason: RecordingFailure) => void) {
+    this.files = files;
+    this.fail = fail;
+  }
+
+  start(): void {
+    this.readyAt = Date.now();
+    this.lastGrowth = this.readyAt;
+    this.timer = setInterval(() => void this.check(), WATCHDOG_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Counts bytes sent to the browser. */
+  outputFlowed(bytes: number): void {
+    this.output += bytes;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async check(): Promise<void> {
+    if (this.failed || this.timer === undefined) return;
+    const now = Date.now();
+    const sizes = await Promise.all(this.files.map(fileSize));
+    if (sizes.some((s) => s === undefined)) {
+      if (now - this.readyAt >= RECORDING_APPEAR_MS || this.lastSize >= 0) this.trip('recording_missing');
+      return;
+    }
+    const size = sizes[0] ?? 0;
+    if (size > this.lastSize) {
+      this.lastSize = size;
+      this.lastGrowth = now;
+      this.outputAtLastGrowth = this.output;
+      return;
+    }
+    if (this.output > this.outputAtLastGrowth && now - this.lastGrowth >= RECORDING_STALL_MS) this.trip('recording_stalled');
+  }
+
+  private trip(reason: RecordingFailure): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.stop();
+    this.fail(reason);
+  }
+}

@@ -1,0 +1,38 @@
+// Session API (docs/api.md, "Brokered sessions"): tickets to open or watch a session, the list
+// of live sessions, and terminate. The WebSocket itself is upgrade.ts.
+import { Router } from 'express';
+import { z } from 'zod';
+import { route } from '../server/http/validate.ts';
+import { unauthenticated } from '../server/errors.ts';
+import type { SessionBroker } from './broker.ts';
+
+const openSchema = z.strictObject({ requestId: z.uuid() });
+const sessionParam = z.strictObject({ id: z.uuid() });
+const terminateSchema = z.strictObject({ reason: z.string().trim().max(2000).optional() });
+
+export function sessionRoutes(broker: SessionBroker): Router {
+  const router = Router();
+  const browserSession = (req: { session?: { id?: string } }): string => {
+    const id = req.session?.id;
+    if (id === undefined) throw unauthenticated();
+    return id;
+  };
+
+  router.post(
+    '/api/sessions',
+    route({ body: openSchema }, async ({ user, body, req }) => ({ session: await broker.issueSessionTicket(user, browserSession(req), body.requestId) }), 201),
+  );
+  router.get('/api/sessions', route({}, async ({ user }) => ({ sessions: await broker.list(user) })));
+  router.post(
+    '/api/sessions/:id/watch',
+    route({ params: sessionParam }, async ({ user, params, req }) => broker.issueWatchTicket(user, browserSession(req), params.id)),
+  );
+  router.post(
+    '/api/sessions/:id/terminate',
+    route({ params: sessionParam, body: terminateSchema }, async ({ user, params, body }) => {
+      await broker.terminate(user, params.id, body.reason);
+      return undefined;
+    }),
+  );
+  return router;
+}

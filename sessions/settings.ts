@@ -1,0 +1,107 @@
+// The guacd connection settings for one session, built only on the server: the machine's
+// address, its decrypted credential, the grant's policy and the mandatory recording parameters.
+// Nothing the browser sends reaches these except a clamped display size.
+import type { Credential, Machine, Policy } from '../server/inventory/schema.ts';
+
+/** Display bounds: what a real screen can be; anything beyond is clamped (or refused when absurd). */
+export const DISPLAY_LIMITS = {
+  width: { min: 320, max: 4096, fallback: 1024 },
+  height: { min: 240, max: 2160, fallback: 768 },
+  dpi: { min: 48, max: 300, fallback: 96 },
+} as const;
+/** A value beyond this is not a display size but an attempt: the upgrade is refused. */
+export const DISPLAY_ABSURD = 100_000;
+
+export interface Display {
+  width: number;
+  height: number;
+  dpi: number;
+}
+
+export type DisplayResult = { ok: true; display: Display } | { ok: false; field: string };
+
+/** Parses and clamps the browser's display hints; absurd or non-numeric values are refused. */
+export function clampDisplay(query: Partial<Record<'width' | 'height' | 'dpi', string>>): DisplayResult {
+  const display: Display = { width: 0, height: 0, dpi: 0 };
+  for (const field of ['width', 'height', 'dpi'] as const) {
+    const raw = query[field];
+    const limits = DISPLAY_LIMITS[field];
+    if (raw === undefined) {
+      display[field] = limits.fallback;
+      continue;
+    }
+    if (!/^\d{1,6}$/.test(raw) || Number(raw) > DISPLAY_ABSURD) return { ok: false, field };
+    display[field] = Math.min(limits.max, Math.max(limits.min, Number(raw)));
+  }
+  return { ok: true, display };
+}
+
+export interface RecordingTarget {
+  /** The spool directory guacd writes into. */
+  spool: string;
+  /** The session id: the file name of the recording and typescript. */
+  name: string;
+}
+
+/** Settings keyed by guacd argument name; guacamole-lite sends those guacd asks for, in its order. */
+export type GuacSettings = Record<string, string | number | boolean | string[] | null>;
+
+const flag = (on: boolean): string | null => (on ? 'true' : null);
+
+export function connectionSettings(machine: Machine, credential: Credential, policy: Policy, recording: RecordingTarget, display: Display): GuacSettings {
+  const settings: GuacSettings = {
+    hostname: machine.host,
+    port: String(machine.port),
+    width: display.width,
+    height: display.height,
+    dpi: display.dpi,
+    // Mandatory recording: always on, always ours. guacd joins the name to the path as given,
+    // so only a server-made UUID ever reaches it (LAB.md).
+    'recording-path': recording.spool,
+    'recording-name': recording.name,
+    'create-recording-path': 'true',
+    'recording-include-keys': 'true',
+    'read-only': flag(policy.readOnly),
+    'disable-copy': flag(!policy.clipboardCopy),
+    'disable-paste': flag(!policy.clipboardPaste),
+    // No sound for plant machines; keeps sessions light.
+    'disable-audio': 'true',
+    audio: [],
+  };
+  switch (machine.protocol) {
+    case 'ssh':
+      settings['username'] = credential.username;
+      if (credential.privateKey !== undefined) settings['private-key'] = credential.privateKey;
+      else settings['password'] = credential.password ?? null;
+      settings['enable-sftp'] = flag(policy.fileTransfer);
+      settings['typescript-path'] = recording.spool;
+      settings['typescript-name'] = `${recording.name}.typescript`;
+      settings['create-typescript-path'] = 'true';
+      break;
+    case 'telnet':
+      settings['username'] = credential.username;
+      settings['password'] = credential.password ?? null;
+      settings['typescript-path'] = recording.spool;
+      settings['typescript-name'] = `${recording.name}.typescript`;
+      settings['create-typescript-path'] = 'true';
+      break;
+    case 'vnc':
+      settings['password'] = credential.password ?? null;
+      break;
+    case 'rdp':
+      settings['username'] = credential.username;
+      settings['password'] = credential.password ?? null;
+      settings['security'] = machine.rdpSecurity ?? 'any';
+      // Plant machines present self-signed certificates; the network path is guacd's segment.
+      settings['ignore-cert'] = 'true';
+      settings['enable-drive'] = flag(policy.fileTransfer);
+      settings['disable-auth'] = null;
+      break;
+  }
+  return settings;
+}
+
+/** Settings to join a live session read-only (live view): guacd's `select` takes the connection id. */
+export function joinSettings(guacdConnectionId: string, display: Display): { join: string } & GuacSettings {
+  return { join: guacdConnectionId, 'read-only': 'true', width: display.width, height: display.height, dpi: display.dpi, audio: [] };
+}
