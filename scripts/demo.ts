@@ -57,6 +57,7 @@ const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
     AIRLOCK_DEV_IDP_PASSWORD: password,
     AIRLOCK_INVENTORY_FILE: inventoryFile,
     AIRLOCK_VAULT_KEYS_FILE: keyringFile,
+    AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
   },
 });
 
