@@ -29,6 +29,7 @@ const base = {
   AIRLOCK_REDIS_URL: 'redis://127.0.0.1:1',
   AIRLOCK_PUBLIC_URL: 'https://airlock.example',
   AIRLOCK_SESSION_SECRET: SECRET,
+  AIRLOCK_RECORDING_SPOOL: '/var/spool/airlock',
 };
 
 describe('the portal process refuses bad configuration', () => {

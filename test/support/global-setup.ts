@@ -12,8 +12,7 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-test-'));
-  // The targets (sshd, VNC, RDP, telnet) join this list when the broker suites need them.
-  const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-test' });
+  const supervisor = await startServices({ stateDir, userPrefix: 'airlock-test' });
   globalThis.airlockTestSupervisor = supervisor;
   process.env['AIRLOCK_TEST_SERVICES'] = JSON.stringify(supervisor.services);
   process.env['AIRLOCK_TEST_STATE_DIR'] = stateDir;

@@ -1,11 +1,38 @@
 // Helpers for the access-workflow suites: the demo inventory on a portal, request bodies.
-import { demoInventory } from '../../server/dev/demo-inventory.ts';
+import { demoCredentials, demoInventory } from '../../server/dev/demo-inventory.ts';
 import type { Portal } from '../../server/portal.ts';
 import type { Browserless } from './http.ts';
+import { testServices } from './services.ts';
+import { waitFor } from './wait.ts';
 
-/** Seeds the demo plant (targets unreachable: these suites test the workflow, not sessions). */
-export async function seedDemoPlant(portal: Portal): Promise<void> {
-  await portal.services.inventory.seed(demoInventory({}), true);
+/**
+ * Seeds the demo plant. Without `targets` the machines point nowhere (workflow suites); with
+ * it they are the real sshd, VNC, RDP and telnet targets of the global setup, credentials sealed.
+ */
+export async function seedDemoPlant(portal: Portal, opts: { targets?: boolean } = {}): Promise<void> {
+  const services = opts.targets === true ? testServices() : {};
+  await portal.services.inventory.seed(demoInventory(services), true);
+  for (const [machineId, credential] of Object.entries(demoCredentials(services))) await portal.services.vault.store(machineId, credential);
+}
+
+/** How far ahead a test grant starts: the API refuses windows starting in the past. */
+const GRANT_LEAD_MS = 1_200;
+
+/** Files a request that starts in a moment, has it approved, and waits until it is valid. */
+export async function grantNow(portal: Portal, vendor: Browserless, approver: Browserless, machineId: string, lengthMs = 10 * 60_000): Promise<string> {
+  const id = await createRequest(vendor, { machineId, ...windowFromNow(GRANT_LEAD_MS, lengthMs) });
+  const approved = await approver.post(`/api/requests/${id}/approve`, {});
+  if (approved.status !== 200) throw new Error(`approve failed (${approved.status}): ${approved.text}`);
+  const vendorId = (await vendor.get('/api/me')).json<{ user: { id: string } }>().user.id;
+  await waitFor(async () => (await portal.services.requests.grantFor(vendorId, machineId))?.requestId === id, { timeoutMs: 5_000, what: 'the grant to start' });
+  return id;
+}
+
+/** POST /api/sessions for a grant; returns the ticket and the session id. */
+export async function sessionTicket(vendor: Browserless, requestId: string): Promise<{ ticket: string; id: string; endsAt: string }> {
+  const res = await vendor.post('/api/sessions', { requestId });
+  if (res.status !== 201) throw new Error(`session ticket refused (${res.status}): ${res.text}`);
+  return res.json<{ session: { ticket: string; id: string; endsAt: string } }>().session;
 }
 
 export function windowFromNow(startInMs: number, lengthMs: number): { windowStart: string; windowEnd: string } {

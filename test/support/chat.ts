@@ -1,0 +1,56 @@
+// Chat suites: a portal with AIRLOCK_CHAT_FILE pointing at the local fakes, on a Redis database
+// of the suite's own (emptied first), the demo plant seeded, and helpers to link chat users the
+// way people do (click, get a code, enter it in Airlock).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { stringify as toYaml } from 'yaml';
+import { startTestPortal, type TestPortal } from './portal.ts';
+import { sharedRedisUrl } from './services.ts';
+import { seedDemoPlant } from './workflow.ts';
+import type { Browserless } from './http.ts';
+
+export const SLACK = { botToken: 'xoxb-test-bot-token', signingSecret: 'slack-signing-secret-for-tests', teamId: 'TPLANT01', appId: 'AAIRLOCK1' };
+export const TEAMS = { appId: '00000000-aaaa-4bbb-8ccc-000000000001', appPassword: 'teams-app-password', tenantId: 'tenant-plant-1' };
+export const MATTERMOST = { botToken: 'mattermost-bot-token', contextSecret: 'mattermost-context-secret-0123456789abcdef', teamId: 'teamplant1' };
+
+export interface ChatPortal {
+  portal: TestPortal;
+  close(): Promise<void>;
+}
+
+/** Starts a portal whose chat file is `chat` (allowInsecureLoopbackUrls added: the fakes are http). */
+export async function startChatPortal(chat: Record<string, unknown>, db: number, env: Record<string, string> = {}): Promise<ChatPortal> {
+  const url = new URL(sharedRedisUrl());
+  url.pathname = `/${db}`;
+  const client = createClient({ url: url.toString() });
+  await client.connect();
+  await client.flushDb();
+  client.destroy();
+  const dir = mkdtempSync(path.join(tmpdir(), 'airlock-chat-'));
+  const file = path.join(dir, 'chat.yaml');
+  writeFileSync(file, toYaml({ allowInsecureLoopbackUrls: true, ...chat }));
+  const portal = await startTestPortal({ AIRLOCK_CHAT_FILE: file, AIRLOCK_REDIS_URL: url.toString(), ...env });
+  await seedDemoPlant(portal);
+  return {
+    portal,
+    async close() {
+      await portal.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The one-time code in a "not linked" explanation. */
+export function linkCodeIn(text: string): string {
+  const code = /code ([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(text)?.[1];
+  if (code === undefined) throw new Error(`no link code in: ${text}`);
+  return code;
+}
+
+/** Enters a code in Airlock's "Chat accounts" as the signed-in agent. */
+export async function enterLinkCode(agent: Browserless, code: string): Promise<void> {
+  const res = await agent.post('/api/chat/links', { code });
+  if (res.status !== 201) throw new Error(`linking failed (${res.status}): ${res.text}`);
+}

@@ -1,0 +1,148 @@
+// A Guacamole client over the portal's real WebSocket tunnel, as the browser's would be: for
+// tests that drive sessions without a browser (refusals, floods, revoke, window end).
+import WebSocket from 'ws';
+import net from 'node:net';
+import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/protocol.ts';
+import type { Browserless } from './http.ts';
+
+export interface TunnelOptions {
+  ticket?: string;
+  query?: string;
+  origin?: string | null;
+  cookie?: string | null;
+}
+
+export type UpgradeResult = { ok: true; tunnel: Tunnel } | { ok: false; status: number; body: string };
+
+/** Keysyms for plain ASCII are their code points; Enter is 0xFF0D. */
+const KEYSYM_ENTER = 65293;
+
+export class Tunnel {
+  readonly ws: WebSocket;
+  readonly instructions: GuacInstruction[] = [];
+  private readonly parser = new GuacParser();
+  private readonly waiters: Array<{ match: (i: GuacInstruction) => boolean; resolve: (i: GuacInstruction) => void }> = [];
+  readonly closed: Promise<{ code: number }>;
+  outputBytes = 0;
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve({ code })));
+    ws.on('message', (data: Buffer) => {
+      this.outputBytes += data.length;
+      for (const instruction of this.parser.push(data.toString('utf8'))) {
+        // Like Guacamole.Client: acknowledge every frame, or guacd stops sending.
+        if (instruction[0] === 'sync') this.send('sync', instruction[1] ?? '');
+        this.instructions.push(instruction);
+        for (let i = this.waiters.length - 1; i >= 0; i--) {
+          const w = this.waiters[i];
+          if (w !== undefined && w.match(instruction)) {
+            this.waiters.splice(i, 1);
+            w.resolve(instruction);
+          }
+        }
+      }
+    });
+  }
+
+  send(opcode: string, ...args: string[]): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeInstruction(opcode, ...args));
+  }
+
+  /** Resolves with the first (past or future) instruction that matches. */
+  waitFor(match: (i: GuacInstruction) => boolean, timeoutMs = 20_000, what = 'an instruction'): Promise<GuacInstruction> {
+    const seen = this.instructions.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (i) => {
+          clearTimeout(timer);
+          resolve(i);
+        },
+      });
+      void this.closed.then(() => setTimeout(() => reject(new Error(`tunnel closed while waiting for ${what}`)), 50));
+    });
+  }
+
+  firstFrame(timeoutMs?: number): Promise<GuacInstruction> {
+    return this.waitFor((i) => i[0] === 'sync', timeoutMs, 'the first frame');
+  }
+
+  /** The `error` instruction the server sends before it ends a session. */
+  errorMessage(timeoutMs?: number): Promise<string> {
+    return this.waitFor((i) => i[0] === 'error', timeoutMs, 'an error instruction').then((i) => i[1] ?? '');
+  }
+
+  typeText(text: string): void {
+    for (const ch of text) {
+      const keysym = ch === '\n' ? KEYSYM_ENTER : (ch.codePointAt(0) ?? 0);
+      this.send('key', String(keysym), '1');
+      this.send('key', String(keysym), '0');
+    }
+  }
+
+  close(): Promise<{ code: number }> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+/** Opens /tunnel on `base` with the agent's cookie and our Origin unless told otherwise. */
+export function openTunnel(agent: Browserless, opts: TunnelOptions = {}): Promise<UpgradeResult> {
+  const url = new URL('/tunnel', agent.base.replace(/^http/, 'ws'));
+  const query = opts.query ?? `ticket=${encodeURIComponent(opts.ticket ?? '')}&width=1024&height=768&dpi=96`;
+  const headers: Record<string, string> = {};
+  const origin = opts.origin === undefined ? new URL(agent.base).origin : opts.origin;
+  if (origin !== null) headers['origin'] = origin;
+  const cookie = opts.cookie === undefined ? agent.cookieHeader() : opts.cookie;
+  if (cookie !== null && cookie !== '') headers['cookie'] = cookie;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.toString()}?${query}`, 'guacamole', { headers });
+    ws.once('open', () => resolve({ ok: true, tunnel: new Tunnel(ws) }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ ok: false, status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', (err) => reject(err));
+  });
+}
+
+/**
+ * A TCP proxy in front of the real guacd that counts connections: the proof that a refused
+ * upgrade never dialled guacd.
+ */
+export class CountingGuacdProxy {
+  connections = 0;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  private constructor(target: { host: string; port: number }) {
+    this.server = net.createServer((client) => {
+      this.connections++;
+      const upstream = net.connect(target.port, target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+  }
+
+  static async start(target: { host: string; port: number }): Promise<CountingGuacdProxy> {
+    const proxy = new CountingGuacdProxy(target);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', () => resolve()));
+    const address = proxy.server.address();
+    proxy.port = typeof address === 'object' && address !== null ? address.port : 0;
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
