@@ -9,6 +9,7 @@ import type { AuditLog } from './audit/store.ts';
 import type { InventoryStore } from './inventory/store.ts';
 import type { EventBus } from './events/bus.ts';
 import type { RequestService } from './requests/service.ts';
+import { chatPluginFactory } from './chat/plugin.ts';
 import type { SessionBroker } from '../sessions/broker.ts';
 
 export interface PluginContext {
@@ -33,7 +34,7 @@ export interface PortalPlugin {
 export type PluginFactory = (ctx: PluginContext) => Promise<PortalPlugin | undefined>;
 
 /** Every known integration; each returns undefined when its configuration is absent. */
-export const PLUGINS: PluginFactory[] = [];
+export const PLUGINS: PluginFactory[] = [chatPluginFactory()];
 
 export async function startPlugins(ctx: PluginContext): Promise<PortalPlugin[]> {
   const started: PortalPlugin[] = [];

@@ -11,6 +11,7 @@ import { Browserless, loginAs } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionTicket, createRequest } from './support/workflow.ts';
 import { CountingGuacdProxy, openTunnel } from './support/tunnel.ts';
 import { sharedGuacd } from './support/services.ts';
+import { waitFor } from './support/wait.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 
 let portal: TestPortal;
@@ -109,7 +110,7 @@ describe('refused upgrades never reach guacd', () => {
   test('an expired window gets no ticket, and its ticket no tunnel', async () => {
     const id = await grantNow(portal, vera, mona, 'press-hmi', 2_500);
     const { ticket } = await sessionTicket(vera, id);
-    await new Promise((r) => setTimeout(r, 2_600)); // the window is a wall-clock fact: let it pass
+    await waitFor(async () => (await portal.services.requests.grantFor('dev:vera', 'press-hmi')) === undefined, { timeoutMs: 5_000, what: 'the window to end' });
     const refused = await vera.post('/api/sessions', { requestId: id });
     expect(refused.status).toBe(403);
     expect(refused.json<{ error: { code: string } }>().error.code).toBe('no_grant');

@@ -4,9 +4,12 @@ import { useEffect, useState } from 'react';
 import { ApiError, errorMessage, getMe, getProviders, logout, type Me, type Provider, type Role } from './api.ts';
 import { Inventory } from './admin/Inventory.tsx';
 import { Inbox } from './approver/Inbox.tsx';
+import { LiveSessions } from './approver/LiveSessions.tsx';
 import { SiteRequests } from './approver/SiteRequests.tsx';
+import { WatchScreen } from './approver/WatchScreen.tsx';
 import { AuditLog } from './auditor/AuditLog.tsx';
-import { href, sectionsFor, useRoute, type Route } from './shared/route.ts';
+import { SessionScreen } from './session/SessionScreen.tsx';
+import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
 import { RequestForm } from './vendor/RequestForm.tsx';
 
@@ -120,7 +123,7 @@ export function App() {
 
 function Screen({ me, route }: { me: Me; route: Route }) {
   if (route.name === 'home') return <Profile me={me} />;
-  if (!sectionsFor(me.roles).some((s) => s.route === route.name)) {
+  if (!mayOpen(route.name, me.roles)) {
     return (
       <section className="card" data-testid="section-forbidden">
         <h1>Not available</h1>
@@ -138,6 +141,12 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       return <Inbox />;
     case 'site':
       return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
+    case 'live':
+      return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin')} />;
+    case 'session':
+      return route.id === null ? null : <SessionScreen key={route.id} requestId={route.id} />;
+    case 'watch':
+      return route.id === null ? null : <WatchScreen key={route.id} sessionId={route.id} />;
     case 'admin':
       return <Inventory />;
     case 'audit':

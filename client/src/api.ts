@@ -203,6 +203,33 @@ export interface ChainVerification {
   firstBroken: { index: number; id: string; reason: string } | null;
 }
 
+/** A brokered remote session that is running now (docs/api.md "Brokered sessions"). */
+export interface LiveSession {
+  id: string;
+  requestId: string;
+  machine: { id: string; name: string; siteId: string; protocol: Protocol };
+  user: { id: string; name: string; company: string | null };
+  /** The portal instance that holds the session's tunnel. */
+  instance: string;
+  startedAt: string;
+  endsAt: string;
+  policy: Policy;
+}
+
+/** Where and how to connect: a single-use ticket (valid ~30 s) for the WebSocket tunnel. */
+export interface TunnelTicket {
+  ticket: string;
+  tunnelPath: string;
+}
+
+/** The answer to POST /api/sessions: a session opened for the caller's grant. */
+export interface OpenedSession extends TunnelTicket {
+  id: string;
+  machine: { id: string; name: string; protocol: Protocol };
+  endsAt: string;
+  policy: Policy;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -292,3 +319,11 @@ export const EVENTS_URL = '/api/events';
 export const listAudit = (q: AuditQuery) => api<AuditPage>(`/api/audit${query({ ...q })}`);
 export const verifyAudit = () => api<ChainVerification>('/api/audit/verify');
 export const AUDIT_EXPORT_URL = '/api/audit/export';
+
+// Brokered sessions
+export const openSession = (requestId: string) =>
+  api<{ session: OpenedSession }>('/api/sessions', { method: 'POST', body: { requestId } }).then((r) => r.session);
+export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/sessions').then((r) => r.sessions);
+export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
+export const terminateSession = (id: string, body: { reason?: string }) =>
+  api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });

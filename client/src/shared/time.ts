@@ -69,3 +69,12 @@ export function formatWindow(startIso: string, endIso: string): string {
   const sameDay = start.toDateString() === end.toDateString();
   return `${dateTime.format(start)} – ${sameDay ? timeOnly.format(end) : dateTime.format(end)}`;
 }
+
+/** A countdown: "04:59", or "1:04:59" from an hour up; never negative. */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`;
+}

@@ -1,14 +1,26 @@
 // "My requests": the vendor's own requests with live state, cancel while it is still possible,
-// and "Extend" for a grant that is running or about to.
+// "Open" for a grant whose window is on now, and "Extend" for a grant that is running or about to.
 import { useState } from 'react';
 import { cancelRequest, errorMessage, type AccessRequest } from '../api.ts';
-import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, WindowTime } from '../shared/components.tsx';
+import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, Time, WindowTime } from '../shared/components.tsx';
+import { useNowAt } from '../shared/clock.ts';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useRequestList } from '../shared/load.ts';
-import { href, navigate } from '../shared/route.ts';
+import { href, itemHref, navigate } from '../shared/route.ts';
 
 const CANCELLABLE = new Set(['pending', 'approved']);
 const EXTENDABLE = new Set(['approved', 'active']);
+/** States in which a grant can be used; the window decides when (the server checks both again). */
+const OPENABLE = new Set(['approved', 'active']);
+
+/** Where a request's grant stands against `now`: usable, not yet, or neither. */
+function grantTiming(r: AccessRequest, now: number): 'open' | 'future' | null {
+  if (r.grant === null || !OPENABLE.has(r.state)) return null;
+  const start = new Date(r.grant.start).getTime();
+  const end = new Date(r.grant.end).getTime();
+  if (now >= end) return null;
+  return now >= start ? 'open' : 'future';
+}
 
 export function MyRequests() {
   const { load, reload, loadMore } = useRequestList('mine');
@@ -16,6 +28,9 @@ export function MyRequests() {
   const [busy, setBusy] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // Re-render as grant windows open and close, so "Open" appears and goes on time.
+  const grants = load.status === 'ready' ? load.data.requests.flatMap((r) => (r.grant === null ? [] : [r.grant.start, r.grant.end])) : [];
+  const now = useNowAt(grants.map((t) => new Date(t).getTime()));
 
   async function cancel(r: AccessRequest) {
     setBusy(r.id);
@@ -100,6 +115,16 @@ export function MyRequests() {
                       )}
                     </td>
                     <td className="actions-cell">
+                      {grantTiming(r, now) === 'open' && (
+                        <a className="button" href={itemHref('session', r.id)} data-testid={`open-${r.id}`}>
+                          Open
+                        </a>
+                      )}
+                      {grantTiming(r, now) === 'future' && r.grant !== null && (
+                        <span className="muted" data-testid={`opens-at-${r.id}`}>
+                          opens at <Time iso={r.grant.start} />
+                        </span>
+                      )}
                       {CANCELLABLE.has(r.state) && (
                         <button type="button" className="secondary" disabled={busy === r.id} onClick={() => cancel(r)} data-testid={`cancel-${r.id}`}>
                           Cancel
