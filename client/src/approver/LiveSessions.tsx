@@ -1,0 +1,143 @@
+// "Live sessions": the remote sessions running now on the caller's sites (all sites for
+// auditors and admins), with Watch and Terminate for approvers and admins.
+import { useEffect, useState } from 'react';
+import { listSessions, listSites, type LiveSession } from '../api.ts';
+import { ErrorMessage, LiveIndicator, Loading, Notice, Time } from '../shared/components.tsx';
+import { useLiveRefresh } from '../shared/live.ts';
+import { useLoad } from '../shared/load.ts';
+import { itemHref } from '../shared/route.ts';
+import { TerminateForm } from './TerminateForm.tsx';
+
+/** Sessions start and end without request events; a short poll keeps the list current. */
+export const LIVE_SESSIONS_REFRESH_MS = 5_000;
+
+export function LiveSessions({ canAct }: { canAct: boolean }) {
+  const { state: load, reload } = useLoad(listSessions, 'live-sessions');
+  const { state: sites } = useLoad(listSites, 'sites');
+  const live = useLiveRefresh(reload); // a revoked grant ends its session
+  const [terminating, setTerminating] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+
+  useEffect(() => {
+    const t = setInterval(reload, LIVE_SESSIONS_REFRESH_MS);
+    return () => clearInterval(t);
+  }, [reload]);
+
+  const siteName = (id: string) => (sites.status === 'ready' ? (sites.data.find((s) => s.id === id)?.name ?? id) : id);
+
+  function terminated(n: { ok: boolean; text: string }) {
+    setNotice(n);
+    setTerminating(null);
+    reload();
+  }
+
+  return (
+    <section className="card wide" data-testid="live-sessions">
+      <div className="heading">
+        <h1>Live sessions</h1>
+        <LiveIndicator status={live} />
+      </div>
+      {notice !== null &&
+        (notice.ok ? <Notice testId="live-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="live-notice" />)}
+      {load.status === 'loading' && <Loading />}
+      {load.status === 'error' && <ErrorMessage message={load.message} testId="live-load-error" />}
+      {load.status === 'ready' && (
+        <>
+          <ErrorMessage message={load.refreshError} />
+          {load.data.length === 0 ? (
+            <p className="muted" data-testid="live-empty">
+              No sessions are running.
+            </p>
+          ) : (
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>User</th>
+                  <th>Machine</th>
+                  <th>Site</th>
+                  <th>Started</th>
+                  <th>Ends</th>
+                  <th>Instance</th>
+                  {canAct && (
+                    <th>
+                      <span className="sr-only">Actions</span>
+                    </th>
+                  )}
+                </tr>
+              </thead>
+              <tbody>
+                {load.data.map((s) => (
+                  <Row
+                    key={s.id}
+                    session={s}
+                    siteName={siteName(s.machine.siteId)}
+                    canAct={canAct}
+                    terminating={terminating === s.id}
+                    onTerminate={() => setTerminating(s.id)}
+                    onKeep={() => setTerminating(null)}
+                    onDone={terminated}
+                  />
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function Row({
+  session: s,
+  siteName,
+  canAct,
+  terminating,
+  onTerminate,
+  onKeep,
+  onDone,
+}: {
+  session: LiveSession;
+  siteName: string;
+  canAct: boolean;
+  terminating: boolean;
+  onTerminate: () => void;
+  onKeep: () => void;
+  onDone: (n: { ok: boolean; text: string }) => void;
+}) {
+  return (
+    <tr data-testid={`live-row-${s.id}`}>
+      <td>
+        {s.user.name}
+        {s.user.company !== null && <div className="muted">{s.user.company}</div>}
+      </td>
+      <td>
+        <strong>{s.machine.name}</strong>
+        <div className="muted protocol">{s.machine.protocol.toUpperCase()}</div>
+      </td>
+      <td>{siteName}</td>
+      <td>
+        <Time iso={s.startedAt} />
+      </td>
+      <td>
+        <Time iso={s.endsAt} />
+      </td>
+      <td className="mono">{s.instance}</td>
+      {canAct && (
+        <td className="actions-cell">
+          {terminating ? (
+            <TerminateForm session={{ id: s.id, userName: s.user.name, machineName: s.machine.name }} onDone={onDone} onKeep={onKeep} />
+          ) : (
+            <>
+              <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
+                Watch
+              </a>
+              <button type="button" className="danger" onClick={onTerminate} data-testid={`terminate-${s.id}`}>
+                Terminate…
+              </button>
+            </>
+          )}
+        </td>
+      )}
+    </tr>
+  );
+}

@@ -1,0 +1,121 @@
+// Watching a live session: the same display as the vendor's, joined read-only. Nothing of the
+// watcher's keyboard, mouse or clipboard is sent; every viewing is audited by the server.
+import { useEffect, useState } from 'react';
+import { errorMessage, listSessions, watchSession, type LiveSession, type TunnelTicket } from '../api.ts';
+import { Notice, Time } from '../shared/components.tsx';
+import { href } from '../shared/route.ts';
+import { SessionDisplay, SessionStatusLine } from '../session/SessionView.tsx';
+import { useGuacamole } from '../session/useGuacamole.ts';
+import { LIVE_SESSIONS_REFRESH_MS } from './LiveSessions.tsx';
+import { TerminateForm } from './TerminateForm.tsx';
+
+const READ_ONLY = { input: false, clipboardCopy: false, clipboardPaste: false } as const;
+const SESSION_GONE_MESSAGE = 'The session has ended.';
+
+type Joining = { status: 'joining' } | { status: 'joined'; ticket: TunnelTicket } | { status: 'failed'; message: string };
+
+export function WatchScreen({ sessionId }: { sessionId: string }) {
+  const [joining, setJoining] = useState<Joining>({ status: 'joining' });
+  const [info, setInfo] = useState<LiveSession | null>(null);
+  const [terminating, setTerminating] = useState(false);
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+    // Deferred by a tick so StrictMode's development double mount spends one ticket, not two.
+    const timer = setTimeout(() => {
+      watchSession(sessionId).then(
+        (ticket) => {
+          if (!cancelled) setJoining({ status: 'joined', ticket });
+        },
+        (err: unknown) => {
+          if (!cancelled) setJoining({ status: 'failed', message: errorMessage(err, 'This session cannot be watched.') });
+        },
+      );
+      // Who and what is being watched; the view works without it.
+      listSessions().then(
+        (sessions) => {
+          if (!cancelled) setInfo(sessions.find((s) => s.id === sessionId) ?? null);
+        },
+        () => {},
+      );
+    }, 0);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [sessionId]);
+
+  const view = useGuacamole(joining.status === 'joined' ? joining.ticket : null, READ_ONLY);
+  // A joined view is not always closed when the watched session ends: check the live list too.
+  const { endLocally } = view;
+  const watching = view.status === 'connected';
+  useEffect(() => {
+    if (!watching) return;
+    const t = setInterval(() => {
+      listSessions().then(
+        (sessions) => {
+          if (!sessions.some((s) => s.id === sessionId)) endLocally(SESSION_GONE_MESSAGE);
+        },
+        () => {}, // a failed check proves nothing; the next one may succeed
+      );
+    }, LIVE_SESSIONS_REFRESH_MS);
+    return () => clearInterval(t);
+  }, [watching, sessionId, endLocally]);
+
+  const status = joining.status === 'joining' ? 'connecting' : joining.status === 'failed' ? 'error' : view.status;
+  const message = joining.status === 'failed' ? joining.message : view.message;
+  const over = status === 'ended' || status === 'error';
+
+  return (
+    <section className="card wide session" data-testid="watch-screen">
+      <div className="heading">
+        <h1>
+          {info === null ? 'Live session' : info.machine.name}
+          {info !== null && <span className="protocol"> {info.machine.protocol.toUpperCase()}</span>}
+        </h1>
+        <div className="session-bar">
+          <span className="badge watching" data-testid="watch-badge">
+            Watching (read-only)
+          </span>
+          {!over && !terminating && (
+            <button type="button" className="danger" onClick={() => setTerminating(true)} data-testid={`terminate-${sessionId}`}>
+              Terminate…
+            </button>
+          )}
+        </div>
+      </div>
+      {info !== null && (
+        <p className="muted" data-testid="watch-info">
+          {info.user.name}
+          {info.user.company !== null && ` (${info.user.company})`} · started <Time iso={info.startedAt} /> · ends <Time iso={info.endsAt} />
+        </p>
+      )}
+      {terminating && (
+        <TerminateForm
+          session={{ id: sessionId, userName: info?.user.name ?? 'the user', machineName: info?.machine.name ?? 'the machine' }}
+          onDone={(n) => {
+            setNotice(n);
+            setTerminating(false);
+          }}
+          onKeep={() => setTerminating(false)}
+        />
+      )}
+      {notice !== null && <Notice testId="watch-notice">{notice.text}</Notice>}
+      <SessionStatusLine status={status} message={message} machineName={info?.machine.name ?? null} />
+      {over && (
+        <p className="actions">
+          <a className="button secondary" href={href('live')}>
+            Back to live sessions
+          </a>
+        </p>
+      )}
+      {joining.status !== 'failed' && (
+        <>
+          <p className="muted session-hint">You see what the user sees. Nothing you type or click is sent to the machine.</p>
+          <SessionDisplay view={view} label={info === null ? 'Watched session' : `Screen of ${info.machine.name}, watched`} readOnly />
+        </>
+      )}
+    </section>
+  );
+}
