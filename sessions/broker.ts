@@ -60,7 +60,8 @@ interface ActiveSession {
   requestId: string;
   conn: BrokeredConnection;
   endReason: string | undefined;
-  watcher: boolean;
+  /** For a live view: the session it watches (which may live on another instance). */
+  watching: string | undefined;
 }
 
 type ControlMessage = { type: 'terminate'; sessionId: string; by: { id: string; name: string }; reason: string | null };
@@ -316,7 +317,7 @@ export class SessionBroker {
         },
       },
     });
-    this.local.set(sessionId, { record: undefined, requestId: binding.requestId, conn, endReason: undefined, watcher: false });
+    this.local.set(sessionId, { record: undefined, requestId: binding.requestId, conn, endReason: undefined, watching: undefined });
 
     // guacd 1.3 can hang in set-up: give up cleanly instead of leaving the vendor waiting.
     timers.push(
@@ -378,7 +379,7 @@ export class SessionBroker {
         },
       },
     });
-    this.local.set(watchId, { record: undefined, requestId: watched.requestId, conn, endReason: undefined, watcher: true });
+    this.local.set(watchId, { record: undefined, requestId: watched.requestId, conn, endReason: undefined, watching: watched.id });
     conn.start(guacd);
   }
 
@@ -469,6 +470,13 @@ export class SessionBroker {
   }
 
   private onDomainEvent(event: DomainEvent): void {
+    if (event.type === 'session.ended') {
+      // guacd keeps a joined viewer open after the session it watched is gone: end it here.
+      for (const active of this.local.values()) {
+        if (active.watching === event.sessionId) active.conn.end('The session you were watching has ended.', GUAC_STATUS.SESSION_CLOSED);
+      }
+      return;
+    }
     if (event.type !== 'grant.revoked' && event.type !== 'request.cancelled') return;
     for (const active of this.local.values()) {
       if (active.requestId !== event.requestId) continue;

@@ -177,8 +177,10 @@ describe('the window, revoke and terminate', () => {
       what: 'the vendor’s command output',
     });
     expect(readFileSync(file(id, '.typescript'), 'utf8')).not.toContain(spy);
-    await watch.tunnel.close();
+    // When the vendor leaves, the watcher is told and disconnected too.
     await tunnel.close();
+    expect(await watch.tunnel.errorMessage(5_000)).toBe('The session you were watching has ended.');
+    await watch.tunnel.closed;
     await waitFor(async () => (await auditOf(id)).some((e) => e.action === 'session.watch_ended'), { timeoutMs: 5_000, what: 'the watch audit' });
     expect((await auditOf(id)).filter((e) => e.action === 'session.watch_started')).toHaveLength(1);
   });
