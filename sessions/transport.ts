@@ -27,6 +27,7 @@ export const GUAC_STATUS = {
 } as const;
 
 const SETTINGS = Symbol('airlock.settings');
+const NOP = encodeInstruction('nop');
 
 export interface TransportHooks {
   /** guacd said `ready`: the connection id (for joins) stays on the server. */
@@ -108,8 +109,13 @@ export class BrokeredConnection extends ClientConnection {
       data = encodeInstruction('', this.sessionId);
       this.idReplaced = true;
     }
-    this.hooks?.onOutput(data.length);
-    // One WebSocket frame per event-loop turn instead of one per instruction.
+    // guacd's keep-alive nops go to this user only, not into the recording: not "output".
+    if (!data.startsWith(NOP)) this.hooks?.onOutput(data.length);
+    this.relay(data);
+  }
+
+  /** Queues data for the browser: one WebSocket frame per event-loop turn, not per instruction. */
+  private relay(data: string): void {
     this.pending.push(data);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -134,7 +140,10 @@ export class BrokeredConnection extends ClientConnection {
       this.close(new Error('malformed data from the browser'));
       return;
     }
-    const allowed = instructions.filter((i) => this.hooks?.onInput(i) ?? false);
+    // The tunnel's own pings (empty opcode) are answered here, as Guacamole's Java tunnel does;
+    // they are not input and never reach guacd.
+    for (const i of instructions) if (i[0] === '' && i[1] === 'ping') this.relay(encodeInstruction('', ...i.slice(1)));
+    const allowed = instructions.filter((i) => i[0] !== '' && (this.hooks?.onInput(i) ?? false));
     if (allowed.length === 0) return;
     super.sendMessageToGuacd(allowed.map(([opcode = '', ...args]) => encodeInstruction(opcode, ...args)).join(''));
   }

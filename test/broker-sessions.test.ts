@@ -187,6 +187,21 @@ describe('the window, revoke and terminate', () => {
 });
 
 describe('no recording, no session', () => {
+  test('an idle session with a healthy recording is left alone by the watchdog', async () => {
+    const requestId = await grantNow(a, vera, mona, 'cnc-07');
+    const { tunnel, id } = await open(vera, requestId);
+    await tunnel.firstFrame();
+    const idleUntil = Date.now() + 6_000;
+    // Nothing happens for 6 s but keep-alives, tunnel pings and the occasional sync.
+    await waitFor(() => Date.now() > idleUntil || tunnel.instructions.some((i) => i[0] === 'error'), { timeoutMs: 8_000, what: 'six idle seconds' });
+    tunnel.send('', 'ping', String(Date.now()));
+    expect(tunnel.instructions.filter((i) => i[0] === 'error')).toEqual([]);
+    tunnel.typeText('echo still-recorded\n');
+    await waitFor(() => readFileSync(file(id, '.typescript'), 'utf8').includes('still-recorded'), { timeoutMs: 10_000, what: 'the output' });
+    await tunnel.close();
+    expect((await auditOf(id)).find((e) => e.action === 'session.ended')?.reason).toBe('disconnected');
+  });
+
   test('a recording that vanishes mid-session ends it within 2 s', async () => {
     const requestId = await grantNow(a, vera, mona, 'cnc-07');
     const { tunnel, id } = await open(vera, requestId);
