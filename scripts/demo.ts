@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startServices } from '../server/dev/supervisor.ts';
 import { DEMO_ACCOUNTS } from '../server/dev/idp.ts';
 import { demoCredentials, demoInventory } from '../server/dev/demo-inventory.ts';
@@ -12,6 +12,7 @@ import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
 import { InventoryStore } from '../server/inventory/store.ts';
 import { generateKeyringEntry, parseKeyring, Vault } from '../server/vault/vault.ts';
+import { startDemoChat } from '../server/dev/fakes/demo.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const STATE_DIR = path.join(ROOT, '.airlock', 'demo');
@@ -30,9 +31,14 @@ if (redis === undefined || guacd === undefined) throw new Error('supervisor star
 // targets' fresh per-run credentials sealed straight into the vault.
 const inventoryFile = path.join(STATE_DIR, 'inventory.yaml');
 const keyringFile = path.join(STATE_DIR, 'vault.keys');
+const signingKeyFile = path.join(STATE_DIR, 'signing-key.pem');
 const inventory = demoInventory(supervisor.services);
 writeFileSync(inventoryFile, toYaml(inventory));
 if (!existsSync(keyringFile)) writeFileSync(keyringFile, `${generateKeyringEntry('demo1')}\n`, { mode: 0o600 });
+// Kept across demo runs, so recordings from earlier runs still verify.
+if (!existsSync(signingKeyFile)) {
+  writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+}
 {
   const redisClient = await connectRedis(redis.url, createLogger('warn'), 'airlock-demo-seed');
   // Forced: the targets' ports change from run to run.
@@ -41,6 +47,10 @@ if (!existsSync(keyringFile)) writeFileSync(keyringFile, `${generateKeyringEntry
   for (const [machineId, credential] of Object.entries(demoCredentials(supervisor.services))) await vault.store(machineId, credential);
   redisClient.destroy();
 }
+
+// AIRLOCK_DEMO_CHAT=fakes: chat approvals posted into local fakes of Slack, Teams and Mattermost.
+const chatFile = path.join(STATE_DIR, 'chat.yaml');
+const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoChat(chatFile) : undefined;
 
 const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
 const publicUrl = `http://localhost:${PORT}`;
@@ -57,7 +67,10 @@ const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
     AIRLOCK_DEV_IDP_PASSWORD: password,
     AIRLOCK_INVENTORY_FILE: inventoryFile,
     AIRLOCK_VAULT_KEYS_FILE: keyringFile,
+    ...(demoChat === undefined ? {} : { AIRLOCK_CHAT_FILE: chatFile }),
     AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
+    AIRLOCK_RECORDING_STORE: path.join(STATE_DIR, 'recordings'),
+    AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
   },
 });
 
@@ -66,6 +79,7 @@ async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     portal.kill('SIGTERM');
+    await demoChat?.close();
     await supervisor.stop();
   }
   process.exit(code);
@@ -103,5 +117,5 @@ process.stdout.write(`
   Sign in as one of (password: ${password})
 ${accounts}
 
-  Ctrl-C stops the portal and every service it started.
+${demoChat === undefined ? '' : `  Chat approvals post into local fakes (what each received):\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
 `);

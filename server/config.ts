@@ -1,12 +1,13 @@
 // The one place that reads process.env and the identity file. Everything is validated once at
 // start-up; a bad value stops the process with one line naming the variable (see main.ts).
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseKeyring } from './vault/vault.ts';
+import { FACILITIES, MAX_FACILITY, type FacilityName } from './siem/format.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -78,6 +79,37 @@ const redisUrl = z
     }
   }, 'must be a redis:// or rediss:// URL with a host');
 
+export type SyslogProtocol = 'udp' | 'tcp' | 'tls';
+
+const SYSLOG_URL_HINT = 'expected udp://host:port, tcp://host:port or tls://host:port';
+
+// A syslog receiver: a scheme, a host and an explicit port; nothing else (no credentials, path or query).
+const syslogUrl = z.string().transform((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: SYSLOG_URL_HINT });
+    return z.NEVER;
+  }
+  const protocol = u.protocol.slice(0, -1);
+  const port = Number(u.port);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const bare = u.username === '' && u.password === '' && (u.pathname === '' || u.pathname === '/') && u.search === '' && u.hash === '';
+  if ((protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'tls') || host === '' || !Number.isInteger(port) || port < 1 || !bare) {
+    ctx.addIssue({ code: 'custom', message: SYSLOG_URL_HINT });
+    return z.NEVER;
+  }
+  return { protocol: protocol as SyslogProtocol, host, port };
+});
+
+const syslogFacility = z.string().transform((v, ctx) => {
+  if (/^\d{1,2}$/.test(v) && Number(v) <= MAX_FACILITY) return Number(v);
+  if (Object.hasOwn(FACILITIES, v)) return FACILITIES[v as FacilityName];
+  ctx.addIssue({ code: 'custom', message: `expected a facility name (${Object.keys(FACILITIES).join(', ')}) or a number 0–${MAX_FACILITY}` });
+  return z.NEVER;
+});
+
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   AIRLOCK_MODE: z.enum(MODES).default('standard'),
@@ -106,11 +138,20 @@ const envSchema = z.object({
   AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
   AIRLOCK_CHAT_FILE: z.string().optional(),
   AIRLOCK_RECORDING_SPOOL: z.string().min(1).optional(),
+  AIRLOCK_RECORDING_STORE: z.string().min(1).optional(),
+  AIRLOCK_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  AIRLOCK_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  AIRLOCK_PURGE_INTERVAL_MS: z.coerce.number().int().min(1_000).max(7 * 86_400_000).default(3_600_000),
   AIRLOCK_RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).max(10_000_000).default(1024),
   AIRLOCK_SESSION_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
   AIRLOCK_GUACD_PACE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   AIRLOCK_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  AIRLOCK_SYSLOG_URL: syslogUrl.optional(),
+  // RFC 5424 APP-NAME: 1–48 printable US-ASCII characters.
+  AIRLOCK_SYSLOG_APP_NAME: z.string().regex(/^[\x21-\x7e]{1,48}$/, '1–48 printable ASCII characters, no spaces').default('airlock'),
+  AIRLOCK_SYSLOG_FACILITY: syslogFacility.default(FACILITIES.authpriv),
+  AIRLOCK_SYSLOG_CA_FILE: z.string().min(1).optional(),
 });
 
 export interface Config {
@@ -134,6 +175,13 @@ export interface Config {
     readonly spool: string;
     /** Below this much free space on the spool's disk, new sessions are refused. */
     readonly minFreeBytes: number;
+    /** Where finalised recordings live: <store>/<site>/<yyyy>/<mm>/<dd>/<session>/. */
+    readonly store: string;
+    /** Ed25519 private key (PKCS#8 PEM) that signs manifests; undefined in demo/test: generated. */
+    readonly signingKeyPem: string | undefined;
+    /** Days a recording is kept when its site says nothing. */
+    readonly retentionDays: number;
+    readonly purgeIntervalMs: number;
   };
   readonly broker: {
     /** A set-up that has not reached `ready` by then is abandoned (guacd 1.3 can hang). */
@@ -145,6 +193,8 @@ export interface Config {
   readonly instanceId: string;
   /** YAML configuring the chat integrations (server/chat/); absent: chat is off. */
   readonly chatFile: string | undefined;
+  /** Where audit events are forwarded as syslog (RFC 5424 + CEF, server/siem/); absent: off. */
+  readonly siem: SiemConfig | undefined;
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
   readonly trustProxy: boolean;
   readonly logLevel: string;
@@ -153,6 +203,17 @@ export interface Config {
   readonly devIdp: { readonly enabled: boolean; readonly password: string };
   /** Undefined only when devIdp is enabled and no identity file was given (filled in by main). */
   readonly identity: IdentityConfig | undefined;
+}
+
+export interface SiemConfig {
+  readonly protocol: SyslogProtocol;
+  readonly host: string;
+  readonly port: number;
+  readonly appName: string;
+  /** RFC 5424 facility code, 0–23. */
+  readonly facility: number;
+  /** PEM of the CA(s) trusted for tls://; undefined: Node's default roots. */
+  readonly caPem: string | undefined;
 }
 
 function firstIssue(error: z.ZodError): { path: string; message: string } {
@@ -263,9 +324,39 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     spool = path.join(tmpdir(), `airlock-spool-${process.pid}`);
   }
 
+  let store = e.AIRLOCK_RECORDING_STORE;
+  if (store === undefined) {
+    if (!devIdpEnabled) throw new ConfigError('AIRLOCK_RECORDING_STORE', 'required: the directory finalised recordings are kept in');
+    store = path.join(tmpdir(), `airlock-recordings-${process.pid}`);
+  }
+  let signingKeyPem: string | undefined;
+  if (e.AIRLOCK_SIGNING_KEY_FILE !== undefined) signingKeyPem = readSecretFile('AIRLOCK_SIGNING_KEY_FILE', e.AIRLOCK_SIGNING_KEY_FILE);
+  else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_SIGNING_KEY_FILE', 'required: the Ed25519 private key (PEM) that signs recording manifests');
+  if (signingKeyPem !== undefined) {
+    try {
+      if (createPrivateKey(signingKeyPem).asymmetricKeyType !== 'ed25519') throw new Error('not Ed25519');
+    } catch {
+      throw new ConfigError('AIRLOCK_SIGNING_KEY_FILE', 'must hold an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)');
+    }
+  }
+
   let identity: IdentityConfig | undefined;
   if (e.AIRLOCK_IDENTITY_FILE !== undefined) identity = loadIdentityFile(e.AIRLOCK_IDENTITY_FILE);
   else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_IDENTITY_FILE', 'required: the YAML file naming the OpenID providers');
+
+  let siem: SiemConfig | undefined;
+  if (e.AIRLOCK_SYSLOG_URL !== undefined) {
+    const caFile = e.AIRLOCK_SYSLOG_CA_FILE;
+    if (caFile !== undefined && e.AIRLOCK_SYSLOG_URL.protocol !== 'tls') throw new ConfigError('AIRLOCK_SYSLOG_CA_FILE', 'only applies to a tls:// AIRLOCK_SYSLOG_URL');
+    siem = Object.freeze({
+      ...e.AIRLOCK_SYSLOG_URL,
+      appName: e.AIRLOCK_SYSLOG_APP_NAME,
+      facility: e.AIRLOCK_SYSLOG_FACILITY,
+      caPem: caFile === undefined ? undefined : readSecretFile('AIRLOCK_SYSLOG_CA_FILE', caFile),
+    });
+  } else if (e.AIRLOCK_SYSLOG_CA_FILE !== undefined) {
+    throw new ConfigError('AIRLOCK_SYSLOG_CA_FILE', 'set without AIRLOCK_SYSLOG_URL');
+  }
 
   return Object.freeze({
     mode: e.AIRLOCK_MODE,
@@ -280,7 +371,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     chatFile: e.AIRLOCK_CHAT_FILE,
-    recording: Object.freeze({ spool: path.resolve(spool), minFreeBytes: e.AIRLOCK_RECORDING_MIN_FREE_MB * 1024 * 1024 }),
+    siem,
+    recording: Object.freeze({
+      spool: path.resolve(spool),
+      minFreeBytes: e.AIRLOCK_RECORDING_MIN_FREE_MB * 1024 * 1024,
+      store: path.resolve(store),
+      signingKeyPem,
+      retentionDays: e.AIRLOCK_RETENTION_DAYS,
+      purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,
+    }),
     broker: Object.freeze({ readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS, guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS }),
     instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),

@@ -75,6 +75,28 @@ export const keys = {
     controlChannel: `${KEY_PREFIX}sessions:control`,
   },
 
+  recordings: {
+    /** Hash of one finalised recording's index entry. */
+    record: (sessionId: string): string => `${KEY_PREFIX}rec:${sessionId}`,
+    /** All recordings scored by end time (ms). */
+    byTime: `${KEY_PREFIX}recs:time`,
+    /** Sets of recording ids per filter value (site, vendor, company, machine, approver, protocol, reason, request). */
+    filter: (field: string, value: string): string => `${KEY_PREFIX}recs:f:${field}:${value}`,
+    /** Sets of recording ids per search token (typed and shown text). */
+    token: (token: string): string => `${KEY_PREFIX}recs:t:${token}`,
+    /** Legal holds: a hash per kind, id → JSON {by, at, reason}. */
+    holds: (kind: 'request' | 'machine'): string => `${KEY_PREFIX}holds:${kind}`,
+    /** Single-finaliser lock per session (several instances may try to pick up an orphan). */
+    finaliseLock: (sessionId: string): string => `${KEY_PREFIX}rec:lock:${sessionId}`,
+  },
+
+  siem: {
+    /** Stream id of the last audit entry handed to the syslog receiver: forwarding resumes after it. */
+    cursor: `${KEY_PREFIX}siem:cursor`,
+    /** The one instance forwarding now (value: its instance id, TTL renewed while it forwards). */
+    lock: `${KEY_PREFIX}siem:lock`,
+  },
+
   /** Domain events across instances (pub/sub channel). */
   eventsChannel: `${KEY_PREFIX}events`,
 } as const;

@@ -10,6 +10,7 @@ import type { InventoryStore } from './inventory/store.ts';
 import type { EventBus } from './events/bus.ts';
 import type { RequestService } from './requests/service.ts';
 import { chatPluginFactory } from './chat/plugin.ts';
+import { siemPluginFactory } from './siem/plugin.ts';
 import type { SessionBroker } from '../sessions/broker.ts';
 
 export interface PluginContext {
@@ -34,7 +35,7 @@ export interface PortalPlugin {
 export type PluginFactory = (ctx: PluginContext) => Promise<PortalPlugin | undefined>;
 
 /** Every known integration; each returns undefined when its configuration is absent. */
-export const PLUGINS: PluginFactory[] = [chatPluginFactory()];
+export const PLUGINS: PluginFactory[] = [chatPluginFactory(), siemPluginFactory()];
 
 export async function startPlugins(ctx: PluginContext): Promise<PortalPlugin[]> {
   const started: PortalPlugin[] = [];

@@ -19,6 +19,9 @@ import { startPlugins, type PortalPlugin } from './plugins.ts';
 import { createSessionMiddleware } from './http/session.ts';
 import { SessionBroker } from '../sessions/broker.ts';
 import { attachTunnel } from '../sessions/upgrade.ts';
+import { Finaliser } from '../recordings/finaliser.ts';
+import { RecordingCatalog } from '../recordings/catalog.ts';
+import { ManifestSigner } from '../recordings/signing.ts';
 
 /** The domain services one portal instance runs; tests reach in through here. */
 export interface PortalServices {
@@ -29,6 +32,7 @@ export interface PortalServices {
   readonly requests: RequestService;
   readonly plugins: readonly PortalPlugin[];
   readonly broker: SessionBroker;
+  readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner };
 }
 
 export interface Portal {
@@ -87,10 +91,13 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const vault = new Vault(redis, keyring);
   const events = await EventBus.start(redis, log);
   const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
-  const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests });
+  const catalog = new RecordingCatalog(redis);
+  const signer = new ManifestSigner(config.recording.signingKeyPem);
+  const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
+  const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
   await broker.start();
   const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, broker });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker };
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, recordings: { catalog, finaliser, signer } };
 
   // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
   const sweeper = setInterval(() => {

@@ -26,6 +26,7 @@ import { InputEventLog } from './input-log.ts';
 import { InputPolicy } from './input-policy.ts';
 import { Pacer } from './pacer.ts';
 import { HEARTBEAT_INTERVAL_MS, presentLiveSession, SessionRegistry, type LiveSessionRecord } from './registry.ts';
+import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
 
 /** Minutes before a window's end at which the vendor (and chat) are warned. */
 export const WARN_MINUTES = [10, 2] as const;
@@ -77,6 +78,7 @@ export class SessionBroker {
   private readonly inventory: InventoryStore;
   private readonly vault: Vault;
   private readonly requests: RequestService;
+  private readonly finaliser: Finaliser;
   readonly tickets: TicketStore;
   readonly registry: SessionRegistry;
   private readonly pacer: Pacer;
@@ -94,6 +96,7 @@ export class SessionBroker {
     inventory: InventoryStore;
     vault: Vault;
     requests: RequestService;
+    finaliser: Finaliser;
   }) {
     this.config = deps.config;
     this.log = deps.log.child({ module: 'broker' });
@@ -103,6 +106,7 @@ export class SessionBroker {
     this.inventory = deps.inventory;
     this.vault = deps.vault;
     this.requests = deps.requests;
+    this.finaliser = deps.finaliser;
     this.tickets = new TicketStore(deps.redis);
     this.registry = new SessionRegistry(deps.redis, deps.config.instanceId);
     this.pacer = new Pacer(deps.config.broker.guacdPaceMs);
@@ -111,10 +115,12 @@ export class SessionBroker {
   async start(): Promise<void> {
     await this.registry.heartbeat();
     await this.healRegistry();
+    await this.finaliseOrphans();
     this.heartbeat = setInterval(() => {
       this.registry
         .heartbeat()
         .then(() => this.healRegistry())
+        .then(() => this.finaliseOrphans())
         .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'session registry heartbeat failed'));
     }, HEARTBEAT_INTERVAL_MS);
     this.heartbeat.unref();
@@ -318,6 +324,24 @@ export class SessionBroker {
       },
     });
     this.local.set(sessionId, { record: undefined, requestId: binding.requestId, conn, endReason: undefined, watching: undefined });
+    // What the finaliser needs even if this process dies mid-session.
+    try {
+      await this.finaliser.writeContext({
+        sessionId,
+        requestId: binding.requestId,
+        machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
+        user: { id: user.id, name: user.name, company: user.company ?? null },
+        policy: auth.policy,
+        startedAt: startedAt.toISOString(),
+        instance: this.config.instanceId,
+      });
+    } catch {
+      this.local.delete(sessionId);
+      await inputLog.close();
+      ws.close(1011, 'recording unavailable');
+      await this.refusal(user, 'session.open', binding.requestId, 'spool_unwritable');
+      return;
+    }
 
     // guacd 1.3 can hang in set-up: give up cleanly instead of leaving the vendor waiting.
     timers.push(
@@ -426,6 +450,19 @@ export class SessionBroker {
     } catch (err) {
       this.log.error({ err: { message: (err as Error).message }, sessionId, reason }, 'could not record the session end');
     }
+    try {
+      await this.finaliser.finalise(sessionId, { endedAt: new Date(), endReason: reason });
+    } catch (err) {
+      // The files stay in the spool; the orphan sweep finalises them later.
+      this.log.error({ err: { message: (err as Error).message }, sessionId }, 'finalising the recording failed');
+    }
+  }
+
+  /** Sessions in the spool whose instance died, or that this instance no longer holds. */
+  private async finaliseOrphans(): Promise<void> {
+    await this.finaliser.pickUpOrphans(async (context: SessionContext) =>
+      context.instance === this.config.instanceId ? !this.local.has(context.sessionId) : (await this.redis.exists(keys.sessions.instance(context.instance))) === 0,
+    );
   }
 
   private async warn(requestId: string, machine: Machine, user: AirlockUser, sessionId: string, minutes: number): Promise<void> {

@@ -4,10 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig, ConfigError } from '../server/config.ts';
 
 const MAIN = path.resolve(import.meta.dirname, '../server/main.ts');
 const SECRET = 'x'.repeat(40);
+const SIGNING_KEY_FILE = path.join(mkdtempSync(path.join(tmpdir(), 'airlock-key-')), 'signing.pem');
+writeFileSync(SIGNING_KEY_FILE, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
 
 function runMain(env: Record<string, string>): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, [MAIN], {
@@ -30,6 +33,8 @@ const base = {
   AIRLOCK_PUBLIC_URL: 'https://airlock.example',
   AIRLOCK_SESSION_SECRET: SECRET,
   AIRLOCK_RECORDING_SPOOL: '/var/spool/airlock',
+  AIRLOCK_RECORDING_STORE: '/var/lib/airlock/recordings',
+  AIRLOCK_SIGNING_KEY_FILE: SIGNING_KEY_FILE,
 };
 
 describe('the portal process refuses bad configuration', () => {

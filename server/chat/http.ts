@@ -39,6 +39,7 @@ export async function callJson<T>(platform: Platform, call: string, url: string,
   try {
     res = await fetch(url, { method: opts.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: AbortSignal.timeout(CHAT_API_TIMEOUT_MS) });
   } catch (err) {
+    // The cause names the network failure (timeout, refused, reset); the message stays stable.
     throw new ChatApiError(platform, call, 'unreachable', { cause: err });
   }
   const text = await res.text();

@@ -117,6 +117,7 @@ export function sessionMessage(r: AccessRequest, sessionId: string, links: Porta
   if (running && opts.nonce !== undefined) {
     actions.push({ kind: 'button', action: 'terminate', label: 'Terminate', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
   }
+  actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
   return {
     text: `${running ? 'Session started' : 'Session over'}: ${r.requester.name} on ${r.machine.name}`,
     title: `${running ? '▶ Session started' : '■ Session over'}: ${r.machine.name} · ${r.machine.siteName}`,
@@ -159,7 +160,10 @@ export function recordingReadyMessage(r: AccessRequest, sessionId: string, reaso
       { label: 'Vendor', value: r.requester.name },
       { label: 'Ended because', value: reason ?? 'disconnected' },
     ],
-    actions: [{ kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) }],
+    actions: [
+      { kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) },
+      { kind: 'link', label: 'Open in Airlock', url: links.request(r.id) },
+    ],
     expiresAt: new Date(Date.now() + 86_400_000),
   };
 }

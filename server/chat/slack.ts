@@ -118,7 +118,7 @@ export class SlackAdapter implements ChatAdapter {
   private ephemeral(channel: string | undefined, user: string, text: string): void {
     if (channel === undefined) return;
     this.call('chat.postEphemeral', { channel, user, text }, slackOk).catch((err: unknown) =>
-      this.#log.warn({ err: { message: (err as Error).message } }, 'slack ephemeral reply failed'),
+      this.#log.warn({ err: { message: (err as Error).message, cause: String((err as Error).cause) } }, 'slack ephemeral reply failed'),
     );
   }
 

@@ -19,6 +19,8 @@ export const DOMAIN_EVENT_TYPES = [
   'session.started',
   'session.ended',
   'grant.ending_soon',
+  /** The finaliser's: a session's recording is signed and indexed (reason "incomplete" if so). */
+  'recording.ready',
 ] as const;
 export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
 

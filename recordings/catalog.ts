@@ -1,0 +1,138 @@
+// The recordings index in Redis: one summary per finalised session, sets per filter value and per
+// word of typed and shown text, and a time-ordered set. Search intersects sets, so it stays fast
+// for thousands of sessions without scanning them.
+import { z } from 'zod';
+import type { RedisClient } from '../server/redis.ts';
+import { keys } from '../server/keys.ts';
+import { tokenize } from './text.ts';
+
+export const FILTER_FIELDS = ['site', 'vendor', 'company', 'machine', 'approver', 'protocol', 'reason', 'request'] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+
+export const summarySchema = z.object({
+  sessionId: z.string(),
+  requestId: z.string(),
+  requester: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
+  approvers: z.array(z.object({ id: z.string(), name: z.string() })),
+  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  siteId: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  endReason: z.string(),
+  incomplete: z.array(z.string()),
+  files: z.array(z.object({ kind: z.string(), name: z.string(), bytes: z.number() })),
+  /** The folder below the store root. */
+  dir: z.string(),
+});
+export type RecordingSummary = z.infer<typeof summarySchema>;
+
+export interface SearchQuery {
+  filters: Partial<Record<FilterField, string>>;
+  /** Words that must all occur in what was typed or shown. */
+  text: string | undefined;
+  from: Date | undefined;
+  to: Date | undefined;
+  /** Only these sites (approvers); undefined: all. */
+  sites: readonly string[] | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** Tokens stored per recording at most: enough for any session, bounded for a runaway one. */
+const MAX_TOKENS = 20_000;
+
+function filterValues(s: RecordingSummary): Array<[FilterField, string]> {
+  return [
+    ['site', s.siteId],
+    ['vendor', s.requester.id],
+    ...(s.requester.company === null ? [] : [['company', s.requester.company] as [FilterField, string]]),
+    ['machine', s.machine.id],
+    ...s.approvers.map((a) => ['approver', a.id] as [FilterField, string]),
+    ['protocol', s.machine.protocol],
+    ['reason', s.endReason],
+    ['request', s.requestId],
+  ];
+}
+
+export class RecordingCatalog {
+  private readonly redis: RedisClient;
+
+  constructor(redis: RedisClient) {
+    this.redis = redis;
+  }
+
+  async add(summary: RecordingSummary, text: string): Promise<void> {
+    const tokens = [...tokenize(text)].slice(0, MAX_TOKENS);
+    const id = summary.sessionId;
+    const multi = this.redis.multi();
+    multi.hSet(keys.recordings.record(id), { summary: JSON.stringify(summary), tokens: tokens.join(' ') });
+    multi.zAdd(keys.recordings.byTime, { score: Date.parse(summary.endedAt), value: id });
+    for (const [field, value] of filterValues(summary)) multi.sAdd(keys.recordings.filter(field, value), id);
+    for (const t of tokens) multi.sAdd(keys.recordings.token(t), id);
+    await multi.exec();
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    const record = await this.redis.hGetAll(keys.recordings.record(sessionId));
+    const summary = record['summary'] === undefined ? undefined : summarySchema.parse(JSON.parse(record['summary']));
+    const multi = this.redis.multi();
+    multi.del(keys.recordings.record(sessionId));
+    multi.zRem(keys.recordings.byTime, sessionId);
+    if (summary !== undefined) for (const [field, value] of filterValues(summary)) multi.sRem(keys.recordings.filter(field, value), sessionId);
+    for (const t of (record['tokens'] ?? '').split(' ').filter((x) => x !== '')) multi.sRem(keys.recordings.token(t), sessionId);
+    await multi.exec();
+  }
+
+  async get(sessionId: string): Promise<RecordingSummary | undefined> {
+    const json = await this.redis.hGet(keys.recordings.record(sessionId), 'summary');
+    return json === null || json === undefined ? undefined : summarySchema.parse(JSON.parse(json));
+  }
+
+  async getMany(ids: readonly string[]): Promise<RecordingSummary[]> {
+    if (ids.length === 0) return [];
+    const multi = this.redis.multi();
+    for (const id of ids) multi.hGet(keys.recordings.record(id), 'summary');
+    const replies = (await multi.exec()) as unknown as Array<string | null>;
+    return replies.flatMap((json) => (json === null ? [] : [summarySchema.parse(JSON.parse(json))]));
+  }
+
+  /** Ids of recordings that ended before `before` (retention), oldest first. */
+  async endedBefore(before: Date, count: number): Promise<string[]> {
+    return this.redis.zRangeByScore(keys.recordings.byTime, '-inf', `(${before.getTime()}`, { LIMIT: { offset: 0, count } });
+  }
+
+  async search(q: SearchQuery): Promise<{ recordings: RecordingSummary[]; total: number }> {
+    const sets = Object.entries(q.filters)
+      .filter(([, v]) => v !== undefined && v !== '')
+      .map(([field, value]) => keys.recordings.filter(field, String(value)));
+    const words = q.text === undefined ? [] : [...tokenize(q.text)];
+    // A query word that is not a token (e.g. one character) cannot match anything indexed.
+    if (q.text !== undefined && q.text.trim() !== '' && words.length === 0) return { recordings: [], total: 0 };
+    sets.push(...words.map((w) => keys.recordings.token(w)));
+    const min = q.from?.getTime() ?? Number.NEGATIVE_INFINITY;
+    const max = q.to?.getTime() ?? Number.POSITIVE_INFINITY;
+
+    let ids: string[];
+    if (sets.length === 0) {
+      ids = await this.redis.zRangeByScore(keys.recordings.byTime, min === Number.NEGATIVE_INFINITY ? '-inf' : min, max === Number.POSITIVE_INFINITY ? '+inf' : max);
+      ids.reverse();
+    } else {
+      const members = await this.redis.sInter(sets);
+      if (members.length === 0) return { recordings: [], total: 0 };
+      const scores = await this.redis.zmScore(keys.recordings.byTime, members);
+      ids = members
+        .map((id, i) => ({ id, score: scores[i] ?? null }))
+        .filter((x): x is { id: string; score: number } => x.score !== null && x.score >= min && x.score <= max)
+        .sort((a, b) => b.score - a.score)
+        .map((x) => x.id);
+    }
+    if (q.sites !== undefined) {
+      // Approvers see their sites only: filter before paging so pages stay full.
+      const allowed = new Set(q.sites);
+      const summaries = await this.getMany(ids);
+      const visible = summaries.filter((s) => allowed.has(s.siteId));
+      return { recordings: visible.slice(q.offset, q.offset + q.limit), total: visible.length };
+    }
+    return { recordings: await this.getMany(ids.slice(q.offset, q.offset + q.limit)), total: ids.length };
+  }
+}

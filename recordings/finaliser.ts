@@ -1,0 +1,233 @@
+// The finaliser: when a session ends (cleanly, terminated, expired, or its instance died), its
+// files move from the spool to the store (<site>/<yyyy>/<mm>/<dd>/<session>/), each is hashed, a
+// manifest with the request's context is written and signed, and the session is indexed for
+// search. A session whose recording is incomplete is marked so, never dropped.
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../server/redis.ts';
+import { keys } from '../server/keys.ts';
+import type { AuditLog } from '../server/audit/store.ts';
+import type { EventBus } from '../server/events/bus.ts';
+import type { RequestService } from '../server/requests/service.ts';
+import { policySchema } from '../server/inventory/schema.ts';
+import { FILE_NAMES, MANIFEST_FILE, SIGNATURE_FILE, sha256File, type FileKind, type Manifest } from './manifest.ts';
+import type { ManifestSigner } from './signing.ts';
+import type { RecordingCatalog } from './catalog.ts';
+import { stripTerminal, typedLines } from './text.ts';
+
+/** Written by the broker into the spool when a session starts: enough to finalise an orphan. */
+export const sessionContextSchema = z.object({
+  sessionId: z.string(),
+  requestId: z.string(),
+  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  user: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
+  policy: policySchema,
+  startedAt: z.string(),
+  instance: z.string(),
+});
+export type SessionContext = z.infer<typeof sessionContextSchema>;
+
+export const contextFile = (spool: string, sessionId: string): string => path.join(spool, `${sessionId}.session.json`);
+
+/** Where guacd and the broker leave each file in the spool. */
+const SPOOL_SUFFIX: Record<FileKind, string> = {
+  recording: '',
+  typescript: '.typescript',
+  typescriptTiming: '.typescript.timing',
+  events: '.events.jsonl',
+};
+
+/** Seconds one instance holds the right to finalise a session. */
+const LOCK_SECONDS = 300;
+/** Typed and shown text indexed per session, at most: enough for search, bounded for a flood. */
+const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
+
+const END_REASONS_THAT_BREAK_RECORDING = new Set(['recording_missing', 'recording_stalled', 'input_log_failed']);
+
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to);
+    await unlink(from);
+  }
+}
+
+export class Finaliser {
+  private readonly spool: string;
+  private readonly store: string;
+  private readonly log: Logger;
+  private readonly redis: RedisClient;
+  private readonly audit: AuditLog;
+  private readonly events: EventBus;
+  private readonly catalog: RecordingCatalog;
+  private readonly signer: ManifestSigner;
+  private readonly requests: RequestService;
+
+  constructor(deps: {
+    spool: string;
+    store: string;
+    log: Logger;
+    redis: RedisClient;
+    audit: AuditLog;
+    events: EventBus;
+    catalog: RecordingCatalog;
+    signer: ManifestSigner;
+    requests: RequestService;
+  }) {
+    this.spool = deps.spool;
+    this.store = deps.store;
+    this.log = deps.log.child({ module: 'finaliser' });
+    this.redis = deps.redis;
+    this.audit = deps.audit;
+    this.events = deps.events;
+    this.catalog = deps.catalog;
+    this.signer = deps.signer;
+    this.requests = deps.requests;
+  }
+
+  async writeContext(context: SessionContext): Promise<void> {
+    await writeFile(contextFile(this.spool, context.sessionId), JSON.stringify(context), { mode: 0o600 });
+  }
+
+  /** Finalises one ended session; returns its manifest, or undefined if another instance does it. */
+  async finalise(sessionId: string, end: { endedAt: Date; endReason: string }): Promise<Manifest | undefined> {
+    if ((await this.redis.set(keys.recordings.finaliseLock(sessionId), '1', { NX: true, EX: LOCK_SECONDS })) === null) return undefined;
+    let context: SessionContext;
+    try {
+      context = sessionContextSchema.parse(JSON.parse(await readFile(contextFile(this.spool, sessionId), 'utf8')));
+    } catch {
+      this.log.error({ sessionId }, 'no session context in the spool: cannot finalise');
+      return undefined;
+    }
+    const started = new Date(context.startedAt);
+    const relDir = path.join(context.machine.siteId, String(started.getUTCFullYear()), String(started.getUTCMonth() + 1).padStart(2, '0'), String(started.getUTCDate()).padStart(2, '0'), sessionId);
+    const dir = path.join(this.store, relDir);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+
+    const incomplete: string[] = [];
+    if (END_REASONS_THAT_BREAK_RECORDING.has(end.endReason)) incomplete.push(`ended_by_${end.endReason}`);
+    const files: Manifest['files'] = [];
+    const expected: FileKind[] = ['recording', 'events', ...(context.machine.protocol === 'ssh' || context.machine.protocol === 'telnet' ? (['typescript', 'typescriptTiming'] as const) : [])];
+    for (const kind of expected) {
+      const from = path.join(this.spool, `${sessionId}${SPOOL_SUFFIX[kind]}`);
+      const to = path.join(dir, FILE_NAMES[kind]);
+      try {
+        await moveFile(from, to);
+      } catch {
+        incomplete.push(`${kind}_missing`);
+        continue;
+      }
+      const { sha256, bytes } = await sha256File(to);
+      if (kind === 'recording' && bytes === 0) incomplete.push('recording_empty');
+      files.push({ kind, name: FILE_NAMES[kind], bytes, sha256 });
+    }
+
+    const request = await this.requests.lookup(context.requestId);
+    const manifest: Manifest = {
+      version: 1,
+      sessionId,
+      requestId: context.requestId,
+      requester: { id: context.user.id, name: context.user.name, company: context.user.company },
+      approvers: request?.approvals.map((a) => ({ id: a.by.id, name: a.by.name, at: a.at })) ?? [],
+      reason: request?.reason ?? '',
+      workOrder: request?.workOrder ?? null,
+      machine: context.machine,
+      siteId: context.machine.siteId,
+      policy: context.policy,
+      grant: { start: request?.grant?.start ?? '', end: request?.grant?.end ?? '' },
+      startedAt: context.startedAt,
+      endedAt: end.endedAt.toISOString(),
+      endReason: end.endReason,
+      files,
+      incomplete,
+      finalisedAt: new Date().toISOString(),
+      signer: { algorithm: 'Ed25519', keyId: this.signer.keyId },
+    };
+    const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFile(path.join(dir, MANIFEST_FILE), bytes, { mode: 0o600 });
+    await writeFile(path.join(dir, SIGNATURE_FILE), `${this.signer.sign(bytes)}\n`, { mode: 0o600 });
+
+    await this.catalog.add(
+      {
+        sessionId,
+        requestId: manifest.requestId,
+        requester: manifest.requester,
+        approvers: manifest.approvers.map(({ id, name }) => ({ id, name })),
+        machine: manifest.machine,
+        siteId: manifest.siteId,
+        startedAt: manifest.startedAt,
+        endedAt: manifest.endedAt,
+        endReason: manifest.endReason,
+        incomplete,
+        files: files.map(({ kind, name, bytes: size }) => ({ kind, name, bytes: size })),
+        dir: relDir,
+      },
+      await this.searchableText(dir, files),
+    );
+    await rm(contextFile(this.spool, sessionId), { force: true });
+    await this.audit.append({
+      actor: null,
+      action: 'recording.finalised',
+      target: { type: 'session', id: sessionId },
+      outcome: 'ok',
+      reason: incomplete.length > 0 ? incomplete.join(',') : null,
+      details: { requestId: manifest.requestId, files: files.length, incomplete: incomplete.length > 0, endReason: end.endReason },
+      site: manifest.siteId,
+    });
+    await this.events.publish({
+      type: 'recording.ready',
+      requestId: manifest.requestId,
+      state: 'ended',
+      siteId: manifest.siteId,
+      requesterId: manifest.requester.id,
+      actorId: null,
+      at: manifest.finalisedAt,
+      sessionId,
+      ...(incomplete.length > 0 ? { reason: 'incomplete' } : {}),
+    });
+    return manifest;
+  }
+
+  private async searchableText(dir: string, files: Manifest['files']): Promise<string> {
+    const parts: string[] = [];
+    for (const f of files) {
+      if (f.kind !== 'typescript' && f.kind !== 'events') continue;
+      const text = (await readFile(path.join(dir, f.name), 'utf8')).slice(0, MAX_INDEXED_TEXT);
+      parts.push(f.kind === 'typescript' ? stripTerminal(text) : typedLines(text).map((l) => l.text).join('\n'));
+    }
+    return parts.join('\n');
+  }
+
+  /**
+   * Finalises sessions left in the spool by an instance that died (its context names an
+   * instance that no longer heartbeats, or this one, which no longer holds it). Returns how many.
+   */
+  async pickUpOrphans(isOrphan: (context: SessionContext) => Promise<boolean>): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.spool);
+    } catch {
+      return 0;
+    }
+    let count = 0;
+    for (const name of names) {
+      const m = /^([0-9a-f-]{36})\.session\.json$/.exec(name);
+      if (m === null || m[1] === undefined) continue;
+      const sessionId = m[1];
+      let context: SessionContext;
+      try {
+        context = sessionContextSchema.parse(JSON.parse(await readFile(path.join(this.spool, name), 'utf8')));
+      } catch {
+        continue;
+      }
+      if (!(await isOrphan(context))) continue;
+      const last = await stat(path.join(this.spool, sessionId)).catch(() => stat(path.join(this.spool, name)));
+      if ((await this.finalise(sessionId, { endedAt: last.mtime, endReason: 'orphaned' })) !== undefined) count++;
+    }
+    return count;
+  }
+}

@@ -1,0 +1,61 @@
+// What a session showed and what the vendor typed, as plain text: the typescript without its
+// terminal control sequences, and the input-event log's keys turned back into lines. Search
+// indexes the words of both.
+
+/** CSI, OSC and other ESC sequences, plus stray control characters but newline and tab. */
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]|[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+export function stripTerminal(text: string): string {
+  return text.replace(/\r\n/g, '\n').replace(ANSI, '');
+}
+
+/** X11 keysyms that edit a line; printable Latin-1 keysyms are their code points. */
+const KEYSYM = { enter: 0xff0d, kpEnter: 0xff8d, backspace: 0xff08, tab: 0xff09 } as const;
+
+export interface TypedLine {
+  /** Milliseconds from the session start when Enter was pressed (or the log ended). */
+  t: number;
+  text: string;
+}
+
+/** Rebuilds the lines the vendor typed from the input-event log (JSON lines). */
+export function typedLines(eventsJsonl: string): TypedLine[] {
+  const lines: TypedLine[] = [];
+  let current = '';
+  let lastT = 0;
+  for (const raw of eventsJsonl.split('\n')) {
+    if (raw.trim() === '') continue;
+    let e: { t?: number; type?: string; keysym?: number; pressed?: boolean; text?: string };
+    try {
+      e = JSON.parse(raw) as typeof e;
+    } catch {
+      continue;
+    }
+    lastT = e.t ?? lastT;
+    if (e.type === 'clipboard' && typeof e.text === 'string') {
+      current += e.text;
+      continue;
+    }
+    if (e.type !== 'key' || e.pressed !== true || typeof e.keysym !== 'number') continue;
+    const k = e.keysym;
+    if (k === KEYSYM.enter || k === KEYSYM.kpEnter) {
+      lines.push({ t: lastT, text: current });
+      current = '';
+    } else if (k === KEYSYM.backspace) current = current.slice(0, -1);
+    else if (k === KEYSYM.tab) current += '\t';
+    else if ((k >= 0x20 && k <= 0x7e) || (k >= 0xa0 && k <= 0xff)) current += String.fromCodePoint(k);
+    else if (k >= 0x1000000) current += String.fromCodePoint(k - 0x1000000); // Unicode keysyms
+  }
+  if (current !== '') lines.push({ t: lastT, text: current });
+  return lines;
+}
+
+/** Search tokens: lower-case words of letters, digits and . _ / - (2–64 characters). */
+export function tokenize(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}._/-]{2,64}/gu)) {
+    const token = m[0].replace(/^[._/-]+|[._/-]+$/g, '');
+    if (token.length >= 2) out.add(token);
+  }
+  return out;
+}
