@@ -71,6 +71,11 @@ export function printTable(rows: LoadResult[], baseline?: LoadResult): void {
     r.p99.toFixed(1),
     ...(baseline ? [(r.rps / baseline.rps).toFixed(2)] : []),
   ]);
+  printGrid(header, lines);
+}
+
+/** A plain text table: first column left-aligned, the others right-aligned. */
+export function printGrid(header: string[], lines: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   console.log(fmt(header));

@@ -8,6 +8,7 @@ import { LiveSessions } from './approver/LiveSessions.tsx';
 import { SiteRequests } from './approver/SiteRequests.tsx';
 import { WatchScreen } from './approver/WatchScreen.tsx';
 import { AuditLog } from './auditor/AuditLog.tsx';
+import { ChatAccounts } from './chat/ChatAccounts.tsx';
 import { SessionScreen } from './session/SessionScreen.tsx';
 import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
@@ -151,6 +152,8 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       return <Inventory />;
     case 'audit':
       return <AuditLog />;
+    case 'chat':
+      return <ChatAccounts />;
   }
 }
 

@@ -327,3 +327,26 @@ export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/session
 export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
 export const terminateSession = (id: string, body: { reason?: string }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
+
+// Chat accounts (identity linking for chat approvals)
+export type ChatPlatform = 'slack' | 'teams' | 'mattermost';
+
+export interface ChatLink {
+  id: string;
+  platform: ChatPlatform;
+  workspace: string;
+  chatUser: string;
+  linkedAt: string;
+  method: 'code' | 'email';
+}
+
+export interface ChatLinks {
+  links: ChatLink[];
+  platforms: ChatPlatform[];
+  matchByEmail: boolean;
+  profileMaxAgeHours: number;
+}
+
+export const listChatLinks = () => api<ChatLinks>('/api/chat/links');
+export const linkChatAccount = (code: string) => api<{ link: ChatLink }>('/api/chat/links', { method: 'POST', body: { code } }).then((r) => r.link);
+export const unlinkChatAccount = (id: string) => api<void>(`/api/chat/links/${seg(id)}`, { method: 'DELETE' });

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react';
 import type { Role } from '../api.ts';
 
-export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'session' | 'watch';
+export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'session' | 'watch' | 'chat';
 
 export interface Section {
   route: Exclude<RouteName, 'home'>;
@@ -22,6 +22,7 @@ export const SECTIONS: readonly Section[] = [
   { route: 'live', label: 'Live sessions', roles: ['approver', 'auditor', 'admin'] },
   { route: 'admin', label: 'Inventory', roles: ['admin'] },
   { route: 'audit', label: 'Audit log', roles: ['auditor', 'admin'] },
+  { route: 'chat', label: 'Chat accounts', roles: ['approver', 'vendor'] },
 ];
 
 /** Screens reached by a link with an id (`#/session/<requestId>`), not from the nav. */

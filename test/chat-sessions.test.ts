@@ -1,0 +1,198 @@
+// Across platforms and beyond approval: an approve/deny race from Slack and Mattermost at once
+// (one decision, every copy updated); admin-enabled email matching; the broker's session events
+// (Watch/Terminate, window ending with Extend for the vendor only, recording ready), published on
+// the bus here as the broker will publish them.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pino from 'pino';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../server/dev/fakes/slack.ts';
+import { FakeMattermost, type MattermostPost } from '../server/dev/fakes/mattermost.ts';
+import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
+import { ApprovalCore, nonceScope } from '../server/chat/core.ts';
+import { ChatStore } from '../server/chat/store.ts';
+import { parseChatConfig } from '../server/chat/config.ts';
+import type { AirlockUser } from '../server/auth/identity.ts';
+import type { DomainEvent } from '../server/events/bus.ts';
+import type { AccessRequest } from '../server/requests/schema.ts';
+import type { AuditEvent } from '../server/audit/schema.ts';
+import { loginAs, type Browserless } from './support/http.ts';
+import { createRequest, windowFromNow } from './support/workflow.ts';
+import { enterLinkCode, linkCodeIn, MATTERMOST, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+
+const SLACK_CHANNEL = 'CSITEA';
+const MM_CHANNEL = 'mmsitea';
+const MONA: SlackUser = { id: 'UMONA', teamId: SLACK.teamId, name: 'mona', email: 'mona@plant-a.example' };
+const OLGA_SLACK: SlackUser = { id: 'UOLGA', teamId: SLACK.teamId, name: 'olga', email: 'olga@plant-a.example' };
+const VERA: SlackUser = { id: 'UVERA', teamId: SLACK.teamId, name: 'vera', email: 'vera@acme-automation.example' };
+const OLGA_MM = 'mmolga';
+
+let slack: FakeSlack;
+let mm: FakeMattermost;
+let chat: ChatPortal;
+let requestUrl: string;
+let vera: Browserless;
+let mona: Browserless;
+let aude: Browserless;
+
+const about = (id: string) => (m: { blocks: unknown }) => JSON.stringify(m.blocks).includes(id);
+
+async function slackCard(id: string, channel = SLACK_CHANNEL, text?: string): Promise<SlackMessage> {
+  const find = () => slack.messagesIn(channel).find((m) => about(id)(m) && (text === undefined || JSON.stringify(m.blocks).includes(text)));
+  await slack.server.until(() => find() !== undefined, `a Slack message about ${id}${text === undefined ? '' : ` saying ${text}`}`);
+  return find() as SlackMessage;
+}
+
+async function mmPost(id: string): Promise<MattermostPost> {
+  const find = () => mm.postsIn(MM_CHANNEL).find((p) => p.props['airlock_request'] === id);
+  await mm.server.until(() => find() !== undefined, `a Mattermost post about ${id}`);
+  return find() as MattermostPost;
+}
+
+async function slackReply(message: SlackMessage, action: string, user: SlackUser): Promise<string> {
+  const seen = slack.ephemeralCount(user.id);
+  expect((await slack.click(requestUrl, message, action, user)).status).toBe(200);
+  return slack.ephemeralAfter(user.id, seen);
+}
+
+async function requestState(id: string): Promise<AccessRequest> {
+  return (await aude.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
+}
+
+function publish(event: Omit<DomainEvent, 'at' | 'actorId'> & { actorId?: string | null }): Promise<void> {
+  return chat.portal.services.events.publish({ actorId: null, at: new Date().toISOString(), ...event });
+}
+
+beforeAll(async () => {
+  slack = await FakeSlack.start(SLACK);
+  for (const u of [MONA, OLGA_SLACK, VERA]) slack.addUser(u);
+  mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
+  mm.addUser({ id: OLGA_MM, username: 'olga' });
+  mm.addChannel(MM_CHANNEL, [OLGA_MM]);
+  chat = await startChatPortal(
+    {
+      linking: { matchByEmail: true },
+      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
+      sites: { 'site-a': { slack: { channel: SLACK_CHANNEL, directMessages: true }, mattermost: { channelId: MM_CHANNEL } } },
+    },
+    12,
+  );
+  requestUrl = `${chat.portal.publicUrl}${SLACK_INTERACTIONS_PATH}`;
+  [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(chat.portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+  // Mona and Vera link their Slack accounts by code; Olga links Mattermost by code.
+  const id = await createRequest(vera, { machineId: 'cnc-07' });
+  const card = await slackCard(id);
+  await enterLinkCode(mona, linkCodeIn(await slackReply(card, 'approve', MONA)));
+  await enterLinkCode(vera, linkCodeIn(await slackReply(card, 'approve', VERA)));
+  const olga = await loginAs(chat.portal.publicUrl, 'olga');
+  await enterLinkCode(olga, linkCodeIn(String((await mm.click(await mmPost(id), 'approve', OLGA_MM)).json['ephemeral_text'])));
+});
+
+afterAll(async () => {
+  await chat?.close();
+  await slack?.close();
+  await mm?.close();
+});
+
+describe('two chats at once', () => {
+  test('Approve in Slack and Deny in Mattermost at the same moment: one decision, the other refused, every copy updated', async () => {
+    const id = await createRequest(vera, { machineId: 'cnc-07' });
+    const [card, post] = await Promise.all([slackCard(id), mmPost(id)]);
+    await slackCard(id, MONA.id); // mona's direct message
+    const seen = slack.ephemeralCount(MONA.id);
+    const [slackRes, mmRes] = await Promise.all([slack.click(requestUrl, card, 'approve', MONA), mm.click(post, 'deny', OLGA_MM)]);
+    expect([slackRes.status, mmRes.status]).toEqual([200, 200]);
+    const answers = [await slack.ephemeralAfter(MONA.id, seen), String(mmRes.json['ephemeral_text'])];
+    expect(answers.filter((t) => /You (approved|denied)/.test(t))).toHaveLength(1);
+    expect(answers.filter((t) => t.includes('Nothing was changed'))).toHaveLength(1);
+
+    const final = await requestState(id);
+    expect(['approved', 'denied']).toContain(final.state);
+    const shown = final.state === 'approved' ? 'Approved by Mona Manager' : 'Denied by Olga Manager';
+    await slack.server.until(() => [...slack.messages.values()].filter(about(id)).every((m) => JSON.stringify(m.blocks).includes(shown)), 'every Slack copy');
+    await mm.server.until(() => post.props.attachments?.[0]?.text?.includes(shown) === true, 'the Mattermost copy');
+    expect([...slack.messages.values()].filter(about(id))).toHaveLength(2);
+    const events = (await aude.get(`/api/audit?target=request:${id}&limit=50`)).json<{ events: AuditEvent[] }>().events;
+    expect(events.filter((e) => e.action === 'request.approved' || e.action === 'request.denied')).toHaveLength(1);
+    expect(events.filter((e) => e.action === 'chat.click_refused' && e.reason === 'already_decided')).toHaveLength(1);
+  });
+});
+
+describe('email matching (enabled by the admin in this portal)', () => {
+  test('a Slack user whose verified email is an Airlock user who has visited Chat accounts is linked on first click', async () => {
+    const olga = await loginAs(chat.portal.publicUrl, 'olga');
+    expect((await olga.get('/api/chat/links')).status).toBe(200); // records her profile and email
+    const id = await createRequest(vera, { machineId: 'cnc-07' });
+    expect(await slackReply(await slackCard(id), 'approve', OLGA_SLACK)).toContain('You approved');
+    expect((await requestState(id)).decision?.by.id).toBe('dev:olga');
+    const links = (await olga.get('/api/chat/links')).json<{ links: Array<{ platform: string; method: string }> }>().links;
+    expect(links).toEqual(expect.arrayContaining([expect.objectContaining({ platform: 'slack', method: 'email' })]));
+  });
+});
+
+describe('session notices', () => {
+  let id: string;
+  let request: AccessRequest;
+
+  beforeAll(async () => {
+    id = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(60_000, 3_600_000) });
+    expect((await mona.post(`/api/requests/${id}/approve`, {})).status).toBe(200);
+    request = await requestState(id);
+  });
+
+  const base = () => ({ requestId: id, state: 'active', siteId: 'site-a', requesterId: 'dev:vera' });
+
+  test('"session started" has Watch and Terminate; without the broker\'s kill switch, Terminate explains and changes nothing', async () => {
+    await publish({ ...base(), type: 'session.started', sessionId: 'sess-1' });
+    const message = await slackCard(id, SLACK_CHANNEL, 'Session started');
+    expect(JSON.stringify(message.blocks)).toContain('/#/watch/sess-1');
+    expect(FakeSlack.buttons(message)).toEqual(['terminate']);
+    expect(await slackReply(message, 'terminate', MONA)).toContain('not available');
+  });
+
+  test('"window ending" offers Extend: a plant manager is told only the vendor may; the vendor files the extension', async () => {
+    await publish({ ...base(), type: 'grant.ending_soon', minutesLeft: 10, sessionId: 'sess-1' });
+    const inChannel = await slackCard(id, SLACK_CHANNEL, 'Window ends in 10 min');
+    expect(await slackReply(inChannel, 'extend', MONA)).toContain('Only Vera Vendor');
+    const toVendor = await slackCard(id, VERA.id, 'Window ends in 10 min');
+    expect(await slackReply(toVendor, 'extend', VERA)).toContain('Extension until');
+    const mine = (await vera.get('/api/requests?scope=mine')).json<{ requests: AccessRequest[] }>().requests;
+    const extension = mine.find((r) => r.extendsRequestId === id);
+    expect(extension).toMatchObject({ state: 'pending', windowStart: request.grant?.end, machine: { id: 'cnc-07' } });
+    // The extension goes to the plant managers for approval like any request.
+    await slackCard(extension?.id ?? '', SLACK_CHANNEL);
+    // The button is spent.
+    expect(await slackReply(toVendor, 'extend', VERA)).toMatch(/out of date/);
+  });
+
+  test('"session ended": Terminate disappears and the recording notice links auditors to it', async () => {
+    const started = await slackCard(id, SLACK_CHANNEL, 'Session started');
+    const before = structuredClone(started);
+    await publish({ ...base(), type: 'session.ended', sessionId: 'sess-1', reason: 'window_ended' });
+    await slackCard(id, SLACK_CHANNEL, 'recording ready');
+    await slack.server.until(() => FakeSlack.buttons(started).length === 0, 'the session message updated');
+    expect(JSON.stringify(started.blocks)).toContain('window_ended');
+    expect(JSON.stringify((await slackCard(id, SLACK_CHANNEL, 'recording ready')).blocks)).toContain('/#/recordings?session=sess-1');
+    expect(await slackReply(before, 'terminate', MONA)).toMatch(/out of date/);
+  });
+
+  test('with the kill switch, the core terminates for a plant manager of the site only', async () => {
+    const calls: Array<[string, string]> = [];
+    const { services, redis } = chat.portal;
+    const store = new ChatStore(redis);
+    const core = new ApprovalCore({
+      chat: parseChatConfig({}, { production: false }),
+      store,
+      requests: services.requests,
+      inventory: services.inventory,
+      audit: services.audit,
+      log: pino({ level: 'silent' }),
+      adapters: new Map(),
+      terminateSession: async (user: AirlockUser, sessionId: string) => void calls.push([user.id, sessionId]),
+    });
+    const nonce = await store.nonce(nonceScope('terminate', id, 'sess-2'), new Date(Date.now() + 60_000));
+    const click = (userId: string) => ({ actor: { platform: 'slack' as const, workspace: SLACK.teamId, userId }, action: 'terminate' as const, requestId: id, nonce, sessionId: 'sess-2' });
+    expect(await core.handle(click(VERA.id))).toMatchObject({ ok: false, code: 'not_site_approver' });
+    expect(await core.handle(click(MONA.id))).toMatchObject({ ok: true, code: 'terminated' });
+    expect(calls).toEqual([['dev:mona', 'sess-2']]);
+  });
+});
