@@ -88,6 +88,8 @@ export const keys = {
     holds: (kind: 'request' | 'machine'): string => `${KEY_PREFIX}holds:${kind}`,
     /** Single-finaliser lock per session (several instances may try to pick up an orphan). */
     finaliseLock: (sessionId: string): string => `${KEY_PREFIX}rec:lock:${sessionId}`,
+    /** Held by the one instance running the retention purge. */
+    purgeLock: `${KEY_PREFIX}recs:purge-lock`,
   },
 
   siem: {

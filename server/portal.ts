@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, IdentityConfig } from './config.ts';
 import { validateIdentity } from './config.ts';
 import { connectRedis, type RedisClient } from './redis.ts';
+import { keys } from './keys.ts';
 import { OidcLogin } from './auth/oidc.ts';
 import { createApp } from './http/app.ts';
 import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from './dev/idp.ts';
@@ -22,6 +23,7 @@ import { attachTunnel } from '../sessions/upgrade.ts';
 import { Finaliser } from '../recordings/finaliser.ts';
 import { RecordingCatalog } from '../recordings/catalog.ts';
 import { ManifestSigner } from '../recordings/signing.ts';
+import { RecordingService } from '../recordings/service.ts';
 
 /** The domain services one portal instance runs; tests reach in through here. */
 export interface PortalServices {
@@ -32,7 +34,7 @@ export interface PortalServices {
   readonly requests: RequestService;
   readonly plugins: readonly PortalPlugin[];
   readonly broker: SessionBroker;
-  readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner };
+  readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner; readonly service: RecordingService };
 }
 
 export interface Portal {
@@ -97,7 +99,16 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
   await broker.start();
   const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, broker });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, recordings: { catalog, finaliser, signer } };
+  const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, recordings: { catalog, finaliser, signer, service: recordingService } };
+  // Retention: one instance at a time purges (a short lock), every purge interval.
+  const purger = setInterval(() => {
+    redis
+      .set(keys.recordings.purgeLock, config.instanceId, { NX: true, PX: Math.max(1_000, config.recording.purgeIntervalMs - 1_000) })
+      .then((got) => (got === null ? undefined : recordingService.purge()))
+      .catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'retention purge failed'));
+  }, config.recording.purgeIntervalMs);
+  purger.unref();
 
   // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
   const sweeper = setInterval(() => {
@@ -124,6 +135,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(purger);
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();
         tunnel.close();

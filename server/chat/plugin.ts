@@ -19,7 +19,7 @@ import { TeamsAdapter } from './teams.ts';
 const LINK_ATTEMPTS_PER_MINUTE = 10;
 
 export interface ChatPluginOptions {
-  /** The broker's kill switch; without it, Terminate explains that it is not available. */
+  /** Overrides the broker's kill switch (tests); by default Terminate ends the session through it. */
   terminateSession?: TerminateSession;
 }
 
@@ -42,7 +42,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       audit: ctx.audit,
       log,
       adapters,
-      terminateSession: options.terminateSession,
+      terminateSession: options.terminateSession ?? ((user, sessionId) => ctx.broker.terminate(user, sessionId, 'terminated from chat')),
     });
     const notifier = new ChatNotifier({
       chat,

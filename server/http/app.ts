@@ -18,6 +18,7 @@ import { auditRoutes } from '../audit/routes.ts';
 import { inventoryRoutes } from '../inventory/routes.ts';
 import { requestRoutes } from '../requests/routes.ts';
 import { sessionRoutes } from '../../sessions/routes.ts';
+import { recordingRoutes } from '../../recordings/routes.ts';
 import { userRateLimit } from './rate-limit.ts';
 
 export interface AppDeps {
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
   app.use(sessionRoutes(services.broker));
+  app.use(recordingRoutes(services.recordings.service));
   app.use(auditRoutes(services.audit));
   for (const plugin of services.plugins) {
     const routes = plugin.routes?.();

@@ -24,7 +24,12 @@ export type Policy = z.infer<typeof policySchema>;
 /** What a machine allows when its entry says nothing: paste in, nothing out, no files. */
 export const DEFAULT_POLICY: Policy = Object.freeze({ clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false });
 
-export const siteSchema = z.strictObject({ id, name: displayName });
+export const siteSchema = z.strictObject({
+  id,
+  name: displayName,
+  /** Days recordings of this site are kept; absent: AIRLOCK_RETENTION_DAYS. */
+  retentionDays: z.number().int().min(1).max(36_500).optional(),
+});
 export type Site = z.infer<typeof siteSchema>;
 
 export const companySchema = z.strictObject({ id, name: displayName, sites: z.array(id).max(500) });

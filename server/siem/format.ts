@@ -109,6 +109,11 @@ function timestamp(at: string | undefined, streamId: string): string {
   return Number.isSafeInteger(ms) && ms > 0 ? new Date(ms).toISOString() : NILVALUE;
 }
 
+/** A labelled custom field (csN/csNLabel), left out with its label when there is no value. */
+function labelled(n: number, label: string, value: string | null | undefined): (readonly [string, string | null | undefined])[] {
+  return value === null || value === undefined || value === '' ? [] : [[`cs${n}Label`, label], [`cs${n}`, value]];
+}
+
 function extension(pairs: readonly (readonly [string, string | null | undefined])[]): string {
   return pairs
     .filter((p): p is readonly [string, string] => p[1] !== null && p[1] !== undefined && p[1] !== '')
@@ -138,8 +143,8 @@ export function cefMessage(entry: AuditStreamEntry, version: string): { cef: str
     const severity = SEVERITY.unreadable;
     const ext = extension([
       ['act', 'audit.unreadable'],
-      ['cs3Label', 'seq'], ['cs3', seq],
-      ['cs4Label', 'hash'], ['cs4', hash],
+      ...labelled(3, 'seq', seq),
+      ...labelled(4, 'hash', hash),
       ['externalId', entry.id],
     ]);
     return { cef: `${header('audit.unreadable', 'Unreadable audit entry', severity)}|${ext}`, severity, msgId: 'audit.unreadable', at: undefined };
@@ -155,12 +160,13 @@ export function cefMessage(entry: AuditStreamEntry, version: string): { cef: str
     ['act', event.action],
     ['outcome', event.outcome],
     ['reason', event.reason],
-    ['cs1Label', 'site'], ['cs1', event.site],
-    ['cs2Label', 'target'], ['cs2', event.target === null ? null : `${event.target.type}:${event.target.id}`],
-    ['cs3Label', 'seq'], ['cs3', seq],
-    ['cs4Label', 'hash'], ['cs4', hash],
-    ['cs5Label', 'details'], ['cs5', details],
+    ...labelled(1, 'site', event.site),
+    ...labelled(2, 'target', event.target === null ? null : `${event.target.type}:${event.target.id}`),
+    ...labelled(3, 'seq', seq),
+    ...labelled(4, 'hash', hash),
     ['externalId', entry.id],
+    // Last: the only field of unbounded size, so a truncated datagram loses details, not identity.
+    ...labelled(5, 'details', details),
   ]);
   return { cef: `${header(event.action, name, severity)}|${ext}`, severity, msgId: event.action, at: event.at };
 }

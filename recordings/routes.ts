@@ -1,0 +1,128 @@
+// Recordings API (docs/api.md, "Recordings"): search, details with verification, authorised
+// streaming with HTTP Range, the timeline, evidence bundles, the public key, and legal holds.
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { route } from '../server/http/validate.ts';
+import { badRequest, notFound } from '../server/errors.ts';
+import type { RecordingService } from './service.ts';
+
+const isoTime = z.iso.datetime({ offset: true });
+const searchSchema = z.strictObject({
+  vendor: z.string().max(300).optional(),
+  company: z.string().max(100).optional(),
+  machine: z.string().max(100).optional(),
+  site: z.string().max(100).optional(),
+  approver: z.string().max(300).optional(),
+  protocol: z.enum(['rdp', 'vnc', 'ssh', 'telnet']).optional(),
+  reason: z.string().max(100).optional(),
+  request: z.uuid().optional(),
+  q: z.string().max(200).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().regex(/^\d{1,9}$/).optional(),
+});
+const sessionParam = z.strictObject({ id: z.uuid() });
+const fileParam = z.strictObject({ id: z.uuid(), kind: z.enum(['recording', 'typescript', 'typescriptTiming', 'events']) });
+const requestParam = z.strictObject({ id: z.uuid() });
+const holdParam = z.strictObject({ kind: z.enum(['request', 'machine']), id: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/) });
+const holdBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
+
+/** A Range that starts after byte 0 continues a playback (seek, resume); it is not a new one. */
+function startsPlayback(req: Request): boolean {
+  const range = req.get('range');
+  return range === undefined || /^bytes=0-/.test(range);
+}
+
+export function recordingRoutes(service: RecordingService): Router {
+  const router = Router();
+
+  router.get('/api/recordings/public-key', (_req, res) => {
+    res.type('application/x-pem-file').send(service.publicKeyPem());
+  });
+
+  router.get(
+    '/api/recordings',
+    route({ query: searchSchema }, async ({ user, query }) => {
+      const { limit, cursor, q, from, to, ...filters } = query;
+      if (from !== undefined && to !== undefined && Date.parse(from) > Date.parse(to)) throw badRequest('invalid_input', 'from: must not be after to');
+      const offset = Number(cursor ?? 0);
+      const { recordings, total } = await service.search(user, {
+        filters,
+        text: q,
+        from: from === undefined ? undefined : new Date(from),
+        to: to === undefined ? undefined : new Date(to),
+        limit,
+        offset,
+      });
+      return { recordings, total, nextCursor: offset + recordings.length < total ? String(offset + recordings.length) : null };
+    }),
+  );
+
+  router.get(
+    '/api/recordings/:id',
+    route({ params: sessionParam }, async ({ user, params }) => {
+      const summary = await service.summary(user, params.id);
+      const [manifest, verification] = await Promise.all([service.manifest(summary), service.verify(summary)]);
+      return { recording: { ...summary, manifest, verification } };
+    }),
+  );
+
+  router.get(
+    '/api/recordings/:id/verify',
+    route({ params: sessionParam }, async ({ user, params }) => ({ verification: await service.verify(await service.summary(user, params.id)) })),
+  );
+
+  router.get(
+    '/api/recordings/:id/timeline',
+    route({ params: sessionParam }, async ({ user, params }) => ({ timeline: await service.timeline(await service.summary(user, params.id)) })),
+  );
+
+  // Streaming: express's sendFile answers Range requests (206) and conditional GETs itself.
+  router.get(
+    '/api/recordings/:id/files/:kind',
+    route({ params: fileParam }, async ({ user, params, req, res }) => {
+      const summary = await service.summary(user, params.id);
+      const name = service.fileName(params.kind);
+      if (name === undefined || !summary.files.some((f) => f.name === name)) throw notFound('unknown_file', 'This recording has no such file.');
+      if (startsPlayback(req)) {
+        await service.recordAccess(user, summary, req.query['download'] === undefined ? 'recording.played' : 'recording.downloaded', { file: params.kind });
+      }
+      if (req.query['download'] !== undefined) res.attachment(`${summary.sessionId}-${name}`);
+      await new Promise<void>((resolve, reject) => {
+        res.sendFile(name, { root: service.dirOf(summary), dotfiles: 'deny', headers: { 'Cache-Control': 'private, no-store', 'Content-Type': 'text/plain; charset=utf-8' } }, (err) => {
+          if (err !== undefined && !res.headersSent) reject(err);
+          else resolve();
+        });
+      });
+      return undefined;
+    }),
+  );
+
+  router.get(
+    '/api/requests/:id/bundle',
+    route({ params: requestParam }, async ({ user, params, res }) => {
+      const { stream, fileName } = await service.bundle(user, params.id);
+      res.attachment(fileName);
+      res.type('application/gzip');
+      stream.pipe(res);
+      await new Promise<void>((resolve) => res.on('close', () => resolve()));
+      return undefined;
+    }),
+  );
+
+  router.get('/api/holds', route({}, async ({ user }) => ({ holds: await service.holds(user) })));
+  router.put(
+    '/api/holds/:kind/:id',
+    route({ params: holdParam, body: holdBody }, async ({ user, params, body }) => ({ hold: await service.placeHold(user, params.kind, params.id, body.reason) })),
+  );
+  router.delete(
+    '/api/holds/:kind/:id',
+    route({ params: holdParam }, async ({ user, params }) => {
+      await service.releaseHold(user, params.kind, params.id);
+      return undefined;
+    }),
+  );
+
+  return router;
+}

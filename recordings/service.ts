@@ -1,0 +1,270 @@
+// What auditors do with recordings: find them, read their manifest and timeline, stream their
+// files, verify them, bundle a request's evidence, place legal holds, and purge by retention.
+// Who may see what is decided here: auditors and admins every site, plant managers their own
+// sites, vendors none.
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { create as createTar } from 'tar';
+import type { AirlockUser } from '../server/auth/identity.ts';
+import { forbidden, notFound } from '../server/errors.ts';
+import { hasRole } from '../server/policies.ts';
+import type { AuditLog } from '../server/audit/store.ts';
+import type { AuditEvent } from '../server/audit/schema.ts';
+import type { InventoryStore } from '../server/inventory/store.ts';
+import type { RedisClient } from '../server/redis.ts';
+import { keys } from '../server/keys.ts';
+import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
+import { FILE_NAMES, MANIFEST_FILE, manifestSchema, verifyFolder, type Manifest, type RecordingVerification } from './manifest.ts';
+import { WARN_MINUTES } from '../sessions/broker.ts';
+import type { ManifestSigner } from './signing.ts';
+import { typedLines } from './text.ts';
+
+export interface TimelineEntry {
+  /** Milliseconds from the session start. */
+  t: number;
+  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch';
+  label: string;
+}
+
+export interface Hold {
+  kind: 'request' | 'machine';
+  id: string;
+  by: { id: string; name: string };
+  at: string;
+  reason: string;
+}
+
+/** Audit actions that mark moments of a session. */
+const SESSION_MOMENTS: Record<string, TimelineEntry['kind']> = {
+  'session.started': 'connect',
+  'session.watch_started': 'watch',
+  'session.terminated': 'terminated',
+  'session.ended': 'disconnect',
+};
+
+export class RecordingService {
+  private readonly store: string;
+  private readonly redis: RedisClient;
+  private readonly catalog: RecordingCatalog;
+  private readonly audit: AuditLog;
+  private readonly signer: ManifestSigner;
+  private readonly inventory: InventoryStore;
+  private readonly defaultRetentionDays: number;
+
+  constructor(deps: { store: string; redis: RedisClient; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; inventory: InventoryStore; defaultRetentionDays: number }) {
+    this.store = deps.store;
+    this.redis = deps.redis;
+    this.catalog = deps.catalog;
+    this.audit = deps.audit;
+    this.signer = deps.signer;
+    this.inventory = deps.inventory;
+    this.defaultRetentionDays = deps.defaultRetentionDays;
+  }
+
+  publicKeyPem(): string {
+    return this.signer.publicKeyPem();
+  }
+
+  /** Sites whose recordings the user may see: undefined means every site. */
+  private sitesFor(user: AirlockUser): readonly string[] | undefined {
+    if (hasRole(user, 'auditor') || hasRole(user, 'admin')) return undefined;
+    if (hasRole(user, 'approver')) return user.sites;
+    throw forbidden('forbidden', 'Recordings are for auditors, administrators and the plant managers of the site.');
+  }
+
+  async search(user: AirlockUser, q: Omit<SearchQuery, 'sites'>): Promise<{ recordings: RecordingSummary[]; total: number }> {
+    return this.catalog.search({ ...q, sites: this.sitesFor(user) });
+  }
+
+  /** A recording the user may read; others look missing, and vendors are refused outright. */
+  async summary(user: AirlockUser, sessionId: string): Promise<RecordingSummary> {
+    const sites = this.sitesFor(user);
+    const summary = await this.catalog.get(sessionId);
+    if (summary === undefined || (sites !== undefined && !sites.includes(summary.siteId))) throw notFound('unknown_recording', 'No such recording.');
+    return summary;
+  }
+
+  dirOf(summary: RecordingSummary): string {
+    return path.join(this.store, summary.dir);
+  }
+
+  async manifest(summary: RecordingSummary): Promise<Manifest> {
+    return manifestSchema.parse(JSON.parse(await readFile(path.join(this.dirOf(summary), MANIFEST_FILE), 'utf8')));
+  }
+
+  async verify(summary: RecordingSummary): Promise<RecordingVerification> {
+    return verifyFolder(this.dirOf(summary), this.publicKeyPem(), summary.sessionId);
+  }
+
+  fileName(kind: string): string | undefined {
+    return (FILE_NAMES as Record<string, string>)[kind];
+  }
+
+  /** Playback and downloads are audit events (once per playback, not per Range request). */
+  async recordAccess(user: AirlockUser, summary: RecordingSummary, action: 'recording.played' | 'recording.downloaded' | 'recording.bundle_downloaded', details: Record<string, unknown>): Promise<void> {
+    await this.audit.append({
+      actor: { id: user.id, name: user.name },
+      action,
+      target: { type: 'session', id: summary.sessionId },
+      outcome: 'ok',
+      reason: null,
+      details,
+      site: summary.siteId,
+    });
+  }
+
+  /** The moments of a session, for the player's timeline: connect, commands, clipboard, warnings, kills, end. */
+  async timeline(summary: RecordingSummary): Promise<TimelineEntry[]> {
+    const start = Date.parse(summary.startedAt);
+    const entries: TimelineEntry[] = [];
+    const eventsFile = summary.files.find((f) => f.kind === 'events');
+    if (eventsFile !== undefined) {
+      const text = await readFile(path.join(this.dirOf(summary), eventsFile.name), 'utf8').catch(() => '');
+      for (const line of typedLines(text)) if (line.text.trim() !== '') entries.push({ t: line.t, kind: 'command', label: line.text.slice(0, 200) });
+      for (const raw of text.split('\n')) {
+        if (!raw.includes('"clipboard"')) continue;
+        try {
+          const e = JSON.parse(raw) as { t: number; type: string; text?: string };
+          if (e.type === 'clipboard') entries.push({ t: e.t, kind: 'clipboard', label: `clipboard: ${(e.text ?? '').slice(0, 80)}` });
+        } catch {
+          // a torn last line: ignore
+        }
+      }
+    }
+    for (const e of await this.sessionAudit(summary)) {
+      const kind = e.action === 'grant.revoked' ? 'revoked' : SESSION_MOMENTS[e.action];
+      const t = Date.parse(e.at) - start;
+      if (kind === undefined || t < 0) continue;
+      entries.push({ t, kind, label: `${e.action}${e.reason ? ` (${e.reason})` : ''}${e.actor ? ` by ${e.actor.name}` : ''}` });
+    }
+    const grantEnd = Date.parse((await this.manifest(summary)).grant.end);
+    for (const minutes of WARN_MINUTES) {
+      const at = grantEnd - minutes * 60_000 - start;
+      if (at > 0 && at < Date.parse(summary.endedAt) - start) entries.push({ t: at, kind: 'warning', label: `${minutes} minutes left in the window` });
+    }
+    return entries.sort((a, b) => a.t - b.t);
+  }
+
+  private async sessionAudit(summary: RecordingSummary): Promise<AuditEvent[]> {
+    const [bySession, byRequest] = await Promise.all([
+      this.audit.query({ target: { type: 'session', id: summary.sessionId }, limit: 500 }),
+      this.audit.query({ target: { type: 'request', id: summary.requestId }, action: 'grant.revoked', limit: 10 }),
+    ]);
+    return [...bySession.events, ...byRequest.events];
+  }
+
+  /** The evidence bundle of one access request: every session's folder, the request's audit events, the public key. */
+  async bundle(user: AirlockUser, requestId: string): Promise<{ stream: Readable; fileName: string }> {
+    const sites = this.sitesFor(user);
+    const found = await this.catalog.search({ filters: { request: requestId }, text: undefined, from: undefined, to: undefined, sites, limit: 1000, offset: 0 });
+    if (found.recordings.length === 0) throw notFound('unknown_request', 'No recordings for this request that you may read.');
+    const events: string[] = [];
+    for (const target of [{ type: 'request', id: requestId }, ...found.recordings.map((r) => ({ type: 'session', id: r.sessionId }))]) {
+      for (const e of (await this.audit.query({ target, limit: 500 })).events) events.push(JSON.stringify(e));
+    }
+    const first = found.recordings[0];
+    if (first !== undefined) await this.recordAccess(user, first, 'recording.bundle_downloaded', { requestId, sessions: found.recordings.length });
+    const readme = [
+      `Airlock evidence bundle for access request ${requestId}`,
+      '',
+      'sessions/<session id>/  one folder per session: recording.guac (Guacamole protocol dump),',
+      '                        typescript.txt (+ .timing) for SSH/Telnet, events.jsonl (input the',
+      '                        portal relayed), manifest.json (SHA-256 of each file) and manifest.sig',
+      '                        (Ed25519 signature of manifest.json, base64).',
+      'audit-events.jsonl      the audit events about this request and its sessions.',
+      'public-key.pem          the signing public key (compare it with the one your Airlock publishes',
+      '                        at /api/recordings/public-key).',
+      '',
+      'Verify offline:  npm run airlock -- bundle verify THIS_FILE.tar.gz --public-key published-key.pem',
+      'or by hand:      sha256sum each file against manifest.json, then',
+      '                 base64 -d manifest.sig > sig.bin &&',
+      '                 openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile sig.bin',
+      '',
+    ].join('\n');
+    const staging = new Map<string, string>([
+      ['README.txt', readme],
+      ['public-key.pem', this.publicKeyPem()],
+      ['audit-events.jsonl', `${events.join('\n')}\n`],
+    ]);
+    // tar archives files, so the bundle is assembled in a scratch folder first.
+    const stream = new PassThrough();
+    const work = await mkdtemp(path.join(tmpdir(), 'airlock-bundle-'));
+    const root = path.join(work, `airlock-request-${requestId}`);
+    await mkdir(path.join(root, 'sessions'), { recursive: true });
+    for (const [name, content] of staging) await writeFile(path.join(root, name), content);
+    for (const r of found.recordings) await cp(this.dirOf(r), path.join(root, 'sessions', r.sessionId), { recursive: true });
+    const archive = createTar({ gzip: true, cwd: work, portable: true }, [path.basename(root)]);
+    archive.pipe(stream);
+    archive.on('end', () => void rm(work, { recursive: true, force: true }));
+    archive.on('error', (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))));
+    return { stream, fileName: `airlock-request-${requestId}.tar.gz` };
+  }
+
+  // ---- legal holds and retention ----
+
+  async holds(user: AirlockUser): Promise<Hold[]> {
+    this.sitesFor(user); // vendors may not look
+    const out: Hold[] = [];
+    for (const kind of ['request', 'machine'] as const) {
+      for (const [id, json] of Object.entries(await this.redis.hGetAll(keys.recordings.holds(kind)))) {
+        const h = JSON.parse(json) as Omit<Hold, 'kind' | 'id'>;
+        out.push({ kind, id, ...h });
+      }
+    }
+    return out;
+  }
+
+  async placeHold(user: AirlockUser, kind: 'request' | 'machine', id: string, reason: string): Promise<Hold> {
+    if (!hasRole(user, 'auditor') && !hasRole(user, 'admin')) throw forbidden('forbidden', 'Legal holds are placed by auditors and administrators.');
+    const hold: Hold = { kind, id, by: { id: user.id, name: user.name }, at: new Date().toISOString(), reason };
+    await this.redis.hSet(keys.recordings.holds(kind), id, JSON.stringify({ by: hold.by, at: hold.at, reason }));
+    await this.audit.append({ actor: hold.by, action: 'recording.hold_placed', target: { type: kind, id }, outcome: 'ok', reason, details: {}, site: null });
+    return hold;
+  }
+
+  async releaseHold(user: AirlockUser, kind: 'request' | 'machine', id: string): Promise<void> {
+    if (!hasRole(user, 'auditor') && !hasRole(user, 'admin')) throw forbidden('forbidden', 'Legal holds are released by auditors and administrators.');
+    if ((await this.redis.hDel(keys.recordings.holds(kind), id)) === 0) throw notFound('unknown_hold', 'No such hold.');
+    await this.audit.append({ actor: { id: user.id, name: user.name }, action: 'recording.hold_released', target: { type: kind, id }, outcome: 'ok', reason: null, details: {}, site: null });
+  }
+
+  private async held(summary: RecordingSummary): Promise<boolean> {
+    const [byRequest, byMachine] = await Promise.all([
+      this.redis.hExists(keys.recordings.holds('request'), summary.requestId),
+      this.redis.hExists(keys.recordings.holds('machine'), summary.machine.id),
+    ]);
+    return byRequest === 1 || byMachine === 1;
+  }
+
+  /** Deletes recordings past their site's retention, except those on hold; audits each deletion. */
+  async purge(now: Date = new Date()): Promise<{ purged: number; held: number }> {
+    const sites = new Map((await this.inventory.sites()).map((s) => [s.id, s.retentionDays ?? this.defaultRetentionDays]));
+    const shortest = Math.min(this.defaultRetentionDays, ...sites.values());
+    let purged = 0;
+    let held = 0;
+    const candidates = await this.catalog.getMany(await this.catalog.endedBefore(new Date(now.getTime() - shortest * 86_400_000), 10_000));
+    for (const summary of candidates) {
+      const days = sites.get(summary.siteId) ?? this.defaultRetentionDays;
+      if (Date.parse(summary.endedAt) > now.getTime() - days * 86_400_000) continue;
+      if (await this.held(summary)) {
+        held++;
+        continue;
+      }
+      await rm(this.dirOf(summary), { recursive: true, force: true });
+      await this.catalog.remove(summary.sessionId);
+      await this.audit.append({
+        actor: null,
+        action: 'recording.purged',
+        target: { type: 'session', id: summary.sessionId },
+        outcome: 'ok',
+        reason: 'retention',
+        details: { requestId: summary.requestId, machine: summary.machine.id, endedAt: summary.endedAt, retentionDays: days },
+        site: summary.siteId,
+      });
+      purged++;
+    }
+    return { purged, held };
+  }
+}
