@@ -2,8 +2,9 @@
 // files move from the spool to the store (<site>/<yyyy>/<mm>/<dd>/<session>/), each is hashed, a
 // manifest with the request's context is written and signed, and the session is indexed for
 // search. A session whose recording is incomplete is marked so, never dropped.
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, readlink, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../server/redis.ts';
@@ -43,6 +44,53 @@ const SPOOL_SUFFIX: Record<FileKind, string> = {
 const LOCK_SECONDS = 300;
 /** Typed and shown text indexed per session, at most: enough for search, bounded for a flood. */
 const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
+
+/**
+ * guacd's child may still flush the last instructions after the browser is gone; a file is
+ * taken once its size has not changed for SETTLE_QUIET_MS (checked every SETTLE_POLL_MS), or
+ * after SETTLE_MAX_MS whatever happens (a recording that keeps growing is a guacd left hanging).
+ */
+const SETTLE_POLL_MS = 100;
+const SETTLE_QUIET_MS = 500;
+const SETTLE_MAX_MS = 5_000;
+
+/** Longest wait for guacd to close a recording after the session ended. */
+const RELEASE_MAX_MS = 15_000;
+
+/** True while any process on this host holds one of `files` open (guacd still writing). */
+async function heldOpen(files: Set<string>): Promise<boolean> {
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      if (files.has(target)) return true;
+    }
+  }
+  return false;
+}
+
+/** Waits until guacd (on this host) has closed the files, then until their sizes settle. */
+async function released(files: string[]): Promise<void> {
+  const open = new Set(files);
+  const deadline = Date.now() + RELEASE_MAX_MS;
+  while (Date.now() < deadline && (await heldOpen(open))) await delay(SETTLE_POLL_MS);
+  await settled(files);
+}
+
+async function settled(files: string[]): Promise<void> {
+  const sizes = async () => (await Promise.all(files.map((f) => stat(f).then((s) => s.size, () => -1)))).join(',');
+  let last = await sizes();
+  let quietSince = Date.now();
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  while (Date.now() - quietSince < SETTLE_QUIET_MS && Date.now() < deadline) {
+    await delay(SETTLE_POLL_MS);
+    const now = await sizes();
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    }
+  }
+}
 
 const END_REASONS_THAT_BREAK_RECORDING = new Set(['recording_missing', 'recording_stalled', 'input_log_failed']);
 
@@ -112,6 +160,7 @@ export class Finaliser {
     if (END_REASONS_THAT_BREAK_RECORDING.has(end.endReason)) incomplete.push(`ended_by_${end.endReason}`);
     const files: Manifest['files'] = [];
     const expected: FileKind[] = ['recording', 'events', ...(context.machine.protocol === 'ssh' || context.machine.protocol === 'telnet' ? (['typescript', 'typescriptTiming'] as const) : [])];
+    await released(expected.map((kind) => path.join(this.spool, `${sessionId}${SPOOL_SUFFIX[kind]}`)));
     for (const kind of expected) {
       const from = path.join(this.spool, `${sessionId}${SPOOL_SUFFIX[kind]}`);
       const to = path.join(dir, FILE_NAMES[kind]);

@@ -3,7 +3,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
-import { badRequest, notFound } from '../server/errors.ts';
+import { AppError, badRequest, notFound } from '../server/errors.ts';
 import type { RecordingService } from './service.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -91,8 +91,9 @@ export function recordingRoutes(service: RecordingService): Router {
       if (req.query['download'] !== undefined) res.attachment(`${summary.sessionId}-${name}`);
       await new Promise<void>((resolve, reject) => {
         res.sendFile(name, { root: service.dirOf(summary), dotfiles: 'deny', headers: { 'Cache-Control': 'private, no-store', 'Content-Type': 'text/plain; charset=utf-8' } }, (err) => {
-          if (err !== undefined && !res.headersSent) reject(err);
-          else resolve();
+          if (err === undefined || res.headersSent) resolve();
+          else if ((err as { status?: number }).status === 416) reject(new AppError(416, 'range_not_satisfiable', 'The requested range is outside the file.'));
+          else reject(err);
         });
       });
       return undefined;

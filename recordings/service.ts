@@ -10,7 +10,7 @@ import { create as createTar } from 'tar';
 import type { AirlockUser } from '../server/auth/identity.ts';
 import { forbidden, notFound } from '../server/errors.ts';
 import { hasRole } from '../server/policies.ts';
-import type { AuditLog } from '../server/audit/store.ts';
+import { parseExportLine, type AuditLog } from '../server/audit/store.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
 import type { RedisClient } from '../server/redis.ts';
@@ -160,9 +160,15 @@ export class RecordingService {
     const sites = this.sitesFor(user);
     const found = await this.catalog.search({ filters: { request: requestId }, text: undefined, from: undefined, to: undefined, sites, limit: 1000, offset: 0 });
     if (found.recordings.length === 0) throw notFound('unknown_request', 'No recordings for this request that you may read.');
+    // The request's and its sessions' audit events, as export lines: each carries prev, seq and
+    // hash, so it can be checked offline against its own hash.
+    const targets = new Set([`request:${requestId}`, ...found.recordings.map((r) => `session:${r.sessionId}`)]);
     const events: string[] = [];
-    for (const target of [{ type: 'request', id: requestId }, ...found.recordings.map((r) => ({ type: 'session', id: r.sessionId }))]) {
-      for (const e of (await this.audit.query({ target, limit: 500 })).events) events.push(JSON.stringify(e));
+    for await (const line of this.audit.exportLines()) {
+      const event = parseExportLine(line).event;
+      if (event === undefined) continue;
+      const target = (JSON.parse(event) as { target?: { type: string; id: string } | null }).target;
+      if (target != null && targets.has(`${target.type}:${target.id}`)) events.push(line);
     }
     const first = found.recordings[0];
     if (first !== undefined) await this.recordAccess(user, first, 'recording.bundle_downloaded', { requestId, sessions: found.recordings.length });

@@ -1,10 +1,16 @@
-// Airlock's admin command line. For now, the audit log:
+// Airlock's admin command line:
 //   npm run airlock -- audit verify [--redis URL]   check the hash chain stored in Redis
 //   npm run airlock -- audit export [--redis URL]   write the log as NDJSON to stdout
 //   npm run airlock -- audit verify-file FILE       check an exported NDJSON file offline
+//   npm run airlock -- recordings verify --store DIR --public-key FILE [--redis URL]
+//                                                   every recording against its manifest and
+//                                                   signature (and the audit chain with --redis)
+//   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
 // Exit codes: 0 intact (or exported), 2 the chain is broken, 1 usage or connection error.
 // Read-only by design: unlike the HTTP API it records nothing, so it can check a replica.
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { describeRecording, verifyBundle, verifyStore } from '../recordings/verify.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
@@ -17,6 +23,8 @@ const USAGE = `usage:
   airlock audit verify [--redis URL]
   airlock audit export [--redis URL]
   airlock audit verify-file FILE
+  airlock recordings verify --store DIR --public-key FILE [--redis URL]
+  airlock bundle verify FILE [--public-key FILE]
 The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
 
 const EXIT_OK = 0;
@@ -85,8 +93,13 @@ async function* ndjson(lines: AsyncIterable<string>): AsyncGenerator<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { redis: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' } },
+  });
   const [area, command, ...rest] = positionals;
+  if (area === 'recordings' || area === 'bundle') return recordingsCommand(area, command, rest, values);
   if (area !== 'audit') throw new UsageError(area === undefined ? 'no command' : `unknown command ${area}`);
   switch (command) {
     case 'verify':
@@ -111,6 +124,35 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(command === undefined ? 'audit needs a command' : `unknown audit command ${command}`);
   }
+}
+
+async function recordingsCommand(area: 'recordings' | 'bundle', command: string | undefined, rest: string[], values: { redis?: string; store?: string; 'public-key'?: string }): Promise<number> {
+  if (command !== 'verify') throw new UsageError(`${area} needs the command verify`);
+  const keyFile = values['public-key'];
+  const publicKey = keyFile === undefined ? undefined : await readFile(keyFile, 'utf8');
+  if (area === 'bundle') {
+    const [file, ...extra] = rest;
+    if (file === undefined || extra.length > 0) throw new UsageError('bundle verify takes one FILE');
+    const result = await verifyBundle(file, publicKey);
+    for (const r of result.recordings) process.stdout.write(`${describeRecording(r)}\n`);
+    const badLines = result.audit.filter((a) => !a.ok);
+    process.stdout.write(`audit events: ${result.audit.length - badLines.length} of ${result.audit.length} intact${badLines.length > 0 ? ` (broken: lines ${badLines.map((b) => b.line).join(', ')})` : ''}\n`);
+    if (publicKey === undefined) process.stdout.write('note: checked against the key inside the bundle; pass --public-key with the key your Airlock publishes to rule out a re-signed bundle\n');
+    if (result.keyMismatch) process.stdout.write('the bundle was signed with a different key than the one given\n');
+    process.stdout.write(result.ok ? `${file}: OK\n` : `${file}: FAILED\n`);
+    return result.ok ? EXIT_OK : EXIT_BROKEN;
+  }
+  if (values.store === undefined || publicKey === undefined || rest.length > 0) throw new UsageError('recordings verify needs --store DIR and --public-key FILE');
+  const results = await verifyStore(values.store, publicKey);
+  for (const r of results) process.stdout.write(`${describeRecording(r)}\n`);
+  const failed = results.filter((r) => !r.ok).length;
+  process.stdout.write(`recordings: ${results.length - failed} of ${results.length} verified${failed > 0 ? `, ${failed} FAILED` : ''}\n`);
+  let status = failed > 0 ? EXIT_BROKEN : EXIT_OK;
+  if (values.redis !== undefined) {
+    const chain = await withAuditLog(values.redis, async (audit) => report('audit log', await audit.verify()));
+    status = Math.max(status, chain);
+  }
+  return status;
 }
 
 try {

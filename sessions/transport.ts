@@ -157,6 +157,9 @@ export class BrokeredConnection extends ClientConnection {
 
   override close(error?: Error): void {
     this.flush();
+    // Tell guacd the user left, so its child ends the connection and closes the recording now,
+    // instead of noticing a dead socket seconds later.
+    this.guacdClient?.send(encodeInstruction('disconnect'));
     super.close(error);
   }
 }

@@ -26,6 +26,8 @@ declare module 'guacamole-lite/lib/ClientConnection.js' {
     constructor(clientOptions: GuacLiteClientOptions, connectionId: number, webSocket: WebSocket, query: Record<string | symbol, unknown>, callbacks: GuacLiteCallbacks);
     readonly connectionId: number;
     guacamoleConnectionId: string | undefined;
+    /** The guacd side of the relay, once connect() ran. */
+    guacdClient: { send(data: string, afterOpened?: boolean): void } | undefined;
     query: Record<string | symbol, unknown>;
     webSocket: WebSocket;
     state: number;

@@ -118,11 +118,12 @@ export class SiemForwarder {
     this.#holding = false;
     clearInterval(this.#renewTimer);
     this.#reader?.destroy(); // ends a pending XREAD BLOCK at once
+    const closing = this.#transport.close(); // ends a pending connect or write to a hung receiver
     await this.#running;
     if (this.#redis.isReady) {
       await RELEASE.run(this.#redis, { keys: [keys.siem.lock], arguments: [this.#token] }).catch(() => undefined);
     }
-    await this.#transport.close();
+    await closing;
   }
 
   get #stopped(): boolean {

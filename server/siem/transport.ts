@@ -100,6 +100,8 @@ class StreamTransport implements SyslogTransport {
   #recent: WrittenFrame[] = [];
   /** Frames to write again first on the next connection. */
   #replay: Buffer[] = [];
+  /** The socket being connected, so close() can abandon the attempt. */
+  #connecting: net.Socket | undefined;
   #closed = false;
 
   constructor(config: SiemConfig) {
@@ -117,6 +119,7 @@ class StreamTransport implements SyslogTransport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#connecting?.destroy();
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket === undefined) return;
@@ -141,15 +144,22 @@ class StreamTransport implements SyslogTransport {
         protocol === 'tls'
           ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined, ca: caPem })
           : net.connect({ host, port });
+      this.#connecting = s;
       const timer = setTimeout(() => s.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
       s.once('error', (err) => {
         clearTimeout(timer);
         reject(err);
       });
+      s.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('connection closed before it was established'));
+      });
       s.once(protocol === 'tls' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve(s);
       });
+    }).finally(() => {
+      this.#connecting = undefined;
     });
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     socket.setNoDelay(true);
