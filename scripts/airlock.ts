@@ -6,11 +6,14 @@
 //                                                   every recording against its manifest and
 //                                                   signature (and the audit chain with --redis)
 //   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
+//   npm run airlock -- vault rotate --keys-file FILE [--redis URL]  re-seal every credential
+//                                                   under the keyring's first (newest) key
 // Exit codes: 0 intact (or exported), 2 the chain is broken, 1 usage or connection error.
 // Read-only by design: unlike the HTTP API it records nothing, so it can check a replica.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describeRecording, verifyBundle, verifyStore } from '../recordings/verify.ts';
+import { parseKeyring, Vault } from '../server/vault/vault.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
@@ -25,6 +28,7 @@ const USAGE = `usage:
   airlock audit verify-file FILE
   airlock recordings verify --store DIR --public-key FILE [--redis URL]
   airlock bundle verify FILE [--public-key FILE]
+  airlock vault rotate --keys-file FILE [--redis URL]
 The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
 
 const EXIT_OK = 0;
@@ -96,9 +100,24 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' } },
+    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' }, 'keys-file': { type: 'string' } },
   });
   const [area, command, ...rest] = positionals;
+  if (area === 'vault') {
+    const keysFile = values['keys-file'];
+    if (command !== 'rotate' || rest.length > 0 || keysFile === undefined) throw new UsageError('vault rotate needs --keys-file FILE');
+    const keyring = parseKeyring(await readFile(keysFile, 'utf8'));
+    const url = values.redis ?? process.env['AIRLOCK_REDIS_URL'];
+    if (url === undefined || url === '') throw new UsageError('no Redis: pass --redis URL or set AIRLOCK_REDIS_URL');
+    const client = await connect(url);
+    try {
+      const changed = await new Vault(client, keyring).rotate();
+      process.stdout.write(`vault: ${changed} credential(s) re-sealed under key "${keyring[0]?.id ?? ''}"\n`);
+      return EXIT_OK;
+    } finally {
+      client.destroy();
+    }
+  }
   if (area === 'recordings' || area === 'bundle') return recordingsCommand(area, command, rest, values);
   if (area !== 'audit') throw new UsageError(area === undefined ? 'no command' : `unknown command ${area}`);
   switch (command) {
