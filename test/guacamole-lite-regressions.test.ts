@@ -11,12 +11,15 @@ import { Browserless, loginAs } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { encodeInstruction, GuacParser } from '../sessions/protocol.ts';
+import { waitFor } from './support/wait.ts';
 
 /** A stand-in guacd that completes the handshake, then does what the test says. */
 class FakeGuacd {
   readonly server: net.Server;
   port = 0;
   afterReady: (socket: net.Socket) => void = () => undefined;
+  /** false: answer `connect` with nothing, like a guacd child that hangs in set-up (LAB.md). */
+  sendReady = true;
   connections = 0;
 
   constructor() {
@@ -27,7 +30,7 @@ class FakeGuacd {
       socket.on('data', (data) => {
         for (const [opcode] of parser.push(data.toString('utf8'))) {
           if (opcode === 'select') socket.write(encodeInstruction('args', 'VERSION_1_3_0', 'hostname', 'port', 'password'));
-          if (opcode === 'connect') {
+          if (opcode === 'connect' && this.sendReady) {
             socket.write(encodeInstruction('ready', '$fake-connection'));
             this.afterReady(socket);
           }
@@ -54,7 +57,10 @@ beforeAll(async () => {
   fake = new FakeGuacd();
   await fake.start();
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-glite-'));
-  portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${fake.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 10 });
+  portal = await startTestPortal(
+    { AIRLOCK_GUACD: `127.0.0.1:${fake.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_SESSION_READY_TIMEOUT_MS: '1500' },
+    { freshDb: 10 },
+  );
   await seedDemoPlant(portal, { targets: true });
   vera = await loginAs(portal.publicUrl, 'vera');
   const mona = await loginAs(portal.publicUrl, 'mona');
@@ -107,6 +113,24 @@ describe('guacamole-lite as Airlock runs it', () => {
     expect(uuid[1]).toBe(id);
     expect(JSON.stringify(result.tunnel.instructions)).not.toContain('fake-connection');
     await result.tunnel.close();
+  });
+
+  test('a set-up that never reaches ready is abandoned with a clear message, and audited', async () => {
+    fake.sendReady = false;
+    try {
+      const { ticket, id } = await sessionTicket(vera, requestId);
+      const result = await openTunnel(vera, { ticket });
+      if (!result.ok) throw new Error('refused');
+      expect(await result.tunnel.errorMessage(5_000)).toBe('The machine did not answer in time; try again.');
+      await result.tunnel.closed;
+      const aude = await loginAs(portal.publicUrl, 'aude');
+      await waitFor(async () => (await aude.get(`/api/audit?target=session:${id}`)).json<{ events: Array<{ action: string; reason: string }> }>().events.some((e) => e.action === 'session.failed' && e.reason === 'ready_timeout'), {
+        timeoutMs: 5_000,
+        what: 'the audit event',
+      });
+    } finally {
+      fake.sendReady = true;
+    }
   });
 
   test('it installs no signal handlers and writes nothing to the console', async () => {

@@ -3,7 +3,7 @@
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { conflict, notFound } from '../errors.ts';
-import { policySchema } from '../inventory/schema.ts';
+import type { Policy } from '../inventory/schema.ts';
 import type { AccessRequest, PersonRef, RequestState } from './schema.ts';
 import { CREATE_SCRIPT, TRANSITION_SCRIPT } from './lua.ts';
 
@@ -66,7 +66,8 @@ function toStored(id: string, h: Record<string, string>, approvals: string[]): S
     workOrder: doc.workOrder,
     windowStart: h['windowStart'] ?? '',
     windowEnd: h['windowEnd'] ?? '',
-    requestedPolicy: policySchema.parse(parseJson(h['requestedPolicy'])),
+    // Written by create() from a validated policy; read back as is on the hot listing path.
+    requestedPolicy: parseJson<Policy>(h['requestedPolicy']) ?? { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: true },
     state: (h['state'] ?? 'pending') as RequestState,
     requiredApprovals: h['requiredApprovals'] === '2' ? 2 : 1,
     approvals: approvals.map((json) => {
