@@ -349,7 +349,7 @@ describe('dev service supervisor readiness failures', () => {
   });
 
   test('a daemon that does not answer in time fails naming the service and is stopped', async () => {
-    // 1 ms: guacd needs far longer than that to load, so the first probe fails and time is up.
+    // 1 ms from the start of the launch: spawning guacd alone takes longer, so time is up.
     const start = startServices({ stateDir, services: ['guacd'], readyTimeoutMs: 1, userPrefix: USER_PREFIX });
     await expect(start).rejects.toThrow(/^guacd: guacd on port \d+ not ready within 1 ms/);
     expect(await supervisorFootprint(stateDir)).toEqual([]);

@@ -323,6 +323,8 @@ interface DaemonSpawner {
 
 function daemonSpawner(name: ServiceName, ctx: LaunchContext): DaemonSpawner {
   const state = ctx.states.get(name)!;
+  // The service's readiness budget runs from the start of its launch, not from the first probe.
+  const launchedAt = Date.now();
   const fail = async (reason: string): Promise<never> => {
     throw new ServiceStartError(name, reason, await logTails(state.logFiles));
   };
@@ -367,20 +369,26 @@ function daemonSpawner(name: ServiceName, ctx: LaunchContext): DaemonSpawner {
       return daemon;
     },
     async waitReady(what, probe) {
-      const started = Date.now();
       let lastError = 'no attempt yet';
       for (;;) {
         const dead = state.daemons.find((d) => d.exit !== undefined);
         if (dead) return fail(`${dead.label} ${dead.exit} before ${what} was ready`);
+        let ready = false;
         try {
           await probe();
-          ctx.log(`${name}: ${what} ready after ${Date.now() - started} ms`);
-          return;
+          ready = true;
         } catch (error) {
           lastError = (error as Error).message;
         }
-        if (Date.now() - started >= ctx.readyTimeoutMs) {
-          return fail(`${what} not ready within ${ctx.readyTimeoutMs} ms (last probe: ${lastError})`);
+        const elapsed = Date.now() - launchedAt;
+        // Answering late is not answering in time: the budget holds for a success too.
+        const outOfTime = ready ? elapsed > ctx.readyTimeoutMs : elapsed >= ctx.readyTimeoutMs;
+        if (outOfTime) {
+          return fail(`${what} not ready within ${ctx.readyTimeoutMs} ms (last probe: ${ready ? 'answered too late' : lastError})`);
+        }
+        if (ready) {
+          ctx.log(`${name}: ${what} ready after ${elapsed} ms`);
+          return;
         }
         await delay(READY_POLL_MS);
       }
