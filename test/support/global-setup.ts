@@ -4,6 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { startServices, type Supervisor } from '../../server/dev/supervisor.ts';
 
 declare global {
@@ -12,7 +13,10 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-test-'));
-  const supervisor = await startServices({ stateDir, userPrefix: 'airlock-test' });
+  // Target accounts per checkout: two checkouts testing at once (a developer and CI, say) must
+  // not reset each other's passwords; one checkout reuses its accounts run after run.
+  const checkout = createHash('sha256').update(path.resolve(import.meta.dirname, '../..')).digest('hex').slice(0, 6);
+  const supervisor = await startServices({ stateDir, userPrefix: `airlock-t${checkout}` });
   globalThis.airlockTestSupervisor = supervisor;
   process.env['AIRLOCK_TEST_SERVICES'] = JSON.stringify(supervisor.services);
   process.env['AIRLOCK_TEST_STATE_DIR'] = stateDir;
