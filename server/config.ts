@@ -42,6 +42,12 @@ const providerSchema = z.strictObject({
   groupsClaim: z.string().default('groups'),
   /** Claim naming the vendor's company; required for vendor users. */
   companyClaim: z.string().default('company'),
+  /**
+   * Claim holding the Microsoft Entra object id (Entra ID puts it in `oid`); Teams names users by
+   * the same id, so chat links them without a code. Opt-in per provider (`oid` for Entra ID):
+   * only a provider trusted to say who someone is in Entra may name it.
+   */
+  entraObjectIdClaim: z.string().min(1).optional(),
   /** Roles every user of this provider gets (e.g. [vendor] for a vendor IdP). */
   defaultRoles: z.array(z.enum(ROLES)).default([]),
   /** Only for a local development IdP on plain http: openid-client refuses http otherwise. */

@@ -50,6 +50,11 @@ export const keys = {
     linksOfUser: (userId: string): string => `${KEY_PREFIX}chat:links:user:${userId}`,
     /** An Airlock user's roles and sites as last seen in the portal (JSON ChatProfile). */
     profile: (userId: string): string => `${KEY_PREFIX}chat:profile:${userId}`,
+    /**
+     * Entra object id (the `oid` a sign-in carried) → Airlock user id: Teams names clickers by the
+     * same id (`aadObjectId`), so they are linked without a code. Lapses with the profile.
+     */
+    profileByEntraId: (objectId: string): string => `${KEY_PREFIX}chat:profile:entra:${objectId}`,
     /** Lower-cased email → Airlock user id, for admin-enabled email matching. */
     profileByEmail: (email: string): string => `${KEY_PREFIX}chat:profile:email:${email}`,
     /** One-time link code → the chat identity it was sent to (TTL). */

@@ -12,6 +12,7 @@ import type { RequestService } from './requests/service.ts';
 import { chatPluginFactory } from './chat/plugin.ts';
 import { siemPluginFactory } from './siem/plugin.ts';
 import type { SessionBroker } from '../sessions/broker.ts';
+import type { AirlockUser } from './auth/identity.ts';
 
 export interface PluginContext {
   config: Config;
@@ -29,6 +30,8 @@ export interface PortalPlugin {
   readonly name: string;
   /** Routes mounted on the portal (after the session middleware: `currentUser` works). */
   routes?(): Router;
+  /** After every successful sign-in, with the user as the ID token made them (before the redirect). */
+  onSignIn?(user: AirlockUser): Promise<void>;
   stop(): Promise<void>;
 }
 

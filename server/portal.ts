@@ -8,6 +8,7 @@ import { validateIdentity } from './config.ts';
 import { connectRedis, type RedisClient } from './redis.ts';
 import { keys } from './keys.ts';
 import { OidcLogin } from './auth/oidc.ts';
+import type { AirlockUser } from './auth/identity.ts';
 import { createApp } from './http/app.ts';
 import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from './dev/idp.ts';
 import { AuditLog } from './audit/store.ts';
@@ -67,6 +68,8 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
           clientSecret,
           scopes: ['openid', 'profile', 'email', 'groups'],
           allowInsecureRequests: issuer.startsWith('http:'),
+          // The demo's staff accounts carry Entra-style object ids, as an Entra ID sign-in would.
+          entraObjectIdClaim: 'oid',
         },
       ],
       groups: DEMO_GROUPS,
@@ -117,7 +120,17 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   sweeper.unref();
 
   const sessionMiddleware = createSessionMiddleware(config, redis);
-  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware });
+  // Each plugin hears of every sign-in; one failing does not keep the others from it.
+  const onSignIn = async (user: AirlockUser): Promise<void> => {
+    for (const plugin of plugins) {
+      try {
+        await plugin.onSignIn?.(user);
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message }, plugin: plugin.name }, 'plugin sign-in hook failed');
+      }
+    }
+  };
+  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn });
   const server = http.createServer(app);
   const tunnel = attachTunnel(server, { publicUrl: config.publicUrl, log, sessionMiddleware, broker });
   await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,13 @@
 // Microsoft Teams approvals against the fake Bot Framework: Adaptive Cards with Action.Execute
 // posted to the site's conversation and refreshed on decision; inbound tokens checked against
 // the configured key set (signature, issuer, audience, expiry, serviceurl) and the tenant
-// allowlist; replays; and plain "Open in Airlock" cards where a site has only a webhook.
+// allowlist; replays; plain "Open in Airlock" cards where a site has only a webhook; and staff
+// linked without a code from the Entra object id their sign-in carried.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { demoEntraObjectId } from '../server/dev/idp.ts';
+import { keys } from '../server/keys.ts';
+import { ChatStore } from '../server/chat/store.ts';
 import { FakeTeams, type TeamsCard, type TeamsUser } from '../server/dev/fakes/teams.ts';
 import { TEAMS_MESSAGES_PATH } from '../server/chat/teams.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
@@ -135,5 +140,38 @@ describe('inbound token and tenant checks', () => {
     expect(reply(again)).toContain('already handled');
     const events = (await aude.get(`/api/audit?target=request:${id}&limit=50`)).json<{ events: AuditEvent[] }>().events;
     expect(events.filter((e) => e.action === 'request.denied')).toHaveLength(1);
+  });
+});
+
+describe('linking from the Entra sign-in', () => {
+  test("a click from the aadObjectId that olga's sign-in carried (oid) is accepted without a link code", async () => {
+    // Forget what chat knew of olga: the sign-in alone must tell it (profile and object id).
+    const oid = demoEntraObjectId('olga');
+    await chat.portal.redis.del([keys.chat.profile('dev:olga'), keys.chat.profileByEntraId(oid)]);
+    await loginAs(chat.portal.publicUrl, 'olga');
+    const olgaInTeams: TeamsUser = { aadObjectId: oid, id: '29:olga-entra', name: 'Olga M.', tenantId: TEAMS.tenantId };
+    const id = await createRequest(vera, { machineId: 'cnc-07' });
+    const res = await teams.invoke(endpoint, await cardAbout(id), 'approve', olgaInTeams);
+    expect(res.status).toBe(200);
+    expect(reply(res)).toContain('You approved');
+    expect(await requestState(id)).toMatchObject({ state: 'approved', decision: { by: { id: 'dev:olga' } } });
+    const linked = (await aude.get('/api/audit?action=chat.linked&limit=20')).json<{ events: AuditEvent[] }>().events;
+    expect(linked.some((e) => e.actor?.id === 'dev:olga' && e.details['method'] === 'entra' && e.details['chatUser'] === oid)).toBe(true);
+  });
+
+  test('a click from an aadObjectId no sign-in carried still gets the link-code explanation', async () => {
+    const stranger: TeamsUser = { aadObjectId: randomUUID(), id: '29:stranger', name: 'Stranger', tenantId: TEAMS.tenantId };
+    const id = await createRequest(vera, { machineId: 'cnc-07' });
+    const res = await teams.invoke(endpoint, await cardAbout(id), 'approve', stranger);
+    expect(reply(res)).toMatch(/not linked to Airlock.*code [0-9A-Z]{5}-[0-9A-Z]{5}.*Nothing was changed/);
+    expect((await requestState(id)).state).toBe('pending');
+  });
+
+  test("another account claiming olga's object id does not take her Teams identity over", async () => {
+    const oid = demoEntraObjectId('olga');
+    const store = new ChatStore(chat.portal.redis);
+    const impostor = { id: 'rogue-idp:olga', provider: 'rogue-idp', subject: 'olga', name: 'Not Olga', email: undefined, roles: ['vendor'] as const, sites: [], company: 'acme', entraObjectId: oid };
+    expect(await store.saveProfile(impostor, 60_000)).toEqual({ entraConflict: true });
+    expect(await store.userIdByEntraObjectId(oid)).toBe('dev:olga');
   });
 });

@@ -39,4 +39,14 @@ describe('mapClaimsToUser', () => {
     expect(() => mapClaimsToUser(staff, identity, { sub: 'x', groups: { 'plant-a': true } })).toThrow(expect.objectContaining({ code: 'login_no_role' }));
     expect(() => mapClaimsToUser(staff, identity, { sub: 42, groups: ['audit'] })).toThrow(expect.objectContaining({ code: 'login_no_subject' }));
   });
+
+  test('the Entra object id is read only from providers configured for it, bounded like other claims', () => {
+    const oid = '2f9d6f2e-5b1c-4e8a-9d3f-0c1a2b3c4d5e';
+    const entra = { ...staff, entraObjectIdClaim: 'oid' };
+    expect(mapClaimsToUser(staff, identity, { sub: 'u', groups: ['audit'], oid }).entraObjectId).toBeUndefined();
+    expect(mapClaimsToUser(entra, identity, { sub: 'u', groups: ['audit'], oid }).entraObjectId).toBe(oid);
+    expect(mapClaimsToUser(entra, identity, { sub: 'u', groups: ['audit'] }).entraObjectId).toBeUndefined();
+    expect(mapClaimsToUser(entra, identity, { sub: 'u', groups: ['audit'], oid: 'x'.repeat(257) }).entraObjectId).toBeUndefined();
+    expect(mapClaimsToUser({ ...staff, entraObjectIdClaim: 'objectid' }, identity, { sub: 'u', groups: ['audit'], oid, objectid: 'other' }).entraObjectId).toBe('other');
+  });
 });

@@ -16,6 +16,11 @@ export interface AirlockUser {
   readonly sites: readonly string[];
   /** The vendor's company, from the company claim; only vendors carry one. */
   readonly company: string | undefined;
+  /**
+   * The Microsoft Entra object id (`oid`, or the provider's entraObjectIdClaim) when the token
+   * carried one: Teams names users by it, so chat can link them. Sessions from before it existed lack it.
+   */
+  readonly entraObjectId: string | undefined;
 }
 
 /** Claims we read are untrusted input even after signature checks: bound their sizes. */
@@ -61,6 +66,7 @@ export function mapClaimsToUser(provider: ProviderConfig, identity: IdentityConf
     roles: ROLES.filter((r) => roles.has(r)),
     sites: [...sites].sort(),
     company,
+    entraObjectId: provider.entraObjectIdClaim === undefined ? undefined : stringClaim(claims, provider.entraObjectIdClaim),
   });
 }
 
@@ -88,6 +94,7 @@ export function isAirlockUser(v: unknown): v is AirlockUser {
     typeof u['name'] === 'string' &&
     Array.isArray(u['roles']) &&
     (u['roles'] as unknown[]).every((r) => typeof r === 'string' && (ROLES as readonly string[]).includes(r)) &&
-    Array.isArray(u['sites'])
+    Array.isArray(u['sites']) &&
+    (u['entraObjectId'] === undefined || typeof u['entraObjectId'] === 'string')
   );
 }

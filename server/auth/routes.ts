@@ -45,7 +45,15 @@ export const requireUser: RequestHandler = (req, _res, next) => {
   next(currentUser(req) === undefined ? unauthenticated() : undefined);
 };
 
-export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }): Router {
+export interface AuthRouteOptions {
+  /**
+   * Called after each successful sign-in, before the redirect (integrations refresh what they
+   * know of the user). A failure is logged and does not fail the sign-in.
+   */
+  onSignIn?: (user: AirlockUser) => Promise<void>;
+}
+
+export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }, opts: AuthRouteOptions = {}): Router {
   const router = Router();
 
   router.get('/auth/providers', (_req, res) => {
@@ -105,7 +113,10 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
           sendLoginError(res, toAppError(loginErr));
           return;
         }
-        res.redirect(303, returnTo);
+        const signedIn = opts.onSignIn?.(user) ?? Promise.resolve();
+        signedIn
+          .catch((hookErr: unknown) => log.warn({ err: { message: (hookErr as Error).message }, provider: provider.id }, 'sign-in hook failed'))
+          .finally(() => res.redirect(303, returnTo));
       });
     })(req, res, (e?: unknown) => sendLoginError(res, loginError(e)));
   });

@@ -26,6 +26,11 @@ function chatFileSchema(allowLoopbackHttp: boolean) {
       botTokenFile: z.string().optional(),
       signingSecret: secret(16).optional(),
       signingSecretFile: z.string().optional(),
+      /** Socket Mode (plants without inbound internet): clicks arrive over a WebSocket the portal opens. */
+      socketMode: z.boolean().default(false),
+      /** The app-level token (`xapp-…`, scope `connections:write`) that opens Socket Mode connections. */
+      appToken: secret(10).startsWith('xapp-', 'an app-level token starts with xapp-').optional(),
+      appTokenFile: z.string().optional(),
       /** Workspaces (team ids, T…) whose clicks are accepted; anything else is refused. */
       allowedTeams: z.array(z.string().min(1)).min(1),
       /** The Slack app ids (A…) whose callbacks are accepted. */
@@ -33,7 +38,12 @@ function chatFileSchema(allowLoopbackHttp: boolean) {
       apiUrl: platformUrl.default('https://slack.com/api'),
     })
     .refine((s) => (s.botToken ?? s.botTokenFile) !== undefined, { message: 'botToken or botTokenFile is required', path: ['botToken'] })
-    .refine((s) => (s.signingSecret ?? s.signingSecretFile) !== undefined, { message: 'signingSecret or signingSecretFile is required', path: ['signingSecret'] });
+    // Over HTTP, the signature is what makes a callback authentic; in Socket Mode the app token is.
+    .refine((s) => s.socketMode || (s.signingSecret ?? s.signingSecretFile) !== undefined, {
+      message: 'signingSecret or signingSecretFile is required (unless socketMode is on)',
+      path: ['signingSecret'],
+    })
+    .refine((s) => !s.socketMode || (s.appToken ?? s.appTokenFile) !== undefined, { message: 'socketMode needs appToken or appTokenFile', path: ['appToken'] });
 
   const teamsBot = z
     .strictObject({
@@ -107,7 +117,10 @@ function chatFileSchema(allowLoopbackHttp: boolean) {
 
 export interface SlackConfig {
   readonly botToken: string;
-  readonly signingSecret: string;
+  /** Undefined in a Socket-Mode-only set-up: then there is no HTTP Request URL at all. */
+  readonly signingSecret: string | undefined;
+  /** The app-level token when Socket Mode is on; undefined otherwise. */
+  readonly appToken: string | undefined;
   readonly allowedTeams: readonly string[];
   readonly allowedApps: readonly string[];
   readonly apiUrl: string;
@@ -150,6 +163,12 @@ function fromFile(key: string, inline: string | undefined, file: string | undefi
   }
 }
 
+/** A token read from a file is checked here: the schema only saw its path. */
+function appTokenOf(token: string): string {
+  if (!token.startsWith('xapp-')) throw new ConfigError(VARIABLE, 'slack.appToken: an app-level token starts with xapp-');
+  return token;
+}
+
 export function parseChatConfig(raw: unknown, opts: { production: boolean }): ChatConfig {
   const insecure = typeof raw === 'object' && raw !== null && (raw as Record<string, unknown>)['allowInsecureLoopbackUrls'] === true;
   if (insecure && opts.production) throw new ConfigError(VARIABLE, 'allowInsecureLoopbackUrls is refused with NODE_ENV=production');
@@ -183,7 +202,9 @@ export function parseChatConfig(raw: unknown, opts: { production: boolean }): Ch
         ? undefined
         : Object.freeze({
             botToken: fromFile('slack.botToken', slack.botToken, slack.botTokenFile),
-            signingSecret: fromFile('slack.signingSecret', slack.signingSecret, slack.signingSecretFile),
+            signingSecret:
+              (slack.signingSecret ?? slack.signingSecretFile) === undefined ? undefined : fromFile('slack.signingSecret', slack.signingSecret, slack.signingSecretFile),
+            appToken: slack.socketMode ? appTokenOf(fromFile('slack.appToken', slack.appToken, slack.appTokenFile)) : undefined,
             allowedTeams: slack.allowedTeams,
             allowedApps: slack.allowedApps,
             apiUrl: slack.apiUrl.replace(/\/$/, ''),

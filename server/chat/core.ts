@@ -32,6 +32,7 @@ export const CHAT_READER: AirlockUser = Object.freeze<AirlockUser>({
   roles: ['auditor'],
   sites: [],
   company: undefined,
+  entraObjectId: undefined,
 });
 
 const PLATFORM_NAMES: Record<Platform, string> = { slack: 'Slack', teams: 'Microsoft Teams', mattermost: 'Mattermost' };
@@ -107,6 +108,7 @@ export class ApprovalCore implements ClickHandler {
   private async airlockUser(who: ChatIdentity): Promise<{ user: AirlockUser } | { refused: ClickOutcome }> {
     const { store, chat } = this.#deps;
     let link = await store.linkOf(who);
+    if (link === undefined && who.platform === 'teams') link = await this.linkByEntraObjectId(who);
     if (link === undefined && chat.linking.matchByEmail) link = await this.linkByEmail(who);
     if (link === undefined) {
       const code = await store.issueCode(who, chat.linking.codeTtlSeconds);
@@ -125,19 +127,32 @@ export class ApprovalCore implements ClickHandler {
     return { user };
   }
 
+  /**
+   * Teams names the clicker by their Entra object id (verified token, allowed tenant); a user who
+   * signed in to Airlock through Entra carried the same id in their ID token. No code needed.
+   */
+  private async linkByEntraObjectId(who: ChatIdentity) {
+    const userId = await this.#deps.store.userIdByEntraObjectId(who.userId);
+    return userId === undefined ? undefined : this.autoLink(who, userId, 'entra');
+  }
+
   private async linkByEmail(who: ChatIdentity) {
-    const { store, adapters, audit } = this.#deps;
+    const { store, adapters } = this.#deps;
     const email = await adapters.get(who.platform)?.verifiedEmail(who);
     const userId = email === undefined ? undefined : await store.userIdByEmail(email);
-    if (userId === undefined) return undefined;
-    const link = await store.link(who, userId, 'email');
+    return userId === undefined ? undefined : this.autoLink(who, userId, 'email');
+  }
+
+  private async autoLink(who: ChatIdentity, userId: string, method: 'email' | 'entra') {
+    const { store, audit } = this.#deps;
+    const link = await store.link(who, userId, method);
     await audit.append({
       actor: { id: userId, name: (await store.profile(userId))?.name ?? userId },
       action: 'chat.linked',
       target: null,
       outcome: 'ok',
       reason: null,
-      details: { platform: who.platform, workspace: who.workspace, chatUser: who.userId, method: 'email' },
+      details: { platform: who.platform, workspace: who.workspace, chatUser: who.userId, method },
       site: null,
     });
     return link;

@@ -94,4 +94,7 @@ export interface ChatAdapter {
   verifiedEmail(user: ChatIdentity): Promise<string | undefined>;
   /** The callback endpoints, mounted at the portal's root. */
   routes(core: ClickHandler): Router;
+  /** Connections the adapter opens itself (Slack Socket Mode); started with the plugin. */
+  start?(core: ClickHandler): void;
+  stop?(): Promise<void>;
 }

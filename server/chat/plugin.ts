@@ -1,6 +1,7 @@
 // The chat integration as a portal plugin: on when AIRLOCK_CHAT_FILE is set. It builds the
 // adapters the file configures, one approval core for all of them, the notifier that turns
-// domain events into messages, and the callback and linking routes.
+// domain events into messages, and the callback and linking routes; on every sign-in it
+// refreshes the user's chat profile (roles, sites, Entra object id for Teams linking).
 import { Router } from 'express';
 import type { PluginFactory } from '../plugins.ts';
 import { userRateLimit } from '../http/rate-limit.ts';
@@ -55,6 +56,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       adapters,
     });
     notifier.start();
+    for (const adapter of adapters.values()) adapter.start?.(core);
 
     const router = Router();
     for (const adapter of adapters.values()) router.use(adapter.routes(core));
@@ -71,7 +73,26 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
     return {
       name: 'chat',
       routes: () => router,
-      stop: () => notifier.stop(),
+      async onSignIn(user) {
+        const { entraConflict } = await store.saveProfile(user, chat.linking.profileMaxAgeMs);
+        if (!entraConflict) return;
+        // Two Airlock accounts claiming one Entra object id: one of the identity providers is lying
+        // or misconfigured. The earlier binding stands; this one links nobody in Teams.
+        log.warn({ userId: user.id, provider: user.provider }, 'entra object id already bound to another user');
+        await ctx.audit.append({
+          actor: { id: user.id, name: user.name },
+          action: 'chat.entra_id_refused',
+          target: null,
+          outcome: 'refused',
+          reason: 'entra_id_in_use',
+          details: { provider: user.provider },
+          site: null,
+        });
+      },
+      async stop() {
+        await Promise.all([...adapters.values()].map((a) => a.stop?.()));
+        await notifier.stop();
+      },
     };
   };
 }

@@ -65,6 +65,16 @@ describe('chat file validation', () => {
     expect(() => parseChatConfig({ slack: { ...slack, apiUrl: 'http://evil.example/api' }, allowInsecureLoopbackUrls: true }, { production: false })).toThrow(ConfigError);
   });
 
+  test('Socket Mode needs an app-level token (xapp-…) and then no signing secret', () => {
+    const { signingSecret: _unused, ...noSecret } = slack;
+    expect(() => parseChatConfig({ slack: noSecret }, { production: false })).toThrow(/slack.signingSecret/);
+    expect(() => parseChatConfig({ slack: { ...noSecret, socketMode: true } }, { production: false })).toThrow(/slack.appToken: socketMode needs appToken/);
+    expect(() => parseChatConfig({ slack: { ...noSecret, socketMode: true, appToken: 'xoxb-not-an-app-token' } }, { production: false })).toThrow(/xapp-/);
+    const socket = parseChatConfig({ slack: { ...noSecret, socketMode: true, appToken: 'xapp-1-A1-0123456789' } }, { production: false }).slack;
+    expect(socket).toMatchObject({ appToken: 'xapp-1-A1-0123456789', signingSecret: undefined });
+    expect(parseChatConfig({ slack }, { production: false }).slack?.appToken).toBeUndefined();
+  });
+
   test('email matching is off unless turned on', () => {
     expect(parseChatConfig({}, { production: false }).linking.matchByEmail).toBe(false);
   });

@@ -1,14 +1,16 @@
 // Slack: Block Kit cards posted with chat.postMessage and kept current with chat.update; button
 // clicks arrive as signed `block_actions` interactivity callbacks (verified before anything is
-// parsed); the clicker is answered with chat.postEphemeral.
+// parsed) or, in Socket Mode, as envelopes on the portal's own WebSocket to Slack; both go
+// through one handler. The clicker is answered with chat.postEphemeral.
 import { createHash } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SlackConfig } from './config.ts';
 import { callJson } from './http.ts';
-import { CHAT_ACTIONS, type ChatAdapter, type ChatIdentity, type ChatMessage, type ClickHandler, type CopyRef, type Destination } from './model.ts';
+import { CHAT_ACTIONS, type ChatAdapter, type ChatIdentity, type ChatMessage, type ClickHandler, type ClickOutcome, type CopyRef, type Destination } from './model.ts';
 import { verifySlackRequest } from './signing.ts';
+import { SlackSocketMode } from './slack-socket.ts';
 import type { ChatStore } from './store.ts';
 
 export const SLACK_INTERACTIONS_PATH = '/chat/slack/interactions';
@@ -38,6 +40,7 @@ const blockActions = z.object({
   channel: z.object({ id: z.string() }).optional(),
   actions: z.array(z.object({ action_id: z.string(), value: z.string().max(512).optional() })).min(1),
 });
+type BlockActions = z.infer<typeof blockActions>;
 
 function parseJson(text: string | undefined): unknown {
   try {
@@ -84,6 +87,7 @@ export class SlackAdapter implements ChatAdapter {
   readonly #config: SlackConfig;
   readonly #store: ChatStore;
   readonly #log: Logger;
+  #socket: SlackSocketMode | undefined;
 
   constructor(config: SlackConfig, deps: { store: ChatStore; log: Logger }) {
     this.#config = config;
@@ -122,12 +126,77 @@ export class SlackAdapter implements ChatAdapter {
     );
   }
 
+  /**
+   * One `block_actions` payload, however it arrived (HTTP after its signature check, or a Socket
+   * Mode envelope): the workspace and app allowlist, the replay check on `digest`, the approval
+   * core. Returns what the transport answers: refused (foreign workspace), or the clicker's reply.
+   */
+  private async interaction(core: ClickHandler, payload: BlockActions, digest: string): Promise<{ refused: true } | { refused: false; reply: ClickOutcome | undefined }> {
+    const actor: ChatIdentity = {
+      platform: 'slack',
+      workspace: payload.team.id,
+      userId: payload.user.id,
+      ...(payload.user.username === undefined ? {} : { displayName: payload.user.username }),
+    };
+    if (!this.#config.allowedTeams.includes(payload.team.id) || !this.#config.allowedApps.includes(payload.api_app_id)) {
+      await core.rejected(actor, 'workspace_not_allowed');
+      return { refused: true };
+    }
+    const [action] = payload.actions;
+    const name = CHAT_ACTIONS.find((a) => a === action?.action_id);
+    const value = buttonValue.safeParse(parseJson(action?.value));
+    // Link buttons, and anything not ours, need only the acknowledgement.
+    if (name === undefined || !value.success) return { refused: false, reply: undefined };
+    // A replayed callback is acknowledged and not acted on twice.
+    if (!(await this.#store.firstSighting('slack', digest))) return { refused: false, reply: undefined };
+    const outcome = await core.handle({
+      actor,
+      action: name,
+      requestId: value.data.r,
+      nonce: value.data.n,
+      ...(value.data.s === undefined ? {} : { sessionId: value.data.s }),
+    });
+    return { refused: false, reply: outcome };
+  }
+
+  /** Socket Mode, when configured: connects in the background; clicks go through `interaction`. */
+  start(core: ClickHandler): void {
+    const appToken = this.#config.appToken;
+    if (appToken === undefined || this.#socket !== undefined) return;
+    this.#socket = new SlackSocketMode({
+      appToken,
+      apiUrl: this.#config.apiUrl,
+      log: this.#log,
+      onInteractive: (payload) =>
+        this.socketInteraction(core, payload).catch((err: unknown) =>
+          this.#log.warn({ err: { message: (err as Error).message } }, 'slack socket mode: click not handled'),
+        ),
+    });
+    this.#socket.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#socket?.stop();
+  }
+
+  private async socketInteraction(core: ClickHandler, raw: unknown): Promise<void> {
+    const payload = blockActions.safeParse(raw);
+    if (!payload.success) return; // view submissions, shortcuts: not ours; the envelope is acknowledged
+    // Slack retries an envelope with the same payload (trigger_id and action_ts make each click unique).
+    const digest = createHash('sha256').update('socket\0').update(JSON.stringify(raw)).digest('hex');
+    const result = await this.interaction(core, payload.data, digest);
+    if (!result.refused && result.reply !== undefined) this.ephemeral(payload.data.channel?.id, payload.data.user.id, result.reply.text);
+  }
+
   routes(core: ClickHandler): Router {
     const router = Router();
+    const signingSecret = this.#config.signingSecret;
+    // Socket Mode only: no Request URL, nothing to mount.
+    if (signingSecret === undefined) return router;
     router.post(SLACK_INTERACTIONS_PATH, express.raw({ type: 'application/x-www-form-urlencoded', limit: CALLBACK_BODY_LIMIT }), async (req: Request, res: Response) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const check = verifySlackRequest(
-        this.#config.signingSecret,
+        signingSecret,
         { timestamp: req.get('x-slack-request-timestamp'), signature: req.get('x-slack-signature') },
         raw,
         Math.floor(Date.now() / 1000),
@@ -137,46 +206,21 @@ export class SlackAdapter implements ChatAdapter {
         res.status(401).json({ error: { code: check, message: 'The request signature is not valid.' } });
         return;
       }
-      let payload: z.infer<typeof blockActions>;
+      let payload: BlockActions;
       try {
         payload = blockActions.parse(JSON.parse(new URLSearchParams(raw.toString('utf8')).get('payload') ?? ''));
       } catch {
         res.status(400).json({ error: { code: 'unsupported_payload', message: 'Only block_actions payloads are handled.' } });
         return;
       }
-      const actor: ChatIdentity = {
-        platform: 'slack',
-        workspace: payload.team.id,
-        userId: payload.user.id,
-        ...(payload.user.username === undefined ? {} : { displayName: payload.user.username }),
-      };
-      if (!this.#config.allowedTeams.includes(payload.team.id) || !this.#config.allowedApps.includes(payload.api_app_id)) {
-        await core.rejected(actor, 'workspace_not_allowed');
+      // The digest is over the signed bytes: a replay is the same request sent again.
+      const result = await this.interaction(core, payload, createHash('sha256').update(raw).digest('hex'));
+      if (result.refused) {
         res.status(403).json({ error: { code: 'workspace_not_allowed', message: 'This workspace or app is not allowed.' } });
         return;
       }
-      const [action] = payload.actions;
-      const name = CHAT_ACTIONS.find((a) => a === action?.action_id);
-      const value = buttonValue.safeParse(parseJson(action?.value));
-      // Link buttons, and anything not ours, need only the acknowledgement.
-      if (name === undefined || !value.success) {
-        res.status(200).end();
-        return;
-      }
-      // A replayed callback (same signed bytes) is acknowledged and not acted on twice.
-      if (!(await this.#store.firstSighting('slack', createHash('sha256').update(raw).digest('hex')))) {
-        res.status(200).end();
-        return;
-      }
-      const outcome = await core.handle({
-        actor,
-        action: name,
-        requestId: value.data.r,
-        nonce: value.data.n,
-        ...(value.data.s === undefined ? {} : { sessionId: value.data.s }),
-      });
       res.status(200).end();
-      this.ephemeral(payload.channel?.id, payload.user.id, outcome.text);
+      if (result.reply !== undefined) this.ephemeral(payload.channel?.id, payload.user.id, result.reply.text);
     });
     return router;
   }

@@ -3,7 +3,7 @@
 // event-claim markers. Keys come from keys.ts.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { z } from 'zod';
-import type { RedisClient } from '../redis.ts';
+import { LuaScript, type RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { isAirlockUser, type AirlockUser } from '../auth/identity.ts';
 import { PLATFORMS, type ChatIdentity, type CopyRef } from './model.ts';
@@ -16,6 +16,18 @@ const CODE_LENGTH = 10;
 const SEEN_CALLBACK_TTL_SECONDS = 600;
 /** An event is fanned out once; the claim only has to outlive the bus's delivery to every instance. */
 const EVENT_CLAIM_TTL_SECONDS = 3600;
+
+/**
+ * Binds an Entra object id to a user unless another user holds it (an object id is one person
+ * for ever; two Airlock accounts claiming one means an identity provider to distrust, so the
+ * first binding stands until it lapses). KEYS[1] the binding; ARGV: user id, TTL in ms.
+ */
+const BIND_ENTRA_ID = new LuaScript(`
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);
 
 const identitySchema = z.object({
   platform: z.enum(PLATFORMS),
@@ -30,7 +42,7 @@ const linkSchema = z.object({
   identity: identitySchema,
   userId: z.string(),
   linkedAt: z.string(),
-  method: z.enum(['code', 'email']),
+  method: z.enum(['code', 'email', 'entra']),
 });
 export type ChatLink = z.infer<typeof linkSchema>;
 
@@ -62,11 +74,22 @@ export class ChatStore {
     this.#redis = redis;
   }
 
-  /** Records what Airlock knows of a signed-in user; it lapses after `maxAgeMs`. */
-  async saveProfile(user: AirlockUser, maxAgeMs: number): Promise<void> {
+  /**
+   * Records what Airlock knows of a signed-in user; it lapses after `maxAgeMs`. Returns false when
+   * the user's Entra object id is already bound to another user (that binding is kept).
+   */
+  async saveProfile(user: AirlockUser, maxAgeMs: number): Promise<{ entraConflict: boolean }> {
     const multi = this.#redis.multi().set(keys.chat.profile(user.id), JSON.stringify(user), { expiration: { type: 'PX', value: maxAgeMs } });
     if (user.email !== undefined) multi.set(keys.chat.profileByEmail(user.email.toLowerCase()), user.id, { expiration: { type: 'PX', value: maxAgeMs } });
     await multi.exec();
+    if (user.entraObjectId === undefined) return { entraConflict: false };
+    const bound = await BIND_ENTRA_ID.run(this.#redis, { keys: [keys.chat.profileByEntraId(user.entraObjectId)], arguments: [user.id, String(maxAgeMs)] });
+    return { entraConflict: bound !== 1 };
+  }
+
+  /** The Airlock user whose recent sign-in carried this Entra object id. */
+  async userIdByEntraObjectId(objectId: string): Promise<string | undefined> {
+    return (await this.#redis.get(keys.chat.profileByEntraId(objectId))) ?? undefined;
   }
 
   async profile(userId: string): Promise<AirlockUser | undefined> {

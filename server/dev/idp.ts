@@ -1,7 +1,7 @@
 // The embedded development OpenID provider (oidc-provider), for the demo and the tests only:
 // one account per Airlock role, a plain login form, consent granted automatically.
 // config.ts refuses to enable it with NODE_ENV=production.
-import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdentityConfig } from '../config.ts';
@@ -35,6 +35,15 @@ export const DEMO_GROUPS: IdentityConfig['groups'] = {
   'airlock-auditors': { roles: ['auditor'], sites: [] },
   'airlock-admins': { roles: ['admin'], sites: [] },
 };
+
+/** Staff whose tokens carry an Entra-style object id (`oid`), as Entra ID sign-ins would. */
+const ENTRA_STAFF = new Set(['mona', 'olga', 'bruno']);
+
+/** A stable fake Entra object id (a UUID derived from the username), for the dev IdP and tests. */
+export function demoEntraObjectId(username: string): string {
+  const h = createHash('sha256').update(`airlock-demo-entra-oid:${username}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 export const DEV_IDP_MOUNT = '/dev-idp';
 export const DEV_CLIENT_ID = 'airlock-portal';
@@ -94,7 +103,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
     ],
     jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    claims: { openid: ['sub'], profile: ['name'], email: ['email'], groups: ['groups', 'company'] },
+    claims: { openid: ['sub'], profile: ['name', 'oid'], email: ['email'], groups: ['groups', 'company'] },
     // Put the scope's claims in the ID token itself: Airlock maps roles from it at login.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
@@ -112,6 +121,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
           email: account.email,
           groups: [...account.groups],
           ...(account.company === undefined ? {} : { company: account.company }),
+          ...(ENTRA_STAFF.has(id) ? { oid: demoEntraObjectId(id) } : {}),
         }),
       };
     },

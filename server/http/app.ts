@@ -12,6 +12,7 @@ import type { RedisClient } from '../redis.ts';
 import { healthRoutes } from '../health/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
+import type { AirlockUser } from '../auth/identity.ts';
 import { DEV_IDP_MOUNT, type DevIdp } from '../dev/idp.ts';
 import type { PortalServices } from '../portal.ts';
 import { auditRoutes } from '../audit/routes.ts';
@@ -30,6 +31,8 @@ export interface AppDeps {
   services: PortalServices;
   /** express-session, shared with the WebSocket upgrade guard. */
   sessionMiddleware: RequestHandler;
+  /** Runs after each successful sign-in (the plugins' onSignIn hooks). */
+  onSignIn?: (user: AirlockUser) => Promise<void>;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -101,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
     sameOriginOnly(config.publicUrl),
     express.json({ limit: JSON_BODY_LIMIT }),
   );
-  app.use(authRoutes(deps.login, log));
+  app.use(authRoutes(deps.login, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
   const { services } = deps;
   app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);

@@ -38,6 +38,17 @@ export class FakeServer {
     return this.#url;
   }
 
+  /** The HTTP server, for fakes that also accept WebSocket upgrades on it. */
+  get httpServer(): http.Server {
+    return this.#server;
+  }
+
+  /** Records something that is not an HTTP call (a WebSocket frame), so `until` can wait for it. */
+  note(call: RecordedCall): void {
+    this.calls.push(call);
+    this.#emitter.emit('call', call);
+  }
+
   route(method: string, pattern: RegExp, handler: FakeHandler): void {
     this.#routes.push({ method, pattern, handler });
   }

@@ -1,6 +1,11 @@
-// A fake Slack Web API (chat.postMessage, chat.update, chat.postEphemeral, users.info) and a
-// fake user who clicks Block Kit buttons, sending the documented signed `block_actions`
-// interactivity payload. For the demo and the tests: no internet.
+// A fake Slack Web API (chat.postMessage, chat.update, chat.postEphemeral, users.info,
+// apps.connections.open) and a fake user who clicks Block Kit buttons, sending the documented
+// `block_actions` interactivity payload: signed to the Request URL, or as a Socket Mode envelope
+// over the WebSocket the portal opened (acks recorded). For the demo and the tests: no internet.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
 import { FakeServer, bearer, type RecordedCall } from './base.ts';
 import { slackSignature } from '../../chat/signing.ts';
 
@@ -32,6 +37,18 @@ export interface FakeSlackOptions {
   signingSecret: string;
   teamId: string;
   appId: string;
+  /** The app-level token (`xapp-…`) apps.connections.open accepts; without it Socket Mode is off. */
+  appToken?: string;
+}
+
+/** A Socket Mode envelope as Slack sends it. */
+export interface SocketEnvelope {
+  envelope_id: string;
+  type: string;
+  accepts_response_payload: boolean;
+  payload: Record<string, unknown>;
+  retry_attempt?: number;
+  retry_reason?: string;
 }
 
 export interface ClickOptions {
@@ -58,7 +75,14 @@ export class FakeSlack {
   readonly messages = new Map<string, SlackMessage>();
   readonly ephemerals: Array<{ channel: string; user: string; text: string }> = [];
   readonly users = new Map<string, SlackUser>();
+  /** Every Socket Mode acknowledgement received, in order. */
+  readonly acks: Array<{ envelope_id: string; payload?: unknown }> = [];
   #ts = 1_700_000_000_000;
+  readonly #wss = new WebSocketServer({ noServer: true });
+  /** Unused connection tickets handed out by apps.connections.open (one use each, like Slack's). */
+  readonly #tickets = new Set<string>();
+  /** Open Socket Mode connections, oldest first. */
+  readonly #sockets: WebSocket[] = [];
 
   private constructor(options: FakeSlackOptions) {
     this.options = options;
@@ -67,6 +91,7 @@ export class FakeSlack {
   static async start(options: FakeSlackOptions): Promise<FakeSlack> {
     const fake = new FakeSlack(options);
     fake.routes();
+    fake.socketMode();
     await fake.server.listen();
     return fake;
   }
@@ -102,6 +127,14 @@ export class FakeSlack {
       this.ephemerals.push({ channel: String(b['channel']), user: String(b['user']), text: String(b['text']) });
       return { ok: true, message_ts: String(Date.now() / 1000) };
     }));
+    this.server.route('POST', /^\/api\/apps\.connections\.open$/, (call) => {
+      const token = bearer(call);
+      if (token !== undefined && token === this.options.botToken) return { json: { ok: false, error: 'not_allowed_token_type' } };
+      if (this.options.appToken === undefined || token !== this.options.appToken) return { json: { ok: false, error: 'invalid_auth' } };
+      const ticket = randomUUID();
+      this.#tickets.add(ticket);
+      return { json: { ok: true, url: `${this.server.url.replace(/^http/, 'ws')}/link/?ticket=${ticket}&app_id=${this.options.appId}` } };
+    });
     this.server.route('POST', /^\/api\/users\.info$/, authed((b) => {
       const user = this.users.get(String(b['user']));
       if (user === undefined) return { ok: false, error: 'user_not_found' };
@@ -120,26 +153,31 @@ export class FakeSlack {
     return m.blocks.flatMap((b) => b.elements ?? []).filter((e) => e.value !== undefined && e.action_id !== undefined).map((e) => e.action_id as string);
   }
 
+  /** The `block_actions` payload Slack builds when `user` clicks `actionId` on `message`. */
+  clickPayload(message: SlackMessage, actionId: string, user: SlackUser, opts: Pick<ClickOptions, 'teamId' | 'appId' | 'tamper'> = {}): Record<string, unknown> {
+    const button = message.blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === actionId);
+    if (button === undefined) throw new Error(`no button ${actionId} on message ${message.ts}`);
+    const payload: Record<string, unknown> = {
+      type: 'block_actions',
+      api_app_id: opts.appId ?? this.options.appId,
+      team: { id: opts.teamId ?? this.options.teamId, domain: 'plant' },
+      user: { id: user.id, username: user.name ?? user.id, team_id: user.teamId },
+      channel: { id: message.channel },
+      message: { ts: message.ts, text: message.text },
+      container: { type: 'message', message_ts: message.ts, channel_id: message.channel },
+      trigger_id: `${Date.now()}.${Math.random().toString(36).slice(2)}`,
+      response_url: `${this.server.url}/actions/response`,
+      actions: [{ type: 'button', action_id: actionId, block_id: 'airlock_actions', value: button.value, action_ts: String(Date.now() / 1000) }],
+    };
+    opts.tamper?.(payload);
+    return payload;
+  }
+
   /** Clicks a button of a posted message as `user`, the way Slack calls the Request URL. */
   async click(requestUrl: string, message: SlackMessage, actionId: string, user: SlackUser, opts: ClickOptions = {}): Promise<ClickResult> {
     let signed = opts.replay;
     if (signed === undefined) {
-      const button = message.blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === actionId);
-      if (button === undefined) throw new Error(`no button ${actionId} on message ${message.ts}`);
-      const payload: Record<string, unknown> = {
-        type: 'block_actions',
-        api_app_id: opts.appId ?? this.options.appId,
-        team: { id: opts.teamId ?? this.options.teamId, domain: 'plant' },
-        user: { id: user.id, username: user.name ?? user.id, team_id: user.teamId },
-        channel: { id: message.channel },
-        message: { ts: message.ts, text: message.text },
-        container: { type: 'message', message_ts: message.ts, channel_id: message.channel },
-        trigger_id: `${Date.now()}.${Math.random().toString(36).slice(2)}`,
-        response_url: `${this.server.url}/actions/response`,
-        actions: [{ type: 'button', action_id: actionId, block_id: 'airlock_actions', value: button.value, action_ts: String(Date.now() / 1000) }],
-      };
-      opts.tamper?.(payload);
-      const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+      const body = new URLSearchParams({ payload: JSON.stringify(this.clickPayload(message, actionId, user, opts)) }).toString();
       const timestamp = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
       signed = { body, timestamp, signature: slackSignature(opts.signingSecret ?? this.options.signingSecret, timestamp, body) };
     }
@@ -149,6 +187,94 @@ export class FakeSlack {
       body: signed.body,
     });
     return { status: res.status, text: await res.text(), signed };
+  }
+
+  // ---- Socket Mode -------------------------------------------------------------------------
+
+  private socketMode(): void {
+    this.server.httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(req.url ?? '/', this.server.url);
+      const ticket = url.searchParams.get('ticket') ?? '';
+      // A ticket is good for one connection, as with Slack's.
+      if (url.pathname !== '/link/' || !this.#tickets.delete(ticket)) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+    });
+  }
+
+  private onSocket(ws: WebSocket): void {
+    this.#sockets.push(ws);
+    this.server.note({ method: 'WS', path: '/socket/connected', headers: {}, body: { connections: this.#sockets.length } });
+    ws.on('message', (data) => {
+      let frame: { envelope_id?: unknown; payload?: unknown };
+      try {
+        frame = JSON.parse(String(data)) as typeof frame;
+      } catch {
+        return;
+      }
+      if (typeof frame.envelope_id !== 'string') return;
+      const ack = { envelope_id: frame.envelope_id, ...(frame.payload === undefined ? {} : { payload: frame.payload }) };
+      this.acks.push(ack);
+      this.server.note({ method: 'WS', path: '/socket/ack', headers: {}, body: ack });
+    });
+    ws.on('close', () => {
+      this.#sockets.splice(this.#sockets.indexOf(ws), 1);
+      this.server.note({ method: 'WS', path: '/socket/closed', headers: {}, body: { connections: this.#sockets.length } });
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: this.#sockets.length,
+        debug_info: { host: 'applink-fake', build_number: 1, approximate_connection_time: 18060 },
+        connection_info: { app_id: this.options.appId },
+      }),
+    );
+  }
+
+  /** Open Socket Mode connections. */
+  get socketConnections(): number {
+    return this.#sockets.length;
+  }
+
+  /** Sends an envelope on the newest connection (Slack picks one of the app's connections). */
+  sendEnvelope(envelope: SocketEnvelope): void {
+    const ws = this.#sockets.at(-1);
+    if (ws === undefined) throw new Error('no Socket Mode connection to send on');
+    ws.send(JSON.stringify(envelope));
+  }
+
+  /** `user` clicks `actionId` on `message`, delivered as an `interactive` envelope; returns it (to redeliver). */
+  socketClick(message: SlackMessage, actionId: string, user: SlackUser, opts: Pick<ClickOptions, 'teamId' | 'appId' | 'tamper'> = {}): SocketEnvelope {
+    const envelope: SocketEnvelope = { envelope_id: randomUUID(), type: 'interactive', accepts_response_payload: false, payload: this.clickPayload(message, actionId, user, opts) };
+    this.sendEnvelope(envelope);
+    return envelope;
+  }
+
+  /** Slack's retry of an envelope it thinks was not acknowledged: same envelope, next attempt. */
+  redeliver(envelope: SocketEnvelope): void {
+    this.sendEnvelope({ ...envelope, retry_attempt: (envelope.retry_attempt ?? 0) + 1, retry_reason: 'timeout' });
+  }
+
+  /** Asks every open connection to reconnect, as Slack does before recycling a server. */
+  requestDisconnect(reason: 'refresh_requested' | 'warning' | 'link_disabled' = 'refresh_requested'): void {
+    for (const ws of this.#sockets) ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'applink-fake' } }));
+  }
+
+  /** Cuts every connection without a word (a network drop). */
+  dropConnections(): void {
+    for (const ws of [...this.#sockets]) ws.terminate();
+  }
+
+  /** Waits for the acknowledgement of an envelope. */
+  async untilAck(envelopeId: string, timeoutMs = 5_000): Promise<void> {
+    await this.server.until((c) => c.path === '/socket/ack' && (c.body as { envelope_id: string }).envelope_id === envelopeId, `the ack of ${envelopeId}`, timeoutMs);
+  }
+
+  /** How many times apps.connections.open has been called successfully. */
+  get connectionsOpened(): number {
+    return this.server.calls.filter((c) => c.path === '/api/apps.connections.open' && bearer(c) === this.options.appToken).length;
   }
 
   /** How many ephemeral replies `user` has had so far. */
@@ -162,7 +288,9 @@ export class FakeSlack {
     return this.ephemerals.filter((e) => e.user === user)[seen]?.text ?? '';
   }
 
-  close(): Promise<void> {
-    return this.server.close();
+  async close(): Promise<void> {
+    for (const ws of [...this.#sockets]) ws.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await this.server.close();
   }
 }
