@@ -12,5 +12,8 @@ export default {
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
   testTimeout: 60_000,
+  // A suite that fails half-way can leave a socket or a browser behind; CI must still end.
+  // Passing suites clean up after themselves (checked with --detectOpenHandles).
+  forceExit: true,
   maxWorkers: 1,
 };
