@@ -151,6 +151,7 @@ const envSchema = z.object({
   AIRLOCK_RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).max(10_000_000).default(1024),
   AIRLOCK_SESSION_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
   AIRLOCK_GUACD_PACE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  AIRLOCK_GUACD_MAX_SETUPS: z.coerce.number().int().min(1).max(100).default(4),
   AIRLOCK_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   AIRLOCK_SYSLOG_URL: syslogUrl.optional(),
@@ -194,6 +195,8 @@ export interface Config {
     readonly readyTimeoutMs: number;
     /** Least time between two connection set-ups on one guacd (LAB.md: bursts hang guacd 1.3). */
     readonly guacdPaceMs: number;
+    /** Most set-ups (dial to `ready`) in flight on one guacd; later ones queue in the portal. */
+    readonly guacdMaxSetups: number;
   };
   /** This portal process's name in the session registry. */
   readonly instanceId: string;
@@ -386,7 +389,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       retentionDays: e.AIRLOCK_RETENTION_DAYS,
       purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,
     }),
-    broker: Object.freeze({ readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS, guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS }),
+    broker: Object.freeze({ readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS, guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS, guacdMaxSetups: e.AIRLOCK_GUACD_MAX_SETUPS }),
     instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
     trustProxy: e.AIRLOCK_TRUST_PROXY,

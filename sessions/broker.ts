@@ -109,7 +109,7 @@ export class SessionBroker {
     this.finaliser = deps.finaliser;
     this.tickets = new TicketStore(deps.redis);
     this.registry = new SessionRegistry(deps.redis, deps.config.instanceId);
-    this.pacer = new Pacer(deps.config.broker.guacdPaceMs);
+    this.pacer = new Pacer(deps.config.broker.guacdPaceMs, deps.config.broker.guacdMaxSetups);
   }
 
   async start(): Promise<void> {
@@ -275,8 +275,9 @@ export class SessionBroker {
     const startedAt = new Date();
     let ready = false;
 
-    await this.pacer.slot(machine.guacd);
+    const setupDone = await this.pacer.slot(machine.guacd);
     if (ws.readyState !== ws.OPEN) {
+      setupDone();
       await inputLog.close();
       return;
     }
@@ -289,6 +290,7 @@ export class SessionBroker {
       hooks: {
         onReady: (guacdConnectionId) => {
           ready = true;
+          setupDone();
           watchdog.start();
           const record: LiveSessionRecord = {
             id: sessionId,
@@ -314,6 +316,7 @@ export class SessionBroker {
           return decision.allow;
         },
         onClose: (error) => {
+          setupDone();
           watchdog.stop();
           for (const t of timers) clearTimeout(t);
           const active = this.local.get(sessionId);
@@ -336,6 +339,7 @@ export class SessionBroker {
         instance: this.config.instanceId,
       });
     } catch {
+      setupDone();
       this.local.delete(sessionId);
       await inputLog.close();
       ws.close(1011, 'recording unavailable');

@@ -11,7 +11,18 @@ export type SpoolProblem = 'spool_unwritable' | 'disk_low';
  * Can a session be recorded now? The spool must exist (it is created if missing), accept a new
  * file — a real write, because root passes every permission check — and have enough free space.
  */
+/** A healthy spool is re-checked at most this often (each check writes and deletes a file). */
+const SPOOL_OK_CACHE_MS = 1_000;
+const lastHealthy = new Map<string, number>();
+
 export async function spoolProblem(spool: string, minFreeBytes: number): Promise<SpoolProblem | undefined> {
+  if (Date.now() - (lastHealthy.get(`${spool}|${minFreeBytes}`) ?? 0) < SPOOL_OK_CACHE_MS) return undefined;
+  const problem = await checkSpool(spool, minFreeBytes);
+  if (problem === undefined) lastHealthy.set(`${spool}|${minFreeBytes}`, Date.now());
+  return problem;
+}
+
+async function checkSpool(spool: string, minFreeBytes: number): Promise<SpoolProblem | undefined> {
   try {
     await mkdir(spool, { recursive: true, mode: 0o700 });
     await access(spool, constants.W_OK);
@@ -40,7 +51,11 @@ export async function fileSize(file: string): Promise<number | undefined> {
 
 /** How often the watchdog looks at a session's recording. */
 export const WATCHDOG_INTERVAL_MS = 500;
-/** guacd creates the file as the connection starts; this long after `ready` it must exist. */
+/**
+ * Once the first frame has reached the browser, guacd has recorded it: this long after, every
+ * file must exist. (Not counted from `ready`: under load guacd 1.3 creates the typescript only
+ * after building the terminal, seconds later.)
+ */
 export const RECORDING_APPEAR_MS = 1_000;
 /** Output flowing while the file does not grow for this long means the recording is failing. */
 export const RECORDING_STALL_MS = 1_500;
@@ -55,7 +70,7 @@ export class RecordingWatchdog {
   private readonly files: readonly string[];
   private readonly fail: (reason: RecordingFailure) => void;
   private timer: NodeJS.Timeout | undefined;
-  private readyAt = 0;
+  private firstOutputAt = 0;
   private lastSize = -1;
   private lastGrowth = 0;
   private outputAtLastGrowth = 0;
@@ -69,14 +84,16 @@ export class RecordingWatchdog {
   }
 
   start(): void {
-    this.readyAt = Date.now();
-    this.lastGrowth = this.readyAt;
     this.timer = setInterval(() => void this.check(), WATCHDOG_INTERVAL_MS);
     this.timer.unref();
   }
 
-  /** Counts bytes sent to the browser. */
+  /** Counts recorded bytes sent to the browser (guacd's drawing, not keep-alives). */
   outputFlowed(bytes: number): void {
+    if (this.output === 0) {
+      this.firstOutputAt = Date.now();
+      this.lastGrowth = this.firstOutputAt;
+    }
     this.output += bytes;
   }
 
@@ -86,11 +103,11 @@ export class RecordingWatchdog {
   }
 
   private async check(): Promise<void> {
-    if (this.failed || this.timer === undefined) return;
+    if (this.failed || this.timer === undefined || this.output === 0) return;
     const now = Date.now();
     const sizes = await Promise.all(this.files.map(fileSize));
     if (sizes.some((s) => s === undefined)) {
-      if (now - this.readyAt >= RECORDING_APPEAR_MS || this.lastSize >= 0) this.trip('recording_missing');
+      if (now - this.firstOutputAt >= RECORDING_APPEAR_MS || this.lastSize >= 0) this.trip('recording_missing');
       return;
     }
     const size = sizes[0] ?? 0;

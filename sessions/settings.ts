@@ -67,6 +67,9 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
     // No sound for plant machines; keeps sessions light.
     'disable-audio': 'true',
     audio: [],
+    // What the browser draws (guacamole-common-js): without a list guacd falls back to PNG only.
+    image: ['image/png', 'image/jpeg', 'image/webp'],
+    timezone: 'UTC',
   };
   switch (machine.protocol) {
     case 'ssh':

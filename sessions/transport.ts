@@ -102,14 +102,16 @@ export class BrokeredConnection extends ClientConnection {
 
   /** guacd → browser. */
   override send(message: string): void {
-    let data = message;
+    const data = message;
     // guacamole-lite tells the browser guacd's connection id (the key to join the session);
     // the browser gets Airlock's session id instead.
     if (!this.idReplaced && this.guacamoleConnectionId !== undefined && message === encodeInstruction('', this.guacamoleConnectionId)) {
-      data = encodeInstruction('', this.sessionId);
       this.idReplaced = true;
+      this.relay(encodeInstruction('', this.sessionId));
+      return;
     }
-    // guacd's keep-alive nops go to this user only, not into the recording: not "output".
+    // The id above and guacd's keep-alive nops go to this user only, not into the recording:
+    // they are not "output" for the recording watchdog.
     if (!data.startsWith(NOP)) this.hooks?.onOutput(data.length);
     this.relay(data);
   }
