@@ -9,6 +9,8 @@ import { SiteRequests } from './approver/SiteRequests.tsx';
 import { WatchScreen } from './approver/WatchScreen.tsx';
 import { AuditLog } from './auditor/AuditLog.tsx';
 import { ChatAccounts } from './chat/ChatAccounts.tsx';
+import { Player } from './recordings/Player.tsx';
+import { RecordingList } from './recordings/RecordingList.tsx';
 import { SessionScreen } from './session/SessionScreen.tsx';
 import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
@@ -154,6 +156,14 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       return <AuditLog />;
     case 'chat':
       return <ChatAccounts />;
+    case 'recordings': {
+      // Chat messages link to `#/recordings?session=<id>`: that opens the session's player.
+      const session = route.params.get('session');
+      if (session !== null && session !== '') return <Player key={session} sessionId={session} />;
+      return <RecordingList key={route.params.toString()} initial={route.params} />;
+    }
+    case 'recording':
+      return route.id === null ? null : <Player key={route.id} sessionId={route.id} />;
   }
 }
 

@@ -350,3 +350,96 @@ export interface ChatLinks {
 export const listChatLinks = () => api<ChatLinks>('/api/chat/links');
 export const linkChatAccount = (code: string) => api<{ link: ChatLink }>('/api/chat/links', { method: 'POST', body: { code } }).then((r) => r.link);
 export const unlinkChatAccount = (id: string) => api<void>(`/api/chat/links/${seg(id)}`, { method: 'DELETE' });
+
+// Recordings (docs/api.md "Recordings"): search, details with verification, timeline, files.
+export type RecordingFileKind = 'recording' | 'typescript' | 'typescriptTiming' | 'events';
+
+export interface RecordingSummary {
+  sessionId: string;
+  requestId: string;
+  requester: { id: string; name: string; company: string | null };
+  approvers: PersonRef[];
+  machine: { id: string; name: string; siteId: string; protocol: Protocol };
+  siteId: string;
+  startedAt: string;
+  endedAt: string;
+  endReason: string;
+  incomplete: string[];
+  files: { kind: RecordingFileKind; name: string; bytes: number }[];
+  dir: string;
+}
+
+export interface RecordingManifest {
+  version: 1;
+  sessionId: string;
+  requestId: string;
+  requester: { id: string; name: string; company: string | null };
+  approvers: (PersonRef & { at: string })[];
+  reason: string;
+  workOrder: string | null;
+  machine: { id: string; name: string; siteId: string; protocol: Protocol };
+  siteId: string;
+  policy: Policy;
+  grant: { start: string; end: string };
+  startedAt: string;
+  endedAt: string;
+  endReason: string;
+  files: { kind: RecordingFileKind; name: string; bytes: number; sha256: string }[];
+  incomplete: string[];
+  finalisedAt: string;
+  signer: { algorithm: 'Ed25519'; keyId: string };
+}
+
+export interface RecordingVerification {
+  ok: boolean;
+  signature: 'valid' | 'invalid' | 'missing';
+  manifest: 'ok' | 'missing' | 'malformed';
+  files: { name: string; ok: boolean; problem: null | 'missing' | 'hash_mismatch' }[];
+  unexpected: string[];
+  incomplete: string[];
+}
+
+export interface RecordingDetails extends RecordingSummary {
+  manifest: RecordingManifest;
+  verification: RecordingVerification;
+}
+
+export type TimelineKind = 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch';
+
+export interface TimelineEntry {
+  /** Milliseconds from the session start. */
+  t: number;
+  kind: TimelineKind;
+  label: string;
+}
+
+export interface RecordingQuery {
+  vendor?: string;
+  company?: string;
+  machine?: string;
+  site?: string;
+  approver?: string;
+  protocol?: Protocol;
+  reason?: string;
+  request?: string;
+  q?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RecordingPage {
+  recordings: RecordingSummary[];
+  total: number;
+  nextCursor: string | null;
+}
+
+export const searchRecordings = (q: RecordingQuery) => api<RecordingPage>(`/api/recordings${query({ ...q })}`);
+export const getRecording = (id: string) => api<{ recording: RecordingDetails }>(`/api/recordings/${seg(id)}`).then((r) => r.recording);
+export const getTimeline = (id: string) => api<{ timeline: TimelineEntry[] }>(`/api/recordings/${seg(id)}/timeline`).then((r) => r.timeline);
+export const verifyRecording = (id: string) => api<{ verification: RecordingVerification }>(`/api/recordings/${seg(id)}/verify`).then((r) => r.verification);
+/** Streamed by the player (HTTP Range supported); `download` makes it an attachment. */
+export const recordingFileUrl = (id: string, kind: RecordingFileKind, download = false) =>
+  `/api/recordings/${seg(id)}/files/${seg(kind)}${download ? '?download' : ''}`;
+export const bundleUrl = (requestId: string) => `/api/requests/${seg(requestId)}/bundle`;

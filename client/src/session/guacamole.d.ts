@@ -2,6 +2,10 @@
 // the session screens use. Shapes follow the library's JSDoc; anything unused is left out.
 declare module 'guacamole-common-js' {
   namespace Guacamole {
+    namespace Status {
+      const Code: { fromHTTPCode(status: number): number };
+    }
+
     class Status {
       constructor(code: number, message?: string);
       code: number;
@@ -17,6 +21,8 @@ declare module 'guacamole-common-js' {
       scale(scale: number): void;
       getScale(): number;
       showCursor(shown: boolean): void;
+      /** Calls `callback` once every queued drawing operation has been applied. */
+      flush(callback?: () => void): void;
       onresize: ((width: number, height: number) => void) | null;
       oncursor: ((canvas: HTMLCanvasElement, x: number, y: number) => void) | null;
     }
@@ -30,8 +36,18 @@ declare module 'guacamole-common-js' {
       index: number;
     }
 
+    class Parser {
+      receive(packet: string): void;
+      oninstruction: ((opcode: string, args: string[]) => void) | null;
+    }
+
+    class UTF8Parser {
+      decode(buffer: ArrayBuffer | Uint8Array): string;
+    }
+
     abstract class Tunnel {
       state: number;
+      setState(state: number): void;
       onerror: ((status: Status) => void) | null;
       onstatechange: ((state: number) => void) | null;
       static readonly State: {
@@ -44,6 +60,51 @@ declare module 'guacamole-common-js' {
 
     class WebSocketTunnel extends Tunnel {
       constructor(tunnelURL: string);
+    }
+
+    /**
+     * Streams a Guacamole protocol dump over HTTP (fetch + ReadableStream), parsing instructions
+     * as bytes arrive. A SessionRecording takes over its oninstruction/onerror/onstatechange.
+     */
+    class StaticHTTPTunnel extends Tunnel {
+      constructor(url: string, crossDomain?: boolean, extraTunnelHeaders?: Record<string, string>);
+      /** Content-Length of the response once known (a header string), else null. */
+      size: string | number | null;
+      oninstruction: ((opcode: string, args: string[]) => void) | null;
+      connect(data?: string): void;
+      disconnect(): void;
+    }
+
+    /**
+     * Playback of a recorded session (1.5.0). There is no playback-rate control; `seek` replays
+     * from the nearest keyframe whose state was captured earlier. Loading from a Blob is broken
+     * in 1.5.0 (GUACAMOLE-1793): use a StaticHTTPTunnel.
+     */
+    class SessionRecording {
+      constructor(source: Tunnel);
+      connect(data?: string): void;
+      disconnect(): void;
+      abort(): void;
+      getDisplay(): Display;
+      isPlaying(): boolean;
+      /** Milliseconds from the first frame to the current frame. */
+      getPosition(): number;
+      /** Milliseconds from the first frame to the last frame parsed so far. */
+      getDuration(): number;
+      play(): void;
+      pause(): void;
+      /** Moves to the frame nearest `position` ms; `callback` runs when done or cancelled. */
+      seek(position: number, callback?: () => void): void;
+      /** Cancels an in-progress seek (its callback still runs). */
+      cancel(): void;
+      onload: (() => void) | null;
+      onerror: ((message: string) => void) | null;
+      onabort: (() => void) | null;
+      /** Once per parsed frame: the duration so far and the characters parsed so far. */
+      onprogress: ((duration: number, parsedSize: number) => void) | null;
+      onplay: (() => void) | null;
+      onpause: (() => void) | null;
+      onseek: ((position: number, current: number, total: number) => void) | null;
     }
 
     class Client {

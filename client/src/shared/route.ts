@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react';
 import type { Role } from '../api.ts';
 
-export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'session' | 'watch' | 'chat';
+export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'recordings' | 'session' | 'watch' | 'recording' | 'chat';
 
 export interface Section {
   route: Exclude<RouteName, 'home'>;
@@ -22,13 +22,16 @@ export const SECTIONS: readonly Section[] = [
   { route: 'live', label: 'Live sessions', roles: ['approver', 'auditor', 'admin'] },
   { route: 'admin', label: 'Inventory', roles: ['admin'] },
   { route: 'audit', label: 'Audit log', roles: ['auditor', 'admin'] },
+  { route: 'recordings', label: 'Recordings', roles: ['auditor', 'admin', 'approver'] },
   { route: 'chat', label: 'Chat accounts', roles: ['approver', 'vendor'] },
 ];
 
 /** Screens reached by a link with an id (`#/session/<requestId>`), not from the nav. */
-export const ITEM_ROUTES: Readonly<Record<'session' | 'watch', readonly Role[]>> = {
+export const ITEM_ROUTES: Readonly<Record<'session' | 'watch' | 'recording', readonly Role[]>> = {
   session: ['vendor'],
   watch: ['approver', 'admin'],
+  /** The player: `#/recording/<sessionId>`. Plant managers see their own sites' (server-side). */
+  recording: ['auditor', 'admin', 'approver'],
 };
 
 export interface Route {

@@ -1,0 +1,431 @@
+// The player (`#/recording/<sessionId>`, also `#/recordings?session=<id>` from chat): replays a
+// finalised session while it downloads, with play/pause, a seek bar, speeds 1×–16×, skip-idle,
+// the session's timeline and a search over it, the request context from the signed manifest,
+// the verification result, and downloads (files and the request's evidence bundle).
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
+import {
+  bundleUrl,
+  errorMessage,
+  getRecording,
+  getTimeline,
+  recordingFileUrl,
+  type RecordingDetails,
+  type RecordingFileKind,
+  type RecordingVerification,
+  type TimelineEntry,
+} from '../api.ts';
+import { ErrorMessage, Time, WindowTime } from '../shared/components.tsx';
+import { href } from '../shared/route.ts';
+import { END_REASONS } from './RecordingList.tsx';
+import { formatBytes, formatClock, formatDuration } from './format.ts';
+import { Playback, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
+
+declare global {
+  interface Window {
+    /** The player, for the end-to-end test and the benchmark (first-frame and seek timings). */
+    __airlockPlayer?: { playback: Playback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
+  }
+}
+
+const FILE_LABELS: Record<RecordingFileKind, string> = {
+  recording: 'Screen recording (Guacamole)',
+  typescript: 'Terminal typescript',
+  typescriptTiming: 'Typescript timing',
+  events: 'Input-event log',
+};
+
+type Details = { status: 'loading' } | { status: 'ready'; recording: RecordingDetails; timeline: TimelineEntry[] } | { status: 'error'; message: string };
+
+export type PlayerStatus = 'loading' | 'ready' | 'error';
+
+const IDLE: PlaybackState = { position: 0, duration: 0, playable: 0, loaded: false, playing: false, firstFrame: false, error: null, received: 0, total: null };
+
+export function Player({ sessionId }: { sessionId: string }) {
+  const [details, setDetails] = useState<Details>({ status: 'loading' });
+  const [playback, setPlayback] = useState<Playback | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+    Promise.all([getRecording(sessionId), getTimeline(sessionId)]).then(
+      ([recording, timeline]) => {
+        if (!cancelled) setDetails({ status: 'ready', recording, timeline });
+      },
+      (err: unknown) => {
+        if (!cancelled) setDetails({ status: 'error', message: errorMessage(err, 'This recording could not be loaded.') });
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [sessionId]);
+
+  // The file starts downloading at once, beside the details, so the first frame comes sooner.
+  // Deferred by a tick so StrictMode's development double mount starts one playback, not two.
+  useEffect(() => {
+    let p: Playback | null = null;
+    const timer = setTimeout(() => {
+      p = new Playback(recordingFileUrl(sessionId, 'recording'), { autoplay: true });
+      const hook = { playback: p, sessionId, firstFrameAt: null as number | null, seekTimes: [] as number[] };
+      p.onFirstFrame = () => {
+        hook.firstFrameAt = performance.now();
+      };
+      p.onSeeked = (ms) => hook.seekTimes.push(ms);
+      window.__airlockPlayer = hook;
+      setPlayback(p);
+    }, 0);
+    return () => {
+      clearTimeout(timer);
+      p?.dispose();
+      delete window.__airlockPlayer;
+    };
+  }, [sessionId]);
+
+  // A refused or missing recording: stop the download (it fails too, the server refuses it).
+  useEffect(() => {
+    if (details.status === 'error') playback?.dispose();
+  }, [details.status, playback]);
+
+  const state = usePlaybackState(playback);
+  const status: PlayerStatus =
+    details.status === 'error' || (state.error !== null && details.status === 'ready') ? 'error' : details.status === 'ready' && state.firstFrame ? 'ready' : 'loading';
+
+  return (
+    <section className="card wide player-page" data-testid="player">
+      <div className="heading">
+        <h1>{details.status === 'ready' ? `Recording: ${details.recording.machine.name}` : 'Recording'}</h1>
+        <a href={href('recordings')}>Back to recordings</a>
+      </div>
+      <p className={`player-status status-${status}`} data-testid="player-status" data-status={status} role="status">
+        {status === 'loading' ? 'Loading the recording…' : status === 'ready' ? 'Ready' : 'Not available'}
+      </p>
+      {details.status === 'error' && <ErrorMessage message={details.message} testId="player-error" />}
+      {details.status === 'ready' && state.error !== null && <ErrorMessage message={`The recording could not be played: ${state.error}`} testId="player-error" />}
+      {details.status !== 'error' && (
+        <div className="player-layout">
+          <div className="player-main">
+            <Screen playback={playback} />
+            {playback !== null && <Controls playback={playback} state={state} />}
+            {details.status === 'ready' && playback !== null && <Timeline playback={playback} details={details.recording} timeline={details.timeline} />}
+          </div>
+          {details.status === 'ready' && <Context recording={details.recording} />}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function usePlaybackState(playback: Playback | null): PlaybackState {
+  const cache = useRef<{ p: Playback | null; key: string; value: PlaybackState }>({ p: null, key: '', value: IDLE });
+  return useSyncExternalStore(
+    (onChange) => (playback === null ? () => {} : playback.subscribe(onChange)),
+    () => {
+      if (playback === null) return IDLE;
+      const next = playback.state();
+      const key = JSON.stringify(next);
+      if (cache.current.p !== playback || cache.current.key !== key) cache.current = { p: playback, key, value: next };
+      return cache.current.value;
+    },
+  );
+}
+
+/** The recording's display, scaled to fit its box (never enlarged). */
+function Screen({ playback }: { playback: Playback | null }) {
+  const host = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    const el = host.current;
+    if (el === null || playback === null) return;
+    const display = playback.display;
+    const displayEl = display.getElement();
+    el.appendChild(displayEl);
+    const fit = () => {
+      const w = display.getWidth();
+      const h = display.getHeight();
+      if (w <= 0 || h <= 0 || el.clientWidth <= 0 || el.clientHeight <= 0) return;
+      display.scale(Math.min(el.clientWidth / w, el.clientHeight / h, 1));
+    };
+    display.onresize = fit;
+    const observer = new ResizeObserver(fit);
+    observer.observe(el);
+    fit();
+    return () => {
+      observer.disconnect();
+      display.onresize = null;
+      displayEl.remove();
+    };
+  }, [playback]);
+  return <div ref={host} className="player-display" role="img" aria-label="Recorded screen" data-testid="player-display" />;
+}
+
+function Controls({ playback, state }: { playback: Playback; state: PlaybackState }) {
+  const [speed, setSpeed] = useState<Speed>(playback.getSpeed());
+  const [skipIdle, setSkipIdle] = useState(false);
+  const max = state.loaded ? state.duration : state.playable;
+  return (
+    <div className="player-controls">
+      <button
+        type="button"
+        onClick={() => (state.playing ? playback.pause() : playback.play())}
+        disabled={!state.firstFrame}
+        data-testid="player-play"
+        data-playing={state.playing ? 'true' : 'false'}
+        aria-label={state.playing ? 'Pause' : 'Play'}
+      >
+        {state.playing ? 'Pause' : 'Play'}
+      </button>
+      <span className="player-time" data-testid="player-time" data-ms={Math.round(state.position)}>
+        {formatClock(state.position)}
+      </span>
+      <input
+        type="range"
+        className="player-seek"
+        min={0}
+        max={Math.max(0, Math.round(max))}
+        step={100}
+        value={Math.min(Math.round(state.position), Math.round(max))}
+        onChange={(e) => playback.seek(Number(e.target.value))}
+        disabled={!state.firstFrame}
+        aria-label="Position"
+        data-testid="player-seek"
+      />
+      <span className="player-duration" data-testid="player-duration" data-ms={Math.round(state.duration)} data-loaded={state.loaded ? 'true' : 'false'}>
+        {formatClock(state.duration)}
+        {!state.loaded && '…'}
+      </span>
+      <label className="player-speed">
+        Speed
+        <select
+          value={speed}
+          onChange={(e) => {
+            const s = Number(e.target.value) as Speed;
+            setSpeed(s);
+            playback.setSpeed(s);
+          }}
+          data-testid="player-speed"
+        >
+          {SPEEDS.map((s) => (
+            <option key={s} value={s}>
+              {s}×
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={skipIdle}
+          onChange={(e) => {
+            setSkipIdle(e.target.checked);
+            playback.setSkipIdle(e.target.checked);
+          }}
+          data-testid="player-skip-idle"
+        />
+        Skip idle
+      </label>
+      {!state.loaded && (
+        <span className="muted" data-testid="player-download">
+          downloading {formatBytes(state.received)}
+          {state.total !== null && ` of ${formatBytes(state.total)}`}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Timeline times are ms from the session start (the portal's clock); the recording's are ms
+ * from its first frame (guacd's `sync`, epoch ms). The difference is guacd's connect delay.
+ */
+function useTimelineOffset(playback: Playback, startedAt: string, firstFrame: boolean): number {
+  return useMemo(() => {
+    const first = playback.firstSync;
+    const start = Date.parse(startedAt);
+    // Only trust an epoch-like timestamp within a minute of the session start.
+    if (first === null || !Number.isFinite(first) || Math.abs(first - start) > 60_000) return 0;
+    return first - start;
+    // firstFrame: the first sync is known by then.
+  }, [playback, startedAt, firstFrame]);
+}
+
+function Timeline({ playback, details, timeline }: { playback: Playback; details: RecordingDetails; timeline: TimelineEntry[] }) {
+  const state = usePlaybackState(playback);
+  const offset = useTimelineOffset(playback, details.startedAt, state.firstFrame);
+  const [find, setFind] = useState('');
+  const [hit, setHit] = useState(0);
+  const at = (e: TimelineEntry) => Math.max(0, e.t - offset);
+  const needle = find.trim().toLowerCase();
+  const hits = needle === '' ? [] : timeline.map((e, i) => ({ e, i })).filter(({ e }) => e.label.toLowerCase().includes(needle));
+  let current = -1;
+  timeline.forEach((e, i) => {
+    if (at(e) <= state.position) current = i;
+  });
+
+  function findNext(e: FormEvent) {
+    e.preventDefault();
+    if (hits.length === 0) return;
+    const h = hits[hit % hits.length];
+    if (h !== undefined) playback.seek(at(h.e));
+    setHit((n) => n + 1);
+  }
+
+  return (
+    <div className="player-timeline-box">
+      <form className="player-find" onSubmit={findNext}>
+        <input
+          type="search"
+          value={find}
+          placeholder="Find in commands and events"
+          aria-label="Find in the timeline"
+          onChange={(e) => {
+            setFind(e.target.value);
+            setHit(0);
+          }}
+          data-testid="player-find"
+        />
+        <button type="submit" className="secondary" disabled={hits.length === 0} data-testid="player-find-next">
+          Next hit
+        </button>
+        {needle !== '' && (
+          <span className="muted" data-testid="player-find-count">
+            {hits.length} hit{hits.length === 1 ? '' : 's'}
+          </span>
+        )}
+      </form>
+      {hits.length > 0 && (
+        <ul className="player-hits" data-testid="player-hits">
+          {hits.map(({ e, i }) => (
+            <li key={i}>
+              <button type="button" className="link" onClick={() => playback.seek(at(e))} data-testid={`find-hit-${i}`}>
+                {formatClock(at(e))} {e.label}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <h2>Timeline</h2>
+      {timeline.length === 0 ? (
+        <p className="muted">No events recorded for this session.</p>
+      ) : (
+        <ol className="player-timeline" data-testid="player-timeline">
+          {timeline.map((e, i) => (
+            <li key={i} className={`timeline-${e.kind}${i === current ? ' current' : ''}`}>
+              <button type="button" className="link" onClick={() => playback.seek(at(e))} data-testid={`timeline-${i}`} data-kind={e.kind} data-t={at(e)}>
+                <span className="timeline-time">{formatClock(at(e))}</span> <span className="timeline-kind">{e.kind}</span> {e.label}
+              </button>
+            </li>
+          ))}
+        </ol>
+      )}
+    </div>
+  );
+}
+
+function Context({ recording }: { recording: RecordingDetails }) {
+  const m = recording.manifest;
+  const reason = END_REASONS.find((r) => r.value === recording.endReason)?.label ?? recording.endReason;
+  return (
+    <aside className="player-context" data-testid="player-context">
+      <Verification v={recording.verification} />
+      <h2>Request</h2>
+      <dl>
+        <dt>Requester</dt>
+        <dd data-testid="context-requester">
+          {m.requester.name}
+          {m.requester.company !== null && <span className="muted"> · {m.requester.company}</span>}
+        </dd>
+        <dt>Reason</dt>
+        <dd data-testid="context-reason">{m.reason || '—'}</dd>
+        {m.workOrder !== null && (
+          <>
+            <dt>Work order</dt>
+            <dd data-testid="context-work-order">{m.workOrder}</dd>
+          </>
+        )}
+        <dt>Approved by</dt>
+        <dd data-testid="context-approvers">
+          {m.approvers.length === 0 ? (
+            '—'
+          ) : (
+            <ul className="plain">
+              {m.approvers.map((a) => (
+                <li key={a.id}>
+                  {a.name} <span className="muted">at</span> <Time iso={a.at} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Access window</dt>
+        <dd data-testid="context-window">{m.grant.start !== '' && m.grant.end !== '' ? <WindowTime start={m.grant.start} end={m.grant.end} /> : '—'}</dd>
+        <dt>Machine</dt>
+        <dd data-testid="context-machine">
+          {m.machine.name} <span className="muted">({m.machine.protocol.toUpperCase()})</span>
+        </dd>
+        <dt>Site</dt>
+        <dd>{m.siteId}</dd>
+        <dt>Session</dt>
+        <dd>
+          <Time iso={m.startedAt} precise /> · {formatDuration(Date.parse(m.endedAt) - Date.parse(m.startedAt))}
+        </dd>
+        <dt>Ended</dt>
+        <dd data-testid="context-end-reason">{reason}</dd>
+        {recording.incomplete.length > 0 && (
+          <>
+            <dt>Incomplete</dt>
+            <dd>
+              <span className="badge broken" data-testid="context-incomplete">
+                {recording.incomplete.join(', ')}
+              </span>
+            </dd>
+          </>
+        )}
+      </dl>
+      <h2>Downloads</h2>
+      <ul className="plain player-downloads">
+        {recording.files.map((f) => (
+          <li key={f.kind}>
+            <a href={recordingFileUrl(recording.sessionId, f.kind, true)} download data-testid={`download-${f.kind}`}>
+              {FILE_LABELS[f.kind] ?? f.kind}
+            </a>{' '}
+            <span className="muted">{formatBytes(f.bytes)}</span>
+          </li>
+        ))}
+        <li>
+          <a href={bundleUrl(recording.requestId)} download data-testid="bundle-download">
+            Evidence bundle for the request
+          </a>
+        </li>
+      </ul>
+    </aside>
+  );
+}
+
+/** What failed verification, one line each (files by name). */
+export function verificationProblems(v: RecordingVerification): string[] {
+  const out: string[] = [];
+  if (v.manifest !== 'ok') out.push(`manifest.json: ${v.manifest}`);
+  if (v.signature !== 'valid') out.push(`manifest.sig: signature ${v.signature}`);
+  for (const f of v.files) if (!f.ok) out.push(`${f.name}: ${f.problem === 'missing' ? 'missing' : 'altered (hash mismatch)'}`);
+  for (const u of v.unexpected) out.push(`${u}: not in the manifest`);
+  return out;
+}
+
+function Verification({ v }: { v: RecordingVerification }) {
+  const problems = verificationProblems(v);
+  const ok = v.ok && problems.length === 0;
+  return (
+    <div className="player-verification">
+      <span className={`badge ${ok ? 'ok' : 'broken'}`} data-testid="verification-badge" data-status={ok ? 'verified' : 'failed'}>
+        {ok ? 'Verified' : 'Verification failed'}
+      </span>
+      {ok ? (
+        <p className="muted">Every file matches the signed manifest.</p>
+      ) : (
+        <ul className="plain error" data-testid="verification-problems">
+          {problems.map((p) => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

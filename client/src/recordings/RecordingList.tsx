@@ -1,0 +1,277 @@
+// "Recordings" (auditor, admin, plant manager): search finalised sessions by who, where, what,
+// when, how they ended and what was typed or shown; page through the results; a row opens the
+// player. The server decides which sites' recordings the caller sees.
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { PROTOCOLS, errorMessage, searchRecordings, type Protocol, type RecordingQuery, type RecordingSummary } from '../api.ts';
+import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
+import { itemHref } from '../shared/route.ts';
+import { fromLocalInput } from '../shared/time.ts';
+import { formatDuration } from './format.ts';
+
+/** Results per page: a screenful, quick to fetch. */
+export const RECORDINGS_PAGE_SIZE = 50;
+
+/** Why sessions end (the broker's and finaliser's words), for the "end reason" filter. */
+export const END_REASONS: readonly { value: string; label: string }[] = [
+  { value: 'disconnected', label: 'Disconnected' },
+  { value: 'window_ended', label: 'Access window ended' },
+  { value: 'terminated', label: 'Terminated by a manager' },
+  { value: 'revoked', label: 'Grant revoked' },
+  { value: 'connection_error', label: 'Connection error' },
+  { value: 'guacd_error', label: 'Gateway error' },
+  { value: 'recording_missing', label: 'Recording missing' },
+  { value: 'recording_stalled', label: 'Recording stalled' },
+  { value: 'input_log_failed', label: 'Input log failed' },
+  { value: 'store_unavailable', label: 'Store unavailable' },
+  { value: 'instance_lost', label: 'Portal instance lost' },
+  { value: 'orphaned', label: 'Orphaned (finalised at restart)' },
+];
+
+const endReasonLabel = (r: string) => END_REASONS.find((e) => e.value === r)?.label ?? r;
+
+interface Filters {
+  vendor: string;
+  company: string;
+  machine: string;
+  site: string;
+  approver: string;
+  protocol: '' | Protocol;
+  reason: string;
+  q: string;
+  from: string;
+  to: string;
+}
+const TEXT_FIELDS = ['vendor', 'company', 'machine', 'site', 'approver', 'reason', 'q'] as const;
+
+function filtersFrom(params: URLSearchParams): Filters {
+  const protocol = params.get('protocol') ?? '';
+  return {
+    vendor: params.get('vendor') ?? '',
+    company: params.get('company') ?? '',
+    machine: params.get('machine') ?? '',
+    site: params.get('site') ?? '',
+    approver: params.get('approver') ?? '',
+    protocol: (PROTOCOLS as readonly string[]).includes(protocol) ? (protocol as Protocol) : '',
+    reason: params.get('reason') ?? '',
+    q: params.get('q') ?? '',
+    from: '',
+    to: '',
+  };
+}
+
+/** The API query for the form, or the message explaining why it is not valid. */
+function queryOf(f: Filters): RecordingQuery | string {
+  const from = f.from === '' ? null : fromLocalInput(f.from);
+  const to = f.to === '' ? null : fromLocalInput(f.to);
+  if (f.from !== '' && from === null) return 'Enter a valid “from” time.';
+  if (f.to !== '' && to === null) return 'Enter a valid “to” time.';
+  if (from !== null && to !== null && to < from) return '“To” must be after “from”.';
+  const q: RecordingQuery = { limit: RECORDINGS_PAGE_SIZE };
+  for (const k of TEXT_FIELDS) {
+    const v = f[k].trim();
+    if (v !== '') q[k] = v;
+  }
+  if (f.protocol !== '') q.protocol = f.protocol;
+  if (from !== null) q.from = from.toISOString();
+  if (to !== null) q.to = to.toISOString();
+  return q;
+}
+
+type Results =
+  | { status: 'idle' }
+  | { status: 'loading' }
+  | { status: 'ready'; query: RecordingQuery; recordings: RecordingSummary[]; total: number; nextCursor: string | null; more: 'idle' | 'loading' | { error: string } }
+  | { status: 'error'; message: string };
+
+export function RecordingList({ initial }: { initial: URLSearchParams }) {
+  const [filters, setFilters] = useState<Filters>(() => filtersFrom(initial));
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const [results, setResults] = useState<Results>({ status: 'idle' });
+  const generation = useRef(0);
+
+  const run = useCallback(async (f: Filters) => {
+    const query = queryOf(f);
+    if (typeof query === 'string') {
+      setInvalid(query);
+      return;
+    }
+    setInvalid(null);
+    const mine = ++generation.current;
+    setResults({ status: 'loading' });
+    try {
+      const page = await searchRecordings(query);
+      if (mine === generation.current) setResults({ status: 'ready', query, ...page, more: 'idle' });
+    } catch (err) {
+      if (mine === generation.current) setResults({ status: 'error', message: errorMessage(err, 'The search failed.') });
+    }
+  }, []);
+
+  // The newest recordings (or the URL's search) show at once.
+  const initialFilters = useRef(filters);
+  useEffect(() => {
+    void run(initialFilters.current);
+  }, [run]);
+
+  async function more() {
+    if (results.status !== 'ready' || results.nextCursor === null) return;
+    const mine = generation.current;
+    setResults({ ...results, more: 'loading' });
+    try {
+      const page = await searchRecordings({ ...results.query, cursor: results.nextCursor });
+      if (mine !== generation.current) return;
+      setResults({ ...results, recordings: [...results.recordings, ...page.recordings], total: page.total, nextCursor: page.nextCursor, more: 'idle' });
+    } catch (err) {
+      if (mine === generation.current) setResults({ ...results, more: { error: errorMessage(err, 'Could not load more.') } });
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    void run(filters);
+  }
+
+  const set = <K extends keyof Filters>(key: K, value: Filters[K]) => setFilters((f) => ({ ...f, [key]: value }));
+  const text = (key: (typeof TEXT_FIELDS)[number], label: string, placeholder: string) => (
+    <label>
+      {label}
+      <input type={key === 'q' ? 'search' : 'text'} value={filters[key]} placeholder={placeholder} onChange={(e) => set(key, e.target.value)} data-testid={key === 'q' ? 'recordings-q' : `recordings-${key}`} />
+    </label>
+  );
+
+  return (
+    <section className="card wide" data-testid="recordings">
+      <h1>Recordings</h1>
+      <form className="recordings-search" onSubmit={submit} data-testid="recordings-search">
+        <div className="recordings-q-row">
+          {text('q', 'Typed or shown', 'words from commands or screen output')}
+        </div>
+        <div className="filters">
+          {text('vendor', 'Vendor (user id)', 'e.g. dev:vera')}
+          {text('company', 'Company', 'company id')}
+          {text('machine', 'Machine', 'machine id')}
+          {text('site', 'Site', 'site id')}
+          {text('approver', 'Approver (user id)', 'e.g. dev:mona')}
+          <label>
+            Protocol
+            <select value={filters.protocol} onChange={(e) => set('protocol', e.target.value as Filters['protocol'])} data-testid="recordings-protocol">
+              <option value="">Any</option>
+              {PROTOCOLS.map((p) => (
+                <option key={p} value={p}>
+                  {p.toUpperCase()}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            End reason
+            <select value={filters.reason} onChange={(e) => set('reason', e.target.value)} data-testid="recordings-reason">
+              <option value="">Any</option>
+              {END_REASONS.map((r) => (
+                <option key={r.value} value={r.value}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            From
+            <input type="datetime-local" value={filters.from} onChange={(e) => set('from', e.target.value)} data-testid="recordings-from" />
+          </label>
+          <label>
+            To
+            <input type="datetime-local" value={filters.to} onChange={(e) => set('to', e.target.value)} data-testid="recordings-to" />
+          </label>
+        </div>
+        <p className="actions">
+          <button type="submit" data-testid="recordings-submit">
+            Search
+          </button>
+          <button type="button" className="secondary" onClick={() => { const f = filtersFrom(new URLSearchParams()); setFilters(f); void run(f); }} data-testid="recordings-clear">
+            Clear
+          </button>
+        </p>
+        <ErrorMessage message={invalid} testId="recordings-invalid" />
+      </form>
+
+      {results.status === 'loading' && <Loading />}
+      {results.status === 'error' && <ErrorMessage message={results.message} testId="recordings-error" />}
+      {results.status === 'ready' &&
+        (results.recordings.length === 0 ? (
+          <p className="muted" data-testid="recordings-empty">
+            No recordings match.
+          </p>
+        ) : (
+          <>
+            <p className="muted" data-testid="recordings-total">
+              {results.total} recording{results.total === 1 ? '' : 's'}
+            </p>
+            <table className="table recordings-table">
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>Vendor</th>
+                  <th>Machine</th>
+                  <th>Site</th>
+                  <th>Protocol</th>
+                  <th>Duration</th>
+                  <th>End reason</th>
+                  <th>Approvers</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {results.recordings.map((r) => (
+                  <Row key={r.sessionId} r={r} />
+                ))}
+              </tbody>
+            </table>
+            {results.nextCursor !== null && (
+              <p className="actions">
+                <button type="button" className="secondary" onClick={more} disabled={results.more === 'loading'} data-testid="recordings-more">
+                  {results.more === 'loading' ? 'Loading…' : 'More'}
+                </button>
+              </p>
+            )}
+            {typeof results.more === 'object' && <ErrorMessage message={results.more.error} testId="recordings-more-error" />}
+          </>
+        ))}
+    </section>
+  );
+}
+
+function Row({ r }: { r: RecordingSummary }) {
+  const link = itemHref('recording', r.sessionId);
+  return (
+    <tr
+      className="clickable"
+      data-testid={`recording-row-${r.sessionId}`}
+      onClick={() => {
+        window.location.hash = link;
+      }}
+    >
+      <td>
+        <Time iso={r.startedAt} />
+      </td>
+      <td>
+        {r.requester.name}
+        {r.requester.company !== null && <span className="muted"> · {r.requester.company}</span>}
+      </td>
+      <td>{r.machine.name}</td>
+      <td>{r.siteId}</td>
+      <td>{r.machine.protocol.toUpperCase()}</td>
+      <td>{formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt))}</td>
+      <td>{endReasonLabel(r.endReason)}</td>
+      <td>{r.approvers.map((a) => a.name).join(', ')}</td>
+      <td className="actions-cell">
+        {r.incomplete.length > 0 && (
+          <span className="badge broken" title={r.incomplete.join(', ')} data-testid={`recording-incomplete-${r.sessionId}`}>
+            incomplete
+          </span>
+        )}
+        <a href={link} onClick={(e) => e.stopPropagation()} data-testid={`recording-open-${r.sessionId}`}>
+          Play
+        </a>
+      </td>
+    </tr>
+  );
+}
