@@ -84,3 +84,33 @@ export function printGrid(header: string[], lines: string[][]): void {
 }
 
 export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
+
+/**
+ * GET load from wrk (C, one thread): the load generator costs far less CPU than Node's fetch, so
+ * on a small machine the portal, not the client, is what gets measured.
+ */
+export async function wrkGet(name: string, url: string, opts: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const { spawnSync } = await import('node:child_process');
+  const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', ...Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const run = spawnSync('wrk', args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr || run.error?.message}`);
+  const out = run.stdout;
+  const ms = (label: string): number => {
+    const m = new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (m === null) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return {
+    name,
+    requests,
+    errors: non2xx,
+    seconds: opts.seconds,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: ms('50'),
+    p95: ms('90'), // wrk reports 50/75/90/99: the 90th stands in for the 95th
+    p99: ms('99'),
+  };
+}

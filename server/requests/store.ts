@@ -160,7 +160,8 @@ export class RequestStore {
       multi.hGetAll(keys.requests.request(id));
       multi.lRange(keys.requests.approvals(id), 0, -1);
     }
-    const replies = (await multi.exec()) as unknown as Array<Record<string, string> | string[]>;
+    // A pipeline, not a transaction: a consistent snapshot is not needed to list, speed is.
+    const replies = (await multi.execAsPipeline()) as unknown as Array<Record<string, string> | string[]>;
     const out: StoredRequest[] = [];
     ids.forEach((id, i) => {
       const h = replies[2 * i] as Record<string, string> | undefined;
