@@ -2,7 +2,7 @@
 // files, verify them, bundle a request's evidence, place legal holds, and purge by retention.
 // Who may see what is decided here: auditors and admins every site, plant managers their own
 // sites, vendors none.
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -44,7 +44,11 @@ const SESSION_MOMENTS: Record<string, TimelineEntry['kind']> = {
   'session.ended': 'disconnect',
 };
 
+/** Verification results kept per process (a 100 MB recording takes ~0.25 s to hash). */
+const VERIFY_CACHE_ENTRIES = 1_000;
+
 export class RecordingService {
+  private readonly verified = new Map<string, { stamp: string; result: RecordingVerification }>();
   private readonly store: string;
   private readonly redis: RedisClient;
   private readonly catalog: RecordingCatalog;
@@ -94,8 +98,21 @@ export class RecordingService {
     return manifestSchema.parse(JSON.parse(await readFile(path.join(this.dirOf(summary), MANIFEST_FILE), 'utf8')));
   }
 
+  /**
+   * Verifies a recording, re-hashing only when a file of its folder changed since the last
+   * check: the stamp includes each file's ctime, which no one can set back (unlike mtime), so
+   * any write shows. The CLI always re-hashes everything.
+   */
   async verify(summary: RecordingSummary): Promise<RecordingVerification> {
-    return verifyFolder(this.dirOf(summary), this.publicKeyPem(), summary.sessionId);
+    const dir = this.dirOf(summary);
+    const names = (await readdir(dir).catch(() => [] as string[])).sort();
+    const stamp = (await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => `${n}:${s.size}:${s.ctimeMs}`, () => n)))).join('|');
+    const cached = this.verified.get(summary.sessionId);
+    if (cached !== undefined && cached.stamp === stamp) return cached.result;
+    const result = await verifyFolder(dir, this.publicKeyPem(), summary.sessionId);
+    if (this.verified.size >= VERIFY_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value ?? '');
+    this.verified.set(summary.sessionId, { stamp, result });
+    return result;
   }
 
   fileName(kind: string): string | undefined {
