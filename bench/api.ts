@@ -1,19 +1,16 @@
 // bench/api: request create, approve and list under concurrency against a running portal (its
 // own process, real Redis), with /healthz (no Redis, no session) and /api/me (session read) as
 // baselines measured in the same run.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServices } from '../server/dev/supervisor.ts';
-import { freePort } from '../server/dev/probes.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
 import { InventoryStore } from '../server/inventory/store.ts';
 import { demoInventory } from '../server/dev/demo-inventory.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
-import { closedLoop, printTable, round, wrkGet } from './lib.ts';
+import { closedLoop, portalReady, printTable, round, startBenchPortal, wrkGet } from './lib.ts';
 
 /** Concurrent clients, as the issue asks. */
 const CLIENTS = 32;
@@ -22,7 +19,6 @@ const APPROVES = 1000;
 /** Long enough for throughput to settle on this 2-core machine. */
 const READ_SECONDS = 8;
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-api-'));
 const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
 const { redis, guacd } = supervisor.services;
@@ -32,25 +28,7 @@ const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-se
 await new InventoryStore(seedClient).seed(demoInventory({}), true);
 seedClient.destroy();
 
-const port = await freePort();
-const base = `http://localhost:${port}`;
-const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: {
-    PATH: process.env['PATH'] ?? '',
-    AIRLOCK_MODE: 'test',
-    AIRLOCK_PORT: String(port),
-    AIRLOCK_PUBLIC_URL: base,
-    AIRLOCK_REDIS_URL: redis.url,
-    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
-    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
-    AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
-    AIRLOCK_LOG_LEVEL: 'warn',
-    // The bench drives a few accounts very hard; the per-user limits would measure themselves.
-    AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
-    AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: '1000000',
-  },
-});
+const { base, child: portal } = await startBenchPortal({ redisUrl: redis.url, guacd });
 const stop = async () => {
   portal.kill('SIGTERM');
   await supervisor.stop();
@@ -58,11 +36,7 @@ const stop = async () => {
 };
 
 try {
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/readyz`).then((r) => r.status).catch(() => 0)) === 200) break;
-    if (i > 200) throw new Error('portal did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await portalReady(base);
   const vendors: Browserless[] = [await loginAs(base, 'vera'), await loginAs(base, 'victor')];
   const approvers: Browserless[] = [await loginAs(base, 'mona'), await loginAs(base, 'olga')];
   const pick = <T>(list: T[], i: number): T => list[i % list.length] as T;

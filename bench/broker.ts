@@ -2,7 +2,6 @@
 // guacamole-lite, guacd), measured in the same run against the same guacd and targets: connect →
 // ready and → first frame for SSH and VNC, bulk terminal output, portal memory per live session,
 // and N SSH sessions started at once. The portal runs in its own process, as in production.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -23,8 +22,7 @@ import { generateKeyringEntry, parseKeyring, Vault } from '../server/vault/vault
 import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/settings.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
-import { percentile, printGrid, round } from './lib.ts';
+import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
 const QUICK = process.argv.includes('--quick');
@@ -62,7 +60,6 @@ const SEQUENTIAL_RETRIES = 2;
 const DISPLAY = { width: 1024, height: 768, dpi: 96 };
 const KEYSYM_ENTER = 65293;
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const stateDir = path.join(tmpdir(), `airlock-bench-broker-${process.pid}`);
 mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 const spool = path.join(stateDir, 'spool');
@@ -202,32 +199,17 @@ await new InventoryStore(benchRedis).seed(inventory, true);
 }
 const audit = new AuditLog(benchRedis);
 
-const port = await freePort();
-const base = `http://localhost:${port}`;
 const logStream = createWriteStream(portalLog);
 // The inspector (loopback, bench only) lets the memory phase run a full GC before each RSS reading.
 const inspectPort = await freePort();
-const portal = spawn(process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, path.join(ROOT, 'server/main.ts')], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: {
-    PATH: process.env['PATH'] ?? '',
-    AIRLOCK_MODE: 'test',
-    AIRLOCK_PORT: String(port),
-    AIRLOCK_PUBLIC_URL: base,
-    AIRLOCK_REDIS_URL: redis.url,
-    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
-    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
-    AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
-    AIRLOCK_VAULT_KEYS: keyring,
-    AIRLOCK_RECORDING_SPOOL: spool,
-    AIRLOCK_RECORDING_MIN_FREE_MB: '16',
-    AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS),
-    AIRLOCK_LOG_LEVEL: 'warn',
-    // One vendor opens hundreds of sessions here; the per-user limits would measure themselves.
-    AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
-    AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: '1000000',
-  },
+const { base, child: portal } = await startBenchPortal({
+  redisUrl: redis.url,
+  guacd,
+  nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
+  stdio: 'pipe',
+  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '16', AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS) },
 });
+if (portal.stdout === null || portal.stderr === null) throw new Error('no portal output');
 portal.stdout.pipe(logStream);
 portal.stderr.pipe(logStream);
 const portalPid = portal.pid ?? 0;
@@ -658,11 +640,7 @@ async function closeAll(round: RoundResult): Promise<void> {
 // ─── Run ─────────────────────────────────────────────────────────────────────────────────────
 
 try {
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/readyz`).then((r) => r.status).catch(() => 0)) === 200) break;
-    if (i > 300) throw new Error('portal did not start');
-    await delay(50);
-  }
+  await portalReady(base);
   for (const protocol of ['ssh', 'vnc']) argsByProtocol.set(protocol, await offeredArgs(protocol));
   await waitGuacdIdle();
   const vera = await loginAs(base, 'vera');

@@ -114,3 +114,59 @@ export async function wrkGet(name: string, url: string, opts: { connections: num
     p99: ms('99'),
   };
 }
+
+/** Rate limits off: a bench drives a few accounts very hard; the limits would measure themselves. */
+const UNLIMITED = '1000000';
+
+export interface BenchPortal {
+  base: string;
+  child: import('node:child_process').ChildProcess;
+}
+
+/**
+ * Starts the portal as its own process (test mode, dev IdP with the tests' password, warn-level
+ * logs, no rate limits) on a free port; `env` adds or overrides variables, `nodeArgs` go to node.
+ * Resolves once /readyz answers 200.
+ */
+export async function startBenchPortal(opts: {
+  redisUrl: string;
+  guacd: { host: string; port: number };
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+  stdio?: 'pipe' | 'ignore';
+}): Promise<BenchPortal> {
+  const { spawn } = await import('node:child_process');
+  const path = await import('node:path');
+  const { freePort } = await import('../server/dev/probes.ts');
+  const { TEST_IDP_PASSWORD } = await import('../test/support/portal.ts');
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(import.meta.dirname, '../server/main.ts')], {
+    stdio: ['ignore', opts.stdio ?? 'ignore', opts.stdio === 'pipe' ? 'pipe' : 'inherit'],
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      AIRLOCK_MODE: 'test',
+      AIRLOCK_PORT: String(port),
+      AIRLOCK_PUBLIC_URL: base,
+      AIRLOCK_REDIS_URL: opts.redisUrl,
+      AIRLOCK_GUACD: `${opts.guacd.host}:${opts.guacd.port}`,
+      AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+      AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
+      AIRLOCK_LOG_LEVEL: 'warn',
+      AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: UNLIMITED,
+      AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: UNLIMITED,
+      ...opts.env,
+    },
+  });
+  return { base, child };
+}
+
+/** Polls /readyz until it answers 200 (the portal process has no other ready signal). */
+export async function portalReady(base: string, timeoutMs = 15_000): Promise<void> {
+  const { setTimeout: delay } = await import('node:timers/promises');
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${base}/readyz`).then((r) => r.status).catch(() => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error('the portal did not become ready');
+    await delay(50);
+  }
+}

@@ -10,7 +10,6 @@
 // callback + display flush). Then search latency over 5,000 indexed sessions (200 queries mixing
 // filters and words), with baselines from the same run: an empty search, and a Range GET of the
 // recording's first 64 KB.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,6 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { startServices } from '../server/dev/supervisor.ts';
-import { freePort } from '../server/dev/probes.ts';
 import { demoCredentials, demoInventory } from '../server/dev/demo-inventory.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
@@ -27,10 +25,9 @@ import { generateKeyringEntry, parseKeyring, Vault } from '../server/vault/vault
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { percentile, printGrid, round } from './lib.ts';
+import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
 
 const SSH_MIN_MS = 31 * 60_000;
 const SSH_MIN_BYTES = 100 * 1024 * 1024;
@@ -46,7 +43,6 @@ const SEEK_TIMEOUT_MS = 30_000;
 const INDEXED = 5_000;
 const SEARCHES = 200;
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const progress = (msg: string) => process.stderr.write(`bench/replay: ${msg}\n`);
 const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-replay-'));
 const spool = path.join(stateDir, 'spool');
@@ -68,27 +64,10 @@ await new InventoryStore(seedClient).seed(demoInventory(services), true);
 }
 const catalog = new RecordingCatalog(seedClient);
 
-const port = await freePort();
-const base = `http://localhost:${port}`;
-const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: {
-    PATH: process.env['PATH'] ?? '',
-    AIRLOCK_MODE: 'test',
-    AIRLOCK_PORT: String(port),
-    AIRLOCK_PUBLIC_URL: base,
-    AIRLOCK_REDIS_URL: redis.url,
-    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
-    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
-    AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
-    AIRLOCK_VAULT_KEYS: keyring,
-    AIRLOCK_RECORDING_SPOOL: spool,
-    AIRLOCK_RECORDING_STORE: store,
-    AIRLOCK_RECORDING_MIN_FREE_MB: '16',
-    AIRLOCK_LOG_LEVEL: 'warn',
-    AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
-    AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: '1000000',
-  },
+const { base, child: portal } = await startBenchPortal({
+  redisUrl: redis.url,
+  guacd,
+  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '16' },
 });
 const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
 let browserClose: (() => Promise<void>) | null = null;
@@ -243,11 +222,7 @@ async function fileAsRecording(real: RecordingSummary, file: string, startedAt: 
 // ─── Run ─────────────────────────────────────────────────────────────────────────────────────
 
 try {
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/readyz`).then((r) => r.status).catch(() => 0)) === 200) break;
-    if (i > 300) throw new Error('portal did not start');
-    await delay(50);
-  }
+  await portalReady(base);
   const vera = await loginAs(base, 'vera');
   const mona = await loginAs(base, 'mona');
   const aude = await loginAs(base, 'aude');
