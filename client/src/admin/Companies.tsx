@@ -1,9 +1,9 @@
 // Vendor companies and the sites each may request access to.
 import { useState, type FormEvent } from 'react';
-import { adminDeleteCompany, adminListCompanies, adminPutCompany, errorMessage, type Company, type Site } from '../api.ts';
+import { adminDeleteCompany, adminListCompanies, adminPutCompany, type Company, type Site } from '../api.ts';
 import { Chips, ErrorMessage, Loading } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
-import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { FormFooter, RowActions, useSaving } from './form.tsx';
 
 export function Companies({ sites }: { sites: Site[] }) {
   const { state, reload } = useLoad<Company[]>(adminListCompanies, 'companies');
@@ -47,19 +47,16 @@ export function Companies({ sites }: { sites: Site[] }) {
                     <td>
                       <Chips items={c.sites.map(siteName)} />
                     </td>
-                    <td className="actions-cell">
-                      <button type="button" className="secondary" onClick={() => setEditing(c)} data-testid={`edit-company-${c.id}`}>
-                        Edit
-                      </button>
-                      <ConfirmDelete
-                        testId={`delete-company-${c.id}`}
-                        what={c.name}
-                        onDelete={async () => {
-                          await adminDeleteCompany(c.id);
-                          reload();
-                        }}
-                      />
-                    </td>
+                    <RowActions
+                      entity="company"
+                      id={c.id}
+                      name={c.name}
+                      onEdit={() => setEditing(c)}
+                      onDelete={async () => {
+                        await adminDeleteCompany(c.id);
+                        reload();
+                      }}
+                    />
                   </tr>
                 ))}
               </tbody>
@@ -87,8 +84,7 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
   const [id, setId] = useState(company?.id ?? '');
   const [name, setName] = useState(company?.name ?? '');
   const [allowed, setAllowed] = useState<Set<string>>(() => new Set(company?.sites ?? []));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const saving = useSaving();
 
   function toggle(siteId: string, on: boolean) {
     const next = new Set(allowed);
@@ -100,18 +96,13 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (id.trim() === '' || name.trim() === '') {
-      setError('A company needs an ID and a name.');
+      saving.refuse('A company needs an ID and a name.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await saving.save(async () => {
       await adminPutCompany({ id: id.trim(), name: name.trim(), sites: [...allowed] });
       onSaved();
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
+    });
   }
 
   // Sites the company lists but the site list lacks stay visible so they can be unticked.
@@ -141,15 +132,7 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
           </label>
         ))}
       </fieldset>
-      <ErrorMessage message={error} testId="company-form-error" />
-      <p className="actions">
-        <button type="submit" disabled={busy} data-testid="company-save">
-          Save company
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </p>
+      <FormFooter entity="company" saving={saving} onClose={onClose} />
     </form>
   );
 }

@@ -22,7 +22,7 @@ import {
 import { Chips, ErrorMessage, Loading, policySummary } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
 import { formatDuration } from '../shared/time.ts';
-import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { FormFooter, RowActions, useSaving } from './form.tsx';
 
 /** The usual listening port of each protocol, offered when the admin picks one. */
 const DEFAULT_PORTS: Record<Protocol, number> = { rdp: 3389, vnc: 5900, ssh: 22, telnet: 23 };
@@ -101,23 +101,21 @@ export function Machines({ sites }: { sites: Site[] }) {
                         {m.hasCredential ? 'credential set' : 'no credential'}
                       </span>
                     </td>
-                    <td className="actions-cell">
-                      <button type="button" className="secondary" onClick={() => setPanel({ kind: 'edit', machine: m })} data-testid={`edit-machine-${m.id}`}>
-                        Edit
-                      </button>
+                    <RowActions
+                      entity="machine"
+                      id={m.id}
+                      name={m.name}
+                      onEdit={() => setPanel({ kind: 'edit', machine: m })}
+                      onDelete={async () => {
+                        await adminDeleteMachine(m.id);
+                        if (panel !== null && panel.machine?.id === m.id) setPanel(null);
+                        reload();
+                      }}
+                    >
                       <button type="button" className="secondary" onClick={() => setPanel({ kind: 'credential', machine: m })} data-testid={`set-credential-${m.id}`}>
                         Set credential
                       </button>
-                      <ConfirmDelete
-                        testId={`delete-machine-${m.id}`}
-                        what={m.name}
-                        onDelete={async () => {
-                          await adminDeleteMachine(m.id);
-                          if (panel !== null && panel.machine?.id === m.id) setPanel(null);
-                          reload();
-                        }}
-                      />
-                    </td>
+                    </RowActions>
                   </tr>
                 ))}
               </tbody>
@@ -241,8 +239,7 @@ function MachineForm({
   onClose: () => void;
 }) {
   const [d, setD] = useState<Draft>(() => draftOf(machine, sites));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const saving = useSaving();
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((prev) => ({ ...prev, [k]: v }));
 
   function setProtocol(p: Protocol) {
@@ -254,18 +251,13 @@ function MachineForm({
     e.preventDefault();
     const input = inputOf(d);
     if (typeof input === 'string') {
-      setError(input);
+      saving.refuse(input);
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await saving.save(async () => {
       await adminPutMachine(input);
       onSaved();
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -370,15 +362,7 @@ function MachineForm({
           View only (sessions can only watch)
         </label>
       </fieldset>
-      <ErrorMessage message={error} testId="machine-form-error" />
-      <p className="actions">
-        <button type="submit" disabled={busy} data-testid="machine-save">
-          Save machine
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </p>
+      <FormFooter entity="machine" saving={saving} onClose={onClose} />
     </form>
   );
 }

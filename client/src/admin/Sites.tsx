@@ -1,8 +1,7 @@
 // Sites: list, add, rename, delete.
 import { useState, type FormEvent } from 'react';
-import { adminDeleteSite, adminPutSite, errorMessage, type Site } from '../api.ts';
-import { ErrorMessage } from '../shared/components.tsx';
-import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { adminDeleteSite, adminPutSite, type Site } from '../api.ts';
+import { FormFooter, RowActions, useSaving } from './form.tsx';
 
 export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => void }) {
   const [editing, setEditing] = useState<Site | 'new' | null>(null);
@@ -35,19 +34,16 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
                   <code>{s.id}</code>
                 </td>
                 <td>{s.name}</td>
-                <td className="actions-cell">
-                  <button type="button" className="secondary" onClick={() => setEditing(s)} data-testid={`edit-site-${s.id}`}>
-                    Edit
-                  </button>
-                  <ConfirmDelete
-                    testId={`delete-site-${s.id}`}
-                    what={s.name}
-                    onDelete={async () => {
-                      await adminDeleteSite(s.id);
-                      onChanged();
-                    }}
-                  />
-                </td>
+                <RowActions
+                  entity="site"
+                  id={s.id}
+                  name={s.name}
+                  onEdit={() => setEditing(s)}
+                  onDelete={async () => {
+                    await adminDeleteSite(s.id);
+                    onChanged();
+                  }}
+                />
               </tr>
             ))}
           </tbody>
@@ -71,24 +67,18 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
 function SiteForm({ site, onSaved, onClose }: { site: Site | null; onSaved: () => void; onClose: () => void }) {
   const [id, setId] = useState(site?.id ?? '');
   const [name, setName] = useState(site?.name ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const saving = useSaving();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (id.trim() === '' || name.trim() === '') {
-      setError('A site needs an ID and a name.');
+      saving.refuse('A site needs an ID and a name.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await saving.save(async () => {
       await adminPutSite({ id: id.trim(), name: name.trim() });
       onSaved();
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -105,15 +95,7 @@ function SiteForm({ site, onSaved, onClose }: { site: Site | null; onSaved: () =
           <input type="text" value={name} onChange={(e) => setName(e.target.value)} required data-testid="site-name" />
         </label>
       </div>
-      <ErrorMessage message={error} testId="site-form-error" />
-      <p className="actions">
-        <button type="submit" disabled={busy} data-testid="site-save">
-          Save site
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </p>
+      <FormFooter entity="site" saving={saving} onClose={onClose} />
     </form>
   );
 }
