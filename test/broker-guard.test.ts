@@ -167,18 +167,7 @@ describe('garbage', () => {
     // b still works: its output keeps flowing after input.
     const before = b.tunnel.outputBytes;
     b.tunnel.typeText('echo still-alive\n');
-    await new Promise<void>((resolve, reject) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (b.tunnel.outputBytes > before) {
-          clearInterval(poll);
-          resolve();
-        } else if (Date.now() - started > 10_000) {
-          clearInterval(poll);
-          reject(new Error('no output after garbage on another session'));
-        }
-      }, 50);
-    });
+    await waitFor(() => b.tunnel.outputBytes > before, { timeoutMs: 10_000, what: 'output after garbage on another session' });
     await b.tunnel.close();
     expect((await new Browserless(portal.publicUrl).get('/healthz')).status).toBe(200);
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
-import { createRequest, grantNow, seedDemoPlant, sessionTicket, windowFromNow } from './support/workflow.ts';
+import { auditEvents, createRequest, grantNow, seedDemoPlant, sessionTicket, windowFromNow } from './support/workflow.ts';
 import { openTunnel, type Tunnel } from './support/tunnel.ts';
 import { redisDbUrl } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
@@ -32,9 +32,7 @@ async function open(agent: Browserless, requestId: string): Promise<{ tunnel: Tu
   return { tunnel: result.tunnel, id };
 }
 
-async function auditOf(sessionId: string): Promise<AuditEvent[]> {
-  return (await aude.get(`/api/audit?target=session:${sessionId}`)).json<{ events: AuditEvent[] }>().events;
-}
+const auditOf = (sessionId: string): Promise<AuditEvent[]> => auditEvents(aude, `session:${sessionId}`);
 
 const file = (id: string, suffix = ''): string => path.join(spool, `${id}${suffix}`);
 

@@ -7,7 +7,7 @@ import { signContext } from '../server/chat/mattermost.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest } from './support/workflow.ts';
+import { createRequest, readRequest } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, MATTERMOST, startChatPortal, type ChatPortal } from './support/chat.ts';
 
 const CHANNEL_A = 'approverssitea';
@@ -20,9 +20,7 @@ let chat: ChatPortal;
 let vera: Browserless;
 let aude: Browserless;
 
-async function requestState(id: string): Promise<AccessRequest> {
-  return (await aude.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
-}
+const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
 async function postAbout(id: string, channel = CHANNEL_A): Promise<MattermostPost> {
   const find = () => mm.postsIn(channel).find((p) => p.props['airlock_request'] === id);

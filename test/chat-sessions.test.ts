@@ -15,7 +15,7 @@ import type { DomainEvent } from '../server/events/bus.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, windowFromNow } from './support/workflow.ts';
+import { createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, MATTERMOST, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
 
 const SLACK_CHANNEL = 'CSITEA';
@@ -53,9 +53,7 @@ async function slackReply(message: SlackMessage, action: string, user: SlackUser
   return slack.ephemeralAfter(user.id, seen);
 }
 
-async function requestState(id: string): Promise<AccessRequest> {
-  return (await aude.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
-}
+const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
 function publish(event: Omit<DomainEvent, 'at' | 'actorId'> & { actorId?: string | null }): Promise<void> {
   return chat.portal.services.events.publish({ actorId: null, at: new Date().toISOString(), ...event });

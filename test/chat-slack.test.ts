@@ -8,7 +8,7 @@ import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, windowFromNow } from './support/workflow.ts';
+import { auditEvents, createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
 
 const CHANNEL_A = 'CAPPROVERSA';
@@ -29,13 +29,10 @@ let olga: Browserless;
 let bruno: Browserless;
 let aude: Browserless;
 
-async function requestState(id: string): Promise<AccessRequest> {
-  return (await aude.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
-}
+const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
-async function auditFor(id: string): Promise<AuditEvent[]> {
-  return (await aude.get(`/api/audit?target=request:${id}&limit=500`)).json<{ events: AuditEvent[] }>().events.reverse();
-}
+/** Oldest first. */
+const auditFor = async (id: string): Promise<AuditEvent[]> => (await auditEvents(aude, `request:${id}`)).reverse();
 
 /** The card about `id` in `channel`, once the portal has posted it. */
 async function cardIn(channel: string, id: string): Promise<SlackMessage> {

@@ -13,7 +13,7 @@ import { TEAMS_MESSAGES_PATH } from '../server/chat/teams.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest } from './support/workflow.ts';
+import { createRequest, readRequest } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, startChatPortal, TEAMS, type ChatPortal } from './support/chat.ts';
 
 const CONVERSATION_A = '19:approvers-site-a@thread.tacv2';
@@ -27,9 +27,7 @@ let endpoint: string;
 let vera: Browserless;
 let aude: Browserless;
 
-async function requestState(id: string): Promise<AccessRequest> {
-  return (await aude.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
-}
+const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
 async function cardAbout(id: string, conversation = CONVERSATION_A): Promise<TeamsCard> {
   const find = () => teams.cardsIn(conversation).find((c) => JSON.stringify(c.card).includes(id));

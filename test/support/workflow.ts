@@ -2,6 +2,8 @@
 import { demoCredentials, demoInventory } from '../../server/dev/demo-inventory.ts';
 import type { Portal } from '../../server/portal.ts';
 import type { Browserless } from './http.ts';
+import type { AccessRequest } from '../../server/requests/schema.ts';
+import type { AuditEvent } from '../../server/audit/schema.ts';
 import { testServices } from './services.ts';
 import { waitFor } from './wait.ts';
 
@@ -52,4 +54,14 @@ export async function createRequest(agent: Browserless, body: Partial<RequestBod
   const res = await agent.post('/api/requests', { ...windowFromNow(60_000, 3_600_000), reason: 'replace a worn spindle encoder', ...body });
   if (res.status !== 201) throw new Error(`create failed (${res.status}): ${res.text}`);
   return res.json<{ request: { id: string } }>().request.id;
+}
+
+/** A request as `reader` sees it (GET /api/requests/:id). */
+export async function readRequest(reader: Browserless, id: string): Promise<AccessRequest> {
+  return (await reader.get(`/api/requests/${id}`)).json<{ request: AccessRequest }>().request;
+}
+
+/** The audit events about `target` ("request:<id>", "session:<id>"), newest first, as an auditor reads them. */
+export async function auditEvents(reader: Browserless, target: string): Promise<AuditEvent[]> {
+  return (await reader.get(`/api/audit?target=${target}&limit=500`)).json<{ events: AuditEvent[] }>().events;
 }
