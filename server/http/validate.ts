@@ -2,10 +2,9 @@
 // a mismatch is a 400 whose message names the field, and the handler only ever sees parsed input.
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { badRequest } from '../errors.ts';
+import { badRequest, unauthenticated } from '../errors.ts';
 import { currentUser } from '../auth/routes.ts';
 import type { AirlockUser } from '../auth/identity.ts';
-import { unauthenticated } from '../errors.ts';
 
 export function parseInput<T>(schema: z.ZodType<T>, value: unknown, part: 'body' | 'query' | 'params'): T {
   const result = schema.safeParse(value ?? {});
