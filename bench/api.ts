@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices } from '../server/dev/supervisor.ts';
+import { startServices } from '../dev/supervisor.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
 import { InventoryStore } from '../server/inventory/store.ts';
-import { demoInventory } from '../server/dev/demo-inventory.ts';
+import { demoInventory } from '../dev/demo-inventory.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { closedLoop, portalReady, printTable, round, startBenchPortal, wrkGet } from './lib.ts';
 

@@ -137,11 +137,11 @@ export async function startBenchPortal(opts: {
 }): Promise<BenchPortal> {
   const { spawn } = await import('node:child_process');
   const path = await import('node:path');
-  const { freePort } = await import('../server/dev/probes.ts');
+  const { freePort } = await import('../dev/probes.ts');
   const { TEST_IDP_PASSWORD } = await import('../test/support/portal.ts');
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(import.meta.dirname, '../server/main.ts')], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(import.meta.dirname, '../server/app/main.ts')], {
     stdio: ['ignore', opts.stdio ?? 'ignore', opts.stdio === 'pipe' ? 'pipe' : 'inherit'],
     env: {
       PATH: process.env['PATH'] ?? '',

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { create as createTar } from 'tar';
-import type { AirlockUser } from '../server/auth/identity.ts';
+import type { AirlockUser } from '../server/user.ts';
 import { forbidden, notFound } from '../server/errors.ts';
 import { hasRole } from '../server/policies.ts';
 import { parseExportLine, type AuditLog } from '../server/audit/store.ts';
@@ -17,7 +17,7 @@ import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
 import { FILE_NAMES, MANIFEST_FILE, manifestSchema, verifyFolder, type Manifest, type RecordingVerification } from './manifest.ts';
-import { WARN_MINUTES } from '../sessions/broker.ts';
+import { WARN_MINUTES } from '../server/domain.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
 

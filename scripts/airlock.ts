@@ -13,7 +13,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describeRecording, verifyBundle, verifyStore } from '../recordings/verify.ts';
-import { parseKeyring, Vault } from '../server/vault/vault.ts';
+import { Vault } from '../server/vault/vault.ts';
+import { parseKeyring } from '../server/keyring.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';

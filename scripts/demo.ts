@@ -5,14 +5,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { startServices } from '../server/dev/supervisor.ts';
-import { DEMO_ACCOUNTS } from '../server/dev/idp.ts';
-import { demoCredentials, demoInventory } from '../server/dev/demo-inventory.ts';
+import { startServices } from '../dev/supervisor.ts';
+import { DEMO_ACCOUNTS } from '../server/auth/dev-idp.ts';
+import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
 import { InventoryStore } from '../server/inventory/store.ts';
-import { generateKeyringEntry, parseKeyring, Vault } from '../server/vault/vault.ts';
-import { startDemoChat } from '../server/dev/fakes/demo.ts';
+import { Vault } from '../server/vault/vault.ts';
+import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
+import { startDemoChat } from '../dev/fakes/demo.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const STATE_DIR = path.join(ROOT, '.airlock', 'demo');
@@ -54,7 +55,7 @@ const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoC
 
 const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
 const publicUrl = `http://localhost:${PORT}`;
-const portal = spawn(process.execPath, [path.join(ROOT, 'server/main.ts')], {
+const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {
     ...process.env,

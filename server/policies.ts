@@ -1,6 +1,6 @@
 // Who may do what: every authorization rule of the access workflow in one place, as plain
 // functions over the user and the subject. Routes and services call these; no inline role ifs.
-import type { AirlockUser } from './auth/identity.ts';
+import type { AirlockUser } from './user.ts';
 import type { Role } from './config.ts';
 import { forbidden } from './errors.ts';
 

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../server/config.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
-import type { AirlockUser } from '../server/auth/identity.ts';
+import { WARN_MINUTES } from '../server/domain.ts';
+import type { AirlockUser } from '../server/user.ts';
 import { AppError, forbidden, notFound, unavailable } from '../server/errors.ts';
 import type { AuditLog } from '../server/audit/store.ts';
 import type { EventBus, DomainEvent } from '../server/events/bus.ts';
@@ -28,8 +29,6 @@ import { Pacer } from './pacer.ts';
 import { HEARTBEAT_INTERVAL_MS, presentLiveSession, SessionRegistry, type LiveSessionRecord } from './registry.ts';
 import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
 
-/** Minutes before a window's end at which the vendor (and chat) are warned. */
-export const WARN_MINUTES = [10, 2] as const;
 
 const SPOOL_MESSAGES: Record<SpoolProblem, string> = {
   spool_unwritable: 'Sessions are unavailable: the recording storage cannot be written. No recording, no session.',

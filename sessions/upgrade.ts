@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { RequestHandler } from 'express';
-import { isAirlockUser, type AirlockUser } from '../server/auth/identity.ts';
+import { isAirlockUser, type AirlockUser } from '../server/user.ts';
 import { AppError } from '../server/errors.ts';
 import { clampDisplay } from './settings.ts';
 import { TUNNEL_PATH, type SessionBroker } from './broker.ts';

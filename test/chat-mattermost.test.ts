@@ -2,7 +2,7 @@
 // whose context carries an HMAC over canonical JSON; unsigned, tampered and expired contexts;
 // reordered keys (still valid); the clicker and the post re-read from the API before acting.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { FakeMattermost, type MattermostPost } from '../server/dev/fakes/mattermost.ts';
+import { FakeMattermost, type MattermostPost } from '../dev/fakes/mattermost.ts';
 import { signContext } from '../server/chat/mattermost.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';

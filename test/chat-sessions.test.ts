@@ -4,13 +4,13 @@
 // the bus here as the broker will publish them.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pino from 'pino';
-import { FakeSlack, type SlackMessage, type SlackUser } from '../server/dev/fakes/slack.ts';
-import { FakeMattermost, type MattermostPost } from '../server/dev/fakes/mattermost.ts';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack.ts';
+import { FakeMattermost, type MattermostPost } from '../dev/fakes/mattermost.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import { ApprovalCore, nonceScope } from '../server/chat/core.ts';
 import { ChatStore } from '../server/chat/store.ts';
 import { parseChatConfig } from '../server/chat/config.ts';
-import type { AirlockUser } from '../server/auth/identity.ts';
+import type { AirlockUser } from '../server/user.ts';
 import type { DomainEvent } from '../server/events/bus.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';

@@ -3,7 +3,7 @@
 // and go through the same handling as the HTTP Request URL (allowlist, replay check, approval
 // core). Refresh and drop of the connection; redelivered envelopes decide once.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { FakeSlack, type SlackMessage, type SlackUser } from '../server/dev/fakes/slack.ts';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';

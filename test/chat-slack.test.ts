@@ -3,7 +3,7 @@
 // stale signatures, replays, foreign workspaces and apps, unlinked and unauthorised clickers,
 // stale buttons, web-only machines). End to end: filed via the API, approved in Slack, granted.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { FakeSlack, type SlackMessage, type SlackUser } from '../server/dev/fakes/slack.ts';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';

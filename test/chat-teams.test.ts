@@ -5,10 +5,10 @@
 // linked without a code from the Entra object id their sign-in carried.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { demoEntraObjectId } from '../server/dev/idp.ts';
+import { demoEntraObjectId } from '../server/auth/dev-idp.ts';
 import { keys } from '../server/keys.ts';
 import { ChatStore } from '../server/chat/store.ts';
-import { FakeTeams, type TeamsCard, type TeamsUser } from '../server/dev/fakes/teams.ts';
+import { FakeTeams, type TeamsCard, type TeamsUser } from '../dev/fakes/teams.ts';
 import { TEAMS_MESSAGES_PATH } from '../server/chat/teams.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';

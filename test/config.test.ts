@@ -7,7 +7,7 @@ import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig, ConfigError } from '../server/config.ts';
 
-const MAIN = path.resolve(import.meta.dirname, '../server/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../server/app/main.ts');
 const SECRET = 'x'.repeat(40);
 const SIGNING_KEY_FILE = path.join(mkdtempSync(path.join(tmpdir(), 'airlock-key-')), 'signing.pem');
 writeFileSync(SIGNING_KEY_FILE, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));

@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { startTestPortal, TEST_IDP_PASSWORD, type TestPortal } from './support/portal.ts';
 import { launchBrowser, type TestBrowser } from './support/browser.ts';
 import { Browserless, loginAs, startLogin, submitLogin } from './support/http.ts';
-import { SESSION_COOKIE } from '../server/auth/routes.ts';
+import { SESSION_COOKIE } from '../server/http/session.ts';
 import { keys } from '../server/keys.ts';
 import { sharedRedisUrl } from './support/services.ts';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices, type Supervisor } from '../server/dev/supervisor.ts';
+import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { waitFor } from './support/wait.ts';

@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startServices, type Supervisor } from '../server/dev/supervisor.ts';
+import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
-import { SESSION_COOKIE } from '../server/auth/routes.ts';
+import { SESSION_COOKIE } from '../server/http/session.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 
 let services: Supervisor;

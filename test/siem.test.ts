@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from '../server/config.ts';
 import { AuditLog } from '../server/audit/store.ts';
 import type { AuditEventInput } from '../server/audit/schema.ts';
 import { keys } from '../server/keys.ts';
-import type { PluginContext } from '../server/plugins.ts';
+import type { PluginContext } from '../server/plugins/contract.ts';
 import { siemPluginFactory } from '../server/siem/plugin.ts';
 import { UDP_MAX_MESSAGE_BYTES } from '../server/siem/transport.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
@@ -426,7 +426,7 @@ describe('configuration', () => {
   });
 
   test('the portal process stops with one line naming AIRLOCK_SYSLOG_URL', () => {
-    const main = path.resolve(import.meta.dirname, '../server/main.ts');
+    const main = path.resolve(import.meta.dirname, '../server/app/main.ts');
     const result = spawnSync(process.execPath, [main], { env: { PATH: process.env['PATH'] ?? '', ...base, AIRLOCK_SYSLOG_URL: 'syslog.example:514' }, encoding: 'utf8', timeout: 15_000 });
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe('airlock: configuration error: AIRLOCK_SYSLOG_URL: expected udp://host:port, tcp://host:port or tls://host:port');

@@ -8,9 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { encodeInstruction, GuacParser, guacHandshake, type GuacHandshakeResult } from '../server/dev/guac-probe.ts';
-import { probes } from '../server/dev/probes.ts';
-import { startServices, type RunningServices, type Supervisor } from '../server/dev/supervisor.ts';
+import { encodeInstruction, GuacParser, guacHandshake, type GuacHandshakeResult } from '../dev/guac-probe.ts';
+import { probes } from '../dev/probes.ts';
+import { startServices, type RunningServices, type Supervisor } from '../dev/supervisor.ts';
 
 /** Its own account names, so a supervisor running beside the test (dev server, global setup) keeps its passwords. */
 const USER_PREFIX = 'airlock-suptest';

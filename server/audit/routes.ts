@@ -6,8 +6,8 @@ import { Router, type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Role } from '../config.ts';
 import { badRequest, forbidden, unauthenticated } from '../errors.ts';
-import type { AirlockUser } from '../auth/identity.ts';
-import { currentUser, requireUser } from '../auth/routes.ts';
+import type { AirlockUser } from '../user.ts';
+import { currentUser, requireUser } from '../http/current-user.ts';
 import { auditQuerySchema } from './schema.ts';
 import type { AuditLog } from './store.ts';
 

@@ -1,6 +1,6 @@
 // Role, site and company mapping from ID-token claims (pure logic).
 import { describe, expect, test } from '@jest/globals';
-import { mapClaimsToUser } from './identity.ts';
+import { mapClaimsToUser } from './claims.ts';
 import { validateIdentity } from '../config.ts';
 
 const identity = validateIdentity(

@@ -7,7 +7,8 @@ import { Strategy, type AuthenticateOptions } from 'openid-client/passport';
 import type { Request } from 'express';
 import type { IdentityConfig, ProviderConfig } from '../config.ts';
 import { AppError, unavailable } from '../errors.ts';
-import { isAirlockUser, mapClaimsToUser, type AirlockUser } from './identity.ts';
+import { isAirlockUser, type AirlockUser } from '../user.ts';
+import { mapClaimsToUser } from './claims.ts';
 
 /**
  * The library strategy sends `state` and `nonce` only when the IdP lacks PKCE. We send both

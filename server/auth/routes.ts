@@ -1,9 +1,11 @@
 // Sign-in, sign-out and "who am I". Browser navigations (login, callback) answer errors with a
 // small HTML page; API calls get the JSON error shape.
-import { Router, type Request, type Response, type NextFunction, type RequestHandler } from 'express';
+import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
 import { AppError, badRequest, toAppError, unauthenticated } from '../errors.ts';
-import { isAirlockUser, presentUser, type AirlockUser } from './identity.ts';
+import { isAirlockUser, presentUser, type AirlockUser } from '../user.ts';
+import { currentUser, requireUser } from '../http/current-user.ts';
+import { SESSION_COOKIE } from '../http/session.ts';
 import { loginError, type OidcLogin } from './oidc.ts';
 
 declare module 'express-session' {
@@ -35,15 +37,6 @@ function sendLoginError(res: Response, err: AppError): void {
     },
   });
 }
-
-/** The signed-in user, or undefined. */
-export function currentUser(req: Request): AirlockUser | undefined {
-  return isAirlockUser(req.user) ? req.user : undefined;
-}
-
-export const requireUser: RequestHandler = (req, _res, next) => {
-  next(currentUser(req) === undefined ? unauthenticated() : undefined);
-};
 
 export interface AuthRouteOptions {
   /**
@@ -148,4 +141,3 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
   return router;
 }
 
-export const SESSION_COOKIE = 'airlock.sid';

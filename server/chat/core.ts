@@ -3,7 +3,7 @@
 // checks that belong to chat: who the chat user is in Airlock, and whether the button is current.
 // Every refused click is audited; decisions are audited by RequestService itself.
 import type { Logger } from 'pino';
-import type { AirlockUser } from '../auth/identity.ts';
+import type { AirlockUser } from '../user.ts';
 import type { AuditLog } from '../audit/store.ts';
 import { AppError } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';

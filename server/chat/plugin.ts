@@ -3,7 +3,7 @@
 // domain events into messages, and the callback and linking routes; on every sign-in it
 // refreshes the user's chat profile (roles, sites, Entra object id for Teams linking).
 import { Router } from 'express';
-import type { PluginFactory } from '../plugins.ts';
+import type { PluginFactory } from '../plugins/contract.ts';
 import { userRateLimit } from '../http/rate-limit.ts';
 import { loadChatFile } from './config.ts';
 import { ApprovalCore, type TerminateSession } from './core.ts';
@@ -43,7 +43,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       audit: ctx.audit,
       log,
       adapters,
-      terminateSession: options.terminateSession ?? ((user, sessionId) => ctx.broker.terminate(user, sessionId, 'terminated from chat')),
+      terminateSession: options.terminateSession ?? ((user, sessionId) => ctx.sessions.terminate(user, sessionId, 'terminated from chat')),
     });
     const notifier = new ChatNotifier({
       chat,

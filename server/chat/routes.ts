@@ -3,7 +3,7 @@
 // also refreshes the role snapshot that chat decisions act on.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { AirlockUser } from '../auth/identity.ts';
+import type { AirlockUser } from '../user.ts';
 import type { AuditLog } from '../audit/store.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { route } from '../http/validate.ts';

@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { LuaScript, type RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
-import { isAirlockUser, type AirlockUser } from '../auth/identity.ts';
+import { isAirlockUser, type AirlockUser } from '../user.ts';
 import { PLATFORMS, type ChatIdentity, type CopyRef } from './model.ts';
 
 /** Crockford's base32 without I, L, O, U: codes are typed by hand and read aloud. */

@@ -6,7 +6,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { AppError } from '../errors.ts';
-import { currentUser } from '../auth/routes.ts';
+import { currentUser } from './current-user.ts';
 
 /** The limiter's window: per-minute budgets are what people reason about. */
 const WINDOW_MS = 60_000;

@@ -6,7 +6,9 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../config.ts';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
-import { SESSION_COOKIE } from '../auth/routes.ts';
+
+/** The browser session cookie's name. */
+export const SESSION_COOKIE = 'airlock.sid';
 
 export function createSessionMiddleware(config: Config, redis: RedisClient): RequestHandler {
   return session({

@@ -3,8 +3,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { badRequest, unauthenticated } from '../errors.ts';
-import { currentUser } from '../auth/routes.ts';
-import type { AirlockUser } from '../auth/identity.ts';
+import { currentUser } from './current-user.ts';
+import type { AirlockUser } from '../user.ts';
 
 export function parseInput<T>(schema: z.ZodType<T>, value: unknown, part: 'body' | 'query' | 'params'): T {
   const result = schema.safeParse(value ?? {});

@@ -2,8 +2,8 @@
 // sites, vendor companies, machines and (write-only) credentials. Every change is audited.
 import { Router } from 'express';
 import { z } from 'zod';
-import { currentUser } from '../auth/routes.ts';
-import type { AirlockUser } from '../auth/identity.ts';
+import { currentUser } from '../http/current-user.ts';
+import type { AirlockUser } from '../user.ts';
 import { badRequest, notFound, unauthenticated } from '../errors.ts';
 import { parseInput, route } from '../http/validate.ts';
 import { assertRole, hasRole } from '../policies.ts';

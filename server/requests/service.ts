@@ -1,7 +1,7 @@
 // The access workflow's rules: who may request which machine for which window, who decides,
 // what a decision grants, and the broker's one question: may this user open this machine now?
 import { randomUUID } from 'node:crypto';
-import type { AirlockUser } from '../auth/identity.ts';
+import type { AirlockUser } from '../user.ts';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
 import type { Machine, Policy } from '../inventory/schema.ts';

@@ -8,16 +8,6 @@ import { storedEventSchema, type StoredEvent } from '../audit/schema.ts';
  */
 export const SD_ID = 'airlock@32473';
 
-/** RFC 5424 §6.2.1 facility names, by code (authpriv = 10 is where access logs belong). */
-export const FACILITIES = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
-  authpriv: 10, ftp: 11, ntp: 12, security: 13, console: 14, clock: 15,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
-} as const;
-export type FacilityName = keyof typeof FACILITIES;
-
-/** Highest facility code RFC 5424 defines. */
-export const MAX_FACILITY = 23;
 
 /**
  * CEF severity (0–10) per event. Refusals are what an analyst looks at first (someone tried

@@ -2,7 +2,7 @@
 // to the syslog receiver as RFC 5424 with a CEF payload (format.ts), from one instance at a time.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { PluginFactory } from '../plugins.ts';
+import type { PluginFactory } from '../plugins/contract.ts';
 import { formatSyslog } from './format.ts';
 import { SiemForwarder } from './forwarder.ts';
 import { createTransport } from './transport.ts';

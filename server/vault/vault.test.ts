@@ -1,7 +1,8 @@
 // The credential vault on a real Redis: sealed at rest, bound to its machine, rotatable.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { createClient } from 'redis';
-import { generateKeyringEntry, parseKeyring, Vault, VaultError } from './vault.ts';
+import { Vault } from './vault.ts';
+import { generateKeyringEntry, parseKeyring, VaultError } from '../keyring.ts';
 import { keys } from '../keys.ts';
 import { sharedRedisUrl } from '../../test/support/services.ts';
 import type { RedisClient } from '../redis.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { startServices, type Supervisor } from '../../server/dev/supervisor.ts';
+import { startServices, type Supervisor } from '../../dev/supervisor.ts';
 
 declare global {
   var airlockTestSupervisor: Supervisor | undefined;

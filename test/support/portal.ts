@@ -2,8 +2,8 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/log.ts';
-import { startPortal, type Portal } from '../../server/portal.ts';
-import { freePort } from '../../server/dev/probes.ts';
+import { startPortal, type Portal } from '../../server/app/portal.ts';
+import { freePort } from '../../dev/probes.ts';
 import { createClient } from 'redis';
 import { redisDbUrl, sharedGuacd, sharedRedisUrl } from './services.ts';
 

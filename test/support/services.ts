@@ -1,5 +1,5 @@
 // The shared services started by global-setup, as the test files see them.
-import type { RunningServices } from '../../server/dev/supervisor.ts';
+import type { RunningServices } from '../../dev/supervisor.ts';
 
 export function testServices(): RunningServices {
   const raw = process.env['AIRLOCK_TEST_SERVICES'];

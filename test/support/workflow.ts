@@ -1,6 +1,6 @@
 // Helpers for the access-workflow suites: the demo inventory on a portal, request bodies.
-import { demoCredentials, demoInventory } from '../../server/dev/demo-inventory.ts';
-import type { Portal } from '../../server/portal.ts';
+import { demoCredentials, demoInventory } from '../../dev/demo-inventory.ts';
+import type { Portal } from '../../server/app/portal.ts';
 import type { Browserless } from './http.ts';
 import type { AccessRequest } from '../../server/requests/schema.ts';
 import type { AuditEvent } from '../../server/audit/schema.ts';

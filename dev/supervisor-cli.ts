@@ -1,7 +1,7 @@
 // Command line for the dev/test service supervisor: starts private Redis, guacd and the demo
 // targets, prints one JSON line (ports, generated credentials) on stdout, and stops everything
 // on SIGINT/SIGTERM. Progress goes to stderr.
-//   node server/dev/supervisor-cli.ts [--state-dir DIR] [--services redis,guacd] [--ports guacd=4822]
+//   node dev/supervisor-cli.ts [--state-dir DIR] [--services redis,guacd] [--ports guacd=4822]
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import { FakeServer, bearer, type RecordedCall } from './base.ts';
-import { slackSignature } from '../../chat/signing.ts';
+import { slackSignature } from '../../server/chat/signing.ts';
 
 export interface SlackMessage {
   channel: string;

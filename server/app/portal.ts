@@ -3,40 +3,30 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config, IdentityConfig } from './config.ts';
-import { validateIdentity } from './config.ts';
-import { connectRedis, type RedisClient } from './redis.ts';
-import { keys } from './keys.ts';
-import { OidcLogin } from './auth/oidc.ts';
-import type { AirlockUser } from './auth/identity.ts';
-import { createApp } from './http/app.ts';
-import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from './dev/idp.ts';
-import { AuditLog } from './audit/store.ts';
-import { InventoryStore, loadInventoryFile } from './inventory/store.ts';
-import { parseKeyring, Vault } from './vault/vault.ts';
-import { EventBus } from './events/bus.ts';
-import { RequestStore } from './requests/store.ts';
-import { RequestService } from './requests/service.ts';
-import { startPlugins, type PortalPlugin } from './plugins.ts';
-import { createSessionMiddleware } from './http/session.ts';
-import { SessionBroker } from '../sessions/broker.ts';
-import { attachTunnel } from '../sessions/upgrade.ts';
-import { Finaliser } from '../recordings/finaliser.ts';
-import { RecordingCatalog } from '../recordings/catalog.ts';
-import { ManifestSigner } from '../recordings/signing.ts';
-import { RecordingService } from '../recordings/service.ts';
-
-/** The domain services one portal instance runs; tests reach in through here. */
-export interface PortalServices {
-  readonly audit: AuditLog;
-  readonly inventory: InventoryStore;
-  readonly vault: Vault;
-  readonly events: EventBus;
-  readonly requests: RequestService;
-  readonly plugins: readonly PortalPlugin[];
-  readonly broker: SessionBroker;
-  readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner; readonly service: RecordingService };
-}
+import type { Config, IdentityConfig } from '../config.ts';
+import { validateIdentity } from '../config.ts';
+import { connectRedis, type RedisClient } from '../redis.ts';
+import { keys } from '../keys.ts';
+import { OidcLogin } from '../auth/oidc.ts';
+import type { AirlockUser } from '../user.ts';
+import { createApp } from './express.ts';
+import type { PortalServices } from './services.ts';
+import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
+import { AuditLog } from '../audit/store.ts';
+import { InventoryStore, loadInventoryFile } from '../inventory/store.ts';
+import { Vault } from '../vault/vault.ts';
+import { parseKeyring } from '../keyring.ts';
+import { EventBus } from '../events/bus.ts';
+import { RequestStore } from '../requests/store.ts';
+import { RequestService } from '../requests/service.ts';
+import { startPlugins } from './plugins.ts';
+import { createSessionMiddleware } from '../http/session.ts';
+import { SessionBroker } from '../../sessions/broker.ts';
+import { attachTunnel } from '../../sessions/upgrade.ts';
+import { Finaliser } from '../../recordings/finaliser.ts';
+import { RecordingCatalog } from '../../recordings/catalog.ts';
+import { ManifestSigner } from '../../recordings/signing.ts';
+import { RecordingService } from '../../recordings/service.ts';
 
 export interface Portal {
   readonly url: string;
@@ -101,7 +91,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
   await broker.start();
-  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, broker });
+  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker });
   const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
   const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, recordings: { catalog, finaliser, signer, service: recordingService } };
   // Retention: one instance at a time purges (a short lock), every purge interval.

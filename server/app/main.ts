@@ -1,6 +1,6 @@
 // Composition root: read the configuration, start the portal, own the process signals.
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createLogger } from './log.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../log.ts';
 import { startPortal } from './portal.ts';
 
 /** How long in-flight requests get to finish on SIGTERM before the process exits anyway. */

@@ -1,7 +1,7 @@
 // The demo plant: two sites, two vendor companies and one machine per demo target (SSH with a
 // password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets.
 import type { RunningServices } from './supervisor.ts';
-import type { Credential, InventoryFile } from '../inventory/schema.ts';
+import type { Credential, InventoryFile } from '../server/inventory/schema.ts';
 
 /** Where a machine points when its target is not running (tests of the workflow alone). */
 const UNREACHABLE = { host: '127.0.0.1', port: 9 };

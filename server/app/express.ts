@@ -7,20 +7,21 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { errorMiddleware, forbidden, notFoundHandler } from '../errors.ts';
+import { errorMiddleware, notFoundHandler } from '../errors.ts';
+import { sameOriginOnly } from '../http/same-origin.ts';
 import type { RedisClient } from '../redis.ts';
 import { healthRoutes } from '../health/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
-import type { AirlockUser } from '../auth/identity.ts';
-import { DEV_IDP_MOUNT, type DevIdp } from '../dev/idp.ts';
-import type { PortalServices } from '../portal.ts';
+import type { AirlockUser } from '../user.ts';
+import { DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
+import type { PortalServices } from './services.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import { inventoryRoutes } from '../inventory/routes.ts';
 import { requestRoutes } from '../requests/routes.ts';
 import { sessionRoutes } from '../../sessions/routes.ts';
 import { recordingRoutes } from '../../recordings/routes.ts';
-import { userRateLimit } from './rate-limit.ts';
+import { userRateLimit } from '../http/rate-limit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -37,22 +38,6 @@ export interface AppDeps {
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
 const JSON_BODY_LIMIT = '64kb';
-
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/**
- * CSRF defence for cookie-authenticated state changes: the request must come from our own
- * origin (Origin header, or Sec-Fetch-Site for browsers that omit Origin). Fails closed.
- */
-export function sameOriginOnly(publicUrl: string): RequestHandler {
-  return (req, _res, next) => {
-    if (!UNSAFE_METHODS.has(req.method)) return next();
-    const origin = req.get('origin');
-    const fetchSite = req.get('sec-fetch-site');
-    if (origin === publicUrl || (origin === undefined && fetchSite === 'same-origin')) return next();
-    next(forbidden('bad_origin', 'This request did not come from the Airlock page.'));
-  };
-}
 
 export function createApp(deps: AppDeps): Express {
   const { config, log } = deps;

@@ -5,7 +5,7 @@ import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from 'n
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdentityConfig } from '../config.ts';
-import { createDevIdpStore } from './idp-store.ts';
+import { createDevIdpStore } from './dev-idp-store.ts';
 
 export interface DemoAccount {
   readonly username: string;

@@ -1,0 +1,42 @@
+// The plugin contract: integrations (chat approvals, SIEM forwarding, …) are switched on by
+// their own configuration, react to domain events, and may add routes. The list of plugins and
+// their start-up live in the composition root (server/app/plugins.ts), so that this contract
+// depends on no integration and no integration on the list.
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { RedisClient } from '../redis.ts';
+import type { AuditLog } from '../audit/store.ts';
+import type { InventoryStore } from '../inventory/store.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { RequestService } from '../requests/service.ts';
+import type { AirlockUser } from '../user.ts';
+
+/** What integrations may do to live sessions; sessions/ provides it through the composition root. */
+export interface SessionControl {
+  /** Ends a live session on whichever instance holds it (audited as `session.terminated`). */
+  terminate(user: AirlockUser, sessionId: string, reason: string | undefined): Promise<void>;
+}
+
+export interface PluginContext {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  audit: AuditLog;
+  inventory: InventoryStore;
+  events: EventBus;
+  requests: RequestService;
+  /** Live sessions (chat's Terminate button). */
+  sessions: SessionControl;
+}
+
+export interface PortalPlugin {
+  readonly name: string;
+  /** Routes mounted on the portal (after the session middleware: `currentUser` works). */
+  routes?(): Router;
+  /** After every successful sign-in, with the user as the ID token made them (before the redirect). */
+  onSignIn?(user: AirlockUser): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type PluginFactory = (ctx: PluginContext) => Promise<PortalPlugin | undefined>;
