@@ -21,7 +21,7 @@ import { InventoryStore } from '../server/inventory/store.ts';
 import { Vault } from '../server/vault/vault.ts';
 import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
 import { AuditLog } from '../server/audit/store.ts';
-import { connectionSettings, type GuacSettings } from '../sessions/settings.ts';
+import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
 

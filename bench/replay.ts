@@ -23,7 +23,7 @@ import { createLogger } from '../server/log.ts';
 import { InventoryStore } from '../server/inventory/store.ts';
 import { Vault } from '../server/vault/vault.ts';
 import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
-import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/protocol.ts';
+import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';

@@ -3,7 +3,7 @@
 // Used by the dev supervisor's tests and by the benchmarks to measure guacd without a browser.
 import net from 'node:net';
 
-import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/protocol.ts';
+import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 
 export { encodeInstruction, GuacParser };
 export type { GuacInstruction };

@@ -13,7 +13,8 @@ import type { AuditLog } from '../server/audit/store.ts';
 import type { EventBus } from '../server/events/bus.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import { policySchema } from '../server/inventory/schema.ts';
-import { FILE_NAMES, MANIFEST_FILE, SIGNATURE_FILE, sha256File, type FileKind, type Manifest } from './manifest.ts';
+import { sha256File, type Manifest } from './manifest.ts';
+import { contextSessionId, MANIFEST_FILE, SIGNATURE_FILE, SpoolFiles, storeDir, STORE_FILE_NAMES } from './layout.ts';
 import type { ManifestSigner } from './signing.ts';
 import type { RecordingCatalog } from './catalog.ts';
 import { stripTerminal, typedLines } from './text.ts';
@@ -30,15 +31,6 @@ export const sessionContextSchema = z.object({
 });
 export type SessionContext = z.infer<typeof sessionContextSchema>;
 
-export const contextFile = (spool: string, sessionId: string): string => path.join(spool, `${sessionId}.session.json`);
-
-/** Where guacd and the broker leave each file in the spool. */
-const SPOOL_SUFFIX: Record<FileKind, string> = {
-  recording: '',
-  typescript: '.typescript',
-  typescriptTiming: '.typescript.timing',
-  events: '.events.jsonl',
-};
 
 /** Seconds one instance holds the right to finalise a session. */
 const LOCK_SECONDS = 300;
@@ -138,32 +130,32 @@ export class Finaliser {
   }
 
   async writeContext(context: SessionContext): Promise<void> {
-    await writeFile(contextFile(this.spool, context.sessionId), JSON.stringify(context), { mode: 0o600 });
+    await writeFile(new SpoolFiles(this.spool, context.sessionId).file('context'), JSON.stringify(context), { mode: 0o600 });
   }
 
   /** Finalises one ended session; returns its manifest, or undefined if another instance does it. */
   async finalise(sessionId: string, end: { endedAt: Date; endReason: string }): Promise<Manifest | undefined> {
     if ((await this.redis.set(keys.recordings.finaliseLock(sessionId), '1', { NX: true, EX: LOCK_SECONDS })) === null) return undefined;
+    const spooled = new SpoolFiles(this.spool, sessionId);
     let context: SessionContext;
     try {
-      context = sessionContextSchema.parse(JSON.parse(await readFile(contextFile(this.spool, sessionId), 'utf8')));
+      context = sessionContextSchema.parse(JSON.parse(await readFile(spooled.file('context'), 'utf8')));
     } catch {
       this.log.error({ sessionId }, 'no session context in the spool: cannot finalise');
       return undefined;
     }
-    const started = new Date(context.startedAt);
-    const relDir = path.join(context.machine.siteId, String(started.getUTCFullYear()), String(started.getUTCMonth() + 1).padStart(2, '0'), String(started.getUTCDate()).padStart(2, '0'), sessionId);
+    const relDir = storeDir(context.machine.siteId, new Date(context.startedAt), sessionId);
     const dir = path.join(this.store, relDir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
 
     const incomplete: string[] = [];
     if (END_REASONS_THAT_BREAK_RECORDING.has(end.endReason)) incomplete.push(`ended_by_${end.endReason}`);
     const files: Manifest['files'] = [];
-    const expected: FileKind[] = ['recording', 'events', ...(context.machine.protocol === 'ssh' || context.machine.protocol === 'telnet' ? (['typescript', 'typescriptTiming'] as const) : [])];
-    await released(expected.map((kind) => path.join(this.spool, `${sessionId}${SPOOL_SUFFIX[kind]}`)));
+    const expected = spooled.expected(context.machine.protocol);
+    await released(expected.map((kind) => spooled.file(kind)));
     for (const kind of expected) {
-      const from = path.join(this.spool, `${sessionId}${SPOOL_SUFFIX[kind]}`);
-      const to = path.join(dir, FILE_NAMES[kind]);
+      const from = spooled.file(kind);
+      const to = path.join(dir, STORE_FILE_NAMES[kind]);
       try {
         await moveFile(from, to);
       } catch {
@@ -172,7 +164,7 @@ export class Finaliser {
       }
       const { sha256, bytes } = await sha256File(to);
       if (kind === 'recording' && bytes === 0) incomplete.push('recording_empty');
-      files.push({ kind, name: FILE_NAMES[kind], bytes, sha256 });
+      files.push({ kind, name: STORE_FILE_NAMES[kind], bytes, sha256 });
     }
 
     const request = await this.requests.lookup(context.requestId);
@@ -217,7 +209,7 @@ export class Finaliser {
       },
       await this.searchableText(dir, files),
     );
-    await rm(contextFile(this.spool, sessionId), { force: true });
+    await rm(spooled.file('context'), { force: true });
     await this.audit.append({
       actor: null,
       action: 'recording.finalised',
@@ -264,9 +256,8 @@ export class Finaliser {
     }
     let count = 0;
     for (const name of names) {
-      const m = /^([0-9a-f-]{36})\.session\.json$/.exec(name);
-      if (m === null || m[1] === undefined) continue;
-      const sessionId = m[1];
+      const sessionId = contextSessionId(name);
+      if (sessionId === undefined) continue;
       let context: SessionContext;
       try {
         context = sessionContextSchema.parse(JSON.parse(await readFile(path.join(this.spool, name), 'utf8')));
@@ -274,7 +265,8 @@ export class Finaliser {
         continue;
       }
       if (!(await isOrphan(context))) continue;
-      const last = await stat(path.join(this.spool, sessionId)).catch(() => stat(path.join(this.spool, name)));
+      const spooled = new SpoolFiles(this.spool, sessionId);
+      const last = await stat(spooled.file('recording')).catch(() => stat(spooled.file('context')));
       if ((await this.finalise(sessionId, { endedAt: last.mtime, endReason: 'orphaned' })) !== undefined) count++;
     }
     return count;

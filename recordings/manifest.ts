@@ -8,18 +8,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
+import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const SIGNATURE_FILE = 'manifest.sig';
-
-/** Names of the files in a recording folder, by kind. */
-export const FILE_NAMES = {
-  recording: 'recording.guac',
-  typescript: 'typescript.txt',
-  typescriptTiming: 'typescript.timing',
-  events: 'events.jsonl',
-} as const;
-export type FileKind = keyof typeof FILE_NAMES;
 
 const person = z.object({ id: z.string(), name: z.string() });
 
@@ -38,7 +28,7 @@ export const manifestSchema = z.object({
   startedAt: z.string(),
   endedAt: z.string(),
   endReason: z.string(),
-  files: z.array(z.object({ kind: z.enum(Object.keys(FILE_NAMES) as [FileKind, ...FileKind[]]), name: z.string(), bytes: z.number(), sha256: z.string() })),
+  files: z.array(z.object({ kind: z.enum(FILE_KINDS), name: z.string(), bytes: z.number(), sha256: z.string() })),
   /** Why the recording cannot be trusted to be whole (missing file, ended by a recording failure…). */
   incomplete: z.array(z.string()),
   finalisedAt: z.string(),

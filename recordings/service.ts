@@ -16,7 +16,8 @@ import type { InventoryStore } from '../server/inventory/store.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
-import { FILE_NAMES, MANIFEST_FILE, manifestSchema, verifyFolder, type Manifest, type RecordingVerification } from './manifest.ts';
+import { manifestSchema, verifyFolder, type Manifest, type RecordingVerification } from './manifest.ts';
+import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
@@ -116,7 +117,7 @@ export class RecordingService {
   }
 
   fileName(kind: string): string | undefined {
-    return (FILE_NAMES as Record<string, string>)[kind];
+    return (STORE_FILE_NAMES as Record<string, string>)[kind];
   }
 
   /** Playback and downloads are audit events (once per playback, not per Range request). */

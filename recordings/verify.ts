@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { extract } from 'tar';
 import { chainHash, parseExportLine } from '../server/audit/store.ts';
-import { MANIFEST_FILE, verifyFolder, type RecordingVerification } from './manifest.ts';
+import { verifyFolder, type RecordingVerification } from './manifest.ts';
+import { MANIFEST_FILE, STORE_DIR_DEPTH } from './layout.ts';
 
 /** Every folder below `root` that holds a manifest (or should: store layout site/y/m/d/session). */
 export async function recordingFolders(root: string): Promise<string[]> {
@@ -13,7 +14,7 @@ export async function recordingFolders(root: string): Promise<string[]> {
   async function walk(dir: string, depth: number): Promise<void> {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     const names = entries.map((e) => e.name);
-    if (names.includes(MANIFEST_FILE) || (depth >= 4 && /^[0-9a-f-]{36}$/.test(path.basename(dir)))) {
+    if (names.includes(MANIFEST_FILE) || (depth >= STORE_DIR_DEPTH && /^[0-9a-f-]{36}$/.test(path.basename(dir)))) {
       out.push(dir);
       return;
     }

@@ -20,12 +20,12 @@ import type { RequestService } from '../server/requests/service.ts';
 import { hasRole, isSiteApprover } from '../server/policies.ts';
 import type { Machine, Policy } from '../server/inventory/schema.ts';
 import { TicketStore, type TicketBinding } from './tickets.ts';
-import { connectionSettings, joinSettings, type Display } from './settings.ts';
-import { BrokeredConnection, GUAC_STATUS } from './transport.ts';
-import { RecordingWatchdog, spoolProblem, type SpoolProblem } from './recording.ts';
+import { connectionSettings, joinSettings, type Display } from './tunnel/settings.ts';
+import { BrokeredConnection, GUAC_STATUS } from './tunnel/transport.ts';
+import { RecordingWatchdog, spoolProblem, type SpoolProblem } from './recording-watchdog.ts';
 import { InputEventLog } from './input-log.ts';
 import { InputPolicy } from './input-policy.ts';
-import { Pacer } from './pacer.ts';
+import { Pacer } from './tunnel/pacer.ts';
 import { HEARTBEAT_INTERVAL_MS, presentLiveSession, SessionRegistry, type LiveSessionRecord } from './registry.ts';
 import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
 

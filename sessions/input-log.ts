@@ -1,7 +1,7 @@
 // The portal's own record of what the vendor sent: keys, clipboard text, display resizes and
 // anything the policy blocked, one JSON line each, next to guacd's recording. Auditors search it.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { GuacInstruction } from './protocol.ts';
+import type { GuacInstruction } from './tunnel/protocol.ts';
 
 export type InputEvent =
   | { type: 'key'; keysym: number; pressed: boolean }

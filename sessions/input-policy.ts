@@ -2,7 +2,7 @@
 // switches (read-only, disable-paste, no SFTP/drive); this is the portal's own, earlier check,
 // and what it blocks is logged. Streams opened by a blocked instruction are blocked to their end.
 import type { Policy } from '../server/inventory/schema.ts';
-import type { GuacInstruction } from './protocol.ts';
+import type { GuacInstruction } from './tunnel/protocol.ts';
 
 /** Keep-alive, flow control and leaving: what even a watcher may send. */
 const ALWAYS_ALLOWED = new Set(['sync', 'nop', 'ack', 'disconnect']);

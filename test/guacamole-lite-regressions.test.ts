@@ -10,7 +10,7 @@ import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
-import { encodeInstruction, GuacParser } from '../sessions/protocol.ts';
+import { encodeInstruction, GuacParser } from '../sessions/tunnel/protocol.ts';
 import { waitFor } from './support/wait.ts';
 
 /** A stand-in guacd that completes the handshake, then does what the test says. */

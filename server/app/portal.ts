@@ -22,7 +22,7 @@ import { RequestService } from '../requests/service.ts';
 import { startPlugins } from './plugins.ts';
 import { createSessionMiddleware } from '../http/session.ts';
 import { SessionBroker } from '../../sessions/broker.ts';
-import { attachTunnel } from '../../sessions/upgrade.ts';
+import { attachTunnel } from '../../sessions/tunnel/guard.ts';
 import { Finaliser } from '../../recordings/finaliser.ts';
 import { RecordingCatalog } from '../../recordings/catalog.ts';
 import { ManifestSigner } from '../../recordings/signing.ts';

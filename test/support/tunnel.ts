@@ -2,7 +2,7 @@
 // tests that drive sessions without a browser (refusals, floods, revoke, window end).
 import WebSocket from 'ws';
 import net from 'node:net';
-import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/protocol.ts';
+import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/tunnel/protocol.ts';
 import type { Browserless } from './http.ts';
 
 export interface TunnelOptions {

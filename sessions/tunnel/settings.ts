@@ -1,7 +1,7 @@
 // The guacd connection settings for one session, built only on the server: the machine's
 // address, its decrypted credential, the grant's policy and the mandatory recording parameters.
 // Nothing the browser sends reaches these except a clamped display size.
-import type { Credential, Machine, Policy } from '../server/inventory/schema.ts';
+import type { Credential, Machine, Policy } from '../../server/inventory/schema.ts';
 
 /** Display bounds: what a real screen can be; anything beyond is clamped (or refused when absurd). */
 export const DISPLAY_LIMITS = {

@@ -7,10 +7,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { RequestHandler } from 'express';
-import { isAirlockUser, type AirlockUser } from '../server/user.ts';
-import { AppError } from '../server/errors.ts';
+import { isAirlockUser, type AirlockUser } from '../../server/user.ts';
+import { AppError } from '../../server/errors.ts';
 import { clampDisplay } from './settings.ts';
-import { TUNNEL_PATH, type SessionBroker } from './broker.ts';
+import { TUNNEL_PATH, type SessionBroker } from '../broker.ts';
 
 /** The only query parameters a tunnel URL may carry; anything else is an injection attempt. */
 const ALLOWED_QUERY = new Set(['ticket', 'width', 'height', 'dpi']);

@@ -1,0 +1,85 @@
+// Where every recording file lives — the one owner of these names. While a session runs, its
+// files sit in the spool, named by the session id; once finalised, in the store under
+// <site>/<yyyy>/<mm>/<dd>/<session>/ with fixed names. The broker (what guacd and the input log
+// write), the watchdog (what must grow), the finaliser (what to move) and the catalog ask here.
+import path from 'node:path';
+
+/** The files of a session, by kind, and their names inside a store folder. */
+export const STORE_FILE_NAMES = {
+  recording: 'recording.guac',
+  typescript: 'typescript.txt',
+  typescriptTiming: 'typescript.timing',
+  events: 'events.jsonl',
+} as const;
+export type FileKind = keyof typeof STORE_FILE_NAMES;
+export const FILE_KINDS = Object.keys(STORE_FILE_NAMES) as [FileKind, ...FileKind[]];
+
+/** Beside the files in a store folder: the signed manifest. */
+export const MANIFEST_FILE = 'manifest.json';
+export const SIGNATURE_FILE = 'manifest.sig';
+
+/**
+ * Spool names: `<session>` is guacd's recording (guacd appends nothing when the name is new),
+ * `<session>.typescript` and `.typescript.timing` guacd's text record of SSH/Telnet, `.events.jsonl`
+ * the portal's input log, `.session.json` the context the finaliser needs if the instance dies.
+ */
+const SPOOL_SUFFIX: Record<FileKind | 'context', string> = {
+  recording: '',
+  typescript: '.typescript',
+  typescriptTiming: '.typescript.timing',
+  events: '.events.jsonl',
+  context: '.session.json',
+};
+const CONTEXT_NAME = /^([0-9a-f-]{36})\.session\.json$/;
+
+/** Text protocols also get guacd's typescript (what the terminal showed). */
+const hasTypescript = (protocol: string): boolean => protocol === 'ssh' || protocol === 'telnet';
+
+/** One session's files in the spool. */
+export class SpoolFiles {
+  readonly spool: string;
+  readonly sessionId: string;
+
+  constructor(spool: string, sessionId: string) {
+    this.spool = spool;
+    this.sessionId = sessionId;
+  }
+
+  /** The spool path of one file of the session. */
+  file(kind: FileKind | 'context'): string {
+    return path.join(this.spool, `${this.sessionId}${SPOOL_SUFFIX[kind]}`);
+  }
+
+  /** The files a session of this protocol must leave behind (what the finaliser moves). */
+  expected(protocol: string): FileKind[] {
+    return ['recording', 'events', ...(hasTypescript(protocol) ? (['typescript', 'typescriptTiming'] as const) : [])];
+  }
+
+  /** guacd's files, recording first: the watchdog checks that they exist and that the first grows. */
+  guacdFiles(protocol: string): string[] {
+    return [this.file('recording'), ...(hasTypescript(protocol) ? [this.file('typescript')] : [])];
+  }
+
+  /** What guacd is told (`recording-path`/`-name`, `typescript-path`/`-name`): names it joins to the path. */
+  guacdTarget(): { path: string; recordingName: string; typescriptName: string } {
+    return {
+      path: this.spool,
+      recordingName: path.basename(this.file('recording')),
+      typescriptName: path.basename(this.file('typescript')),
+    };
+  }
+}
+
+/** The session whose context file this spool entry is, if it is one. */
+export function contextSessionId(fileName: string): string | undefined {
+  return CONTEXT_NAME.exec(fileName)?.[1];
+}
+
+/** The store folder of a session, relative to the store's root. */
+export function storeDir(siteId: string, startedAt: Date, sessionId: string): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return path.join(siteId, String(startedAt.getUTCFullYear()), two(startedAt.getUTCMonth() + 1), two(startedAt.getUTCDate()), sessionId);
+}
+
+/** Store folders sit this deep below the root (site/yyyy/mm/dd/session). */
+export const STORE_DIR_DEPTH = 4;
