@@ -22,6 +22,7 @@ import { Vault } from '../server/vault/vault.ts';
 import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
 import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
+import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
 
@@ -344,7 +345,7 @@ async function openDirect(machineId: string, recordingName = randomUUID(), timeo
   const machine = inventory.machines.find((m) => m.id === machineId);
   const credential = credentials[machineId];
   if (machine === undefined || credential === undefined) throw new Error(`no machine ${machineId}`);
-  const settings = connectionSettings(machine, credential, machine.policy, { spool: directSpool, name: recordingName }, DISPLAY);
+  const settings = connectionSettings(machine, credential, machine.policy, new SpoolFiles(directSpool, recordingName).guacdTarget(), DISPLAY);
   const params = asGuacdParams(settings, argsByProtocol.get(machine.protocol) ?? []);
   const t0 = performance.now();
   const hs = await guacHandshake({ host: guacd!.host, port: guacd!.port, protocol: machine.protocol, params, ...DISPLAY, timeoutMs });

@@ -70,3 +70,8 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(notFound('not_found', `No route for ${req.method} ${req.path}.`));
 };
+
+/** The message of anything thrown, for logs (never for clients: see toAppError). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

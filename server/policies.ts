@@ -33,3 +33,11 @@ export function assertMayRevoke(user: AirlockUser, request: { siteId: string }):
 export function assertRole(user: AirlockUser, ...roles: Role[]): void {
   if (!roles.some((r) => hasRole(user, r))) throw forbidden('forbidden', `This needs the ${roles.join(' or ')} role.`);
 }
+
+/** Watch, terminate or revoke a live session: the plant managers of its machine's site, and admins. */
+export const mayOverseeSession = (user: AirlockUser, session: { machine: { siteId: string } }): boolean =>
+  hasRole(user, 'admin') || isSiteApprover(user, session.machine.siteId);
+
+/** Which live sessions a user sees listed: auditors all, overseers theirs, a vendor their own. */
+export const maySeeLiveSession = (user: AirlockUser, session: { machine: { siteId: string }; user: { id: string } }): boolean =>
+  hasRole(user, 'auditor') || mayOverseeSession(user, session) || session.user.id === user.id;

@@ -1,45 +1,7 @@
-// No recording, no session. guacd fails open on recording (it logs and carries on when it cannot
-// write: LAB.md), so the portal checks the spool before every session and watches every file.
-import { constants } from 'node:fs';
-import { access, mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-
-export type SpoolProblem = 'spool_unwritable' | 'disk_low';
-
-/**
- * Can a session be recorded now? The spool must exist (it is created if missing), accept a new
- * file — a real write, because root passes every permission check — and have enough free space.
- */
-/** A healthy spool is re-checked at most this often (each check writes and deletes a file). */
-const SPOOL_OK_CACHE_MS = 1_000;
-const lastHealthy = new Map<string, number>();
-
-export async function spoolProblem(spool: string, minFreeBytes: number): Promise<SpoolProblem | undefined> {
-  if (Date.now() - (lastHealthy.get(`${spool}|${minFreeBytes}`) ?? 0) < SPOOL_OK_CACHE_MS) return undefined;
-  const problem = await checkSpool(spool, minFreeBytes);
-  if (problem === undefined) lastHealthy.set(`${spool}|${minFreeBytes}`, Date.now());
-  return problem;
-}
-
-async function checkSpool(spool: string, minFreeBytes: number): Promise<SpoolProblem | undefined> {
-  try {
-    await mkdir(spool, { recursive: true, mode: 0o700 });
-    await access(spool, constants.W_OK);
-    const probe = path.join(spool, `.probe-${randomUUID()}`);
-    await writeFile(probe, '');
-    await rm(probe);
-  } catch {
-    return 'spool_unwritable';
-  }
-  try {
-    const fs = await statfs(spool);
-    if (fs.bavail * fs.bsize < minFreeBytes) return 'disk_low';
-  } catch {
-    return 'spool_unwritable';
-  }
-  return undefined;
-}
+// No recording, no session: guacd fails open on recording (it logs and carries on when it cannot
+// write: LAB.md), so the portal watches every file of a live session and ends it when one is
+// missing or stops growing while output flows. (The spool check before a session: recordings/spool.ts.)
+import { stat } from 'node:fs/promises';
 
 export async function fileSize(file: string): Promise<number | undefined> {
   try {
@@ -63,7 +25,7 @@ export const RECORDING_STALL_MS = 1_500;
 export type RecordingFailure = 'recording_missing' | 'recording_stalled';
 
 /**
- * Watches one recording: it must appear soon after `ready` and keep growing while output flows
+ * Watches one recording: it must appear soon after the first frame and keep growing while output flows
  * to the browser. Calls `fail` once, within 2 s of the problem (interval + stall window).
  */
 export class RecordingWatchdog {

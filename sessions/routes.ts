@@ -1,5 +1,5 @@
 // Session API (docs/api.md, "Brokered sessions"): tickets to open or watch a session, the list
-// of live sessions, and terminate. The WebSocket itself is upgrade.ts.
+// of live sessions, and terminate. The WebSocket itself is tunnel/guard.ts.
 import { Router } from 'express';
 import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
@@ -20,12 +20,12 @@ export function sessionRoutes(broker: SessionBroker): Router {
 
   router.post(
     '/api/sessions',
-    route({ body: openSchema }, async ({ user, body, req }) => ({ session: await broker.issueSessionTicket(user, browserSession(req), body.requestId) }), 201),
+    route({ body: openSchema }, async ({ user, body, req }) => ({ session: await broker.tickets.issueForSession(user, browserSession(req), body.requestId) }), 201),
   );
   router.get('/api/sessions', route({}, async ({ user }) => ({ sessions: await broker.list(user) })));
   router.post(
     '/api/sessions/:id/watch',
-    route({ params: sessionParam }, async ({ user, params, req }) => broker.issueWatchTicket(user, browserSession(req), params.id)),
+    route({ params: sessionParam }, async ({ user, params, req }) => broker.tickets.issueForWatch(user, browserSession(req), params.id)),
   );
   router.post(
     '/api/sessions/:id/terminate',

@@ -1,10 +1,21 @@
 // One-time tickets: what the browser holds instead of a guacamole-lite token, an address or a
 // credential. 256 random bits, stored (by hash) for ~30 s, bound to the user, the browser
 // session, the grant and the machine, consumed atomically (GETDEL) by the upgrade guard.
-import { createHash, randomBytes } from 'node:crypto';
+// Issuing checks what can be checked before the WebSocket: the grant, the spool, the credential.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
+import type { AirlockUser } from '../server/user.ts';
+import { forbidden, notFound, unavailable } from '../server/errors.ts';
+import { mayOverseeSession } from '../server/policies.ts';
+import type { InventoryStore } from '../server/inventory/store.ts';
+import type { Policy } from '../server/inventory/schema.ts';
+import type { Vault } from '../server/vault/vault.ts';
+import type { RequestService } from '../server/requests/service.ts';
+import { SPOOL_MESSAGES, spoolProblem } from '../recordings/spool.ts';
+import type { SessionRegistry } from './registry.ts';
+import type { Refusals } from './refusals.ts';
 
 /** Long enough for a browser to open the WebSocket, short enough that a leaked ticket is stale. */
 export const TICKET_TTL_SECONDS = 30;
@@ -45,5 +56,90 @@ export class TicketStore {
     if (json === null) return undefined;
     const parsed = bindingSchema.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;
+  }
+}
+
+export const TUNNEL_PATH = '/tunnel';
+
+export interface SessionTicket {
+  id: string;
+  ticket: string;
+  tunnelPath: string;
+  machine: { id: string; name: string; protocol: string };
+  endsAt: string;
+  policy: Policy;
+}
+
+export interface TicketDeps {
+  redis: RedisClient;
+  requests: RequestService;
+  inventory: InventoryStore;
+  vault: Vault;
+  registry: SessionRegistry;
+  refusals: Refusals;
+  recording: { spool: string; minFreeBytes: number };
+}
+
+/** The ticket office: issues tickets for the HTTP API and consumes them for the upgrade guard. */
+export class Tickets {
+  private readonly deps: TicketDeps;
+  private readonly store: TicketStore;
+
+  constructor(deps: TicketDeps) {
+    this.deps = deps;
+    this.store = new TicketStore(deps.redis);
+  }
+
+  /** POST /api/sessions: a ticket to open the grant's machine now. */
+  async issueForSession(user: AirlockUser, browserSessionId: string, requestId: string): Promise<SessionTicket> {
+    const { requests, inventory, vault, refusals } = this.deps;
+    const request = await requests.get(user, requestId);
+    if (request.requester.id !== user.id) throw notFound('unknown_request', 'No such request.');
+    const grant = await requests.grantFor(user.id, request.machine.id);
+    if (grant === undefined || grant.requestId !== requestId) {
+      await refusals.record(user, 'session.ticket', requestId, 'no_grant');
+      throw forbidden('no_grant', 'You have no access to this machine right now: the grant is not valid at this time.');
+    }
+    const machine = await inventory.machine(request.machine.id);
+    if (machine === undefined) throw notFound('unknown_machine', 'This machine is no longer in the inventory.');
+    const problem = await spoolProblem(this.deps.recording.spool, this.deps.recording.minFreeBytes);
+    if (problem !== undefined) {
+      await refusals.record(user, 'session.ticket', requestId, problem);
+      throw unavailable('recording_unavailable', SPOOL_MESSAGES[problem]);
+    }
+    if (!(await vault.has(machine.id))) {
+      await refusals.record(user, 'session.ticket', requestId, 'no_credential');
+      throw unavailable('machine_not_configured', 'This machine has no credential configured; ask an administrator.');
+    }
+    const id = randomUUID();
+    const ticket = await this.store.issue({ kind: 'session', userId: user.id, browserSessionId, machineId: machine.id, requestId, sessionId: id });
+    return {
+      id,
+      ticket,
+      tunnelPath: TUNNEL_PATH,
+      machine: { id: machine.id, name: machine.name, protocol: machine.protocol },
+      endsAt: grant.end.toISOString(),
+      policy: grant.policy,
+    };
+  }
+
+  /** POST /api/sessions/:id/watch: a ticket to join a live session read-only. */
+  async issueForWatch(user: AirlockUser, browserSessionId: string, sessionId: string): Promise<{ ticket: string; tunnelPath: string }> {
+    const session = await this.deps.registry.get(sessionId);
+    if (session === undefined || !mayOverseeSession(user, session)) throw notFound('unknown_session', 'No such live session.');
+    const ticket = await this.store.issue({
+      kind: 'watch',
+      userId: user.id,
+      browserSessionId,
+      machineId: session.machine.id,
+      requestId: session.requestId,
+      sessionId,
+    });
+    return { ticket, tunnelPath: TUNNEL_PATH };
+  }
+
+  /** The upgrade guard: the first caller gets the binding, every later one undefined. */
+  consume(ticket: string): Promise<TicketBinding | undefined> {
+    return this.store.consume(ticket);
   }
 }

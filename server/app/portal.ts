@@ -122,7 +122,15 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   };
   const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn });
   const server = http.createServer(app);
-  const tunnel = attachTunnel(server, { publicUrl: config.publicUrl, log, sessionMiddleware, broker });
+  const tunnel = attachTunnel(server, {
+    publicUrl: config.publicUrl,
+    log,
+    sessionMiddleware,
+    tickets: broker.tickets,
+    authorizer: broker.authorizer,
+    refusals: broker.refusals,
+    open: (ws, auth, display) => broker.open(ws, auth, display),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());

@@ -4,13 +4,15 @@
 // an HTTP error on the raw socket, an audit event, and no connection to guacd.
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { RequestHandler } from 'express';
 import { isAirlockUser, type AirlockUser } from '../../server/user.ts';
-import { AppError } from '../../server/errors.ts';
-import { clampDisplay } from './settings.ts';
-import { TUNNEL_PATH, type SessionBroker } from '../broker.ts';
+import { errorBody, errorMessage, toAppError } from '../../server/errors.ts';
+import { clampDisplay, type Display } from './settings.ts';
+import { TUNNEL_PATH, type Tickets } from '../tickets.ts';
+import type { AuthorizedUpgrade, UpgradeAuthorizer } from '../authorizer.ts';
+import type { Refusals } from '../refusals.ts';
 
 /** The only query parameters a tunnel URL may carry; anything else is an injection attempt. */
 const ALLOWED_QUERY = new Set(['ticket', 'width', 'height', 'dpi']);
@@ -21,12 +23,16 @@ interface GuardDeps {
   publicUrl: string;
   log: Logger;
   sessionMiddleware: RequestHandler;
-  broker: SessionBroker;
+  tickets: Tickets;
+  authorizer: UpgradeAuthorizer;
+  refusals: Refusals;
+  /** Takes over an authorized WebSocket (the broker's `open`). */
+  open(ws: WebSocket, auth: AuthorizedUpgrade, display: Display): Promise<void>;
 }
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code, message } });
+  const body = JSON.stringify(errorBody(code, message));
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Content-Type: application/json\r\n' +
@@ -54,7 +60,7 @@ function sessionUser(req: IncomingMessage, middleware: RequestHandler): Promise<
 }
 
 export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketServer {
-  const { broker, log } = deps;
+  const { tickets, refusals, log } = deps;
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -71,13 +77,13 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
     const ip = req.socket.remoteAddress ?? null;
     const origin = req.headers.origin;
     if (origin !== deps.publicUrl) {
-      await broker.refusal(undefined, 'session.upgrade', null, 'bad_origin', { origin: origin ?? null, ip });
+      await refusals.record(undefined, 'session.upgrade', null, 'bad_origin', { origin: origin ?? null, ip });
       refuse(socket, 403, 'bad_origin', 'This connection did not come from the Airlock page.');
       return;
     }
     const { user, sessionId } = await sessionUser(req, deps.sessionMiddleware);
     if (user === undefined || sessionId === undefined) {
-      await broker.refusal(undefined, 'session.upgrade', null, 'unauthenticated', { ip });
+      await refusals.record(undefined, 'session.upgrade', null, 'unauthenticated', { ip });
       refuse(socket, 401, 'unauthenticated', 'Sign in first.');
       return;
     }
@@ -90,35 +96,35 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
     if (extra.length > 0 || !display.ok || url.searchParams.getAll('ticket').length !== 1) {
       // Burn the ticket too: whoever crafted this URL does not get a second try with it.
       const ticket = url.searchParams.get('ticket');
-      if (ticket !== null) await broker.tickets.consume(ticket);
+      if (ticket !== null) await tickets.consume(ticket);
       const what = extra.length > 0 ? `unexpected parameter(s): ${extra.join(', ')}` : !display.ok ? `invalid ${display.field}` : 'exactly one ticket is needed';
-      await broker.refusal(user, 'session.upgrade', null, 'bad_parameters', { parameters: extra, display: display.ok ? null : display.field, ip });
+      await refusals.record(user, 'session.upgrade', null, 'bad_parameters', { parameters: extra, display: display.ok ? null : display.field, ip });
       refuse(socket, 400, 'bad_parameters', `The tunnel accepts only a ticket and the display size: ${what}.`);
       return;
     }
-    const binding = await broker.tickets.consume(url.searchParams.get('ticket') ?? '');
+    const binding = await tickets.consume(url.searchParams.get('ticket') ?? '');
     if (binding === undefined) {
-      await broker.refusal(user, 'session.upgrade', null, 'invalid_ticket', { ip });
+      await refusals.record(user, 'session.upgrade', null, 'invalid_ticket', { ip });
       refuse(socket, 403, 'invalid_ticket', 'This session link is not valid (used, expired or unknown). Open the session again.');
       return;
     }
     if (binding.userId !== user.id || binding.browserSessionId !== sessionId) {
-      await broker.refusal(user, 'session.upgrade', binding.requestId, 'ticket_not_yours', { ticketUser: binding.userId, ip });
+      await refusals.record(user, 'session.upgrade', binding.requestId, 'ticket_not_yours', { ticketUser: binding.userId, ip });
       refuse(socket, 403, 'ticket_not_yours', 'This session link was issued to someone else.');
       return;
     }
     let authorized;
     try {
-      authorized = await broker.authorize(binding, user);
+      authorized = await deps.authorizer.authorize(binding, user);
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError(500, 'internal_error', 'Something went wrong on our side.');
-      await broker.refusal(user, 'session.upgrade', binding.requestId, e.code, { ip });
+      const e = toAppError(err);
+      await refusals.record(user, 'session.upgrade', binding.requestId, e.code, { ip });
       refuse(socket, e.status, e.code, e.message);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      broker.open(ws, authorized, display.display).catch((err: unknown) => {
-        log.error({ err: { message: (err as Error).message } }, 'session open failed');
+      deps.open(ws, authorized, display.display).catch((err: unknown) => {
+        log.error({ err: { message: errorMessage(err) } }, 'session open failed');
         ws.close(1011, 'internal error');
       });
     });
@@ -129,7 +135,7 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
     socket.on('error', () => socket.destroy());
     guard(req, socket, head).catch((err: unknown) => {
       // Fail closed: Redis down, audit unwritable… nobody gets in.
-      log.error({ err: { message: (err as Error).message } }, 'upgrade guard failed');
+      log.error({ err: { message: errorMessage(err) } }, 'upgrade guard failed');
       refuse(socket, 503, 'unavailable', 'Sessions are unavailable right now; try again shortly.');
     });
   });

@@ -36,11 +36,13 @@ export function clampDisplay(query: Partial<Record<'width' | 'height' | 'dpi', s
   return { ok: true, display };
 }
 
+/** Where guacd writes its recording and typescript (names from recordings/layout.ts). */
 export interface RecordingTarget {
   /** The spool directory guacd writes into. */
-  spool: string;
-  /** The session id: the file name of the recording and typescript. */
-  name: string;
+  path: string;
+  /** File names guacd joins to the path: server-made from the session UUID, never user input. */
+  recordingName: string;
+  typescriptName: string;
 }
 
 /** Settings keyed by guacd argument name; guacamole-lite sends those guacd asks for, in its order. */
@@ -57,8 +59,8 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
     dpi: display.dpi,
     // Mandatory recording: always on, always ours. guacd joins the name to the path as given,
     // so only a server-made UUID ever reaches it (LAB.md).
-    'recording-path': recording.spool,
-    'recording-name': recording.name,
+    'recording-path': recording.path,
+    'recording-name': recording.recordingName,
     'create-recording-path': 'true',
     'recording-include-keys': 'true',
     'read-only': flag(policy.readOnly),
@@ -77,15 +79,15 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
       if (credential.privateKey !== undefined) settings['private-key'] = credential.privateKey;
       else settings['password'] = credential.password ?? null;
       settings['enable-sftp'] = flag(policy.fileTransfer);
-      settings['typescript-path'] = recording.spool;
-      settings['typescript-name'] = `${recording.name}.typescript`;
+      settings['typescript-path'] = recording.path;
+      settings['typescript-name'] = recording.typescriptName;
       settings['create-typescript-path'] = 'true';
       break;
     case 'telnet':
       settings['username'] = credential.username;
       settings['password'] = credential.password ?? null;
-      settings['typescript-path'] = recording.spool;
-      settings['typescript-name'] = `${recording.name}.typescript`;
+      settings['typescript-path'] = recording.path;
+      settings['typescript-name'] = recording.typescriptName;
       settings['create-typescript-path'] = 'true';
       break;
     case 'vnc':

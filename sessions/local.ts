@@ -1,0 +1,45 @@
+// The connections this portal instance holds right now: owners' sessions and live views. Control
+// messages, domain events and the window timers find their connection here.
+import type { LiveSessionRecord } from './registry.ts';
+
+/** What every local connection (LiveSession, WatchSession) offers to control. */
+export interface LocalConnection {
+  readonly id: string;
+  /** The grant (request) the session runs under; for a live view, the watched session's. */
+  readonly requestId: string;
+  readonly userId: string;
+  /** For a live view: the session it watches (which may live on another instance). */
+  readonly watching: string | undefined;
+  /** Owners, once guacd said `ready`: what the registry holds. */
+  readonly record: LiveSessionRecord | undefined;
+  /** Ends the connection with a message for the browser; the first reason given is kept. */
+  end(message: string, status: number, reason: string): void;
+}
+
+export class LocalSessions {
+  private readonly byId = new Map<string, LocalConnection>();
+
+  add(connection: LocalConnection): void {
+    this.byId.set(connection.id, connection);
+  }
+
+  remove(id: string): void {
+    this.byId.delete(id);
+  }
+
+  get(id: string): LocalConnection | undefined {
+    return this.byId.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  all(): LocalConnection[] {
+    return [...this.byId.values()];
+  }
+}

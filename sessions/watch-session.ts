@@ -1,0 +1,90 @@
+// A read-only live view: a plant manager joins a live session through guacd (`select` with the
+// session's guacd connection id). It may only watch, and it ends when the watched session ends.
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { errorMessage } from '../server/errors.ts';
+import type { AuditLog } from '../server/audit/store.ts';
+import type { AirlockUser } from '../server/user.ts';
+import { joinSettings, type Display } from './tunnel/settings.ts';
+import { BrokeredConnection } from './tunnel/transport.ts';
+import { InputPolicy } from './input-policy.ts';
+import type { LocalConnection, LocalSessions } from './local.ts';
+import type { LiveSessionRecord } from './registry.ts';
+
+export interface WatchSessionDeps {
+  log: Logger;
+  audit: AuditLog;
+  guacds: Readonly<Record<string, { host: string; port: number }>>;
+  local: LocalSessions;
+}
+
+export class WatchSession implements LocalConnection {
+  readonly id = randomUUID();
+  readonly requestId: string;
+  readonly userId: string;
+  readonly watching: string;
+  readonly record = undefined;
+  private readonly deps: WatchSessionDeps;
+  private readonly watcher: AirlockUser;
+  private readonly watched: LiveSessionRecord;
+  private conn: BrokeredConnection | undefined;
+
+  constructor(deps: WatchSessionDeps, watcher: AirlockUser, watched: LiveSessionRecord) {
+    this.deps = deps;
+    this.watcher = watcher;
+    this.watched = watched;
+    this.requestId = watched.requestId;
+    this.userId = watcher.id;
+    this.watching = watched.id;
+  }
+
+  end(message: string, status: number): void {
+    this.conn?.end(message, status);
+  }
+
+  open(ws: WebSocket, display: Display): void {
+    const { watched } = this;
+    const guacd = this.deps.guacds[watched.guacd];
+    if (guacd === undefined) {
+      ws.close(1011, 'unknown guacd');
+      return;
+    }
+    const policy = new InputPolicy(watched.policy, true);
+    const startedAt = Date.now();
+    this.conn = new BrokeredConnection(ws, {
+      sessionId: this.id,
+      selector: { join: watched.guacdConnectionId },
+      settings: joinSettings(watched.guacdConnectionId, display),
+      guacd,
+      log: this.deps.log,
+      hooks: {
+        onReady: () => {
+          void this.audit('session.watch_started', { machine: watched.machine.id, vendor: watched.user.id });
+        },
+        onOutput: () => undefined,
+        onInput: (instruction) => policy.decide(instruction).allow,
+        onClose: () => {
+          this.deps.local.remove(this.id);
+          void this.audit('session.watch_ended', { seconds: Math.round((Date.now() - startedAt) / 1000) });
+        },
+      },
+    });
+    this.deps.local.add(this);
+    this.conn.start(guacd);
+  }
+
+  private async audit(action: 'session.watch_started' | 'session.watch_ended', details: Record<string, unknown>): Promise<void> {
+    await this.deps.audit
+      .append({
+      actor: { id: this.watcher.id, name: this.watcher.name },
+      action,
+      target: { type: 'session', id: this.watched.id },
+      outcome: 'ok',
+      reason: null,
+      details,
+      site: this.watched.machine.siteId,
+      })
+      .catch((err: unknown) => this.deps.log.error({ err: { message: errorMessage(err) }, action }, 'could not audit the live view'));
+  }
+}
