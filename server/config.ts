@@ -162,6 +162,14 @@ const envSchema = z.object({
   AIRLOCK_SESSION_READY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
   AIRLOCK_GUACD_PACE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   AIRLOCK_GUACD_MAX_SETUPS: z.coerce.number().int().min(1).max(100).default(4),
+  AIRLOCK_MAX_SESSIONS_PER_GRANT: z.coerce.number().int().min(1).max(100).default(1),
+  AIRLOCK_MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(1000).default(3),
+  AIRLOCK_MAX_SESSIONS_PER_GUACD: z.coerce.number().int().min(1).max(100_000).default(100),
+  AIRLOCK_MAX_SESSIONS_PER_INSTANCE: z.coerce.number().int().min(1).max(100_000).default(200),
+  AIRLOCK_TUNNEL_REFUSALS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  AIRLOCK_REFUSAL_AUDIT_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  AIRLOCK_GRANT_RECHECK_MS: z.coerce.number().int().min(100).max(2_000).default(1_000),
+  AIRLOCK_STORE_OUTAGE_GRACE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
   AIRLOCK_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   AIRLOCK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   AIRLOCK_SYSLOG_URL: syslogUrl.optional(),
@@ -207,6 +215,16 @@ export interface Config {
     readonly guacdPaceMs: number;
     /** Most set-ups (dial to `ready`) in flight on one guacd; later ones queue in the portal. */
     readonly guacdMaxSetups: number;
+    /** Live sessions at once: per grant (a new open takes over the older), per user, guacd, instance. */
+    readonly caps: { readonly perGrant: number; readonly perUser: number; readonly perGuacd: number; readonly perInstance: number };
+    /** Refused WebSocket upgrades a source (user, or address when anonymous) may have per minute before it is turned away at once (429). */
+    readonly refusalsPerMinute: number;
+    /** Refusals of one kind from one source are audited once per window, then as a count. */
+    readonly refusalAuditWindowMs: number;
+    /** Every live session's grant is re-read this often (pub/sub is only the fast path). */
+    readonly grantRecheckMs: number;
+    /** Live sessions end when the state store has been unreachable this long (they cannot be revoked). */
+    readonly storeOutageGraceMs: number;
   };
   /** This portal process's name in the session registry. */
   readonly instanceId: string;
@@ -399,7 +417,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       retentionDays: e.AIRLOCK_RETENTION_DAYS,
       purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,
     }),
-    broker: Object.freeze({ readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS, guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS, guacdMaxSetups: e.AIRLOCK_GUACD_MAX_SETUPS }),
+    broker: Object.freeze({
+      readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS,
+      guacdPaceMs: e.AIRLOCK_GUACD_PACE_MS,
+      guacdMaxSetups: e.AIRLOCK_GUACD_MAX_SETUPS,
+      caps: Object.freeze({
+        perGrant: e.AIRLOCK_MAX_SESSIONS_PER_GRANT,
+        perUser: e.AIRLOCK_MAX_SESSIONS_PER_USER,
+        perGuacd: e.AIRLOCK_MAX_SESSIONS_PER_GUACD,
+        perInstance: e.AIRLOCK_MAX_SESSIONS_PER_INSTANCE,
+      }),
+      refusalsPerMinute: e.AIRLOCK_TUNNEL_REFUSALS_PER_MINUTE,
+      refusalAuditWindowMs: e.AIRLOCK_REFUSAL_AUDIT_WINDOW_MS,
+      grantRecheckMs: e.AIRLOCK_GRANT_RECHECK_MS,
+      storeOutageGraceMs: e.AIRLOCK_STORE_OUTAGE_GRACE_MS,
+    }),
     instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
     trustProxy: e.AIRLOCK_TRUST_PROXY,

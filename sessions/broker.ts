@@ -25,6 +25,7 @@ import { SessionLifecycle } from './lifecycle.ts';
 import { SessionControl } from './control.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { Refusals } from './refusals.ts';
+import { Revalidation } from './revalidation.ts';
 import { presentLiveSession, SessionRegistry } from './registry.ts';
 
 export interface BrokerDeps {
@@ -47,6 +48,7 @@ export class SessionBroker {
   readonly control: SessionControl;
   private readonly local = new LocalSessions();
   private readonly housekeeping: Housekeeping;
+  private readonly revalidation: Revalidation;
   private readonly liveDeps: LiveSessionDeps;
   private readonly watchDeps: WatchSessionDeps;
 
@@ -55,11 +57,11 @@ export class SessionBroker {
     const log = deps.log.child({ module: 'broker' });
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
-    this.refusals = new Refusals(audit);
+    this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute });
     this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording });
-    this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, recording });
+    this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser });
-    this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local });
+    this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
     this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, local: this.local, lifecycle, finaliser });
     this.liveDeps = {
       log,
@@ -73,18 +75,26 @@ export class SessionBroker {
       lifecycle,
       finaliser,
       refusals: this.refusals,
+      requests,
+      takeOver: async (ids) => {
+        for (const id of ids) await this.control.endEverywhere(id, 'This session was opened again in another window; this one was closed.', 'taken_over');
+      },
     };
+    this.revalidation = new Revalidation({ log, redis, requests, local: this.local, intervalMs: config.broker.grantRecheckMs, outageGraceMs: config.broker.storeOutageGraceMs });
     this.watchDeps = { log, audit, guacds: config.guacds, local: this.local };
   }
 
   async start(): Promise<void> {
     await this.housekeeping.start();
     await this.control.start();
+    this.revalidation.start();
   }
 
   async stop(): Promise<void> {
     this.housekeeping.stop();
+    this.revalidation.stop();
     this.control.stop();
+    await this.refusals.stop();
     for (const c of this.local.all()) c.end('The portal is restarting; reconnect in a moment.', GUAC_STATUS.SESSION_CLOSED, 'disconnected');
   }
 
@@ -96,7 +106,7 @@ export class SessionBroker {
   /** Hands an authorized WebSocket to guacd (through guacamole-lite) and supervises it. */
   async open(ws: WebSocket, auth: AuthorizedUpgrade, display: Display): Promise<void> {
     if (auth.binding.kind === 'watch' && auth.watched !== undefined) {
-      new WatchSession(this.watchDeps, auth.user, auth.watched).open(ws, display);
+      new WatchSession(this.watchDeps, auth.user, auth.binding.browserSessionId, auth.watched).open(ws, display);
       return;
     }
     await new LiveSession(this.liveDeps, auth).open(ws, display);
@@ -108,7 +118,7 @@ export class SessionBroker {
   }
 
   /** POST /api/sessions/:id/terminate (and chat's Terminate button). */
-  terminate(user: AirlockUser, sessionId: string, reason: string | undefined): Promise<void> {
-    return this.control.terminate(user, sessionId, reason);
+  terminate(user: AirlockUser, sessionId: string, reason: string | undefined, opts: { revoke?: boolean } = {}): Promise<void> {
+    return this.control.terminate(user, sessionId, reason, opts);
   }
 }

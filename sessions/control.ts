@@ -12,8 +12,10 @@ import type { DomainEvent, EventBus } from '../server/events/bus.ts';
 import { GUAC_STATUS } from './tunnel/transport.ts';
 import type { LocalSessions } from './local.ts';
 import type { SessionRegistry } from './registry.ts';
+import type { RequestService } from '../server/requests/service.ts';
 
-type ControlMessage = { type: 'terminate'; sessionId: string; by: { id: string; name: string }; reason: string | null };
+/** "End this session": heard by every instance, acted on by the one holding it. */
+type ControlMessage = { type: 'end'; sessionId: string; message: string; reason: string };
 
 export interface ControlDeps {
   log: Logger;
@@ -22,6 +24,7 @@ export interface ControlDeps {
   events: EventBus;
   registry: SessionRegistry;
   local: LocalSessions;
+  requests: RequestService;
 }
 
 export class SessionControl {
@@ -49,21 +52,34 @@ export class SessionControl {
     this.subscriber?.destroy();
   }
 
-  /** POST /api/sessions/:id/terminate: ends the session on whichever instance holds it. */
-  async terminate(user: AirlockUser, sessionId: string, reason: string | undefined): Promise<void> {
+  /**
+   * POST /api/sessions/:id/terminate: ends the session on whichever instance holds it. A
+   * terminate alone lets the vendor open the machine again while the grant holds; with
+   * `revoke` the grant is revoked too, so nothing can be reopened.
+   */
+  async terminate(user: AirlockUser, sessionId: string, reason: string | undefined, opts: { revoke?: boolean } = {}): Promise<void> {
     const session = await this.deps.registry.get(sessionId);
     if (session === undefined || !mayOverseeSession(user, session)) throw notFound('unknown_session', 'No such live session.');
+    const revoke = opts.revoke === true;
     await this.deps.audit.append({
       actor: { id: user.id, name: user.name },
       action: 'session.terminated',
       target: { type: 'session', id: sessionId },
       outcome: 'ok',
       reason: reason ?? null,
-      details: { requestId: session.requestId, machine: session.machine.id, holder: session.instance },
+      details: { requestId: session.requestId, machine: session.machine.id, holder: session.instance, revoke },
       site: session.machine.siteId,
     });
-    const message: ControlMessage = { type: 'terminate', sessionId, by: { id: user.id, name: user.name }, reason: reason ?? null };
-    await this.deps.redis.publish(keys.sessions.controlChannel, JSON.stringify(message));
+    const by = revoke ? `${user.name}, who also revoked your access` : user.name;
+    await this.endEverywhere(sessionId, `The session was terminated by ${by}${reason ? `: ${reason}` : '.'}`, revoke ? 'terminated_and_revoked' : 'terminated');
+    // The revoke is its own audited transition (grant.revoked), with the same reason.
+    if (revoke) await this.deps.requests.revoke(user, session.requestId, reason ?? 'terminated and revoked');
+  }
+
+  /** Ends a session on whichever instance holds it (this one included). */
+  async endEverywhere(sessionId: string, message: string, reason: string): Promise<void> {
+    const control: ControlMessage = { type: 'end', sessionId, message, reason };
+    await this.deps.redis.publish(keys.sessions.controlChannel, JSON.stringify(control));
   }
 
   private onControl(message: string): void {
@@ -73,10 +89,8 @@ export class SessionControl {
     } catch {
       return;
     }
-    if (control.type !== 'terminate') return;
-    this.deps.local
-      .get(control.sessionId)
-      ?.end(`The session was terminated by ${control.by.name}${control.reason ? `: ${control.reason}` : '.'}`, GUAC_STATUS.SESSION_CLOSED, 'terminated');
+    if (control.type !== 'end' || typeof control.message !== 'string' || typeof control.reason !== 'string') return;
+    this.deps.local.get(control.sessionId)?.end(control.message, GUAC_STATUS.SESSION_CLOSED, control.reason);
   }
 
   private onDomainEvent(event: DomainEvent): void {

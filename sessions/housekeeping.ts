@@ -42,14 +42,17 @@ export class Housekeeping {
   private async round(): Promise<void> {
     await this.deps.registry.heartbeat();
     for (const lost of await this.deps.registry.heal()) await this.deps.lifecycle.lost(lost);
+    await this.deps.lifecycle.retryUnfinished();
     await this.finaliseOrphans();
   }
 
   /** Sessions in the spool whose instance died, or that this instance no longer holds. */
   private async finaliseOrphans(): Promise<void> {
-    const { instanceId, local, redis } = this.deps;
+    const { instanceId, local, redis, lifecycle } = this.deps;
     await this.deps.finaliser.pickUpOrphans(async (context: SessionContext) =>
-      context.instance === instanceId ? !local.has(context.sessionId) : (await redis.exists(keys.sessions.instance(context.instance))) === 0,
+      context.instance === instanceId
+        ? !local.has(context.sessionId) && !lifecycle.isUnfinished(context.sessionId)
+        : (await redis.exists(keys.sessions.instance(context.instance))) === 0,
     );
   }
 }

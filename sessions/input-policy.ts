@@ -3,6 +3,7 @@
 // and what it blocks is logged. Streams opened by a blocked instruction are blocked to their end.
 import type { Policy } from '../server/inventory/schema.ts';
 import type { GuacInstruction } from './tunnel/protocol.ts';
+import { DISPLAY_LIMITS } from './tunnel/settings.ts';
 
 /** Keep-alive, flow control and leaving: what even a watcher may send. */
 const ALWAYS_ALLOWED = new Set(['sync', 'nop', 'ack', 'disconnect']);
@@ -35,7 +36,7 @@ export class InputPolicy {
       if (opcode === 'end') this.blockedStreams.delete(stream);
       return { allow: false, reason: 'stream_blocked' };
     }
-    if (opcode === 'size') return { allow: true };
+    if (opcode === 'size') return clampSize(instruction);
     if (this.policy.readOnly) return this.block(opcode, stream, 'read_only');
     switch (opcode) {
       case 'key':
@@ -59,4 +60,16 @@ export class InputPolicy {
     if (STREAM_OPENERS.has(opcode)) this.blockedStreams.add(stream);
     return { allow: false, reason };
   }
+}
+
+/**
+ * An in-band resize is held to the same bounds as the query string's display size (a
+ * 30000×30000 request grew one guacd child to 837 MiB): the instruction is rewritten in place.
+ */
+function clampSize(instruction: GuacInstruction): InputDecision {
+  const [, width = '', height = ''] = instruction;
+  if (!/^\d{1,6}$/.test(width) || !/^\d{1,6}$/.test(height)) return { allow: false, reason: 'bad_size' };
+  const clamp = (v: string, limits: { min: number; max: number }): string => String(Math.min(limits.max, Math.max(limits.min, Number(v))));
+  instruction.splice(1, instruction.length - 1, clamp(width, DISPLAY_LIMITS.width), clamp(height, DISPLAY_LIMITS.height));
+  return { allow: true };
 }

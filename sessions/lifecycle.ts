@@ -19,9 +19,26 @@ export interface LifecycleDeps {
   finaliser: Finaliser;
 }
 
+export interface SessionEnd {
+  sessionId: string;
+  record: LiveSessionRecord | undefined;
+  user: AirlockUser;
+  requestId: string;
+  machine: Machine;
+  reason: string;
+  /** What exactly went wrong, for the plant (e.g. a WebSocket error code). */
+  detail?: string | undefined;
+  startedAt: Date;
+}
+
+/** An end written this much later (after an outage) carries its real time in the details. */
+const LATE_MS = 5_000;
+
 export class SessionLifecycle {
   private readonly deps: LifecycleDeps;
   private readonly log: Logger;
+  /** Ends not yet fully written (audit, finalise), by session id. */
+  private readonly unfinished = new Map<string, { end: SessionEnd; endedAt: Date; audited: boolean }>();
 
   constructor(deps: LifecycleDeps) {
     this.deps = deps;
@@ -44,29 +61,75 @@ export class SessionLifecycle {
     await this.publish('session.started', record, user.id);
   }
 
-  /** The connection closed: audit (`session.failed` if it never started), event, then finalise. */
-  async ended(end: { sessionId: string; record: LiveSessionRecord | undefined; user: AirlockUser; requestId: string; machine: Machine; reason: string; startedAt: Date }): Promise<void> {
-    const { sessionId, record, user, requestId, machine, reason, startedAt } = end;
-    try {
-      if (record !== undefined) await this.deps.registry.remove(sessionId);
-      await this.deps.audit.append({
-        actor: { id: user.id, name: user.name },
-        action: record === undefined ? 'session.failed' : 'session.ended',
-        target: { type: 'session', id: sessionId },
-        outcome: 'ok',
-        reason,
-        details: { requestId, machine: machine.id, seconds: Math.round((Date.now() - startedAt.getTime()) / 1000) },
-        site: machine.siteId,
-      });
-      if (record !== undefined) await this.publish('session.ended', record, user.id, reason);
-    } catch (err) {
-      this.log.error({ err: { message: errorMessage(err) }, sessionId, reason }, 'could not record the session end');
+  /**
+   * The connection closed: audit (`session.failed` if it never started), event, then finalise.
+   * What fails (the state store down) is kept and retried by the housekeeping round, so a
+   * session that ends during an outage still gets its audit event and its recording once the store is back.
+   */
+  async ended(end: SessionEnd): Promise<void> {
+    const endedAt = new Date();
+    const audited = await this.auditEnd(end, endedAt).then(
+      () => true,
+      (err: unknown) => {
+        this.log.error({ err: { message: errorMessage(err) }, sessionId: end.sessionId, reason: end.reason }, 'could not record the session end; will retry');
+        return false;
+      },
+    );
+    const finalised = await this.finalise(end, endedAt);
+    if (!audited || !finalised) this.unfinished.set(end.sessionId, { end, endedAt, audited });
+  }
+
+  /** Retries the ends that could not be written (called by the housekeeping round). */
+  async retryUnfinished(): Promise<void> {
+    for (const [sessionId, u] of this.unfinished) {
+      if (!u.audited) {
+        try {
+          await this.auditEnd(u.end, u.endedAt);
+          u.audited = true;
+        } catch {
+          return; // the store is still down: try again next round
+        }
+      }
+      if (await this.finalise(u.end, u.endedAt)) this.unfinished.delete(sessionId);
     }
+  }
+
+  /** A session whose end is still being written here: not an orphan for the sweep. */
+  isUnfinished(sessionId: string): boolean {
+    return this.unfinished.has(sessionId);
+  }
+
+  private async finalise(end: SessionEnd, endedAt: Date): Promise<boolean> {
     try {
-      await this.deps.finaliser.finalise(sessionId, { endedAt: new Date(), endReason: reason });
+      await this.deps.finaliser.finalise(end.sessionId, { endedAt, endReason: end.reason });
+      return true;
     } catch (err) {
-      // The files stay in the spool; the orphan sweep finalises them later.
-      this.log.error({ err: { message: errorMessage(err) }, sessionId }, 'finalising the recording failed');
+      this.log.error({ err: { message: errorMessage(err) }, sessionId: end.sessionId }, 'finalising the recording failed; will retry');
+      return false;
+    }
+  }
+
+  private async auditEnd(end: SessionEnd, endedAt: Date): Promise<void> {
+    const { sessionId, record, user, requestId, machine, reason, startedAt } = end;
+    if (record !== undefined) await this.deps.registry.remove(sessionId);
+    await this.deps.audit.append({
+      actor: { id: user.id, name: user.name },
+      action: record === undefined ? 'session.failed' : 'session.ended',
+      target: { type: 'session', id: sessionId },
+      outcome: 'ok',
+      reason,
+      details: {
+        requestId,
+        machine: machine.id,
+        seconds: Math.round((endedAt.getTime() - startedAt.getTime()) / 1000),
+        ...(end.detail === undefined ? {} : { detail: end.detail }),
+        ...(Date.now() - endedAt.getTime() > LATE_MS ? { endedAt: endedAt.toISOString() } : {}),
+      },
+      site: machine.siteId,
+    });
+    // The audit event is written; a lost notification is repaired by the UIs' polling.
+    if (record !== undefined) {
+      await this.publish('session.ended', record, user.id, reason).catch((err: unknown) => this.log.warn({ err: { message: errorMessage(err) }, sessionId }, 'could not announce the session end'));
     }
   }
 

@@ -1,6 +1,7 @@
 // One vendor's connection to one machine, from the WebSocket to guacd and back: paced set-up
 // with a `ready` timeout, mandatory recording (watchdog and input log), the input policy, the
 // window's end and its warnings, and the reason it ended. Everything it starts, it stops.
+import { rm } from 'node:fs/promises';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { errorMessage } from '../server/errors.ts';
@@ -11,7 +12,8 @@ import { SpoolFiles } from '../recordings/layout.ts';
 import type { AuthorizedUpgrade } from './authorizer.ts';
 import { connectionSettings, type Display } from './tunnel/settings.ts';
 import { BrokeredConnection, GUAC_STATUS } from './tunnel/transport.ts';
-import type { GuacInstruction } from './tunnel/protocol.ts';
+import { encodeInstruction, type GuacInstruction } from './tunnel/protocol.ts';
+import type { RequestService } from '../server/requests/service.ts';
 import type { Pacer } from './tunnel/pacer.ts';
 import { RecordingWatchdog } from './recording-watchdog.ts';
 import { InputEventLog } from './input-log.ts';
@@ -33,6 +35,9 @@ export interface LiveSessionDeps {
   lifecycle: SessionLifecycle;
   finaliser: Finaliser;
   refusals: Refusals;
+  requests: RequestService;
+  /** Ends older sessions of the same grant, wherever they run (control across instances). */
+  takeOver(sessionIds: readonly string[]): Promise<void>;
 }
 
 const RECORDING_FAILED = 'Recording failed; the session was ended.';
@@ -40,12 +45,18 @@ const RECORDING_FAILED = 'Recording failed; the session was ended.';
 /** The owner's session: opened once, ended once, with the first end reason given. */
 export class LiveSession implements LocalConnection {
   readonly id: string;
+  readonly kind = 'session';
+  readonly guacd: string;
+  readonly browserSessionId: string;
   readonly requestId: string;
   readonly userId: string;
   readonly watching = undefined;
   /** Set once guacd said `ready`: what the registry holds. */
   record: LiveSessionRecord | undefined;
   private endReason: string | undefined;
+  private endMessage: { message: string; status: number } | undefined;
+  /** What exactly went wrong, for the plant (a WebSocket or protocol error code). */
+  private endDetail: string | undefined;
   private readonly deps: LiveSessionDeps;
   private readonly auth: AuthorizedUpgrade;
   private readonly files: SpoolFiles;
@@ -65,6 +76,8 @@ export class LiveSession implements LocalConnection {
     this.id = auth.binding.sessionId;
     this.requestId = auth.binding.requestId;
     this.userId = auth.user.id;
+    this.guacd = auth.machine.guacd;
+    this.browserSessionId = auth.binding.browserSessionId;
     this.files = new SpoolFiles(deps.spool, this.id);
     this.policy = new InputPolicy(auth.policy, false);
     this.watchdog = new RecordingWatchdog(this.files.guacdFiles(auth.machine.protocol), (reason) => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason));
@@ -72,65 +85,107 @@ export class LiveSession implements LocalConnection {
 
   /** Ends the session with a message for the browser; the first reason given is the one recorded. */
   end(message: string, status: number, reason: string): void {
-    this.endReason ??= reason;
+    if (this.endReason === undefined) {
+      this.endReason = reason;
+      this.endMessage = { message, status };
+    }
     this.conn?.end(message, status);
   }
 
-  /** Paces the set-up, hands the WebSocket to guacd and arms the timers; refusals are audited. */
+  /**
+   * Hands the WebSocket to guacd and arms the timers. The session is in the local list from the
+   * first moment, so a revoke, a sign-out or the periodic re-check reaches it while it waits for
+   * its credential or a set-up slot; after each wait the grant is checked again.
+   */
   async open(ws: WebSocket, display: Display): Promise<void> {
     const { machine, user, binding } = this.auth;
     const { deps } = this;
-    const guacd = deps.guacds[machine.guacd];
-    const credential = await deps.vault.reveal(machine.id);
-    if (guacd === undefined || credential === undefined) {
-      ws.close(1011, 'machine not configured');
-      await deps.refusals.record(user, 'session.open', binding.requestId, guacd === undefined ? 'unknown_guacd' : 'no_credential');
-      return;
-    }
-    const settings = connectionSettings(machine, credential, this.auth.policy, this.files.guacdTarget(), display);
-    const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'));
-    this.inputLog = inputLog;
-    this.setupDone = await deps.pacer.slot(machine.guacd);
-    if (ws.readyState !== ws.OPEN) {
-      this.setupDone();
-      await inputLog.close();
-      return;
-    }
-    this.conn = new BrokeredConnection(ws, {
-      sessionId: this.id,
-      selector: { type: machine.protocol },
-      settings,
-      guacd,
-      log: deps.log,
-      hooks: {
-        onReady: (guacdConnectionId) => this.onReady(guacdConnectionId),
-        onOutput: (bytes) => this.watchdog.outputFlowed(bytes),
-        onInput: (instruction) => this.onInput(instruction),
-        onClose: (error) => this.onClose(error),
-      },
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws ends the connection itself (close code 1002/1007/1009); this one only, never the process.
+      this.endDetail ??= err.code ?? 'websocket_error';
+      this.end('The browser sent data Airlock could not accept; the session was ended.', GUAC_STATUS.CLIENT_BAD_REQUEST, 'protocol_error');
     });
     deps.local.add(this);
-    // What the finaliser needs even if this process dies mid-session.
+    let handedOver = false;
     try {
-      await deps.finaliser.writeContext({
+      if (this.auth.takeOver.length > 0) await deps.takeOver(this.auth.takeOver);
+      const guacd = deps.guacds[machine.guacd];
+      const credential = await deps.vault.reveal(machine.id);
+      if (guacd === undefined || credential === undefined) {
+        ws.close(1011, 'machine not configured');
+        await deps.refusals.record(user, 'session.open', binding.requestId, guacd === undefined ? 'unknown_guacd' : 'no_credential');
+        return;
+      }
+      if (!(await this.stillGranted(ws))) return;
+      const settings = connectionSettings(machine, credential, this.auth.policy, this.files.guacdTarget(), display);
+      const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'));
+      this.inputLog = inputLog;
+      this.setupDone = await deps.pacer.slot(machine.guacd);
+      if (ws.readyState !== ws.OPEN || !(await this.stillGranted(ws))) {
+        this.setupDone();
+        await inputLog.close();
+        // Nothing was recorded: leave nothing in the spool.
+        await rm(this.files.file('events'), { force: true });
+        return;
+      }
+      this.conn = new BrokeredConnection(ws, {
         sessionId: this.id,
-        requestId: binding.requestId,
-        machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
-        user: { id: user.id, name: user.name, company: user.company ?? null },
-        policy: this.auth.policy,
-        startedAt: this.startedAt.toISOString(),
-        instance: deps.instanceId,
+        selector: { type: machine.protocol },
+        settings,
+        guacd,
+        log: deps.log,
+        hooks: {
+          onReady: (guacdConnectionId) => this.onReady(guacdConnectionId),
+          onOutput: (bytes) => this.watchdog.outputFlowed(bytes),
+          onInput: (instruction) => this.onInput(instruction),
+          onClose: (error) => this.onClose(error),
+          onProtocolError: (detail) => {
+            this.endDetail ??= detail;
+            this.endReason ??= 'protocol_error';
+          },
+        },
       });
-    } catch {
-      this.setupDone();
-      deps.local.remove(this.id);
-      await inputLog.close();
-      ws.close(1011, 'recording unavailable');
-      await deps.refusals.record(user, 'session.open', binding.requestId, 'spool_unwritable');
-      return;
+      // What the finaliser needs even if this process dies mid-session.
+      try {
+        await deps.finaliser.writeContext({
+          sessionId: this.id,
+          requestId: binding.requestId,
+          machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
+          user: { id: user.id, name: user.name, company: user.company ?? null },
+          policy: this.auth.policy,
+          startedAt: this.startedAt.toISOString(),
+          instance: deps.instanceId,
+        });
+      } catch {
+        this.setupDone();
+        await inputLog.close();
+        ws.close(1011, 'recording unavailable');
+        await deps.refusals.record(user, 'session.open', binding.requestId, 'spool_unwritable');
+        return;
+      }
+      handedOver = true;
+      this.armTimers();
+      this.conn.start(guacd);
+    } finally {
+      if (!handedOver) deps.local.remove(this.id);
     }
-    this.armTimers();
-    this.conn.start(guacd);
+  }
+
+  /** After a wait in set-up: was the session ended meanwhile, and does the grant still hold? If not, refuses on the raw WebSocket. */
+  private async stillGranted(ws: WebSocket): Promise<boolean> {
+    const { machine, user, binding } = this.auth;
+    let refusal: { reason: string; message: string; status: number } | undefined;
+    if (this.endReason !== undefined) refusal = { reason: this.endReason, ...(this.endMessage ?? { message: 'The session was ended.', status: GUAC_STATUS.SESSION_CLOSED }) };
+    else if ((await this.deps.requests.grantOf(binding.requestId, user.id, machine.id)) === undefined) {
+      refusal = { reason: 'grant_invalid', message: 'Access to this machine is no longer granted.', status: GUAC_STATUS.CLIENT_FORBIDDEN };
+    }
+    if (refusal === undefined) return true;
+    if (ws.readyState === ws.OPEN) {
+      ws.send(encodeInstruction('error', refusal.message, String(refusal.status)));
+      ws.close(1000);
+    }
+    await this.deps.refusals.record(user, 'session.open', binding.requestId, refusal.reason);
+    return false;
   }
 
   private armTimers(): void {
@@ -189,6 +244,6 @@ export class LiveSession implements LocalConnection {
     this.deps.local.remove(this.id);
     const reason = this.endReason ?? (error === undefined ? 'disconnected' : this.ready ? 'connection_error' : 'guacd_error');
     const { machine, user, binding } = this.auth;
-    void (this.inputLog?.close() ?? Promise.resolve()).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record: this.record, user, requestId: binding.requestId, machine, reason, startedAt: this.startedAt }));
+    void (this.inputLog?.close() ?? Promise.resolve()).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record: this.record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
   }
 }

@@ -5,6 +5,12 @@ import type { LiveSessionRecord } from './registry.ts';
 /** What every local connection (LiveSession, WatchSession) offers to control. */
 export interface LocalConnection {
   readonly id: string;
+  /** An owner's session, or a live view of one. */
+  readonly kind: 'session' | 'watch';
+  /** The guacd it runs on (caps count per guacd). */
+  readonly guacd: string;
+  /** The express-session of the browser it belongs to: when that is gone (sign-out, expiry), so is the connection. */
+  readonly browserSessionId: string;
   /** The grant (request) the session runs under; for a live view, the watched session's. */
   readonly requestId: string;
   readonly userId: string;
@@ -41,5 +47,10 @@ export class LocalSessions {
 
   all(): LocalConnection[] {
     return [...this.byId.values()];
+  }
+
+  /** Owners' sessions that are not in the registry yet (still setting up). */
+  settingUp(): LocalConnection[] {
+    return this.all().filter((c) => c.kind === 'session' && c.record === undefined);
   }
 }

@@ -8,7 +8,7 @@ import type { SessionBroker } from './broker.ts';
 
 const openSchema = z.strictObject({ requestId: z.uuid() });
 const sessionParam = z.strictObject({ id: z.uuid() });
-const terminateSchema = z.strictObject({ reason: z.string().trim().max(2000).optional() });
+const terminateSchema = z.strictObject({ reason: z.string().trim().max(2000).optional(), revoke: z.boolean().optional() });
 
 export function sessionRoutes(broker: SessionBroker): Router {
   const router = Router();
@@ -30,7 +30,7 @@ export function sessionRoutes(broker: SessionBroker): Router {
   router.post(
     '/api/sessions/:id/terminate',
     route({ params: sessionParam, body: terminateSchema }, async ({ user, params, body }) => {
-      await broker.terminate(user, params.id, body.reason);
+      await broker.terminate(user, params.id, body.reason, { revoke: body.revoke === true });
       return undefined;
     }),
   );

@@ -95,8 +95,8 @@ export class Tickets {
     const { requests, inventory, vault, refusals } = this.deps;
     const request = await requests.get(user, requestId);
     if (request.requester.id !== user.id) throw notFound('unknown_request', 'No such request.');
-    const grant = await requests.grantFor(user.id, request.machine.id);
-    if (grant === undefined || grant.requestId !== requestId) {
+    const grant = await requests.grantOf(requestId, user.id, request.machine.id);
+    if (grant === undefined) {
       await refusals.record(user, 'session.ticket', requestId, 'no_grant');
       throw forbidden('no_grant', 'You have no access to this machine right now: the grant is not valid at this time.');
     }

@@ -21,6 +21,9 @@ export interface WatchSessionDeps {
 
 export class WatchSession implements LocalConnection {
   readonly id = randomUUID();
+  readonly kind = 'watch';
+  readonly guacd: string;
+  readonly browserSessionId: string;
   readonly requestId: string;
   readonly userId: string;
   readonly watching: string;
@@ -30,8 +33,10 @@ export class WatchSession implements LocalConnection {
   private readonly watched: LiveSessionRecord;
   private conn: BrokeredConnection | undefined;
 
-  constructor(deps: WatchSessionDeps, watcher: AirlockUser, watched: LiveSessionRecord) {
+  constructor(deps: WatchSessionDeps, watcher: AirlockUser, browserSessionId: string, watched: LiveSessionRecord) {
     this.deps = deps;
+    this.guacd = watched.guacd;
+    this.browserSessionId = browserSessionId;
     this.watcher = watcher;
     this.watched = watched;
     this.requestId = watched.requestId;

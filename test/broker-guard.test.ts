@@ -157,8 +157,10 @@ describe('garbage', () => {
   });
 
   test('garbage frames end only that session', async () => {
+    // Two users' sessions: a second session on one grant would take over the first (one per grant).
+    const other = await grantNow(portal, victor, mona, 'cnc-07');
     const a = await openTunnel(vera, { ticket: (await sessionTicket(vera, grantId)).ticket });
-    const b = await openTunnel(vera, { ticket: (await sessionTicket(vera, grantId)).ticket });
+    const b = await openTunnel(victor, { ticket: (await sessionTicket(victor, other)).ticket });
     if (!a.ok || !b.ok) throw new Error('tunnels refused');
     await Promise.all([a.tunnel.firstFrame(), b.tunnel.firstFrame()]);
     a.tunnel.ws.send('this is not the guacamole protocol;;;');

@@ -14,8 +14,8 @@ import type { AirlockUser } from '../user.ts';
 
 /** What integrations may do to live sessions; sessions/ provides it through the composition root. */
 export interface SessionControl {
-  /** Ends a live session on whichever instance holds it (audited as `session.terminated`). */
-  terminate(user: AirlockUser, sessionId: string, reason: string | undefined): Promise<void>;
+  /** Ends a live session on whichever instance holds it (audited as `session.terminated`); `revoke` also revokes its grant. */
+  terminate(user: AirlockUser, sessionId: string, reason: string | undefined, opts?: { revoke?: boolean }): Promise<void>;
 }
 
 export interface PluginContext {

@@ -352,7 +352,9 @@ export class RequestService {
     if (stored.request.state === 'active') return;
     const now = this.now();
     const result = await this.store.transition(requestId, 'activate', actor, {}, now);
-    if (result.ok) await this.publish('request.activated', requestId, result.state, stored.siteId, stored.requesterId, actor.id, now.toISOString());
+    // Revoked, cancelled or ended while the session was setting up: the session may not go on.
+    if (!result.ok) throw conflict(result.code, CONFLICT_MESSAGES[result.code] ?? 'The grant no longer holds.');
+    await this.publish('request.activated', requestId, result.state, stored.siteId, stored.requesterId, actor.id, now.toISOString());
   }
 
   /** System transitions: expire pending requests whose window started, end grants whose window ended. */
@@ -379,18 +381,43 @@ export class RequestService {
   async grantFor(userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
     const ids = await this.store.idsFrom(keys.requests.byUser(userId), 0, GRANT_SCAN_LIMIT);
     for (const s of await this.store.getMany(ids)) {
-      if (s.machineId !== machineId || s.request.grant === null) continue;
-      if (s.request.state !== 'approved' && s.request.state !== 'active') continue;
-      const start = new Date(s.request.grant.start);
-      const end = new Date(s.request.grant.end);
-      if (start.getTime() <= at.getTime() && at.getTime() < end.getTime()) {
-        return { requestId: s.request.id, machineId, policy: s.request.grant.policy, start, end };
-      }
+      const grant = holdingGrant(s, userId, machineId, at);
+      if (grant !== undefined) return grant;
     }
     return undefined;
+  }
+
+  /** The grant of this very request, if it holds now for this user and machine (each grant opens in its own window). */
+  async grantOf(requestId: string, userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
+    const stored = await this.store.get(requestId);
+    return stored === undefined ? undefined : holdingGrant(stored, userId, machineId, at);
+  }
+
+  /**
+   * For the broker's periodic re-check of its live sessions, in one pipelined read: each request's
+   * state, and whether its grant holds now (for the requester, on the request's machine).
+   */
+  async grantStates(requestIds: readonly string[], at: Date = this.now()): Promise<Map<string, { state: RequestState | undefined; holds: boolean }>> {
+    const found = new Map((await this.store.getMany([...new Set(requestIds)])).map((s) => [s.request.id, s]));
+    return new Map(
+      requestIds.map((id) => {
+        const s = found.get(id);
+        return [id, { state: s?.request.state, holds: s !== undefined && holdingGrant(s, s.requesterId, s.machineId, at) !== undefined }];
+      }),
+    );
   }
 
   private async publish(type: DomainEventType, requestId: string, state: string, siteId: string, requesterId: string, actorId: string | null, at: string): Promise<void> {
     await this.events.publish({ type, requestId, state, siteId, requesterId, actorId, at });
   }
+}
+
+/** The grant a stored request gives this user on this machine at `at`, if any. */
+function holdingGrant(s: StoredRequest, userId: string, machineId: string, at: Date): Grant | undefined {
+  if (s.requesterId !== userId || s.machineId !== machineId || s.request.grant === null) return undefined;
+  if (s.request.state !== 'approved' && s.request.state !== 'active') return undefined;
+  const start = new Date(s.request.grant.start);
+  const end = new Date(s.request.grant.end);
+  if (start.getTime() > at.getTime() || at.getTime() >= end.getTime()) return undefined;
+  return { requestId: s.request.id, machineId, policy: s.request.grant.policy, start, end };
 }

@@ -12,7 +12,7 @@ import { errorBody, errorMessage, toAppError } from '../../server/errors.ts';
 import { clampDisplay, type Display } from './settings.ts';
 import { TUNNEL_PATH, type Tickets } from '../tickets.ts';
 import type { AuthorizedUpgrade, UpgradeAuthorizer } from '../authorizer.ts';
-import type { Refusals } from '../refusals.ts';
+import { Refusals } from '../refusals.ts';
 
 /** The only query parameters a tunnel URL may carry; anything else is an injection attempt. */
 const ALLOWED_QUERY = new Set(['ticket', 'width', 'height', 'dpi']);
@@ -75,15 +75,24 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
       return;
     }
     const ip = req.socket.remoteAddress ?? null;
+    const { user, sessionId } = await sessionUser(req, deps.sessionMiddleware);
+    // Refusals are counted per source: a source refused too often is turned away before any work.
+    const source = Refusals.source(user, ip);
+    const refused = (reason: string, requestId: string | null, details: Record<string, unknown>): Promise<void> =>
+      refusals.record(user, 'session.upgrade', requestId, reason, { ...details, ip }, source);
+    if (await refusals.overBudget(source)) {
+      await refused('too_many_attempts', null, {});
+      refuse(socket, 429, 'too_many_attempts', 'Too many refused connection attempts; wait a minute and open the session again.');
+      return;
+    }
     const origin = req.headers.origin;
     if (origin !== deps.publicUrl) {
-      await refusals.record(undefined, 'session.upgrade', null, 'bad_origin', { origin: origin ?? null, ip });
+      await refused('bad_origin', null, { origin: origin ?? null });
       refuse(socket, 403, 'bad_origin', 'This connection did not come from the Airlock page.');
       return;
     }
-    const { user, sessionId } = await sessionUser(req, deps.sessionMiddleware);
     if (user === undefined || sessionId === undefined) {
-      await refusals.record(undefined, 'session.upgrade', null, 'unauthenticated', { ip });
+      await refused('unauthenticated', null, {});
       refuse(socket, 401, 'unauthenticated', 'Sign in first.');
       return;
     }
@@ -98,18 +107,18 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
       const ticket = url.searchParams.get('ticket');
       if (ticket !== null) await tickets.consume(ticket);
       const what = extra.length > 0 ? `unexpected parameter(s): ${extra.join(', ')}` : !display.ok ? `invalid ${display.field}` : 'exactly one ticket is needed';
-      await refusals.record(user, 'session.upgrade', null, 'bad_parameters', { parameters: extra, display: display.ok ? null : display.field, ip });
+      await refused('bad_parameters', null, { parameters: extra, display: display.ok ? null : display.field });
       refuse(socket, 400, 'bad_parameters', `The tunnel accepts only a ticket and the display size: ${what}.`);
       return;
     }
     const binding = await tickets.consume(url.searchParams.get('ticket') ?? '');
     if (binding === undefined) {
-      await refusals.record(user, 'session.upgrade', null, 'invalid_ticket', { ip });
+      await refused('invalid_ticket', null, {});
       refuse(socket, 403, 'invalid_ticket', 'This session link is not valid (used, expired or unknown). Open the session again.');
       return;
     }
     if (binding.userId !== user.id || binding.browserSessionId !== sessionId) {
-      await refusals.record(user, 'session.upgrade', binding.requestId, 'ticket_not_yours', { ticketUser: binding.userId, ip });
+      await refused('ticket_not_yours', binding.requestId, { ticketUser: binding.userId });
       refuse(socket, 403, 'ticket_not_yours', 'This session link was issued to someone else.');
       return;
     }
@@ -118,11 +127,14 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
       authorized = await deps.authorizer.authorize(binding, user);
     } catch (err) {
       const e = toAppError(err);
-      await refusals.record(user, 'session.upgrade', binding.requestId, e.code, { ip });
+      await refused(e.code, binding.requestId, {});
       refuse(socket, e.status, e.code, e.message);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // A malformed frame (bad UTF-8, RSV1, unmasked, too large…) must end this connection only:
+      // ws closes it; without a listener its 'error' would take the process down. Sessions add their own.
+      ws.on('error', (err: Error & { code?: string }) => log.warn({ code: err.code, user: user.id }, 'WebSocket protocol error from the browser'));
       deps.open(ws, authorized, display.display).catch((err: unknown) => {
         log.error({ err: { message: errorMessage(err) } }, 'session open failed');
         ws.close(1011, 'internal error');

@@ -8,7 +8,7 @@
 import ClientConnection, { type GuacLiteClientOptions } from 'guacamole-lite/lib/ClientConnection.js';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { encodeInstruction, GuacParser, type GuacInstruction } from './protocol.ts';
+import { encodeInstruction, GUACD_LIMITS, GuacParser, type GuacInstruction } from './protocol.ts';
 import type { GuacSettings } from './settings.ts';
 
 /** guacamole-lite's log levels: ERRORS only. Its DEBUG level would log every keystroke. */
@@ -23,7 +23,9 @@ export const GUAC_STATUS = {
   UPSTREAM_NOT_FOUND: 0x0207,
   SESSION_TIMEOUT: 0x020a,
   SESSION_CLOSED: 0x020b,
+  CLIENT_BAD_REQUEST: 0x0300,
   CLIENT_FORBIDDEN: 0x0303,
+  CLIENT_TOO_MANY: 0x031d,
 } as const;
 
 const SETTINGS = Symbol('airlock.settings');
@@ -37,6 +39,8 @@ export interface TransportHooks {
   /** One instruction from the browser; false drops it (policy), before guacd sees it. */
   onInput(instruction: GuacInstruction): boolean;
   onClose(error: Error | undefined): void;
+  /** The browser sent what is not the Guacamole protocol (or beyond guacd's limits): the connection ends. */
+  onProtocolError?(detail: string): void;
 }
 
 export interface TransportOptions {
@@ -72,7 +76,7 @@ export class BrokeredConnection extends ClientConnection {
   // Assigned after super(): the base constructor calls only decryptToken, which reads `query`.
   private hooks: TransportHooks | undefined;
   private sessionId = '';
-  private inputParser = new GuacParser();
+  private inputParser = new GuacParser(GUACD_LIMITS);
   private pending: string[] = [];
   private flushScheduled = false;
   private idReplaced = false;
@@ -138,8 +142,9 @@ export class BrokeredConnection extends ClientConnection {
     let instructions: GuacInstruction[];
     try {
       instructions = this.inputParser.push(typeof message === 'string' ? message : message.toString('utf8'));
-    } catch {
-      this.close(new Error('malformed data from the browser'));
+    } catch (err) {
+      this.hooks?.onProtocolError?.(err instanceof Error ? err.message : 'malformed data');
+      this.end('The browser sent data Airlock could not accept; the session was ended.', GUAC_STATUS.CLIENT_BAD_REQUEST);
       return;
     }
     // The tunnel's own pings (empty opcode) are answered here, as Guacamole's Java tunnel does;
