@@ -1,0 +1,178 @@
+// Security (1), access ends when it should: a revoke during set-up, a revoke whose message was
+// lost, a sign-out, an unreachable state store, and "terminate and revoke" (items 6–8, 11).
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { Browserless, loginAs } from './support/http.ts';
+import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionTicket } from './support/workflow.ts';
+import { CountingGuacdProxy, openTunnel, type Tunnel } from './support/tunnel.ts';
+import { sharedGuacd } from './support/services.ts';
+import { waitFor } from './support/wait.ts';
+import { RequestStore } from '../server/requests/store.ts';
+import type { AuditEvent } from '../server/audit/schema.ts';
+
+const WAIT = { timeoutMs: 15_000 };
+
+async function openSession(agent: Browserless, grant: string): Promise<{ id: string; tunnel: Tunnel }> {
+  const { ticket, id } = await sessionTicket(agent, grant);
+  const opened = await openTunnel(agent, { ticket });
+  if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
+  await opened.tunnel.firstFrame();
+  return { id, tunnel: opened.tunnel };
+}
+
+async function endOf(auditor: Browserless, sessionId: string): Promise<AuditEvent> {
+  let found: AuditEvent | undefined;
+  await waitFor(
+    async () => {
+      found = (await auditEvents(auditor, `session:${sessionId}`)).find((e) => e.action === 'session.ended' || e.action === 'session.failed');
+      return found !== undefined;
+    },
+    { ...WAIT, what: `the end of session ${sessionId}` },
+  );
+  return found as AuditEvent;
+}
+
+describe('on one portal', () => {
+  let portal: TestPortal;
+  let proxy: CountingGuacdProxy;
+  let spool: string;
+  let vera: Browserless;
+  let victor: Browserless;
+  let mona: Browserless;
+  let aude: Browserless;
+
+  beforeAll(async () => {
+    proxy = await CountingGuacdProxy.start(sharedGuacd());
+    spool = mkdtempSync(path.join(tmpdir(), 'airlock-access-ends-'));
+    // Set-ups 4 s apart: a second session waits for its slot long enough to be revoked meanwhile.
+    portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_GUACD_PACE_MS: '4000' }, { freshDb: 15 });
+    await seedDemoPlant(portal, { targets: true });
+    [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  });
+
+  afterAll(async () => {
+    await portal?.close();
+    await proxy?.close();
+    rmSync(spool, { recursive: true, force: true });
+  });
+
+  test('a revoke that arrives while a session waits for its set-up slot is applied: guacd is never dialled', async () => {
+    const first = await openSession(vera, await grantNow(portal, vera, mona, 'cnc-07'));
+    const grant = await grantNow(portal, victor, mona, 'cnc-07');
+    const { ticket, id } = await sessionTicket(victor, grant);
+    const before = proxy.connections;
+    const waiting = await openTunnel(victor, { ticket });
+    if (!waiting.ok) throw new Error('tunnel refused');
+    expect((await mona.post(`/api/requests/${grant}/revoke`, { reason: 'wrong machine' })).status).toBe(200);
+    expect(await waiting.tunnel.errorMessage()).toBe('Access to this machine was revoked.');
+    await waiting.tunnel.closed;
+    // Past the slot's time: had the session gone on, it would have dialled guacd by now.
+    await waitFor(async () => (await auditEvents(aude, `request:${grant}`)).some((e) => e.action === 'session.open' && e.reason === 'revoked'), { ...WAIT, what: 'the refused open' });
+    expect(proxy.connections).toBe(before);
+    expect((await readRequest(aude, grant)).state).toBe('revoked');
+    expect(portal.services.broker.localSessionIds()).not.toContain(id);
+    await first.tunnel.close();
+  });
+
+  test('a revoke whose message was lost still ends the session: every live grant is re-read', async () => {
+    const grant = await grantNow(portal, victor, mona, 'cnc-07');
+    const session = await openSession(victor, grant);
+    // The state changes as a revoke does (the real transition and its audit event), but no
+    // domain event is published: only the periodic re-check can notice.
+    const result = await new RequestStore(portal.redis).transition(grant, 'revoke', { id: 'dev:mona', name: 'Mona Manager' }, { reason: 'silent' }, new Date());
+    expect(result.ok).toBe(true);
+    expect(await session.tunnel.errorMessage()).toBe('Access to this machine was revoked.');
+    expect(await endOf(aude, session.id)).toMatchObject({ reason: 'revoked' });
+  });
+
+  test('sign-out ends the vendor’s live session, and a manager’s sign-out ends their watch view', async () => {
+    const veraAgain = await loginAs(portal.publicUrl, 'vera');
+    const session = await openSession(veraAgain, await grantNow(portal, veraAgain, mona, 'cnc-07'));
+    const monaAgain = await loginAs(portal.publicUrl, 'mona');
+    const watch = await monaAgain.post(`/api/sessions/${session.id}/watch`, {});
+    expect(watch.status).toBe(200);
+    const view = await openTunnel(monaAgain, { ticket: watch.json<{ ticket: string }>().ticket });
+    if (!view.ok) throw new Error('watch refused');
+    await view.tunnel.firstFrame();
+
+    expect((await monaAgain.post('/auth/logout', {})).status).toBeLessThan(400);
+    await view.tunnel.closed;
+    // The vendor's session is not the manager's: it goes on.
+    const before = session.tunnel.outputBytes;
+    session.tunnel.typeText('echo on\n');
+    await waitFor(() => session.tunnel.outputBytes > before, { ...WAIT, what: 'the session to go on' });
+
+    expect((await veraAgain.post('/auth/logout', {})).status).toBeLessThan(400);
+    expect(await session.tunnel.errorMessage()).toBe('You signed out (or your sign-in expired); the session was ended.');
+    expect(await endOf(aude, session.id)).toMatchObject({ reason: 'signed_out' });
+  });
+
+  test('"terminate and revoke" ends the session and the grant; a plain terminate lets the vendor reopen', async () => {
+    const grant = await grantNow(portal, vera, mona, 'cnc-07');
+    const plain = await openSession(vera, grant);
+    expect((await mona.post(`/api/sessions/${plain.id}/terminate`, { reason: 'lunch' })).status).toBe(204);
+    expect(await plain.tunnel.errorMessage()).toBe('The session was terminated by Mona Manager: lunch');
+    await plain.tunnel.closed;
+
+    const again = await openSession(vera, grant);
+    expect((await mona.post(`/api/sessions/${again.id}/terminate`, { reason: 'unsafe', revoke: true })).status).toBe(204);
+    expect(await again.tunnel.errorMessage()).toBe('The session was terminated by Mona Manager, who also revoked your access: unsafe');
+    await again.tunnel.closed;
+    const reopen = await vera.post('/api/sessions', { requestId: grant });
+    expect(reopen.status).toBe(403);
+    expect(reopen.json<{ error: { code: string } }>().error.code).toBe('no_grant');
+    const events = await auditEvents(aude, `session:${again.id}`);
+    expect(events.find((e) => e.action === 'session.terminated')).toMatchObject({ reason: 'unsafe', details: { revoke: true } });
+    expect((await readRequest(aude, grant)).state).toBe('revoked');
+  });
+});
+
+describe('with the state store hung', () => {
+  let services: Supervisor;
+  let stateDir: string;
+  let portal: TestPortal;
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-hung-redis-'));
+    services = await startServices({ stateDir, services: ['redis'] });
+    portal = await startTestPortal({
+      AIRLOCK_REDIS_URL: services.services.redis?.url ?? '',
+      AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'),
+      AIRLOCK_RECORDING_MIN_FREE_MB: '1',
+      AIRLOCK_STORE_OUTAGE_GRACE_MS: '3000',
+    });
+    await seedDemoPlant(portal, { targets: true });
+  });
+
+  afterAll(async () => {
+    for (const pid of services?.pids() ?? []) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    await portal?.close();
+    await services?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {
+    const [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    const session = await openSession(vera, await grantNow(portal, vera, mona, 'cnc-07'));
+    const [redisPid] = services.pids();
+    if (redisPid === undefined) throw new Error('no redis pid');
+    process.kill(redisPid, 'SIGSTOP');
+    try {
+      expect(await session.tunnel.errorMessage(20_000)).toMatch(/^Airlock lost contact with its state store/);
+      await session.tunnel.closed;
+    } finally {
+      process.kill(redisPid, 'SIGCONT');
+    }
+    expect(await endOf(aude, session.id)).toMatchObject({ action: 'session.ended', reason: 'store_unreachable' });
+  });
+});
