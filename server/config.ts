@@ -18,6 +18,7 @@ export type FacilityName = keyof typeof FACILITIES;
 /** Highest facility code RFC 5424 defines. */
 export const MAX_FACILITY = 23;
 import { parseKeyring } from './keyring.ts';
+import { errorMessage } from './errors.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -253,7 +254,7 @@ export function loadIdentityFile(path: string, variable = 'AIRLOCK_IDENTITY_FILE
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ConfigError(variable, `cannot read YAML from ${path}: ${(err as Error).message}`);
+    throw new ConfigError(variable, `cannot read YAML from ${path}: ${errorMessage(err)}`);
   }
   return validateIdentity(raw, `${variable} (${path})`);
 }
@@ -328,7 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   try {
     parseKeyring(vaultKeys);
   } catch (err) {
-    throw new ConfigError(e.AIRLOCK_VAULT_KEYS === undefined ? 'AIRLOCK_VAULT_KEYS_FILE' : 'AIRLOCK_VAULT_KEYS', (err as Error).message);
+    throw new ConfigError(e.AIRLOCK_VAULT_KEYS === undefined ? 'AIRLOCK_VAULT_KEYS_FILE' : 'AIRLOCK_VAULT_KEYS', errorMessage(err));
   }
   const guacds: Record<string, { host: string; port: number }> = { default: e.AIRLOCK_GUACD };
   for (const entry of e.AIRLOCK_GUACDS?.split(',') ?? []) {

@@ -2,7 +2,7 @@
 // small HTML page; API calls get the JSON error shape.
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import { AppError, badRequest, toAppError, unauthenticated } from '../errors.ts';
+import { AppError, badRequest, toAppError, unauthenticated, errorMessage } from '../errors.ts';
 import { isAirlockUser, presentUser, type AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
 import { SESSION_COOKIE } from '../http/session.ts';
@@ -108,7 +108,7 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
         }
         const signedIn = opts.onSignIn?.(user) ?? Promise.resolve();
         signedIn
-          .catch((hookErr: unknown) => log.warn({ err: { message: (hookErr as Error).message }, provider: provider.id }, 'sign-in hook failed'))
+          .catch((hookErr: unknown) => log.warn({ err: { message: errorMessage(hookErr) }, provider: provider.id }, 'sign-in hook failed'))
           .finally(() => res.redirect(303, returnTo));
       });
     })(req, res, (e?: unknown) => sendLoginError(res, loginError(e)));

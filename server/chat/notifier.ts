@@ -14,6 +14,7 @@ import { CHAT_READER, nonceScope } from './core.ts';
 import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
+import { errorMessage } from '../errors.ts';
 
 /** Copies and nonces are kept this long after the window ends: late updates still find them. */
 const KEEP_AFTER_WINDOW_MS = 24 * 3_600_000;
@@ -58,7 +59,7 @@ export class ChatNotifier {
     const previous = this.#chains.get(event.requestId) ?? Promise.resolve();
     const next = previous
       .then(() => this.handle(event))
-      .catch((err: unknown) => this.#deps.log.warn({ err: { message: (err as Error).message }, type: event.type, requestId: event.requestId }, 'chat notification failed'))
+      .catch((err: unknown) => this.#deps.log.warn({ err: { message: errorMessage(err) }, type: event.type, requestId: event.requestId }, 'chat notification failed'))
       .finally(() => {
         if (this.#chains.get(event.requestId) === next) this.#chains.delete(event.requestId);
       });
@@ -134,7 +135,7 @@ export class ChatNotifier {
           const copy = await adapter.post(to, message);
           await store.addCopy(subject, copy, keepUntil(request));
         } catch (err) {
-          log.warn({ err: { message: (err as Error).message }, platform: adapter.platform, subject }, 'chat message not posted');
+          log.warn({ err: { message: errorMessage(err) }, platform: adapter.platform, subject }, 'chat message not posted');
         }
       }),
     );
@@ -150,7 +151,7 @@ export class ChatNotifier {
           try {
             await adapters.get(copy.platform)?.update(copy, message);
           } catch (err) {
-            log.warn({ err: { message: (err as Error).message }, platform: copy.platform, subject }, 'chat message not updated');
+            log.warn({ err: { message: errorMessage(err) }, platform: copy.platform, subject }, 'chat message not updated');
           }
         }),
     );

@@ -12,6 +12,7 @@ import { CHAT_ACTIONS, type ChatAdapter, type ChatIdentity, type ChatMessage, ty
 import { verifySlackRequest } from './signing.ts';
 import { SlackSocketMode } from './slack-socket.ts';
 import type { ChatStore } from './store.ts';
+import { errorMessage } from '../errors.ts';
 
 export const SLACK_INTERACTIONS_PATH = '/chat/slack/interactions';
 
@@ -122,7 +123,7 @@ export class SlackAdapter implements ChatAdapter {
   private ephemeral(channel: string | undefined, user: string, text: string): void {
     if (channel === undefined) return;
     this.call('chat.postEphemeral', { channel, user, text }, slackOk).catch((err: unknown) =>
-      this.#log.warn({ err: { message: (err as Error).message, cause: String((err as Error).cause) } }, 'slack ephemeral reply failed'),
+      this.#log.warn({ err: { message: errorMessage(err), cause: String((err as Error).cause) } }, 'slack ephemeral reply failed'),
     );
   }
 
@@ -169,7 +170,7 @@ export class SlackAdapter implements ChatAdapter {
       log: this.#log,
       onInteractive: (payload) =>
         this.socketInteraction(core, payload).catch((err: unknown) =>
-          this.#log.warn({ err: { message: (err as Error).message } }, 'slack socket mode: click not handled'),
+          this.#log.warn({ err: { message: errorMessage(err) } }, 'slack socket mode: click not handled'),
         ),
     });
     this.#socket.start();

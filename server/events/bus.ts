@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DOMAIN_EVENT_TYPES = [
   'request.created',
@@ -90,7 +91,7 @@ export class EventBus {
     try {
       await this.publisher.publish(keys.eventsChannel, JSON.stringify(event));
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message }, type: event.type }, 'domain event not published');
+      this.log.warn({ err: { message: errorMessage(err) }, type: event.type }, 'domain event not published');
     }
   }
 
