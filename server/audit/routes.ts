@@ -4,22 +4,18 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { Role } from '../config.ts';
-import { badRequest, forbidden, unauthenticated } from '../errors.ts';
+import { badRequest, unauthenticated } from '../errors.ts';
 import type { AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
+import { assertMayReadAudit } from '../policies.ts';
 import { auditQuerySchema } from './schema.ts';
 import type { AuditLog } from './store.ts';
-
-const AUDIT_READER_ROLES: readonly Role[] = ['auditor', 'admin'];
 
 /** The signed-in auditor or admin; throws 401/403 for anyone else. */
 function auditReader(req: Request): AirlockUser {
   const user = currentUser(req);
   if (user === undefined) throw unauthenticated();
-  if (!user.roles.some((role) => AUDIT_READER_ROLES.includes(role))) {
-    throw forbidden('forbidden', 'Only auditors and administrators may read the audit log.');
-  }
+  assertMayReadAudit(user);
   return user;
 }
 

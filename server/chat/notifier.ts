@@ -6,15 +6,15 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DomainEvent, EventBus } from '../events/bus.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import { hasRole, isSiteApprover } from '../policies.ts';
+import { mayDecide } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
-import { CHAT_READER, nonceScope } from './core.ts';
+import { nonceScope } from './core.ts';
 import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, notFound } from '../errors.ts';
 
 /** Copies and nonces are kept this long after the window ends: late updates still find them. */
 const KEEP_AFTER_WINDOW_MS = 24 * 3_600_000;
@@ -66,10 +66,17 @@ export class ChatNotifier {
     this.#chains.set(event.requestId, next);
   }
 
+  /** The request as the integration reads it: the whole of it, whoever the cards go to. */
+  private async request(id: string): Promise<AccessRequest> {
+    const request = await this.#deps.requests.lookup(id);
+    if (request === undefined) throw notFound('unknown_request', 'No such request.');
+    return request;
+  }
+
   private async handle(event: DomainEvent): Promise<void> {
     const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
     if (!(await this.#deps.store.claimEvent(digest))) return;
-    const request = await this.#deps.requests.get(CHAT_READER, event.requestId);
+    const request = await this.request(event.requestId);
     switch (event.type) {
       case 'request.created':
         return this.postRequest(request);
@@ -96,7 +103,7 @@ export class ChatNotifier {
     const card = await this.requestCard(request);
     await this.postAll(`request:${request.id}`, request, 'approvers', card);
     // A decision taken while the cards were being posted may have missed the new copies.
-    const now = await this.#deps.requests.get(CHAT_READER, request.id);
+    const now = await this.request(request.id);
     if (now.state !== request.state || now.approvals.length !== request.approvals.length) await this.refreshRequest(now);
   }
 
@@ -185,7 +192,7 @@ export class ChatNotifier {
       if (!isVendor && !dmPlatforms.has(link.identity.platform)) continue;
       if (!isVendor) {
         const profile = await store.profile(link.userId);
-        if (profile === undefined || !hasRole(profile, 'approver') || !isSiteApprover(profile, siteId) || profile.id === request.requester.id) continue;
+        if (profile === undefined || !mayDecide(profile, { siteId, requesterId: request.requester.id })) continue;
       }
       add(link.identity.platform, { kind: 'direct', user: link.identity });
     }

@@ -6,7 +6,7 @@ import { currentUser } from '../http/current-user.ts';
 import type { AirlockUser } from '../user.ts';
 import { badRequest, notFound, unauthenticated } from '../errors.ts';
 import { parseInput, route } from '../http/validate.ts';
-import { assertRole, hasRole } from '../policies.ts';
+import { assertMayAdminister, seesAllInventory } from '../policies.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { InventoryStore } from './store.ts';
@@ -36,7 +36,7 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
   /** Sites the user may see: a vendor's company's sites; everyone else all. */
   async function visibleSites(u: AirlockUser): Promise<Map<string, Site>> {
     const all = await inventory.sites();
-    if (hasRole(u, 'approver') || hasRole(u, 'auditor') || hasRole(u, 'admin')) return new Map(all.map((s) => [s.id, s]));
+    if (seesAllInventory(u)) return new Map(all.map((s) => [s.id, s]));
     const allowed = await inventory.requestableSites(u.company);
     return new Map(all.filter((s) => allowed.has(s.id)).map((s) => [s.id, s]));
   }
@@ -57,7 +57,7 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
   admin.use((req, _res, next) => {
     const u = currentUser(req);
     if (u === undefined) throw unauthenticated();
-    assertRole(u, 'admin');
+    assertMayAdminister(u);
     next();
   });
 
