@@ -2,7 +2,7 @@
 // small HTML page; API calls get the JSON error shape.
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import { AppError, badRequest, toAppError, unauthenticated, errorMessage } from '../errors.ts';
+import { AppError, badRequest, toAppError, unauthenticated, errorMessage, errorBody } from '../errors.ts';
 import { isAirlockUser, presentUser, type AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
 import { SESSION_COOKIE } from '../http/session.ts';
@@ -33,7 +33,7 @@ function sendLoginError(res: Response, err: AppError): void {
 <p>Error code: <code id="error-code">${escapeHtml(err.code)}</code></p><p><a href="/">Back to Airlock</a></p></main></body></html>`);
     },
     default: () => {
-      res.json({ error: { code: err.code, message: err.message } });
+      res.json(errorBody(err.code, err.message));
     },
   });
 }
