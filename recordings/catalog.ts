@@ -2,6 +2,7 @@
 // word of typed and shown text, and a time-ordered set. Search intersects sets, so it stays fast
 // for thousands of sessions without scanning them.
 import { z } from 'zod';
+import { machineSummarySchema } from '../server/inventory/schema.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import { tokenize } from './text.ts';
@@ -14,7 +15,7 @@ export const summarySchema = z.object({
   requestId: z.string(),
   requester: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
   approvers: z.array(z.object({ id: z.string(), name: z.string() })),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   siteId: z.string(),
   startedAt: z.string(),
   endedAt: z.string(),

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { policySchema } from '../server/inventory/schema.ts';
+import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -31,7 +31,7 @@ export const manifestSchema = z.object({
   approvers: z.array(person.extend({ at: z.string() })),
   reason: z.string(),
   workOrder: z.string().nullable(),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   siteId: z.string(),
   policy: policySchema,
   grant: z.object({ start: z.string(), end: z.string() }),
