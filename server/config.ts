@@ -219,9 +219,9 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly logLevel: string;
   readonly clientDir: string | undefined;
-  /** The embedded development IdP (demo and test modes only): identity comes from it. */
+  /** The embedded development IdP (demo and test modes only); the portal mounts it when no identity file is given. */
   readonly devIdp: { readonly enabled: boolean; readonly password: string };
-  /** Undefined only when devIdp is enabled and no identity file was given (filled in by main). */
+  /** Undefined only when devIdp is enabled and no identity file was given: app/portal.ts then builds one that trusts the dev IdP. */
   readonly identity: IdentityConfig | undefined;
 }
 

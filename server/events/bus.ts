@@ -36,7 +36,7 @@ export interface DomainEvent {
   at: string;
   /** For session.* events: the brokered session. */
   sessionId?: string;
-  /** For session.ended: why (disconnected, window_ended, revoked, killed, recording_failed, …). */
+  /** For session.ended: the broker's end reason (disconnected, window_ended, revoked, terminated, recording_stalled, instance_lost, …). */
   reason?: string;
   /** For grant.ending_soon: minutes left. */
   minutesLeft?: number;
