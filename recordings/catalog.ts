@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { machineSummarySchema } from '../server/inventory/schema.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
+import { fileKindSchema } from './manifest.ts';
 import { tokenize } from './text.ts';
 
 export const FILTER_FIELDS = ['site', 'vendor', 'company', 'machine', 'approver', 'protocol', 'reason', 'request'] as const;
@@ -21,8 +22,8 @@ export const summarySchema = z.object({
   endedAt: z.string(),
   endReason: z.string(),
   incomplete: z.array(z.string()),
-  files: z.array(z.object({ kind: z.string(), name: z.string(), bytes: z.number() })),
-  /** The folder below the store root. */
+  files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number() })),
+  /** The folder below the store root: the server's business, never shown by the API (presenter.ts). */
   dir: z.string(),
 });
 export type RecordingSummary = z.infer<typeof summarySchema>;

@@ -20,6 +20,7 @@ export const FILE_NAMES = {
   events: 'events.jsonl',
 } as const;
 export type FileKind = keyof typeof FILE_NAMES;
+export const fileKindSchema = z.enum(Object.keys(FILE_NAMES) as [FileKind, ...FileKind[]]);
 
 const person = z.object({ id: z.string(), name: z.string() });
 
@@ -38,7 +39,7 @@ export const manifestSchema = z.object({
   startedAt: z.string(),
   endedAt: z.string(),
   endReason: z.string(),
-  files: z.array(z.object({ kind: z.enum(Object.keys(FILE_NAMES) as [FileKind, ...FileKind[]]), name: z.string(), bytes: z.number(), sha256: z.string() })),
+  files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number(), sha256: z.string() })),
   /** Why the recording cannot be trusted to be whole (missing file, ended by a recording failure…). */
   incomplete: z.array(z.string()),
   finalisedAt: z.string(),

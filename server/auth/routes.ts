@@ -46,11 +46,19 @@ export interface AuthRouteOptions {
   onSignIn?: (user: AirlockUser) => Promise<void>;
 }
 
+/** A sign-in choice as the login page shows it: never the provider's issuer, client or secret. */
+export interface ProviderView {
+  id: string;
+  label: string;
+}
+
+const presentProvider = (p: { id: string; label: string }): ProviderView => ({ id: p.id, label: p.label });
+
 export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }, opts: AuthRouteOptions = {}): Router {
   const router = Router();
 
   router.get('/auth/providers', (_req, res) => {
-    res.json({ providers: login.providers().map((p) => ({ id: p.id, label: p.label })) });
+    res.json({ providers: login.providers().map(presentProvider) });
   });
 
   router.get('/auth/login', async (req: Request, res: Response, next: NextFunction) => {

@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { route } from '../http/validate.ts';
 import { assertMayListAllRequests, canSeeRequest } from '../policies.ts';
 import type { EventBus } from '../events/bus.ts';
+import { presentLiveEvent } from './presenter.ts';
 import type { RequestService } from './service.ts';
 import { approveSchema, cancelSchema, createRequestSchema, denySchema, idParamSchema, listQuerySchema, revokeSchema } from './schema.ts';
 import type { RequestHandler } from 'express';
@@ -56,8 +57,7 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
       res.write(': connected\n\n');
       const off = deps.events.on((event) => {
         if (!canSeeRequest(user, { siteId: event.siteId, requesterId: event.requesterId })) return;
-        const data = { type: event.type, requestId: event.requestId, state: event.state, at: event.at };
-        res.write(`event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`);
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(presentLiveEvent(event))}\n\n`);
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
       req.on('close', () => {

@@ -8,7 +8,7 @@ import type { Machine, Policy } from '../inventory/schema.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, canSeeRequest, decisionSites, isRequester, mayDecide, requestListSites } from '../policies.ts';
-import type { AccessRequest, CreateRequestInput, PersonRef, RequestState } from './schema.ts';
+import type { AccessRequest, CreateRequestInput, PersonRef, RequestPage, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
@@ -176,7 +176,7 @@ export class RequestService {
     return this.present(stored);
   }
 
-  async list(user: AirlockUser, query: ListQuery): Promise<{ requests: AccessRequest[]; nextCursor: string | null }> {
+  async list(user: AirlockUser, query: ListQuery): Promise<RequestPage> {
     const offset = Number(query.cursor ?? 0);
     let stored: StoredRequest[];
     if (query.scope === 'waiting') {
