@@ -43,6 +43,9 @@ const isClientGone = (err: unknown): boolean =>
 export function auditRoutes(audit: AuditLog): Router {
   const router = Router();
   router.use('/api/audit', requireUser, requireAuditReader);
+  /** Reading the log as a whole (verifying, exporting) is itself on record. */
+  const recordRead = (user: AirlockUser, action: 'audit.verified' | 'audit.exported', details: Record<string, unknown>) =>
+    audit.append({ actor: { id: user.id, name: user.name }, action, target: null, outcome: 'ok', reason: null, details, site: null });
 
   router.get('/api/audit', async (req, res) => {
     const query = auditQuerySchema.safeParse(req.query);
@@ -53,15 +56,7 @@ export function auditRoutes(audit: AuditLog): Router {
   router.get('/api/audit/verify', async (req, res) => {
     const user = auditReader(req);
     const result = await audit.verify();
-    await audit.append({
-      actor: { id: user.id, name: user.name },
-      action: 'audit.verified',
-      target: null,
-      outcome: 'ok',
-      reason: null,
-      details: { ok: result.ok, checked: result.checked, firstBroken: result.firstBroken },
-      site: null,
-    });
+    await recordRead(user, 'audit.verified', { ok: result.ok, checked: result.checked, firstBroken: result.firstBroken });
     res.json(result);
   });
 
@@ -69,15 +64,7 @@ export function auditRoutes(audit: AuditLog): Router {
     const user = auditReader(req);
     // Recorded before the copy is made, so the export carries its own event and a failed
     // transfer is still on record.
-    await audit.append({
-      actor: { id: user.id, name: user.name },
-      action: 'audit.exported',
-      target: null,
-      outcome: 'ok',
-      reason: null,
-      details: { format: 'ndjson' },
-      site: null,
-    });
+    await recordRead(user, 'audit.exported', { format: 'ndjson' });
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="airlock-audit-${new Date().toISOString().slice(0, 10)}.ndjson"`);
     res.setHeader('Cache-Control', 'no-store');
