@@ -25,6 +25,7 @@ import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settin
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
+import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
 const QUICK = process.argv.includes('--quick');
@@ -110,7 +111,7 @@ class BenchClient {
     try {
       instructions = this.parser.push(text);
     } catch (error) {
-      this.fail(`malformed stream: ${(error as Error).message}`);
+      this.fail(`malformed stream: ${errorMessage(error)}`);
       return;
     }
     for (const instruction of instructions) this.handle(instruction);
@@ -478,7 +479,7 @@ async function measureConnects(vendor: Browserless, requestId: string, machineId
         record(client, await client.firstFrame(30_000));
         return;
       } catch (error) {
-        s.failures.push(`${via}: ${(error as Error).message}`);
+        s.failures.push(`${via}: ${errorMessage(error)}`);
       } finally {
         if (client !== undefined) closeClient(client);
         s.reaped += await waitGuacdIdle(SEQUENTIAL_CHILD_EXIT_WAIT_MS);
@@ -590,7 +591,7 @@ async function openMany(label: string, vendor: Browserless, requestId: string, n
   round.wallSeconds = (performance.now() - t0) / 1000;
   for (const o of outcomes) {
     if (o.status === 'fulfilled') round.frames.push(o.value);
-    else tally(round.failures, (o.reason as Error).message);
+    else tally(round.failures, errorMessage(o.reason));
   }
   for (const c of round.clients) if (c.readyAt !== undefined) round.readies.push(c.readyAt - t0);
   return round;
@@ -610,7 +611,7 @@ async function openManyDirect(label: string, n: number): Promise<RoundResult> {
         await client.firstFrame(Math.max(1, FIRST_FRAME_TIMEOUT_MS - (performance.now() - t0)));
         round.frames.push((client.firstFrameAt ?? NaN) - t0);
       } catch (error) {
-        tally(round.failures, (error as Error).message);
+        tally(round.failures, errorMessage(error));
       }
     }),
   );

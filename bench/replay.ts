@@ -129,7 +129,9 @@ async function openSession(vendor: Browserless, requestId: string, size = '1024x
 /** Waits until the finaliser has indexed `sessionId`; returns its summary. */
 async function indexed(auditor: Browserless, requestId: string, sessionId: string): Promise<RecordingSummary> {
   for (let i = 0; i < 300; i++) {
-    const found = (await auditor.get(`/api/recordings?request=${requestId}`)).json<{ recordings: RecordingSummary[] }>().recordings.find((r) => r.sessionId === sessionId);
+    const listed = (await auditor.get(`/api/recordings?request=${requestId}`)).json<{ recordings: Array<{ sessionId: string }> }>().recordings.some((r) => r.sessionId === sessionId);
+    // The API does not say where the store keeps it (the bench copies its folder); the index does.
+    const found = listed ? await catalog.get(sessionId) : undefined;
     if (found !== undefined) return found;
     await delay(100);
   }

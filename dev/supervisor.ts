@@ -19,6 +19,7 @@ import {
 } from './accounts.ts';
 import { isAlive, processFamily, readProcess, signal, waitForExit, type ProcessRef } from './processes.ts';
 import { freePort, isPortFree, probes, type Probe } from './probes.ts';
+import { errorMessage } from '../server/errors.ts';
 
 const run = promisify(execFile);
 
@@ -378,7 +379,7 @@ function daemonSpawner(name: ServiceName, ctx: LaunchContext): DaemonSpawner {
           await probe();
           ready = true;
         } catch (error) {
-          lastError = (error as Error).message;
+          lastError = errorMessage(error);
         }
         const elapsed = Date.now() - launchedAt;
         // Answering late is not answering in time: the budget holds for a success too.

@@ -2,8 +2,10 @@
 // word of typed and shown text, and a time-ordered set. Search intersects sets, so it stays fast
 // for thousands of sessions without scanning them.
 import { z } from 'zod';
+import { machineSummarySchema } from '../server/inventory/schema.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
+import { fileKindSchema } from './manifest.ts';
 import { tokenize } from './text.ts';
 
 export const FILTER_FIELDS = ['site', 'vendor', 'company', 'machine', 'approver', 'protocol', 'reason', 'request'] as const;
@@ -14,14 +16,14 @@ export const summarySchema = z.object({
   requestId: z.string(),
   requester: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
   approvers: z.array(z.object({ id: z.string(), name: z.string() })),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   siteId: z.string(),
   startedAt: z.string(),
   endedAt: z.string(),
   endReason: z.string(),
   incomplete: z.array(z.string()),
-  files: z.array(z.object({ kind: z.string(), name: z.string(), bytes: z.number() })),
-  /** The folder below the store root. */
+  files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number() })),
+  /** The folder below the store root: the server's business, never shown by the API (presenter.ts). */
   dir: z.string(),
 });
 export type RecordingSummary = z.infer<typeof summarySchema>;

@@ -12,7 +12,7 @@ import { keys } from '../server/keys.ts';
 import type { AuditLog } from '../server/audit/store.ts';
 import type { EventBus } from '../server/events/bus.ts';
 import type { RequestService } from '../server/requests/service.ts';
-import { policySchema } from '../server/inventory/schema.ts';
+import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { sha256File, type Manifest } from './manifest.ts';
 import { contextSessionId, MANIFEST_FILE, SIGNATURE_FILE, SpoolFiles, storeDir, STORE_FILE_NAMES } from './layout.ts';
 import type { ManifestSigner } from './signing.ts';
@@ -23,7 +23,7 @@ import { stripTerminal, typedLines } from './text.ts';
 export const sessionContextSchema = z.object({
   sessionId: z.string(),
   requestId: z.string(),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   user: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
   policy: policySchema,
   startedAt: z.string(),

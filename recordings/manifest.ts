@@ -6,10 +6,11 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { policySchema } from '../server/inventory/schema.ts';
+import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
 import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
 
+export const fileKindSchema = z.enum(FILE_KINDS);
 
 const person = z.object({ id: z.string(), name: z.string() });
 
@@ -21,14 +22,14 @@ export const manifestSchema = z.object({
   approvers: z.array(person.extend({ at: z.string() })),
   reason: z.string(),
   workOrder: z.string().nullable(),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   siteId: z.string(),
   policy: policySchema,
   grant: z.object({ start: z.string(), end: z.string() }),
   startedAt: z.string(),
   endedAt: z.string(),
   endReason: z.string(),
-  files: z.array(z.object({ kind: z.enum(FILE_KINDS), name: z.string(), bytes: z.number(), sha256: z.string() })),
+  files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number(), sha256: z.string() })),
   /** Why the recording cannot be trusted to be whole (missing file, ended by a recording failure…). */
   incomplete: z.array(z.string()),
   finalisedAt: z.string(),

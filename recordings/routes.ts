@@ -4,6 +4,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
 import { AppError, badRequest, notFound } from '../server/errors.ts';
+import { presentRecording, presentRecordingDetails, type RecordingPage } from './presenter.ts';
 import type { RecordingService } from './service.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -43,7 +44,7 @@ export function recordingRoutes(service: RecordingService): Router {
 
   router.get(
     '/api/recordings',
-    route({ query: searchSchema }, async ({ user, query }) => {
+    route({ query: searchSchema }, async ({ user, query }): Promise<RecordingPage> => {
       const { limit, cursor, q, from, to, ...filters } = query;
       if (from !== undefined && to !== undefined && Date.parse(from) > Date.parse(to)) throw badRequest('invalid_input', 'from: must not be after to');
       const offset = Number(cursor ?? 0);
@@ -55,7 +56,7 @@ export function recordingRoutes(service: RecordingService): Router {
         limit,
         offset,
       });
-      return { recordings, total, nextCursor: offset + recordings.length < total ? String(offset + recordings.length) : null };
+      return { recordings: recordings.map(presentRecording), total, nextCursor: offset + recordings.length < total ? String(offset + recordings.length) : null };
     }),
   );
 
@@ -64,7 +65,7 @@ export function recordingRoutes(service: RecordingService): Router {
     route({ params: sessionParam }, async ({ user, params }) => {
       const summary = await service.summary(user, params.id);
       const [manifest, verification] = await Promise.all([service.manifest(summary), service.verify(summary)]);
-      return { recording: { ...summary, manifest, verification } };
+      return { recording: presentRecordingDetails(summary, manifest, verification) };
     }),
   );
 

@@ -1,15 +1,15 @@
-// What auditors do with recordings: find them, read their manifest and timeline, stream their
-// files, verify them, bundle a request's evidence, place legal holds, and purge by retention.
-// Who may see what is decided here: auditors and admins every site, plant managers their own
-// sites, vendors none.
+// What auditors and plant managers do with recordings: find them, read their manifest and
+// timeline, stream their files, verify them, bundle a request's evidence, place legal holds, and
+// purge by retention. Who may see what is policies.ts's to say (auditors and admins every site,
+// plant managers their own sites, vendors none); this service asks it before every read.
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { create as createTar } from 'tar';
 import type { AirlockUser } from '../server/user.ts';
-import { forbidden, notFound } from '../server/errors.ts';
-import { hasRole } from '../server/policies.ts';
+import { notFound } from '../server/errors.ts';
+import { assertMayHoldRecordings, assertMayReadRecordings, mayReadRecording, recordingSites } from '../server/policies.ts';
 import { parseExportLine, type AuditLog } from '../server/audit/store.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
@@ -72,22 +72,15 @@ export class RecordingService {
     return this.signer.publicKeyPem();
   }
 
-  /** Sites whose recordings the user may see: undefined means every site. */
-  private sitesFor(user: AirlockUser): readonly string[] | undefined {
-    if (hasRole(user, 'auditor') || hasRole(user, 'admin')) return undefined;
-    if (hasRole(user, 'approver')) return user.sites;
-    throw forbidden('forbidden', 'Recordings are for auditors, administrators and the plant managers of the site.');
-  }
-
   async search(user: AirlockUser, q: Omit<SearchQuery, 'sites'>): Promise<{ recordings: RecordingSummary[]; total: number }> {
-    return this.catalog.search({ ...q, sites: this.sitesFor(user) });
+    return this.catalog.search({ ...q, sites: recordingSites(user) });
   }
 
   /** A recording the user may read; others look missing, and vendors are refused outright. */
   async summary(user: AirlockUser, sessionId: string): Promise<RecordingSummary> {
-    const sites = this.sitesFor(user);
+    assertMayReadRecordings(user);
     const summary = await this.catalog.get(sessionId);
-    if (summary === undefined || (sites !== undefined && !sites.includes(summary.siteId))) throw notFound('unknown_recording', 'No such recording.');
+    if (summary === undefined || !mayReadRecording(user, summary)) throw notFound('unknown_recording', 'No such recording.');
     return summary;
   }
 
@@ -175,8 +168,7 @@ export class RecordingService {
 
   /** The evidence bundle of one access request: every session's folder, the request's audit events, the public key. */
   async bundle(user: AirlockUser, requestId: string): Promise<{ stream: Readable; fileName: string }> {
-    const sites = this.sitesFor(user);
-    const found = await this.catalog.search({ filters: { request: requestId }, text: undefined, from: undefined, to: undefined, sites, limit: 1000, offset: 0 });
+    const found = await this.catalog.search({ filters: { request: requestId }, text: undefined, from: undefined, to: undefined, sites: recordingSites(user), limit: 1000, offset: 0 });
     if (found.recordings.length === 0) throw notFound('unknown_request', 'No recordings for this request that you may read.');
     // The request's and its sessions' audit events, as export lines: each carries prev, seq and
     // hash, so it can be checked offline against its own hash.
@@ -229,7 +221,7 @@ export class RecordingService {
   // ---- legal holds and retention ----
 
   async holds(user: AirlockUser): Promise<Hold[]> {
-    this.sitesFor(user); // vendors may not look
+    assertMayReadRecordings(user);
     const out: Hold[] = [];
     for (const kind of ['request', 'machine'] as const) {
       for (const [id, json] of Object.entries(await this.redis.hGetAll(keys.recordings.holds(kind)))) {
@@ -241,7 +233,7 @@ export class RecordingService {
   }
 
   async placeHold(user: AirlockUser, kind: 'request' | 'machine', id: string, reason: string): Promise<Hold> {
-    if (!hasRole(user, 'auditor') && !hasRole(user, 'admin')) throw forbidden('forbidden', 'Legal holds are placed by auditors and administrators.');
+    assertMayHoldRecordings(user, 'place');
     const hold: Hold = { kind, id, by: { id: user.id, name: user.name }, at: new Date().toISOString(), reason };
     await this.redis.hSet(keys.recordings.holds(kind), id, JSON.stringify({ by: hold.by, at: hold.at, reason }));
     await this.audit.append({ actor: hold.by, action: 'recording.hold_placed', target: { type: kind, id }, outcome: 'ok', reason, details: {}, site: null });
@@ -249,7 +241,7 @@ export class RecordingService {
   }
 
   async releaseHold(user: AirlockUser, kind: 'request' | 'machine', id: string): Promise<void> {
-    if (!hasRole(user, 'auditor') && !hasRole(user, 'admin')) throw forbidden('forbidden', 'Legal holds are released by auditors and administrators.');
+    assertMayHoldRecordings(user, 'release');
     if ((await this.redis.hDel(keys.recordings.holds(kind), id)) === 0) throw notFound('unknown_hold', 'No such hold.');
     await this.audit.append({ actor: { id: user.id, name: user.name }, action: 'recording.hold_released', target: { type: kind, id }, outcome: 'ok', reason: null, details: {}, site: null });
   }

@@ -18,6 +18,7 @@ export type FacilityName = keyof typeof FACILITIES;
 /** Highest facility code RFC 5424 defines. */
 export const MAX_FACILITY = 23;
 import { parseKeyring } from './keyring.ts';
+import { errorMessage } from './errors.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -236,9 +237,9 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly logLevel: string;
   readonly clientDir: string | undefined;
-  /** The embedded development IdP (demo and test modes only): identity comes from it. */
+  /** The embedded development IdP (demo and test modes only); the portal mounts it when no identity file is given. */
   readonly devIdp: { readonly enabled: boolean; readonly password: string };
-  /** Undefined only when devIdp is enabled and no identity file was given (filled in by main). */
+  /** Undefined only when devIdp is enabled and no identity file was given: app/portal.ts then builds one that trusts the dev IdP. */
   readonly identity: IdentityConfig | undefined;
 }
 
@@ -271,7 +272,7 @@ export function loadIdentityFile(path: string, variable = 'AIRLOCK_IDENTITY_FILE
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ConfigError(variable, `cannot read YAML from ${path}: ${(err as Error).message}`);
+    throw new ConfigError(variable, `cannot read YAML from ${path}: ${errorMessage(err)}`);
   }
   return validateIdentity(raw, `${variable} (${path})`);
 }
@@ -346,7 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   try {
     parseKeyring(vaultKeys);
   } catch (err) {
-    throw new ConfigError(e.AIRLOCK_VAULT_KEYS === undefined ? 'AIRLOCK_VAULT_KEYS_FILE' : 'AIRLOCK_VAULT_KEYS', (err as Error).message);
+    throw new ConfigError(e.AIRLOCK_VAULT_KEYS === undefined ? 'AIRLOCK_VAULT_KEYS_FILE' : 'AIRLOCK_VAULT_KEYS', errorMessage(err));
   }
   const guacds: Record<string, { host: string; port: number }> = { default: e.AIRLOCK_GUACD };
   for (const entry of e.AIRLOCK_GUACDS?.split(',') ?? []) {

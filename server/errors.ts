@@ -36,6 +36,11 @@ export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
 }
 
+/** The message of anything thrown, for log lines and wrapped errors (a thrown non-Error is stringified). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Maps foreign errors we know (body-parser, Redis) to AppErrors; anything else is internal. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -70,8 +75,3 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(notFound('not_found', `No route for ${req.method} ${req.path}.`));
 };
-
-/** The message of anything thrown, for logs (never for clients: see toAppError). */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -23,7 +23,17 @@ export interface AirlockUser {
 }
 
 /** The user as the browser sees it (GET /api/me). */
-export function presentUser(user: AirlockUser): Record<string, unknown> {
+export interface UserView {
+  id: string;
+  name: string;
+  email: string | null;
+  roles: readonly Role[];
+  sites: readonly string[];
+  company: string | null;
+  provider: string;
+}
+
+export function presentUser(user: AirlockUser): UserView {
   return {
     id: user.id,
     name: user.name,

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
-import { policySchema } from '../server/inventory/schema.ts';
+import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 
 /** An instance is presumed dead this long after its last heartbeat. */
 export const INSTANCE_TTL_SECONDS = 10;
@@ -14,7 +14,7 @@ export const HEARTBEAT_INTERVAL_MS = 3_000;
 export const liveSessionSchema = z.object({
   id: z.string(),
   requestId: z.string(),
-  machine: z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() }),
+  machine: machineSummarySchema,
   user: z.object({ id: z.string(), name: z.string(), company: z.string().nullable() }),
   instance: z.string(),
   startedAt: z.string(),

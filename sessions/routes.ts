@@ -5,6 +5,13 @@ import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
 import { unauthenticated } from '../server/errors.ts';
 import type { SessionBroker } from './broker.ts';
+import type { SessionTicket, Tickets } from './tickets.ts';
+import type { presentLiveSession } from './registry.ts';
+
+/** The answers of this API as the browser reads them (client/src/api.ts imports these types). */
+export type OpenedSessionView = SessionTicket;
+export type TunnelTicketView = Awaited<ReturnType<Tickets['issueForWatch']>>;
+export type LiveSessionView = ReturnType<typeof presentLiveSession>;
 
 const openSchema = z.strictObject({ requestId: z.uuid() });
 const sessionParam = z.strictObject({ id: z.uuid() });

@@ -149,12 +149,12 @@ test('an auditor finds a session by what was typed, replays it to the live last 
 
   // --- finalised and indexed ---
   const aude = await loginAs(portal.publicUrl, 'aude');
-  let summary: { sessionId: string; dir: string } | undefined;
   await waitFor(async () => {
     const res = await aude.get(`/api/recordings?request=${requestId}`);
-    summary = res.json<{ recordings: Array<{ sessionId: string; dir: string }> }>().recordings.find((r) => r.sessionId === sessionId);
-    return summary !== undefined;
+    return res.json<{ recordings: Array<{ sessionId: string }> }>().recordings.some((r) => r.sessionId === sessionId);
   }, { timeoutMs: 30_000, what: 'the recording to be indexed' });
+  // The API does not say where the store keeps it; the index does.
+  const summary = await portal.services.recordings.catalog.get(sessionId);
   if (summary === undefined) throw new Error('unreachable');
 
   // --- the auditor finds it by the typed text and replays it ---

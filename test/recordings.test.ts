@@ -14,6 +14,7 @@ import { openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import { redisDbUrl } from './support/services.ts';
 import type { RecordingSummary } from '../recordings/catalog.ts';
+import type { RecordingView } from '../recordings/presenter.ts';
 import type { RecordingVerification } from '../recordings/manifest.ts';
 
 const DB = 14;
@@ -56,13 +57,20 @@ async function recordSession(vendorName: string, machineId: string, approverName
   result.tunnel.typeText(`${text}\n`);
   await waitFor(() => readFileSync(path.join(spool, `${id}.events.jsonl`), 'utf8').includes('"keysym":65293'), { timeoutMs: 5_000, what: 'Enter in the input log' });
   await result.tunnel.close();
-  let summary: RecordingSummary | undefined;
+  let summary: RecordingView | undefined;
   await waitFor(async () => {
-    summary = (await aude.get(`/api/recordings?request=${requestId}`)).json<{ recordings: RecordingSummary[] }>().recordings[0];
+    summary = (await aude.get(`/api/recordings?request=${requestId}`)).json<{ recordings: RecordingView[] }>().recordings[0];
     return summary !== undefined;
   }, { timeoutMs: 15_000, what: 'the recording to be finalised' });
   if (summary === undefined) throw new Error('not finalised');
-  return { requestId, sessionId: id, summary };
+  return { requestId, sessionId: id, summary: await withDir(summary) };
+}
+
+/** The API does not say where the store keeps a recording: the tests read its folder from the index. */
+async function withDir(listed: RecordingView): Promise<RecordingSummary> {
+  const indexed = await portal.services.recordings.catalog.get(listed.sessionId);
+  if (indexed === undefined) throw new Error(`${listed.sessionId} is not indexed`);
+  return { ...listed, dir: indexed.dir };
 }
 
 /** GET with exact bytes (Browserless decodes text). */
@@ -122,7 +130,7 @@ describe('every protocol is finalised, signed, indexed and searchable', () => {
     expect(f.summary.dir).toMatch(new RegExp(`^${f.summary.siteId}/\\d{4}/\\d{2}/\\d{2}/${f.sessionId}$`));
     expect(await verification(f.sessionId)).toMatchObject({ ok: true, signature: 'valid' });
     // Found by the word that was typed (and, for terminals, shown).
-    const hits = (await aude.get(`/api/recordings?q=${word}`)).json<{ recordings: RecordingSummary[] }>().recordings;
+    const hits = (await aude.get(`/api/recordings?q=${word}`)).json<{ recordings: RecordingView[] }>().recordings;
     expect(hits.map((h) => h.sessionId)).toEqual([f.sessionId]);
     const manifest = JSON.parse(readFileSync(path.join(folder(f.summary), 'manifest.json'), 'utf8')) as { reason: string; signer: { algorithm: string } };
     expect(manifest.reason).toBe('replace a worn spindle encoder');
@@ -132,7 +140,7 @@ describe('every protocol is finalised, signed, indexed and searchable', () => {
   test('search filters combine', async () => {
     const ssh = done['ssh'];
     if (ssh === undefined) throw new Error('needs the ssh recording');
-    const q = (s: string) => aude.get(`/api/recordings?${s}`).then((r) => r.json<{ recordings: RecordingSummary[] }>().recordings.map((x) => x.sessionId));
+    const q = (s: string) => aude.get(`/api/recordings?${s}`).then((r) => r.json<{ recordings: RecordingView[] }>().recordings.map((x) => x.sessionId));
     expect(await q('vendor=dev:vera&protocol=ssh')).toContain(ssh.sessionId);
     expect(await q('vendor=dev:vera&protocol=vnc')).not.toContain(ssh.sessionId);
     expect(await q('company=acme-automation&site=site-a&approver=dev:mona')).toContain(ssh.sessionId);
@@ -153,9 +161,21 @@ describe('every protocol is finalised, signed, indexed and searchable', () => {
       expect((await mona.get(path_)).status).toBe(200);
     }
     expect((await vera.get('/api/recordings')).status).toBe(403);
-    const brunoList = (await bruno.get('/api/recordings?limit=200')).json<{ recordings: RecordingSummary[] }>().recordings;
+    const brunoList = (await bruno.get('/api/recordings?limit=200')).json<{ recordings: RecordingView[] }>().recordings;
     expect(brunoList.every((r) => r.siteId === 'site-b')).toBe(true);
     expect(brunoList.length).toBeGreaterThan(0);
+  });
+
+  test('the API never says where the store keeps a recording (no dir in the summary or the details)', async () => {
+    const ssh = done['ssh'];
+    if (ssh === undefined) throw new Error('needs the ssh recording');
+    const listed = (await aude.get(`/api/recordings?request=${ssh.requestId}`)).json<{ recordings: Array<Record<string, unknown>> }>().recordings;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ sessionId: ssh.sessionId });
+    expect(listed[0]).not.toHaveProperty('dir');
+    const details = (await aude.get(`/api/recordings/${ssh.sessionId}`)).json<{ recording: Record<string, unknown> }>().recording;
+    expect(details).toMatchObject({ sessionId: ssh.sessionId, manifest: { sessionId: ssh.sessionId }, verification: { ok: true } });
+    expect(details).not.toHaveProperty('dir');
   });
 
   test('Range requests return exactly the bytes asked for; playback is audited once', async () => {
@@ -227,8 +247,9 @@ describe('every protocol is finalised, signed, indexed and searchable', () => {
 test('orphaned spool files of a killed instance are finalised at the next start', async () => {
   const sessionId = randomUUID();
   const requestId = await createRequest(vera, { machineId: 'cnc-07' });
-  const template = (await aude.get('/api/recordings?protocol=ssh&limit=1')).json<{ recordings: RecordingSummary[] }>().recordings[0];
-  if (template === undefined) throw new Error('needs an ssh recording to copy');
+  const listed = (await aude.get('/api/recordings?protocol=ssh&limit=1')).json<{ recordings: RecordingView[] }>().recordings[0];
+  if (listed === undefined) throw new Error('needs an ssh recording to copy');
+  const template = await withDir(listed);
   // What a portal that died mid-session leaves behind: guacd's files, then its context.
   copyFileSync(path.join(folder(template), 'recording.guac'), path.join(spool, sessionId));
   writeFileSync(path.join(spool, `${sessionId}.events.jsonl`), '');
@@ -243,9 +264,9 @@ test('orphaned spool files of a killed instance are finalised at the next start'
   }));
   const next = await startTestPortal({ ...env, AIRLOCK_REDIS_URL: redisDbUrl(DB) });
   try {
-    let found: RecordingSummary[] = [];
+    let found: RecordingView[] = [];
     await waitFor(async () => {
-      found = (await aude.get(`/api/recordings?request=${requestId}`)).json<{ recordings: RecordingSummary[] }>().recordings;
+      found = (await aude.get(`/api/recordings?request=${requestId}`)).json<{ recordings: RecordingView[] }>().recordings;
       return found.length > 0;
     }, { timeoutMs: 10_000, what: 'the orphan to be finalised' });
     expect(found).toHaveLength(1);
@@ -257,7 +278,7 @@ test('orphaned spool files of a killed instance are finalised at the next start'
 });
 
 test('retention purges by site policy, respects legal holds, and audits each deletion', async () => {
-  const all = (await aude.get('/api/recordings?limit=200')).json<{ recordings: RecordingSummary[] }>().recordings;
+  const all = await Promise.all((await aude.get('/api/recordings?limit=200')).json<{ recordings: RecordingView[] }>().recordings.map(withDir));
   const held = all.find((r) => r.machine.id === 'cnc-07');
   const siteB = all.filter((r) => r.siteId === 'site-b');
   if (held === undefined || siteB.length === 0) throw new Error('needs recordings');

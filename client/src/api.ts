@@ -1,44 +1,48 @@
 // The browser's only way to talk to the portal: same-origin JSON calls, errors in one shape,
-// and one typed function per endpoint of docs/api.md. Types mirror that contract.
+// and one typed function per endpoint of docs/api.md.
 
-export type Role = 'vendor' | 'approver' | 'auditor' | 'admin';
+// The portal's answers, typed by the server's own schemas and presenters (type-only imports
+// erase at build time, so no server code reaches the browser bundle).
+import type { Role as ServerRole } from '../../server/config.ts';
+import type { UserView } from '../../server/user.ts';
+import type { ProviderView } from '../../server/auth/routes.ts';
+import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
+import type { CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
+import type {
+  AccessRequest as ServerAccessRequest,
+  CreateRequestInput,
+  PersonRef as ServerPersonRef,
+  RequestPage as ServerRequestPage,
+  RequestState as ServerRequestState,
+} from '../../server/requests/schema.ts';
+import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
+import type { LiveEventView } from '../../server/requests/presenter.ts';
+import type { AuditEvent as ServerAuditEvent } from '../../server/audit/schema.ts';
+import type { AuditPage as ServerAuditPage, VerifyResult } from '../../server/audit/store.ts';
+import type { LiveSessionView, OpenedSessionView, TunnelTicketView } from '../../sessions/routes.ts';
+import type { ChatLinksView, ChatLinkView } from '../../server/chat/routes.ts';
+import type { Platform } from '../../server/chat/model.ts';
+import type { RecordingVerification as ServerRecordingVerification } from '../../recordings/manifest.ts';
+import type { FileKind } from '../../recordings/layout.ts';
+import type { RecordingDetailsView, RecordingPage as ServerRecordingPage, RecordingView } from '../../recordings/presenter.ts';
+import type { TimelineEntry as ServerTimelineEntry } from '../../recordings/service.ts';
 
-export interface Me {
-  id: string;
-  name: string;
-  email: string | null;
-  roles: Role[];
-  sites: string[];
-  company: string | null;
-  provider: string;
-}
+export type Role = ServerRole;
+export type Me = UserView;
+export type Provider = ProviderView;
+export type Site = SiteView;
 
-export interface Provider {
-  id: string;
-  label: string;
-}
-
-export interface Site {
-  id: string;
-  name: string;
-}
-
-export type Protocol = 'rdp' | 'vnc' | 'ssh' | 'telnet';
+export type Protocol = ServerProtocol;
 export const PROTOCOLS: readonly Protocol[] = ['rdp', 'vnc', 'ssh', 'telnet'];
 
-export type RdpSecurity = 'any' | 'nla' | 'tls' | 'rdp';
+export type RdpSecurity = (typeof SERVER_RDP_SECURITY)[number];
 export const RDP_SECURITY: readonly RdpSecurity[] = ['any', 'nla', 'tls', 'rdp'];
 
-export type ChatDecision = 'allowed' | 'web-only';
+export type ChatDecision = ServerMachineAdminView['chatDecision'];
 export const CHAT_DECISIONS: readonly ChatDecision[] = ['allowed', 'web-only'];
 
 /** What a session may do; on a machine, the most it allows. */
-export interface Policy {
-  clipboardCopy: boolean;
-  clipboardPaste: boolean;
-  fileTransfer: boolean;
-  readOnly: boolean;
-}
+export type Policy = ServerPolicy;
 
 /** The permissions a vendor asks for; `readOnly` is a restriction, not a permission. */
 export type Permission = 'clipboardCopy' | 'clipboardPaste' | 'fileTransfer';
@@ -48,32 +52,13 @@ export const PERMISSIONS: readonly { key: Permission; label: string }[] = [
   { key: 'fileTransfer', label: 'File transfer' },
 ];
 
-export type RequiredApprovals = 1 | 2;
+export type RequiredApprovals = ServerMachineView['requiredApprovals'];
 
-export interface MachineView {
-  id: string;
-  name: string;
-  siteId: string;
-  siteName: string;
-  protocol: Protocol;
-  tags: string[];
-  maxWindowMinutes: number;
-  requiredApprovals: RequiredApprovals;
-  policy: Policy;
-}
+export type MachineView = ServerMachineView;
+export type MachineAdminView = ServerMachineAdminView;
 
-export interface MachineAdminView extends MachineView {
-  host: string;
-  port: number;
-  guacd: string;
-  /** Absent (or null) when the machine uses guacd's default. */
-  rdpSecurity?: RdpSecurity | null;
-  hasCredential: boolean;
-  chatDecision: ChatDecision;
-}
-
-/** The body of PUT /api/admin/machines/:id. */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential'>;
+/** The body of PUT /api/admin/machines/:id: what the admin view shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default. */
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity'> & { rdpSecurity?: RdpSecurity | null };
 
 export interface CredentialInput {
   username: string;
@@ -81,77 +66,23 @@ export interface CredentialInput {
   privateKey?: string;
 }
 
-export interface Company {
-  id: string;
-  name: string;
-  sites: string[];
-}
+export type Company = CompanyView;
 
-export type RequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'active' | 'ended' | 'revoked';
+export type RequestState = ServerRequestState;
+/** The order the screens list states in. */
 export const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'active', 'denied', 'expired', 'cancelled', 'ended', 'revoked'];
 
-export interface PersonRef {
-  id: string;
-  name: string;
-}
-
-export interface Decision {
-  by: PersonRef;
-  at: string;
-  comment: string | null;
-}
-
-export interface AccessRequest {
-  id: string;
-  machine: { id: string; name: string; siteId: string; siteName: string; protocol: Protocol };
-  requester: { id: string; name: string; company: string | null };
-  reason: string;
-  workOrder: string | null;
-  windowStart: string;
-  windowEnd: string;
-  requestedPolicy: Policy;
-  state: RequestState;
-  requiredApprovals: RequiredApprovals;
-  approvals: Decision[];
-  decision: Decision | null;
-  grant: { start: string; end: string; policy: Policy } | null;
-  /** Not in docs/api.md yet; the server sends it once a grant is revoked. */
-  revocation?: { by: PersonRef; at: string; reason: string | null } | null;
-  extendsRequestId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewRequest {
-  machineId: string;
-  windowStart: string;
-  windowEnd: string;
-  reason: string;
-  workOrder?: string;
-  policy?: Policy;
-  extendsRequestId?: string;
-}
+export type PersonRef = ServerPersonRef;
+export type Decision = ServerAccessRequest['approvals'][number];
+export type AccessRequest = ServerAccessRequest;
+export type NewRequest = CreateRequestInput;
 
 export type RequestScope = 'mine' | 'waiting' | 'all';
+export type RequestPage = ServerRequestPage;
+export type ApproveInput = ServerApproveInput;
 
-export interface RequestPage {
-  requests: AccessRequest[];
-  nextCursor: string | null;
-}
-
-export interface ApproveInput {
-  comment?: string;
-  windowEnd?: string;
-  policy?: Policy;
-}
-
-export type LiveEventType =
-  | 'request.created'
-  | 'request.approval_added'
-  | 'request.decided'
-  | 'request.cancelled'
-  | 'request.expired'
-  | 'grant.revoked';
+/** The live events the screens refresh on (the stream carries these for requests one may see). */
+export type LiveEventType = Extract<LiveEventView['type'], 'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked'>;
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.created',
   'request.approval_added',
@@ -160,27 +91,11 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.expired',
   'grant.revoked',
 ];
+export type LiveEvent = LiveEventView;
 
-export interface LiveEvent {
-  type: LiveEventType;
-  requestId: string;
-  state: RequestState;
-  at: string;
-}
+export type AuditEvent = ServerAuditEvent;
 
-export interface AuditEvent {
-  id: string;
-  seq: number;
-  at: string;
-  actor: PersonRef | null;
-  action: string;
-  target: { type: string; id: string } | null;
-  outcome: 'ok' | 'refused';
-  reason: string | null;
-  details: Record<string, unknown>;
-  site: string | null;
-}
-
+/** The query string of GET /api/audit, as the screens fill it in. */
 export interface AuditQuery {
   actor?: string;
   action?: string;
@@ -192,43 +107,15 @@ export interface AuditQuery {
   before?: string;
 }
 
-export interface AuditPage {
-  events: AuditEvent[];
-  nextBefore: string | null;
-}
-
-export interface ChainVerification {
-  ok: boolean;
-  checked: number;
-  firstBroken: { index: number; id: string; reason: string } | null;
-}
+export type AuditPage = ServerAuditPage;
+export type ChainVerification = VerifyResult;
 
 /** A brokered remote session that is running now (docs/api.md "Brokered sessions"). */
-export interface LiveSession {
-  id: string;
-  requestId: string;
-  machine: { id: string; name: string; siteId: string; protocol: Protocol };
-  user: { id: string; name: string; company: string | null };
-  /** The portal instance that holds the session's tunnel. */
-  instance: string;
-  startedAt: string;
-  endsAt: string;
-  policy: Policy;
-}
-
+export type LiveSession = LiveSessionView;
 /** Where and how to connect: a single-use ticket (valid ~30 s) for the WebSocket tunnel. */
-export interface TunnelTicket {
-  ticket: string;
-  tunnelPath: string;
-}
-
+export type TunnelTicket = TunnelTicketView;
 /** The answer to POST /api/sessions: a session opened for the caller's grant. */
-export interface OpenedSession extends TunnelTicket {
-  id: string;
-  machine: { id: string; name: string; protocol: Protocol };
-  endsAt: string;
-  policy: Policy;
-}
+export type OpenedSession = OpenedSessionView;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -329,90 +216,24 @@ export const terminateSession = (id: string, body: { reason?: string }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
 
 // Chat accounts (identity linking for chat approvals)
-export type ChatPlatform = 'slack' | 'teams' | 'mattermost';
-
-export interface ChatLink {
-  id: string;
-  platform: ChatPlatform;
-  workspace: string;
-  chatUser: string;
-  linkedAt: string;
-  method: 'code' | 'email';
-}
-
-export interface ChatLinks {
-  links: ChatLink[];
-  platforms: ChatPlatform[];
-  matchByEmail: boolean;
-  profileMaxAgeHours: number;
-}
+export type ChatPlatform = Platform;
+export type ChatLink = ChatLinkView;
+export type ChatLinks = ChatLinksView;
 
 export const listChatLinks = () => api<ChatLinks>('/api/chat/links');
 export const linkChatAccount = (code: string) => api<{ link: ChatLink }>('/api/chat/links', { method: 'POST', body: { code } }).then((r) => r.link);
 export const unlinkChatAccount = (id: string) => api<void>(`/api/chat/links/${seg(id)}`, { method: 'DELETE' });
 
 // Recordings (docs/api.md "Recordings"): search, details with verification, timeline, files.
-export type RecordingFileKind = 'recording' | 'typescript' | 'typescriptTiming' | 'events';
+export type RecordingFileKind = FileKind;
+export type RecordingSummary = RecordingView;
+export type RecordingManifest = RecordingDetailsView['manifest'];
+export type RecordingVerification = ServerRecordingVerification;
+export type RecordingDetails = RecordingDetailsView;
+export type TimelineKind = ServerTimelineEntry['kind'];
+export type TimelineEntry = ServerTimelineEntry;
 
-export interface RecordingSummary {
-  sessionId: string;
-  requestId: string;
-  requester: { id: string; name: string; company: string | null };
-  approvers: PersonRef[];
-  machine: { id: string; name: string; siteId: string; protocol: Protocol };
-  siteId: string;
-  startedAt: string;
-  endedAt: string;
-  endReason: string;
-  incomplete: string[];
-  files: { kind: RecordingFileKind; name: string; bytes: number }[];
-  dir: string;
-}
-
-export interface RecordingManifest {
-  version: 1;
-  sessionId: string;
-  requestId: string;
-  requester: { id: string; name: string; company: string | null };
-  approvers: (PersonRef & { at: string })[];
-  reason: string;
-  workOrder: string | null;
-  machine: { id: string; name: string; siteId: string; protocol: Protocol };
-  siteId: string;
-  policy: Policy;
-  grant: { start: string; end: string };
-  startedAt: string;
-  endedAt: string;
-  endReason: string;
-  files: { kind: RecordingFileKind; name: string; bytes: number; sha256: string }[];
-  incomplete: string[];
-  finalisedAt: string;
-  signer: { algorithm: 'Ed25519'; keyId: string };
-}
-
-export interface RecordingVerification {
-  ok: boolean;
-  signature: 'valid' | 'invalid' | 'missing';
-  manifest: 'ok' | 'missing' | 'malformed';
-  files: { name: string; ok: boolean; problem: null | 'missing' | 'hash_mismatch' }[];
-  unexpected: string[];
-  incomplete: string[];
-}
-
-export interface RecordingDetails extends RecordingSummary {
-  manifest: RecordingManifest;
-  verification: RecordingVerification;
-}
-
-export type TimelineKind = 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch';
-
-export interface TimelineEntry {
-  /** Milliseconds from the session start. */
-  t: number;
-  kind: TimelineKind;
-  label: string;
-}
-
+/** The query string of GET /api/recordings, as the screens fill it in. */
 export interface RecordingQuery {
   vendor?: string;
   company?: string;
@@ -429,11 +250,7 @@ export interface RecordingQuery {
   cursor?: string;
 }
 
-export interface RecordingPage {
-  recordings: RecordingSummary[];
-  total: number;
-  nextCursor: string | null;
-}
+export type RecordingPage = ServerRecordingPage;
 
 export const searchRecordings = (q: RecordingQuery) => api<RecordingPage>(`/api/recordings${query({ ...q })}`);
 export const getRecording = (id: string) => api<{ recording: RecordingDetails }>(`/api/recordings/${seg(id)}`).then((r) => r.recording);

@@ -27,6 +27,7 @@ import { Finaliser } from '../../recordings/finaliser.ts';
 import { RecordingCatalog } from '../../recordings/catalog.ts';
 import { ManifestSigner } from '../../recordings/signing.ts';
 import { RecordingService } from '../../recordings/service.ts';
+import { errorMessage } from '../errors.ts';
 
 export interface Portal {
   readonly url: string;
@@ -99,13 +100,13 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     redis
       .set(keys.recordings.purgeLock, config.instanceId, { NX: true, PX: Math.max(1_000, config.recording.purgeIntervalMs - 1_000) })
       .then((got) => (got === null ? undefined : recordingService.purge()))
-      .catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'retention purge failed'));
+      .catch((err: unknown) => log.warn({ err: { message: errorMessage(err) } }, 'retention purge failed'));
   }, config.recording.purgeIntervalMs);
   purger.unref();
 
   // Every instance sweeps; the Lua transitions make concurrent sweeps harmless.
   const sweeper = setInterval(() => {
-    requests.sweep().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'sweep failed'));
+    requests.sweep().catch((err: unknown) => log.warn({ err: { message: errorMessage(err) } }, 'sweep failed'));
   }, config.sweepIntervalMs);
   sweeper.unref();
 
@@ -116,7 +117,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
       try {
         await plugin.onSignIn?.(user);
       } catch (err) {
-        log.warn({ err: { message: (err as Error).message }, plugin: plugin.name }, 'plugin sign-in hook failed');
+        log.warn({ err: { message: errorMessage(err) }, plugin: plugin.name }, 'plugin sign-in hook failed');
       }
     }
   };

@@ -13,6 +13,7 @@
 // - Redis does not roll back a script that errors half-way: run every check that can fail
 //   before the first write. audit_append itself does not raise for a string event_json.
 import { keys } from '../keys.ts';
+import { LuaScript } from '../redis.ts';
 
 /** KEYS order audit_append expects: stream, head, seq. */
 export const AUDIT_KEYS = [keys.audit.stream, keys.audit.head, keys.audit.seq] as const;
@@ -97,6 +98,6 @@ end
 export const AUDIT_LUA_PRELUDE: string = SHA256_LUA + APPEND_LUA;
 
 /** KEYS = AUDIT_KEYS, ARGV[1] = event JSON; returns {stream_id, seq, hash}. */
-export const APPEND_SCRIPT: string = `${AUDIT_LUA_PRELUDE}
+export const APPEND_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
 return audit_append(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
-`;
+`);

@@ -4,22 +4,18 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { Role } from '../config.ts';
-import { badRequest, forbidden, unauthenticated } from '../errors.ts';
+import { badRequest, unauthenticated } from '../errors.ts';
 import type { AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
+import { assertMayReadAudit } from '../policies.ts';
 import { auditQuerySchema } from './schema.ts';
 import type { AuditLog } from './store.ts';
-
-const AUDIT_READER_ROLES: readonly Role[] = ['auditor', 'admin'];
 
 /** The signed-in auditor or admin; throws 401/403 for anyone else. */
 function auditReader(req: Request): AirlockUser {
   const user = currentUser(req);
   if (user === undefined) throw unauthenticated();
-  if (!user.roles.some((role) => AUDIT_READER_ROLES.includes(role))) {
-    throw forbidden('forbidden', 'Only auditors and administrators may read the audit log.');
-  }
+  assertMayReadAudit(user);
   return user;
 }
 
@@ -47,6 +43,9 @@ const isClientGone = (err: unknown): boolean =>
 export function auditRoutes(audit: AuditLog): Router {
   const router = Router();
   router.use('/api/audit', requireUser, requireAuditReader);
+  /** Reading the log as a whole (verifying, exporting) is itself on record. */
+  const recordRead = (user: AirlockUser, action: 'audit.verified' | 'audit.exported', details: Record<string, unknown>) =>
+    audit.append({ actor: { id: user.id, name: user.name }, action, target: null, outcome: 'ok', reason: null, details, site: null });
 
   router.get('/api/audit', async (req, res) => {
     const query = auditQuerySchema.safeParse(req.query);
@@ -57,15 +56,7 @@ export function auditRoutes(audit: AuditLog): Router {
   router.get('/api/audit/verify', async (req, res) => {
     const user = auditReader(req);
     const result = await audit.verify();
-    await audit.append({
-      actor: { id: user.id, name: user.name },
-      action: 'audit.verified',
-      target: null,
-      outcome: 'ok',
-      reason: null,
-      details: { ok: result.ok, checked: result.checked, firstBroken: result.firstBroken },
-      site: null,
-    });
+    await recordRead(user, 'audit.verified', { ok: result.ok, checked: result.checked, firstBroken: result.firstBroken });
     res.json(result);
   });
 
@@ -73,15 +64,7 @@ export function auditRoutes(audit: AuditLog): Router {
     const user = auditReader(req);
     // Recorded before the copy is made, so the export carries its own event and a failed
     // transfer is still on record.
-    await audit.append({
-      actor: { id: user.id, name: user.name },
-      action: 'audit.exported',
-      target: null,
-      outcome: 'ok',
-      reason: null,
-      details: { format: 'ndjson' },
-      site: null,
-    });
+    await recordRead(user, 'audit.exported', { format: 'ndjson' });
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="airlock-audit-${new Date().toISOString().slice(0, 10)}.ndjson"`);
     res.setHeader('Cache-Control', 'no-store');

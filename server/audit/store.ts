@@ -5,7 +5,6 @@
 // event JSON, hashed byte for byte); hash = SHA-256(prev "\n" seq "\n" event). The head key holds
 // the newest hash, so a deleted tail shows too.
 import { createHash } from 'node:crypto';
-import { ErrorReply } from 'redis';
 import { AppError } from '../errors.ts';
 import { keys } from '../keys.ts';
 import type { RedisClient } from '../redis.ts';
@@ -268,8 +267,6 @@ function lowerBound(f: AuditFilters): string {
   return f.from === undefined ? '-' : String(Math.max(0, f.from.getTime() - CLOCK_SKEW_ALLOWANCE_MS));
 }
 
-const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
-
 export class AuditLog {
   readonly #redis: RedisClient;
 
@@ -279,15 +276,7 @@ export class AuditLog {
 
   async append(input: AuditEventInput): Promise<AuditEvent> {
     const eventJson = encodeAuditEvent(input);
-    const options = { keys: [...AUDIT_KEYS], arguments: [eventJson] };
-    let reply: unknown;
-    try {
-      reply = await this.#redis.evalSha(APPEND_SHA, options);
-    } catch (err) {
-      // The script cache is empty after a Redis restart or SCRIPT FLUSH; EVAL loads it again.
-      if (!(err instanceof ErrorReply && err.message.startsWith('NOSCRIPT'))) throw err;
-      reply = await this.#redis.eval(APPEND_SCRIPT, options);
-    }
+    const reply = await APPEND_SCRIPT.run(this.#redis, { keys: [...AUDIT_KEYS], arguments: [eventJson] });
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number') {
       throw new Error(`unexpected reply from the audit append script: ${JSON.stringify(reply)}`);
     }

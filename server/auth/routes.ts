@@ -2,7 +2,7 @@
 // small HTML page; API calls get the JSON error shape.
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import { AppError, badRequest, toAppError, unauthenticated } from '../errors.ts';
+import { AppError, badRequest, toAppError, unauthenticated, errorMessage, errorBody } from '../errors.ts';
 import { isAirlockUser, presentUser, type AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
 import { SESSION_COOKIE } from '../http/session.ts';
@@ -33,7 +33,7 @@ function sendLoginError(res: Response, err: AppError): void {
 <p>Error code: <code id="error-code">${escapeHtml(err.code)}</code></p><p><a href="/">Back to Airlock</a></p></main></body></html>`);
     },
     default: () => {
-      res.json({ error: { code: err.code, message: err.message } });
+      res.json(errorBody(err.code, err.message));
     },
   });
 }
@@ -46,11 +46,19 @@ export interface AuthRouteOptions {
   onSignIn?: (user: AirlockUser) => Promise<void>;
 }
 
+/** A sign-in choice as the login page shows it: never the provider's issuer, client or secret. */
+export interface ProviderView {
+  id: string;
+  label: string;
+}
+
+const presentProvider = (p: { id: string; label: string }): ProviderView => ({ id: p.id, label: p.label });
+
 export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }, opts: AuthRouteOptions = {}): Router {
   const router = Router();
 
   router.get('/auth/providers', (_req, res) => {
-    res.json({ providers: login.providers().map((p) => ({ id: p.id, label: p.label })) });
+    res.json({ providers: login.providers().map(presentProvider) });
   });
 
   router.get('/auth/login', async (req: Request, res: Response, next: NextFunction) => {
@@ -108,7 +116,7 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
         }
         const signedIn = opts.onSignIn?.(user) ?? Promise.resolve();
         signedIn
-          .catch((hookErr: unknown) => log.warn({ err: { message: (hookErr as Error).message }, provider: provider.id }, 'sign-in hook failed'))
+          .catch((hookErr: unknown) => log.warn({ err: { message: errorMessage(hookErr) }, provider: provider.id }, 'sign-in hook failed'))
           .finally(() => res.redirect(303, returnTo));
       });
     })(req, res, (e?: unknown) => sendLoginError(res, loginError(e)));

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config.ts';
+import { errorMessage } from '../errors.ts';
 
 const VARIABLE = 'AIRLOCK_CHAT_FILE';
 
@@ -244,7 +245,7 @@ export function loadChatFile(path: string, opts: { production: boolean }): ChatC
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ConfigError(VARIABLE, `cannot read YAML from ${path}: ${(err as Error).message}`);
+    throw new ConfigError(VARIABLE, `cannot read YAML from ${path}: ${errorMessage(err)}`);
   }
   return parseChatConfig(raw, opts);
 }

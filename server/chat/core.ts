@@ -7,7 +7,7 @@ import type { AirlockUser } from '../user.ts';
 import type { AuditLog } from '../audit/store.ts';
 import { AppError } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import { assertMayRevoke } from '../policies.ts';
+import { assertMayTerminateSession, isRequester } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
@@ -18,22 +18,6 @@ import { formatCode, type ChatStore } from './store.ts';
 
 /** Ends a brokered session; provided by the broker when it runs in this portal. */
 export type TerminateSession = (user: AirlockUser, sessionId: string) => Promise<void>;
-
-/**
- * The principal the chat integration reads requests as. Reading only: RequestService refuses
- * any decision from an auditor, and this principal never calls anything but `get`.
- */
-export const CHAT_READER: AirlockUser = Object.freeze<AirlockUser>({
-  id: 'system:chat',
-  provider: 'system',
-  subject: 'chat',
-  name: 'Airlock chat integration',
-  email: undefined,
-  roles: ['auditor'],
-  sites: [],
-  company: undefined,
-  entraObjectId: undefined,
-});
 
 const PLATFORM_NAMES: Record<Platform, string> = { slack: 'Slack', teams: 'Microsoft Teams', mattermost: 'Mattermost' };
 
@@ -95,13 +79,9 @@ export class ApprovalCore implements ClickHandler {
     });
   }
 
-  private async read(id: string): Promise<AccessRequest | undefined> {
-    try {
-      return await this.#deps.requests.get(CHAT_READER, id);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) return undefined;
-      throw err;
-    }
+  /** The clicked request, read as the integration (no user's view): the clicker is checked by each action. */
+  private read(id: string): Promise<AccessRequest | undefined> {
+    return this.#deps.requests.lookup(id);
   }
 
   /** The Airlock user behind a chat user, or the explanation why there is none usable. */
@@ -201,7 +181,7 @@ export class ApprovalCore implements ClickHandler {
   }
 
   private async terminate(user: AirlockUser, request: AccessRequest, sessionId: string): Promise<ClickOutcome> {
-    assertMayRevoke(user, { siteId: request.machine.siteId });
+    assertMayTerminateSession(user, { machine: { siteId: request.machine.siteId } });
     const terminate = this.#deps.terminateSession;
     if (terminate === undefined) return refusal('terminate_unavailable', 'Terminating sessions from chat is not available here; use Airlock.');
     await terminate(user, sessionId);
@@ -210,7 +190,7 @@ export class ApprovalCore implements ClickHandler {
 
   /** Files the extension as the vendor: only the vendor's own click may ask for more time. */
   private async extend(user: AirlockUser, request: AccessRequest): Promise<ClickOutcome> {
-    if (request.requester.id !== user.id) {
+    if (!isRequester(user, { requesterId: request.requester.id })) {
       return refusal('not_requester', `Only ${request.requester.name}, who holds this access, can ask for an extension (from their own linked chat account or in Airlock).`);
     }
     const start = request.grant?.end ?? request.windowEnd;

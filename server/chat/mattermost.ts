@@ -11,6 +11,7 @@ import { ChatApiError, callJson } from './http.ts';
 import { CHAT_ACTIONS, type ChatAction, type ChatAdapter, type ChatIdentity, type ChatMessage, type ClickHandler, type CopyRef, type Destination } from './model.ts';
 import { constantTimeEqual, contextMac } from './signing.ts';
 import type { ChatStore } from './store.ts';
+import { errorBody } from '../errors.ts';
 
 export const MATTERMOST_ACTIONS_PATH = '/chat/mattermost/actions';
 
@@ -178,7 +179,7 @@ export class MattermostAdapter implements ChatAdapter {
       const fields = parsed.success ? verifyContext(this.#config.contextSecret, parsed.data.context) : undefined;
       if (!parsed.success || fields === undefined) {
         this.#log.warn('mattermost callback refused: bad context');
-        res.status(401).json({ error: { code: 'bad_context', message: 'The button context is not valid.' } });
+        res.status(401).json(errorBody('bad_context', 'The button context is not valid.'));
         return;
       }
       const click = parsed.data;
@@ -190,7 +191,7 @@ export class MattermostAdapter implements ChatAdapter {
       const unconfirmed = await this.confirm(click, fields.requestId);
       if (unconfirmed !== undefined) {
         await core.rejected(actor, unconfirmed);
-        res.status(403).json({ error: { code: unconfirmed, message: 'The click could not be confirmed with Mattermost.' } });
+        res.status(403).json(errorBody(unconfirmed, 'The click could not be confirmed with Mattermost.'));
         return;
       }
       const digest = createHash('sha256').update(JSON.stringify([click.user_id, click.post_id, click.trigger_id ?? '', fields])).digest('hex');

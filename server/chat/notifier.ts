@@ -6,14 +6,15 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DomainEvent, EventBus } from '../events/bus.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import { hasRole, isSiteApprover } from '../policies.ts';
+import { mayDecide } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
-import { CHAT_READER, nonceScope } from './core.ts';
+import { nonceScope } from './core.ts';
 import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
+import { errorMessage, notFound } from '../errors.ts';
 
 /** Copies and nonces are kept this long after the window ends: late updates still find them. */
 const KEEP_AFTER_WINDOW_MS = 24 * 3_600_000;
@@ -58,17 +59,24 @@ export class ChatNotifier {
     const previous = this.#chains.get(event.requestId) ?? Promise.resolve();
     const next = previous
       .then(() => this.handle(event))
-      .catch((err: unknown) => this.#deps.log.warn({ err: { message: (err as Error).message }, type: event.type, requestId: event.requestId }, 'chat notification failed'))
+      .catch((err: unknown) => this.#deps.log.warn({ err: { message: errorMessage(err) }, type: event.type, requestId: event.requestId }, 'chat notification failed'))
       .finally(() => {
         if (this.#chains.get(event.requestId) === next) this.#chains.delete(event.requestId);
       });
     this.#chains.set(event.requestId, next);
   }
 
+  /** The request as the integration reads it: the whole of it, whoever the cards go to. */
+  private async request(id: string): Promise<AccessRequest> {
+    const request = await this.#deps.requests.lookup(id);
+    if (request === undefined) throw notFound('unknown_request', 'No such request.');
+    return request;
+  }
+
   private async handle(event: DomainEvent): Promise<void> {
     const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
     if (!(await this.#deps.store.claimEvent(digest))) return;
-    const request = await this.#deps.requests.get(CHAT_READER, event.requestId);
+    const request = await this.request(event.requestId);
     switch (event.type) {
       case 'request.created':
         return this.postRequest(request);
@@ -95,7 +103,7 @@ export class ChatNotifier {
     const card = await this.requestCard(request);
     await this.postAll(`request:${request.id}`, request, 'approvers', card);
     // A decision taken while the cards were being posted may have missed the new copies.
-    const now = await this.#deps.requests.get(CHAT_READER, request.id);
+    const now = await this.request(request.id);
     if (now.state !== request.state || now.approvals.length !== request.approvals.length) await this.refreshRequest(now);
   }
 
@@ -134,7 +142,7 @@ export class ChatNotifier {
           const copy = await adapter.post(to, message);
           await store.addCopy(subject, copy, keepUntil(request));
         } catch (err) {
-          log.warn({ err: { message: (err as Error).message }, platform: adapter.platform, subject }, 'chat message not posted');
+          log.warn({ err: { message: errorMessage(err) }, platform: adapter.platform, subject }, 'chat message not posted');
         }
       }),
     );
@@ -150,7 +158,7 @@ export class ChatNotifier {
           try {
             await adapters.get(copy.platform)?.update(copy, message);
           } catch (err) {
-            log.warn({ err: { message: (err as Error).message }, platform: copy.platform, subject }, 'chat message not updated');
+            log.warn({ err: { message: errorMessage(err) }, platform: copy.platform, subject }, 'chat message not updated');
           }
         }),
     );
@@ -184,7 +192,7 @@ export class ChatNotifier {
       if (!isVendor && !dmPlatforms.has(link.identity.platform)) continue;
       if (!isVendor) {
         const profile = await store.profile(link.userId);
-        if (profile === undefined || !hasRole(profile, 'approver') || !isSiteApprover(profile, siteId) || profile.id === request.requester.id) continue;
+        if (profile === undefined || !mayDecide(profile, { siteId, requesterId: request.requester.id })) continue;
       }
       add(link.identity.platform, { kind: 'direct', user: link.identity });
     }

@@ -14,7 +14,25 @@ import type { ChatLink, ChatStore } from './store.ts';
 const linkBody = z.strictObject({ code: z.string().trim().min(1).max(32) });
 const linkParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{32}$/) });
 
-function presentLink(link: ChatLink) {
+/** A linked chat account as its owner sees it in "Chat accounts". */
+export interface ChatLinkView {
+  id: string;
+  platform: Platform;
+  workspace: string;
+  chatUser: string;
+  linkedAt: string;
+  method: ChatLink['method'];
+}
+
+/** GET /api/chat/links: the caller's links and what linking offers here. */
+export interface ChatLinksView {
+  links: ChatLinkView[];
+  platforms: readonly Platform[];
+  matchByEmail: boolean;
+  profileMaxAgeHours: number;
+}
+
+function presentLink(link: ChatLink): ChatLinkView {
   return {
     id: link.id,
     platform: link.identity.platform,
@@ -34,7 +52,7 @@ export function chatLinkRoutes(deps: { chat: ChatConfig; store: ChatStore; audit
 
   router.get(
     '/api/chat/links',
-    route({}, async ({ user }) => {
+    route({}, async ({ user }): Promise<ChatLinksView> => {
       await seen(user);
       return {
         links: (await store.linksOf(user.id)).map(presentLink),

@@ -6,6 +6,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { callJson } from './http.ts';
+import { errorMessage } from '../errors.ts';
 
 /** First reconnect delay: a dropped link is usually back at once; this spares a tight loop. */
 export const RECONNECT_MIN_MS = 1_000;
@@ -95,7 +96,7 @@ export class SlackSocketMode {
     try {
       url = await this.openUrl();
     } catch (err) {
-      this.#opts.log.warn({ err: { message: (err as Error).message }, attempt: this.#attempt }, 'slack socket mode: apps.connections.open failed');
+      this.#opts.log.warn({ err: { message: errorMessage(err) }, attempt: this.#attempt }, 'slack socket mode: apps.connections.open failed');
       this.scheduleReconnect();
       return;
     }
@@ -104,7 +105,7 @@ export class SlackSocketMode {
     try {
       socket = new WebSocket(url, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: HELLO_TIMEOUT_MS });
     } catch (err) {
-      this.#opts.log.warn({ err: { message: (err as Error).message } }, 'slack socket mode: cannot open the socket');
+      this.#opts.log.warn({ err: { message: errorMessage(err) } }, 'slack socket mode: cannot open the socket');
       this.scheduleReconnect();
       return;
     }

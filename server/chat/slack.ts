@@ -12,6 +12,7 @@ import { CHAT_ACTIONS, type ChatAdapter, type ChatIdentity, type ChatMessage, ty
 import { verifySlackRequest } from './signing.ts';
 import { SlackSocketMode } from './slack-socket.ts';
 import type { ChatStore } from './store.ts';
+import { errorMessage, errorBody } from '../errors.ts';
 
 export const SLACK_INTERACTIONS_PATH = '/chat/slack/interactions';
 
@@ -122,7 +123,7 @@ export class SlackAdapter implements ChatAdapter {
   private ephemeral(channel: string | undefined, user: string, text: string): void {
     if (channel === undefined) return;
     this.call('chat.postEphemeral', { channel, user, text }, slackOk).catch((err: unknown) =>
-      this.#log.warn({ err: { message: (err as Error).message, cause: String((err as Error).cause) } }, 'slack ephemeral reply failed'),
+      this.#log.warn({ err: { message: errorMessage(err), cause: String((err as Error).cause) } }, 'slack ephemeral reply failed'),
     );
   }
 
@@ -169,7 +170,7 @@ export class SlackAdapter implements ChatAdapter {
       log: this.#log,
       onInteractive: (payload) =>
         this.socketInteraction(core, payload).catch((err: unknown) =>
-          this.#log.warn({ err: { message: (err as Error).message } }, 'slack socket mode: click not handled'),
+          this.#log.warn({ err: { message: errorMessage(err) } }, 'slack socket mode: click not handled'),
         ),
     });
     this.#socket.start();
@@ -203,20 +204,20 @@ export class SlackAdapter implements ChatAdapter {
       );
       if (check !== 'ok') {
         this.#log.warn({ check }, 'slack callback refused');
-        res.status(401).json({ error: { code: check, message: 'The request signature is not valid.' } });
+        res.status(401).json(errorBody(check, 'The request signature is not valid.'));
         return;
       }
       let payload: BlockActions;
       try {
         payload = blockActions.parse(JSON.parse(new URLSearchParams(raw.toString('utf8')).get('payload') ?? ''));
       } catch {
-        res.status(400).json({ error: { code: 'unsupported_payload', message: 'Only block_actions payloads are handled.' } });
+        res.status(400).json(errorBody('unsupported_payload', 'Only block_actions payloads are handled.'));
         return;
       }
       // The digest is over the signed bytes: a replay is the same request sent again.
       const result = await this.interaction(core, payload, createHash('sha256').update(raw).digest('hex'));
       if (result.refused) {
-        res.status(403).json({ error: { code: 'workspace_not_allowed', message: 'This workspace or app is not allowed.' } });
+        res.status(403).json(errorBody('workspace_not_allowed', 'This workspace or app is not allowed.'));
         return;
       }
       res.status(200).end();

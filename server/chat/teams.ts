@@ -12,6 +12,7 @@ import type { TeamsBotConfig } from './config.ts';
 import { callJson } from './http.ts';
 import { CHAT_ACTIONS, type ChatAdapter, type ChatIdentity, type ChatMessage, type ClickHandler, type CopyRef, type Destination } from './model.ts';
 import type { ChatStore } from './store.ts';
+import { errorBody } from '../errors.ts';
 
 export const TEAMS_MESSAGES_PATH = '/chat/teams/messages';
 
@@ -185,18 +186,18 @@ export class TeamsAdapter implements ChatAdapter {
     router.post(TEAMS_MESSAGES_PATH, express.json({ limit: CALLBACK_BODY_LIMIT }), async (req: Request, res: Response) => {
       const claimedServiceUrl = await this.verifyToken(req.get('authorization'));
       if (claimedServiceUrl === undefined) {
-        res.status(401).json({ error: { code: 'bad_token', message: 'The bearer token is not valid.' } });
+        res.status(401).json(errorBody('bad_token', 'The bearer token is not valid.'));
         return;
       }
       const activity = activitySchema.safeParse(req.body);
       if (!activity.success) {
-        res.status(400).json({ error: { code: 'invalid_activity', message: 'Not a Bot Framework activity.' } });
+        res.status(400).json(errorBody('invalid_activity', 'Not a Bot Framework activity.'));
         return;
       }
       const a = activity.data;
       // The token names the service it came from; the activity must point back to the same one.
       if (a.serviceUrl !== claimedServiceUrl || !bot.allowedServiceUrls.includes(a.serviceUrl)) {
-        res.status(401).json({ error: { code: 'service_url_mismatch', message: 'The activity does not match its token.' } });
+        res.status(401).json(errorBody('service_url_mismatch', 'The activity does not match its token.'));
         return;
       }
       const tenant = a.conversation.tenantId ?? a.channelData?.tenant?.id ?? '';
@@ -210,7 +211,7 @@ export class TeamsAdapter implements ChatAdapter {
       };
       if (!bot.allowedTenants.includes(tenant)) {
         await core.rejected(actor, 'tenant_not_allowed');
-        res.status(403).json({ error: { code: 'tenant_not_allowed', message: 'This tenant is not allowed.' } });
+        res.status(403).json(errorBody('tenant_not_allowed', 'This tenant is not allowed.'));
         return;
       }
       const value = invokeValue.safeParse(a.value);

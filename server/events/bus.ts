@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DOMAIN_EVENT_TYPES = [
   'request.created',
@@ -35,7 +36,7 @@ export interface DomainEvent {
   at: string;
   /** For session.* events: the brokered session. */
   sessionId?: string;
-  /** For session.ended: why (disconnected, window_ended, revoked, killed, recording_failed, …). */
+  /** For session.ended: the broker's end reason (disconnected, window_ended, revoked, terminated, recording_stalled, instance_lost, …). */
   reason?: string;
   /** For grant.ending_soon: minutes left. */
   minutesLeft?: number;
@@ -90,7 +91,7 @@ export class EventBus {
     try {
       await this.publisher.publish(keys.eventsChannel, JSON.stringify(event));
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message }, type: event.type }, 'domain event not published');
+      this.log.warn({ err: { message: errorMessage(err) }, type: event.type }, 'domain event not published');
     }
   }
 

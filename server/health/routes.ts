@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import net from 'node:net';
 import { redisAlive, type RedisClient } from '../redis.ts';
+import { errorBody } from '../errors.ts';
 
 /** A dependency slower than this is reported not ready: load balancers poll often. */
 const PROBE_TIMEOUT_MS = 1_000;
@@ -35,7 +36,7 @@ export function healthRoutes(deps: { redis: RedisClient; guacd: { host: string; 
       return;
     }
     res.status(503).json({
-      error: { code: 'not_ready', message: `Not ready: ${failing.join(', ')} unreachable.` },
+      ...errorBody('not_ready', `Not ready: ${failing.join(', ')} unreachable.`),
       checks: { redis: redisOk ? 'ok' : 'unreachable', guacd: guacdOk ? 'ok' : 'unreachable' },
     });
   });

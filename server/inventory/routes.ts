@@ -6,28 +6,14 @@ import { currentUser } from '../http/current-user.ts';
 import type { AirlockUser } from '../user.ts';
 import { badRequest, notFound, unauthenticated } from '../errors.ts';
 import { parseInput, route } from '../http/validate.ts';
-import { assertRole, hasRole } from '../policies.ts';
+import { assertMayAdminister, seesAllInventory } from '../policies.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { InventoryStore } from './store.ts';
-import { companySchema, credentialSchema, machineSchema, siteSchema, type Machine, type Site } from './schema.ts';
+import { presentAdminMachine, presentAdminSite, presentCompany, presentMachine, presentSite } from './presenter.ts';
+import { companySchema, credentialSchema, machineSchema, siteSchema, type Site } from './schema.ts';
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
-
-/** What anyone allowed to see a machine sees: never its address, port or credential. */
-export function presentMachine(m: Machine, sites: Map<string, Site>): Record<string, unknown> {
-  return {
-    id: m.id,
-    name: m.name,
-    siteId: m.siteId,
-    siteName: sites.get(m.siteId)?.name ?? m.siteId,
-    protocol: m.protocol,
-    tags: m.tags,
-    maxWindowMinutes: m.maxWindowMinutes,
-    requiredApprovals: m.requiredApprovals,
-    policy: m.policy,
-  };
-}
 
 export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault; audit: AuditLog; guacdIds: readonly string[] }): Router {
   const { inventory, vault, audit } = deps;
@@ -36,12 +22,12 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
   /** Sites the user may see: a vendor's company's sites; everyone else all. */
   async function visibleSites(u: AirlockUser): Promise<Map<string, Site>> {
     const all = await inventory.sites();
-    if (hasRole(u, 'approver') || hasRole(u, 'auditor') || hasRole(u, 'admin')) return new Map(all.map((s) => [s.id, s]));
+    if (seesAllInventory(u)) return new Map(all.map((s) => [s.id, s]));
     const allowed = await inventory.requestableSites(u.company);
     return new Map(all.filter((s) => allowed.has(s.id)).map((s) => [s.id, s]));
   }
 
-  router.get('/api/sites', route({}, async ({ user }) => ({ sites: [...(await visibleSites(user)).values()] })));
+  router.get('/api/sites', route({}, async ({ user }) => ({ sites: [...(await visibleSites(user)).values()].map(presentSite) })));
 
   router.get(
     '/api/machines',
@@ -57,21 +43,22 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
   admin.use((req, _res, next) => {
     const u = currentUser(req);
     if (u === undefined) throw unauthenticated();
-    assertRole(u, 'admin');
+    assertMayAdminister(u);
     next();
   });
 
+  const siteMap = async (): Promise<Map<string, Site>> => new Map((await inventory.sites()).map((s) => [s.id, s]));
   const record = (u: AirlockUser, action: string, target: { type: string; id: string }, site: string | null, details: Record<string, unknown> = {}) =>
     audit.append({ actor: { id: u.id, name: u.name }, action, target, outcome: 'ok', reason: null, details, site });
 
-  admin.get('/sites', route({}, async () => ({ sites: await inventory.sites() })));
+  admin.get('/sites', route({}, async () => ({ sites: (await inventory.sites()).map(presentAdminSite) })));
   admin.put(
     '/sites/:id',
     route({ params: idParam, body: siteSchema.omit({ id: true }) }, async ({ user, params, body }) => {
       const site = { ...body, id: params.id };
       await inventory.putSite(site);
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name });
-      return { site };
+      return { site: presentAdminSite(site) };
     }),
   );
   admin.delete(
@@ -83,14 +70,14 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     }),
   );
 
-  admin.get('/companies', route({}, async () => ({ companies: await inventory.companies() })));
+  admin.get('/companies', route({}, async () => ({ companies: (await inventory.companies()).map(presentCompany) })));
   admin.put(
     '/companies/:id',
     route({ params: idParam, body: companySchema.omit({ id: true }) }, async ({ user, params, body }) => {
       const company = { ...body, id: params.id };
       await inventory.putCompany(company);
       await record(user, 'admin.company.saved', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(',') });
-      return { company };
+      return { company: presentCompany(company) };
     }),
   );
   admin.delete(
@@ -105,20 +92,10 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
   admin.get(
     '/machines',
     route({}, async () => {
-      const sites = new Map((await inventory.sites()).map((s) => [s.id, s]));
+      const sites = await siteMap();
       const machines = await inventory.machines();
       const withCredential = await Promise.all(machines.map((m) => vault.has(m.id)));
-      return {
-        machines: machines.map((m, i) => ({
-          ...presentMachine(m, sites),
-          host: m.host,
-          port: m.port,
-          guacd: m.guacd,
-          rdpSecurity: m.rdpSecurity ?? null,
-          chatDecision: m.chatDecision,
-          hasCredential: withCredential[i] ?? false,
-        })),
-      };
+      return { machines: machines.map((m, i) => presentAdminMachine(m, sites, withCredential[i] ?? false)) };
     }),
   );
   // The admin UI sends back what it read: the read-only fields it cannot change are dropped.
@@ -138,7 +115,7 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
         requiredApprovals: machine.requiredApprovals,
         maxWindowMinutes: machine.maxWindowMinutes,
       });
-      return { machine };
+      return { machine: presentAdminMachine(machine, await siteMap(), await vault.has(machine.id)) };
     }),
   );
   admin.delete(

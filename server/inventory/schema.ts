@@ -57,6 +57,14 @@ export const machineSchema = z
   .refine((m) => m.rdpSecurity === undefined || m.protocol === 'rdp', { message: 'rdpSecurity applies to rdp machines only', path: ['rdpSecurity'] });
 export type Machine = z.infer<typeof machineSchema>;
 
+/**
+ * A machine as the records about it name it (live sessions, the recordings index, manifests):
+ * what and where, never how to reach it. `protocol` is read as a plain string because stored
+ * records (signed manifests above all) outlive the list of protocols.
+ */
+export const machineSummarySchema = z.object({ id: z.string(), name: z.string(), siteId: z.string(), protocol: z.string() });
+export type MachineSummary = z.infer<typeof machineSummarySchema>;
+
 export const inventoryFileSchema = z.strictObject({
   sites: z.array(siteSchema).default([]),
   companies: z.array(companySchema).default([]),

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { ConfigError } from '../config.ts';
-import { conflict, notFound, badRequest } from '../errors.ts';
+import { conflict, notFound, badRequest, errorMessage } from '../errors.ts';
 import {
   companySchema,
   inventoryFileSchema,
@@ -29,7 +29,7 @@ export function loadInventoryFile(path: string): InventoryFile {
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ConfigError('AIRLOCK_INVENTORY_FILE', `cannot read YAML from ${path}: ${(err as Error).message}`);
+    throw new ConfigError('AIRLOCK_INVENTORY_FILE', `cannot read YAML from ${path}: ${errorMessage(err)}`);
   }
   const parsed = inventoryFileSchema.safeParse(raw);
   if (!parsed.success) {

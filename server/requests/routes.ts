@@ -1,10 +1,10 @@
 // Access-request API (docs/api.md): create, list, read, cancel, approve, deny, revoke, and the
-// live event stream the UI listens to. Handlers validate, then call the service; no rules here.
+// live event stream the UI listens to. Handlers validate, ask policies.ts, call the service.
 import { Router } from 'express';
 import { route } from '../http/validate.ts';
-import { forbidden } from '../errors.ts';
-import { canSeeRequest, hasRole } from '../policies.ts';
+import { assertMayListAllRequests, canSeeRequest } from '../policies.ts';
 import type { EventBus } from '../events/bus.ts';
+import { presentLiveEvent } from './presenter.ts';
 import type { RequestService } from './service.ts';
 import { approveSchema, cancelSchema, createRequestSchema, denySchema, idParamSchema, listQuerySchema, revokeSchema } from './schema.ts';
 import type { RequestHandler } from 'express';
@@ -21,9 +21,7 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
   router.get(
     '/api/requests',
     route({ query: listQuerySchema }, async ({ user, query }) => {
-      if (query.scope === 'all' && !(['auditor', 'admin', 'approver'] as const).some((r) => hasRole(user, r))) {
-        throw forbidden('forbidden', 'Listing all requests needs the approver, auditor or admin role.');
-      }
+      if (query.scope === 'all') assertMayListAllRequests(user);
       return service.list(user, query);
     }),
   );
@@ -59,8 +57,7 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
       res.write(': connected\n\n');
       const off = deps.events.on((event) => {
         if (!canSeeRequest(user, { siteId: event.siteId, requesterId: event.requesterId })) return;
-        const data = { type: event.type, requestId: event.requestId, state: event.state, at: event.at };
-        res.write(`event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`);
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(presentLiveEvent(event))}\n\n`);
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
       req.on('close', () => {

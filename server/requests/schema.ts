@@ -66,3 +66,9 @@ export interface AccessRequest {
   createdAt: string;
   updatedAt: string;
 }
+
+/** GET /api/requests: one page, and the cursor of the next one (null on the last). */
+export interface RequestPage {
+  requests: AccessRequest[];
+  nextCursor: string | null;
+}

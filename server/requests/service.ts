@@ -2,13 +2,13 @@
 // what a decision grants, and the broker's one question: may this user open this machine now?
 import { randomUUID } from 'node:crypto';
 import type { AirlockUser } from '../user.ts';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
 import type { Machine, Policy } from '../inventory/schema.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
-import { assertMayDecide, assertMayRevoke, assertRole, canSeeRequest, hasRole, isSiteApprover } from '../policies.ts';
-import type { AccessRequest, CreateRequestInput, PersonRef, RequestState } from './schema.ts';
+import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, canSeeRequest, decisionSites, isRequester, mayDecide, requestListSites } from '../policies.ts';
+import type { AccessRequest, CreateRequestInput, PersonRef, RequestPage, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
@@ -77,7 +77,7 @@ export class RequestService {
   }
 
   async create(user: AirlockUser, input: CreateRequestInput): Promise<AccessRequest> {
-    assertRole(user, 'vendor');
+    assertMayRequest(user);
     const now = this.now();
     const machine = await this.requestableMachine(user, input.machineId);
     if (machine === undefined) {
@@ -154,7 +154,7 @@ export class RequestService {
     const original = await this.store.get(extendsId);
     const ok =
       original !== undefined &&
-      original.requesterId === user.id &&
+      isRequester(user, original) &&
       original.machineId === machine.id &&
       (original.request.state === 'approved' || original.request.state === 'active') &&
       original.grantEndMs === start.getTime();
@@ -163,7 +163,7 @@ export class RequestService {
     }
   }
 
-  /** For internal modules (the finaliser): a request by id, without a user's visibility rules. */
+  /** For internal modules (the finaliser, the chat integration): a request by id, without a user's visibility rules. */
   async lookup(id: string): Promise<AccessRequest | undefined> {
     const stored = await this.store.get(id);
     return stored === undefined ? undefined : this.present(stored);
@@ -176,7 +176,7 @@ export class RequestService {
     return this.present(stored);
   }
 
-  async list(user: AirlockUser, query: ListQuery): Promise<{ requests: AccessRequest[]; nextCursor: string | null }> {
+  async list(user: AirlockUser, query: ListQuery): Promise<RequestPage> {
     const offset = Number(query.cursor ?? 0);
     let stored: StoredRequest[];
     if (query.scope === 'waiting') {
@@ -199,11 +199,12 @@ export class RequestService {
 
   private indexFor(user: AirlockUser, scope: 'mine' | 'all'): string | undefined {
     if (scope === 'mine') return keys.requests.byUser(user.id);
-    if (hasRole(user, 'auditor') || hasRole(user, 'admin')) return keys.requests.all;
-    const site = user.sites[0];
+    const sites = requestListSites(user);
+    if (sites === undefined) return keys.requests.all;
     // Approvers of one site read that site's index; of several, the global one filtered.
-    if (hasRole(user, 'approver') && user.sites.length === 1 && site !== undefined) return keys.requests.bySite(site);
-    if (hasRole(user, 'approver') && user.sites.length > 1) return keys.requests.all;
+    const site = sites[0];
+    if (sites.length === 1 && site !== undefined) return keys.requests.bySite(site);
+    if (sites.length > 1) return keys.requests.all;
     return undefined;
   }
 
@@ -226,15 +227,14 @@ export class RequestService {
 
   /** Pending requests of the approver's sites that they may still approve, oldest window first. */
   private async waitingFor(user: AirlockUser): Promise<StoredRequest[]> {
-    if (!hasRole(user, 'approver')) return [];
+    if (decisionSites(user).length === 0) return [];
     const ids = await this.store.dueIds(keys.requests.pending, Number.MAX_SAFE_INTEGER, INBOX_SCAN_LIMIT);
     const now = this.now().getTime();
     return (await this.store.getMany(ids)).filter(
       (s) =>
         s.request.state === 'pending' &&
         s.windowStartMs > now &&
-        isSiteApprover(user, s.siteId) &&
-        s.requesterId !== user.id &&
+        mayDecide(user, s) &&
         !s.request.approvals.some((a) => a.by.id === user.id),
     );
   }
@@ -320,9 +320,7 @@ export class RequestService {
 
   async cancel(user: AirlockUser, id: string): Promise<AccessRequest> {
     const stored = await this.forAction(user, id, 'request.cancel');
-    if (stored.requesterId !== user.id) {
-      return this.refuse(user, 'request.cancel', stored, forbidden('not_requester', 'Only the requester may cancel a request.'));
-    }
+    await this.authorized(user, 'request.cancel', stored, () => assertMayCancel(user, stored));
     return this.transition(user, stored, 'cancel', {});
   }
 

@@ -8,20 +8,18 @@ import { SiemForwarder } from './forwarder.ts';
 import { createTransport } from './transport.ts';
 
 /**
- * The product version for the CEF header, from package.json: two levels up from server/siem/
- * when run from source, three from dist/server/siem/ when built.
+ * The product version for the CEF header, from package.json two levels up: the portal runs from
+ * source (Node strips the types), so this file is always server/siem/plugin.ts.
  */
 function productVersion(): string {
-  for (const candidate of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg: unknown = JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8'));
-      if (typeof pkg === 'object' && pkg !== null && (pkg as Record<string, unknown>)['name'] === 'airlock') {
-        const version = (pkg as Record<string, unknown>)['version'];
-        if (typeof version === 'string') return version;
-      }
-    } catch {
-      // Not there: try the next layout.
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    if (typeof pkg === 'object' && pkg !== null && (pkg as Record<string, unknown>)['name'] === 'airlock') {
+      const version = (pkg as Record<string, unknown>)['version'];
+      if (typeof version === 'string') return version;
     }
+  } catch {
+    // An unreadable package.json only costs the version in the CEF header.
   }
   return 'unknown';
 }

@@ -2,7 +2,7 @@
 // machine id (additional authenticated data), under a keyring that supports rotation. Nothing
 // here ever returns a credential to an API; only the broker calls `reveal`.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis.ts';
+import { LuaScript, type RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { VaultError, type VaultKey } from '../keyring.ts';
 import { credentialSchema, type Credential } from '../inventory/schema.ts';
@@ -11,6 +11,12 @@ import { credentialSchema, type Credential } from '../inventory/schema.ts';
 const IV_BYTES = 12;
 /** Format marker, so a future scheme can be told apart. */
 const FORMAT = 'v1';
+
+/**
+ * KEYS[1] = the vault hash, ARGV = machine id, the sealed value rotation read, its replacement.
+ * Replaces only what was read, so a concurrent admin update wins over the rotation; -1 if not.
+ */
+const RESEAL = new LuaScript("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end return -1");
 
 export class Vault {
   private readonly redis: RedisClient;
@@ -80,9 +86,7 @@ export class Vault {
     for (const [machineId, sealed] of Object.entries(all)) {
       if (sealed.split(':')[1] === this.current.id) continue;
       const resealed = this.seal(machineId, this.open(machineId, sealed));
-      // Only replace what we read: a concurrent admin update wins over the rotation.
-      const script = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end return -1";
-      if ((await this.redis.eval(script, { keys: [keys.vault], arguments: [machineId, sealed, resealed] })) !== -1) changed++;
+      if ((await RESEAL.run(this.redis, { keys: [keys.vault], arguments: [machineId, sealed, resealed] })) !== -1) changed++;
     }
     return changed;
   }

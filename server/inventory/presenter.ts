@@ -1,0 +1,75 @@
+// What the inventory API shows of sites, companies and machines (docs/api.md, "Inventory"):
+// each view names its fields, so a field added to a record is not published by accident.
+import type { Company, Machine, Policy, Protocol, Site } from './schema.ts';
+
+/** A site as anyone allowed to see it sees it. */
+export interface SiteView {
+  id: string;
+  name: string;
+}
+
+/** A site as the admin edits it: with its retention, when it sets one. */
+export interface SiteAdminView extends SiteView {
+  retentionDays?: number;
+}
+
+export interface CompanyView {
+  id: string;
+  name: string;
+  sites: string[];
+}
+
+/** What anyone allowed to see a machine sees: never its address, port or credential. */
+export interface MachineView {
+  id: string;
+  name: string;
+  siteId: string;
+  siteName: string;
+  protocol: Protocol;
+  tags: string[];
+  maxWindowMinutes: number;
+  requiredApprovals: 1 | 2;
+  policy: Policy;
+}
+
+/** The admin's view: how the portal reaches the machine, and whether a credential is set (never which). */
+export interface MachineAdminView extends MachineView {
+  host: string;
+  port: number;
+  guacd: string;
+  rdpSecurity: NonNullable<Machine['rdpSecurity']> | null;
+  chatDecision: Machine['chatDecision'];
+  hasCredential: boolean;
+}
+
+export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name });
+
+export const presentAdminSite = (s: Site): SiteAdminView => ({ id: s.id, name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) });
+
+export const presentCompany = (c: Company): CompanyView => ({ id: c.id, name: c.name, sites: c.sites });
+
+export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): MachineView {
+  return {
+    id: m.id,
+    name: m.name,
+    siteId: m.siteId,
+    siteName: sites.get(m.siteId)?.name ?? m.siteId,
+    protocol: m.protocol,
+    tags: m.tags,
+    maxWindowMinutes: m.maxWindowMinutes,
+    requiredApprovals: m.requiredApprovals,
+    policy: m.policy,
+  };
+}
+
+export function presentAdminMachine(m: Machine, sites: ReadonlyMap<string, Site>, hasCredential: boolean): MachineAdminView {
+  return {
+    ...presentMachine(m, sites),
+    host: m.host,
+    port: m.port,
+    guacd: m.guacd,
+    rdpSecurity: m.rdpSecurity ?? null,
+    chatDecision: m.chatDecision,
+    hasCredential,
+  };
+}
