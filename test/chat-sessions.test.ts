@@ -140,11 +140,12 @@ describe('session notices', () => {
 
   const base = () => ({ requestId: id, state: 'active', siteId: 'site-a', requesterId: 'dev:vera' });
 
-  test('"session started" has Watch and Terminate; Terminate goes through the broker, which knows no such session here', async () => {
+  test('"session started" has Watch, Terminate and Terminate-and-revoke; Terminate goes through the broker, which knows no such session here', async () => {
     await publish({ ...base(), type: 'session.started', sessionId: 'sess-1' });
     const message = await slackCard(id, SLACK_CHANNEL, 'Session started');
     expect(JSON.stringify(message.blocks)).toContain('/#/watch/sess-1');
-    expect(FakeSlack.buttons(message)).toEqual(['terminate']);
+    // Issue "Security (1)" item 11: a terminate alone can be undone by Reconnect; the second button also revokes.
+    expect(FakeSlack.buttons(message)).toEqual(['terminate', 'terminate_revoke']);
     expect(await slackReply(message, 'terminate', MONA)).toContain('No such live session. Nothing was changed.');
   });
 
@@ -193,5 +194,25 @@ describe('session notices', () => {
     expect(await core.handle(click(VERA.id))).toMatchObject({ ok: false, code: 'not_site_approver' });
     expect(await core.handle(click(MONA.id))).toMatchObject({ ok: true, code: 'terminated' });
     expect(calls).toEqual([['dev:mona', 'sess-2']]);
+  });
+
+  test('"Terminate and revoke access" asks the broker to revoke too, and says so', async () => {
+    const calls: Array<[string, string, boolean]> = [];
+    const { services, redis } = chat.portal;
+    const store = new ChatStore(redis);
+    const core = new ApprovalCore({
+      chat: parseChatConfig({}, { production: false }),
+      store,
+      requests: services.requests,
+      inventory: services.inventory,
+      audit: services.audit,
+      log: pino({ level: 'silent' }),
+      adapters: new Map(),
+      terminateSession: async (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => void calls.push([user.id, sessionId, opts.revoke]),
+    });
+    const nonce = await store.nonce(nonceScope('terminate_revoke', id, 'sess-3'), new Date(Date.now() + 60_000));
+    const outcome = await core.handle({ actor: { platform: 'slack' as const, workspace: SLACK.teamId, userId: MONA.id }, action: 'terminate_revoke' as const, requestId: id, nonce, sessionId: 'sess-3' });
+    expect(outcome).toMatchObject({ ok: true, code: 'terminated_and_revoked', text: expect.stringContaining('cannot be reopened') });
+    expect(calls).toEqual([['dev:mona', 'sess-3', true]]);
   });
 });

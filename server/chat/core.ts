@@ -17,13 +17,13 @@ import { constantTimeEqual } from './signing.ts';
 import { formatCode, type ChatStore } from './store.ts';
 
 /** Ends a brokered session; provided by the broker when it runs in this portal. */
-export type TerminateSession = (user: AirlockUser, sessionId: string) => Promise<void>;
+export type TerminateSession = (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => Promise<void>;
 
 const PLATFORM_NAMES: Record<Platform, string> = { slack: 'Slack', teams: 'Microsoft Teams', mattermost: 'Mattermost' };
 
 /** The message scope whose nonce a button of this action must carry. */
 export function nonceScope(action: ChatAction, requestId: string, sessionId?: string): string {
-  if (action === 'terminate') return `session:${sessionId ?? ''}`;
+  if (action === 'terminate' || action === 'terminate_revoke') return `session:${sessionId ?? ''}`;
   if (action === 'extend') return `extend:${requestId}`;
   return `decide:${requestId}`;
 }
@@ -151,7 +151,8 @@ export class ApprovalCore implements ClickHandler {
         case 'deny':
           return await this.decide(click.action, user, request);
         case 'terminate':
-          return await this.terminate(user, request, click.sessionId ?? '');
+        case 'terminate_revoke':
+          return await this.terminate(user, request, click.sessionId ?? '', click.action === 'terminate_revoke');
         case 'extend':
           return await this.extend(user, request);
       }
@@ -180,12 +181,14 @@ export class ApprovalCore implements ClickHandler {
     return { ok: true, code: 'approved', text: `You approved ${request.requester.name}'s access to ${request.machine.name}${until}.` };
   }
 
-  private async terminate(user: AirlockUser, request: AccessRequest, sessionId: string): Promise<ClickOutcome> {
+  /** Terminate ends the session (the vendor may reopen while the grant holds); with `revoke` the grant ends too. */
+  private async terminate(user: AirlockUser, request: AccessRequest, sessionId: string, revoke: boolean): Promise<ClickOutcome> {
     assertMayTerminateSession(user, { machine: { siteId: request.machine.siteId } });
     const terminate = this.#deps.terminateSession;
     if (terminate === undefined) return refusal('terminate_unavailable', 'Terminating sessions from chat is not available here; use Airlock.');
-    await terminate(user, sessionId);
-    return { ok: true, code: 'terminated', text: `You terminated ${request.requester.name}'s session on ${request.machine.name}.` };
+    await terminate(user, sessionId, { revoke });
+    if (revoke) return { ok: true, code: 'terminated_and_revoked', text: `You terminated ${request.requester.name}'s session on ${request.machine.name} and revoked the access: it cannot be reopened.` };
+    return { ok: true, code: 'terminated', text: `You terminated ${request.requester.name}'s session on ${request.machine.name}; the grant still holds, so it can be reopened.` };
   }
 
   /** Files the extension as the vendor: only the vendor's own click may ask for more time. */

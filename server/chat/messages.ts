@@ -109,13 +109,14 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
 
 const grantEnd = (r: AccessRequest): Date => new Date(r.grant?.end ?? r.windowEnd);
 
-/** "Session started", with Watch and (while it runs) Terminate. */
+/** "Session started", with Watch and (while it runs) Terminate, and Terminate and revoke access. */
 export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: { nonce: string | undefined; endedReason?: string }): ChatMessage {
   const running = opts.endedReason === undefined;
   const actions: MessageAction[] = [];
   if (running) actions.push({ kind: 'link', label: 'Watch', url: links.watch(sessionId) });
   if (running && opts.nonce !== undefined) {
-    actions.push({ kind: 'button', action: 'terminate', label: 'Terminate', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
+    actions.push({ kind: 'button', action: 'terminate', label: 'Terminate session', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
+    actions.push({ kind: 'button', action: 'terminate_revoke', label: 'Terminate and revoke access', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
   }
   actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
   return {

@@ -6,7 +6,7 @@ export const PLATFORMS = ['slack', 'teams', 'mattermost'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** What a button asks for. Approve/deny/shorten decide; terminate and extend act on a grant. */
-export const CHAT_ACTIONS = ['approve', 'deny', 'shorten', 'terminate', 'extend'] as const;
+export const CHAT_ACTIONS = ['approve', 'deny', 'shorten', 'terminate', 'terminate_revoke', 'extend'] as const;
 export type ChatAction = (typeof CHAT_ACTIONS)[number];
 
 /** A chat user on a platform: the workspace is a Slack team, an Entra tenant or a Mattermost team. */

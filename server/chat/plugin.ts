@@ -43,7 +43,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       audit: ctx.audit,
       log,
       adapters,
-      terminateSession: options.terminateSession ?? ((user, sessionId) => ctx.sessions.terminate(user, sessionId, 'terminated from chat')),
+      terminateSession: options.terminateSession ?? ((user, sessionId, opts) => ctx.sessions.terminate(user, sessionId, 'terminated from chat', opts)),
     });
     const notifier = new ChatNotifier({
       chat,
