@@ -10,6 +10,7 @@ import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayDecide, assertMayRevoke, assertRole, canSeeRequest, hasRole, isSiteApprover } from '../policies.ts';
 import type { AccessRequest, CreateRequestInput, PersonRef, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
+import { loosenedFlags, restrictPolicy } from './policy.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
 import type { approveSchema, listQuerySchema } from './schema.ts';
@@ -138,16 +139,10 @@ export class RequestService {
 
   /** The machine's policy is the ceiling; a request may ask for less, never more. */
   private requestedPolicy(machine: Machine, asked: Partial<Policy> | undefined): Policy {
-    const allowed = machine.policy;
-    const policy: Policy = { ...allowed };
-    for (const flag of ['clipboardCopy', 'clipboardPaste', 'fileTransfer'] as const) {
-      const want = asked?.[flag];
-      if (want === true && !allowed[flag]) throw badRequest('policy_not_allowed', `${machine.name} does not allow ${flag}.`);
-      if (want === false) policy[flag] = false;
-    }
-    if (asked?.readOnly === false && allowed.readOnly) throw badRequest('policy_not_allowed', `${machine.name} allows read-only sessions only.`);
-    if (asked?.readOnly === true) policy.readOnly = true;
-    return policy;
+    const [loosened] = loosenedFlags(machine.policy, asked);
+    if (loosened === 'readOnly') throw badRequest('policy_not_allowed', `${machine.name} allows read-only sessions only.`);
+    if (loosened !== undefined) throw badRequest('policy_not_allowed', `${machine.name} does not allow ${loosened}.`);
+    return restrictPolicy(machine.policy, asked);
   }
 
   private async checkExtension(user: AirlockUser, machine: Machine, extendsId: string, start: Date): Promise<void> {
@@ -301,14 +296,14 @@ export class RequestService {
       args.windowEnd = end.toISOString();
       args.windowEndMs = end.getTime();
     }
-    if (input.policy !== undefined) {
-      for (const [flag, value] of Object.entries(input.policy)) {
-        if (value === true && stored.request.requestedPolicy[flag as keyof Policy] === false) {
-          throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${flag}).`);
-        }
-      }
-      args.policy = input.policy;
-    }
+    // An approval may only restrict: a flag set looser than requested is refused by name (the
+    // approver should know it did not apply), and the machine's current policy caps the rest,
+    // in case an admin tightened it since the request. The Lua merges approvals the same way.
+    const [loosened] = loosenedFlags(stored.request.requestedPolicy, input.policy);
+    if (loosened !== undefined) throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${loosened}).`);
+    const machine = await this.inventory.machine(stored.machineId);
+    if (machine === undefined) throw conflict('unknown_machine', 'This machine is no longer in the inventory.');
+    args.policy = restrictPolicy(machine.policy, stored.request.requestedPolicy, input.policy);
     return this.transition(user, stored, 'approve', args);
   }
 
@@ -377,6 +372,9 @@ export class RequestService {
 
   /** The broker's question: may this user open this machine now, and under which policy? */
   async grantFor(userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
+    // The machine's current policy still caps a grant approved before an admin tightened it.
+    const machine = await this.inventory.machine(machineId);
+    if (machine === undefined) return undefined;
     const ids = await this.store.idsFrom(keys.requests.byUser(userId), 0, GRANT_SCAN_LIMIT);
     for (const s of await this.store.getMany(ids)) {
       if (s.machineId !== machineId || s.request.grant === null) continue;
@@ -384,7 +382,7 @@ export class RequestService {
       const start = new Date(s.request.grant.start);
       const end = new Date(s.request.grant.end);
       if (start.getTime() <= at.getTime() && at.getTime() < end.getTime()) {
-        return { requestId: s.request.id, machineId, policy: s.request.grant.policy, start, end };
+        return { requestId: s.request.id, machineId, policy: restrictPolicy(machine.policy, s.request.grant.policy), start, end };
       }
     }
     return undefined;
