@@ -18,6 +18,7 @@ export type FacilityName = keyof typeof FACILITIES;
 /** Highest facility code RFC 5424 defines. */
 export const MAX_FACILITY = 23;
 import { parseKeyring } from './keyring.ts';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from './redis.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -133,6 +134,7 @@ const envSchema = z.object({
   AIRLOCK_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   AIRLOCK_PUBLIC_URL: z.url().optional(),
   AIRLOCK_REDIS_URL: redisUrl,
+  AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   AIRLOCK_GUACD: hostPort.default({ host: '127.0.0.1', port: 4822 }),
   AIRLOCK_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   AIRLOCK_SESSION_SECRET_FILE: z.string().optional(),
@@ -178,6 +180,8 @@ export interface Config {
   /** Origin users type in their browser; used for redirect URIs and the Origin allowlist. */
   readonly publicUrl: string;
   readonly redisUrl: string;
+  /** A Redis that leaves a command unanswered this long counts as down: 503s, then a reconnect. */
+  readonly redisCommandTimeoutMs: number;
   /** The default guacd; machines name theirs by id ("default" is this one). */
   readonly guacd: { readonly host: string; readonly port: number };
   readonly guacds: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
@@ -383,6 +387,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     listen: Object.freeze({ host: e.AIRLOCK_LISTEN_HOST, port: e.AIRLOCK_PORT }),
     publicUrl: origin,
     redisUrl: e.AIRLOCK_REDIS_URL,
+    redisCommandTimeoutMs: e.AIRLOCK_REDIS_COMMAND_TIMEOUT_MS,
     guacd: Object.freeze(e.AIRLOCK_GUACD),
     guacds: Object.freeze(guacds),
     inventoryFile: e.AIRLOCK_INVENTORY_FILE,
