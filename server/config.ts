@@ -154,6 +154,10 @@ const envSchema = z.object({
     .optional(),
   AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  // Per source address, before sign-in: a sign-in is two calls (/auth/login, /auth/callback).
+  AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  // Per source address: every click of a workspace comes from the platform's few servers.
+  AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(300),
   AIRLOCK_CHAT_FILE: z.string().optional(),
   AIRLOCK_RECORDING_SPOOL: z.string().min(1).optional(),
   AIRLOCK_RECORDING_STORE: z.string().min(1).optional(),
@@ -188,7 +192,14 @@ export interface Config {
   readonly inventoryFile: string | undefined;
   /** The credential vault's keyring text (id:base64 entries, current first); see vault.ts. */
   readonly vaultKeys: string;
-  readonly rateLimits: { readonly writesPerMinute: number; readonly readsPerMinute: number };
+  readonly rateLimits: {
+    readonly writesPerMinute: number;
+    readonly readsPerMinute: number;
+    /** /auth/login and /auth/callback, per source address. */
+    readonly signInsPerMinute: number;
+    /** Chat platform callbacks (/chat/…), per source address. */
+    readonly chatCallbacksPerMinute: number;
+  };
   /** How often each instance expires pending requests and ends grants whose window is over. */
   readonly sweepIntervalMs: number;
   readonly recording: {
@@ -392,7 +403,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     guacds: Object.freeze(guacds),
     inventoryFile: e.AIRLOCK_INVENTORY_FILE,
     vaultKeys,
-    rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
+    rateLimits: Object.freeze({
+      writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE,
+      readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE,
+      signInsPerMinute: e.AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE,
+      chatCallbacksPerMinute: e.AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE,
+    }),
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     chatFile: e.AIRLOCK_CHAT_FILE,
     siem,

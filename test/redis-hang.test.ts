@@ -91,6 +91,7 @@ test('with Redis frozen, sign-in, approve, ticket and API calls answer 503 store
   try {
     // All at once, as users would: each is in flight when Redis stops answering.
     const first = await Promise.all([
+      timed('sign-in start', anonymous, 'GET', '/auth/login'),
       timed('sign-in callback', signingIn, 'GET', callback),
       timed('approve', mona, 'POST', `/api/requests/${requestId}/approve`, {}),
       timed('ticket', vera, 'POST', '/api/sessions', { requestId }),
