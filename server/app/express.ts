@@ -97,7 +97,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(authRoutes(deps.login, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
   const { services } = deps;
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);
-  app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
+  app.use(
+    inventoryRoutes({
+      inventory: services.inventory,
+      vault: services.vault,
+      audit: services.audit,
+      guacdIds: Object.keys(config.guacds),
+      endInvalidatedAccess: (admin, change) => services.requests.endInvalidatedAccess(admin, change),
+    }),
+  );
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
   app.use(sessionRoutes(services.broker));
   app.use(recordingRoutes(services.recordings.service));

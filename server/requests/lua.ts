@@ -142,7 +142,8 @@ elseif action == 'deny' then
   return {'ok', 'denied'}
 elseif action == 'cancel' then
   set_state('cancelled')
-  audit('request.cancelled', 'ok', nil, { from = state })
+  -- The requester withdrew (no reason), or an admin's inventory change took it away (reason says which).
+  audit('request.cancelled', 'ok', opt(args.reason), { from = state })
   return {'ok', 'cancelled'}
 elseif action == 'expire' then
   -- Reached only when the window has not started yet: nothing to do.

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AirlockUser } from '../user.ts';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import type { Machine, Policy } from '../inventory/schema.ts';
+import type { InvalidatedAccess, InventoryChange, Machine, Policy } from '../inventory/schema.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayDecide, assertMayRevoke, assertRole, canSeeRequest, hasRole, isSiteApprover } from '../policies.ts';
@@ -53,6 +53,37 @@ export type ListQuery = z.infer<typeof listQuerySchema>;
 export type ApproveInput = z.infer<typeof approveSchema>;
 
 const person = (user: AirlockUser): PersonRef => ({ id: user.id, name: user.name });
+
+/** Which live requests an inventory change takes away. */
+function invalidatedBy(change: InventoryChange): (s: StoredRequest) => boolean {
+  switch (change.kind) {
+    case 'machine_deleted':
+      return (s) => s.machineId === change.machineId;
+    case 'machine_moved':
+      return (s) => s.machineId === change.machineId && s.siteId !== change.toSite;
+    case 'company_deleted':
+      return (s) => s.request.requester.company === change.companyId;
+    case 'company_sites_removed':
+      return (s) => s.request.requester.company === change.companyId && change.sites.includes(s.siteId);
+    case 'site_deleted':
+      return (s) => s.siteId === change.siteId;
+  }
+}
+
+function describeChange(change: InventoryChange): string {
+  switch (change.kind) {
+    case 'machine_deleted':
+      return `machine ${change.machineId} was deleted`;
+    case 'machine_moved':
+      return `machine ${change.machineId} moved from site ${change.fromSite} to ${change.toSite}`;
+    case 'company_deleted':
+      return `company ${change.companyId} was deleted`;
+    case 'company_sites_removed':
+      return `company ${change.companyId} may no longer request site ${change.sites.join(', ')}`;
+    case 'site_deleted':
+      return `site ${change.siteId} was deleted`;
+  }
+}
 
 export class RequestService {
   private readonly store: RequestStore;
@@ -302,7 +333,12 @@ export class RequestService {
     const [loosened] = loosenedFlags(stored.request.requestedPolicy, input.policy);
     if (loosened !== undefined) throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${loosened}).`);
     const machine = await this.inventory.machine(stored.machineId);
-    if (machine === undefined) throw conflict('unknown_machine', 'This machine is no longer in the inventory.');
+    // An inventory change since the request was filed (machine gone or moved, the vendor's
+    // company no longer admitted to the site) cancels it; until then it must not be approved.
+    const admitted = await this.inventory.requestableSites(stored.request.requester.company ?? undefined);
+    if (machine === undefined || machine.siteId !== stored.siteId || !admitted.has(stored.siteId)) {
+      throw conflict('request_invalidated', "The machine or the vendor's access changed since this request was filed; it can no longer be approved.");
+    }
     args.policy = restrictPolicy(machine.policy, stored.request.requestedPolicy, input.policy);
     return this.transition(user, stored, 'approve', args);
   }
@@ -341,6 +377,35 @@ export class RequestService {
     return this.present(await this.mustGet(stored.request.id));
   }
 
+  /**
+   * Ends the access an admin's inventory change invalidates, through the state machine with
+   * the admin as actor: approved and active grants are revoked (grant.revoked, so live
+   * sessions end on every instance), pending requests cancelled. Cancelled rather than denied
+   * or expired: nobody judged the request and its window did not pass; it lost its subject,
+   * and the audit's reason says which change took it. Only live requests are read (the
+   * pending and grant indexes), so the cost follows what is live, not the history.
+   */
+  async endInvalidatedAccess(admin: AirlockUser, change: InventoryChange): Promise<InvalidatedAccess> {
+    const invalidated = invalidatedBy(change);
+    const reason = `Inventory change: ${describeChange(change)}.`;
+    const ids = new Set([...(await this.store.members(keys.requests.pending)), ...(await this.store.members(keys.requests.grants))]);
+    const out: InvalidatedAccess = { revoked: [], cancelled: [] };
+    for (const stored of await this.store.getMany([...ids])) {
+      if (!invalidated(stored)) continue;
+      const state = stored.request.state;
+      const action = state === 'pending' ? 'cancel' : state === 'approved' || state === 'active' ? 'revoke' : undefined;
+      if (action === undefined) continue;
+      try {
+        await this.transition(admin, stored, action, { reason });
+        (action === 'revoke' ? out.revoked : out.cancelled).push(stored.request.id);
+      } catch (err) {
+        // Decided, expired or ended meanwhile: nothing left to take away.
+        if (!(err instanceof AppError && err.status === 409)) throw err;
+      }
+    }
+    return out;
+  }
+
   /** The broker's: a session opened on this grant (approved → active, once). */
   async markActive(requestId: string, actor: PersonRef): Promise<void> {
     const stored = await this.mustGet(requestId);
@@ -377,7 +442,8 @@ export class RequestService {
     if (machine === undefined) return undefined;
     const ids = await this.store.idsFrom(keys.requests.byUser(userId), 0, GRANT_SCAN_LIMIT);
     for (const s of await this.store.getMany(ids)) {
-      if (s.machineId !== machineId || s.request.grant === null) continue;
+      // A grant approved for the machine's former site is not one for where it is now.
+      if (s.machineId !== machineId || s.siteId !== machine.siteId || s.request.grant === null) continue;
       if (s.request.state !== 'approved' && s.request.state !== 'active') continue;
       const start = new Date(s.request.grant.start);
       const end = new Date(s.request.grant.end);
