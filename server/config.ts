@@ -6,6 +6,9 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseKeyring } from './keyring.ts';
+import { errorMessage } from './errors.ts';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from './redis.ts';
 
 /** RFC 5424 §6.2.1 facility names, by code (authpriv = 10 is where access logs belong). */
 export const FACILITIES = {
@@ -17,8 +20,6 @@ export type FacilityName = keyof typeof FACILITIES;
 
 /** Highest facility code RFC 5424 defines. */
 export const MAX_FACILITY = 23;
-import { parseKeyring } from './keyring.ts';
-import { errorMessage } from './errors.ts';
 
 export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -134,6 +135,7 @@ const envSchema = z.object({
   AIRLOCK_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   AIRLOCK_PUBLIC_URL: z.url().optional(),
   AIRLOCK_REDIS_URL: redisUrl,
+  AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   AIRLOCK_GUACD: hostPort.default({ host: '127.0.0.1', port: 4822 }),
   AIRLOCK_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   AIRLOCK_SESSION_SECRET_FILE: z.string().optional(),
@@ -153,6 +155,10 @@ const envSchema = z.object({
     .optional(),
   AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  // Per source address, before sign-in: a sign-in is two calls (/auth/login, /auth/callback).
+  AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  // Per source address: every click of a workspace comes from the platform's few servers.
+  AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(300),
   AIRLOCK_CHAT_FILE: z.string().optional(),
   AIRLOCK_RECORDING_SPOOL: z.string().min(1).optional(),
   AIRLOCK_RECORDING_STORE: z.string().min(1).optional(),
@@ -187,13 +193,22 @@ export interface Config {
   /** Origin users type in their browser; used for redirect URIs and the Origin allowlist. */
   readonly publicUrl: string;
   readonly redisUrl: string;
+  /** A Redis that leaves a command unanswered this long counts as down: 503s, then a reconnect. */
+  readonly redisCommandTimeoutMs: number;
   /** The default guacd; machines name theirs by id ("default" is this one). */
   readonly guacd: { readonly host: string; readonly port: number };
   readonly guacds: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   readonly inventoryFile: string | undefined;
   /** The credential vault's keyring text (id:base64 entries, current first); see vault.ts. */
   readonly vaultKeys: string;
-  readonly rateLimits: { readonly writesPerMinute: number; readonly readsPerMinute: number };
+  readonly rateLimits: {
+    readonly writesPerMinute: number;
+    readonly readsPerMinute: number;
+    /** /auth/login and /auth/callback, per source address. */
+    readonly signInsPerMinute: number;
+    /** Chat platform callbacks (/chat/…), per source address. */
+    readonly chatCallbacksPerMinute: number;
+  };
   /** How often each instance expires pending requests and ends grants whose window is over. */
   readonly sweepIntervalMs: number;
   readonly recording: {
@@ -402,11 +417,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     listen: Object.freeze({ host: e.AIRLOCK_LISTEN_HOST, port: e.AIRLOCK_PORT }),
     publicUrl: origin,
     redisUrl: e.AIRLOCK_REDIS_URL,
+    redisCommandTimeoutMs: e.AIRLOCK_REDIS_COMMAND_TIMEOUT_MS,
     guacd: Object.freeze(e.AIRLOCK_GUACD),
     guacds: Object.freeze(guacds),
     inventoryFile: e.AIRLOCK_INVENTORY_FILE,
     vaultKeys,
-    rateLimits: Object.freeze({ writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE, readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE }),
+    rateLimits: Object.freeze({
+      writesPerMinute: e.AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE,
+      readsPerMinute: e.AIRLOCK_RATE_LIMIT_READS_PER_MINUTE,
+      signInsPerMinute: e.AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE,
+      chatCallbacksPerMinute: e.AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE,
+    }),
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     chatFile: e.AIRLOCK_CHAT_FILE,
     siem,

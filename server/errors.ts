@@ -2,9 +2,30 @@
 // thrown into the same JSON shape: {error: {code, message}}. Unknown errors never leak.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
 
-const REDIS_DOWN_ERRORS = [ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError];
+/**
+ * What node-redis throws while the store is down or hung: offline or closed clients, a command
+ * timed out before it was written, and (DisconnectsClientError) the commands the watchdog in
+ * redis.ts fails when it resets a connection to a server that stopped answering.
+ */
+const REDIS_DOWN_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+];
 
 export class AppError extends Error {
   readonly status: number;
@@ -51,7 +72,7 @@ export function toAppError(err: unknown): AppError {
     if (typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       return badRequest('bad_request', 'The request could not be read.');
     }
-    // node-redis errors while the server is down (no offline queue): fail closed with a 503.
+    // node-redis errors while the server is down or hung: fail closed with a 503.
     if (REDIS_DOWN_ERRORS.some((cls) => err instanceof cls)) {
       return unavailable('store_unavailable', 'The state store is unavailable; try again shortly.', err);
     }

@@ -90,6 +90,14 @@ describe('loadConfig', () => {
     }
   });
 
+  test('the Redis command timeout defaults to 3 s and must be between 100 ms and 60 s', () => {
+    expect(loadConfig(ok).redisCommandTimeoutMs).toBe(3_000);
+    expect(loadConfig({ ...ok, AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: '750' }).redisCommandTimeoutMs).toBe(750);
+    for (const bad of ['0', '99', '60001', 'soon', '1.5']) {
+      expect(() => loadConfig({ ...ok, AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: bad })).toThrow(expect.objectContaining({ variable: 'AIRLOCK_REDIS_COMMAND_TIMEOUT_MS' }));
+    }
+  });
+
   test('an http issuer may only skip TLS checks on loopback', () => {
     const file = identityFile('providers:\n  - id: x\n    label: X\n    issuer: http://idp.example\n    clientId: a\n    allowInsecureRequests: true\n');
     expect(() => loadConfig({ ...base, AIRLOCK_IDENTITY_FILE: file })).toThrow(/allowInsecureRequests is only allowed for a loopback issuer/);

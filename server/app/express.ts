@@ -21,7 +21,7 @@ import { inventoryRoutes } from '../inventory/routes.ts';
 import { requestRoutes } from '../requests/routes.ts';
 import { sessionRoutes } from '../../sessions/routes.ts';
 import { recordingRoutes } from '../../recordings/routes.ts';
-import { userRateLimit } from '../http/rate-limit.ts';
+import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -80,6 +80,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes({ redis: deps.redis, guacd: config.guacd }));
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
 
+  // Anyone can start a sign-in, and each start stores a session: limit them per source before
+  // the session middleware, so a flood is refused before it costs a session record.
+  app.use(['/auth/login', '/auth/callback'], sourceRateLimit(deps.redis, 'signin', config.rateLimits.signInsPerMinute));
   // Sessions, CSRF and body parsing only where they are needed: not for health checks or assets.
   app.use(
     ['/auth', '/api'],
@@ -89,11 +92,20 @@ export function createApp(deps: AppDeps): Express {
     sameOriginOnly(config.publicUrl),
     express.json({ limit: JSON_BODY_LIMIT }),
   );
+  // Before every /api route, /api/me (in authRoutes) included.
+  app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
   app.use(authRoutes(deps.login, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
   const { services } = deps;
-  app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);
-  app.use(inventoryRoutes({ inventory: services.inventory, vault: services.vault, audit: services.audit, guacdIds: Object.keys(config.guacds) }));
+  app.use(
+    inventoryRoutes({
+      inventory: services.inventory,
+      vault: services.vault,
+      audit: services.audit,
+      guacdIds: Object.keys(config.guacds),
+      endInvalidatedAccess: (admin, change) => services.requests.endInvalidatedAccess(admin, change),
+    }),
+  );
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
   app.use(sessionRoutes(services.broker));
   app.use(recordingRoutes(services.recordings.service));

@@ -88,7 +88,9 @@ export class OidcLogin {
       { config, name, scope: provider.scopes.join(' '), callbackURL: this.callbackUrl(provider), sessionKey: `oidc:${provider.id}` },
       (tokens, verified) => {
         try {
-          verified(null, mapClaimsToUser(provider, this.identity, { ...tokens.claims() }));
+          const claims = { ...tokens.claims() };
+          assertAuthorizedParty(provider, claims);
+          verified(null, mapClaimsToUser(provider, this.identity, claims));
         } catch (err) {
           verified(err);
         }
@@ -98,6 +100,20 @@ export class OidcLogin {
     return name;
   }
 }
+
+/**
+ * OIDC Core 3.1.3.7: an ID token whose `azp` names another client was issued to that client,
+ * whatever its `aud` says. openid-client checks `azp` only when `aud` lists several audiences,
+ * so a single-audience token minted for another client (token exchange, cross-client grants)
+ * would pass; we refuse any `azp` that is not our client id.
+ */
+function assertAuthorizedParty(provider: ProviderConfig, claims: Record<string, unknown>): void {
+  const azp = claims['azp'];
+  if (azp !== undefined && azp !== provider.clientId) throw audienceMismatch();
+}
+
+const audienceMismatch = (cause?: unknown): AppError =>
+  new AppError(400, 'login_audience_mismatch', 'The sign-in response was issued to another application.', cause === undefined ? {} : { cause });
 
 /** Turns what openid-client throws on a bad callback into a stable code without leaking internals. */
 export function loginError(err: unknown): AppError {
@@ -111,6 +127,7 @@ export function loginError(err: unknown): AppError {
     return unavailable('idp_unavailable', 'The identity provider cannot be reached; try again shortly.', err);
   }
   if (/"state"/.test(message)) return new AppError(400, 'login_state_mismatch', 'The sign-in response does not belong to this browser session. Start the sign-in again.', { cause: err });
+  if (/"aud"|"azp"/.test(message)) return audienceMismatch(err);
   if (/"iss"|issuer/.test(message)) return new AppError(400, 'login_issuer_mismatch', 'The sign-in response came from an unexpected identity provider.', { cause: err });
   return new AppError(400, 'login_failed', 'The sign-in response could not be verified. Start the sign-in again.', { cause: err, report: false });
 }

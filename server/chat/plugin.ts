@@ -4,7 +4,7 @@
 // refreshes the user's chat profile (roles, sites, Entra object id for Teams linking).
 import { Router } from 'express';
 import type { PluginFactory } from '../plugins/contract.ts';
-import { userRateLimit } from '../http/rate-limit.ts';
+import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
 import { loadChatFile } from './config.ts';
 import { ApprovalCore, type TerminateSession } from './core.ts';
 import { portalLinks } from './messages.ts';
@@ -59,6 +59,9 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
     for (const adapter of adapters.values()) adapter.start?.(core);
 
     const router = Router();
+    // Callbacks are unauthenticated until their signature or token is checked (HMAC, JWKS, API
+    // look-ups): limit them per source first, so a flood costs a counter, not that work.
+    router.use('/chat', sourceRateLimit(ctx.redis, 'chat-callback', ctx.config.rateLimits.chatCallbacksPerMinute));
     for (const adapter of adapters.values()) router.use(adapter.routes(core));
     router.use(
       chatLinkRoutes({

@@ -1,7 +1,9 @@
-// Per-user rate limits, counted in Redis so that every instance shares them. A request over the
-// limit gets 429 rate_limited with Retry-After; if Redis is down the limiter fails closed (503).
+// Rate limits counted in Redis so that every instance shares them: per user for the API, per
+// source address for what anyone can reach unauthenticated (sign-in, chat callbacks). A
+// request over the limit gets 429 rate_limited with Retry-After; if Redis is down the limiter
+// fails closed (503).
 import type { Request, RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
@@ -10,16 +12,23 @@ import { currentUser } from './current-user.ts';
 
 /** The limiter's window: per-minute budgets are what people reason about. */
 const WINDOW_MS = 60_000;
+/**
+ * Source addresses are counted per IPv6 /56 (what one site or household is usually given),
+ * so one client cannot dodge the limit by hopping across its own prefix. IPv4: per address.
+ */
+const IPV6_SUBNET = 56;
 
-export function userRateLimit(redis: RedisClient, name: string, perMinute: number): RequestHandler {
+/** The client's address as express sees it (behind a proxy: with AIRLOCK_TRUST_PROXY). */
+const sourceKey = (req: Request): string => `ip:${ipKeyGenerator(req.ip ?? 'unknown', IPV6_SUBNET)}`;
+
+function limiter(redis: RedisClient, name: string, perMinute: number, keyGenerator: (req: Request) => string): RequestHandler {
   return rateLimit({
     windowMs: WINDOW_MS,
     limit: perMinute,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    // Signed-in users are limited per account (shared NAT at a plant must not starve others).
-    keyGenerator: (req: Request) => currentUser(req)?.id ?? `ip:${req.ip ?? 'unknown'}`,
-    // Our key generator handles IPv6 by prefixing; the library's IPv6 subnet check does not apply.
+    keyGenerator,
+    // Our key generators handle IPv6 themselves (sourceKey); the library's check does not apply.
     validate: { keyGeneratorIpFallback: false },
     passOnStoreError: false,
     store: new RedisStore({
@@ -33,4 +42,17 @@ export function userRateLimit(redis: RedisClient, name: string, perMinute: numbe
       next(new AppError(429, 'rate_limited', `Too many requests; try again in ${seconds} s.`, { report: false }));
     },
   });
+}
+
+/** Signed-in users are limited per account (shared NAT at a plant must not starve others). */
+export function userRateLimit(redis: RedisClient, name: string, perMinute: number): RequestHandler {
+  return limiter(redis, name, perMinute, (req) => currentUser(req)?.id ?? sourceKey(req));
+}
+
+/**
+ * Per source address, for routes anyone may call before signing in. Mount it before the
+ * session middleware, so a refused request costs one counter and never a session record.
+ */
+export function sourceRateLimit(redis: RedisClient, name: string, perMinute: number): RequestHandler {
+  return limiter(redis, name, perMinute, sourceKey);
 }

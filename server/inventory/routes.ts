@@ -11,12 +11,33 @@ import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { InventoryStore } from './store.ts';
 import { presentAdminMachine, presentAdminSite, presentCompany, presentMachine, presentSite } from './presenter.ts';
-import { companySchema, credentialSchema, machineSchema, siteSchema, type Site } from './schema.ts';
+import { companySchema, credentialSchema, machineSchema, siteSchema, type InvalidatedAccess, type InventoryChange, type Site } from './schema.ts';
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
 
-export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault; audit: AuditLog; guacdIds: readonly string[] }): Router {
+/** Ends what an inventory change invalidates (the request workflow's, injected by app/). */
+export type EndInvalidatedAccess = (admin: AirlockUser, change: InventoryChange) => Promise<InvalidatedAccess>;
+
+export function inventoryRoutes(deps: {
+  inventory: InventoryStore;
+  vault: Vault;
+  audit: AuditLog;
+  guacdIds: readonly string[];
+  endInvalidatedAccess: EndInvalidatedAccess;
+}): Router {
   const { inventory, vault, audit } = deps;
+  // After the change is stored (no new request or approval can use it), end what it took away;
+  // the admin's audit event then says how much.
+  const endAccess = async (admin: AirlockUser, changes: InventoryChange[]): Promise<{ revoked: number; cancelled: number }> => {
+    let revoked = 0;
+    let cancelled = 0;
+    for (const change of changes) {
+      const ended = await deps.endInvalidatedAccess(admin, change);
+      revoked += ended.revoked.length;
+      cancelled += ended.cancelled.length;
+    }
+    return { revoked, cancelled };
+  };
   const router = Router();
 
   /** Sites the user may see: a vendor's company's sites; everyone else all. */
@@ -65,7 +86,8 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     '/sites/:id',
     route({ params: idParam }, async ({ user, params }) => {
       await inventory.deleteSite(params.id);
-      await record(user, 'admin.site.deleted', { type: 'site', id: params.id }, params.id);
+      const ended = await endAccess(user, [{ kind: 'site_deleted', siteId: params.id }]);
+      await record(user, 'admin.site.deleted', { type: 'site', id: params.id }, params.id, ended);
       return undefined;
     }),
   );
@@ -75,8 +97,11 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     '/companies/:id',
     route({ params: idParam, body: companySchema.omit({ id: true }) }, async ({ user, params, body }) => {
       const company = { ...body, id: params.id };
+      const before = await inventory.company(company.id);
       await inventory.putCompany(company);
-      await record(user, 'admin.company.saved', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(',') });
+      const removed = (before?.sites ?? []).filter((site) => !company.sites.includes(site));
+      const ended = await endAccess(user, removed.length === 0 ? [] : [{ kind: 'company_sites_removed', companyId: company.id, sites: removed }]);
+      await record(user, 'admin.company.saved', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(','), ...ended });
       return { company: presentCompany(company) };
     }),
   );
@@ -84,7 +109,8 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     '/companies/:id',
     route({ params: idParam }, async ({ user, params }) => {
       await inventory.deleteCompany(params.id);
-      await record(user, 'admin.company.deleted', { type: 'company', id: params.id }, null);
+      const ended = await endAccess(user, [{ kind: 'company_deleted', companyId: params.id }]);
+      await record(user, 'admin.company.deleted', { type: 'company', id: params.id }, null, ended);
       return undefined;
     }),
   );
@@ -109,11 +135,16 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     route({ params: idParam, body: machineBody }, async ({ user, params, body }) => {
       const machine = parseInput(machineSchema, { ...body, id: params.id }, 'body');
       if (!deps.guacdIds.includes(machine.guacd)) throw badRequest('unknown_guacd', `No guacd "${machine.guacd}" is configured.`);
+      const before = await inventory.machine(machine.id);
       await inventory.putMachine(machine);
+      // Grants were approved by the former site's managers for vendors admitted there.
+      const moved = before !== undefined && before.siteId !== machine.siteId;
+      const ended = await endAccess(user, moved ? [{ kind: 'machine_moved', machineId: machine.id, fromSite: before.siteId, toSite: machine.siteId }] : []);
       await record(user, 'admin.machine.saved', { type: 'machine', id: machine.id }, machine.siteId, {
         protocol: machine.protocol,
         requiredApprovals: machine.requiredApprovals,
         maxWindowMinutes: machine.maxWindowMinutes,
+        ...(moved ? { movedFrom: before.siteId, ...ended } : {}),
       });
       return { machine: presentAdminMachine(machine, await siteMap(), await vault.has(machine.id)) };
     }),
@@ -124,7 +155,8 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
       const machine = await inventory.machine(params.id);
       await inventory.deleteMachine(params.id);
       await vault.remove(params.id);
-      await record(user, 'admin.machine.deleted', { type: 'machine', id: params.id }, machine?.siteId ?? null);
+      const ended = await endAccess(user, [{ kind: 'machine_deleted', machineId: params.id }]);
+      await record(user, 'admin.machine.deleted', { type: 'machine', id: params.id }, machine?.siteId ?? null, ended);
       return undefined;
     }),
   );

@@ -80,3 +80,21 @@ export const credentialSchema = z
   })
   .refine((c) => c.password !== undefined || c.privateKey !== undefined, { message: 'a password or a private key is required' });
 export type Credential = z.infer<typeof credentialSchema>;
+
+/**
+ * An admin's change that takes access away: the request workflow ends what it invalidates
+ * (live grants revoked, pending requests cancelled). Inventory names the change; it does not
+ * know about requests (app/ wires the two).
+ */
+export type InventoryChange =
+  | { kind: 'machine_deleted'; machineId: string }
+  | { kind: 'machine_moved'; machineId: string; fromSite: string; toSite: string }
+  | { kind: 'company_deleted'; companyId: string }
+  | { kind: 'company_sites_removed'; companyId: string; sites: readonly string[] }
+  | { kind: 'site_deleted'; siteId: string };
+
+/** What ending the invalidated access did, for the admin's audit event. */
+export interface InvalidatedAccess {
+  revoked: string[];
+  cancelled: string[];
+}

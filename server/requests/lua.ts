@@ -7,6 +7,7 @@
 // doc (JSON, immutable creation data), decision, grant, revocation (JSON), updatedAt.
 import { AUDIT_LUA_PRELUDE } from '../audit/lua.ts';
 import { LuaScript } from '../redis.ts';
+import { RESTRICTIVE } from './policy.ts';
 
 /**
  * KEYS: 1 request hash, 2 all index, 3 by-user index, 4 by-site index, 5 pending index,
@@ -37,6 +38,7 @@ return {'ok', 'pending'}
  * Returns {'ok', newState} or {'conflict', code, currentState} or {'missing'}.
  */
 export const TRANSITION_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
+local restrictive = cjson.decode('${JSON.stringify(RESTRICTIVE)}')
 local action = ARGV[1]
 local actor = cjson.decode(ARGV[2])
 local now_iso = ARGV[3]
@@ -121,7 +123,8 @@ if action == 'approve' then
       grant_end_ms = a.windowEndMs
     end
     if a.policy ~= cjson.null then
-      for k, v in pairs(a.policy) do if v == false then policy[k] = false end end
+      -- Per flag the restrictive value wins (RESTRICTIVE, policy.ts): an approval only narrows.
+      for k, v in pairs(a.policy) do if restrictive[k] ~= nil and v == restrictive[k] then policy[k] = v end end
     end
   end
   local grant = { start = redis.call('HGET', KEYS[1], 'windowStart'), ['end'] = grant_end, policy = policy }
@@ -139,7 +142,8 @@ elseif action == 'deny' then
   return {'ok', 'denied'}
 elseif action == 'cancel' then
   set_state('cancelled')
-  audit('request.cancelled', 'ok', nil, { from = state })
+  -- The requester withdrew (no reason), or an admin's inventory change took it away (reason says which).
+  audit('request.cancelled', 'ok', opt(args.reason), { from = state })
   return {'ok', 'cancelled'}
 elseif action == 'expire' then
   -- Reached only when the window has not started yet: nothing to do.

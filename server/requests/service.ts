@@ -4,12 +4,13 @@ import { randomUUID } from 'node:crypto';
 import type { AirlockUser } from '../user.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import type { Machine, Policy } from '../inventory/schema.ts';
+import type { InvalidatedAccess, InventoryChange, Machine, Policy } from '../inventory/schema.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, canSeeRequest, decisionSites, isRequester, mayDecide, requestListSites } from '../policies.ts';
 import type { AccessRequest, CreateRequestInput, PersonRef, RequestPage, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
+import { loosenedFlags, restrictPolicy } from './policy.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
 import type { approveSchema, listQuerySchema } from './schema.ts';
@@ -52,6 +53,37 @@ export type ListQuery = z.infer<typeof listQuerySchema>;
 export type ApproveInput = z.infer<typeof approveSchema>;
 
 const person = (user: AirlockUser): PersonRef => ({ id: user.id, name: user.name });
+
+/** Which live requests an inventory change takes away. */
+function invalidatedBy(change: InventoryChange): (s: StoredRequest) => boolean {
+  switch (change.kind) {
+    case 'machine_deleted':
+      return (s) => s.machineId === change.machineId;
+    case 'machine_moved':
+      return (s) => s.machineId === change.machineId && s.siteId !== change.toSite;
+    case 'company_deleted':
+      return (s) => s.request.requester.company === change.companyId;
+    case 'company_sites_removed':
+      return (s) => s.request.requester.company === change.companyId && change.sites.includes(s.siteId);
+    case 'site_deleted':
+      return (s) => s.siteId === change.siteId;
+  }
+}
+
+function describeChange(change: InventoryChange): string {
+  switch (change.kind) {
+    case 'machine_deleted':
+      return `machine ${change.machineId} was deleted`;
+    case 'machine_moved':
+      return `machine ${change.machineId} moved from site ${change.fromSite} to ${change.toSite}`;
+    case 'company_deleted':
+      return `company ${change.companyId} was deleted`;
+    case 'company_sites_removed':
+      return `company ${change.companyId} may no longer request site ${change.sites.join(', ')}`;
+    case 'site_deleted':
+      return `site ${change.siteId} was deleted`;
+  }
+}
 
 export class RequestService {
   private readonly store: RequestStore;
@@ -138,16 +170,10 @@ export class RequestService {
 
   /** The machine's policy is the ceiling; a request may ask for less, never more. */
   private requestedPolicy(machine: Machine, asked: Partial<Policy> | undefined): Policy {
-    const allowed = machine.policy;
-    const policy: Policy = { ...allowed };
-    for (const flag of ['clipboardCopy', 'clipboardPaste', 'fileTransfer'] as const) {
-      const want = asked?.[flag];
-      if (want === true && !allowed[flag]) throw badRequest('policy_not_allowed', `${machine.name} does not allow ${flag}.`);
-      if (want === false) policy[flag] = false;
-    }
-    if (asked?.readOnly === false && allowed.readOnly) throw badRequest('policy_not_allowed', `${machine.name} allows read-only sessions only.`);
-    if (asked?.readOnly === true) policy.readOnly = true;
-    return policy;
+    const [loosened] = loosenedFlags(machine.policy, asked);
+    if (loosened === 'readOnly') throw badRequest('policy_not_allowed', `${machine.name} allows read-only sessions only.`);
+    if (loosened !== undefined) throw badRequest('policy_not_allowed', `${machine.name} does not allow ${loosened}.`);
+    return restrictPolicy(machine.policy, asked);
   }
 
   private async checkExtension(user: AirlockUser, machine: Machine, extendsId: string, start: Date): Promise<void> {
@@ -301,14 +327,19 @@ export class RequestService {
       args.windowEnd = end.toISOString();
       args.windowEndMs = end.getTime();
     }
-    if (input.policy !== undefined) {
-      for (const [flag, value] of Object.entries(input.policy)) {
-        if (value === true && stored.request.requestedPolicy[flag as keyof Policy] === false) {
-          throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${flag}).`);
-        }
-      }
-      args.policy = input.policy;
+    // An approval may only restrict: a flag set looser than requested is refused by name (the
+    // approver should know it did not apply), and the machine's current policy caps the rest,
+    // in case an admin tightened it since the request. The Lua merges approvals the same way.
+    const [loosened] = loosenedFlags(stored.request.requestedPolicy, input.policy);
+    if (loosened !== undefined) throw badRequest('policy_not_allowed', `An approval may tighten the policy, not loosen it (${loosened}).`);
+    const machine = await this.inventory.machine(stored.machineId);
+    // An inventory change since the request was filed (machine gone or moved, the vendor's
+    // company no longer admitted to the site) cancels it; until then it must not be approved.
+    const admitted = await this.inventory.requestableSites(stored.request.requester.company ?? undefined);
+    if (machine === undefined || machine.siteId !== stored.siteId || !admitted.has(stored.siteId)) {
+      throw conflict('request_invalidated', "The machine or the vendor's access changed since this request was filed; it can no longer be approved.");
     }
+    args.policy = restrictPolicy(machine.policy, stored.request.requestedPolicy, input.policy);
     return this.transition(user, stored, 'approve', args);
   }
 
@@ -344,6 +375,35 @@ export class RequestService {
     return this.present(await this.mustGet(stored.request.id));
   }
 
+  /**
+   * Ends the access an admin's inventory change invalidates, through the state machine with
+   * the admin as actor: approved and active grants are revoked (grant.revoked, so live
+   * sessions end on every instance), pending requests cancelled. Cancelled rather than denied
+   * or expired: nobody judged the request and its window did not pass; it lost its subject,
+   * and the audit's reason says which change took it. Only live requests are read (the
+   * pending and grant indexes), so the cost follows what is live, not the history.
+   */
+  async endInvalidatedAccess(admin: AirlockUser, change: InventoryChange): Promise<InvalidatedAccess> {
+    const invalidated = invalidatedBy(change);
+    const reason = `Inventory change: ${describeChange(change)}.`;
+    const ids = new Set([...(await this.store.members(keys.requests.pending)), ...(await this.store.members(keys.requests.grants))]);
+    const out: InvalidatedAccess = { revoked: [], cancelled: [] };
+    for (const stored of await this.store.getMany([...ids])) {
+      if (!invalidated(stored)) continue;
+      const state = stored.request.state;
+      const action = state === 'pending' ? 'cancel' : state === 'approved' || state === 'active' ? 'revoke' : undefined;
+      if (action === undefined) continue;
+      try {
+        await this.transition(admin, stored, action, { reason });
+        (action === 'revoke' ? out.revoked : out.cancelled).push(stored.request.id);
+      } catch (err) {
+        // Decided, expired or ended meanwhile: nothing left to take away.
+        if (!(err instanceof AppError && err.status === 409)) throw err;
+      }
+    }
+    return out;
+  }
+
   /** The broker's: a session opened on this grant (approved → active, once). */
   async markActive(requestId: string, actor: PersonRef): Promise<void> {
     const stored = await this.mustGet(requestId);
@@ -377,9 +437,11 @@ export class RequestService {
 
   /** The broker's question: may this user open this machine now, and under which policy? */
   async grantFor(userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
+    const machine = await this.inventory.machine(machineId);
+    if (machine === undefined) return undefined;
     const ids = await this.store.idsFrom(keys.requests.byUser(userId), 0, GRANT_SCAN_LIMIT);
     for (const s of await this.store.getMany(ids)) {
-      const grant = holdingGrant(s, userId, machineId, at);
+      const grant = holdingGrant(s, userId, machine, at);
       if (grant !== undefined) return grant;
     }
     return undefined;
@@ -387,8 +449,8 @@ export class RequestService {
 
   /** The grant of this very request, if it holds now for this user and machine (each grant opens in its own window). */
   async grantOf(requestId: string, userId: string, machineId: string, at: Date = this.now()): Promise<Grant | undefined> {
-    const stored = await this.store.get(requestId);
-    return stored === undefined ? undefined : holdingGrant(stored, userId, machineId, at);
+    const [stored, machine] = await Promise.all([this.store.get(requestId), this.inventory.machine(machineId)]);
+    return stored === undefined || machine === undefined ? undefined : holdingGrant(stored, userId, machine, at);
   }
 
   /**
@@ -397,10 +459,14 @@ export class RequestService {
    */
   async grantStates(requestIds: readonly string[], at: Date = this.now()): Promise<Map<string, { state: RequestState | undefined; holds: boolean }>> {
     const found = new Map((await this.store.getMany([...new Set(requestIds)])).map((s) => [s.request.id, s]));
+    const machineIds = [...new Set([...found.values()].map((s) => s.machineId))];
+    const fetched = await Promise.all(machineIds.map((id) => this.inventory.machine(id)));
+    const machines = new Map(machineIds.map((id, i) => [id, fetched[i]]));
     return new Map(
       requestIds.map((id) => {
         const s = found.get(id);
-        return [id, { state: s?.request.state, holds: s !== undefined && holdingGrant(s, s.requesterId, s.machineId, at) !== undefined }];
+        const machine = s === undefined ? undefined : machines.get(s.machineId);
+        return [id, { state: s?.request.state, holds: s !== undefined && machine !== undefined && holdingGrant(s, s.requesterId, machine, at) !== undefined }];
       }),
     );
   }
@@ -410,12 +476,16 @@ export class RequestService {
   }
 }
 
-/** The grant a stored request gives this user on this machine at `at`, if any. */
-function holdingGrant(s: StoredRequest, userId: string, machineId: string, at: Date): Grant | undefined {
-  if (s.requesterId !== userId || s.machineId !== machineId || s.request.grant === null) return undefined;
+/**
+ * The grant a stored request gives this user on this machine (as the inventory has it now) at
+ * `at`, if any: a grant approved for the machine's former site is not one for where it is now,
+ * and the machine's current policy caps one approved before an admin tightened it.
+ */
+function holdingGrant(s: StoredRequest, userId: string, machine: Machine, at: Date): Grant | undefined {
+  if (s.requesterId !== userId || s.machineId !== machine.id || s.siteId !== machine.siteId || s.request.grant === null) return undefined;
   if (s.request.state !== 'approved' && s.request.state !== 'active') return undefined;
   const start = new Date(s.request.grant.start);
   const end = new Date(s.request.grant.end);
   if (start.getTime() > at.getTime() || at.getTime() >= end.getTime()) return undefined;
-  return { requestId: s.request.id, machineId, policy: s.request.grant.policy, start, end };
+  return { requestId: s.request.id, machineId: machine.id, policy: restrictPolicy(machine.policy, s.request.grant.policy), start, end };
 }

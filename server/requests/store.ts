@@ -176,6 +176,11 @@ export class RequestStore {
     return this.redis.zRange(indexKey, offset, offset + count - 1, { REV: true });
   }
 
+  /** Every id in an index; for the live ones (pending, grants), whose size follows what is live. */
+  async members(indexKey: string): Promise<string[]> {
+    return this.redis.zRange(indexKey, 0, -1);
+  }
+
   /** Ids in a score-ordered index whose score is ≤ max (pending by start, grants by end). */
   async dueIds(indexKey: string, maxScore: number, count: number): Promise<string[]> {
     return this.redis.zRangeByScore(indexKey, '-inf', maxScore, { LIMIT: { offset: 0, count } });

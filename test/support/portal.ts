@@ -42,6 +42,9 @@ export async function startTestPortal(env: Record<string, string> = {}, opts: { 
     AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
     AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
     AIRLOCK_LOG_LEVEL: 'info',
+    // Every suite signs in from 127.0.0.1, several on one Redis database within a minute; the
+    // per-source sign-in limit has a suite of its own (test/rate-limits.test.ts).
+    AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: '100000',
     ...env,
   });
   const logLines: string[] = [];
