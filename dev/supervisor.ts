@@ -483,6 +483,8 @@ async function launchVnc(
   await removeStaleDisplayFiles(display);
   const passwordFile = path.join(dir, 'passwd');
   const { stdout } = await runWithInput('vncpasswd', ['-f'], `${password}\n`);
+  // VNC authentication uses an 8-byte obfuscated password: anything else would lock every session out.
+  if (stdout.length !== 8) throw new Error(`vncpasswd -f wrote ${stdout.length} bytes, expected 8`);
   await writeFile(passwordFile, stdout, { mode: 0o600 });
   await d.spawn('Xvnc', 'Xvnc', [
     `:${display}`,
@@ -675,13 +677,18 @@ async function logTails(files: Iterable<string>): Promise<string> {
   return tails.join('\n');
 }
 
-function runWithInput(command: string, args: string[], input: string): Promise<{ stdout: Buffer }> {
+/**
+ * Runs a command with `input` on stdin and collects all of its stdout. Resolves on 'close', not
+ * 'exit': a process may exit before its output has been read, and the VNC password file was
+ * sometimes written empty that way.
+ */
+export function runWithInput(command: string, args: string[], input: string): Promise<{ stdout: Buffer }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve({ stdout: Buffer.concat(chunks) }) : reject(new Error(`${command} exited with ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve({ stdout: Buffer.concat(chunks) }) : reject(new Error(`${command} exited with ${code}`))));
     child.stdin.end(input);
   });
 }
