@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../server/errors.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { Vault } from '../server/vault/vault.ts';
-import type { Finaliser } from '../recordings/finaliser.ts';
+import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import type { AuthorizedUpgrade } from './authorizer.ts';
 import { connectionSettings, type Display } from './tunnel/settings.ts';
@@ -147,15 +147,7 @@ export class LiveSession implements LocalConnection {
       });
       // What the finaliser needs even if this process dies mid-session.
       try {
-        await deps.finaliser.writeContext({
-          sessionId: this.id,
-          requestId: binding.requestId,
-          machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
-          user: { id: user.id, name: user.name, company: user.company ?? null },
-          policy: this.auth.policy,
-          startedAt: this.startedAt.toISOString(),
-          instance: deps.instanceId,
-        });
+        await deps.finaliser.writeContext({ sessionId: this.id, ...this.facts() });
       } catch {
         this.setupDone();
         await inputLog.close();
@@ -188,6 +180,19 @@ export class LiveSession implements LocalConnection {
     return false;
   }
 
+  /** What the spool's context file and the registry entry both say of the session. */
+  private facts(): Omit<SessionContext, 'sessionId'> {
+    const { machine, user, binding } = this.auth;
+    return {
+      requestId: binding.requestId,
+      machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
+      user: { id: user.id, name: user.name, company: user.company ?? null },
+      policy: this.auth.policy,
+      startedAt: this.startedAt.toISOString(),
+      instance: this.deps.instanceId,
+    };
+  }
+
   private armTimers(): void {
     const { machine, user, binding } = this.auth;
     // guacd 1.3 can hang in set-up: give up cleanly instead of leaving the vendor waiting.
@@ -207,22 +212,11 @@ export class LiveSession implements LocalConnection {
   }
 
   private onReady(guacdConnectionId: string): void {
-    const { machine, user, binding } = this.auth;
+    const { machine, user } = this.auth;
     this.ready = true;
     this.setupDone();
     this.watchdog.start();
-    this.record = {
-      id: this.id,
-      requestId: binding.requestId,
-      machine: { id: machine.id, name: machine.name, siteId: machine.siteId, protocol: machine.protocol },
-      user: { id: user.id, name: user.name, company: user.company ?? null },
-      instance: this.deps.instanceId,
-      startedAt: this.startedAt.toISOString(),
-      endsAt: this.auth.endsAt.toISOString(),
-      policy: this.auth.policy,
-      guacd: machine.guacd,
-      guacdConnectionId,
-    };
+    this.record = { id: this.id, ...this.facts(), endsAt: this.auth.endsAt.toISOString(), guacd: machine.guacd, guacdConnectionId };
     this.deps.lifecycle.started(this.record, user).catch((err: unknown) => {
       // Without a registry entry and an audit trail the session may not go on: fail closed.
       this.deps.log.error({ err: { message: errorMessage(err) }, sessionId: this.id }, 'could not record the session start');

@@ -7,34 +7,15 @@ import path from 'node:path';
 import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
-import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionTicket } from './support/workflow.ts';
-import { CountingGuacdProxy, openTunnel, type Tunnel } from './support/tunnel.ts';
+import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
+import { CountingGuacdProxy, openSession, openTunnel } from './support/tunnel.ts';
 import { sharedGuacd } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 import { RequestStore } from '../server/requests/store.ts';
-import type { AuditEvent } from '../server/audit/schema.ts';
 
 const WAIT = { timeoutMs: 15_000 };
 
-async function openSession(agent: Browserless, grant: string): Promise<{ id: string; tunnel: Tunnel }> {
-  const { ticket, id } = await sessionTicket(agent, grant);
-  const opened = await openTunnel(agent, { ticket });
-  if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
-  await opened.tunnel.firstFrame();
-  return { id, tunnel: opened.tunnel };
-}
 
-async function endOf(auditor: Browserless, sessionId: string): Promise<AuditEvent> {
-  let found: AuditEvent | undefined;
-  await waitFor(
-    async () => {
-      found = (await auditEvents(auditor, `session:${sessionId}`)).find((e) => e.action === 'session.ended' || e.action === 'session.failed');
-      return found !== undefined;
-    },
-    { ...WAIT, what: `the end of session ${sessionId}` },
-  );
-  return found as AuditEvent;
-}
 
 describe('on one portal', () => {
   let portal: TestPortal;
@@ -86,7 +67,7 @@ describe('on one portal', () => {
     const result = await new RequestStore(portal.redis).transition(grant, 'revoke', { id: 'dev:mona', name: 'Mona Manager' }, { reason: 'silent' }, new Date());
     expect(result.ok).toBe(true);
     expect(await session.tunnel.errorMessage()).toBe('Access to this machine was revoked.');
-    expect(await endOf(aude, session.id)).toMatchObject({ reason: 'revoked' });
+    expect(await sessionEnd(aude, session.id)).toMatchObject({ reason: 'revoked' });
   });
 
   test('sign-out ends the vendor’s live session, and a manager’s sign-out ends their watch view', async () => {
@@ -108,7 +89,7 @@ describe('on one portal', () => {
 
     expect((await veraAgain.post('/auth/logout', {})).status).toBeLessThan(400);
     expect(await session.tunnel.errorMessage()).toBe('You signed out (or your sign-in expired); the session was ended.');
-    expect(await endOf(aude, session.id)).toMatchObject({ reason: 'signed_out' });
+    expect(await sessionEnd(aude, session.id)).toMatchObject({ reason: 'signed_out' });
   });
 
   test('"terminate and revoke" ends the session and the grant; a plain terminate lets the vendor reopen', async () => {
@@ -173,6 +154,6 @@ describe('with the state store hung', () => {
     } finally {
       process.kill(redisPid, 'SIGCONT');
     }
-    expect(await endOf(aude, session.id)).toMatchObject({ action: 'session.ended', reason: 'store_unreachable' });
+    expect(await sessionEnd(aude, session.id)).toMatchObject({ action: 'session.ended', reason: 'store_unreachable' });
   });
 });

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack.ts';
 import { FakeMattermost, type MattermostPost } from '../dev/fakes/mattermost.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
-import { ApprovalCore, nonceScope } from '../server/chat/core.ts';
+import { ApprovalCore, nonceScope, type TerminateSession } from '../server/chat/core.ts';
 import { ChatStore } from '../server/chat/store.ts';
 import { parseChatConfig } from '../server/chat/config.ts';
 import type { AirlockUser } from '../server/user.ts';
@@ -175,8 +175,8 @@ describe('session notices', () => {
     expect(await slackReply(before, 'terminate', MONA)).toMatch(/out of date/);
   });
 
-  test('with the kill switch, the core terminates for a plant manager of the site only', async () => {
-    const calls: Array<[string, string]> = [];
+  /** An approval core on this portal whose kill switch is the test's own recorder. */
+  const coreWithKillSwitch = (terminateSession: TerminateSession): { core: ApprovalCore; store: ChatStore } => {
     const { services, redis } = chat.portal;
     const store = new ChatStore(redis);
     const core = new ApprovalCore({
@@ -187,8 +187,14 @@ describe('session notices', () => {
       audit: services.audit,
       log: pino({ level: 'silent' }),
       adapters: new Map(),
-      terminateSession: async (user: AirlockUser, sessionId: string) => void calls.push([user.id, sessionId]),
+      terminateSession,
     });
+    return { core, store };
+  };
+
+  test('with the kill switch, the core terminates for a plant manager of the site only', async () => {
+    const calls: Array<[string, string]> = [];
+    const { core, store } = coreWithKillSwitch(async (user: AirlockUser, sessionId: string) => void calls.push([user.id, sessionId]));
     const nonce = await store.nonce(nonceScope('terminate', id, 'sess-2'), new Date(Date.now() + 60_000));
     const click = (userId: string) => ({ actor: { platform: 'slack' as const, workspace: SLACK.teamId, userId }, action: 'terminate' as const, requestId: id, nonce, sessionId: 'sess-2' });
     expect(await core.handle(click(VERA.id))).toMatchObject({ ok: false, code: 'not_site_approver' });
@@ -198,18 +204,7 @@ describe('session notices', () => {
 
   test('"Terminate and revoke access" asks the broker to revoke too, and says so', async () => {
     const calls: Array<[string, string, boolean]> = [];
-    const { services, redis } = chat.portal;
-    const store = new ChatStore(redis);
-    const core = new ApprovalCore({
-      chat: parseChatConfig({}, { production: false }),
-      store,
-      requests: services.requests,
-      inventory: services.inventory,
-      audit: services.audit,
-      log: pino({ level: 'silent' }),
-      adapters: new Map(),
-      terminateSession: async (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => void calls.push([user.id, sessionId, opts.revoke]),
-    });
+    const { core, store } = coreWithKillSwitch(async (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => void calls.push([user.id, sessionId, opts.revoke]));
     const nonce = await store.nonce(nonceScope('terminate_revoke', id, 'sess-3'), new Date(Date.now() + 60_000));
     const outcome = await core.handle({ actor: { platform: 'slack' as const, workspace: SLACK.teamId, userId: MONA.id }, action: 'terminate_revoke' as const, requestId: id, nonce, sessionId: 'sess-3' });
     expect(outcome).toMatchObject({ ok: true, code: 'terminated_and_revoked', text: expect.stringContaining('cannot be reopened') });

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { Browserless, loginAs } from './support/http.ts';
-import { auditEvents, grantNow, seedDemoPlant, sessionTicket } from './support/workflow.ts';
-import { openTunnel, type Tunnel } from './support/tunnel.ts';
+import { grantNow, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
+import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
 import { frame, OPCODE, writeRaw } from './support/frames.ts';
 import { waitFor } from './support/wait.ts';
 import { GuacParser, encodeInstruction } from '../sessions/tunnel/protocol.ts';
@@ -26,25 +26,7 @@ let aude: Browserless;
 let veraSsh: string;
 let victorSsh: string;
 
-async function openSession(agent: Browserless, grant: string): Promise<{ id: string; tunnel: Tunnel }> {
-  const { ticket, id } = await sessionTicket(agent, grant);
-  const opened = await openTunnel(agent, { ticket });
-  if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
-  await opened.tunnel.firstFrame();
-  return { id, tunnel: opened.tunnel };
-}
 
-async function endEvent(sessionId: string): Promise<AuditEvent> {
-  let found: AuditEvent | undefined;
-  await waitFor(
-    async () => {
-      found = (await auditEvents(aude, `session:${sessionId}`)).find((e) => e.action === 'session.ended' || e.action === 'session.failed');
-      return found !== undefined;
-    },
-    { ...WAIT, what: `the end of session ${sessionId} in the audit log` },
-  );
-  return found as AuditEvent;
-}
 
 /** Another session keeps working: typing still draws output. */
 async function stillAlive(tunnel: Tunnel): Promise<void> {
@@ -91,7 +73,7 @@ describe('a malformed WebSocket frame ends its own connection, audited, and noth
     const victim = await openSession(vera, veraSsh);
     writeRaw(victim.tunnel.ws, bytes);
     await victim.tunnel.closed;
-    expect(await endEvent(victim.id)).toMatchObject({ action: 'session.ended', reason: 'protocol_error', details: { detail: code } });
+    expect(await sessionEnd(aude, victim.id)).toMatchObject({ action: 'session.ended', reason: 'protocol_error', details: { detail: code } });
     await stillAlive(bystander.tunnel);
     expect((await new Browserless(portal.publicUrl).get('/healthz')).status).toBe(200);
   });
@@ -123,7 +105,7 @@ describe('the Guacamole parser is linear and bounded', () => {
     for (let i = 0; i < 20 && victim.tunnel.ws.readyState === victim.tunnel.ws.OPEN; i++) victim.tunnel.ws.send('a'.repeat(1024));
     expect(await victim.tunnel.errorMessage()).toBe('The browser sent data Airlock could not accept; the session was ended.');
     await victim.tunnel.closed;
-    expect(await endEvent(victim.id)).toMatchObject({ reason: 'protocol_error', details: { detail: expect.stringContaining('longer than 8192') } });
+    expect(await sessionEnd(aude, victim.id)).toMatchObject({ reason: 'protocol_error', details: { detail: expect.stringContaining('longer than 8192') } });
   });
 });
 
@@ -150,7 +132,7 @@ describe('caps on concurrent sessions', () => {
     const second = await openSession(vera, veraSsh);
     expect(await first.tunnel.errorMessage()).toBe('This session was opened again in another window; this one was closed.');
     await first.tunnel.closed;
-    expect(await endEvent(first.id)).toMatchObject({ reason: 'taken_over' });
+    expect(await sessionEnd(aude, first.id)).toMatchObject({ reason: 'taken_over' });
     await stillAlive(second.tunnel);
     await second.tunnel.close();
   });

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import net from 'node:net';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/tunnel/protocol.ts';
 import type { Browserless } from './http.ts';
+import { sessionTicket } from './workflow.ts';
 
 export interface TunnelOptions {
   ticket?: string;
@@ -145,4 +146,13 @@ export class CountingGuacdProxy {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** A ticket for the grant, the tunnel, and its first frame: a session ready to use. */
+export async function openSession(agent: Browserless, grant: string): Promise<{ id: string; tunnel: Tunnel }> {
+  const { ticket, id } = await sessionTicket(agent, grant);
+  const opened = await openTunnel(agent, { ticket });
+  if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
+  await opened.tunnel.firstFrame();
+  return { id, tunnel: opened.tunnel };
 }

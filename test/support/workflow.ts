@@ -65,3 +65,16 @@ export async function readRequest(reader: Browserless, id: string): Promise<Acce
 export async function auditEvents(reader: Browserless, target: string): Promise<AuditEvent[]> {
   return (await reader.get(`/api/audit?target=${target}&limit=500`)).json<{ events: AuditEvent[] }>().events;
 }
+
+/** Waits for a session's end (`session.ended`, or `session.failed` if it never started) in the audit log. */
+export async function sessionEnd(auditor: Browserless, sessionId: string, timeoutMs = 15_000): Promise<AuditEvent> {
+  let found: AuditEvent | undefined;
+  await waitFor(
+    async () => {
+      found = (await auditEvents(auditor, `session:${sessionId}`)).find((e) => e.action === 'session.ended' || e.action === 'session.failed');
+      return found !== undefined;
+    },
+    { timeoutMs, what: `the end of session ${sessionId} in the audit log` },
+  );
+  return found as AuditEvent;
+}
