@@ -187,6 +187,7 @@ describe('session notices', () => {
       log: pino({ level: 'silent' }),
       adapters: new Map(),
       terminateSession: async (user: AirlockUser, sessionId: string) => void calls.push([user.id, sessionId]),
+      identity: services.identity,
     });
     const nonce = await store.nonce(nonceScope('terminate', id, 'sess-2'), new Date(Date.now() + 60_000));
     const click = (userId: string) => ({ actor: { platform: 'slack' as const, workspace: SLACK.teamId, userId }, action: 'terminate' as const, requestId: id, nonce, sessionId: 'sess-2' });

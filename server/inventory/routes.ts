@@ -1,6 +1,6 @@
 // Inventory API: what each role may see of sites and machines, and the admin's editing of
 // sites, vendor companies, machines and (write-only) credentials. Every change is audited.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { currentUser } from '../http/current-user.ts';
 import type { AirlockUser } from '../user.ts';
@@ -29,7 +29,8 @@ export function presentMachine(m: Machine, sites: Map<string, Site>): Record<str
   };
 }
 
-export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault; audit: AuditLog; guacdIds: readonly string[] }): Router {
+/** `fresh` re-validates the user with the IdP (identity freshness) before every admin write. */
+export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault; audit: AuditLog; guacdIds: readonly string[]; fresh: RequestHandler }): Router {
   const { inventory, vault, audit } = deps;
   const router = Router();
 
@@ -52,8 +53,9 @@ export function inventoryRoutes(deps: { inventory: InventoryStore; vault: Vault;
     }),
   );
 
-  // Everything below /api/admin needs the admin role.
+  // Everything below /api/admin needs the admin role, as the IdP says now for writes.
   const admin = Router();
+  admin.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : deps.fresh(req, res, next)));
   admin.use((req, _res, next) => {
     const u = currentUser(req);
     if (u === undefined) throw unauthenticated();
