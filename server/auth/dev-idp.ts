@@ -76,7 +76,12 @@ export interface DevIdpAdmin {
   setRefreshTokens(enabled: boolean): void;
   /** Puts every account back as DEMO_ACCOUNTS defines it, and refresh tokens on. */
   reset(): void;
+  /** The IdP's delivery log of back-channel logout tokens (newest last, the last few only). */
+  backchannelDeliveries(): readonly { readonly logoutToken: string; readonly status: number }[];
 }
+
+/** Enough of the delivery log for a look at what was sent; older entries are dropped. */
+const DELIVERY_LOG_LENGTH = 20;
 
 export interface DevIdp {
   readonly issuer: string;
@@ -127,6 +132,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
     refreshTokens = true;
   };
   reset();
+  const deliveries: { logoutToken: string; status: number }[] = [];
   const admin: DevIdpAdmin = {
     setGroups(username, groups) {
       const account = accounts.get(username);
@@ -142,6 +148,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
       refreshTokens = enabled;
     },
     reset,
+    backchannelDeliveries: () => [...deliveries],
   };
   const backchannelLogoutUri = new URL(opts.backchannelLogoutUri);
 
@@ -158,6 +165,8 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
         backchannel_logout_uri: opts.backchannelLogoutUri,
         // ID tokens carry `sid`, and logout tokens name it: Airlock ends that IdP session's sign-ins.
         backchannel_logout_session_required: true,
+        // Every ID token says when the person last authenticated (Airlock keeps it per sign-in).
+        require_auth_time: true,
       },
     ],
     jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
@@ -197,7 +206,11 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
       if (target.origin !== backchannelLogoutUri.origin || target.pathname !== backchannelLogoutUri.pathname) throw new Error(`the dev IdP calls only ${backchannelLogoutUri.href}`);
       // `dispatcher` is undici's extension of RequestInit: oidc-provider's SSRF-checking agent.
       const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-      return fetch(target, rest);
+      const response = await fetch(target, rest);
+      const logoutToken = rest.body instanceof URLSearchParams ? rest.body.get('logout_token') : null;
+      if (logoutToken !== null) deliveries.push({ logoutToken, status: response.status });
+      deliveries.splice(0, Math.max(0, deliveries.length - DELIVERY_LOG_LENGTH));
+      return response;
     },
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `${DEV_IDP_MOUNT}/interaction/${interaction.uid}` },
     async findAccount(_ctx: KoaContextWithOIDC, id: string) {

@@ -297,7 +297,10 @@ export class IdentityFreshness {
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
       log.warn({ userId: record.user.id, provider: record.provider, reason: err.reason, detail: err.message }, 'identity re-validation refused: signing out');
-      await this.endSignIns([record], err.reason, null);
+      // A refused refresh token ends its own sign-in (another IdP session may still be good); an
+      // account that no longer makes an Airlock user ends all of them.
+      const ending = err.reason === 'identity_revoked' ? [record, ...(await store.ofUser(record.user.id))] : [record];
+      await this.endSignIns(ending, err.reason, null);
       throw signedOut();
     }
 
