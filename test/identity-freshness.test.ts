@@ -115,7 +115,7 @@ describe('roles follow the identity provider', () => {
     expect(heard).toContainEqual(expect.objectContaining({ type: 'user.identity_changed', userId: 'dev:mona', reason: 'refreshed' }));
   });
 
-  test('within the max age no IdP round trip is made; after it, a manager still in the group approves', async () => {
+  test('a manager still in the group approves after the max age: the refresh renews the validation time', async () => {
     const mona = await loginAs(portal().publicUrl, 'mona');
     const before = await recordOf(mona);
     await untilStale(mona);
