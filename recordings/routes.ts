@@ -1,6 +1,6 @@
 // Recordings API (docs/api.md, "Recordings"): search, details with verification, authorised
 // streaming with HTTP Range, the timeline, evidence bundles, the public key, and legal holds.
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
 import { AppError, badRequest, notFound } from '../server/errors.ts';
@@ -35,7 +35,8 @@ function startsPlayback(req: Request): boolean {
   return range === undefined || /^bytes=0-/.test(range);
 }
 
-export function recordingRoutes(service: RecordingService): Router {
+/** `fresh` re-validates the user with the IdP (identity freshness) before legal-hold changes. */
+export function recordingRoutes(service: RecordingService, fresh: RequestHandler): Router {
   const router = Router();
 
   router.get('/api/recordings/public-key', (_req, res) => {
@@ -116,10 +117,12 @@ export function recordingRoutes(service: RecordingService): Router {
   router.get('/api/holds', route({}, async ({ user }) => ({ holds: await service.holds(user) })));
   router.put(
     '/api/holds/:kind/:id',
+    fresh,
     route({ params: holdParam, body: holdBody }, async ({ user, params, body }) => ({ hold: await service.placeHold(user, params.kind, params.id, body.reason) })),
   );
   router.delete(
     '/api/holds/:kind/:id',
+    fresh,
     route({ params: holdParam }, async ({ user, params }) => {
       await service.releaseHold(user, params.kind, params.id);
       return undefined;

@@ -140,6 +140,7 @@ const envSchema = z.object({
   AIRLOCK_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   AIRLOCK_SESSION_SECRET_FILE: z.string().optional(),
   AIRLOCK_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(8 * 3600),
+  AIRLOCK_IDENTITY_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(300),
   AIRLOCK_INSECURE_HTTP_COOKIES: booleanString.default(false),
   AIRLOCK_IDENTITY_FILE: z.string().optional(),
   AIRLOCK_TRUST_PROXY: booleanString.default(false),
@@ -249,6 +250,12 @@ export interface Config {
   /** Where audit events are forwarded as syslog (RFC 5424 + CEF, server/siem/); absent: off. */
   readonly siem: SiemConfig | undefined;
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
+  /**
+   * Identity freshness (server/auth/freshness.ts): a privileged action re-validates the user with
+   * the IdP (refresh token) when the last validation is older than this; chat acts only on a
+   * profile at most this old.
+   */
+  readonly identityMaxAgeMs: number;
   readonly trustProxy: boolean;
   readonly logLevel: string;
   readonly clientDir: string | undefined;
@@ -456,6 +463,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     }),
     instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),
+    identityMaxAgeMs: e.AIRLOCK_IDENTITY_MAX_AGE_SECONDS * 1000,
     trustProxy: e.AIRLOCK_TRUST_PROXY,
     logLevel: e.AIRLOCK_LOG_LEVEL,
     clientDir: e.AIRLOCK_CLIENT_DIR,

@@ -16,6 +16,24 @@ export const keys = {
     seq: `${KEY_PREFIX}audit:seq`,
   },
 
+  identity: {
+    /**
+     * One sign-in (browser session id → JSON IdentityRecord: the user as last validated, when,
+     * the sealed refresh token); lives exactly as long as the browser session (auth/identity-store.ts).
+     */
+    record: (browserSessionId: string): string => `${KEY_PREFIX}idn:s:${browserSessionId}`,
+    /** Set of the browser session ids of one Airlock user. */
+    ofUser: (userId: string): string => `${KEY_PREFIX}idn:user:${userId}`,
+    /** Set of the browser session ids signed in through one IdP session (`sid`, hashed). */
+    ofIdpSession: (providerId: string, sidHash: string): string => `${KEY_PREFIX}idn:sid:${providerId}:${sidHash}`,
+    /** Sorted set of sign-ins (JSON [browserSessionId, userId]) by the end of their browser session. */
+    expiries: `${KEY_PREFIX}idn:expiries`,
+    /** Held while one instance refreshes a sign-in with the IdP (refresh tokens may rotate). */
+    refreshLock: (browserSessionId: string): string => `${KEY_PREFIX}idn:lock:${browserSessionId}`,
+    /** Back-channel logout tokens already used (jti, hashed): a replay is refused. */
+    logoutJti: (providerId: string, jtiHash: string): string => `${KEY_PREFIX}idn:jti:${providerId}:${jtiHash}`,
+  },
+
   /** Sealed machine credentials: hash machine id → AES-256-GCM blob (vault.ts). */
   vault: `${KEY_PREFIX}vault`,
 

@@ -188,6 +188,7 @@ describe('session notices', () => {
       log: pino({ level: 'silent' }),
       adapters: new Map(),
       terminateSession,
+      identity: services.identity,
     });
     return { core, store };
   };

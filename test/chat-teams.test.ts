@@ -169,7 +169,7 @@ describe('linking from the Entra sign-in', () => {
     const oid = demoEntraObjectId('olga');
     const store = new ChatStore(chat.portal.redis);
     const impostor = { id: 'rogue-idp:olga', provider: 'rogue-idp', subject: 'olga', name: 'Not Olga', email: undefined, roles: ['vendor'] as const, sites: [], company: 'acme', entraObjectId: oid };
-    expect(await store.saveProfile(impostor, 60_000)).toEqual({ entraConflict: true });
+    expect(await store.saveProfile(impostor, 60_000, new Date())).toEqual({ entraConflict: true });
     expect(await store.userIdByEntraObjectId(oid)).toBe('dev:olga');
   });
 });

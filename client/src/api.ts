@@ -138,6 +138,11 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
     const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    // A privileged action on a sign-in the IdP has not confirmed within the max age (a provider
+    // without refresh tokens): sign in again with max_age and come back here; the user repeats the action.
+    if (res.status === 401 && err?.code === 'reauthentication_required') {
+      window.location.assign(`/auth/login?reauth=true&returnTo=${encodeURIComponent(window.location.pathname + window.location.search + window.location.hash)}`);
+    }
     throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`);
   }
   return body as T;

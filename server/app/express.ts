@@ -13,6 +13,8 @@ import type { RedisClient } from '../redis.ts';
 import { healthRoutes } from '../health/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
+import type { IdentityStore } from '../auth/identity-store.ts';
+import { backchannelLogoutRoutes } from '../auth/backchannel.ts';
 import type { AirlockUser } from '../user.ts';
 import { DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
 import type { PortalServices } from './services.ts';
@@ -34,6 +36,8 @@ export interface AppDeps {
   sessionMiddleware: RequestHandler;
   /** Runs after each successful sign-in (the plugins' onSignIn hooks). */
   onSignIn?: (user: AirlockUser) => Promise<void>;
+  /** The sign-ins' identity records (the back-channel logout's replay check). */
+  signIns: IdentityStore;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -79,6 +83,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRoutes({ redis: deps.redis, guacd: config.guacd }));
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
+  // The IdP calls this server to server: no cookie, no Origin, so before the session and CSRF layer.
+  app.use(backchannelLogoutRoutes({ login: deps.login, identity: deps.services.identity, store: deps.signIns, log }));
 
   // Anyone can start a sign-in, and each start stores a session: limit them per source before
   // the session middleware, so a flood is refused before it costs a session record.
@@ -92,10 +98,12 @@ export function createApp(deps: AppDeps): Express {
     sameOriginOnly(config.publicUrl),
     express.json({ limit: JSON_BODY_LIMIT }),
   );
+  const { services } = deps;
   // Before every /api route, /api/me (in authRoutes) included.
   app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
-  app.use(authRoutes(deps.login, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
-  const { services } = deps;
+  app.use(authRoutes(deps.login, services.identity, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
+  // Privileged routes re-validate the user with the IdP first (identity freshness).
+  const fresh = services.identity.requireFresh;
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);
   app.use(
     inventoryRoutes({
@@ -104,11 +112,12 @@ export function createApp(deps: AppDeps): Express {
       audit: services.audit,
       guacdIds: Object.keys(config.guacds),
       endInvalidatedAccess: (admin, change) => services.requests.endInvalidatedAccess(admin, change),
+      fresh,
     }),
   );
-  app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit }));
-  app.use(sessionRoutes(services.broker));
-  app.use(recordingRoutes(services.recordings.service));
+  app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit, fresh }));
+  app.use(sessionRoutes(services.broker, fresh));
+  app.use(recordingRoutes(services.recordings.service, fresh));
   app.use(auditRoutes(services.audit));
   for (const plugin of services.plugins) {
     const routes = plugin.routes?.();

@@ -8,6 +8,11 @@ import { validateIdentity } from '../config.ts';
 import { connectRedis, type RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { OidcLogin } from '../auth/oidc.ts';
+import { IdentityStore } from '../auth/identity-store.ts';
+import { IdentityFreshness } from '../auth/freshness.ts';
+import { TokenSeal } from '../auth/token-seal.ts';
+import { backchannelLogoutUrl } from '../auth/backchannel.ts';
+import type { PortalPlugin } from '../plugins/contract.ts';
 import type { AirlockUser } from '../user.ts';
 import { createApp } from './express.ts';
 import type { PortalServices } from './services.ts';
@@ -34,6 +39,8 @@ export interface Portal {
   readonly server: http.Server;
   readonly redis: RedisClient;
   readonly services: PortalServices;
+  /** The embedded development IdP (demo and test modes), with its directory admin surface. */
+  readonly devIdp: DevIdp | undefined;
   close(): Promise<void>;
 }
 
@@ -46,6 +53,8 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
     clientSecret,
     password: config.devIdp.password,
     redirectUris: [`${config.publicUrl}/auth/callback/dev`],
+    backchannelLogoutUri: backchannelLogoutUrl(config.publicUrl, 'dev'),
+    sessionTtlSeconds: config.session.ttlSeconds,
   });
   const identity = validateIdentity(
     {
@@ -76,7 +85,8 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   let identity = config.identity;
   if (config.devIdp.enabled && identity === undefined) ({ devIdp, identity } = devIdentity(config));
   if (identity === undefined) throw new Error('no identity configuration'); // config.ts guarantees one
-  const login = new OidcLogin(identity, config.publicUrl);
+  const signIns = new IdentityStore(redis);
+  const login = new OidcLogin(identity, config.publicUrl, signIns);
   // Validate the inventory and the keyring before touching Redis: a bad file is a start-up error.
   const inventoryFile = config.inventoryFile === undefined ? undefined : loadInventoryFile(config.inventoryFile);
   const keyring = parseKeyring(config.vaultKeys);
@@ -86,15 +96,41 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   if (inventoryFile !== undefined && (await inventory.seed(inventoryFile))) log.info({ file: config.inventoryFile }, 'inventory imported');
   const vault = new Vault(redis, keyring);
   const events = await EventBus.start(redis, log);
+  // The plugins hear of every validation and sign-out; they start after identity (chat needs it).
+  let plugins: PortalPlugin[] = [];
+  const eachPlugin = async (what: string, call: (plugin: PortalPlugin) => Promise<void> | undefined): Promise<void> => {
+    for (const plugin of plugins) {
+      try {
+        await call(plugin);
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message }, plugin: plugin.name }, `plugin ${what} hook failed`);
+      }
+    }
+  };
+  const freshness = new IdentityFreshness({
+    login,
+    store: signIns,
+    seal: new TokenSeal(keyring),
+    audit,
+    events,
+    log,
+    maxAgeMs: config.identityMaxAgeMs,
+    sweepIntervalMs: config.sweepIntervalMs,
+    hooks: {
+      validated: (user, validatedAt) => eachPlugin('identity', (p) => p.onIdentityValidated?.(user, validatedAt)),
+      signedOut: (userId, reason) => eachPlugin('sign-out', (p) => p.onSignedOut?.(userId, reason)),
+    },
+  });
+  freshness.start();
   const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
   const catalog = new RecordingCatalog(redis);
   const signer = new ManifestSigner(config.recording.signingKeyPem);
   const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
   await broker.start();
-  const plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker });
+  plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness });
   const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, recordings: { catalog, finaliser, signer, service: recordingService } };
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
   // Retention: one instance at a time purges (a short lock), every purge interval.
   const purger = setInterval(() => {
     redis
@@ -121,7 +157,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
       }
     }
   };
-  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn });
+  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns });
   const server = http.createServer(app);
   const tunnel = attachTunnel(server, {
     publicUrl: config.publicUrl,
@@ -144,9 +180,11 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     server,
     redis,
     services,
+    devIdp,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        freshness.stop();
         clearInterval(purger);
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();

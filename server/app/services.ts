@@ -5,6 +5,7 @@ import type { Vault } from '../vault/vault.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { PortalPlugin } from '../plugins/contract.ts';
+import type { IdentityFreshness } from '../auth/freshness.ts';
 import type { SessionBroker } from '../../sessions/broker.ts';
 import type { RecordingCatalog } from '../../recordings/catalog.ts';
 import type { Finaliser } from '../../recordings/finaliser.ts';
@@ -20,5 +21,7 @@ export interface PortalServices {
   readonly requests: RequestService;
   readonly plugins: readonly PortalPlugin[];
   readonly broker: SessionBroker;
+  /** Identity freshness: the privileged-route middleware, and fresh users for the tunnel and chat. */
+  readonly identity: IdentityFreshness;
   readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner; readonly service: RecordingService };
 }

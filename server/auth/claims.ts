@@ -21,6 +21,9 @@ function groupsClaim(claims: Record<string, unknown>, name: string): string[] {
   return v.filter((g): g is string => typeof g === 'string' && g.length <= MAX_CLAIM_LENGTH).slice(0, MAX_GROUPS);
 }
 
+/** An Airlock user id: stable across logins, one per subject of one provider. */
+export const userIdOf = (providerId: string, subject: string): string => `${providerId}:${subject}`;
+
 export function mapClaimsToUser(provider: ProviderConfig, identity: IdentityConfig, claims: Record<string, unknown>): AirlockUser {
   const subject = stringClaim(claims, 'sub');
   if (subject === undefined) throw new AppError(400, 'login_no_subject', 'The identity provider returned no usable subject.');
@@ -40,7 +43,7 @@ export function mapClaimsToUser(provider: ProviderConfig, identity: IdentityConf
     throw new AppError(403, 'login_no_company', 'Vendor accounts must name their company; the identity provider sent none.');
   }
   return Object.freeze({
-    id: `${provider.id}:${subject}`,
+    id: userIdOf(provider.id, subject),
     provider: provider.id,
     subject,
     name: stringClaim(claims, 'name') ?? stringClaim(claims, 'email') ?? subject,

@@ -1,6 +1,8 @@
 // The embedded development OpenID provider (oidc-provider), for the demo and the tests only:
-// one account per Airlock role, a plain login form, consent granted automatically.
-// config.ts refuses to enable it with NODE_ENV=production.
+// one account per Airlock role, a plain login form, consent granted automatically, refresh
+// tokens and back-channel logout as a corporate IdP would have them, and a small directory
+// admin surface (change an account's groups, disable it). config.ts refuses to enable it with
+// NODE_ENV=production.
 import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
@@ -55,12 +57,37 @@ export interface DevIdpOptions {
   clientSecret: string;
   /** The one password every demo account accepts (generated per run unless configured). */
   password: string;
+  /** The portal's back-channel logout endpoint for this client (OpenID Connect Back-Channel Logout 1.0). */
+  backchannelLogoutUri: string;
+  /** How long an IdP sign-in (and the refresh tokens bound to it) lasts: as long as the portal's sessions. */
+  sessionTtlSeconds: number;
 }
+
+/**
+ * What an IdP administrator can do to the directory, in process: the change applies to the next
+ * token the IdP issues (a refresh, a sign-in), exactly as a group change in Entra or Keycloak does.
+ */
+export interface DevIdpAdmin {
+  /** Replaces the account's groups (e.g. removes a plant manager from `plant-a-managers`). */
+  setGroups(username: string, groups: readonly string[]): void;
+  /** A disabled account cannot sign in, and the IdP refuses its refresh tokens. */
+  setDisabled(username: string, disabled: boolean): void;
+  /** Whether the IdP issues refresh tokens at sign-in (off: a provider without them). */
+  setRefreshTokens(enabled: boolean): void;
+  /** Puts every account back as DEMO_ACCOUNTS defines it, and refresh tokens on. */
+  reset(): void;
+  /** The IdP's delivery log of back-channel logout tokens (newest last, the last few only). */
+  backchannelDeliveries(): readonly { readonly logoutToken: string; readonly status: number }[];
+}
+
+/** Enough of the delivery log for a look at what was sent; older entries are dropped. */
+const DELIVERY_LOG_LENGTH = 20;
 
 export interface DevIdp {
   readonly issuer: string;
   /** Mount at DEV_IDP_MOUNT: the login form routes plus oidc-provider itself. */
   readonly router: Router;
+  readonly admin: DevIdpAdmin;
 }
 
 const escapeHtml = (s: string): string =>
@@ -84,10 +111,46 @@ ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
 <button type="submit">Sign in</button></form></main></body></html>`;
 }
 
+function logoutPage(form: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Airlock demo sign-out</title></head>
+<body><main><h1>Sign out of the demo identity provider?</h1>${form}
+<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></main></body></html>`;
+}
+
 export function createDevIdp(opts: DevIdpOptions): DevIdp {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'dev-1', use: 'sig', alg: 'RS256' };
-  const accounts = new Map(DEMO_ACCOUNTS.map((a) => [a.username, a]));
+  // The directory: what the IdP says of each account now (the admin surface below edits it).
+  const accounts = new Map<string, DemoAccount>();
+  const disabled = new Set<string>();
+  let refreshTokens = true;
+  const reset = (): void => {
+    accounts.clear();
+    for (const a of DEMO_ACCOUNTS) accounts.set(a.username, a);
+    disabled.clear();
+    refreshTokens = true;
+  };
+  reset();
+  const deliveries: { logoutToken: string; status: number }[] = [];
+  const admin: DevIdpAdmin = {
+    setGroups(username, groups) {
+      const account = accounts.get(username);
+      if (account === undefined) throw new Error(`no demo account ${username}`);
+      accounts.set(username, { ...account, groups: [...groups] });
+    },
+    setDisabled(username, off) {
+      if (!accounts.has(username)) throw new Error(`no demo account ${username}`);
+      if (off) disabled.add(username);
+      else disabled.delete(username);
+    },
+    setRefreshTokens(enabled) {
+      refreshTokens = enabled;
+    },
+    reset,
+    backchannelDeliveries: () => [...deliveries],
+  };
+  const backchannelLogoutUri = new URL(opts.backchannelLogoutUri);
 
   const configuration: Configuration = {
     adapter: createDevIdpStore(),
@@ -96,9 +159,14 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
         client_id: DEV_CLIENT_ID,
         client_secret: opts.clientSecret,
         redirect_uris: opts.redirectUris,
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
+        backchannel_logout_uri: opts.backchannelLogoutUri,
+        // ID tokens carry `sid`, and logout tokens name it: Airlock ends that IdP session's sign-ins.
+        backchannel_logout_session_required: true,
+        // Every ID token says when the person last authenticated (Airlock keeps it per sign-in).
+        require_auth_time: true,
       },
     ],
     jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
@@ -107,12 +175,48 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
     // Put the scope's claims in the ID token itself: Airlock maps roles from it at login.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    features: { devInteractions: { enabled: false } },
-    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+    features: {
+      devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx: KoaContextWithOIDC, form: string) => {
+          ctx.body = logoutPage(form);
+        },
+      },
+    },
+    // A corporate IdP gives a web app refresh tokens (without offline_access they die with the
+    // IdP session, so signing out at the IdP also stops Airlock's re-validation).
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client) => refreshTokens && client.grantTypeAllowed('refresh_token'),
+    // The IdP sign-in, its grant and refresh tokens last as long as a portal session: the portal
+    // re-validates through them until its own session ends.
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 600,
+      Session: opts.sessionTtlSeconds,
+      Grant: opts.sessionTtlSeconds,
+      RefreshToken: opts.sessionTtlSeconds,
+    },
+    // oidc-provider refuses to call loopback addresses (SSRF protection); the portal it serves
+    // sits on loopback in the demo and the tests. Only the portal's own logout endpoint is let through.
+    fetch: async (input: string | URL | globalThis.Request, init?: RequestInit) => {
+      const target = new URL(input instanceof globalThis.Request ? input.url : input);
+      if (target.origin !== backchannelLogoutUri.origin || target.pathname !== backchannelLogoutUri.pathname) throw new Error(`the dev IdP calls only ${backchannelLogoutUri.href}`);
+      // `dispatcher` is undici's extension of RequestInit: oidc-provider's SSRF-checking agent.
+      const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      const response = await fetch(target, rest);
+      const logoutToken = rest.body instanceof URLSearchParams ? rest.body.get('logout_token') : null;
+      if (logoutToken !== null) deliveries.push({ logoutToken, status: response.status });
+      deliveries.splice(0, Math.max(0, deliveries.length - DELIVERY_LOG_LENGTH));
+      return response;
+    },
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `${DEV_IDP_MOUNT}/interaction/${interaction.uid}` },
     async findAccount(_ctx: KoaContextWithOIDC, id: string) {
       const account = accounts.get(id);
-      if (account === undefined) return undefined;
+      // A disabled account is unknown to the IdP: its refresh tokens are refused (invalid_grant).
+      if (account === undefined || disabled.has(id)) return undefined;
       return {
         accountId: id,
         claims: async () => ({
@@ -165,7 +269,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
       const body = req.body as Record<string, unknown>;
       const username = typeof body['username'] === 'string' ? body['username'] : '';
       const password = typeof body['password'] === 'string' ? body['password'] : '';
-      if (!accounts.has(username) || !samePassword(password, opts.password)) {
+      if (!accounts.has(username) || disabled.has(username) || !samePassword(password, opts.password)) {
         res.status(401).type('html').send(loginPage(details.uid, 'Unknown user or wrong password.'));
         return;
       }
@@ -175,5 +279,5 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
     }
   });
   router.use(provider.callback());
-  return { issuer: opts.issuer, router };
+  return { issuer: opts.issuer, router, admin };
 }

@@ -1,6 +1,8 @@
 // OpenID Connect login through openid-client's passport strategy: authorization code with
 // PKCE, plus state and nonce, issuer checked at discovery and on the response (RFC 9207),
 // exact redirect URI. Providers are discovered lazily, so a down IdP fails login (503), not start-up.
+// It also runs the refresh-token grant that identity freshness re-validates users with.
+import type { IncomingMessage } from 'node:http';
 import passport from 'passport';
 import * as oidc from 'openid-client';
 import { Strategy, type AuthenticateOptions } from 'openid-client/passport';
@@ -9,6 +11,36 @@ import type { IdentityConfig, ProviderConfig } from '../config.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { isAirlockUser, type AirlockUser } from '../user.ts';
 import { mapClaimsToUser } from './claims.ts';
+import type { IdentityStore } from './identity-store.ts';
+
+/** What a sign-in's token response leaves for identity freshness, besides the user. */
+export interface SignInTokens {
+  readonly refreshToken: string | undefined;
+  /** The verified ID token's claims (`sid`, `auth_time`, …). */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** What a refresh-token grant returned: the claims to re-map, and the next refresh token. */
+export interface RefreshedTokens {
+  /** The refreshed ID token's claims, or the userinfo response when the IdP sent no ID token. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly fromIdToken: boolean;
+  /** Present when the IdP rotated the refresh token. */
+  readonly refreshToken: string | undefined;
+}
+
+/** Authenticate options of the login route: `maxAge` sends `max_age` (re-authentication). */
+export interface LoginOptions extends AuthenticateOptions {
+  maxAge?: number;
+}
+
+/** The token response of the callback in flight, kept beside the request (never in the session). */
+const signInTokens = new WeakMap<object, SignInTokens>();
+
+/** The tokens of the sign-in this callback request completed (see OidcLogin's verify function). */
+export function signInTokensOf(req: Request): SignInTokens | undefined {
+  return signInTokens.get(req);
+}
 
 /**
  * The library strategy sends `state` and `nonce` only when the IdP lacks PKCE. We send both
@@ -21,6 +53,9 @@ class AirlockOidcStrategy extends Strategy {
     const params = new URLSearchParams(base instanceof URLSearchParams ? base : (base ?? {}));
     params.set('state', oidc.randomState());
     params.set('nonce', oidc.randomNonce());
+    // The library stores a max_age it finds here and checks the ID token's auth_time against it.
+    const maxAge = (options as LoginOptions).maxAge;
+    if (maxAge !== undefined) params.set('max_age', String(maxAge));
     return params;
   }
 }
@@ -30,19 +65,32 @@ const DISCOVERY_TIMEOUT_S = 5;
 
 export class OidcLogin {
   readonly passport: passport.PassportStatic;
-  private readonly identity: IdentityConfig;
+  readonly identity: IdentityConfig;
   private readonly publicUrl: string;
   private readonly ready = new Map<string, Promise<string>>();
+  private readonly configs = new Map<string, Promise<oidc.Configuration>>();
 
-  constructor(identity: IdentityConfig, publicUrl: string) {
+  /** `signIns` holds each sign-in's identity record: the user a session cookie stands for. */
+  constructor(identity: IdentityConfig, publicUrl: string, signIns: IdentityStore) {
     this.identity = identity;
     this.publicUrl = publicUrl;
     // Our own instance, not passport's global singleton: two portals can share a process (tests).
     this.passport = new passport.Passport() as passport.PassportStatic;
     this.passport.serializeUser((user, done) => done(null, user));
-    this.passport.deserializeUser((stored: unknown, done) => {
-      // A session whose user no longer has the expected shape is treated as signed out.
-      done(null, isAirlockUser(stored) ? stored : false);
+    this.passport.deserializeUser((req: IncomingMessage, stored: unknown, done: (err: unknown, user?: AirlockUser | false) => void) => {
+      // The session stands for whoever its identity record says, as last validated with the IdP:
+      // a sign-in ended elsewhere (sign-out, back-channel logout, refused refresh, expiry) has no
+      // record, and a re-validation that changed roles applies to every request at once. A session
+      // whose user no longer has the expected shape is treated as signed out.
+      const sessionId = (req as IncomingMessage & { session?: { id?: string } }).session?.id;
+      if (!isAirlockUser(stored) || sessionId === undefined) {
+        done(null, false);
+        return;
+      }
+      signIns.get(sessionId).then(
+        (record) => done(null, record !== undefined && record.user.id === stored.id ? record.user : false),
+        (err: unknown) => done(err),
+      );
     });
   }
 
@@ -70,10 +118,20 @@ export class OidcLogin {
     return pending;
   }
 
-  private async register(provider: ProviderConfig): Promise<string> {
-    let config: oidc.Configuration;
+  /** The provider's discovered configuration (once; a failed discovery is retried next time). */
+  configFor(provider: ProviderConfig): Promise<oidc.Configuration> {
+    let pending = this.configs.get(provider.id);
+    if (pending === undefined) {
+      pending = this.discover(provider);
+      this.configs.set(provider.id, pending);
+      pending.catch(() => this.configs.delete(provider.id));
+    }
+    return pending;
+  }
+
+  private async discover(provider: ProviderConfig): Promise<oidc.Configuration> {
     try {
-      config = await oidc.discovery(
+      return await oidc.discovery(
         new URL(provider.issuer),
         provider.clientId,
         provider.clientSecret,
@@ -83,14 +141,20 @@ export class OidcLogin {
     } catch (err) {
       throw unavailable('idp_unavailable', `The identity provider "${provider.label}" cannot be reached; try again shortly.`, err);
     }
+  }
+
+  private async register(provider: ProviderConfig): Promise<string> {
+    const config = await this.configFor(provider);
     const name = `oidc-${provider.id}`;
     const strategy = new AirlockOidcStrategy(
-      { config, name, scope: provider.scopes.join(' '), callbackURL: this.callbackUrl(provider), sessionKey: `oidc:${provider.id}` },
-      (tokens, verified) => {
+      { config, name, scope: provider.scopes.join(' '), callbackURL: this.callbackUrl(provider), sessionKey: `oidc:${provider.id}`, passReqToCallback: true },
+      (req, tokens, verified) => {
         try {
           const claims = { ...tokens.claims() };
           assertAuthorizedParty(provider, claims);
-          verified(null, mapClaimsToUser(provider, this.identity, claims));
+          const user = mapClaimsToUser(provider, this.identity, claims);
+          signInTokens.set(req, { refreshToken: tokens.refresh_token, claims });
+          verified(null, user);
         } catch (err) {
           verified(err);
         }
@@ -98,6 +162,20 @@ export class OidcLogin {
     );
     this.passport.use(name, strategy);
     return name;
+  }
+
+  /**
+   * The refresh-token grant (openid-client validates a refreshed ID token: signature, iss, aud,
+   * exp, iat). Without an ID token in the response, the claims come from userinfo, bound to
+   * `subject`. Throws what openid-client throws; freshness.ts tells refusals from outages.
+   */
+  async refresh(provider: ProviderConfig, refreshToken: string, subject: string): Promise<RefreshedTokens> {
+    const config = await this.configFor(provider);
+    const tokens = await oidc.refreshTokenGrant(config, refreshToken);
+    const idClaims = tokens.claims();
+    if (idClaims !== undefined) return { claims: { ...idClaims }, fromIdToken: true, refreshToken: tokens.refresh_token };
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, subject);
+    return { claims: { ...info }, fromIdToken: false, refreshToken: tokens.refresh_token };
   }
 }
 

@@ -1,12 +1,14 @@
 // Sign-in, sign-out and "who am I". Browser navigations (login, callback) answer errors with a
-// small HTML page; API calls get the JSON error shape.
+// small HTML page; API calls get the JSON error shape. Each sign-in is recorded with identity
+// freshness (freshness.ts); `reauth=true` makes the IdP re-authenticate (max_age).
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
 import { AppError, badRequest, toAppError, unauthenticated, errorMessage, errorBody } from '../errors.ts';
 import { isAirlockUser, presentUser, type AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
 import { SESSION_COOKIE } from '../http/session.ts';
-import { loginError, type OidcLogin } from './oidc.ts';
+import { loginError, signInTokensOf, type LoginOptions, type OidcLogin } from './oidc.ts';
+import type { IdentityFreshness } from './freshness.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -18,6 +20,8 @@ const loginQuery = z.object({
   provider: z.string().regex(/^[a-z0-9-]{1,32}$/).optional(),
   // Only same-site relative paths, so a login link cannot bounce the user elsewhere.
   returnTo: z.string().max(512).regex(/^\/(?![/\\])[^\s]*$/).optional(),
+  // After 401 reauthentication_required: the IdP must have authenticated the person within the max age.
+  reauth: z.enum(['true']).optional(),
 });
 
 const escapeHtml = (s: string): string =>
@@ -54,7 +58,7 @@ export interface ProviderView {
 
 const presentProvider = (p: { id: string; label: string }): ProviderView => ({ id: p.id, label: p.label });
 
-export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string) => void }, opts: AuthRouteOptions = {}): Router {
+export function authRoutes(login: OidcLogin, identity: IdentityFreshness, log: { warn: (o: object, m: string) => void }, opts: AuthRouteOptions = {}): Router {
   const router = Router();
 
   router.get('/auth/providers', (_req, res) => {
@@ -75,7 +79,8 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
     try {
       const strategy = await login.strategyFor(provider);
       req.session.returnTo = query.data.returnTo ?? '/';
-      login.passport.authenticate(strategy)(req, res, next);
+      const options: LoginOptions = query.data.reauth === undefined ? {} : { maxAge: Math.floor(identity.maxAgeMs / 1000) };
+      login.passport.authenticate(strategy, options)(req, res, next);
     } catch (err) {
       sendLoginError(res, loginError(err));
     }
@@ -95,6 +100,8 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
       return;
     }
     const returnTo = req.session.returnTo ?? '/';
+    // The session the sign-in started in; passport replaces it with a fresh one (no fixation).
+    const previousSessionId = req.session.id;
     login.passport.authenticate(strategy, (err: unknown, user: unknown, info: { message?: string } | undefined) => {
       if (err !== null && err !== undefined) {
         const appError = loginError(err);
@@ -114,15 +121,29 @@ export function authRoutes(login: OidcLogin, log: { warn: (o: object, m: string)
           sendLoginError(res, toAppError(loginErr));
           return;
         }
-        const signedIn = opts.onSignIn?.(user) ?? Promise.resolve();
-        signedIn
-          .catch((hookErr: unknown) => log.warn({ err: { message: errorMessage(hookErr) }, provider: provider.id }, 'sign-in hook failed'))
-          .finally(() => res.redirect(303, returnTo));
+        const expiresAt = req.session.cookie.expires?.getTime() ?? Date.now() + (req.session.cookie.originalMaxAge ?? 0);
+        identity
+          .signedIn({ browserSessionId: req.session.id, previousSessionId, user, provider, tokens: signInTokensOf(req), expiresAt })
+          .then(
+            () => {
+              const signedIn = opts.onSignIn?.(user) ?? Promise.resolve();
+              signedIn
+                .catch((hookErr: unknown) => log.warn({ err: { message: errorMessage(hookErr) }, provider: provider.id }, 'sign-in hook failed'))
+                .finally(() => res.redirect(303, returnTo));
+            },
+            (recordErr: unknown) => {
+              // Without its identity record the session stands for nobody: the sign-in failed.
+              req.session.destroy(() => sendLoginError(res, toAppError(recordErr)));
+            },
+          );
       });
     })(req, res, (e?: unknown) => sendLoginError(res, loginError(e)));
   });
 
-  router.post('/auth/logout', (req: Request, res: Response, next: NextFunction) => {
+  router.post('/auth/logout', async (req: Request, res: Response, next: NextFunction) => {
+    // The sign-in ends first (every instance, the live sessions, chat): if destroying the cookie's
+    // session then fails, that session already stands for nobody.
+    await identity.signOut(req.session.id, currentUser(req) ?? null);
     req.logout((err: unknown) => {
       if (err !== null && err !== undefined) {
         next(err);

@@ -15,6 +15,7 @@ import { EXTEND_MINUTES, SHORTEN_MINUTES } from './messages.ts';
 import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, ClickOutcome, Platform } from './model.ts';
 import { constantTimeEqual } from './signing.ts';
 import { formatCode, type ChatStore } from './store.ts';
+import type { FreshIdentity } from '../auth/freshness.ts';
 
 /** Ends a brokered session; provided by the broker when it runs in this portal. */
 export type TerminateSession = (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => Promise<void>;
@@ -37,6 +38,11 @@ export interface ApprovalCoreDeps {
   log: Logger;
   adapters: ReadonlyMap<Platform, ChatAdapter>;
   terminateSession: TerminateSession | undefined;
+  /**
+   * Identity freshness: a click acts only for a user the IdP vouched for within `maxAgeMs`;
+   * `freshUser` re-validates through the user's live sign-ins when the profile is older.
+   */
+  identity: { readonly maxAgeMs: number; freshUser(userId: string): Promise<FreshIdentity | undefined> };
 }
 
 const refusal = (code: string, text: string): ClickOutcome => ({ ok: false, code, text: `${text} Nothing was changed.` });
@@ -100,11 +106,21 @@ export class ApprovalCore implements ClickHandler {
         ),
       };
     }
-    const user = await store.profile(link.userId);
-    if (user === undefined) {
-      return { refused: refusal('profile_stale', 'Airlock has not seen you sign in recently, so it cannot confirm your role. Sign in to Airlock, open “Chat accounts”, then try again.') };
+    const profile = await store.profile(link.userId);
+    if (profile !== undefined && Date.now() - profile.validatedAt <= this.#deps.identity.maxAgeMs) return { user: profile.user };
+    // The snapshot is too old to act on: ask the IdP again through the user's live sign-ins (a
+    // re-validation saves a new profile). Without one, nobody can vouch for the clicker now.
+    const fresh = await this.#deps.identity.freshUser(link.userId);
+    if (fresh === undefined) {
+      const minutes = Math.max(1, Math.round(this.#deps.identity.maxAgeMs / 60_000));
+      return {
+        refused: refusal(
+          'profile_stale',
+          `Airlock cannot confirm your role with your identity provider: you have not been signed in to Airlock in the last ${minutes} minute${minutes === 1 ? '' : 's'}. Sign in to Airlock, then try again.`,
+        ),
+      };
     }
-    return { user };
+    return { user: fresh.user };
   }
 
   /**
@@ -127,7 +143,7 @@ export class ApprovalCore implements ClickHandler {
     const { store, audit } = this.#deps;
     const link = await store.link(who, userId, method);
     await audit.append({
-      actor: { id: userId, name: (await store.profile(userId))?.name ?? userId },
+      actor: { id: userId, name: (await store.profile(userId))?.user.name ?? userId },
       action: 'chat.linked',
       target: null,
       outcome: 'ok',

@@ -191,7 +191,8 @@ export class ChatNotifier {
       const isVendor = vendorToo && link.userId === request.requester.id;
       if (!isVendor && !dmPlatforms.has(link.identity.platform)) continue;
       if (!isVendor) {
-        const profile = await store.profile(link.userId);
+        // Routing only (whom to show the card): the click itself is checked against a fresh identity.
+        const profile = (await store.profile(link.userId))?.user;
         if (profile === undefined || !mayDecide(profile, { siteId, requesterId: request.requester.id })) continue;
       }
       add(link.identity.platform, { kind: 'direct', user: link.identity });

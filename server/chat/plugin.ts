@@ -1,7 +1,8 @@
 // The chat integration as a portal plugin: on when AIRLOCK_CHAT_FILE is set. It builds the
 // adapters the file configures, one approval core for all of them, the notifier that turns
-// domain events into messages, and the callback and linking routes; on every sign-in it
-// refreshes the user's chat profile (roles, sites, Entra object id for Teams linking).
+// domain events into messages, and the callback and linking routes; whenever the IdP vouches for
+// a user (sign-in, re-validation) it refreshes the user's chat profile (roles, sites, Entra
+// object id for Teams linking), and forgets it when the user signs out.
 import { Router } from 'express';
 import type { PluginFactory } from '../plugins/contract.ts';
 import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
@@ -44,6 +45,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       log,
       adapters,
       terminateSession: options.terminateSession ?? ((user, sessionId, opts) => ctx.sessions.terminate(user, sessionId, 'terminated from chat', opts)),
+      identity: ctx.identity,
     });
     const notifier = new ChatNotifier({
       chat,
@@ -68,6 +70,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
         chat,
         store,
         audit: ctx.audit,
+        identity: ctx.identity,
         platforms: [...adapters.keys()],
         linkLimit: userRateLimit(ctx.redis, 'chat-link', LINK_ATTEMPTS_PER_MINUTE),
       }),
@@ -76,8 +79,11 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
     return {
       name: 'chat',
       routes: () => router,
-      async onSignIn(user) {
-        const { entraConflict } = await store.saveProfile(user, chat.linking.profileMaxAgeMs);
+      async onSignedOut(userId) {
+        await store.forgetProfile(userId);
+      },
+      async onIdentityValidated(user, validatedAt) {
+        const { entraConflict } = await store.saveProfile(user, chat.linking.profileMaxAgeMs, validatedAt);
         if (!entraConflict) return;
         // Two Airlock accounts claiming one Entra object id: one of the identity providers is lying
         // or misconfigured. The earlier binding stands; this one links nobody in Teams.

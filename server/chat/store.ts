@@ -29,6 +29,27 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
 
+/**
+ * Deletes the profile and the bindings that still name its user (another user may hold the email
+ * binding by now). KEYS[1] the profile, KEYS[2..] its email and Entra bindings; ARGV[1] the user id.
+ */
+const FORGET_PROFILE = new LuaScript(`
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 1
+`);
+
+/** What chat knows of a user: as the IdP said at `validatedAt` (sign-in or re-validation). */
+export interface ChatProfile {
+  readonly user: AirlockUser;
+  /** When the IdP last vouched for this user (epoch ms); 0 for profiles saved before it was kept. */
+  readonly validatedAt: number;
+}
+
+const storedProfileSchema = z.object({ user: z.custom<AirlockUser>(isAirlockUser), validatedAt: z.number().int() });
+
 const identitySchema = z.object({
   platform: z.enum(PLATFORMS),
   workspace: z.string(),
@@ -75,11 +96,13 @@ export class ChatStore {
   }
 
   /**
-   * Records what Airlock knows of a signed-in user; it lapses after `maxAgeMs`. Returns false when
+   * Records what Airlock knows of a signed-in user as the IdP said it at `validatedAt`; it lapses
+   * after `maxAgeMs` (decisions need a much younger one: ApprovalCore). Returns entraConflict when
    * the user's Entra object id is already bound to another user (that binding is kept).
    */
-  async saveProfile(user: AirlockUser, maxAgeMs: number): Promise<{ entraConflict: boolean }> {
-    const multi = this.#redis.multi().set(keys.chat.profile(user.id), JSON.stringify(user), { expiration: { type: 'PX', value: maxAgeMs } });
+  async saveProfile(user: AirlockUser, maxAgeMs: number, validatedAt: Date): Promise<{ entraConflict: boolean }> {
+    const stored = JSON.stringify({ user, validatedAt: validatedAt.getTime() });
+    const multi = this.#redis.multi().set(keys.chat.profile(user.id), stored, { expiration: { type: 'PX', value: maxAgeMs } });
     if (user.email !== undefined) multi.set(keys.chat.profileByEmail(user.email.toLowerCase()), user.id, { expiration: { type: 'PX', value: maxAgeMs } });
     await multi.exec();
     if (user.entraObjectId === undefined) return { entraConflict: false };
@@ -92,11 +115,23 @@ export class ChatStore {
     return (await this.#redis.get(keys.chat.profileByEntraId(objectId))) ?? undefined;
   }
 
-  async profile(userId: string): Promise<AirlockUser | undefined> {
+  async profile(userId: string): Promise<ChatProfile | undefined> {
     const json = await this.#redis.get(keys.chat.profile(userId));
     if (json === null) return undefined;
-    const user: unknown = JSON.parse(json);
-    return isAirlockUser(user) ? user : undefined;
+    const parsed: unknown = JSON.parse(json);
+    const stored = storedProfileSchema.safeParse(parsed);
+    if (stored.success) return stored.data;
+    // Saved before validation times were kept: usable for routing and names, never fresh.
+    return isAirlockUser(parsed) ? { user: parsed, validatedAt: 0 } : undefined;
+  }
+
+  /** Forgets a user who signed out: chat acts for them again only after the IdP vouches anew. */
+  async forgetProfile(userId: string): Promise<void> {
+    const profile = await this.profile(userId);
+    const bindings: string[] = [];
+    if (profile?.user.email !== undefined) bindings.push(keys.chat.profileByEmail(profile.user.email.toLowerCase()));
+    if (profile?.user.entraObjectId !== undefined) bindings.push(keys.chat.profileByEntraId(profile.user.entraObjectId));
+    await FORGET_PROFILE.run(this.#redis, { keys: [keys.chat.profile(userId), ...bindings], arguments: [userId] });
   }
 
   async userIdByEmail(email: string): Promise<string | undefined> {

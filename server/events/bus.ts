@@ -44,6 +44,63 @@ export interface DomainEvent {
 
 export type DomainEventListener = (event: DomainEvent) => void;
 
+/**
+ * Events about a person rather than a request: a sign-in ended, or the IdP changed who the user
+ * is. They travel on the same channel as DomainEvent but reach only `onIdentity` listeners, so
+ * the request-centric listeners (SSE, chat cards, the broker's grant handling) never see them.
+ */
+export const IDENTITY_EVENT_TYPES = [
+  /** Sign-ins ended: the user's live sessions and watch views opened from them must end. */
+  'user.signed_out',
+  /** A re-validation with the IdP changed roles, sites or company (the sign-ins stay). */
+  'user.identity_changed',
+] as const;
+export type IdentityEventType = (typeof IDENTITY_EVENT_TYPES)[number];
+
+/** Why sign-ins ended (user.signed_out) or changed (user.identity_changed: `refreshed`). */
+export const SIGN_OUT_REASONS = [
+  /** POST /auth/logout. */
+  'logout',
+  /** The browser session reached its absolute lifetime (AIRLOCK_SESSION_TTL_SECONDS). */
+  'session_expired',
+  /** The IdP refused the refresh token (account disabled, IdP session ended, grant revoked). */
+  'refresh_refused',
+  /** The IdP still knows the user but its claims no longer make an Airlock user (no role, no company, another subject). */
+  'identity_revoked',
+  /** The IdP's back-channel logout token (OpenID Connect Back-Channel Logout 1.0). */
+  'backchannel_logout',
+  /** Someone else signed in on the same browser. */
+  'replaced',
+] as const;
+export type SignOutReason = (typeof SIGN_OUT_REASONS)[number];
+
+export interface IdentityEvent {
+  type: IdentityEventType;
+  /** The Airlock user (`<provider>:<sub>`). */
+  userId: string;
+  /** The browser sessions concerned (tickets are bound to them); for user.signed_out, the ones that ended. */
+  browserSessionIds: string[];
+  /** For user.signed_out: why; for user.identity_changed: `refreshed`. */
+  reason: SignOutReason | 'refreshed';
+  /** The user's other sign-ins still open after this event (0: the user is signed out everywhere). */
+  remainingSignIns: number;
+  at: string;
+}
+
+export type IdentityEventListener = (event: IdentityEvent) => void;
+
+function isIdentityEvent(v: unknown): v is IdentityEvent {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return (
+    typeof e['type'] === 'string' &&
+    (IDENTITY_EVENT_TYPES as readonly string[]).includes(e['type']) &&
+    typeof e['userId'] === 'string' &&
+    Array.isArray(e['browserSessionIds']) &&
+    (e['browserSessionIds'] as unknown[]).every((id) => typeof id === 'string')
+  );
+}
+
 function isDomainEvent(v: unknown): v is DomainEvent {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
@@ -84,6 +141,7 @@ export class EventBus {
       return;
     }
     if (isDomainEvent(event)) this.emitter.emit('event', event);
+    else if (isIdentityEvent(event)) this.emitter.emit('identity', event);
   }
 
   /** Best effort: the audit log, not the bus, is the record. A lost event costs a UI refresh. */
@@ -98,6 +156,24 @@ export class EventBus {
   on(listener: DomainEventListener): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
+  }
+
+  /**
+   * Best effort like `publish`: every instance also notices a sign-in that ended because its
+   * identity record is gone (the session cookie stops working at once, on every instance).
+   */
+  async publishIdentity(event: IdentityEvent): Promise<void> {
+    try {
+      await this.publisher.publish(keys.eventsChannel, JSON.stringify(event));
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message }, type: event.type }, 'identity event not published');
+    }
+  }
+
+  /** Hears every instance's identity events (the broker ends a signed-out user's connections). */
+  onIdentity(listener: IdentityEventListener): () => void {
+    this.emitter.on('identity', listener);
+    return () => this.emitter.off('identity', listener);
   }
 
   async close(): Promise<void> {

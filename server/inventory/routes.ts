@@ -1,6 +1,6 @@
 // Inventory API: what each role may see of sites and machines, and the admin's editing of
 // sites, vendor companies, machines and (write-only) credentials. Every change is audited.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { currentUser } from '../http/current-user.ts';
 import type { AirlockUser } from '../user.ts';
@@ -18,12 +18,14 @@ const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62
 /** Ends what an inventory change invalidates (the request workflow's, injected by app/). */
 export type EndInvalidatedAccess = (admin: AirlockUser, change: InventoryChange) => Promise<InvalidatedAccess>;
 
+/** `fresh` re-validates the user with the IdP (identity freshness) before every admin write. */
 export function inventoryRoutes(deps: {
   inventory: InventoryStore;
   vault: Vault;
   audit: AuditLog;
   guacdIds: readonly string[];
   endInvalidatedAccess: EndInvalidatedAccess;
+  fresh: RequestHandler;
 }): Router {
   const { inventory, vault, audit } = deps;
   // After the change is stored (no new request or approval can use it), end what it took away;
@@ -59,8 +61,9 @@ export function inventoryRoutes(deps: {
     }),
   );
 
-  // Everything below /api/admin needs the admin role.
+  // Everything below /api/admin needs the admin role, as the IdP says now for writes.
   const admin = Router();
+  admin.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : deps.fresh(req, res, next)));
   admin.use((req, _res, next) => {
     const u = currentUser(req);
     if (u === undefined) throw unauthenticated();

@@ -11,6 +11,8 @@ import type { InventoryStore } from '../inventory/store.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { AirlockUser } from '../user.ts';
+import type { SignOutReason } from '../events/bus.ts';
+import type { IdentityFreshness } from '../auth/freshness.ts';
 
 /** What integrations may do to live sessions; sessions/ provides it through the composition root. */
 export interface SessionControl {
@@ -28,6 +30,8 @@ export interface PluginContext {
   requests: RequestService;
   /** Live sessions (chat's Terminate button). */
   sessions: SessionControl;
+  /** Identity freshness: who a user is as the IdP said within the max age (chat decisions). */
+  identity: Pick<IdentityFreshness, 'maxAgeMs' | 'freshUser' | 'sessionIdentity'>;
 }
 
 export interface PortalPlugin {
@@ -36,6 +40,13 @@ export interface PortalPlugin {
   routes?(): Router;
   /** After every successful sign-in, with the user as the ID token made them (before the redirect). */
   onSignIn?(user: AirlockUser): Promise<void>;
+  /**
+   * After every validation of a user with the IdP: each sign-in (before its redirect) and each
+   * accepted re-validation (identity freshness), with the user as the IdP says now.
+   */
+  onIdentityValidated?(user: AirlockUser, validatedAt: Date): Promise<void>;
+  /** After sign-ins of the user ended (sign-out, back-channel logout, refused refresh, expiry). */
+  onSignedOut?(userId: string, reason: SignOutReason): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -12,8 +12,9 @@ import type { RequestHandler } from 'express';
 /** SSE comment lines keep proxies from closing an idle stream. */
 const SSE_KEEPALIVE_MS = 25_000;
 
-export function requestRoutes(deps: { service: RequestService; events: EventBus; writeLimit: RequestHandler }): Router {
-  const { service, writeLimit } = deps;
+/** `fresh` re-validates the user with the IdP (identity freshness) before decide and revoke. */
+export function requestRoutes(deps: { service: RequestService; events: EventBus; writeLimit: RequestHandler; fresh: RequestHandler }): Router {
+  const { service, writeLimit, fresh } = deps;
   const router = Router();
 
   router.post('/api/requests', writeLimit, route({ body: createRequestSchema }, async ({ user, body }) => ({ request: await service.create(user, body) }), 201));
@@ -31,11 +32,13 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
   router.post(
     '/api/requests/:id/approve',
     writeLimit,
+    fresh,
     route({ params: idParamSchema, body: approveSchema }, async ({ user, params, body }) => ({ request: await service.approve(user, params.id, body) })),
   );
   router.post(
     '/api/requests/:id/deny',
     writeLimit,
+    fresh,
     route({ params: idParamSchema, body: denySchema }, async ({ user, params, body }) => ({ request: await service.deny(user, params.id, body.comment) })),
   );
   router.post(
@@ -46,6 +49,7 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
   router.post(
     '/api/requests/:id/revoke',
     writeLimit,
+    fresh,
     route({ params: idParamSchema, body: revokeSchema }, async ({ user, params, body }) => ({ request: await service.revoke(user, params.id, body.reason) })),
   );
 
