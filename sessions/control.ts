@@ -8,11 +8,22 @@ import { notFound } from '../server/errors.ts';
 import { mayOverseeSession } from '../server/policies.ts';
 import type { AirlockUser } from '../server/user.ts';
 import type { AuditLog } from '../server/audit/store.ts';
-import type { DomainEvent, EventBus } from '../server/events/bus.ts';
+import type { DomainEvent, EventBus, IdentityEvent, SignOutReason } from '../server/events/bus.ts';
 import { GUAC_STATUS } from './tunnel/transport.ts';
 import type { LocalSessions } from './local.ts';
 import type { SessionRegistry } from './registry.ts';
 import type { RequestService } from '../server/requests/service.ts';
+
+const SIGNED_OUT_BY_IDP = 'Your organisation ended your sign-in; the session was ended. Sign in again to continue.';
+/** What the browser is told, by why the sign-in ended. */
+const SIGN_OUT_MESSAGES: Record<SignOutReason, string> = {
+  logout: 'You signed out (or your sign-in expired); the session was ended.',
+  session_expired: 'You signed out (or your sign-in expired); the session was ended.',
+  replaced: 'Someone else signed in on this browser; the session was ended.',
+  refresh_refused: SIGNED_OUT_BY_IDP,
+  identity_revoked: SIGNED_OUT_BY_IDP,
+  backchannel_logout: SIGNED_OUT_BY_IDP,
+};
 
 /** "End this session": heard by every instance, acted on by the one holding it. */
 type ControlMessage = { type: 'end'; sessionId: string; message: string; reason: string };
@@ -31,6 +42,7 @@ export class SessionControl {
   private readonly deps: ControlDeps;
   private subscriber: RedisClient | undefined;
   private offEvents: (() => void) | undefined;
+  private offIdentity: (() => void) | undefined;
 
   constructor(deps: ControlDeps) {
     this.deps = deps;
@@ -45,10 +57,12 @@ export class SessionControl {
     await this.subscriber.connect();
     await this.subscriber.subscribe(keys.sessions.controlChannel, (message: string) => this.onControl(message));
     this.offEvents = this.deps.events.on((event) => this.onDomainEvent(event));
+    this.offIdentity = this.deps.events.onIdentity((event) => this.onIdentityEvent(event));
   }
 
   stop(): void {
     this.offEvents?.();
+    this.offIdentity?.();
     this.subscriber?.destroy();
   }
 
@@ -91,6 +105,22 @@ export class SessionControl {
     }
     if (control.type !== 'end' || typeof control.message !== 'string' || typeof control.reason !== 'string') return;
     this.deps.local.get(control.sessionId)?.end(control.message, GUAC_STATUS.SESSION_CLOSED, control.reason);
+  }
+
+  /**
+   * A sign-out (the user's, an expiry, the IdP's back-channel logout, a refused refresh) ends the
+   * user's live sessions and watch views at once; the periodic re-check is the fallback. Only a
+   * sign-in replaced in the same browser ends just that browser's connections.
+   */
+  private onIdentityEvent(event: IdentityEvent): void {
+    if (event.type !== 'user.signed_out' || event.reason === 'refreshed') return;
+    const message = SIGN_OUT_MESSAGES[event.reason];
+    const ended = new Set(event.browserSessionIds);
+    for (const c of this.deps.local.all()) {
+      if (c.userId !== event.userId) continue;
+      if (event.reason === 'replaced' && !ended.has(c.browserSessionId)) continue;
+      c.end(message, GUAC_STATUS.SESSION_CLOSED, 'signed_out');
+    }
   }
 
   private onDomainEvent(event: DomainEvent): void {

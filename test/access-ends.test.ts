@@ -92,6 +92,19 @@ describe('on one portal', () => {
     expect(await sessionEnd(aude, session.id)).toMatchObject({ reason: 'signed_out' });
   });
 
+  test('signing out at the identity provider (back-channel logout) ends the live session at once, saying so', async () => {
+    const veraHere = await loginAs(portal.publicUrl, 'vera');
+    const session = await openSession(veraHere, await grantNow(portal, veraHere, mona, 'cnc-07'));
+    // RP-initiated logout at the dev IdP in this browser: the IdP posts a logout token to the portal.
+    const confirm = await veraHere.get('/dev-idp/session/end', { accept: 'text/html' });
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.text)?.[1] ?? '';
+    const action = /<form[^>]*action="([^"]+)"/.exec(confirm.text)?.[1] ?? '';
+    expect((await veraHere.request('POST', action, { form: { xsrf, logout: 'yes' } })).status).toBeLessThan(400);
+    // The IdP's own words, not the periodic re-check's: the sign-out event reached the broker.
+    expect(await session.tunnel.errorMessage()).toBe('Your organisation ended your sign-in; the session was ended. Sign in again to continue.');
+    expect(await sessionEnd(aude, session.id)).toMatchObject({ reason: 'signed_out' });
+  });
+
   test('"terminate and revoke" ends the session and the grant; a plain terminate lets the vendor reopen', async () => {
     const grant = await grantNow(portal, vera, mona, 'cnc-07');
     const plain = await openSession(vera, grant);

@@ -16,7 +16,8 @@ import { SESSION_COOKIE } from '../server/http/session.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import type { DevIdpAdmin } from '../server/auth/dev-idp.ts';
 import { Browserless, loginAs, submitLogin } from './support/http.ts';
-import { createRequest, readRequest } from './support/workflow.ts';
+import { createRequest, grantNow, readRequest, sessionTicket } from './support/workflow.ts';
+import { openTunnel } from './support/tunnel.ts';
 import { enterLinkCode, linkCodeIn, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -191,6 +192,22 @@ describe('sealed refresh tokens', () => {
     }
     expect(everything.some((v) => v.includes(token))).toBe(false);
     expect(portal().logLines.some((l) => l.includes(token))).toBe(false);
+  });
+});
+
+describe('the WebSocket upgrade', () => {
+  test('a ticket issued before the IdP disabled the vendor opens no tunnel once the max age has passed', async () => {
+    const vendor = await loginAs(portal().publicUrl, 'vera');
+    const mona = await loginAs(portal().publicUrl, 'mona');
+    // A credential so that a ticket can be issued; the refusal comes before any guacd is dialled.
+    await portal().services.vault.store('cnc-07', { username: 'operator', password: 'not-used-here' });
+    const grant = await grantNow(portal(), vendor, mona, 'cnc-07');
+    const { ticket } = await sessionTicket(vendor, grant);
+    idp.setDisabled('vera', true);
+    await untilStale(vendor);
+    const opened = await openTunnel(vendor, { ticket });
+    expect(opened).toMatchObject({ ok: false, status: 401 });
+    if (!opened.ok) expect(JSON.parse(opened.body)).toMatchObject({ error: { code: 'signed_out' } });
   });
 });
 

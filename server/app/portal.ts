@@ -166,6 +166,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     tickets: broker.tickets,
     authorizer: broker.authorizer,
     refusals: broker.refusals,
+    freshUser: (browserSessionId) => freshness.freshSessionUser(browserSessionId),
     open: (ws, auth, display) => broker.open(ws, auth, display),
   });
   await new Promise<void>((resolve, reject) => {

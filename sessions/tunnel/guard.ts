@@ -26,6 +26,8 @@ interface GuardDeps {
   tickets: Tickets;
   authorizer: UpgradeAuthorizer;
   refusals: Refusals;
+  /** The browser session's user, re-validated with the IdP when older than the max age (throws AppErrors). */
+  freshUser(browserSessionId: string): Promise<AirlockUser>;
   /** Takes over an authorized WebSocket (the broker's `open`). */
   open(ws: WebSocket, auth: AuthorizedUpgrade, display: Display): Promise<void>;
 }
@@ -96,6 +98,16 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
       refuse(socket, 401, 'unauthenticated', 'Sign in first.');
       return;
     }
+    // Opening a session is privileged: the user as the IdP says now, not as the cookie remembers.
+    let current: AirlockUser;
+    try {
+      current = await deps.freshUser(sessionId);
+    } catch (err) {
+      const e = toAppError(err);
+      await refused(e.code, null, {});
+      refuse(socket, e.status, e.code, e.message);
+      return;
+    }
     const extra = [...url.searchParams.keys()].filter((k) => !ALLOWED_QUERY.has(k));
     const display = clampDisplay({
       width: url.searchParams.get('width') ?? undefined,
@@ -117,14 +129,14 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
       refuse(socket, 403, 'invalid_ticket', 'This session link is not valid (used, expired or unknown). Open the session again.');
       return;
     }
-    if (binding.userId !== user.id || binding.browserSessionId !== sessionId) {
+    if (binding.userId !== current.id || binding.browserSessionId !== sessionId) {
       await refused('ticket_not_yours', binding.requestId, { ticketUser: binding.userId });
       refuse(socket, 403, 'ticket_not_yours', 'This session link was issued to someone else.');
       return;
     }
     let authorized;
     try {
-      authorized = await deps.authorizer.authorize(binding, user);
+      authorized = await deps.authorizer.authorize(binding, current);
     } catch (err) {
       const e = toAppError(err);
       await refused(e.code, binding.requestId, {});
@@ -134,7 +146,7 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
     wss.handleUpgrade(req, socket, head, (ws) => {
       // A malformed frame (bad UTF-8, RSV1, unmasked, too large…) must end this connection only:
       // ws closes it; without a listener its 'error' would take the process down. Sessions add their own.
-      ws.on('error', (err: Error & { code?: string }) => log.warn({ code: err.code, user: user.id }, 'WebSocket protocol error from the browser'));
+      ws.on('error', (err: Error & { code?: string }) => log.warn({ code: err.code, user: current.id }, 'WebSocket protocol error from the browser'));
       deps.open(ws, authorized, display.display).catch((err: unknown) => {
         log.error({ err: { message: errorMessage(err) } }, 'session open failed');
         ws.close(1011, 'internal error');
