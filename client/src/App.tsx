@@ -67,6 +67,15 @@ export function App() {
 
   const sections = status.kind === 'signed-in' ? sectionsFor(status.me.roles) : [];
 
+  // A remote session is a workspace: the whole window, no header or navigation around it.
+  if (status.kind === 'signed-in' && route.name === 'session' && route.id !== null && mayOpen('session', status.me.roles)) {
+    return (
+      <main id="main" className="workspace-main">
+        <SessionScreen key={route.id} requestId={route.id} />
+      </main>
+    );
+  }
+
   return (
     <div className="app">
       <header className="topbar">
