@@ -191,3 +191,50 @@ test('when the window runs out the dialog says so and offers more time, not a re
   expect(await p.getByTestId('session-request-more').count()).toBe(1);
   expect(await inView(p, 'session-end')).toBe(true);
 });
+
+test('the toolbar sends special keys, types from the key panel, pastes into the terminal, rescales, and Ctrl+Alt+Shift gives the keyboard back', async () => {
+  const requestId = await grant('vera', 'cnc-07', 'mona', NO_WARNING_MS);
+  const p = await page('vera', VIEWPORTS[0]);
+  const id = await openSession(p, requestId);
+  await waitForPrompt(id);
+  const events = () => readFileSync(path.join(spool, `${id}.events.jsonl`), 'utf8');
+
+  // Ctrl+C from the special keys: a chord the browser would otherwise keep (copy).
+  await p.getByTestId('session-tool-keys').click();
+  await shot(p, 'session-keys');
+  await p.getByTestId('session-key-ctrl-c').click();
+  await waitFor(() => events().includes('"keysym":65507,"pressed":true') && events().includes('"keysym":99,"pressed":true'), { timeoutMs: 5_000, what: 'Ctrl+C in the input log' });
+
+  // The key panel's text field types into the session, its Enter runs the line.
+  await p.getByTestId('session-tool-keyboard').click();
+  await shot(p, 'session-keyboard');
+  const typed = `typed-${randomBytes(3).toString('hex')}`;
+  await p.getByTestId('session-type-input').fill(`echo ${typed}-$((40+2))`);
+  await p.getByTestId('session-type-send').click();
+  await p.getByTestId('session-type-enter').click();
+  await waitFor(() => readFileSync(typescriptOf(id), 'utf8').includes(`${typed}-42`), { timeoutMs: 15_000, what: 'the typed line to run' });
+
+  // "Paste into terminal": to the remote clipboard, then the terminal's paste keys.
+  await p.getByTestId('session-tool-clipboard').click();
+  await expect(p.getByTestId('session-paste-hint').textContent()).resolves.toContain('Ctrl+Shift+V');
+  const pasted = `pasted-${randomBytes(3).toString('hex')}`;
+  await p.getByTestId('session-clipboard-input').fill(`echo ${pasted}-$((50+8))`);
+  await p.getByTestId('session-clipboard-paste').click();
+  await p.getByTestId('session-display').focus();
+  await p.keyboard.press('Enter');
+  await waitFor(() => readFileSync(typescriptOf(id), 'utf8').includes(`${pasted}-58`), { timeoutMs: 15_000, what: 'the pasted line to run' });
+
+  // Scaling: 100 % for readable text on screens larger than the window.
+  await p.getByTestId('session-scale').selectOption('actual');
+  await expect(p.getByTestId('session-display').getAttribute('data-scale')).resolves.toBe('actual');
+
+  // The display captures Tab; Ctrl+Alt+Shift is the way out (as in Guacamole).
+  await p.getByTestId('session-display').focus();
+  await p.keyboard.down('Control');
+  await p.keyboard.down('Alt');
+  await p.keyboard.down('Shift');
+  await p.keyboard.up('Shift');
+  await p.keyboard.up('Alt');
+  await p.keyboard.up('Control');
+  await waitFor(() => p.evaluate(() => document.activeElement?.closest('[role="toolbar"]') != null), { timeoutMs: 2_000, what: 'the focus to move to the bar' });
+});

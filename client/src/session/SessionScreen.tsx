@@ -12,7 +12,7 @@ import { formatCountdown, formatDateTime } from '../shared/time.ts';
 import { END_TITLES, localEnd, nextStep, type SessionEnd } from './ending.ts';
 import { SessionDisplay } from './SessionView.tsx';
 import { useFullscreen } from './fullscreen.ts';
-import { ClipboardPanel } from './Toolbar.tsx';
+import { ClipboardPanel, KeyboardPanel, KeysPanel } from './Toolbar.tsx';
 import { useGuacamole, type ScaleMode } from './useGuacamole.ts';
 
 /** Warn this long before the window ends: time to finish a step and save. */
@@ -50,6 +50,14 @@ function openFailure(err: unknown): SessionEnd {
   return localEnd('error', errorMessage(err, 'The session could not be opened.'));
 }
 
+type ToolPanel = 'keys' | 'keyboard' | 'clipboard';
+
+const TOOLS: readonly { id: ToolPanel; label: string; title: string }[] = [
+  { id: 'keys', label: 'Keys', title: 'Ctrl+Alt+Del and other keys your computer keeps for itself' },
+  { id: 'keyboard', label: 'Keyboard', title: 'On-screen keys for touch devices: Esc, Tab, Ctrl, arrows, F-keys' },
+  { id: 'clipboard', label: 'Clipboard', title: 'Copy text from and to the machine' },
+];
+
 type Opening = { status: 'opening' } | { status: 'open'; session: OpenedSession } | { status: 'failed'; end: SessionEnd };
 
 /** A request whose state means its grant is gone for good. */
@@ -71,7 +79,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
   /** Each attempt (the first, and every reconnect) opens a fresh session with a fresh ticket. */
   const [attempt, setAttempt] = useState(0);
   const [scale, setScale] = useState<ScaleMode>('fit');
-  const [panel, setPanel] = useState<'clipboard' | null>(null);
+  const [panel, setPanel] = useState<ToolPanel | null>(null);
   const barRef = useRef<HTMLDivElement | null>(null);
   const workspaceRef = useRef<HTMLDivElement | null>(null);
   const fullscreen = useFullscreen(workspaceRef, { lockKeyboard: true });
@@ -147,6 +155,12 @@ export function SessionScreen({ requestId }: { requestId: string }) {
   const status = opening.status === 'opening' ? 'connecting' : opening.status === 'failed' ? 'error' : view.status;
   const machineName = shown?.machine.name ?? null;
 
+  const { focus } = view;
+  const closePanel = useCallback(() => {
+    setPanel(null);
+    focus(); // back to typing into the machine
+  }, [focus]);
+
   const reconnect = useCallback(() => {
     setOpening({ status: 'opening' });
     setAttempt((a) => a + 1);
@@ -181,15 +195,19 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         <span className="ws-spacer" />
         {shown !== null && !over && (
           <span className="ws-tools">
-            <button
-              type="button"
-              className={`ws-tool${panel === 'clipboard' ? ' pressed' : ''}`}
-              aria-pressed={panel === 'clipboard'}
-              onClick={() => setPanel(panel === 'clipboard' ? null : 'clipboard')}
-              data-testid="session-tool-clipboard"
-            >
-              Clipboard
-            </button>
+            {TOOLS.filter((t) => t.id === 'clipboard' || !shown.policy.readOnly).map((t) => (
+              <button
+                key={t.id}
+                type="button"
+                className="ws-tool"
+                aria-pressed={panel === t.id}
+                title={t.title}
+                onClick={() => setPanel(panel === t.id ? null : t.id)}
+                data-testid={`session-tool-${t.id}`}
+              >
+                {t.label}
+              </button>
+            ))}
             <label className="ws-scale">
               <span className="sr-only">Scale</span>
               <select value={scale} onChange={(e) => setScale(e.target.value as ScaleMode)} data-testid="session-scale" title="Scale of the remote screen">
@@ -236,7 +254,9 @@ export function SessionScreen({ requestId }: { requestId: string }) {
             {inputHint(shown, false)}
           </p>
         )}
-        {panel === 'clipboard' && shown !== null && !over && <ClipboardPanel session={shown} view={view} onClose={() => setPanel(null)} />}
+        {shown !== null && !over && panel === 'clipboard' && <ClipboardPanel session={shown} view={view} onClose={closePanel} />}
+        {shown !== null && !over && panel === 'keys' && <KeysPanel session={shown} view={view} onClose={closePanel} />}
+        {shown !== null && !over && panel === 'keyboard' && <KeyboardPanel view={view} onClose={closePanel} />}
         {end !== null && (
           <EndDialog end={end} request={request} machineName={machineName} requestId={requestId} onReconnect={reconnect} windowOver={windowOver} />
         )}
