@@ -2,7 +2,8 @@
 // targets: the remote display fills the window and a Space typed into a Telnet session reaches
 // the machine without scrolling the page (it scrolled 172 px before); when a manager revokes the
 // grant or terminates the session, or the window runs out, a dialog over the display says why,
-// in view without scrolling, with no Reconnect and a stopped countdown.
+// in view without scrolling, with no Reconnect and a stopped countdown. The toolbar's keys,
+// key panel, terminal paste and scaling work; a dropped connection reconnects by itself.
 // With AIRLOCK_SHOTS_DIR set, the screens are also saved there as PNGs (1280×800 and 1024×768).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -82,6 +83,9 @@ async function inView(p: Page, testId: string): Promise<boolean> {
   return box.x >= 0 && box.y >= 0 && box.x + box.width <= vp.width && box.y + box.height <= vp.height;
 }
 
+/** RECONNECT_DELAYS_MS[0] of the session screen. */
+const RECONNECT_FIRST_DELAY_MS = 1_000;
+
 const scrollOf = (p: Page) => p.evaluate(() => ({ y: window.scrollY, root: document.scrollingElement?.scrollTop ?? 0, tall: document.documentElement.scrollHeight > window.innerHeight }));
 
 beforeAll(async () => {
@@ -159,7 +163,8 @@ describe.each(VIEWPORTS)('at $width×$height', (viewport) => {
     expect(await p.getByTestId('session-reconnect').count()).toBe(0);
     await expect(p.getByTestId('session-countdown').getAttribute('data-stopped')).resolves.toBe('true');
     const countdown = await p.getByTestId('session-countdown').textContent();
-    await p.waitForTimeout(1_500); // the countdown ticks every second when it runs
+    // Checking that something does not happen takes a wait: the countdown ticks every second when it runs.
+    await p.waitForTimeout(1_500);
     expect(await p.getByTestId('session-countdown').textContent()).toBe(countdown);
     await shot(p, 'session-revoked');
   });
@@ -237,4 +242,43 @@ test('the toolbar sends special keys, types from the key panel, pastes into the 
   await p.keyboard.up('Alt');
   await p.keyboard.up('Control');
   await waitFor(() => p.evaluate(() => document.activeElement?.closest('[role="toolbar"]') != null), { timeoutMs: 2_000, what: 'the focus to move to the bar' });
+});
+
+test('a dropped connection reconnects by itself, showing that it does; a revoke afterwards does not', async () => {
+  const requestId = await grant('vera', 'cnc-07', 'mona', NO_WARNING_MS);
+  const context = await browser.browser.newContext({ viewport: VIEWPORTS[0] });
+  contexts.push(context);
+  // Every tunnel goes through the test, which can cut it as a network failure would.
+  const tunnels: Array<{ cut: () => Promise<void> }> = [];
+  await context.routeWebSocket(/\/tunnel/, (ws) => {
+    const server = ws.connectToServer();
+    tunnels.push({
+      cut: async () => {
+        await ws.close({ code: 1011 });
+        await server.close();
+      },
+    });
+  });
+  const p = await signIn(context, portal.publicUrl, 'vera');
+  const first = await openSession(p, requestId);
+  expect(tunnels).toHaveLength(1);
+
+  await tunnels[0]?.cut();
+  await p.getByTestId('session-reconnecting').waitFor({ timeout: 5_000 });
+  await expect(p.getByTestId('session-status').getAttribute('data-reconnecting')).resolves.toBe('true');
+  expect(await p.getByTestId('session-end').count()).toBe(0);
+  await shot(p, 'session-reconnecting');
+  await p.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 20_000 });
+  const second = await p.evaluate(() => window.__airlockSession?.sessionId);
+  expect(second).toBeDefined();
+  expect(second).not.toBe(first);
+  expect(tunnels).toHaveLength(2);
+
+  // A revoke ends it for good: no automatic retry, no new tunnel.
+  await (await agent('mona')).post(`/api/requests/${requestId}/revoke`, { reason: 'done for today' });
+  await p.locator('[data-testid="session-end"][data-kind="revoked"]').waitFor({ timeout: 10_000 });
+  // Checking that something does not happen takes a wait: past the first automatic retry's delay.
+  await p.waitForTimeout(RECONNECT_FIRST_DELAY_MS + 1_000);
+  expect(tunnels).toHaveLength(2);
+  expect(await p.getByTestId('session-reconnecting').count()).toBe(0);
 });

@@ -1,7 +1,8 @@
 // The vendor's remote session for one grant, as a workspace: the machine's screen fills the
 // window (the page itself never scrolls), a thin bar carries the connection state, the
 // countdown, warnings and the tools, and when the session ends a dialog over the screen says why
-// and offers only what is still possible.
+// and offers only what is still possible. A transient loss (a dropped connection, a restarting
+// portal) reconnects by itself, a few times with growing pauses, while the window lasts.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type Guacamole from 'guacamole-common-js';
 import { ApiError, errorMessage, getRequest, openSession, type AccessRequest, type OpenedSession } from '../api.ts';
@@ -22,6 +23,14 @@ export const FINAL_WARNING_MS = 2 * 60_000;
 /** The countdown shows seconds, so it ticks every second. */
 const COUNTDOWN_TICK_MS = 1000;
 export const WINDOW_ENDED_MESSAGE = 'The access window has ended.';
+/**
+ * Pauses before each automatic reconnect after a transient loss: about half a minute in all,
+ * which covers a Wi-Fi hand-over or a portal restart behind a load balancer; after that the
+ * vendor decides. Each try opens a new session (a fresh ticket; the server checks the grant).
+ */
+export const RECONNECT_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000] as const;
+/** A connection that has held this long resets the tries (one that drops at once does not). */
+const STABLE_CONNECTION_MS = 10_000;
 
 declare global {
   interface Window {
@@ -130,7 +139,14 @@ export function SessionScreen({ requestId }: { requestId: string }) {
     };
   }, [view.client, session]);
 
-  const rawEnd = opening.status === 'failed' ? opening.end : view.end;
+  const lastEnd = opening.status === 'failed' ? opening.end : view.end;
+  const windowOverNow = shown !== null && new Date(shown.endsAt).getTime() <= Date.now();
+  const retry = useAutoReconnect(lastEnd, view.status === 'connected', windowOverNow, () => {
+    setOpening({ status: 'opening' });
+    setAttempt((a) => a + 1);
+  });
+  // While an automatic reconnect is pending the session is not over: no dialog, the countdown runs.
+  const rawEnd = retry.pending === null ? lastEnd : null;
   const over = rawEnd !== null;
   const request = useRequestAfterEnd(requestId, rawEnd);
   const end = rawEnd === null ? null : refineEnd(rawEnd, request);
@@ -152,7 +168,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
   }, [windowOver, endLocally]);
 
   const warning = remaining === null || over || remaining > FIRST_WARNING_MS ? null : remaining <= FINAL_WARNING_MS ? 'final' : 'first';
-  const status = opening.status === 'opening' ? 'connecting' : opening.status === 'failed' ? 'error' : view.status;
+  const status = retry.pending !== null || opening.status === 'opening' ? 'connecting' : opening.status === 'failed' ? 'error' : view.status;
   const machineName = shown?.machine.name ?? null;
 
   const { focus } = view;
@@ -161,10 +177,12 @@ export function SessionScreen({ requestId }: { requestId: string }) {
     focus(); // back to typing into the machine
   }, [focus]);
 
+  const { restart } = retry;
   const reconnect = useCallback(() => {
+    restart();
     setOpening({ status: 'opening' });
     setAttempt((a) => a + 1);
-  }, []);
+  }, [restart]);
 
   return (
     <div className="workspace" ref={workspaceRef} data-testid="session-screen" data-status={status}>
@@ -176,7 +194,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
           {machineName ?? 'Remote session'}
           {shown !== null && <span className="protocol"> {shown.machine.protocol.toUpperCase()}</span>}
         </h1>
-        <StatusChip status={status} machineName={machineName} />
+        <StatusChip status={status} machineName={machineName} reconnecting={retry.pending !== null || retry.used > 0} />
         {policy?.readOnly === true && (
           <span className="badge view-only" data-testid="session-view-only">
             View only
@@ -223,7 +241,13 @@ export function SessionScreen({ requestId }: { requestId: string }) {
           </button>
         )}
         {!over && (
-          <button type="button" className="danger ws-tool" onClick={view.disconnect} disabled={session === null} data-testid="session-disconnect">
+          <button
+            type="button"
+            className="danger ws-tool"
+            onClick={retry.pending !== null ? retry.stop : view.disconnect}
+            disabled={session === null && retry.pending === null}
+            data-testid="session-disconnect"
+          >
             Disconnect
           </button>
         )}
@@ -257,6 +281,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         {shown !== null && !over && panel === 'clipboard' && <ClipboardPanel session={shown} view={view} onClose={closePanel} />}
         {shown !== null && !over && panel === 'keys' && <KeysPanel session={shown} view={view} onClose={closePanel} />}
         {shown !== null && !over && panel === 'keyboard' && <KeyboardPanel view={view} onClose={closePanel} />}
+        {retry.pending !== null && <ReconnectNotice pending={retry.pending} total={RECONNECT_DELAYS_MS.length} onNow={retry.now} onStop={retry.stop} />}
         {end !== null && (
           <EndDialog end={end} request={request} machineName={machineName} requestId={requestId} onReconnect={reconnect} windowOver={windowOver} />
         )}
@@ -283,12 +308,102 @@ const STATUS_LABELS = {
   error: 'Not connected',
 } as const;
 
-function StatusChip({ status, machineName }: { status: keyof typeof STATUS_LABELS; machineName: string | null }) {
-  const label = status === 'connecting' && machineName !== null ? `Connecting to ${machineName}…` : STATUS_LABELS[status];
+function StatusChip({ status, machineName, reconnecting }: { status: keyof typeof STATUS_LABELS; machineName: string | null; reconnecting: boolean }) {
+  const label =
+    status === 'connecting' && reconnecting ? 'Reconnecting…' : status === 'connecting' && machineName !== null ? `Connecting to ${machineName}…` : STATUS_LABELS[status];
   return (
-    <span className={`session-status status-${status}`} data-testid="session-status" data-status={status} role="status">
+    <span
+      className={`session-status status-${status}`}
+      data-testid="session-status"
+      data-status={status}
+      data-reconnecting={reconnecting && status === 'connecting' ? 'true' : 'false'}
+      role="status"
+    >
       {label}
     </span>
+  );
+}
+
+interface PendingRetry {
+  /** 1-based number of the try that comes next. */
+  attempt: number;
+  /** When it starts (ms since the epoch). */
+  at: number;
+  /** Why the connection went. */
+  end: SessionEnd;
+}
+
+/**
+ * Reconnects by itself after an end whose kind is transient, RECONNECT_DELAYS_MS apart, while
+ * the window lasts; a connection that comes back resets the count. Revoke, terminate, the
+ * window's end and every other kind stop here and go to the dialog.
+ */
+function useAutoReconnect(end: SessionEnd | null, connected: boolean, windowOver: boolean, reopen: () => void) {
+  const [pending, setPending] = useState<PendingRetry | null>(null);
+  const [used, setUsed] = useState(0);
+  const [stopped, setStopped] = useState(false);
+  const reopenRef = useRef(reopen);
+  useEffect(() => {
+    reopenRef.current = reopen;
+  });
+
+  // Only a connection that holds counts as "back": one that drops at once keeps using up tries.
+  useEffect(() => {
+    if (!connected) return;
+    const t = setTimeout(() => {
+      setUsed(0);
+      setStopped(false);
+    }, STABLE_CONNECTION_MS);
+    return () => clearTimeout(t);
+  }, [connected]);
+
+  const delay = RECONNECT_DELAYS_MS[used];
+  const transient = end !== null && nextStep(end.kind) === 'auto-retry' && !windowOver && !stopped && delay !== undefined;
+  useEffect(() => {
+    if (!transient || end === null || delay === undefined) {
+      setPending(null);
+      return;
+    }
+    setPending({ attempt: used + 1, at: Date.now() + delay, end });
+    const t = setTimeout(() => {
+      setPending(null);
+      setUsed((n) => n + 1);
+      reopenRef.current();
+    }, delay);
+    return () => clearTimeout(t);
+  }, [transient, end, delay, used]);
+
+  const now = useCallback(() => {
+    setPending(null);
+    setUsed((n) => n + 1);
+    reopenRef.current();
+  }, []);
+  const stop = useCallback(() => {
+    setStopped(true);
+    setPending(null);
+  }, []);
+  const restart = useCallback(() => {
+    setUsed(0);
+    setStopped(false);
+  }, []);
+  return { pending: transient ? pending : null, used, now, stop, restart };
+}
+
+function ReconnectNotice({ pending, total, onNow, onStop }: { pending: PendingRetry; total: number; onNow: () => void; onStop: () => void }) {
+  const now = useNow(250);
+  const seconds = Math.max(0, Math.ceil((pending.at - now) / 1000));
+  return (
+    <div className="ws-reconnect" role="status" data-testid="session-reconnecting" data-attempt={pending.attempt}>
+      <strong>{END_TITLES[pending.end.kind]}.</strong> Reconnecting {seconds > 0 ? `in ${seconds} s` : 'now'} (try {pending.attempt} of {total})…
+      <span className="actions">
+        <button type="button" onClick={onNow} data-testid="session-reconnect-now">
+          Reconnect now
+        </button>
+        <button type="button" className="secondary" onClick={onStop} data-testid="session-reconnect-stop">
+          Stop
+        </button>
+      </span>
+    </div>
   );
 }
 
@@ -388,6 +503,7 @@ function EndAdvice({ end, machineName }: { end: SessionEnd; machineName: string 
     credential_refused: `${machine} refused the login Airlock holds for it. Tell the plant manager or an administrator; trying again will not help.`,
     recording_failed: 'Every session is recorded; when recording fails the session ends. Try again in a moment.',
     no_grant: 'Ask for access to this machine from “Request access”.',
+    lost: 'Airlock could not get the connection back by itself. Check your network, then reconnect.',
   };
   const advice = text[end.kind];
   return advice === undefined ? null : <p className="muted">{advice}</p>;
