@@ -150,7 +150,8 @@ function Screen({ me, route }: { me: Me; route: Route }) {
     case 'my':
       return <MyRequests />;
     case 'inbox':
-      return <Inbox />;
+      // Chat messages link to `#/inbox?request=<id>`: that opens the request.
+      return <Inbox focusId={route.params.get('request')} />;
     case 'site':
       return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
     case 'live':
