@@ -78,6 +78,7 @@ export function App() {
 
   return (
     <div className="app">
+      <SkipLink />
       <header className="topbar">
         <a className="brand" href={href('home')}>
           Airlock
@@ -109,7 +110,7 @@ export function App() {
           ))}
         </nav>
       )}
-      <main>
+      <main id="main" tabIndex={-1}>
         {status.kind === 'loading' && <p>Loading…</p>}
         {status.kind === 'error' && (
           <p role="alert" className="error">
@@ -130,6 +131,28 @@ export function App() {
         {status.kind === 'signed-in' && <Screen me={status.me} route={route} />}
       </main>
     </div>
+  );
+}
+
+/**
+ * The first stop for keyboard users: straight past the header and the navigation. Not a plain
+ * `#main` link: the hash is the router's, so it would navigate away.
+ */
+function SkipLink() {
+  return (
+    <a
+      className="skip-link"
+      href="#main"
+      onClick={(e) => {
+        e.preventDefault();
+        const main = document.getElementById('main');
+        main?.focus();
+        main?.scrollIntoView();
+      }}
+      data-testid="skip-link"
+    >
+      Skip to content
+    </a>
   );
 }
 

@@ -230,14 +230,36 @@ export interface OpenedSession extends TunnelTicket {
   policy: Policy;
 }
 
+/** One field's problem in a refusal (`error.fields`, when the server lists them). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** Every field problem the server named; today's server names one, in the message ("reason: …"). */
+  readonly fields: FieldError[];
+  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.fields = fields;
   }
+}
+
+/** `error.fields` if the server sent a list, else the field named by a "field: message" text. */
+function fieldErrors(err: { code?: string; message?: string; fields?: unknown } | undefined): FieldError[] {
+  if (Array.isArray(err?.fields)) {
+    return err.fields.flatMap((f: unknown) => {
+      const o = f as { field?: unknown; path?: unknown; message?: unknown } | null;
+      const field = typeof o?.field === 'string' ? o.field : typeof o?.path === 'string' ? o.path : null;
+      return field !== null && typeof o?.message === 'string' ? [{ field, message: o.message }] : [];
+    });
+  }
+  const m = /^([A-Za-z][\w.]*): (.+)$/.exec(err?.message ?? '');
+  return (err?.code === 'invalid_input' || err?.code === 'field_too_long') && m !== null ? [{ field: m[1] ?? '', message: m[2] ?? '' }] : [];
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -250,8 +272,8 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   if (res.status === 204) return undefined as T;
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`);
+    const err = (body as { error?: { code?: string; message?: string; fields?: unknown } } | null)?.error;
+    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, fieldErrors(err));
   }
   return body as T;
 }
