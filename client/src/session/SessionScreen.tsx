@@ -229,7 +229,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
             <label className="ws-scale">
               <span className="sr-only">Scale</span>
               <select value={scale} onChange={(e) => setScale(e.target.value as ScaleMode)} data-testid="session-scale" title="Scale of the remote screen">
-                <option value="fit">Fit to window</option>
+                <option value="fit">Fit</option>
                 <option value="actual">100 %</option>
               </select>
             </label>

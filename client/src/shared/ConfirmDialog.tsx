@@ -2,6 +2,7 @@
 // <dialog> that names the consequence, may ask for a reason, and reports a failure in place.
 // The native element gives a focus trap, Esc to keep things as they are and the top layer.
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { errorMessage } from '../api.ts';
 import { ErrorMessage } from './components.tsx';
 
@@ -58,7 +59,8 @@ export function ConfirmDialog({ title, children, confirmLabel, cancelLabel = 'Ca
     }
   }
 
-  return (
+  // In <body>, not where it was opened (a table cell, a form): no styles or forms leak in.
+  return createPortal(
     <dialog ref={ref} className="confirm-dialog" aria-labelledby={`${testId}-title`} data-testid={testId}>
       <form onSubmit={confirm} className="form">
         <h2 id={`${testId}-title`}>{title}</h2>
@@ -73,6 +75,7 @@ export function ConfirmDialog({ title, children, confirmLabel, cancelLabel = 'Ca
           </button>
         </p>
       </form>
-    </dialog>
+    </dialog>,
+    document.body,
   );
 }
