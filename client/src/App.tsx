@@ -67,8 +67,18 @@ export function App() {
 
   const sections = status.kind === 'signed-in' ? sectionsFor(status.me.roles) : [];
 
+  // A remote session is a workspace: the whole window, no header or navigation around it.
+  if (status.kind === 'signed-in' && route.name === 'session' && route.id !== null && mayOpen('session', status.me.roles)) {
+    return (
+      <main id="main" className="workspace-main">
+        <SessionScreen key={route.id} requestId={route.id} />
+      </main>
+    );
+  }
+
   return (
     <div className="app">
+      <SkipLink />
       <header className="topbar">
         <a className="brand" href={href('home')}>
           Airlock
@@ -100,7 +110,7 @@ export function App() {
           ))}
         </nav>
       )}
-      <main>
+      <main id="main" tabIndex={-1}>
         {status.kind === 'loading' && <p>Loading…</p>}
         {status.kind === 'error' && (
           <p role="alert" className="error">
@@ -124,6 +134,28 @@ export function App() {
   );
 }
 
+/**
+ * The first stop for keyboard users: straight past the header and the navigation. Not a plain
+ * `#main` link: the hash is the router's, so it would navigate away.
+ */
+function SkipLink() {
+  return (
+    <a
+      className="skip-link"
+      href="#main"
+      onClick={(e) => {
+        e.preventDefault();
+        const main = document.getElementById('main');
+        main?.focus();
+        main?.scrollIntoView();
+      }}
+      data-testid="skip-link"
+    >
+      Skip to content
+    </a>
+  );
+}
+
 function Screen({ me, route }: { me: Me; route: Route }) {
   if (route.name === 'home') return <Profile me={me} />;
   if (!mayOpen(route.name, me.roles)) {
@@ -141,7 +173,8 @@ function Screen({ me, route }: { me: Me; route: Route }) {
     case 'my':
       return <MyRequests />;
     case 'inbox':
-      return <Inbox />;
+      // Chat messages link to `#/inbox?request=<id>`: that opens the request.
+      return <Inbox focusId={route.params.get('request')} />;
     case 'site':
       return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
     case 'live':

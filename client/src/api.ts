@@ -117,14 +117,36 @@ export type TunnelTicket = TunnelTicketView;
 /** The answer to POST /api/sessions: a session opened for the caller's grant. */
 export type OpenedSession = OpenedSessionView;
 
+/** One field's problem in a refusal (`error.fields`, when the server lists them). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** Every field problem the server named; today's server names one, in the message ("reason: …"). */
+  readonly fields: FieldError[];
+  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.fields = fields;
   }
+}
+
+/** `error.fields` if the server sent a list, else the field named by a "field: message" text. */
+function fieldErrors(err: { code?: string; message?: string; fields?: unknown } | undefined): FieldError[] {
+  if (Array.isArray(err?.fields)) {
+    return err.fields.flatMap((f: unknown) => {
+      const o = f as { field?: unknown; path?: unknown; message?: unknown } | null;
+      const field = typeof o?.field === 'string' ? o.field : typeof o?.path === 'string' ? o.path : null;
+      return field !== null && typeof o?.message === 'string' ? [{ field, message: o.message }] : [];
+    });
+  }
+  const m = /^([A-Za-z][\w.]*): (.+)$/.exec(err?.message ?? '');
+  return (err?.code === 'invalid_input' || err?.code === 'field_too_long') && m !== null ? [{ field: m[1] ?? '', message: m[2] ?? '' }] : [];
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -137,13 +159,13 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   if (res.status === 204) return undefined as T;
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const err = (body as { error?: { code?: string; message?: string; fields?: unknown } } | null)?.error;
     // A privileged action on a sign-in the IdP has not confirmed within the max age (a provider
     // without refresh tokens): sign in again with max_age and come back here; the user repeats the action.
     if (res.status === 401 && err?.code === 'reauthentication_required') {
       window.location.assign(`/auth/login?reauth=true&returnTo=${encodeURIComponent(window.location.pathname + window.location.search + window.location.hash)}`);
     }
-    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`);
+    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, fieldErrors(err));
   }
   return body as T;
 }

@@ -1,42 +1,30 @@
-// A delete button that asks for a second click instead of a browser dialog (which CSP-safe
-// tests and busy managers both handle badly).
+// A delete button that confirms in a dialog naming what goes (a deletion cannot be undone).
 import { useState } from 'react';
-import { errorMessage } from '../api.ts';
-import { ErrorMessage } from '../shared/components.tsx';
+import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 
 export function ConfirmDelete({ testId, what, onDelete }: { testId: string; what: string; onDelete: () => Promise<void> }) {
-  const [step, setStep] = useState<'idle' | 'confirm' | 'busy'>('idle');
-  const [error, setError] = useState<string | null>(null);
-
-  async function confirm() {
-    setStep('busy');
-    setError(null);
-    try {
-      await onDelete();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setStep('idle');
-    }
-  }
-
+  const [open, setOpen] = useState(false);
   return (
     <span className="confirm-delete">
-      {step === 'idle' ? (
-        <button type="button" className="secondary" onClick={() => setStep('confirm')} data-testid={testId}>
-          Delete
-        </button>
-      ) : (
-        <>
-          <button type="button" className="danger" disabled={step === 'busy'} onClick={confirm} data-testid={`confirm-${testId}`}>
-            Delete {what}
-          </button>
-          <button type="button" className="secondary" disabled={step === 'busy'} onClick={() => setStep('idle')}>
-            Keep
-          </button>
-        </>
+      <button type="button" className="secondary" onClick={() => setOpen(true)} data-testid={testId}>
+        Delete
+      </button>
+      {open && (
+        <ConfirmDialog
+          title={`Delete ${what}?`}
+          confirmLabel={`Delete ${what}`}
+          cancelLabel="Keep"
+          testId={`${testId}-dialog`}
+          confirmTestId={`confirm-${testId}`}
+          onClose={() => setOpen(false)}
+          onConfirm={async () => {
+            await onDelete();
+            setOpen(false);
+          }}
+        >
+          <p>This cannot be undone. What was recorded about it stays in the audit log.</p>
+        </ConfirmDialog>
       )}
-      <ErrorMessage message={error} testId={`${testId}-error`} />
     </span>
   );
 }

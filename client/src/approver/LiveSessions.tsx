@@ -1,15 +1,20 @@
 // "Live sessions": the remote sessions running now on the caller's sites (all sites for
-// auditors and admins), with Watch and Terminate for approvers and admins.
+// auditors and admins) with how long each has run and has left, with Watch and Terminate
+// (confirmed) for approvers and admins. No portal instance ids: they mean nothing to a manager.
 import { useEffect, useState } from 'react';
 import { listSessions, listSites, type LiveSession } from '../api.ts';
 import { ErrorMessage, LiveIndicator, Loading, Notice, Time } from '../shared/components.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
+import { useNow } from '../shared/clock.ts';
+import { formatDuration } from '../shared/time.ts';
 import { itemHref } from '../shared/route.ts';
 import { TerminateForm } from './TerminateForm.tsx';
 
 /** Sessions start and end without request events; a short poll keeps the list current. */
 export const LIVE_SESSIONS_REFRESH_MS = 5_000;
+/** Elapsed and remaining times are shown in minutes. */
+const ELAPSED_TICK_MS = 15_000;
 
 export function LiveSessions({ canAct }: { canAct: boolean }) {
   const { state: load, reload } = useLoad(listSessions, 'live-sessions');
@@ -23,6 +28,8 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
     return () => clearInterval(t);
   }, [reload]);
 
+  // Elapsed and remaining time move on by the minute.
+  const now = useNow(ELAPSED_TICK_MS);
   const siteName = (id: string) => (sites.status === 'ready' ? (sites.data.find((s) => s.id === id)?.name ?? id) : id);
 
   function terminated(n: { ok: boolean; text: string }) {
@@ -55,9 +62,8 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
                   <th>User</th>
                   <th>Machine</th>
                   <th>Site</th>
-                  <th>Started</th>
-                  <th>Ends</th>
-                  <th>Instance</th>
+                  <th>Running for</th>
+                  <th>Time left</th>
                   {canAct && (
                     <th>
                       <span className="sr-only">Actions</span>
@@ -71,6 +77,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
                     key={s.id}
                     session={s}
                     siteName={siteName(s.machine.siteId)}
+                    now={now}
                     canAct={canAct}
                     terminating={terminating === s.id}
                     onTerminate={() => setTerminating(s.id)}
@@ -90,6 +97,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
 function Row({
   session: s,
   siteName,
+  now,
   canAct,
   terminating,
   onTerminate,
@@ -98,6 +106,7 @@ function Row({
 }: {
   session: LiveSession;
   siteName: string;
+  now: number;
   canAct: boolean;
   terminating: boolean;
   onTerminate: () => void;
@@ -115,27 +124,27 @@ function Row({
         <div className="muted protocol">{s.machine.protocol.toUpperCase()}</div>
       </td>
       <td>{siteName}</td>
-      <td>
-        <Time iso={s.startedAt} />
+      <td data-testid={`live-elapsed-${s.id}`}>
+        {formatDuration(Math.max(0, now - Date.parse(s.startedAt)) / 60_000)}
+        <div className="muted">
+          since <Time iso={s.startedAt} />
+        </div>
       </td>
-      <td>
-        <Time iso={s.endsAt} />
+      <td data-testid={`live-remaining-${s.id}`}>
+        {formatDuration(Math.max(0, Date.parse(s.endsAt) - now) / 60_000)}
+        <div className="muted">
+          until <Time iso={s.endsAt} />
+        </div>
       </td>
-      <td className="mono">{s.instance}</td>
       {canAct && (
         <td className="actions-cell">
-          {terminating ? (
-            <TerminateForm session={{ id: s.id, userName: s.user.name, machineName: s.machine.name }} onDone={onDone} onKeep={onKeep} />
-          ) : (
-            <>
-              <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
-                Watch
-              </a>
-              <button type="button" className="danger" onClick={onTerminate} data-testid={`terminate-${s.id}`}>
-                Terminate…
-              </button>
-            </>
-          )}
+          <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
+            Watch
+          </a>
+          <button type="button" className="danger" onClick={onTerminate} data-testid={`terminate-${s.id}`}>
+            Terminate…
+          </button>
+          {terminating && <TerminateForm session={{ id: s.id, userName: s.user.name, machineName: s.machine.name }} onDone={onDone} onKeep={onKeep} />}
         </td>
       )}
     </tr>

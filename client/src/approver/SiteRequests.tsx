@@ -1,8 +1,9 @@
 // "Site requests": every request of the caller's sites (all sites for auditors and admins),
 // filtered by state, with Revoke for grants that are approved or running.
-import { useState, type FormEvent } from 'react';
-import { errorMessage, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
+import { useState } from 'react';
+import { REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
 import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useRequestList } from '../shared/load.ts';
 import { MAX_TEXT_LENGTH } from '../vendor/RequestForm.tsx';
@@ -106,14 +107,12 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
                     </td>
                     {canRevoke && (
                       <td className="actions-cell">
-                        {REVOCABLE.has(r.state) &&
-                          (revoking === r.id ? (
-                            <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />
-                          ) : (
-                            <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
-                              Revoke…
-                            </button>
-                          ))}
+                        {REVOCABLE.has(r.state) && (
+                          <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
+                            Revoke…
+                          </button>
+                        )}
+                        {revoking === r.id && <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />}
                       </td>
                     )}
                   </tr>
@@ -132,7 +131,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
   );
 }
 
-/** Revoking ends a vendor's access at once, so it takes a second, deliberate click. */
+/** Revoking ends a vendor's access at once (and any session running on it), so it is confirmed and asks why. */
 function RevokeForm({
   request: r,
   onDone,
@@ -143,37 +142,27 @@ function RevokeForm({
   onKeep: () => void;
 }) {
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await revokeRequest(r.id, reason.trim() === '' ? {} : { reason: reason.trim() });
-      onDone({ ok: true, text: `Revoked ${r.requester.name}'s access to ${r.machine.name}.` });
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
-  }
-
   return (
-    <form className="revoke-form" onSubmit={submit} data-testid={`revoke-form-${r.id}`}>
+    <ConfirmDialog
+      title={`Revoke ${r.requester.name}'s access to ${r.machine.name}?`}
+      confirmLabel="Revoke access"
+      cancelLabel="Keep the access"
+      testId={`revoke-form-${r.id}`}
+      confirmTestId={`confirm-revoke-${r.id}`}
+      onClose={onKeep}
+      onConfirm={async () => {
+        await revokeRequest(r.id, reason.trim() === '' ? {} : { reason: reason.trim() });
+        onDone({ ok: true, text: `Revoked ${r.requester.name}'s access to ${r.machine.name}.` });
+      }}
+    >
+      <p>
+        The grant ends now and a running session is cut within a second; this cannot be undone ({r.requester.name} would have to ask again). They see your
+        name and the reason.
+      </p>
       <label>
         Reason for revoking
-        <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={MAX_TEXT_LENGTH} autoFocus data-testid={`revoke-reason-${r.id}`} />
+        <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={MAX_TEXT_LENGTH} data-autofocus data-testid={`revoke-reason-${r.id}`} />
       </label>
-      <ErrorMessage message={error} testId={`revoke-error-${r.id}`} />
-      <span className="actions">
-        <button type="submit" className="danger" disabled={busy} data-testid={`confirm-revoke-${r.id}`}>
-          Confirm revoke
-        </button>
-        <button type="button" className="secondary" onClick={onKeep}>
-          Keep
-        </button>
-      </span>
-    </form>
+    </ConfirmDialog>
   );
 }

@@ -5,6 +5,7 @@ import { errorMessage, listSessions, watchSession, type LiveSession, type Tunnel
 import { Notice, Time } from '../shared/components.tsx';
 import { href } from '../shared/route.ts';
 import { SessionDisplay, SessionStatusLine } from '../session/SessionView.tsx';
+import { localEnd } from '../session/ending.ts';
 import { useGuacamole } from '../session/useGuacamole.ts';
 import { LIVE_SESSIONS_REFRESH_MS } from './LiveSessions.tsx';
 import { TerminateForm } from './TerminateForm.tsx';
@@ -55,7 +56,7 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
     const t = setInterval(() => {
       listSessions().then(
         (sessions) => {
-          if (!sessions.some((s) => s.id === sessionId)) endLocally(SESSION_GONE_MESSAGE);
+          if (!sessions.some((s) => s.id === sessionId)) endLocally(localEnd('error', SESSION_GONE_MESSAGE));
         },
         () => {}, // a failed check proves nothing; the next one may succeed
       );

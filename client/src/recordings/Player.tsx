@@ -1,8 +1,9 @@
 // The player (`#/recording/<sessionId>`, also `#/recordings?session=<id>` from chat): replays a
-// finalised session while it downloads, with play/pause, a seek bar, speeds 1×–16×, skip-idle,
-// the session's timeline and a search over it, the request context from the signed manifest,
-// the verification result, and downloads (files and the request's evidence bundle).
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
+// finalised session while it downloads, with play/pause, a seek bar marked with idle spans and
+// the timeline's events, speeds 1×–16×, skip-idle, keyboard shortcuts and full screen, the
+// session's timeline and a search over it, the request context from the signed manifest, the
+// verification result, and downloads (files and the request's evidence bundle).
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent, type RefObject } from 'react';
 import {
   bundleUrl,
   errorMessage,
@@ -15,6 +16,7 @@ import {
   type TimelineEntry,
 } from '../api.ts';
 import { ErrorMessage, Time, WindowTime } from '../shared/components.tsx';
+import { useFullscreen, type Fullscreen } from '../session/fullscreen.ts';
 import { href } from '../shared/route.ts';
 import { END_REASONS } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
@@ -38,7 +40,7 @@ type Details = { status: 'loading' } | { status: 'ready'; recording: RecordingDe
 
 export type PlayerStatus = 'loading' | 'ready' | 'error';
 
-const IDLE: PlaybackState = { position: 0, duration: 0, playable: 0, loaded: false, playing: false, firstFrame: false, error: null, received: 0, total: null };
+const IDLE: PlaybackState = { position: 0, duration: 0, playable: 0, loaded: false, playing: false, firstFrame: false, error: null, received: 0, total: null, speed: 1, skipIdle: false };
 
 export function Player({ sessionId }: { sessionId: string }) {
   const [details, setDetails] = useState<Details>({ status: 'loading' });
@@ -86,6 +88,14 @@ export function Player({ sessionId }: { sessionId: string }) {
   }, [details.status, playback]);
 
   const state = usePlaybackState(playback);
+  const stageRef = useRef<HTMLDivElement | null>(null);
+  const fullscreen = useFullscreen(stageRef);
+  const offset = useTimelineOffset(playback, details.status === 'ready' ? details.recording.startedAt : null, state.firstFrame);
+  const marks = useMemo(
+    () => (details.status === 'ready' ? details.timeline.map((e) => ({ at: Math.max(0, e.t - offset), kind: e.kind, label: e.label })) : []),
+    [details, offset],
+  );
+  useShortcuts(playback, state, fullscreen, stageRef);
   const status: PlayerStatus =
     details.status === 'error' || (state.error !== null && details.status === 'ready') ? 'error' : details.status === 'ready' && state.firstFrame ? 'ready' : 'loading';
 
@@ -103,9 +113,13 @@ export function Player({ sessionId }: { sessionId: string }) {
       {details.status !== 'error' && (
         <div className="player-layout">
           <div className="player-main">
-            <Screen playback={playback} />
-            {playback !== null && <Controls playback={playback} state={state} />}
-            {details.status === 'ready' && playback !== null && <Timeline playback={playback} details={details.recording} timeline={details.timeline} />}
+            <div className="player-stage" ref={stageRef}>
+              <Screen playback={playback} />
+              {playback !== null && (
+                <Controls playback={playback} state={state} marks={details.status === 'ready' ? marks : []} fullscreen={fullscreen} />
+              )}
+            </div>
+            {details.status === 'ready' && playback !== null && <Timeline playback={playback} timeline={details.timeline} offset={offset} />}
           </div>
           {details.status === 'ready' && <Context recording={details.recording} />}
         </div>
@@ -156,9 +170,18 @@ function Screen({ playback }: { playback: Playback | null }) {
   return <div ref={host} className="player-display" role="img" aria-label="Recorded screen" data-testid="player-display" />;
 }
 
-function Controls({ playback, state }: { playback: Playback; state: PlaybackState }) {
-  const [speed, setSpeed] = useState<Speed>(playback.getSpeed());
-  const [skipIdle, setSkipIdle] = useState(false);
+interface Mark {
+  at: number;
+  kind: TimelineEntry['kind'];
+  label: string;
+}
+
+/** Seek steps of the arrow keys: 5 s, or 30 s with Shift. */
+const SEEK_STEP_MS = 5_000;
+const SEEK_BIG_STEP_MS = 30_000;
+
+function Controls({ playback, state, marks, fullscreen }: { playback: Playback; state: PlaybackState; marks: readonly Mark[]; fullscreen: Fullscreen }) {
+  const { speed, skipIdle } = state;
   const max = state.loaded ? state.duration : state.playable;
   return (
     <div className="player-controls">
@@ -169,12 +192,75 @@ function Controls({ playback, state }: { playback: Playback; state: PlaybackStat
         data-testid="player-play"
         data-playing={state.playing ? 'true' : 'false'}
         aria-label={state.playing ? 'Pause' : 'Play'}
+        aria-keyshortcuts="Space"
       >
         {state.playing ? 'Pause' : 'Play'}
       </button>
       <span className="player-time" data-testid="player-time" data-ms={Math.round(state.position)}>
         {formatClock(state.position)}
       </span>
+      <SeekBar playback={playback} state={state} max={max} marks={marks} />
+      <span className="player-duration" data-testid="player-duration" data-ms={Math.round(state.duration)} data-loaded={state.loaded ? 'true' : 'false'}>
+        {formatClock(state.duration)}
+        {!state.loaded && '…'}
+      </span>
+      <label className="player-speed">
+        Speed
+        <select value={speed} onChange={(e) => playback.setSpeed(Number(e.target.value) as Speed)} data-testid="player-speed" aria-keyshortcuts="Shift+Period Shift+Comma">
+          {SPEEDS.map((s) => (
+            <option key={s} value={s}>
+              {s}×
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={skipIdle} onChange={(e) => playback.setSkipIdle(e.target.checked)} data-testid="player-skip-idle" aria-keyshortcuts="I" />
+        Skip idle
+      </label>
+      {fullscreen.supported && (
+        <button type="button" className="secondary" onClick={fullscreen.toggle} aria-pressed={fullscreen.active} data-testid="player-fullscreen" aria-keyshortcuts="F">
+          {fullscreen.active ? 'Exit full screen' : 'Full screen'}
+        </button>
+      )}
+      {!state.loaded && (
+        <span className="muted" data-testid="player-download">
+          downloading {formatBytes(state.received)}
+          {state.total !== null && ` of ${formatBytes(state.total)}`}
+        </span>
+      )}
+      <p className="muted player-keys" data-testid="player-shortcuts">
+        <kbd>Space</kbd> play/pause · <kbd>←</kbd> <kbd>→</kbd> 5 s (with <kbd>Shift</kbd> 30 s) · <kbd>Home</kbd> <kbd>End</kbd> · <kbd>&lt;</kbd> <kbd>&gt;</kbd> speed · <kbd>I</kbd> skip idle ·{' '}
+        <kbd>F</kbd> full screen
+      </p>
+    </div>
+  );
+}
+
+/** The seek slider over a strip that marks idle spans (hatched) and the timeline's events (ticks). */
+function SeekBar({ playback, state, max, marks }: { playback: Playback; state: PlaybackState; max: number; marks: readonly Mark[] }) {
+  // Recomputed as the recording loads (the duration grows with every frame).
+  const idle = useMemo(() => playback.idleGaps(), [playback, state.duration, state.loaded]);
+  const span = Math.max(1, state.duration);
+  const pct = (ms: number) => `${Math.min(100, Math.max(0, (ms / span) * 100))}%`;
+  return (
+    <div className="player-seekbar">
+      <div className="player-marks" aria-hidden="true" data-testid="player-marks">
+        {idle.map((g) => (
+          <span
+            key={`idle-${g.from}`}
+            className="mark-idle"
+            style={{ left: pct(g.from), width: `calc(${pct(g.to)} - ${pct(g.from)})` }}
+            title={`Idle ${formatDuration(g.to - g.from)}`}
+            data-testid="player-idle-mark"
+            data-from={Math.round(g.from)}
+            data-to={Math.round(g.to)}
+          />
+        ))}
+        {marks.map((m, i) => (
+          <span key={`ev-${i}`} className={`mark-event mark-${m.kind}`} style={{ left: pct(m.at) }} title={`${formatClock(m.at)} ${m.label}`} data-testid="player-event-mark" />
+        ))}
+      </div>
       <input
         type="range"
         className="player-seek"
@@ -185,58 +271,92 @@ function Controls({ playback, state }: { playback: Playback; state: PlaybackStat
         onChange={(e) => playback.seek(Number(e.target.value))}
         disabled={!state.firstFrame}
         aria-label="Position"
+        aria-valuetext={`${formatClock(state.position)} of ${formatClock(state.duration)}`}
         data-testid="player-seek"
       />
-      <span className="player-duration" data-testid="player-duration" data-ms={Math.round(state.duration)} data-loaded={state.loaded ? 'true' : 'false'}>
-        {formatClock(state.duration)}
-        {!state.loaded && '…'}
-      </span>
-      <label className="player-speed">
-        Speed
-        <select
-          value={speed}
-          onChange={(e) => {
-            const s = Number(e.target.value) as Speed;
-            setSpeed(s);
-            playback.setSpeed(s);
-          }}
-          data-testid="player-speed"
-        >
-          {SPEEDS.map((s) => (
-            <option key={s} value={s}>
-              {s}×
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={skipIdle}
-          onChange={(e) => {
-            setSkipIdle(e.target.checked);
-            playback.setSkipIdle(e.target.checked);
-          }}
-          data-testid="player-skip-idle"
-        />
-        Skip idle
-      </label>
-      {!state.loaded && (
-        <span className="muted" data-testid="player-download">
-          downloading {formatBytes(state.received)}
-          {state.total !== null && ` of ${formatBytes(state.total)}`}
-        </span>
-      )}
     </div>
   );
+}
+
+/** Whether a key press belongs to the control that has the focus (typing, choosing, pressing). */
+function keyBelongsToTarget(e: KeyboardEvent): boolean {
+  const t = e.target;
+  if (!(t instanceof HTMLElement)) return false;
+  if (t.isContentEditable || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return true;
+  if (t instanceof HTMLInputElement) return t.type !== 'range' && t.type !== 'checkbox';
+  // Space and Enter press a focused button or follow a link; other keys are ours.
+  return (t instanceof HTMLButtonElement || t instanceof HTMLAnchorElement) && (e.key === ' ' || e.key === 'Enter');
+}
+
+/**
+ * Player shortcuts, as in video players: Space/K play and pause, ←/→ 5 s (Shift: 30 s), Home/End,
+ * < and > change the speed, I toggles skip idle, F full screen. Not while typing in a field.
+ */
+function useShortcuts(playback: Playback | null, state: PlaybackState, fullscreen: Fullscreen, stage: RefObject<HTMLDivElement | null>): void {
+  const live = useRef({ playback, state, fullscreen });
+  useEffect(() => {
+    live.current = { playback, state, fullscreen };
+  });
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const { playback: p, state: st, fullscreen: fs } = live.current;
+      if (p === null || !st.firstFrame || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || keyBelongsToTarget(e)) return;
+      // Inside a dialog (a confirmation) keys are the dialog's.
+      if (e.target instanceof Element && e.target.closest('dialog') !== null) return;
+      const end = st.loaded ? st.duration : st.playable;
+      const step = e.shiftKey ? SEEK_BIG_STEP_MS : SEEK_STEP_MS;
+      const speedIndex = SPEEDS.indexOf(p.getSpeed());
+      switch (e.key) {
+        case ' ':
+        case 'k':
+          if (st.playing) p.pause();
+          else p.play();
+          break;
+        case 'ArrowLeft':
+          p.seek(Math.max(0, st.position - step));
+          break;
+        case 'ArrowRight':
+          p.seek(Math.min(end, st.position + step));
+          break;
+        case 'Home':
+          p.seek(0);
+          break;
+        case 'End':
+          p.seek(end);
+          break;
+        case '>':
+        case '.':
+          p.setSpeed(SPEEDS[Math.min(SPEEDS.length - 1, speedIndex + 1)] ?? p.getSpeed());
+          break;
+        case '<':
+        case ',':
+          p.setSpeed(SPEEDS[Math.max(0, speedIndex - 1)] ?? p.getSpeed());
+          break;
+        case 'i':
+        case 'I':
+          p.setSkipIdle(!p.getSkipIdle());
+          break;
+        case 'f':
+        case 'F':
+          fs.toggle();
+          break;
+        default:
+          return;
+      }
+      e.preventDefault();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [stage]);
 }
 
 /**
  * Timeline times are ms from the session start (the portal's clock); the recording's are ms
  * from its first frame (guacd's `sync`, epoch ms). The difference is guacd's connect delay.
  */
-function useTimelineOffset(playback: Playback, startedAt: string, firstFrame: boolean): number {
+function useTimelineOffset(playback: Playback | null, startedAt: string | null, firstFrame: boolean): number {
   return useMemo(() => {
+    if (playback === null || startedAt === null) return 0;
     const first = playback.firstSync;
     const start = Date.parse(startedAt);
     // Only trust an epoch-like timestamp within a minute of the session start.
@@ -246,9 +366,8 @@ function useTimelineOffset(playback: Playback, startedAt: string, firstFrame: bo
   }, [playback, startedAt, firstFrame]);
 }
 
-function Timeline({ playback, details, timeline }: { playback: Playback; details: RecordingDetails; timeline: TimelineEntry[] }) {
+function Timeline({ playback, timeline, offset }: { playback: Playback; timeline: TimelineEntry[]; offset: number }) {
   const state = usePlaybackState(playback);
-  const offset = useTimelineOffset(playback, details.startedAt, state.firstFrame);
   const [find, setFind] = useState('');
   const [hit, setHit] = useState(0);
   const at = (e: TimelineEntry) => Math.max(0, e.t - offset);

@@ -7,7 +7,12 @@
 // the position the clock has reached (anchor position + elapsed real time × speed) and calls
 // seek(position) to it whenever the previous seek has finished; seeking forward replays just the
 // frames in between, so 1× looks like play() and 16× simply replays more frames per tick. The
-// same clock implements "skip idle" (a gap between frames longer than IDLE_GAP_MS is jumped).
+// same clock implements "skip idle": a stretch longer than IDLE_GAP_MS in which nothing was
+// drawn is jumped. Idle means "no drawing", not "no frames": guacd's terminal (SSH, Telnet) ends
+// a frame every second whether anything changed or not (terminal.c waits 1 s for output, then
+// calls guac_client_end_frame regardless), so an idle SSH session is a `sync` a second and the
+// gaps between frames never exceed a second. Skip idle used to look at frame gaps and so played
+// a 12-minute idle SSH recording at 1×; it now looks at frames that carry instructions.
 //
 // Why a "safe" end while downloading: 1.5.0 replays a frame from an in-memory Blob that it only
 // extends every 256 K characters (BLOCK_SIZE) of received instructions, but it lists the frame as
@@ -96,10 +101,12 @@ const LIBRARY_BLOCK_CHARS = 262_144;
 const INSTRUCTION_MARGIN_CHARS = 65_536;
 /** Clock resolution: how often the position is advanced while playing. */
 const TICK_MS = 40;
-/** A stretch with no frames longer than this is "idle"; skip-idle jumps over it. */
+/** A stretch with nothing drawn longer than this is "idle"; skip-idle jumps over it. */
 export const IDLE_GAP_MS = 5_000;
 /** With skip-idle, how much of an idle gap is still shown before jumping (so a pause is visible). */
 const IDLE_LEAD_MS = 500;
+/** Instructions that change nothing on screen: a frame of only these (and its `sync`) is idle. */
+const EMPTY_OPCODES = new Set(['nop', 'sync']);
 
 export const SPEEDS = [1, 2, 4, 8, 16] as const;
 export type Speed = (typeof SPEEDS)[number];
@@ -119,6 +126,8 @@ export interface PlaybackState {
   /** Bytes received / total (null when the server sent no length). */
   received: number;
   total: number | null;
+  speed: Speed;
+  skipIdle: boolean;
 }
 
 export class Playback {
@@ -130,6 +139,10 @@ export class Playback {
   /** Relative time and parse position (characters) of every frame parsed so far. */
   private readonly frameTimes: number[] = [];
   private readonly frameEnds: number[] = [];
+  /** Relative times of the frames that drew or did something (not just `sync`), ascending. */
+  private readonly activeTimes: number[] = [];
+  /** Whether an instruction other than sync/nop arrived since the last `sync`. */
+  private frameHasContent = false;
   private loaded = false;
   private playing = false;
   private speed: Speed = 1;
@@ -155,15 +168,24 @@ export class Playback {
     this.recording = new Guacamole.SessionRecording(this.tunnel);
     this.display = this.recording.getDisplay();
 
-    // SessionRecording owns the tunnel's handler; wrap it to read the first absolute timestamp.
+    // SessionRecording owns the tunnel's handler; wrap it to read the first absolute timestamp
+    // and to tell frames that draw from the terminal's empty once-a-second frames.
     const parse = this.tunnel.oninstruction;
     this.tunnel.oninstruction = (opcode, args) => {
-      if (opcode === 'sync' && this.firstSync === null) this.firstSync = Number.parseInt(args[0] ?? '', 10);
+      if (opcode === 'sync') {
+        if (this.firstSync === null) this.firstSync = Number.parseInt(args[0] ?? '', 10);
+        parse?.(opcode, args); // onprogress (below) runs in here and reads frameHasContent
+        this.frameHasContent = false;
+        return;
+      }
+      if (!EMPTY_OPCODES.has(opcode)) this.frameHasContent = true;
       parse?.(opcode, args);
     };
     this.recording.onprogress = (duration, parsed) => {
       this.frameTimes.push(duration);
       this.frameEnds.push(parsed);
+      // The first frame counts as activity: it is the screen the recording opens on.
+      if (this.frameHasContent || this.activeTimes.length === 0) this.activeTimes.push(duration);
       if (!this.firstFrame && this.playable() >= 0 && this.safeFrames() > 0) this.showFirstFrame(opts.autoplay);
       this.notify(false);
     };
@@ -257,6 +279,8 @@ export class Playback {
       error: this.error,
       received: this.frameEnds[this.frameEnds.length - 1] ?? 0,
       total: size !== null && Number.isFinite(size) ? size : null,
+      speed: this.speed,
+      skipIdle: this.skipIdle,
     };
   }
 
@@ -333,29 +357,38 @@ export class Playback {
     this.timer = setTimeout(() => this.tick(), TICK_MS);
   }
 
-  /** Index of the last frame at or before `t` (binary search), or -1. */
-  private frameAt(t: number): number {
+  /** Index of the last active frame at or before `t` (binary search), or -1. */
+  private activeAt(t: number): number {
     let lo = 0;
-    let hi = this.frameTimes.length;
+    let hi = this.activeTimes.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.frameTimes[mid] ?? 0) <= t) lo = mid + 1;
+      if ((this.activeTimes[mid] ?? 0) <= t) lo = mid + 1;
       else hi = mid;
     }
     return lo - 1;
+  }
+
+  /** The idle gap that `t` lies in, if any. */
+  private idleGapAt(t: number): { from: number; to: number } | null {
+    const i = this.activeAt(t);
+    const from = this.activeTimes[i];
+    if (from === undefined) return null;
+    // Past the last drawing: idle up to the end, once the end is known.
+    const to = this.activeTimes[i + 1] ?? (this.loaded ? this.recording.getDuration() : undefined);
+    if (to === undefined || to - from <= IDLE_GAP_MS || t >= to) return null;
+    return { from, to };
   }
 
   private tick(): void {
     if (this.disposed || !this.playing) return;
     let target = this.clockPosition();
     if (this.skipIdle) {
-      const i = this.frameAt(target);
-      const here = this.frameTimes[i];
-      const next = this.frameTimes[i + 1];
-      if (here !== undefined && next !== undefined && next - here > IDLE_GAP_MS && target > here + IDLE_LEAD_MS) {
-        this.anchorPos = next;
+      const gap = this.idleGapAt(target);
+      if (gap !== null && target > gap.from + IDLE_LEAD_MS) {
+        this.anchorPos = gap.to;
         this.anchorReal = performance.now();
-        target = next;
+        target = gap.to;
       }
     }
     const end = this.loaded ? this.recording.getDuration() : this.playable();
@@ -383,15 +416,25 @@ export class Playback {
     this.schedule();
   }
 
-  /** Time ranges (ms) with no frames for longer than IDLE_GAP_MS. */
+  /** Time ranges (ms) in which nothing was drawn for longer than IDLE_GAP_MS (the tail once loaded). */
   idleGaps(): Array<{ from: number; to: number }> {
     const out: Array<{ from: number; to: number }> = [];
-    for (let i = 1; i < this.frameTimes.length; i++) {
-      const a = this.frameTimes[i - 1] ?? 0;
-      const b = this.frameTimes[i] ?? 0;
+    const times = this.loaded ? [...this.activeTimes, this.recording.getDuration()] : this.activeTimes;
+    for (let i = 1; i < times.length; i++) {
+      const a = times[i - 1] ?? 0;
+      const b = times[i] ?? 0;
       if (b - a > IDLE_GAP_MS) out.push({ from: a, to: b });
     }
     return out;
+  }
+
+  /** The number of frames parsed and of those that drew something (for tests and diagnostics). */
+  frameCounts(): { frames: number; active: number } {
+    return { frames: this.frameTimes.length, active: this.activeTimes.length };
+  }
+
+  getSkipIdle(): boolean {
+    return this.skipIdle;
   }
 
   dispose(): void {

@@ -1,14 +1,20 @@
-// The vendor's remote session for one grant: opens a brokered session, shows the machine's
-// screen, counts down to the end of the access window and applies the grant's clipboard policy.
-import { useEffect, useState } from 'react';
+// The vendor's remote session for one grant, as a workspace: the machine's screen fills the
+// window (the page itself never scrolls), a thin bar carries the connection state, the
+// countdown, warnings and the tools, and when the session ends a dialog over the screen says why
+// and offers only what is still possible. A transient loss (a dropped connection, a restarting
+// portal) reconnects by itself, a few times with growing pauses, while the window lasts.
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type Guacamole from 'guacamole-common-js';
-import { ApiError, errorMessage, openSession, type OpenedSession } from '../api.ts';
-import { ErrorMessage, policySummary } from '../shared/components.tsx';
+import { ApiError, errorMessage, getRequest, openSession, type AccessRequest, type OpenedSession } from '../api.ts';
+import { policySummary } from '../shared/components.tsx';
 import { useNow } from '../shared/clock.ts';
 import { href } from '../shared/route.ts';
 import { formatCountdown, formatDateTime } from '../shared/time.ts';
-import { SessionDisplay, SessionStatusLine } from './SessionView.tsx';
-import { useGuacamole, type GuacamoleView } from './useGuacamole.ts';
+import { END_TITLES, localEnd, nextStep, type SessionEnd } from './ending.ts';
+import { SessionDisplay } from './SessionView.tsx';
+import { useFullscreen } from './fullscreen.ts';
+import { ClipboardPanel, KeyboardPanel, KeysPanel } from './Toolbar.tsx';
+import { useGuacamole, type ScaleMode } from './useGuacamole.ts';
 
 /** Warn this long before the window ends: time to finish a step and save. */
 export const FIRST_WARNING_MS = 10 * 60_000;
@@ -17,6 +23,14 @@ export const FINAL_WARNING_MS = 2 * 60_000;
 /** The countdown shows seconds, so it ticks every second. */
 const COUNTDOWN_TICK_MS = 1000;
 export const WINDOW_ENDED_MESSAGE = 'The access window has ended.';
+/**
+ * Pauses before each automatic reconnect after a transient loss: about half a minute in all,
+ * which covers a Wi-Fi hand-over or a portal restart behind a load balancer; after that the
+ * vendor decides. Each try opens a new session (a fresh ticket; the server checks the grant).
+ */
+export const RECONNECT_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000] as const;
+/** A connection that has held this long resets the tries (one that drops at once does not). */
+const STABLE_CONNECTION_MS = 10_000;
 
 declare global {
   interface Window {
@@ -26,33 +40,59 @@ declare global {
 }
 
 /** What to tell the vendor when POST /api/sessions refuses; nothing was opened in any case. */
-function openFailure(err: unknown): string {
+function openFailure(err: unknown): SessionEnd {
   if (err instanceof ApiError) {
     switch (err.code) {
       case 'no_grant':
-        return 'You have no access to this machine right now.';
+        return localEnd('no_grant', 'You have no access to this machine right now.');
       case 'recording_unavailable':
-        return 'Sessions are unavailable: recording storage is not ready. Nothing was opened.';
+        return localEnd('recording_failed', 'Sessions are unavailable: recording storage is not ready. Nothing was opened.');
       case 'guacd_unavailable':
-        return 'The remote-access gateway is unavailable. Nothing was opened; try again in a few minutes.';
+        return localEnd('unreachable', 'The remote-access gateway is unavailable. Nothing was opened; try again in a few minutes.');
       case 'unknown_request':
       case 'invalid_input': // only a hand-edited link gets here: request ids are UUIDs
-        return 'This request does not exist, or it is not yours.';
+        return localEnd('no_grant', 'This request does not exist, or it is not yours.');
     }
   }
-  return errorMessage(err, 'The session could not be opened.');
+  // Airlock itself unreachable (a network error): as transient as a dropped tunnel.
+  if (err instanceof TypeError) return localEnd('lost', errorMessage(err));
+  return localEnd('error', errorMessage(err, 'The session could not be opened.'));
 }
 
-type Opening = { status: 'opening' } | { status: 'open'; session: OpenedSession } | { status: 'failed'; message: string };
+type ToolPanel = 'keys' | 'keyboard' | 'clipboard';
 
-/** Each attempt (the first, and every "Reconnect") opens a fresh session with a fresh ticket. */
+const TOOLS: readonly { id: ToolPanel; label: string; title: string }[] = [
+  { id: 'keys', label: 'Keys', title: 'Ctrl+Alt+Del and other keys your computer keeps for itself' },
+  { id: 'keyboard', label: 'Keyboard', title: 'On-screen keys for touch devices: Esc, Tab, Ctrl, arrows, F-keys' },
+  { id: 'clipboard', label: 'Clipboard', title: 'Copy text from and to the machine' },
+];
+
+type Opening = { status: 'opening' } | { status: 'open'; session: OpenedSession } | { status: 'failed'; end: SessionEnd };
+
+/** A request whose state means its grant is gone for good. */
+const GRANT_GONE = new Set(['revoked', 'cancelled', 'denied', 'expired', 'ended']);
+
+/**
+ * The end as shown: the server's message, checked against the request's state (a revoke names
+ * who did it and why; a grant that is over reads as such whatever the wording).
+ */
+function refineEnd(end: SessionEnd, request: AccessRequest | null): SessionEnd {
+  if (request === null) return end;
+  if (request.state === 'revoked' || request.state === 'cancelled') return { ...end, kind: 'revoked' };
+  if (end.kind !== 'terminated' && GRANT_GONE.has(request.state)) return { ...end, kind: 'window_over' };
+  return end;
+}
+
 export function SessionScreen({ requestId }: { requestId: string }) {
-  const [attempt, setAttempt] = useState(0);
-  return <Session key={attempt} requestId={requestId} onReconnect={() => setAttempt((a) => a + 1)} />;
-}
-
-function Session({ requestId, onReconnect }: { requestId: string; onReconnect: () => void }) {
   const [opening, setOpening] = useState<Opening>({ status: 'opening' });
+  /** Each attempt (the first, and every reconnect) opens a fresh session with a fresh ticket. */
+  const [attempt, setAttempt] = useState(0);
+  const [scale, setScale] = useState<ScaleMode>('fit');
+  const [panel, setPanel] = useState<ToolPanel | null>(null);
+  const barRef = useRef<HTMLDivElement | null>(null);
+  const workspaceRef = useRef<HTMLDivElement | null>(null);
+  const fullscreen = useFullscreen(workspaceRef, { lockKeyboard: true });
+  usePageLocked();
 
   useEffect(() => {
     let cancelled = false;
@@ -63,7 +103,7 @@ function Session({ requestId, onReconnect }: { requestId: string; onReconnect: (
           if (!cancelled) setOpening({ status: 'open', session });
         },
         (err: unknown) => {
-          if (!cancelled) setOpening({ status: 'failed', message: openFailure(err) });
+          if (!cancelled) setOpening({ status: 'failed', end: openFailure(err) });
         },
       );
     }, 0);
@@ -71,14 +111,24 @@ function Session({ requestId, onReconnect }: { requestId: string; onReconnect: (
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [requestId]);
+  }, [requestId, attempt]);
 
   const session = opening.status === 'open' ? opening.session : null;
-  const policy = session?.policy;
+  // The last opened session's facts stay on screen while a reconnect opens the next one.
+  const [known, setKnown] = useState<OpenedSession | null>(null);
+  useEffect(() => {
+    if (session !== null) setKnown(session);
+  }, [session]);
+  const shown = session ?? known;
+  const policy = shown?.policy;
+
+  const releaseKeyboard = useCallback(() => barRef.current?.querySelector<HTMLElement>('button, a')?.focus(), []);
   const view = useGuacamole(session, {
     input: policy !== undefined && !policy.readOnly,
     clipboardCopy: policy?.clipboardCopy ?? false,
     clipboardPaste: policy !== undefined && policy.clipboardPaste && !policy.readOnly,
+    scale,
+    onReleaseKeyboard: releaseKeyboard,
   });
 
   useEffect(() => {
@@ -89,53 +139,124 @@ function Session({ requestId, onReconnect }: { requestId: string; onReconnect: (
     };
   }, [view.client, session]);
 
-  const over = opening.status === 'failed' || view.status === 'ended' || view.status === 'error';
+  const lastEnd = opening.status === 'failed' ? opening.end : view.end;
+  const windowOverNow = shown !== null && new Date(shown.endsAt).getTime() <= Date.now();
+  const retry = useAutoReconnect(lastEnd, view.status === 'connected', windowOverNow, () => {
+    setOpening({ status: 'opening' });
+    setAttempt((a) => a + 1);
+  });
+  // While an automatic reconnect is pending the session is not over: no dialog, the countdown runs.
+  const rawEnd = retry.pending === null ? lastEnd : null;
+  const over = rawEnd !== null;
+  const request = useRequestAfterEnd(requestId, rawEnd);
+  const end = rawEnd === null ? null : refineEnd(rawEnd, request);
+
   const now = useNow(COUNTDOWN_TICK_MS);
-  const remaining = session === null ? null : new Date(session.endsAt).getTime() - now;
-  const windowOver = remaining !== null && remaining <= 0;
+  const endsAt = shown === null ? null : new Date(shown.endsAt).getTime();
+  // The countdown stops when the session ends: it shows what was left then.
+  const [frozenAt, setFrozenAt] = useState<number | null>(null);
+  useEffect(() => {
+    setFrozenAt(over ? Date.now() : null);
+  }, [over]);
+  const remaining = endsAt === null ? null : endsAt - (frozenAt ?? now);
+  const windowOver = endsAt !== null && endsAt - now <= 0;
 
   // The server ends the session too; this covers a message that is late or lost.
   const { endLocally } = view;
   useEffect(() => {
-    if (windowOver) endLocally(WINDOW_ENDED_MESSAGE);
+    if (windowOver) endLocally(localEnd('window_over', WINDOW_ENDED_MESSAGE));
   }, [windowOver, endLocally]);
 
   const warning = remaining === null || over || remaining > FIRST_WARNING_MS ? null : remaining <= FINAL_WARNING_MS ? 'final' : 'first';
-  const status = opening.status === 'opening' ? 'connecting' : opening.status === 'failed' ? 'error' : view.status;
-  const message = opening.status === 'failed' ? opening.message : view.message;
+  const status = retry.pending !== null || opening.status === 'opening' ? 'connecting' : opening.status === 'failed' ? 'error' : view.status;
+  const machineName = shown?.machine.name ?? null;
+
+  const { focus } = view;
+  const closePanel = useCallback(() => {
+    setPanel(null);
+    focus(); // back to typing into the machine
+  }, [focus]);
+
+  const { restart } = retry;
+  const reconnect = useCallback(() => {
+    restart();
+    setOpening({ status: 'opening' });
+    setAttempt((a) => a + 1);
+  }, [restart]);
 
   return (
-    <section className="card wide session" data-testid="session-screen">
-      <div className="heading">
-        <h1>
-          {session === null ? 'Remote session' : session.machine.name}
-          {session !== null && <span className="protocol"> {session.machine.protocol.toUpperCase()}</span>}
+    <div className="workspace" ref={workspaceRef} data-testid="session-screen" data-status={status}>
+      <div className="ws-bar" ref={barRef} role="toolbar" aria-label="Session">
+        <a className="ws-leave" href={href('my')} data-testid="session-leave" title="Back to my requests (ends the session)">
+          ←<span className="sr-only"> Back to my requests</span>
+        </a>
+        <h1 className="ws-title">
+          {machineName ?? 'Remote session'}
+          {shown !== null && <span className="protocol"> {shown.machine.protocol.toUpperCase()}</span>}
         </h1>
-        <div className="session-bar">
-          {policy?.readOnly === true && (
-            <span className="badge view-only" data-testid="session-view-only">
-              View only
-            </span>
-          )}
-          {remaining !== null && (
-            <span className="countdown" data-testid="session-countdown" title={`Access ends at ${formatDateTime(session?.endsAt ?? '')}`}>
-              {formatCountdown(remaining)} left
-            </span>
-          )}
-          {!over && (
-            <button type="button" className="danger" onClick={view.disconnect} disabled={session === null} data-testid="session-disconnect">
-              Disconnect
-            </button>
-          )}
-        </div>
+        <StatusChip status={status} machineName={machineName} reconnecting={retry.pending !== null || retry.used > 0} />
+        {policy?.readOnly === true && (
+          <span className="badge view-only" data-testid="session-view-only">
+            View only
+          </span>
+        )}
+        {remaining !== null && (
+          <span
+            className={`countdown${warning === null ? '' : ` warn-${warning}`}`}
+            data-testid="session-countdown"
+            data-stopped={over ? 'true' : 'false'}
+            title={`Access ends at ${formatDateTime(shown?.endsAt ?? '')}`}
+          >
+            {over ? `${formatCountdown(Math.max(0, remaining))} left when it ended` : `${formatCountdown(remaining)} left`}
+          </span>
+        )}
+        <span className="ws-spacer" />
+        {shown !== null && !over && (
+          <span className="ws-tools">
+            {TOOLS.filter((t) => t.id === 'clipboard' || !shown.policy.readOnly).map((t) => (
+              <button
+                key={t.id}
+                type="button"
+                className="ws-tool"
+                aria-pressed={panel === t.id}
+                title={t.title}
+                onClick={() => setPanel(panel === t.id ? null : t.id)}
+                data-testid={`session-tool-${t.id}`}
+              >
+                {t.label}
+              </button>
+            ))}
+            <label className="ws-scale">
+              <span className="sr-only">Scale</span>
+              <select value={scale} onChange={(e) => setScale(e.target.value as ScaleMode)} data-testid="session-scale" title="Scale of the remote screen">
+                <option value="fit">Fit</option>
+                <option value="actual">100 %</option>
+              </select>
+            </label>
+          </span>
+        )}
+        {fullscreen.supported && (
+          <button type="button" className="ws-tool" aria-pressed={fullscreen.active} onClick={fullscreen.toggle} data-testid="session-fullscreen">
+            {fullscreen.active ? 'Exit full screen' : 'Full screen'}
+          </button>
+        )}
+        {!over && (
+          <button
+            type="button"
+            className="danger ws-tool"
+            onClick={retry.pending !== null ? retry.stop : view.disconnect}
+            disabled={session === null && retry.pending === null}
+            data-testid="session-disconnect"
+          >
+            Disconnect
+          </button>
+        )}
       </div>
 
-      <SessionStatusLine status={status} message={message} machineName={session?.machine.name ?? null} />
-
-      {warning !== null && session !== null && (
-        <p role="alert" className={`session-warning ${warning}`} data-testid="session-warning" data-level={warning}>
+      {warning !== null && shown !== null && (
+        <p role="alert" className={`ws-warning ${warning}`} data-testid="session-warning" data-level={warning}>
           {warning === 'final' ? 'Less than 2 minutes left: save your work now.' : 'Less than 10 minutes left in this access window.'} The
-          session ends at {formatDateTime(session.endsAt)}.{' '}
+          session ends at {formatDateTime(shown.endsAt)}.{' '}
           {/* A new tab: leaving this page would end the session. */}
           <a href={`/${href('request', { extends: requestId })}`} target="_blank" rel="noopener" data-testid="session-extend">
             Request an extension
@@ -143,109 +264,256 @@ function Session({ requestId, onReconnect }: { requestId: string; onReconnect: (
         </p>
       )}
 
-      {over && (
+      <div className="ws-stage">
+        {shown !== null && (
+          <SessionDisplay
+            view={view}
+            label={`Screen of ${shown.machine.name}. ${inputHint(shown, over)}`}
+            readOnly={shown.policy.readOnly}
+            scale={scale}
+          />
+        )}
+        {shown !== null && !over && !view.focused && status === 'connected' && (
+          <p className="ws-hint" data-testid="session-focus-hint">
+            {inputHint(shown, false)}
+          </p>
+        )}
+        {shown !== null && !over && panel === 'clipboard' && <ClipboardPanel session={shown} view={view} onClose={closePanel} />}
+        {shown !== null && !over && panel === 'keys' && <KeysPanel session={shown} view={view} onClose={closePanel} />}
+        {shown !== null && !over && panel === 'keyboard' && <KeyboardPanel view={view} onClose={closePanel} />}
+        {retry.pending !== null && <ReconnectNotice pending={retry.pending} total={RECONNECT_DELAYS_MS.length} onNow={retry.now} onStop={retry.stop} />}
+        {end !== null && (
+          <EndDialog end={end} request={request} machineName={machineName} requestId={requestId} onReconnect={reconnect} windowOver={windowOver} />
+        )}
+      </div>
+      {shown !== null && (
+        <p className="sr-only" data-testid="session-policy">
+          {policySummary(shown.policy)} · this session is recorded.
+        </p>
+      )}
+    </div>
+  );
+}
+
+function inputHint(session: OpenedSession, over: boolean): string {
+  if (over) return 'The session is closed: nothing is sent to the machine.';
+  if (session.policy.readOnly) return 'View only: your keyboard and mouse are not sent to the machine.';
+  return 'Click the screen to type into the session. Ctrl+Alt+Shift gives the keyboard back to the page.';
+}
+
+const STATUS_LABELS = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  ended: 'Session ended',
+  error: 'Not connected',
+} as const;
+
+function StatusChip({ status, machineName, reconnecting }: { status: keyof typeof STATUS_LABELS; machineName: string | null; reconnecting: boolean }) {
+  const label =
+    status === 'connecting' && reconnecting ? 'Reconnecting…' : status === 'connecting' && machineName !== null ? `Connecting to ${machineName}…` : STATUS_LABELS[status];
+  return (
+    <span
+      className={`session-status status-${status}`}
+      data-testid="session-status"
+      data-status={status}
+      data-reconnecting={reconnecting && status === 'connecting' ? 'true' : 'false'}
+      role="status"
+    >
+      {label}
+    </span>
+  );
+}
+
+interface PendingRetry {
+  /** 1-based number of the try that comes next. */
+  attempt: number;
+  /** When it starts (ms since the epoch). */
+  at: number;
+  /** Why the connection went. */
+  end: SessionEnd;
+}
+
+/**
+ * Reconnects by itself after an end whose kind is transient, RECONNECT_DELAYS_MS apart, while
+ * the window lasts; a connection that comes back resets the count. Revoke, terminate, the
+ * window's end and every other kind stop here and go to the dialog.
+ */
+function useAutoReconnect(end: SessionEnd | null, connected: boolean, windowOver: boolean, reopen: () => void) {
+  const [pending, setPending] = useState<PendingRetry | null>(null);
+  const [used, setUsed] = useState(0);
+  const [stopped, setStopped] = useState(false);
+  const reopenRef = useRef(reopen);
+  useEffect(() => {
+    reopenRef.current = reopen;
+  });
+
+  // Only a connection that holds counts as "back": one that drops at once keeps using up tries.
+  useEffect(() => {
+    if (!connected) return;
+    const t = setTimeout(() => {
+      setUsed(0);
+      setStopped(false);
+    }, STABLE_CONNECTION_MS);
+    return () => clearTimeout(t);
+  }, [connected]);
+
+  const delay = RECONNECT_DELAYS_MS[used];
+  const transient = end !== null && nextStep(end.kind) === 'auto-retry' && !windowOver && !stopped && delay !== undefined;
+  useEffect(() => {
+    if (!transient || end === null || delay === undefined) {
+      setPending(null);
+      return;
+    }
+    setPending({ attempt: used + 1, at: Date.now() + delay, end });
+    const t = setTimeout(() => {
+      setPending(null);
+      setUsed((n) => n + 1);
+      reopenRef.current();
+    }, delay);
+    return () => clearTimeout(t);
+  }, [transient, end, delay, used]);
+
+  const now = useCallback(() => {
+    setPending(null);
+    setUsed((n) => n + 1);
+    reopenRef.current();
+  }, []);
+  const stop = useCallback(() => {
+    setStopped(true);
+    setPending(null);
+  }, []);
+  const restart = useCallback(() => {
+    setUsed(0);
+    setStopped(false);
+  }, []);
+  return { pending: transient ? pending : null, used, now, stop, restart };
+}
+
+function ReconnectNotice({ pending, total, onNow, onStop }: { pending: PendingRetry; total: number; onNow: () => void; onStop: () => void }) {
+  const now = useNow(250);
+  const seconds = Math.max(0, Math.ceil((pending.at - now) / 1000));
+  return (
+    <div className="ws-reconnect" role="status" data-testid="session-reconnecting" data-attempt={pending.attempt}>
+      <strong>{END_TITLES[pending.end.kind]}.</strong> Reconnecting {seconds > 0 ? `in ${seconds} s` : 'now'} (try {pending.attempt} of {total})…
+      <span className="actions">
+        <button type="button" onClick={onNow} data-testid="session-reconnect-now">
+          Reconnect now
+        </button>
+        <button type="button" className="secondary" onClick={onStop} data-testid="session-reconnect-stop">
+          Stop
+        </button>
+      </span>
+    </div>
+  );
+}
+
+/** After an end, the request as the server sees it now (who revoked, whether the window is over). */
+function useRequestAfterEnd(requestId: string, end: SessionEnd | null): AccessRequest | null {
+  const [request, setRequest] = useState<AccessRequest | null>(null);
+  const ended = end !== null && nextStep(end.kind) !== 'auto-retry';
+  useEffect(() => {
+    if (!ended) {
+      setRequest(null);
+      return;
+    }
+    let cancelled = false;
+    getRequest(requestId).then(
+      (r) => {
+        if (!cancelled) setRequest(r);
+      },
+      () => {}, // the dialog says what the server said; the details are a bonus
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [requestId, ended]);
+  return request;
+}
+
+function EndDialog({
+  end,
+  request,
+  machineName,
+  requestId,
+  onReconnect,
+  windowOver,
+}: {
+  end: SessionEnd;
+  request: AccessRequest | null;
+  machineName: string | null;
+  requestId: string;
+  onReconnect: () => void;
+  windowOver: boolean;
+}) {
+  const first = useRef<HTMLButtonElement | HTMLAnchorElement | null>(null);
+  useEffect(() => {
+    first.current?.focus({ preventScroll: true });
+  }, [end.kind]);
+  const canRetry = nextStep(end.kind) !== 'none' && !windowOver;
+  const revocation = end.kind === 'revoked' ? (request?.revocation ?? null) : null;
+  return (
+    <div className="ws-backdrop">
+      <div
+        className={`ws-dialog end-${end.kind}`}
+        role="alertdialog"
+        aria-modal="true"
+        aria-labelledby="session-end-title"
+        aria-describedby="session-end-message"
+        data-testid="session-end"
+        data-kind={end.kind}
+      >
+        <h2 id="session-end-title">{END_TITLES[end.kind]}</h2>
+        <p id="session-end-message" className={end.kind === 'disconnected' ? 'session-message' : 'session-message emphasis'} data-testid="session-message">
+          {end.message}
+        </p>
+        {revocation !== null && (
+          <p data-testid="session-end-revocation">
+            Revoked by <strong>{revocation.by.name}</strong> at {formatDateTime(revocation.at)}
+            {revocation.reason !== null ? <>: “{revocation.reason}”</> : '.'}
+          </p>
+        )}
+        <EndAdvice end={end} machineName={machineName} />
         <p className="actions" data-testid="session-over-actions">
-          {!windowOver && opening.status !== 'failed' && (
-            <button type="button" onClick={onReconnect} data-testid="session-reconnect">
-              Reconnect
+          {canRetry && (
+            <button type="button" ref={(el) => void (first.current = el)} onClick={onReconnect} data-testid="session-reconnect">
+              {end.kind === 'disconnected' || end.kind === 'lost' ? 'Reconnect' : 'Try again'}
             </button>
           )}
-          <a className="button secondary" href={href('my')}>
+          {end.kind === 'window_over' && (
+            <a className="button secondary" href={href('request', { extends: requestId })} data-testid="session-request-more">
+              Request more time
+            </a>
+          )}
+          <a className="button secondary" href={href('my')} ref={canRetry ? undefined : (el) => void (first.current = el)} data-testid="session-back">
             Back to my requests
           </a>
         </p>
-      )}
-
-      {session !== null && (
-        <>
-          <p className="muted session-hint" data-testid="session-focus-hint">
-            {inputHint(session, over, view.focused)}
-          </p>
-          <SessionDisplay view={view} label={`Screen of ${session.machine.name}`} readOnly={session.policy.readOnly} />
-          <Clipboard session={session} view={view} />
-          <p className="muted">{policySummary(session.policy)} · this session is recorded.</p>
-        </>
-      )}
-    </section>
-  );
-}
-
-function inputHint(session: OpenedSession, over: boolean, focused: boolean): string {
-  if (over) return 'The session is closed: nothing is sent to the machine.';
-  if (session.policy.readOnly) return 'View only: your keyboard and mouse are not sent to the machine.';
-  if (focused) return `Keyboard input goes to ${session.machine.name}. Click outside the screen to stop.`;
-  return 'Click the screen to type into the session.';
-}
-
-function Clipboard({ session, view }: { session: OpenedSession; view: GuacamoleView }) {
-  const [toSend, setToSend] = useState('');
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
-  const paste = session.policy.clipboardPaste && !session.policy.readOnly;
-
-  async function copyLocally() {
-    if (view.remoteClipboard === null) return;
-    try {
-      await navigator.clipboard.writeText(view.remoteClipboard);
-      setNote({ ok: true, text: 'Copied to your clipboard.' });
-    } catch {
-      setNote({ ok: false, text: 'Your browser did not allow copying; select the text and copy it yourself.' });
-    }
-  }
-
-  function send() {
-    if (view.sendClipboard(toSend)) setNote({ ok: true, text: 'Sent to the remote clipboard: paste it on the machine.' });
-    else setNote({ ok: false, text: 'Not sent: the session is not connected.' });
-  }
-
-  return (
-    <>
-      <div className="session-clipboard" data-testid="session-clipboard">
-        <div>
-          <h3>Remote clipboard</h3>
-          {session.policy.clipboardCopy ? (
-            <>
-              <textarea
-                readOnly
-                rows={3}
-                value={view.remoteClipboard ?? ''}
-                placeholder="Text copied on the machine appears here."
-                aria-label="Remote clipboard"
-                data-testid="session-clipboard-remote"
-              />
-              <button type="button" className="secondary" disabled={view.remoteClipboard === null} onClick={copyLocally} data-testid="session-clipboard-copy">
-                Copy
-              </button>
-            </>
-          ) : (
-            <p className="muted" data-testid="session-clipboard-copy-disabled">
-              Copying from the machine is disabled for this session.
-            </p>
-          )}
-        </div>
-        <div>
-          <h3>Send text to the remote clipboard</h3>
-          {paste ? (
-            <>
-              <textarea rows={3} value={toSend} onChange={(e) => setToSend(e.target.value)} aria-label="Send text to the remote clipboard" data-testid="session-clipboard-input" />
-              <button type="button" disabled={view.status !== 'connected' || toSend === ''} onClick={send} data-testid="session-clipboard-send">
-                Send to remote clipboard
-              </button>
-            </>
-          ) : (
-            <p className="muted" data-testid="session-clipboard-paste-disabled">
-              Pasting to the machine is disabled for this session.
-            </p>
-          )}
-        </div>
       </div>
-      {note !== null &&
-        (note.ok ? (
-          <p className="muted" role="status" data-testid="session-clipboard-note">
-            {note.text}
-          </p>
-        ) : (
-          <ErrorMessage message={note.text} testId="session-clipboard-note" />
-        ))}
-    </>
+    </div>
   );
+}
+
+function EndAdvice({ end, machineName }: { end: SessionEnd; machineName: string | null }) {
+  const machine = machineName ?? 'the machine';
+  const text: Partial<Record<SessionEnd['kind'], string>> = {
+    revoked: 'Your access to this machine has been withdrawn. Ask the plant manager if you need it back.',
+    terminated: 'A plant manager ended this session. Your access may still stand, but check with them before you connect again.',
+    window_over: 'Your access window is over. Ask for an extension if the work is not finished.',
+    unreachable: `Airlock could not reach ${machine}. It may be switched off or off the network; try again in a few minutes.`,
+    credential_refused: `${machine} refused the login Airlock holds for it. Tell the plant manager or an administrator; trying again will not help.`,
+    recording_failed: 'Every session is recorded; when recording fails the session ends. Try again in a moment.',
+    no_grant: 'Ask for access to this machine from “Request access”.',
+    lost: 'Airlock could not get the connection back by itself. Check your network, then reconnect.',
+  };
+  const advice = text[end.kind];
+  return advice === undefined ? null : <p className="muted">{advice}</p>;
+}
+
+/** While the workspace is open the page itself cannot scroll (the display takes the whole window). */
+function usePageLocked(): void {
+  useEffect(() => {
+    const root = document.documentElement;
+    root.classList.add('workspace-open');
+    return () => root.classList.remove('workspace-open');
+  }, []);
 }

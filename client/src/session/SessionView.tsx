@@ -1,5 +1,5 @@
 // The pieces both session screens show: the status line and the remote display's host element.
-import type { GuacamoleView, SessionStatus } from './useGuacamole.ts';
+import type { GuacamoleView, ScaleMode, SessionStatus } from './useGuacamole.ts';
 
 const STATUS_LABELS: Record<SessionStatus, string> = {
   connecting: 'Connecting…',
@@ -29,16 +29,17 @@ export function SessionStatusLine({ status, message, machineName }: { status: Se
  * The element guacamole-common-js draws into. React renders no children in it: the library
  * appends its own display element. Focusable, so the keyboard follows a click on it.
  */
-export function SessionDisplay({ view, label, readOnly = false }: { view: GuacamoleView; label: string; readOnly?: boolean }) {
+export function SessionDisplay({ view, label, readOnly = false, scale = 'fit' }: { view: GuacamoleView; label: string; readOnly?: boolean; scale?: ScaleMode }) {
   return (
     <div
       ref={view.containerRef}
-      className={`session-display${view.focused ? ' focused' : ''}${readOnly ? ' read-only' : ''} status-${view.status}`}
+      className={`session-display${view.focused ? ' focused' : ''}${readOnly ? ' read-only' : ''} status-${view.status} scale-${scale}`}
       tabIndex={readOnly ? -1 : 0}
       role="application"
       aria-label={label}
       data-testid="session-display"
       data-focused={view.focused ? 'true' : 'false'}
+      data-scale={scale}
     />
   );
 }

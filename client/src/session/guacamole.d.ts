@@ -132,7 +132,10 @@ declare module 'guacamole-common-js' {
 
     class Keyboard {
       constructor(element?: Element | Document);
-      /** Return true to prevent the browser's default action for the key. */
+      /**
+       * Return false (or nothing) to prevent the browser's default action for the key, true to
+       * let it happen: the library cancels the DOM event when the handler's result is falsy.
+       */
       onkeydown: ((keysym: number) => boolean | void) | null;
       onkeyup: ((keysym: number) => void) | null;
       /** Releases every key it believes pressed (firing onkeyup for each). */
@@ -152,6 +155,15 @@ declare module 'guacamole-common-js' {
       class Event {
         type: string;
         state: State;
+      }
+    }
+
+    namespace Mouse {
+      /** Taps as clicks, a long press as a right click, drags as moves (touch devices). */
+      class Touchscreen {
+        constructor(element: Element);
+        onEach(types: readonly string[], listener: (event: Mouse.Event) => void): void;
+        offEach(types: readonly string[], listener: (event: Mouse.Event) => void): void;
       }
     }
 

@@ -1,10 +1,13 @@
 // The browser end of a brokered session: one Guacamole client over the portal's WebSocket
 // tunnel, its display mounted in a container, and — only when the caller allows it — keyboard,
 // mouse and clipboard. The vendor's session screen and the approver's read-only watch screen
-// both render from the explicit status this hook reports.
+// both render from the explicit status this hook reports; a session's end comes with its kind
+// (ending.ts) so the screen can say why and offer only what is possible.
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import Guacamole from 'guacamole-common-js';
 import type { TunnelTicket } from '../api.ts';
+import { localEnd, serverEnd, type SessionEnd } from './ending.ts';
+import { isModifier, KEYSYM, keysymsOf } from './keys.ts';
 
 /**
  * A blocked connect-src or a guacd child that never answers leaves guacamole-common-js waiting
@@ -20,6 +23,9 @@ const BASE_DPI = 96;
 
 export type SessionStatus = 'connecting' | 'connected' | 'ended' | 'error';
 
+/** `fit`: shrink the remote screen to the window (never enlarge); `actual`: 100 %, scroll to pan. */
+export type ScaleMode = 'fit' | 'actual';
+
 export interface GuacamoleOptions {
   /** Keyboard and mouse reach the remote machine. False when watching or for view-only grants. */
   input: boolean;
@@ -27,12 +33,20 @@ export interface GuacamoleOptions {
   clipboardCopy: boolean;
   /** Allow sending text to the remote clipboard. */
   clipboardPaste: boolean;
+  scale?: ScaleMode;
+  /**
+   * Ctrl+Alt+Shift pressed together in the display (Guacamole's own convention): the keys are
+   * released and this is called, so keyboard users can leave a display that captures Tab.
+   */
+  onReleaseKeyboard?: () => void;
 }
 
 export interface GuacamoleView {
   status: SessionStatus;
   /** Why the session ended or failed, in the server's own words when it gave any. */
   message: string | null;
+  /** The end with its kind and status code; null while connecting or connected. */
+  end: SessionEnd | null;
   /** Attach to the focusable element that hosts the remote display. Render no children in it. */
   containerRef: RefObject<HTMLDivElement | null>;
   /** The display has keyboard focus (key presses go to the remote machine). */
@@ -41,15 +55,21 @@ export interface GuacamoleView {
   remoteClipboard: string | null;
   /** Sends text to the remote clipboard; false when not connected or not allowed. */
   sendClipboard: (text: string) => boolean;
+  /** Presses `keysyms` in order and releases them in reverse (a chord); false when not possible. */
+  sendKeys: (keysyms: readonly number[]) => boolean;
+  /** Types `text` as key presses (for touch devices' own keyboards); false when not possible. */
+  typeText: (text: string) => boolean;
+  /** Moves keyboard focus to the remote display. */
+  focus: () => void;
   /** Ends the session from this side. */
   disconnect: () => void;
-  /** Ends the session with `message`, e.g. when the access window runs out before the server says so. */
-  endLocally: (message: string) => void;
+  /** Ends the session with `end`, e.g. when the access window runs out before the server says so. */
+  endLocally: (end: SessionEnd) => void;
   /** The live client, for tests and diagnostics; null before it exists. */
   client: Guacamole.Client | null;
 }
 
-type Terminal = (status: 'ended' | 'error', message: string) => void;
+type Terminal = (status: 'ended' | 'error', end: SessionEnd) => void;
 
 const NO_TICKET_YET: Terminal = () => {};
 
@@ -60,13 +80,21 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
   useEffect(() => {
     optionsRef.current = options;
   });
-  const [state, setState] = useState<{ status: SessionStatus; message: string | null }>({ status: 'connecting', message: null });
+  const [state, setState] = useState<{ status: SessionStatus; end: SessionEnd | null }>({ status: 'connecting', end: null });
+  // A new ticket is a new connection: its state starts afresh on this very render, so the end of
+  // the previous one never shows beside the new one (React's "reset state on a prop change").
+  const [stateTicket, setStateTicket] = useState(ticket);
+  if (stateTicket !== ticket) {
+    setStateTicket(ticket);
+    setState({ status: 'connecting', end: null });
+  }
   const [focused, setFocused] = useState(false);
   const [remoteClipboard, setRemoteClipboard] = useState<string | null>(null);
   const [client, setClient] = useState<Guacamole.Client | null>(null);
   const terminalRef = useRef<Terminal>(NO_TICKET_YET);
   const clientRef = useRef<Guacamole.Client | null>(null);
   const connectedRef = useRef(false);
+  const fitRef = useRef<() => void>(() => {});
 
   useEffect(() => {
     const container = containerRef.current;
@@ -89,48 +117,51 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
       let lastSize = '';
       let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 
-      const terminal: Terminal = (status, message) => {
+      const terminal: Terminal = (status, end) => {
         if (done) return;
         done = true;
         connectedRef.current = false;
         clearTimeout(connectTimer);
-        setState({ status, message });
+        setState({ status, end });
         guac.disconnect(); // idempotent; stops the keep-alive and closes the tunnel
       };
       terminalRef.current = terminal;
 
       const connectTimer = setTimeout(
-        () => terminal('error', `Could not connect to the machine within ${CONNECT_TIMEOUT_MS / 1000} seconds.`),
+        () => terminal('error', localEnd('timeout', `Could not connect to the machine within ${CONNECT_TIMEOUT_MS / 1000} seconds.`)),
         CONNECT_TIMEOUT_MS,
       );
 
-      // Server-side ends arrive as a Guacamole `error` instruction whose message says why.
-      guac.onerror = (status) => terminal(connected ? 'ended' : 'error', status.message ?? 'The session ended.');
+      // Server-side ends arrive as a Guacamole `error` instruction: its message says why, its code what kind.
+      guac.onerror = (status) => terminal(connected ? 'ended' : 'error', serverEnd(status.code, status.message));
       guac.onstatechange = (s) => {
         if (s === Guacamole.Client.State.CONNECTED && !done) {
           connected = true;
           connectedRef.current = true;
           clearTimeout(connectTimer);
-          setState({ status: 'connected', message: null });
+          setState({ status: 'connected', end: null });
           fit();
         } else if (s === Guacamole.Client.State.DISCONNECTED) {
-          terminal('error', connected ? 'Connection lost.' : 'The connection was closed before the session started.');
+          terminal('error', connected ? localEnd('lost', 'Connection lost.') : localEnd('refused', 'The connection was closed before the session started.'));
         }
       };
       // 1.5.0's client does not watch its tunnel: a dropped socket or a refused upgrade only shows here.
       tunnel.onerror = (status) => terminal('error', tunnelFailure(status, connected));
       tunnel.onstatechange = (s) => {
-        if (s === Guacamole.Tunnel.State.CLOSED) terminal('error', connected ? 'Connection lost.' : refusedMessage());
+        if (s === Guacamole.Tunnel.State.CLOSED) terminal('error', connected ? localEnd('lost', 'Connection lost.') : localEnd('refused', refusedMessage()));
       };
 
-      // The remote screen keeps its own size; scale it down (never up) to fit the container.
+      // Fit: the remote screen shrinks to the container (never enlarged, text stays sharp).
+      // Actual: 100 %, the container scrolls (for VNC screens larger than the window).
       const fit = () => {
         const w = display.getWidth();
         const h = display.getHeight();
         if (w <= 0 || h <= 0) return;
-        display.scale(Math.min(host.clientWidth / w, host.clientHeight / h, 1));
+        const actual = (optionsRef.current.scale ?? 'fit') === 'actual';
+        display.scale(actual ? 1 : Math.min(host.clientWidth / w, host.clientHeight / h, 1));
       };
       display.onresize = fit;
+      fitRef.current = fit;
 
       const sendSize = () => {
         const { width, height } = sizeOf(host);
@@ -158,12 +189,14 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         focusedNow = false;
         setFocused(false);
       };
-      const onPointerDown = () => host.focus();
+      const onPointerDown = () => host.focus({ preventScroll: true });
       host.addEventListener('focus', onFocus);
       host.addEventListener('blur', onBlur);
       host.addEventListener('mousedown', onPointerDown);
+      host.addEventListener('touchstart', onPointerDown, { passive: true });
 
       let mouse: Guacamole.Mouse | null = null;
+      let touch: Guacamole.Mouse.Touchscreen | null = null;
       const onMouse = (e: Guacamole.Mouse.Event) => {
         if (connected && !done) guac.sendMouseState(e.state, true);
       };
@@ -171,16 +204,31 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         // Listening on the focusable container (not the document) means keys reach the remote
         // machine only while the display has focus, and the listeners go away with the element.
         keyboard = new Guacamole.Keyboard(host);
+        const held = new Set<number>();
         keyboard.onkeydown = (keysym) => {
-          if (!connected || done || !focusedNow) return false;
+          if (!connected || done || !focusedNow) return true; // not ours: the browser may act on it
+          held.add(keysym);
+          if (isModifier(keysym) && releaseChordHeld(held)) {
+            held.clear();
+            keyboard?.reset();
+            optionsRef.current.onReleaseKeyboard?.();
+            return false;
+          }
           guac.sendKeyEvent(1, keysym);
-          return true;
+          // Sent to the machine, so the browser must not act on it too: Space and the arrows
+          // would scroll the page, Tab would move the focus, Backspace could navigate.
+          return false;
         };
         keyboard.onkeyup = (keysym) => {
+          held.delete(keysym);
           if (connected && !done && focusedNow) guac.sendKeyEvent(0, keysym);
         };
         mouse = new Guacamole.Mouse(displayEl);
         mouse.onEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
+        if (navigator.maxTouchPoints > 0) {
+          touch = new Guacamole.Mouse.Touchscreen(displayEl);
+          touch.onEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
+        }
       }
 
       if (opts.clipboardCopy) {
@@ -206,7 +254,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
       try {
         guac.connect(`ticket=${encodeURIComponent(t.ticket)}&width=${width}&height=${height}&dpi=${dpi}`);
       } catch {
-        terminal('error', 'Could not open the connection.');
+        terminal('error', localEnd('refused', 'Could not open the connection.'));
       }
 
       return () => {
@@ -218,11 +266,13 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         host.removeEventListener('focus', onFocus);
         host.removeEventListener('blur', onBlur);
         host.removeEventListener('mousedown', onPointerDown);
+        host.removeEventListener('touchstart', onPointerDown);
         if (keyboard !== null) {
           keyboard.onkeydown = null;
           keyboard.onkeyup = null;
         }
         mouse?.offEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
+        touch?.offEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
         guac.onstatechange = null;
         guac.onerror = null;
         guac.onclipboard = null;
@@ -233,6 +283,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         displayEl.remove();
         terminalRef.current = NO_TICKET_YET;
         clientRef.current = null;
+        fitRef.current = () => {};
       };
     }
 
@@ -247,6 +298,11 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
     };
   }, [ticket]);
 
+  // A new scale choice applies at once.
+  useEffect(() => {
+    fitRef.current();
+  }, [options.scale]);
+
   const sendClipboard = useCallback((text: string): boolean => {
     const guac = clientRef.current;
     if (guac === null || !connectedRef.current || !optionsRef.current.clipboardPaste) return false;
@@ -256,14 +312,53 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
     return true;
   }, []);
 
-  const disconnect = useCallback(() => terminalRef.current('ended', 'You disconnected from the session.'), []);
-  const endLocally = useCallback((message: string) => terminalRef.current('ended', message), []);
+  const sendKeys = useCallback((keysyms: readonly number[]): boolean => {
+    const guac = clientRef.current;
+    if (guac === null || !connectedRef.current || !optionsRef.current.input || keysyms.length === 0) return false;
+    for (const k of keysyms) guac.sendKeyEvent(1, k);
+    for (const k of [...keysyms].reverse()) guac.sendKeyEvent(0, k);
+    return true;
+  }, []);
 
-  return { ...state, containerRef, focused, remoteClipboard, sendClipboard, disconnect, endLocally, client };
+  const typeText = useCallback((text: string): boolean => {
+    const guac = clientRef.current;
+    if (guac === null || !connectedRef.current || !optionsRef.current.input) return false;
+    for (const k of keysymsOf(text)) {
+      guac.sendKeyEvent(1, k);
+      guac.sendKeyEvent(0, k);
+    }
+    return true;
+  }, []);
+
+  const focus = useCallback(() => containerRef.current?.focus({ preventScroll: true }), []);
+  const disconnect = useCallback(() => terminalRef.current('ended', localEnd('disconnected', 'You disconnected from the session.')), []);
+  const endLocally = useCallback((end: SessionEnd) => terminalRef.current('ended', end), []);
+
+  return {
+    status: state.status,
+    end: state.end,
+    message: state.end?.message ?? null,
+    containerRef,
+    focused,
+    remoteClipboard,
+    sendClipboard,
+    sendKeys,
+    typeText,
+    focus,
+    disconnect,
+    endLocally,
+    client,
+  };
 }
 
 /** Guacamole status code for "unsupported" (0x0100), used to refuse non-text clipboard data. */
 const UNSUPPORTED = 0x0100;
+
+/** Ctrl, Alt and Shift held at once (either side of each). */
+function releaseChordHeld(held: ReadonlySet<number>): boolean {
+  const any = (...k: number[]) => k.some((x) => held.has(x));
+  return any(KEYSYM.CTRL_L, KEYSYM.CTRL_R) && any(KEYSYM.ALT_L, KEYSYM.ALT_R) && any(KEYSYM.SHIFT_L, KEYSYM.SHIFT_R);
+}
 
 /** Whole CSS pixels of the container, the size the remote screen is asked to take. */
 function sizeOf(el: HTMLElement): { width: number; height: number } {
@@ -273,15 +368,16 @@ function sizeOf(el: HTMLElement): { width: number; height: number } {
 }
 
 function refusedMessage(): string {
-  return 'The connection was refused. Your access may no longer be valid, or the ticket expired; go back and open the session again.';
+  return 'The connection was refused. Your access may no longer be valid, or the ticket expired.';
 }
 
 /**
  * A tunnel error's status. The server explains ends with an `error` instruction (handled by the
- * client); here a text close reason is passed on, anything else becomes a plain explanation.
+ * client); its codes here come from the WebSocket close, so only a text reason is passed on.
  */
-function tunnelFailure(status: Guacamole.Status, connected: boolean): string {
+function tunnelFailure(status: Guacamole.Status, connected: boolean): SessionEnd {
   const reason = status.message;
-  if (Number.isNaN(status.code) && reason !== undefined && reason !== '') return reason;
-  return connected ? 'Connection lost.' : refusedMessage();
+  const text = Number.isNaN(status.code) && reason !== undefined && reason !== '' ? reason : null;
+  if (connected) return localEnd('lost', text ?? 'Connection lost.');
+  return localEnd('refused', text ?? refusedMessage());
 }

@@ -53,6 +53,25 @@ export function ErrorMessage({ message, testId }: { message: string | null | und
   );
 }
 
+/**
+ * Every problem of a form at once, above it (each field also marks itself): fixing one at a
+ * time and resubmitting to learn the next is what people hate most about forms.
+ */
+export function FieldErrors({ messages, testId }: { messages: readonly string[]; testId?: string }) {
+  if (messages.length === 0) return null;
+  if (messages.length === 1) return <ErrorMessage message={messages[0]} testId={testId} />;
+  return (
+    <div role="alert" className="error field-errors" data-testid={testId}>
+      <p>Please fix these {messages.length} things:</p>
+      <ul>
+        {messages.map((m) => (
+          <li key={m}>{m}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 export function Notice({ children, testId }: { children: ReactNode; testId?: string }) {
   return (
     <p role="status" className="notice" data-testid={testId}>

@@ -1,9 +1,10 @@
 // "My requests": the vendor's own requests with live state, cancel while it is still possible,
 // "Open" for a grant whose window is on now, and "Extend" for a grant that is running or about to.
 import { useState } from 'react';
-import { cancelRequest, errorMessage, type AccessRequest } from '../api.ts';
+import { cancelRequest, type AccessRequest } from '../api.ts';
 import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, Time, WindowTime } from '../shared/components.tsx';
 import { useNowAt } from '../shared/clock.ts';
+import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useRequestList } from '../shared/load.ts';
 import { href, itemHref, navigate } from '../shared/route.ts';
@@ -28,10 +29,12 @@ export function MyRequests() {
   const [busy, setBusy] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [confirmCancel, setConfirmCancel] = useState<AccessRequest | null>(null);
   // Re-render as grant windows open and close, so "Open" appears and goes on time.
   const grants = load.status === 'ready' ? load.data.requests.flatMap((r) => (r.grant === null ? [] : [r.grant.start, r.grant.end])) : [];
   const now = useNowAt(grants.map((t) => new Date(t).getTime()));
 
+  /** Confirmed first (a cancelled request cannot be reopened); a failure shows in the dialog. */
   async function cancel(r: AccessRequest) {
     setBusy(r.id);
     setActionError(null);
@@ -39,8 +42,7 @@ export function MyRequests() {
     try {
       await cancelRequest(r.id);
       setNotice(`Request for ${r.machine.name} cancelled.`);
-    } catch (err) {
-      setActionError(errorMessage(err));
+      setConfirmCancel(null);
     } finally {
       setBusy(null);
       reload();
@@ -55,6 +57,22 @@ export function MyRequests() {
       </div>
       <ErrorMessage message={actionError} testId="my-requests-error" />
       {notice !== null && <Notice testId="my-requests-notice">{notice}</Notice>}
+      {confirmCancel !== null && (
+        <ConfirmDialog
+          title={`Cancel your request for ${confirmCancel.machine.name}?`}
+          confirmLabel="Cancel the request"
+          cancelLabel="Keep it"
+          testId={`cancel-dialog-${confirmCancel.id}`}
+          confirmTestId={`confirm-cancel-${confirmCancel.id}`}
+          onClose={() => setConfirmCancel(null)}
+          onConfirm={() => cancel(confirmCancel)}
+        >
+          <p>
+            {confirmCancel.state === 'approved' ? 'The approved access is given up' : 'The request is withdrawn'}; this cannot be undone. To work on{' '}
+            {confirmCancel.machine.name} later, file a new request.
+          </p>
+        </ConfirmDialog>
+      )}
       {load.status === 'loading' && <Loading />}
       {load.status === 'error' && <ErrorMessage message={load.message} testId="my-requests-load-error" />}
       {load.status === 'ready' && (
@@ -126,7 +144,7 @@ export function MyRequests() {
                         </span>
                       )}
                       {CANCELLABLE.has(r.state) && (
-                        <button type="button" className="secondary" disabled={busy === r.id} onClick={() => cancel(r)} data-testid={`cancel-${r.id}`}>
+                        <button type="button" className="secondary" disabled={busy === r.id} onClick={() => setConfirmCancel(r)} data-testid={`cancel-${r.id}`}>
                           Cancel
                         </button>
                       )}

@@ -3,6 +3,7 @@
 // checks what it can so mistakes show at once; the server decides.
 import { useState, type FormEvent } from 'react';
 import {
+  ApiError,
   createRequest,
   errorMessage,
   getRequest,
@@ -13,7 +14,7 @@ import {
   type Permission,
   type Policy,
 } from '../api.ts';
-import { Chips, ErrorMessage, Loading, WindowTime } from '../shared/components.tsx';
+import { Chips, ErrorMessage, FieldErrors, Loading, WindowTime } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href, navigate } from '../shared/route.ts';
 import {
@@ -35,6 +36,38 @@ export const MAX_WORK_ORDER_LENGTH = 100;
 const FILTER_THRESHOLD = 6;
 
 type Perms = Record<Permission, boolean>;
+
+interface FormProblem {
+  field: 'machine' | 'window' | 'reason' | 'workOrder';
+  message: string;
+}
+
+/** The server's field names (zod paths of POST /api/requests) mapped to the form's fields. */
+const SERVER_FIELDS: Record<string, FormProblem['field']> = {
+  machineId: 'machine',
+  windowStart: 'window',
+  windowEnd: 'window',
+  reason: 'reason',
+  workOrder: 'workOrder',
+};
+
+/** Field problems in a refusal, when the server names fields (all of them, or the first). */
+function serverFieldProblems(err: unknown): FormProblem[] {
+  if (!(err instanceof ApiError)) return [];
+  return err.fields.flatMap((f) => {
+    const field = SERVER_FIELDS[f.field.split('.')[0] ?? ''];
+    return field === undefined ? [] : [{ field, message: f.message }];
+  });
+}
+
+function FieldMessages({ messages, testId }: { messages: readonly string[]; testId: string }) {
+  if (messages.length === 0) return null;
+  return (
+    <span className="error field-error" data-testid={testId}>
+      {messages.join(' ')}
+    </span>
+  );
+}
 const NO_PERMS: Perms = { clipboardCopy: false, clipboardPaste: false, fileTransfer: false };
 
 interface Loaded {
@@ -95,7 +128,13 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     const p = extending?.grant?.policy ?? extending?.requestedPolicy;
     return p === undefined ? NO_PERMS : { clipboardCopy: p.clipboardCopy, clipboardPaste: p.clipboardPaste, fileTransfer: p.fileTransfer };
   });
-  const [submit, setSubmit] = useState<{ kind: 'idle' } | { kind: 'submitting' } | { kind: 'error'; message: string } | { kind: 'done'; request: AccessRequest }>({
+  const [submit, setSubmit] = useState<
+    | { kind: 'idle' }
+    | { kind: 'submitting' }
+    | { kind: 'invalid'; problems: FormProblem[] }
+    | { kind: 'error'; message: string; fields: FormProblem[] }
+    | { kind: 'done'; request: AccessRequest }
+  >({
     kind: 'idle',
   });
 
@@ -147,21 +186,23 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     return null;
   }
 
-  function problem(): string | null {
-    if (machine === undefined) return 'Choose a machine.';
+  /** Every problem of the form, each tied to its field: all are shown at once. */
+  function problems(): FormProblem[] {
+    const out: FormProblem[] = [];
+    if (machine === undefined) out.push({ field: 'machine', message: 'Choose a machine.' });
     const w = windowProblem();
-    if (w !== null) return w;
-    if (reason.trim() === '') return 'Give a reason for the access.';
-    if (reason.length > MAX_TEXT_LENGTH) return `The reason is too long (at most ${MAX_TEXT_LENGTH} characters).`;
-    if (workOrder.trim().length > MAX_WORK_ORDER_LENGTH) return `The work order is too long (at most ${MAX_WORK_ORDER_LENGTH} characters).`;
-    return null;
+    if (w !== null) out.push({ field: 'window', message: w });
+    if (reason.trim() === '') out.push({ field: 'reason', message: 'Give a reason for the access.' });
+    if (reason.length > MAX_TEXT_LENGTH) out.push({ field: 'reason', message: `The reason is too long (at most ${MAX_TEXT_LENGTH} characters).` });
+    if (workOrder.trim().length > MAX_WORK_ORDER_LENGTH) out.push({ field: 'workOrder', message: `The work order is too long (at most ${MAX_WORK_ORDER_LENGTH} characters).` });
+    return out;
   }
 
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
-    const p = problem();
-    if (p !== null || machine === undefined || startDate === null || endDate === null) {
-      setSubmit({ kind: 'error', message: p ?? 'Check the form.' });
+    const found = problems();
+    if (found.length > 0 || machine === undefined || startDate === null || endDate === null) {
+      setSubmit({ kind: 'invalid', problems: found });
       return;
     }
     const policy: Policy = {
@@ -183,7 +224,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
       });
       setSubmit({ kind: 'done', request });
     } catch (err) {
-      setSubmit({ kind: 'error', message: errorMessage(err) });
+      setSubmit({ kind: 'error', message: errorMessage(err), fields: serverFieldProblems(err) });
     }
   }
 
@@ -204,6 +245,10 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
             [m.name, m.siteName, m.protocol, ...m.tags].some((s) => s.toLowerCase().includes(needle)),
         );
   const winProblem = windowProblem();
+  // After a submit: the client's problems, or the server's (by field when it names them).
+  const shownProblems = submit.kind === 'invalid' ? submit.problems : submit.kind === 'error' ? submit.fields : [];
+  const invalid = (field: FormProblem['field']) => shownProblems.some((p) => p.field === field);
+  const messagesFor = (field: FormProblem['field']) => shownProblems.filter((p) => p.field === field).map((p) => p.message);
 
   return (
     <form className="form" onSubmit={onSubmit} noValidate data-testid="request-form">
@@ -214,8 +259,9 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
         </p>
       )}
 
-      <fieldset className="machine-picker" data-testid="machine-select">
+      <fieldset className="machine-picker" data-testid="machine-select" aria-invalid={invalid('machine')}>
         <legend>Machine</legend>
+        <FieldMessages messages={messagesFor('machine')} testId="machine-error" />
         {extending === null && machines.length > FILTER_THRESHOLD && (
           <label className="inline">
             Filter machines
@@ -272,7 +318,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
           {machine !== undefined ? ` · maximum for ${machine.name}: ${formatDuration(machine.maxWindowMinutes)}` : ''}
           {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart)}` : ''}
         </p>
-        {winProblem !== null && ((start !== '' && end !== '') || submit.kind === 'error') && (
+        {winProblem !== null && ((start !== '' && end !== '') || submit.kind === 'invalid') && (
           <p className="error" role="alert" data-testid="window-error">
             {winProblem}
           </p>
@@ -288,18 +334,22 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
           maxLength={MAX_TEXT_LENGTH}
           rows={3}
           placeholder="What needs doing on the machine, and why now"
+          aria-invalid={invalid('reason')}
           data-testid="reason"
         />
+        <FieldMessages messages={messagesFor('reason')} testId="reason-error" />
       </label>
       <label>
         Work order (optional)
-        <input type="text" value={workOrder} onChange={(e) => setWorkOrder(e.target.value)} maxLength={MAX_WORK_ORDER_LENGTH} data-testid="work-order" />
+        <input type="text" value={workOrder} onChange={(e) => setWorkOrder(e.target.value)} maxLength={MAX_WORK_ORDER_LENGTH} aria-invalid={invalid('workOrder')} data-testid="work-order" />
+        <FieldMessages messages={messagesFor('workOrder')} testId="work-order-error" />
       </label>
 
       {machine !== undefined && <PolicyPicker machine={machine} perms={perms} onChange={setPerms} />}
 
-      {/* The window's own problem already shows beside the window; do not say it twice. */}
-      <ErrorMessage message={submit.kind === 'error' && submit.message !== winProblem ? submit.message : null} testId="request-error" />
+      {/* All problems at once by the submit button, where the eye is; each field marks its own too. */}
+      {submit.kind === 'invalid' && <FieldErrors messages={submit.problems.map((p) => p.message)} testId="request-error" />}
+      {submit.kind === 'error' && <ErrorMessage message={submit.message} testId="request-error" />}
       <p className="actions">
         <button type="submit" disabled={submit.kind === 'submitting'} data-testid="submit-request">
           {submit.kind === 'submitting' ? 'Submitting…' : extending === null ? 'Submit request' : 'Submit extension'}

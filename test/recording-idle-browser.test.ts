@@ -1,0 +1,154 @@
+// Regression: "skip idle" must skip an idle SSH session (a 12-minute idle recording played at
+// 1×). guacd's terminal ends a frame every second even when nothing changes, so an idle SSH
+// recording has no gaps between frames; the player looked for such gaps and found none. Now it
+// looks for frames that draw. Through the real stack: a vendor's SSH session with an idle
+// stretch, finalised; the auditor sees the idle span marked on the seek bar, plays into it with
+// skip idle and is past it at once; the keyboard shortcuts drive the player.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { loginAs } from './support/http.ts';
+import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { waitFor } from './support/wait.ts';
+
+/** How long the vendor sits idle: well over the player's IDLE_GAP_MS (5 s). */
+const IDLE_MS = 9_000;
+/** The player's IDLE_GAP_MS. */
+const IDLE_GAP_MS = 5_000;
+/** Played at 1× with skip idle, the idle span must be crossed within this (instead of ~IDLE_MS). */
+const SKIP_BUDGET_MS = 3_000;
+
+let portal: TestPortal;
+let browser: TestBrowser;
+let spool: string;
+let store: string;
+const contexts: BrowserContext[] = [];
+
+async function page(username: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.browser.newContext({ viewport });
+  contexts.push(context);
+  return signIn(context, portal.publicUrl, username);
+}
+
+async function shot(p: Page, name: string): Promise<void> {
+  const dir = process.env['AIRLOCK_SHOTS_DIR'];
+  if (dir === undefined || dir === '') return;
+  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
+  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`) });
+}
+
+/** Sets an `<input type=range>` the way a drag does (React listens to `input`). */
+async function setRange(el: Locator, value: number): Promise<void> {
+  await el.evaluate((input, v) => {
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set;
+    setter?.call(input, String(v));
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+const timeMs = async (p: Page): Promise<number> => Number(await p.getByTestId('player-time').getAttribute('data-ms'));
+
+/** The `sync` timestamps of a guacd recording, in order. */
+function syncTimes(recording: string): number[] {
+  return [...recording.matchAll(/4\.sync,\d+\.(\d+)[,;]/g)].map((m) => Number(m[1]));
+}
+
+beforeAll(async () => {
+  spool = mkdtempSync(path.join(tmpdir(), 'airlock-idle-spool-'));
+  store = mkdtempSync(path.join(tmpdir(), 'airlock-idle-store-'));
+  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 15 });
+  await seedDemoPlant(portal, { targets: true });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close();
+  await browser?.close();
+  await portal?.close();
+  rmSync(spool, { recursive: true, force: true });
+  rmSync(store, { recursive: true, force: true });
+});
+
+test('skip idle crosses an idle stretch of an SSH recording at once, and the span is marked on the seek bar', async () => {
+  // --- a session with an idle stretch in the middle ---
+  const vendorApi = await loginAs(portal.publicUrl, 'vera');
+  const mona = await loginAs(portal.publicUrl, 'mona');
+  const requestId = await grantNow(portal, vendorApi, mona, 'cnc-07');
+  const vendor = await page('vera');
+  await vendor.goto(`${portal.publicUrl}/#/session/${requestId}`);
+  await vendor.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 });
+  const sessionId = await vendor.evaluate(() => window.__airlockSession?.sessionId);
+  if (sessionId === undefined) throw new Error('no session id on the page');
+  const typescript = path.join(spool, `${sessionId}.typescript`);
+  await waitFor(() => existsSync(typescript) && /[$#] $/m.test(readFileSync(typescript, 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
+  await vendor.getByTestId('session-display').focus();
+  const marker = randomBytes(3).toString('hex');
+  await vendor.keyboard.type(`echo before-${marker}`);
+  await vendor.keyboard.press('Enter');
+  await waitFor(() => readFileSync(typescript, 'utf8').includes(`before-${marker}\n`) || readFileSync(typescript, 'utf8').includes(`before-${marker}\r\n`), { timeoutMs: 15_000, what: 'the first output' });
+  // The idle stretch is what is under test: the vendor does nothing for this long.
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  await vendor.keyboard.type(`echo after-${marker}`);
+  await vendor.keyboard.press('Enter');
+  await waitFor(() => readFileSync(typescript, 'utf8').includes(`after-${marker}\r\n`) || readFileSync(typescript, 'utf8').includes(`after-${marker}\n`), { timeoutMs: 15_000, what: 'the second output' });
+  await vendor.getByTestId('session-disconnect').click();
+
+  // --- finalised; the cause, as recorded: frames keep coming while nothing happens ---
+  const aude = await loginAs(portal.publicUrl, 'aude');
+  let dir: string | undefined;
+  await waitFor(async () => {
+    const res = await aude.get(`/api/recordings?request=${requestId}`);
+    dir = res.json<{ recordings: Array<{ sessionId: string; dir: string }> }>().recordings.find((r) => r.sessionId === sessionId)?.dir;
+    return dir !== undefined;
+  }, { timeoutMs: 30_000, what: 'the recording to be indexed' });
+  const syncs = syncTimes(readFileSync(path.join(store, dir ?? '', 'recording.guac'), 'utf8'));
+  const longestFrameGap = Math.max(...syncs.slice(1).map((t, i) => t - (syncs[i] ?? t)));
+  expect(syncs[syncs.length - 1]! - syncs[0]!).toBeGreaterThan(IDLE_MS);
+  expect(longestFrameGap).toBeLessThan(IDLE_GAP_MS); // so a frame-gap rule can never see this idle
+
+  // --- the auditor: the idle span is marked, and skip idle crosses it ---
+  const auditor = await page('aude');
+  await auditor.goto(`${portal.publicUrl}/#/recording/${sessionId}`);
+  await auditor.locator('[data-testid="player-status"][data-status="ready"]').waitFor({ timeout: 30_000 });
+  await auditor.locator('[data-testid="player-duration"][data-loaded="true"]').waitFor();
+  const spans = await auditor.getByTestId('player-idle-mark').evaluateAll((els) => els.map((e) => ({ from: Number(e.getAttribute('data-from')), to: Number(e.getAttribute('data-to')) })));
+  const idle = spans.sort((a, b) => b.to - b.from - (a.to - a.from))[0];
+  if (idle === undefined) throw new Error('no idle span marked on the seek bar');
+  expect(idle.to - idle.from).toBeGreaterThan(IDLE_MS - 2_000);
+  expect(await auditor.getByTestId('player-event-mark').count()).toBeGreaterThan(0);
+  await shot(auditor, 'player-idle-marks');
+
+  // Space pauses (autoplay started it).
+  await auditor.locator('body').click({ position: { x: 5, y: 5 } });
+  if ((await auditor.getByTestId('player-play').getAttribute('data-playing')) === 'true') await auditor.keyboard.press(' ');
+  await auditor.locator('[data-testid="player-play"][data-playing="false"]').waitFor();
+  // I turns skip idle on; the speed stays 1×.
+  await auditor.keyboard.press('i');
+  await expect(auditor.getByTestId('player-skip-idle').isChecked()).resolves.toBe(true);
+  await expect(auditor.getByTestId('player-speed').inputValue()).resolves.toBe('1');
+  await setRange(auditor.getByTestId('player-seek'), Math.max(0, idle.from - 200));
+  await waitFor(async () => Math.abs((await timeMs(auditor)) - Math.max(0, idle.from - 200)) < 300, { timeoutMs: 10_000, what: 'the seek before the idle span' });
+  const started = Date.now();
+  await auditor.keyboard.press(' ');
+  await waitFor(async () => (await timeMs(auditor)) >= idle.to, { timeoutMs: SKIP_BUDGET_MS, what: 'playback at 1× with skip idle to cross the idle span' });
+  const crossedInMs = Date.now() - started;
+  expect(crossedInMs).toBeLessThan(SKIP_BUDGET_MS);
+
+  // The other shortcuts: > speeds up, ← goes back 5 s.
+  await auditor.keyboard.press('>');
+  await expect(auditor.getByTestId('player-speed').inputValue()).resolves.toBe('2');
+  await auditor.keyboard.press(' ');
+  await auditor.locator('[data-testid="player-play"][data-playing="false"]').waitFor();
+  const before = await timeMs(auditor);
+  await auditor.keyboard.press('ArrowLeft');
+  await waitFor(async () => (await timeMs(auditor)) <= Math.max(0, before - 4_000), { timeoutMs: 10_000, what: '← to seek back 5 s' });
+  await shot(auditor, 'player');
+  await auditor.setViewportSize({ width: 1024, height: 768 });
+  await shot(auditor, 'player');
+  process.stdout.write(`skip idle: crossed a ${idle.to - idle.from} ms idle span in ${crossedInMs} ms at 1×; longest gap between frames ${longestFrameGap} ms over ${syncs.length} frames\n`);
+});
