@@ -42,6 +42,8 @@ export interface SupervisorOptions {
    * need different prefixes (the tests use their own). Default `airlock`.
    */
   userPrefix?: string;
+  /** The guacd binary (e.g. a guacd 1.6 build for the compatibility run); default: Debian's. */
+  guacdBin?: string;
 }
 
 export interface TargetAccount {
@@ -95,8 +97,13 @@ const LOG_TAIL_LINES = 30;
  * counts up from there) and any desktop on :0/:1.
  */
 const VNC_DISPLAYS = { first: 50, last: 99 };
-/** LAB.md: with `-L info` more guacd children hang in bursts (fork while syslog's lock is held). */
-const GUACD_LOG_LEVEL = 'error';
+/**
+ * LAB.md: with `-L info` more guacd 1.3 children hang in bursts (fork while syslog's lock is
+ * held), so 1.3 logs errors only; guacd ≥ 1.5 does not hang and logs at info, which is where it
+ * says why an RDP connection failed. guacd's log is logs/guacd.log beside the other services'.
+ */
+const GUACD_LOG_LEVEL = { hangProne: 'error', current: 'info' } as const;
+const DEFAULT_GUACD_BIN = '/usr/sbin/guacd';
 const SCREEN = { geometry: '1024x768', depth: '24' };
 /** Daemons get a clean environment rather than ours (which may hold secrets). */
 const DAEMON_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
@@ -159,7 +166,7 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
   try {
     for (const name of selected) {
       // Sequential on purpose: useradd/chpasswd lock /etc/passwd and fail when run in parallel.
-      const { info, launch } = await prepare(name, { ...context, prefix, port: opts.ports?.[name] });
+      const { info, launch } = await prepare(name, { ...context, prefix, port: opts.ports?.[name], guacdBin: opts.guacdBin ?? DEFAULT_GUACD_BIN });
       Object.assign(services, { [name]: info });
       launchers.set(name, launch);
     }
@@ -219,6 +226,7 @@ interface LaunchContext {
 interface PrepareContext extends LaunchContext {
   prefix: string;
   port: number | undefined;
+  guacdBin: string;
 }
 
 interface Prepared {
@@ -236,7 +244,7 @@ async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared
     case 'redis':
       return { info: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` }, launch: () => launchRedis(spawner, dir, port) };
     case 'guacd':
-      return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port) };
+      return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port, ctx.guacdBin) };
     case 'sshd': {
       const username = `${ctx.prefix}-ssh`;
       const user = await ensureUser(username);
@@ -429,9 +437,18 @@ async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise
   await d.waitReady(`redis on port ${port}`, probes.redisPing(port));
 }
 
-async function launchGuacd(d: DaemonSpawner, port: number): Promise<void> {
+/** guacd's version from `guacd -v` ("… version 1.3.0"), as [major, minor]; [0, 0] when unknown. */
+async function guacdVersion(bin: string): Promise<[number, number]> {
+  const { stdout } = await runWithInput(bin, ['-v'], '').catch(() => ({ stdout: Buffer.alloc(0) }));
+  const m = /version (\d+)\.(\d+)/.exec(stdout.toString('utf8'));
+  return m === null ? [0, 0] : [Number(m[1]), Number(m[2])];
+}
+
+async function launchGuacd(d: DaemonSpawner, port: number, bin: string): Promise<void> {
   await d.requireFreePort(port);
-  await d.spawn('guacd', 'guacd', ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', GUACD_LOG_LEVEL]);
+  const [major, minor] = await guacdVersion(bin);
+  const level = major > 1 || (major === 1 && minor >= 5) ? GUACD_LOG_LEVEL.current : GUACD_LOG_LEVEL.hangProne;
+  await d.spawn('guacd', bin, ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', level]);
   await d.waitReady(`guacd on port ${port}`, probes.guacdArgs(port));
 }
 

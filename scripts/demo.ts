@@ -24,7 +24,12 @@ const PORTAL_READY_TIMEOUT_MS = 30_000;
 
 mkdirSync(STATE_DIR, { recursive: true });
 const started = Date.now();
-const supervisor = await startServices({ stateDir: STATE_DIR, log: (line) => process.stderr.write(`airlock: ${line}\n`) });
+const guacdBin = process.env['AIRLOCK_GUACD_BIN'];
+const supervisor = await startServices({
+  stateDir: STATE_DIR,
+  log: (line) => process.stderr.write(`airlock: ${line}\n`),
+  ...(guacdBin === undefined || guacdBin === '' ? {} : { guacdBin }),
+});
 const { redis, guacd } = supervisor.services;
 if (redis === undefined || guacd === undefined) throw new Error('supervisor started no Redis or guacd');
 

@@ -18,6 +18,7 @@ import { UpgradeAuthorizer, type AuthorizedUpgrade } from './authorizer.ts';
 import type { Display } from './tunnel/settings.ts';
 import { GUAC_STATUS } from './tunnel/transport.ts';
 import { Pacer } from './tunnel/pacer.ts';
+import { GuacdHealth } from './tunnel/guacd-health.ts';
 import { LocalSessions } from './local.ts';
 import { LiveSession, type LiveSessionDeps } from './live-session.ts';
 import { WatchSession, type WatchSessionDeps } from './watch-session.ts';
@@ -46,6 +47,8 @@ export class SessionBroker {
   readonly registry: SessionRegistry;
   readonly refusals: Refusals;
   readonly control: SessionControl;
+  /** Each guacd's last handshake answer (readiness, tickets, metrics). */
+  readonly guacdHealth: GuacdHealth;
   private readonly local = new LocalSessions();
   private readonly housekeeping: Housekeeping;
   private readonly revalidation: Revalidation;
@@ -58,7 +61,8 @@ export class SessionBroker {
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute });
-    this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording });
+    this.guacdHealth = new GuacdHealth(config.guacds);
+    this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth });
     this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser });
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
@@ -85,6 +89,7 @@ export class SessionBroker {
   }
 
   async start(): Promise<void> {
+    await this.guacdHealth.start();
     await this.housekeeping.start();
     await this.control.start();
     this.revalidation.start();
@@ -93,6 +98,7 @@ export class SessionBroker {
   async stop(): Promise<void> {
     this.housekeeping.stop();
     this.revalidation.stop();
+    this.guacdHealth.stop();
     this.control.stop();
     await this.refusals.stop();
     for (const c of this.local.all()) c.end('The portal is restarting; reconnect in a moment.', GUAC_STATUS.SESSION_CLOSED, 'disconnected');

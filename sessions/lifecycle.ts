@@ -58,7 +58,9 @@ export class SessionLifecycle {
       details: { requestId: record.requestId, machine: record.machine.id, protocol: record.machine.protocol, instance: record.instance },
       site: record.machine.siteId,
     });
-    await this.publish('session.started', record, user.id);
+    // The registry entry and the audit event are what the session may not run without; a lost
+    // announcement is repaired by the UIs' polling.
+    await this.publish('session.started', record, user.id).catch((err: unknown) => this.log.warn({ err: { message: errorMessage(err) }, sessionId: record.id }, 'could not announce the session start'));
   }
 
   /**

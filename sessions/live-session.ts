@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { errorMessage } from '../server/errors.ts';
+import { AppError, errorMessage } from '../server/errors.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { Vault } from '../server/vault/vault.ts';
 import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
@@ -16,6 +16,8 @@ import { encodeInstruction, type GuacInstruction } from './tunnel/protocol.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import type { Pacer } from './tunnel/pacer.ts';
 import { RecordingWatchdog } from './recording-watchdog.ts';
+import { probeGuacd } from './tunnel/guacd-health.ts';
+import { classifyGuacdError, FAILURE_MESSAGES, FAILURE_STATUS, type FailureKind } from './failures.ts';
 import { InputEventLog } from './input-log.ts';
 import { InputPolicy } from './input-policy.ts';
 import type { LocalConnection, LocalSessions } from './local.ts';
@@ -41,6 +43,8 @@ export interface LiveSessionDeps {
 }
 
 const RECORDING_FAILED = 'Recording failed; the session was ended.';
+/** After guacd closed quietly: how long it has to answer a handshake to show it is still alive. */
+const GUACD_CHECK_MS = 1_000;
 
 /** The owner's session: opened once, ended once, with the first end reason given. */
 export class LiveSession implements LocalConnection {
@@ -68,6 +72,8 @@ export class LiveSession implements LocalConnection {
   private readonly startedAt = new Date();
   private conn: BrokeredConnection | undefined;
   private ready = false;
+  /** What the registry will hold, from guacd's `ready` until the first frame makes it `record`. */
+  private readyRecord: LiveSessionRecord | undefined;
   private setupDone: () => void = () => undefined;
 
   constructor(deps: LiveSessionDeps, auth: AuthorizedUpgrade) {
@@ -143,6 +149,16 @@ export class LiveSession implements LocalConnection {
             this.endDetail ??= detail;
             this.endReason ??= 'protocol_error';
           },
+          onFirstFrame: () => this.onFirstFrame(),
+          onGuacdError: (status, text) => this.failed(classifyGuacdError(status, text), `guacd status ${status}: ${text}`),
+          onGuacdLost: (detail) => this.failed('guacd_lost', detail),
+          onGuacdDisconnect: () => {
+            this.endReason ??= 'ended_by_machine';
+          },
+          onGuacdClosed: async () => {
+            const answer = await probeGuacd(guacd, GUACD_CHECK_MS);
+            return 'problem' in answer ? this.failed('guacd_lost', `guacd closed the connection and is now ${answer.problem}`) : undefined;
+          },
         },
       });
       // What the finaliser needs even if this process dies mid-session.
@@ -195,10 +211,11 @@ export class LiveSession implements LocalConnection {
 
   private armTimers(): void {
     const { machine, user, binding } = this.auth;
-    // guacd 1.3 can hang in set-up: give up cleanly instead of leaving the vendor waiting.
+    // guacd 1.3 can hang in set-up (before `ready`, or after it without a first frame): give up
+    // cleanly instead of leaving the vendor waiting.
     this.timers.push(
       setTimeout(() => {
-        if (!this.ready) this.end('The machine did not answer in time; try again.', GUAC_STATUS.UPSTREAM_TIMEOUT, 'ready_timeout');
+        if (this.record === undefined) this.end('The machine did not answer in time; try again.', GUAC_STATUS.UPSTREAM_TIMEOUT, 'ready_timeout');
       }, this.deps.readyTimeoutMs),
     );
     // The window's end is enforced here, server-side, whatever the browser does.
@@ -212,16 +229,37 @@ export class LiveSession implements LocalConnection {
   }
 
   private onReady(guacdConnectionId: string): void {
-    const { machine, user } = this.auth;
+    const { machine } = this.auth;
     this.ready = true;
     this.setupDone();
     this.watchdog.start();
-    this.record = { id: this.id, ...this.facts(), endsAt: this.auth.endsAt.toISOString(), guacd: machine.guacd, guacdConnectionId };
-    this.deps.lifecycle.started(this.record, user).catch((err: unknown) => {
+    this.readyRecord = { id: this.id, ...this.facts(), endsAt: this.auth.endsAt.toISOString(), guacd: machine.guacd, guacdConnectionId };
+  }
+
+  /**
+   * The target drew its first frame: only now has the session started (guacd says `ready`
+   * before it reaches the target, and a refused credential arrives later as an `error`).
+   */
+  private onFirstFrame(): void {
+    if (this.readyRecord === undefined || this.endReason !== undefined) return;
+    this.record = this.readyRecord;
+    this.deps.lifecycle.started(this.record, this.auth.user).catch((err: unknown) => {
+      // The grant stopped holding while the session set up (markActive refused): access ended.
+      if (err instanceof AppError && err.status === 409) {
+        this.end('Access to this machine was revoked.', GUAC_STATUS.SESSION_CLOSED, 'revoked');
+        return;
+      }
       // Without a registry entry and an audit trail the session may not go on: fail closed.
       this.deps.log.error({ err: { message: errorMessage(err) }, sessionId: this.id }, 'could not record the session start');
       this.end('Airlock cannot record this session right now; it was ended.', GUAC_STATUS.SERVER_ERROR, 'store_unavailable');
     });
+  }
+
+  /** guacd reported a failure: recorded for the plant, told to the vendor in plain words. */
+  private failed(kind: FailureKind, detail: string): { message: string; status: number } {
+    this.endReason ??= kind;
+    this.endDetail ??= detail;
+    return { message: FAILURE_MESSAGES[kind], status: FAILURE_STATUS[kind] };
   }
 
   private onInput(instruction: GuacInstruction): boolean {
@@ -237,7 +275,9 @@ export class LiveSession implements LocalConnection {
     for (const t of this.timers) clearTimeout(t);
     this.deps.local.remove(this.id);
     const reason = this.endReason ?? (error === undefined ? 'disconnected' : this.ready ? 'connection_error' : 'guacd_error');
+    // A session that never drew its first frame did not start: `session.failed`, request not active.
+    const record = this.record;
     const { machine, user, binding } = this.auth;
-    void (this.inputLog?.close() ?? Promise.resolve()).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record: this.record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
+    void (this.inputLog?.close() ?? Promise.resolve()).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
   }
 }

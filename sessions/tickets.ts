@@ -15,6 +15,7 @@ import type { Vault } from '../server/vault/vault.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import { SPOOL_MESSAGES, spoolProblem } from '../recordings/spool.ts';
 import type { SessionRegistry } from './registry.ts';
+import type { GuacdHealth } from './tunnel/guacd-health.ts';
 import type { Refusals } from './refusals.ts';
 
 /** Long enough for a browser to open the WebSocket, short enough that a leaked ticket is stale. */
@@ -78,6 +79,7 @@ export interface TicketDeps {
   registry: SessionRegistry;
   refusals: Refusals;
   recording: { spool: string; minFreeBytes: number };
+  guacdHealth: GuacdHealth;
 }
 
 /** The ticket office: issues tickets for the HTTP API and consumes them for the upgrade guard. */
@@ -106,6 +108,10 @@ export class Tickets {
     if (problem !== undefined) {
       await refusals.record(user, 'session.ticket', requestId, problem);
       throw unavailable('recording_unavailable', SPOOL_MESSAGES[problem]);
+    }
+    if (this.deps.guacdHealth.status(machine.guacd)?.ok === false) {
+      await refusals.record(user, 'session.ticket', requestId, 'guacd_unavailable', { guacd: machine.guacd });
+      throw unavailable('guacd_unavailable', "The machine could not be reached: the plant's remote-access gateway is not answering. Try again in a few minutes.");
     }
     if (!(await vault.has(machine.id))) {
       await refusals.record(user, 'session.ticket', requestId, 'no_credential');

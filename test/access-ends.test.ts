@@ -158,6 +158,8 @@ describe('with the state store hung', () => {
   test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {
     const [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
     const session = await openSession(vera, await grantNow(portal, vera, mona, 'cnc-07'));
+    // Started (registered, audited) before the store hangs: what follows is the outage, not a failed start.
+    await waitFor(async () => (await auditEvents(aude, `session:${session.id}`)).some((e) => e.action === 'session.started'), { ...WAIT, what: 'the session to start' });
     const [redisPid] = services.pids();
     if (redisPid === undefined) throw new Error('no redis pid');
     process.kill(redisPid, 'SIGSTOP');

@@ -26,6 +26,8 @@ declare module 'guacamole-lite/lib/ClientConnection.js' {
     constructor(clientOptions: GuacLiteClientOptions, connectionId: number, webSocket: WebSocket, query: Record<string | symbol, unknown>, callbacks: GuacLiteCallbacks);
     readonly connectionId: number;
     guacamoleConnectionId: string | undefined;
+    /** The browser side of the relay. */
+    webSocket: WebSocket;
     /** The guacd side of the relay, once connect() ran. */
     guacdClient: { send(data: string, afterOpened?: boolean): void } | undefined;
     query: Record<string | symbol, unknown>;
@@ -38,6 +40,8 @@ declare module 'guacamole-lite/lib/ClientConnection.js' {
     send(message: string): void;
     sendMessageToGuacd(message: Buffer | string): void;
     decryptToken(): unknown;
+    /** Sends the library's own generic error text to the browser when guacd's socket fails. */
+    handleGuacdError(error: unknown): void;
   }
   export default ClientConnection;
 }

@@ -1,44 +1,38 @@
-// Liveness (/healthz: the process answers) and readiness (/readyz: Redis and guacd reachable).
+// Liveness (/healthz: the process answers) and readiness (/readyz: Redis answers, and every
+// configured guacd answers a Guacamole handshake in time — a hung guacd still accepts TCP).
 import { Router } from 'express';
-import net from 'node:net';
 import { redisAlive, type RedisClient } from '../redis.ts';
 import { errorBody } from '../errors.ts';
 
 /** A dependency slower than this is reported not ready: load balancers poll often. */
 const PROBE_TIMEOUT_MS = 1_000;
 
-export function tcpReachable(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+/** One guacd as the broker's background handshakes last found it. */
+export interface GuacdCheck {
+  ok: boolean;
+  problem: 'unreachable' | 'unresponsive' | null;
+  version: string | null;
+  checkedAt: string;
 }
 
-export function healthRoutes(deps: { redis: RedisClient; guacd: { host: string; port: number } }): Router {
+export function healthRoutes(deps: { redis: RedisClient; guacds: () => Record<string, GuacdCheck> }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const [redisOk, guacdOk] = await Promise.all([
-      redisAlive(deps.redis, PROBE_TIMEOUT_MS),
-      tcpReachable(deps.guacd.host, deps.guacd.port),
-    ]);
-    const failing = [...(redisOk ? [] : ['redis']), ...(guacdOk ? [] : ['guacd'])];
+    const redisOk = await redisAlive(deps.redis, PROBE_TIMEOUT_MS);
+    const guacds = deps.guacds();
+    const failingGuacds = Object.entries(guacds).filter(([, g]) => !g.ok);
+    // One word for all guacds (a hung one is worse news than an unreachable one), then each.
+    const guacd = failingGuacds.length === 0 ? 'ok' : failingGuacds.some(([, g]) => g.problem === 'unresponsive') ? 'unresponsive' : 'unreachable';
+    const checks = { redis: redisOk ? 'ok' : 'unreachable', guacd, guacds };
+    const failing = [...(redisOk ? [] : ['redis']), ...failingGuacds.map(([id, g]) => `guacd ${id} ${g.problem ?? 'failing'}`)];
     if (failing.length === 0) {
-      res.json({ status: 'ready', checks: { redis: 'ok', guacd: 'ok' } });
+      res.json({ status: 'ready', checks });
       return;
     }
-    res.status(503).json({
-      ...errorBody('not_ready', `Not ready: ${failing.join(', ')} unreachable.`),
-      checks: { redis: redisOk ? 'ok' : 'unreachable', guacd: guacdOk ? 'ok' : 'unreachable' },
-    });
+    res.status(503).json({ ...errorBody('not_ready', `Not ready: ${failing.join(', ')}.`), checks });
   });
   return router;
 }

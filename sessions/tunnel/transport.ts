@@ -19,8 +19,10 @@ const CLIENT_INACTIVITY_MS = 20_000;
 /** Guacamole status codes the browser's Guacamole.Client understands. */
 export const GUAC_STATUS = {
   SERVER_ERROR: 0x0200,
-  UPSTREAM_TIMEOUT: 0x0204,
+  UPSTREAM_TIMEOUT: 0x0202,
+  UPSTREAM_ERROR: 0x0203,
   UPSTREAM_NOT_FOUND: 0x0207,
+  UPSTREAM_UNAVAILABLE: 0x0208,
   SESSION_TIMEOUT: 0x020a,
   SESSION_CLOSED: 0x020b,
   CLIENT_BAD_REQUEST: 0x0300,
@@ -30,6 +32,9 @@ export const GUAC_STATUS = {
 
 const SETTINGS = Symbol('airlock.settings');
 const NOP = encodeInstruction('nop');
+const SYNC_PREFIX = '4.sync,';
+const DISCONNECT = encodeInstruction('disconnect');
+const ERROR_PREFIX = '5.error,';
 
 export interface TransportHooks {
   /** guacd said `ready`: the connection id (for joins) stays on the server. */
@@ -41,6 +46,22 @@ export interface TransportHooks {
   onClose(error: Error | undefined): void;
   /** The browser sent what is not the Guacamole protocol (or beyond guacd's limits): the connection ends. */
   onProtocolError?(detail: string): void;
+  /** guacd drew the first frame (its first `sync`): the target let us in. */
+  onFirstFrame?(): void;
+  /**
+   * guacd reported an error (its `error` instruction): what the browser is told instead of
+   * guacd's own text. The connection ends.
+   */
+  onGuacdError?(status: number, message: string): { message: string; status: number };
+  /** guacd's socket failed or went silent before the session ended: what the browser is told. */
+  onGuacdLost?(detail: string): { message: string; status: number };
+  /** guacd said `disconnect`: the machine's side ended the session. */
+  onGuacdDisconnect?(): void;
+  /**
+   * guacd closed the connection without a word while the browser was there: a shell that
+   * exited, or a guacd that died. Resolves with what to tell the browser, if anything.
+   */
+  onGuacdClosed?(): Promise<{ message: string; status: number } | undefined>;
 }
 
 export interface TransportOptions {
@@ -80,6 +101,13 @@ export class BrokeredConnection extends ClientConnection {
   private pending: string[] = [];
   private flushScheduled = false;
   private idReplaced = false;
+  private firstFrame = false;
+  /** Set once the browser has been told why the session ends (ours or guacd's reason). */
+  private ended = false;
+  /** guacd ended the connection itself (`disconnect`): a normal end. */
+  private guacdSaidGoodbye = false;
+  /** Waiting to learn why guacd closed quietly; further close() calls wait for it. */
+  private closingQuietly = false;
 
   constructor(ws: WebSocket, opts: TransportOptions) {
     const connection = 'join' in opts.selector ? { join: opts.selector.join, settings: opts.settings } : { type: opts.selector.type, settings: opts.settings };
@@ -114,10 +142,38 @@ export class BrokeredConnection extends ClientConnection {
       this.relay(encodeInstruction('', this.sessionId));
       return;
     }
+    if (data === DISCONNECT) {
+      // The machine's side ended (a shell that exited, a desktop logged off): end now, saying so,
+      // rather than when guacamole-lite notices the silence seconds later.
+      this.guacdSaidGoodbye = true;
+      this.hooks?.onGuacdDisconnect?.();
+      this.end('The machine ended the session (for example, its shell exited).', GUAC_STATUS.SESSION_CLOSED);
+      return;
+    }
+    if (data.startsWith(ERROR_PREFIX)) {
+      this.guacdError(data);
+      return;
+    }
+    if (!this.firstFrame && data.startsWith(SYNC_PREFIX)) {
+      this.firstFrame = true;
+      this.hooks?.onFirstFrame?.();
+    }
     // The id above and guacd's keep-alive nops go to this user only, not into the recording:
     // they are not "output" for the recording watchdog.
     if (!data.startsWith(NOP)) this.hooks?.onOutput(data.length);
     this.relay(data);
+  }
+
+  /** guacd's `error`: the session is over; the browser hears the broker's words for it. */
+  private guacdError(data: string): void {
+    const [, text = '', status = ''] = new GuacParser().push(data)[0] ?? [];
+    const told = this.hooks?.onGuacdError?.(Number(status), text) ?? { message: 'The connection to the machine failed.', status: GUAC_STATUS.UPSTREAM_ERROR };
+    this.end(told.message, told.status);
+  }
+
+  /** guacamole-lite would send its own generic text ("Desktop connection failed"); close() says ours. */
+  override handleGuacdError(): void {
+    // Intentionally empty: close(error) follows and tells the browser.
   }
 
   /** Queues data for the browser: one WebSocket frame per event-loop turn, not per instruction. */
@@ -157,12 +213,39 @@ export class BrokeredConnection extends ClientConnection {
 
   /** Ends the session with a reason the browser shows (a Guacamole `error` instruction). */
   end(message: string, status: number): void {
-    this.flush();
-    super.send(encodeInstruction('error', message, String(status)));
+    if (!this.ended) this.tell({ message, status });
     this.close();
   }
 
   override close(error?: Error): void {
+    if (this.closingQuietly) return;
+    const browserThere = this.webSocket.readyState === this.webSocket.OPEN;
+    const fromGuacd = !this.ended && browserThere && !this.guacdSaidGoodbye;
+    if (fromGuacd && error === undefined && this.hooks?.onGuacdClosed !== undefined) {
+      // A quiet close is a normal end (guacd 1.3 says nothing when the shell exits) unless guacd itself is gone.
+      this.closingQuietly = true;
+      this.hooks
+        .onGuacdClosed()
+        .catch(() => undefined)
+        .then((told) => {
+          if (told !== undefined) this.tell(told);
+          this.finishClose(undefined);
+        });
+      return;
+    }
+    // guacd's socket broke or went silent (guacamole-lite's inactivity check) while the browser was there.
+    if (fromGuacd && error !== undefined && this.hooks?.onGuacdLost !== undefined) this.tell(this.hooks.onGuacdLost(error.message));
+    this.finishClose(error);
+  }
+
+  /** The browser's last word from the broker: a Guacamole `error` instruction. */
+  private tell(told: { message: string; status: number }): void {
+    this.ended = true;
+    this.flush();
+    super.send(encodeInstruction('error', told.message, String(told.status)));
+  }
+
+  private finishClose(error: Error | undefined): void {
     this.flush();
     // Tell guacd the user left, so its child ends the connection and closes the recording now,
     // instead of noticing a dead socket seconds later.

@@ -16,7 +16,9 @@ export default async function globalSetup(): Promise<void> {
   // Target accounts per checkout: two checkouts testing at once (a developer and CI, say) must
   // not reset each other's passwords; one checkout reuses its accounts run after run.
   const checkout = createHash('sha256').update(path.resolve(import.meta.dirname, '../..')).digest('hex').slice(0, 6);
-  const supervisor = await startServices({ stateDir, userPrefix: `airlock-t${checkout}` });
+  // AIRLOCK_GUACD_BIN: run the suites against another guacd build (CI's guacd 1.6 compatibility run).
+  const guacdBin = process.env['AIRLOCK_GUACD_BIN'];
+  const supervisor = await startServices({ stateDir, userPrefix: `airlock-t${checkout}`, ...(guacdBin === undefined || guacdBin === '' ? {} : { guacdBin }) });
   globalThis.airlockTestSupervisor = supervisor;
   process.env['AIRLOCK_TEST_SERVICES'] = JSON.stringify(supervisor.services);
   process.env['AIRLOCK_TEST_STATE_DIR'] = stateDir;

@@ -112,8 +112,9 @@ export function openTunnel(agent: Browserless, opts: TunnelOptions = {}): Promis
 }
 
 /**
- * A TCP proxy in front of the real guacd that counts connections: the proof that a refused
- * upgrade never dialled guacd.
+ * A TCP proxy in front of the real guacd that counts the connections that asked guacd to reach
+ * a machine (sent `connect`): the proof that a refused upgrade never dialled a machine. The
+ * portal's own health handshakes (`select` → `args`, nothing more) are not counted.
  */
 export class CountingGuacdProxy {
   connections = 0;
@@ -123,7 +124,16 @@ export class CountingGuacdProxy {
 
   private constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
-      this.connections++;
+      let seen = '';
+      let counted = false;
+      client.on('data', (chunk: Buffer) => {
+        if (counted) return;
+        seen = (seen + chunk.toString('utf8')).slice(-4096);
+        if (seen.includes('7.connect,')) {
+          counted = true;
+          this.connections++;
+        }
+      });
       const upstream = net.connect(target.port, target.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
