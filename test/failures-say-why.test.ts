@@ -165,3 +165,11 @@ describe('the supervisor runs the guacd it is given', () => {
     }
   });
 });
+
+describe('docs/api.md', () => {
+  test('lists exactly the failure messages the code sends', () => {
+    const doc = readFileSync(path.join(import.meta.dirname, '../docs/api.md'), 'utf8');
+    const missing = Object.entries(FAILURE_MESSAGES).filter(([kind, message]) => !doc.includes(`\`${kind}\`: "${message}"`));
+    expect(missing).toEqual([]);
+  });
+});
