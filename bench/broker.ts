@@ -346,7 +346,7 @@ async function openDirect(machineId: string, recordingName = randomUUID(), timeo
   const machine = inventory.machines.find((m) => m.id === machineId);
   const credential = credentials[machineId];
   if (machine === undefined || credential === undefined) throw new Error(`no machine ${machineId}`);
-  const settings = connectionSettings(machine, credential, machine.policy, new SpoolFiles(directSpool, recordingName).guacdTarget(), DISPLAY);
+  const settings = connectionSettings(machine, credential, machine.policy, new SpoolFiles(directSpool, recordingName).typescriptTarget(), DISPLAY);
   const params = asGuacdParams(settings, argsByProtocol.get(machine.protocol) ?? []);
   const t0 = performance.now();
   const hs = await guacHandshake({ host: guacd!.host, port: guacd!.port, protocol: machine.protocol, params, ...DISPLAY, timeoutMs });

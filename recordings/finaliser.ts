@@ -28,6 +28,8 @@ export const sessionContextSchema = z.object({
   policy: policySchema,
   startedAt: z.string(),
   instance: z.string(),
+  /** guacd shares the spool and writes the SSH/Telnet typescript (absent in contexts from before: it did). */
+  typescript: z.boolean().optional(),
 });
 export type SessionContext = z.infer<typeof sessionContextSchema>;
 
@@ -151,7 +153,7 @@ export class Finaliser {
     const incomplete: string[] = [];
     if (END_REASONS_THAT_BREAK_RECORDING.has(end.endReason)) incomplete.push(`ended_by_${end.endReason}`);
     const files: Manifest['files'] = [];
-    const expected = spooled.expected(context.machine.protocol);
+    const expected = spooled.expected(context.machine.protocol, context.typescript);
     await released(expected.map((kind) => spooled.file(kind)));
     for (const kind of expected) {
       const from = spooled.file(kind);

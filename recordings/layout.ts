@@ -19,9 +19,10 @@ export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.sig';
 
 /**
- * Spool names: `<session>` is guacd's recording (guacd appends nothing when the name is new),
- * `<session>.typescript` and `.typescript.timing` guacd's text record of SSH/Telnet, `.events.jsonl`
- * the portal's input log, `.session.json` the context the finaliser needs if the instance dies.
+ * Spool names: `<session>` is the recording the portal writes from what it relays,
+ * `<session>.typescript` and `.typescript.timing` guacd's text record of SSH/Telnet (only where
+ * guacd shares the spool), `.events.jsonl` the portal's input log, `.session.json` the context
+ * the finaliser needs if the instance dies.
  */
 const SPOOL_SUFFIX: Record<FileKind | 'context', string> = {
   recording: '',
@@ -32,8 +33,8 @@ const SPOOL_SUFFIX: Record<FileKind | 'context', string> = {
 };
 const CONTEXT_NAME = /^([0-9a-f-]{36})\.session\.json$/;
 
-/** Text protocols also get guacd's typescript (what the terminal showed). */
-const hasTypescript = (protocol: string): boolean => protocol === 'ssh' || protocol === 'telnet';
+/** Text protocols also get guacd's typescript (what the terminal showed), where guacd shares the spool. */
+export const hasTypescript = (protocol: string): boolean => protocol === 'ssh' || protocol === 'telnet';
 
 /** One session's files in the spool. */
 export class SpoolFiles {
@@ -50,23 +51,19 @@ export class SpoolFiles {
     return path.join(this.spool, `${this.sessionId}${SPOOL_SUFFIX[kind]}`);
   }
 
-  /** The files a session of this protocol must leave behind (what the finaliser moves). */
-  expected(protocol: string): FileKind[] {
-    return ['recording', 'events', ...(hasTypescript(protocol) ? (['typescript', 'typescriptTiming'] as const) : [])];
+  /** The files a session must leave behind (what the finaliser moves): the typescript only if guacd wrote one. */
+  expected(protocol: string, typescript = hasTypescript(protocol)): FileKind[] {
+    return ['recording', 'events', ...(typescript && hasTypescript(protocol) ? (['typescript', 'typescriptTiming'] as const) : [])];
   }
 
-  /** guacd's files, recording first: the watchdog checks that they exist and that the first grows. */
-  guacdFiles(protocol: string): string[] {
-    return [this.file('recording'), ...(hasTypescript(protocol) ? [this.file('typescript')] : [])];
+  /** The files that must exist while the session runs (the watchdog checks them). */
+  liveFiles(typescript: boolean): string[] {
+    return [this.file('recording'), ...(typescript ? [this.file('typescript')] : [])];
   }
 
-  /** What guacd is told (`recording-path`/`-name`, `typescript-path`/`-name`): names it joins to the path. */
-  guacdTarget(): { path: string; recordingName: string; typescriptName: string } {
-    return {
-      path: this.spool,
-      recordingName: path.basename(this.file('recording')),
-      typescriptName: path.basename(this.file('typescript')),
-    };
+  /** What guacd is told for its typescript (`typescript-path`/`-name`): a name it joins to the path. */
+  typescriptTarget(): { path: string; typescriptName: string } {
+    return { path: this.spool, typescriptName: path.basename(this.file('typescript')) };
   }
 }
 

@@ -150,6 +150,10 @@ const envSchema = z.object({
   AIRLOCK_INVENTORY_FILE: z.string().optional(),
   AIRLOCK_VAULT_KEYS: z.string().optional(),
   AIRLOCK_VAULT_KEYS_FILE: z.string().optional(),
+  AIRLOCK_GUACD_SHARED_SPOOL: z
+    .string()
+    .regex(/^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$/, 'expected guacd ids separated by commas, or none')
+    .default('default'),
   AIRLOCK_GUACDS: z
     .string()
     .regex(/^([a-z0-9-]+=[A-Za-z0-9.-]+:\d{1,5})(,[a-z0-9-]+=[A-Za-z0-9.-]+:\d{1,5})*$/, 'expected id=host:port[,id=host:port…]')
@@ -199,6 +203,12 @@ export interface Config {
   /** The default guacd; machines name theirs by id ("default" is this one). */
   readonly guacd: { readonly host: string; readonly port: number };
   readonly guacds: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+  /**
+   * guacds that see the recording spool at the same path (same host or a shared mount): only
+   * they write the SSH/Telnet typescript (guacd's text record). The recording itself is the
+   * portal's, whatever the guacd.
+   */
+  readonly sharedSpoolGuacds: readonly string[];
   readonly inventoryFile: string | undefined;
   /** The credential vault's keyring text (id:base64 entries, current first); see vault.ts. */
   readonly vaultKeys: string;
@@ -377,6 +387,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     const i = hostPort.lastIndexOf(':');
     guacds[id] = { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
   }
+  const sharedSpoolGuacds = e.AIRLOCK_GUACD_SHARED_SPOOL === 'none' ? [] : e.AIRLOCK_GUACD_SHARED_SPOOL.split(',');
+  for (const id of sharedSpoolGuacds) {
+    if (guacds[id] === undefined) throw new ConfigError('AIRLOCK_GUACD_SHARED_SPOOL', `no guacd "${id}" (AIRLOCK_GUACD is "default", AIRLOCK_GUACDS names the others)`);
+  }
 
   let spool = e.AIRLOCK_RECORDING_SPOOL;
   if (spool === undefined) {
@@ -427,6 +441,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     redisCommandTimeoutMs: e.AIRLOCK_REDIS_COMMAND_TIMEOUT_MS,
     guacd: Object.freeze(e.AIRLOCK_GUACD),
     guacds: Object.freeze(guacds),
+    sharedSpoolGuacds: Object.freeze(sharedSpoolGuacds),
     inventoryFile: e.AIRLOCK_INVENTORY_FILE,
     vaultKeys,
     rateLimits: Object.freeze({

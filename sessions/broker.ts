@@ -80,6 +80,7 @@ export class SessionBroker {
       finaliser,
       refusals: this.refusals,
       requests,
+      sharedSpoolGuacds: config.sharedSpoolGuacds,
       takeOver: async (ids) => {
         for (const id of ids) await this.control.endEverywhere(id, 'This session was opened again in another window; this one was closed.', 'taken_over');
       },

@@ -1,5 +1,6 @@
 // One vendor's connection to one machine, from the WebSocket to guacd and back: paced set-up
-// with a `ready` timeout, mandatory recording (watchdog and input log), the input policy, the
+// with a `ready` timeout, mandatory recording (the portal's own, of what it relays; the input log;
+// a watchdog on the files), the input policy, the
 // window's end and its warnings, and the reason it ended. Everything it starts, it stops.
 import { rm } from 'node:fs/promises';
 import type { WebSocket } from 'ws';
@@ -8,7 +9,7 @@ import { AppError, errorMessage } from '../server/errors.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { Vault } from '../server/vault/vault.ts';
 import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
-import { SpoolFiles } from '../recordings/layout.ts';
+import { hasTypescript, SpoolFiles } from '../recordings/layout.ts';
 import type { AuthorizedUpgrade } from './authorizer.ts';
 import { connectionSettings, type Display } from './tunnel/settings.ts';
 import { BrokeredConnection, GUAC_STATUS } from './tunnel/transport.ts';
@@ -16,6 +17,7 @@ import { encodeInstruction, type GuacInstruction } from './tunnel/protocol.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import type { Pacer } from './tunnel/pacer.ts';
 import { RecordingWatchdog } from './recording-watchdog.ts';
+import { RecordingWriter } from './recording-writer.ts';
 import { probeGuacd } from './tunnel/guacd-health.ts';
 import { classifyGuacdError, FAILURE_MESSAGES, FAILURE_STATUS, type FailureKind } from './failures.ts';
 import { InputEventLog } from './input-log.ts';
@@ -38,6 +40,8 @@ export interface LiveSessionDeps {
   finaliser: Finaliser;
   refusals: Refusals;
   requests: RequestService;
+  /** guacds that see the spool (they write the SSH/Telnet typescript). */
+  sharedSpoolGuacds: readonly string[];
   /** Ends older sessions of the same grant, wherever they run (control across instances). */
   takeOver(sessionIds: readonly string[]): Promise<void>;
 }
@@ -68,6 +72,9 @@ export class LiveSession implements LocalConnection {
   /** Created once the session may start (a refused one leaves no file in the spool). */
   private inputLog: InputEventLog | undefined;
   private readonly watchdog: RecordingWatchdog;
+  private readonly typescript: boolean;
+  /** The session's recording, written from what is relayed (created with the input log). */
+  private recording: RecordingWriter | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly startedAt = new Date();
   private conn: BrokeredConnection | undefined;
@@ -86,7 +93,9 @@ export class LiveSession implements LocalConnection {
     this.browserSessionId = auth.binding.browserSessionId;
     this.files = new SpoolFiles(deps.spool, this.id);
     this.policy = new InputPolicy(auth.policy, false);
-    this.watchdog = new RecordingWatchdog(this.files.guacdFiles(auth.machine.protocol), (reason) => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason));
+    // guacd writes the SSH/Telnet typescript only where it sees the spool; the recording is ours.
+    this.typescript = deps.sharedSpoolGuacds.includes(auth.machine.guacd) && hasTypescript(auth.machine.protocol);
+    this.watchdog = new RecordingWatchdog(this.files.liveFiles(this.typescript), (reason) => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason));
   }
 
   /** Ends the session with a message for the browser; the first reason given is the one recorded. */
@@ -123,15 +132,20 @@ export class LiveSession implements LocalConnection {
         return;
       }
       if (!(await this.stillGranted(ws))) return;
-      const settings = connectionSettings(machine, credential, this.auth.policy, this.files.guacdTarget(), display);
+      const settings = connectionSettings(machine, credential, this.auth.policy, this.typescript ? this.files.typescriptTarget() : undefined, display);
       const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'));
       this.inputLog = inputLog;
+      const recording = new RecordingWriter(this.files.file('recording'), (reason, detail) => {
+        this.endDetail ??= detail;
+        this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason);
+      });
+      this.recording = recording;
       this.setupDone = await deps.pacer.slot(machine.guacd);
       if (ws.readyState !== ws.OPEN || !(await this.stillGranted(ws))) {
         this.setupDone();
-        await inputLog.close();
+        await Promise.all([inputLog.close(), recording.close()]);
         // Nothing was recorded: leave nothing in the spool.
-        await rm(this.files.file('events'), { force: true });
+        await Promise.all([rm(this.files.file('events'), { force: true }), rm(this.files.file('recording'), { force: true })]);
         return;
       }
       this.conn = new BrokeredConnection(ws, {
@@ -142,7 +156,10 @@ export class LiveSession implements LocalConnection {
         log: deps.log,
         hooks: {
           onReady: (guacdConnectionId) => this.onReady(guacdConnectionId),
-          onOutput: (bytes) => this.watchdog.outputFlowed(bytes),
+          onOutput: (data) => {
+            recording.output(data);
+            this.watchdog.outputFlowed();
+          },
           onInput: (instruction) => this.onInput(instruction),
           onClose: (error) => this.onClose(error),
           onProtocolError: (detail) => {
@@ -163,10 +180,10 @@ export class LiveSession implements LocalConnection {
       });
       // What the finaliser needs even if this process dies mid-session.
       try {
-        await deps.finaliser.writeContext({ sessionId: this.id, ...this.facts() });
+        await deps.finaliser.writeContext({ sessionId: this.id, ...this.facts(), typescript: this.typescript });
       } catch {
         this.setupDone();
-        await inputLog.close();
+        await Promise.all([inputLog.close(), recording.close()]);
         ws.close(1011, 'recording unavailable');
         await deps.refusals.record(user, 'session.open', binding.requestId, 'spool_unwritable');
         return;
@@ -264,7 +281,10 @@ export class LiveSession implements LocalConnection {
 
   private onInput(instruction: GuacInstruction): boolean {
     const decision = this.policy.decide(instruction);
-    if (decision.allow) this.inputLog?.observe(instruction);
+    if (decision.allow) {
+      this.inputLog?.observe(instruction);
+      if (instruction[0] === 'key') this.recording?.key(instruction[1] ?? '', instruction[2] ?? '');
+    }
     else this.inputLog?.write({ type: 'blocked', opcode: instruction[0] ?? '', reason: decision.reason });
     return decision.allow;
   }
@@ -278,6 +298,6 @@ export class LiveSession implements LocalConnection {
     // A session that never drew its first frame did not start: `session.failed`, request not active.
     const record = this.record;
     const { machine, user, binding } = this.auth;
-    void (this.inputLog?.close() ?? Promise.resolve()).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
+    void Promise.all([this.inputLog?.close(), this.recording?.close()]).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
   }
 }

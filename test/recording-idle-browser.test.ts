@@ -103,7 +103,9 @@ test('skip idle crosses an idle stretch of an SSH recording at once, and the spa
   let dir: string | undefined;
   await waitFor(async () => {
     const res = await aude.get(`/api/recordings?request=${requestId}`);
-    dir = res.json<{ recordings: Array<{ sessionId: string; dir: string }> }>().recordings.find((r) => r.sessionId === sessionId)?.dir;
+    if (!res.json<{ recordings: Array<{ sessionId: string }> }>().recordings.some((r) => r.sessionId === sessionId)) return false;
+    // The API never says where the store keeps a recording; the catalog does.
+    dir = (await portal.services.recordings.catalog.get(sessionId))?.dir;
     return dir !== undefined;
   }, { timeoutMs: 30_000, what: 'the recording to be indexed' });
   const syncs = syncTimes(readFileSync(path.join(store, dir ?? '', 'recording.guac'), 'utf8'));

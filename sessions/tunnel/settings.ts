@@ -36,12 +36,11 @@ export function clampDisplay(query: Partial<Record<'width' | 'height' | 'dpi', s
   return { ok: true, display };
 }
 
-/** Where guacd writes its recording and typescript (names from recordings/layout.ts). */
-export interface RecordingTarget {
+/** Where guacd writes its SSH/Telnet typescript, when it shares the spool (names from recordings/layout.ts). */
+export interface TypescriptTarget {
   /** The spool directory guacd writes into. */
   path: string;
-  /** File names guacd joins to the path: server-made from the session UUID, never user input. */
-  recordingName: string;
+  /** The file name guacd joins to the path: server-made from the session UUID, never user input. */
   typescriptName: string;
 }
 
@@ -50,19 +49,18 @@ export type GuacSettings = Record<string, string | number | boolean | string[] |
 
 const flag = (on: boolean): string | null => (on ? 'true' : null);
 
-export function connectionSettings(machine: Machine, credential: Credential, policy: Policy, recording: RecordingTarget, display: Display): GuacSettings {
+/**
+ * `typescript`: where guacd writes its text record (SSH/Telnet), or undefined when guacd does
+ * not share the spool. The recording itself is the portal's (it records what it relays), so
+ * guacd is not asked to record.
+ */
+export function connectionSettings(machine: Machine, credential: Credential, policy: Policy, typescript: TypescriptTarget | undefined, display: Display): GuacSettings {
   const settings: GuacSettings = {
     hostname: machine.host,
     port: String(machine.port),
     width: display.width,
     height: display.height,
     dpi: display.dpi,
-    // Mandatory recording: always on, always ours. guacd joins the name to the path as given,
-    // so only a server-made UUID ever reaches it (LAB.md).
-    'recording-path': recording.path,
-    'recording-name': recording.recordingName,
-    'create-recording-path': 'true',
-    'recording-include-keys': 'true',
     'read-only': flag(policy.readOnly),
     'disable-copy': flag(!policy.clipboardCopy),
     'disable-paste': flag(!policy.clipboardPaste),
@@ -79,16 +77,10 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
       if (credential.privateKey !== undefined) settings['private-key'] = credential.privateKey;
       else settings['password'] = credential.password ?? null;
       settings['enable-sftp'] = flag(policy.fileTransfer);
-      settings['typescript-path'] = recording.path;
-      settings['typescript-name'] = recording.typescriptName;
-      settings['create-typescript-path'] = 'true';
       break;
     case 'telnet':
       settings['username'] = credential.username;
       settings['password'] = credential.password ?? null;
-      settings['typescript-path'] = recording.path;
-      settings['typescript-name'] = recording.typescriptName;
-      settings['create-typescript-path'] = 'true';
       break;
     case 'vnc':
       settings['password'] = credential.password ?? null;
@@ -102,6 +94,12 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
       settings['enable-drive'] = flag(policy.fileTransfer);
       settings['disable-auth'] = null;
       break;
+  }
+  if (typescript !== undefined && (machine.protocol === 'ssh' || machine.protocol === 'telnet')) {
+    // guacd joins the name to the path as given: only a server-made UUID ever reaches it (LAB.md).
+    settings['typescript-path'] = typescript.path;
+    settings['typescript-name'] = typescript.typescriptName;
+    settings['create-typescript-path'] = 'true';
   }
   return settings;
 }

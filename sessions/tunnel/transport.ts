@@ -39,8 +39,8 @@ const ERROR_PREFIX = '5.error,';
 export interface TransportHooks {
   /** guacd said `ready`: the connection id (for joins) stays on the server. */
   onReady(guacdConnectionId: string): void;
-  /** Bytes relayed to the browser (the watchdog's "output flows"). */
-  onOutput(bytes: number): void;
+  /** An instruction relayed to the browser (recorded; keep-alives and our session id are not passed). */
+  onOutput(data: string): void;
   /** One instruction from the browser; false drops it (policy), before guacd sees it. */
   onInput(instruction: GuacInstruction): boolean;
   onClose(error: Error | undefined): void;
@@ -160,7 +160,7 @@ export class BrokeredConnection extends ClientConnection {
     }
     // The id above and guacd's keep-alive nops go to this user only, not into the recording:
     // they are not "output" for the recording watchdog.
-    if (!data.startsWith(NOP)) this.hooks?.onOutput(data.length);
+    if (!data.startsWith(NOP)) this.hooks?.onOutput(data);
     this.relay(data);
   }
 
