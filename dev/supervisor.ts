@@ -44,6 +44,11 @@ export interface SupervisorOptions {
   userPrefix?: string;
   /** The guacd binary (e.g. a guacd 1.6 build for the compatibility run); default: Debian's. */
   guacdBin?: string;
+  /**
+   * Runs guacd in its own mount namespace with a private, empty /tmp, as a guacd in another
+   * plant segment would be: it cannot see the portal's spool (tests of the portal's recording).
+   */
+  guacdIsolated?: boolean;
 }
 
 export interface TargetAccount {
@@ -166,7 +171,7 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
   try {
     for (const name of selected) {
       // Sequential on purpose: useradd/chpasswd lock /etc/passwd and fail when run in parallel.
-      const { info, launch } = await prepare(name, { ...context, prefix, port: opts.ports?.[name], guacdBin: opts.guacdBin ?? DEFAULT_GUACD_BIN });
+      const { info, launch } = await prepare(name, { ...context, prefix, port: opts.ports?.[name], guacdBin: opts.guacdBin ?? DEFAULT_GUACD_BIN, guacdIsolated: opts.guacdIsolated === true });
       Object.assign(services, { [name]: info });
       launchers.set(name, launch);
     }
@@ -227,6 +232,7 @@ interface PrepareContext extends LaunchContext {
   prefix: string;
   port: number | undefined;
   guacdBin: string;
+  guacdIsolated: boolean;
 }
 
 interface Prepared {
@@ -244,7 +250,7 @@ async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared
     case 'redis':
       return { info: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` }, launch: () => launchRedis(spawner, dir, port) };
     case 'guacd':
-      return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port, ctx.guacdBin) };
+      return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port, ctx.guacdBin, ctx.guacdIsolated) };
     case 'sshd': {
       const username = `${ctx.prefix}-ssh`;
       const user = await ensureUser(username);
@@ -444,11 +450,17 @@ async function guacdVersion(bin: string): Promise<[number, number]> {
   return m === null ? [0, 0] : [Number(m[1]), Number(m[2])];
 }
 
-async function launchGuacd(d: DaemonSpawner, port: number, bin: string): Promise<void> {
+async function launchGuacd(d: DaemonSpawner, port: number, bin: string, isolated: boolean): Promise<void> {
   await d.requireFreePort(port);
   const [major, minor] = await guacdVersion(bin);
   const level = major > 1 || (major === 1 && minor >= 5) ? GUACD_LOG_LEVEL.current : GUACD_LOG_LEVEL.hangProne;
-  await d.spawn('guacd', bin, ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', level]);
+  const args = ['-f', '-b', '127.0.0.1', '-l', String(port), '-L', level];
+  if (isolated) {
+    // unshare and sh exec in place: the pid tracked is guacd's.
+    await d.spawn('guacd', 'unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `mount -t tmpfs tmpfs /tmp && exec ${bin} ${args.join(' ')}`]);
+  } else {
+    await d.spawn('guacd', bin, args);
+  }
   await d.waitReady(`guacd on port ${port}`, probes.guacdArgs(port));
 }
 

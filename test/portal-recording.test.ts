@@ -1,0 +1,142 @@
+// Issue "Airlock in a real plant": the portal records what it relays. guacd runs in its own mount
+// namespace with a private /tmp (no view of the portal's spool, as a guacd in a plant segment),
+// and every protocol is still recorded — by the portal, in guacd's format with the relayed key
+// events — finalised, signed, verified, and readable by the player's parser.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { Browserless, loginAs } from './support/http.ts';
+import { createRequest, grantNow, seedDemoPlant, sessionEnd, windowFromNow } from './support/workflow.ts';
+import { openSession } from './support/tunnel.ts';
+import { waitFor } from './support/wait.ts';
+import { redisDbUrl } from './support/services.ts';
+import { GuacParser } from '../sessions/tunnel/protocol.ts';
+
+/** Instructions that draw the machine's screen. */
+const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
+
+let services: Supervisor;
+let stateDir: string;
+let spool: string;
+let store: string;
+let portal: TestPortal;
+let agents: Record<'vera' | 'victor' | 'mona' | 'bruno' | 'olga' | 'aude', Browserless>;
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-portal-recording-'));
+  spool = path.join(stateDir, 'spool');
+  store = path.join(stateDir, 'store');
+  services = await startServices({ stateDir: path.join(stateDir, 'services'), services: ['guacd'], guacdIsolated: true });
+  const guacd = services.services.guacd;
+  portal = await startTestPortal(
+    {
+      AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`,
+      AIRLOCK_GUACD_SHARED_SPOOL: 'none',
+      AIRLOCK_RECORDING_SPOOL: spool,
+      AIRLOCK_RECORDING_STORE: store,
+      AIRLOCK_RECORDING_MIN_FREE_MB: '1',
+      AIRLOCK_MAX_SESSIONS_PER_USER: '10',
+    },
+    { freshDb: 9 },
+  );
+  await seedDemoPlant(portal, { targets: true });
+  const names = ['vera', 'victor', 'mona', 'bruno', 'olga', 'aude'] as const;
+  const logged = await Promise.all(names.map((u) => loginAs(portal.publicUrl, u)));
+  agents = Object.fromEntries(names.map((n, i) => [n, logged[i]])) as typeof agents;
+});
+
+afterAll(async () => {
+  await portal?.close();
+  await services?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+test('guacd cannot see the spool (nor anything of this test in /tmp)', () => {
+  const guacdPid = services.pids()[0];
+  expect(guacdPid).toBeDefined();
+  // /proc/PID/root is the process's own view of the file system: its /tmp is a private, empty one.
+  expect(existsSync(stateDir)).toBe(true);
+  expect(existsSync(path.join(`/proc/${guacdPid}/root`, stateDir))).toBe(false);
+});
+
+async function grantFor(machineId: string): Promise<{ vendor: Browserless; grant: string }> {
+  const { vera, victor, mona, bruno, olga } = agents;
+  if (machineId === 'plc-gateway') return { vendor: victor, grant: await grantNow(portal, victor, bruno, machineId) };
+  if (machineId !== 'scada-historian') return { vendor: vera, grant: await grantNow(portal, vera, mona, machineId) };
+  // The SCADA historian needs two approvals.
+  const id = await createRequest(vera, { machineId, ...windowFromNow(1_200, 600_000) });
+  await mona.post(`/api/requests/${id}/approve`, {});
+  await olga.post(`/api/requests/${id}/approve`, {});
+  await waitFor(async () => (await portal.services.requests.grantFor('dev:vera', machineId))?.requestId === id, { timeoutMs: 5_000, what: 'the grant' });
+  return { vendor: vera, grant: id };
+}
+
+test.each([
+  ['SSH', 'cnc-07'],
+  ['Telnet', 'plc-gateway'],
+  ['VNC', 'press-hmi'],
+  ['RDP', 'scada-historian'],
+])('%s: recorded by the portal, finalised, signed and verified, with the key events', async (_name, machineId) => {
+  const { aude } = agents;
+  const { vendor, grant } = await grantFor(machineId);
+  const session = await openSession(vendor, grant);
+  await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
+  session.tunnel.typeText('airlock');
+  await session.tunnel.close();
+  await sessionEnd(aude, session.id);
+  let dir: string | undefined;
+  await waitFor(async () => (dir = (await portal.services.recordings.catalog.get(session.id))?.dir) !== undefined, { timeoutMs: 30_000, what: 'the finalised recording' });
+  const verification = (await aude.get(`/api/recordings/${session.id}/verify`)).json<{ verification: { ok: boolean; incomplete: string[] } }>().verification;
+  expect(verification).toMatchObject({ ok: true, incomplete: [] });
+
+  const recording = readFileSync(path.join(store, dir ?? '', 'recording.guac'), 'utf8');
+  const instructions = new GuacParser().push(recording);
+  const opcodes = new Set(instructions.map((i) => i[0]));
+  expect(opcodes.has('sync')).toBe(true);
+  expect(DRAWING.some((o) => opcodes.has(o))).toBe(true);
+  // The key events, as guacd's recording-include-keys writes them: key,<keysym>,<pressed>,<timestamp>.
+  const keys = instructions.filter((i) => i[0] === 'key');
+  expect(keys.map((k) => Number(k[1]))).toEqual(expect.arrayContaining([...'airlock'].map((c) => c.codePointAt(0))));
+  expect(keys.every((k) => k.length === 4 && (k[2] === '1' || k[2] === '0') && /^\d{13}$/.test(k[3] ?? ''))).toBe(true);
+});
+
+test('a recording write that fails ends the session at once, fail closed (a full spool disk)', async () => {
+  const small = path.join(stateDir, 'small-spool');
+  await import('node:fs/promises').then((fs) => fs.mkdir(small, { recursive: true }));
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+  const guacd = services.services.guacd;
+  const full = await startTestPortal({
+    AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`,
+    AIRLOCK_GUACD_SHARED_SPOOL: 'none',
+    AIRLOCK_RECORDING_SPOOL: small,
+    AIRLOCK_RECORDING_STORE: store,
+    AIRLOCK_RECORDING_MIN_FREE_MB: '0',
+    AIRLOCK_REDIS_URL: redisDbUrl(9),
+  });
+  try {
+    await seedDemoPlant(full, { targets: true });
+    const vera = await loginAs(full.publicUrl, 'vera');
+    const mona = await loginAs(full.publicUrl, 'mona');
+    const session = await openSession(vera, await grantNow(full, vera, mona, 'cnc-07'));
+    // A command whose output comes later, typed (and its keys logged) while the disk has room…
+    session.tunnel.typeText('sleep 2; seq 1 200000\n');
+    const events = path.join(small, `${session.id}.events.jsonl`);
+    await waitFor(() => readFileSync(events, 'utf8').includes(`"keysym":${0xff0d}`), { timeoutMs: 10_000, what: 'the Enter key in the input log' });
+    // …then the disk fills up under the live session: the output that follows cannot be recorded.
+    const { writeFileSync } = await import('node:fs');
+    try {
+      writeFileSync(path.join(small, 'filler'), Buffer.alloc(4 * 1024 * 1024));
+    } catch {
+      // ENOSPC: the disk is now full
+    }
+    expect(await session.tunnel.errorMessage()).toBe('Recording failed; the session was ended.');
+    expect(await sessionEnd(agents.aude, session.id)).toMatchObject({ reason: 'recording_write_failed', details: { detail: expect.stringContaining('ENOSPC') } });
+  } finally {
+    await full.close();
+    execFileSync('umount', [small]);
+  }
+});
