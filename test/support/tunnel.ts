@@ -63,7 +63,13 @@ export class Tunnel {
           resolve(i);
         },
       });
-      void this.closed.then(() => setTimeout(() => reject(new Error(`tunnel closed while waiting for ${what}`)), 50));
+      void this.closed.then(({ code }) =>
+        setTimeout(() => {
+          // Say why, when the server said: its last `error` instruction and the close code.
+          const said = this.instructions.filter((i) => i[0] === 'error').map((i) => `${i[1] ?? ''} (${i[2] ?? ''})`);
+          reject(new Error(`tunnel closed (code ${code}) while waiting for ${what}${said.length > 0 ? `: ${said.join('; ')}` : ''}`));
+        }, 50),
+      );
     });
   }
 
