@@ -57,8 +57,17 @@ export type RequiredApprovals = ServerMachineView['requiredApprovals'];
 export type MachineView = ServerMachineView;
 export type MachineAdminView = ServerMachineAdminView;
 
-/** The body of PUT /api/admin/machines/:id: what the admin view shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default. */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity'> & { rdpSecurity?: RdpSecurity | null };
+/**
+ * The body of POST /api/admin/machines and PUT /api/admin/machines/:id: what the admin view
+ * shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default;
+ * hostKey and hostKeyPolicy (SSH) absent when not set.
+ */
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version'> & {
+  rdpSecurity?: RdpSecurity | null;
+  hostKey?: string;
+  hostKeyPolicy?: HostKeyPolicy;
+};
+export type HostKeyPolicy = NonNullable<MachineAdminView['hostKeyPolicy']>;
 
 export interface CredentialInput {
   username: string;
