@@ -26,6 +26,7 @@ import {
 } from './schema.ts';
 import { hostKeyFingerprint } from './host-keys.ts';
 import { scanHostKeys } from './host-key-scan.ts';
+import { guacdReadablePrivateKey } from '../vault/ssh-keys.ts';
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
 
@@ -317,7 +318,13 @@ export function inventoryRoutes(deps: {
     route({ params: idParam, body: credentialSchema }, async ({ user, params, body }) => {
       const machine = await inventory.machine(params.id);
       if (machine === undefined) throw notFound('unknown_machine', `No machine "${params.id}".`);
-      await vault.store(params.id, body);
+      if (body.privateKey !== undefined && machine.protocol !== 'ssh') {
+        throw invalidFields([{ field: 'privateKey', code: 'invalid_input', message: `Private keys are for SSH machines; ${machine.name} uses ${machine.protocol.toUpperCase()}.` }]);
+      }
+      // A key guacd cannot read is refused now (400 unsupported_key_format / encrypted_private_key),
+      // not at the vendor's session; OpenSSH and PKCS#8 RSA keys are stored as the PEM guacd 1.3 reads.
+      const credential = body.privateKey === undefined ? body : { ...body, privateKey: guacdReadablePrivateKey(body.privateKey) };
+      await vault.store(params.id, credential);
       // The audit says that it changed and what kind it is, never what it is.
       await record(user, 'admin.credential.set', { type: 'machine', id: params.id }, machine.siteId, {
         kind: body.privateKey === undefined ? 'password' : 'private-key',
