@@ -7,13 +7,23 @@ import type { Role as ServerRole } from '../../server/config.ts';
 import type { UserView } from '../../server/user.ts';
 import type { ProviderView } from '../../server/auth/routes.ts';
 import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
-import type { CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
+import type {
+  CompanyAdminView,
+  CompanyView,
+  MachineAdminView as ServerMachineAdminView,
+  MachineView as ServerMachineView,
+  SiteAdminView as ServerSiteAdminView,
+  SiteView,
+} from '../../server/inventory/presenter.ts';
+import type { HostKeyScan as ServerHostKeyScan } from '../../server/inventory/host-key-scan.ts';
+import type { FieldIssue as ServerFieldIssue } from '../../server/errors.ts';
 import type {
   AccessRequest as ServerAccessRequest,
   CreateRequestInput,
   PersonRef as ServerPersonRef,
   RequestPage as ServerRequestPage,
   RequestState as ServerRequestState,
+  RequestWithOverlaps as ServerRequestWithOverlaps,
 } from '../../server/requests/schema.ts';
 import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
 import type { LiveEventView } from '../../server/requests/presenter.ts';
@@ -76,6 +86,13 @@ export interface CredentialInput {
 }
 
 export type Company = CompanyView;
+/** A site or company as the admin edits it: with the version an edit names in If-Match. */
+export type SiteAdmin = ServerSiteAdminView;
+export type CompanyAdmin = CompanyAdminView;
+/** What "Fetch host key" found on an SSH server, and the key guacd will check. */
+export type HostKeyScan = ServerHostKeyScan;
+/** One problem with one field of a form, as the server names it. */
+export type FieldIssue = ServerFieldIssue;
 
 export type RequestState = ServerRequestState;
 /** The order the screens list states in. */
@@ -85,6 +102,8 @@ export type PersonRef = ServerPersonRef;
 export type Decision = ServerAccessRequest['approvals'][number];
 export type AccessRequest = ServerAccessRequest;
 export type NewRequest = CreateRequestInput;
+/** A request and the other live requests of its vendor for its machine whose windows overlap it. */
+export type RequestWithOverlaps = ServerRequestWithOverlaps;
 
 export type RequestScope = 'mine' | 'waiting' | 'all';
 export type RequestPage = ServerRequestPage;
@@ -129,25 +148,28 @@ export type OpenedSession = OpenedSessionView;
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** A body's validation error: every problem with its field (empty otherwise). */
+  readonly issues: readonly FieldIssue[];
+  constructor(status: number, code: string, message: string, issues: readonly FieldIssue[] = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.issues = issues;
   }
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? 'GET',
     credentials: 'same-origin',
-    headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+    headers: { accept: 'application/json', ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   if (res.status === 204) return undefined as T;
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`);
+    const err = (body as { error?: { code?: string; message?: string; issues?: FieldIssue[] } } | null)?.error;
+    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, Array.isArray(err?.issues) ? err.issues : []);
   }
   return body as T;
 }
@@ -178,31 +200,38 @@ export const logout = () => api<void>('/auth/logout', { method: 'POST' });
 export const listSites = () => api<{ sites: Site[] }>('/api/sites').then((r) => r.sites);
 export const listMachines = () => api<{ machines: MachineView[] }>('/api/machines').then((r) => r.machines);
 
-// Inventory administration
+// Inventory administration: add is POST (409 already_exists), edit is PUT naming the version
+// the form loaded (If-Match), so an edit made on a stale copy is refused (412 version_conflict).
+const ifMatch = (version: number) => ({ 'if-match': `"${version}"` });
 export const adminListMachines = () => api<{ machines: MachineAdminView[] }>('/api/admin/machines').then((r) => r.machines);
-export const adminPutMachine = (m: MachineInput) =>
-  api<{ machine: MachineAdminView }>(`/api/admin/machines/${seg(m.id)}`, { method: 'PUT', body: m }).then((r) => r.machine);
-export const adminDeleteMachine = (id: string) => api<void>(`/api/admin/machines/${seg(id)}`, { method: 'DELETE' });
+export const adminCreateMachine = (m: MachineInput) => api<{ machine: MachineAdminView }>('/api/admin/machines', { method: 'POST', body: m }).then((r) => r.machine);
+export const adminUpdateMachine = (m: MachineInput, version: number) =>
+  api<{ machine: MachineAdminView }>(`/api/admin/machines/${seg(m.id)}`, { method: 'PUT', body: m, headers: ifMatch(version) }).then((r) => r.machine);
+export const adminDeleteMachine = (id: string, version: number) => api<void>(`/api/admin/machines/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
 export const adminPutCredential = (machineId: string, c: CredentialInput) =>
   api<void>(`/api/admin/machines/${seg(machineId)}/credential`, { method: 'PUT', body: c });
-export const adminListSites = () => api<{ sites: Site[] }>('/api/admin/sites').then((r) => r.sites);
-export const adminPutSite = (s: Site) => api<unknown>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name } });
-export const adminDeleteSite = (id: string) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE' });
-export const adminListCompanies = () => api<{ companies: Company[] }>('/api/admin/companies').then((r) => r.companies);
-export const adminPutCompany = (c: Company) =>
-  api<unknown>(`/api/admin/companies/${seg(c.id)}`, { method: 'PUT', body: { name: c.name, sites: c.sites } });
-export const adminDeleteCompany = (id: string) => api<void>(`/api/admin/companies/${seg(id)}`, { method: 'DELETE' });
+export const adminScanHostKeys = (host: string, port: number) => api<HostKeyScan>('/api/admin/ssh-host-keys/scan', { method: 'POST', body: { host, port } });
+export const adminListSites = () => api<{ sites: SiteAdmin[] }>('/api/admin/sites').then((r) => r.sites);
+export const adminCreateSite = (s: { id: string; name: string; retentionDays?: number }) => api<{ site: SiteAdmin }>('/api/admin/sites', { method: 'POST', body: s }).then((r) => r.site);
+export const adminUpdateSite = (s: { id: string; name: string; retentionDays?: number }, version: number) =>
+  api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) }, headers: ifMatch(version) }).then(
+    (r) => r.site,
+  );
+export const adminDeleteSite = (id: string, version: number) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
+export const adminListCompanies = () => api<{ companies: CompanyAdmin[] }>('/api/admin/companies').then((r) => r.companies);
+export const adminCreateCompany = (c: Company) => api<{ company: CompanyAdmin }>('/api/admin/companies', { method: 'POST', body: c }).then((r) => r.company);
+export const adminUpdateCompany = (c: Company, version: number) =>
+  api<{ company: CompanyAdmin }>(`/api/admin/companies/${seg(c.id)}`, { method: 'PUT', body: { name: c.name, sites: c.sites }, headers: ifMatch(version) }).then((r) => r.company);
+export const adminDeleteCompany = (id: string, version: number) => api<void>(`/api/admin/companies/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
 
 // Access requests
 export const listRequests = (q: { scope: RequestScope; state?: RequestState | undefined; limit?: number; cursor?: string | undefined }) =>
   api<RequestPage>(`/api/requests${query(q)}`);
 export const getRequest = (id: string) => api<{ request: AccessRequest }>(`/api/requests/${seg(id)}`).then((r) => r.request);
-export const createRequest = (body: NewRequest) =>
-  api<{ request: AccessRequest }>('/api/requests', { method: 'POST', body }).then((r) => r.request);
+export const createRequest = (body: NewRequest) => api<RequestWithOverlaps>('/api/requests', { method: 'POST', body });
 export const cancelRequest = (id: string) =>
   api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/cancel`, { method: 'POST', body: {} }).then((r) => r.request);
-export const approveRequest = (id: string, body: ApproveInput) =>
-  api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/approve`, { method: 'POST', body }).then((r) => r.request);
+export const approveRequest = (id: string, body: ApproveInput) => api<RequestWithOverlaps>(`/api/requests/${seg(id)}/approve`, { method: 'POST', body });
 export const denyRequest = (id: string, body: { comment?: string }) =>
   api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/deny`, { method: 'POST', body }).then((r) => r.request);
 export const revokeRequest = (id: string, body: { reason?: string }) =>

@@ -63,7 +63,7 @@ export function Inbox() {
             </p>
           )}
           {load.data.requests.map((r) => (
-            <DecisionCard key={r.id} request={r} tags={tagsById.get(r.machine.id)} onDecided={decided} />
+            <DecisionCard key={r.id} request={r} tags={tagsById.get(r.machine.id)} overlaps={load.data.overlaps[r.id] ?? []} onDecided={decided} />
           ))}
           {load.data.hasMore && (
             <button type="button" className="secondary" onClick={loadMore} data-testid="load-more">
@@ -79,10 +79,12 @@ export function Inbox() {
 function DecisionCard({
   request: r,
   tags,
+  overlaps,
   onDecided,
 }: {
   request: AccessRequest;
   tags: readonly string[] | undefined;
+  overlaps: readonly string[];
   onDecided: (n: InboxNotice) => void;
 }) {
   const [comment, setComment] = useState('');
@@ -124,13 +126,17 @@ function DecisionCard({
     }
     setBusy(true);
     try {
-      const updated = action === 'approve' ? await approveRequest(r.id, body) : await denyRequest(r.id, body.comment === undefined ? {} : { comment: body.comment });
-      const text =
+      const answer =
+        action === 'approve' ? await approveRequest(r.id, body) : { request: await denyRequest(r.id, body.comment === undefined ? {} : { comment: body.comment }), overlaps: [] };
+      const updated = answer.request;
+      const decidedText =
         action === 'deny'
           ? `Denied ${who}.`
           : updated.state === 'pending'
             ? `Approved ${who}; it needs ${updated.requiredApprovals - updated.approvals.length} more approval.`
             : `Approved ${who}.`;
+      const n = answer.overlaps.length;
+      const text = n === 0 ? decidedText : `${decidedText} Note: its window overlaps ${n === 1 ? 'another request' : `${n} other requests`} of the same vendor for this machine.`;
       onDecided({ kind: 'ok', text });
     } catch (err) {
       if (err instanceof ApiError && STALE_STATUSES.has(err.status)) {
@@ -151,7 +157,7 @@ function DecisionCard({
         </h2>
         <StateBadge state={r.state} testId={`state-${r.id}`} />
       </header>
-      <RequestDetails request={r} tags={tags} />
+      <RequestDetails request={r} tags={tags} overlaps={overlaps} />
       <form className="form decision" onSubmit={(e) => run('approve', e)} noValidate>
         <label>
           Comment
