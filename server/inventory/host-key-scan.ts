@@ -12,6 +12,8 @@ const SCAN_TIMEOUT_SECONDS = 5;
 const SCAN_KILL_MS = (SCAN_TIMEOUT_SECONDS + 5) * 1000;
 /** Far above what a few host keys print; bounds what a hostile server could make us buffer. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
+/** The child gets a clean environment, not the portal's (which holds secrets). */
+const SCAN_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
 
 export interface ScannedHostKey {
   type: HostKeyType;
@@ -30,7 +32,7 @@ export async function scanHostKeys(host: string, port: number, bin = 'ssh-keysca
   // `--` ends the options: a host is never read as one (the schema already forbids spaces and '=').
   const args = ['-T', String(SCAN_TIMEOUT_SECONDS), '-p', String(port), '-t', 'ecdsa,ed25519,rsa', '--', host];
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(bin, args, { timeout: SCAN_KILL_MS, maxBuffer: MAX_OUTPUT_BYTES, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }, (err, out) => {
+    execFile(bin, args, { timeout: SCAN_KILL_MS, maxBuffer: MAX_OUTPUT_BYTES, env: SCAN_ENV }, (err, out) => {
       if (err !== null && (err as NodeJS.ErrnoException).code === 'ENOENT') {
         reject(unavailable('host_key_fetch_unavailable', 'ssh-keyscan (openssh-client) is not installed on the portal; paste the host key instead.', err));
       } else resolve(String(out));

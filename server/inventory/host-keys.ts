@@ -81,6 +81,18 @@ export function hostKeyRefusal(machine: HostKeyPinning, mode: Mode): AppError | 
   return forbidden('host_key_not_pinned', "This machine's SSH host key is not pinned, so Airlock cannot verify it is the real machine; ask an administrator to pin it.");
 }
 
+/**
+ * For the mapping of guacd's errors: an SSH machine with a pinned key whose attempt ended with
+ * guacd status 512 (SERVER_ERROR) before the first frame most likely presented another host key.
+ * guacd 1.3 says only "Aborted. See logs." (1.6: "Host key did not match any provided known host
+ * keys."); verified against guacd 1.3.0 and OpenSSH 9.2: ~0.1 s after `ready`, no password sent.
+ * The other SSH failures measured there differ: closed port 519, not an SSH server 515, refused
+ * password 769 (after a prompt is drawn).
+ */
+export function likelyHostKeyMismatch(machine: HostKeyPinning, guacdStatus: number): boolean {
+  return machine.protocol === 'ssh' && machine.hostKey !== undefined && guacdStatus === 512;
+}
+
 /** What the vendor and the audit are told when guacd refuses an SSH connection to a pinned machine before its first frame. */
 export const HOST_KEY_MISMATCH_MESSAGE =
   "The machine's SSH host key does not match the one pinned in Airlock, so the connection was refused: the machine may have been replaced or its address taken over. Ask the plant to check it.";
