@@ -145,6 +145,8 @@ test('an overlapping request is flagged on the vendor’s form and in the approv
   await vera.getByTestId('submit-request').click();
   await expect(vera.getByTestId('request-overlaps').getAttribute('data-overlaps')).resolves.toBe(first);
   const second = await vera.getByTestId('request-created').getAttribute('data-request-id');
+  await vera.getByTestId('go-my-requests').click();
+  await expect(vera.getByTestId(`overlaps-${first}`).getAttribute('data-overlaps')).resolves.toBe(second);
 
   const mona = await as('mona');
   await mona.getByTestId('nav-inbox').click();
