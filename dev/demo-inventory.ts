@@ -8,6 +8,8 @@ const UNREACHABLE = { host: '127.0.0.1', port: 9 };
 
 export function demoInventory(services: RunningServices): InventoryFile {
   const at = (t: { host: string; port: number } | undefined) => (t === undefined ? UNREACHABLE : { host: t.host, port: t.port });
+  // SSH machines pin the test sshd's host key, as production machines must (unreachable ones pin nothing: there is no key to pin).
+  const sshd = services.sshd === undefined ? UNREACHABLE : { ...at(services.sshd), hostKey: services.sshd.hostKey };
   return {
     sites: [
       { id: 'site-a', name: 'Plant A (Lyon)' },
@@ -19,7 +21,7 @@ export function demoInventory(services: RunningServices): InventoryFile {
     ],
     machines: [
       {
-        id: 'cnc-07', name: 'CNC 07 controller', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...at(services.sshd),
+        id: 'cnc-07', name: 'CNC 07 controller', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...sshd,
         maxWindowMinutes: 240, requiredApprovals: 1, tags: ['CNC', 'Linux'], chatDecision: 'allowed',
         policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
       },
@@ -39,7 +41,7 @@ export function demoInventory(services: RunningServices): InventoryFile {
         policy: { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: false },
       },
       {
-        id: 'robot-cell-4', name: 'Robot cell 4 controller', siteId: 'site-b', protocol: 'ssh', guacd: 'default', ...at(services.sshd),
+        id: 'robot-cell-4', name: 'Robot cell 4 controller', siteId: 'site-b', protocol: 'ssh', guacd: 'default', ...sshd,
         maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Robot', 'Linux'], chatDecision: 'allowed',
         policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
       },

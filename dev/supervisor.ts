@@ -61,7 +61,8 @@ export interface TargetAccount {
 export interface RunningServices {
   redis?: { host: '127.0.0.1'; port: number; url: string };
   guacd?: { host: '127.0.0.1'; port: number };
-  sshd?: { host: '127.0.0.1'; port: number; account: TargetAccount };
+  /** `hostKey`: the server's public host key (`ssh-ed25519 AAAA…`), for machines to pin. */
+  sshd?: { host: '127.0.0.1'; port: number; account: TargetAccount; hostKey: string };
   vnc?: { host: '127.0.0.1'; port: number; display: number; password: string };
   rdp?: { host: '127.0.0.1'; port: number; sesmanPort: number; account: TargetAccount };
   telnet?: { host: '127.0.0.1'; port: number; account: TargetAccount };
@@ -258,8 +259,9 @@ async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared
       await setPassword(username, password);
       const keys = await generateSshKeyPair(dir);
       await writeUserFile(user, '.ssh/authorized_keys', `${keys.publicKey}\n`, 0o600);
+      const hostKey = await ensureSshHostKey(dir);
       return {
-        info: { host: '127.0.0.1', port, account: { username, password, privateKey: keys.privateKey } },
+        info: { host: '127.0.0.1', port, account: { username, password, privateKey: keys.privateKey }, hostKey },
         launch: () => launchSshd(spawner, dir, port, username),
       };
     }
@@ -467,10 +469,7 @@ async function launchGuacd(d: DaemonSpawner, port: number, bin: string, isolated
 async function launchSshd(d: DaemonSpawner, dir: string, port: number, username: string): Promise<void> {
   await d.requireFreePort(port);
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // privilege-separation directory
-  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  if (!(await readFile(hostKey).then(() => true, () => false))) {
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'airlock-dev-host', '-f', hostKey]);
-  }
+  const hostKey = sshHostKeyFile(dir);
   const config = path.join(dir, 'sshd_config');
   await writeFile(
     config,
@@ -498,6 +497,21 @@ async function launchSshd(d: DaemonSpawner, dir: string, port: number, username:
   );
   await d.spawn('sshd', '/usr/sbin/sshd', ['-D', '-e', '-f', config]); // sshd needs its absolute path to re-exec
   await d.waitReady(`sshd on port ${port}`, probes.sshBanner(port));
+}
+
+const sshHostKeyFile = (dir: string): string => path.join(dir, 'ssh_host_ed25519_key');
+
+/**
+ * The sshd's host key, made once per state directory (ed25519 only: guacd then has one key to
+ * check). Returns the public key without its comment, as a machine pins it.
+ */
+async function ensureSshHostKey(dir: string): Promise<string> {
+  const file = sshHostKeyFile(dir);
+  if (!(await readFile(file).then(() => true, () => false))) {
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'airlock-dev-host', '-f', file]);
+  }
+  const [type = '', base64 = ''] = (await readFile(`${file}.pub`, 'utf8')).trim().split(/\s+/);
+  return `${type} ${base64}`;
 }
 
 async function launchVnc(

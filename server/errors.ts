@@ -27,34 +27,49 @@ const REDIS_DOWN_ERRORS = [
   TimeoutError,
 ];
 
+/** One problem with one field of a request body, so a form can show each next to its field. */
+export interface FieldIssue {
+  /** The field's path in the body, dot-separated (`port`, `policy.readOnly`); '' for the body itself. */
+  field: string;
+  code: string;
+  message: string;
+}
+
 export class AppError extends Error {
   readonly status: number;
   readonly code: string;
   /** Worth an error-level log line (a server fault), as opposed to a client mistake. */
   readonly report: boolean;
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown; report?: boolean }) {
+  /** Every problem found with the body's fields (validation errors), the first of which is `message`. */
+  readonly issues: readonly FieldIssue[] | undefined;
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown; report?: boolean; issues?: readonly FieldIssue[] }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.status = status;
     this.code = code;
     this.report = options?.report ?? status >= 500;
+    this.issues = options?.issues;
   }
 }
 
 export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message);
+/** A body with one or more bad fields: the first names the error, all are listed. */
+export const invalidFields = (issues: readonly [FieldIssue, ...FieldIssue[]]): AppError =>
+  new AppError(400, issues[0].code, issues[0].field === '' ? issues[0].message : `${issues[0].field}: ${issues[0].message}`, { issues });
 export const unauthenticated = (message = 'Sign in first.'): AppError => new AppError(401, 'unauthenticated', message);
 export const forbidden = (code: string, message: string): AppError => new AppError(403, code, message);
 export const notFound = (code: string, message: string): AppError => new AppError(404, code, message);
 export const conflict = (code: string, message: string): AppError => new AppError(409, code, message);
+export const preconditionFailed = (code: string, message: string): AppError => new AppError(412, code, message);
 export const unavailable = (code: string, message: string, cause?: unknown): AppError =>
   new AppError(503, code, message, { cause, report: true });
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; issues?: readonly FieldIssue[] };
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, issues?: readonly FieldIssue[]): ErrorBody {
+  return { error: issues === undefined ? { code, message } : { code, message, issues } };
 }
 
 /** The message of anything thrown, for log lines and wrapped errors (a thrown non-Error is stringified). */
@@ -89,7 +104,7 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
       return;
     }
     if (appError.status === 503) res.setHeader('Retry-After', '5');
-    res.status(appError.status).json(errorBody(appError.code, appError.message));
+    res.status(appError.status).json(errorBody(appError.code, appError.message, appError.issues));
   };
 }
 

@@ -42,6 +42,8 @@ export const keys = {
     sites: `${KEY_PREFIX}inv:sites`,
     companies: `${KEY_PREFIX}inv:companies`,
     machines: `${KEY_PREFIX}inv:machines`,
+    /** Hash `<kind>:<id>` → the record's version, bumped by every write (If-Match / ETag). Kept after a delete, so a re-created record never reuses a version. */
+    versions: `${KEY_PREFIX}inv:versions`,
     /** Set once the inventory file has been imported: later starts keep the admins' edits. */
     seeded: `${KEY_PREFIX}inv:seeded`,
   },

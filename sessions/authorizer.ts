@@ -7,6 +7,8 @@ import type { AirlockUser } from '../server/user.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
 import type { Machine, Policy } from '../server/inventory/schema.ts';
 import type { RequestService } from '../server/requests/service.ts';
+import type { Mode } from '../server/config.ts';
+import { hostKeyRefusal } from '../server/inventory/host-keys.ts';
 import { SPOOL_MESSAGES, spoolProblem } from '../recordings/spool.ts';
 import type { TicketBinding } from './tickets.ts';
 import type { LiveSessionRecord, SessionRegistry } from './registry.ts';
@@ -49,6 +51,7 @@ export class UpgradeAuthorizer {
     local: LocalSessions;
     caps: SessionCaps;
     recording: { spool: string; minFreeBytes: number };
+    mode: Mode;
   };
 
   constructor(deps: UpgradeAuthorizer['deps']) {
@@ -68,6 +71,9 @@ export class UpgradeAuthorizer {
     if (grant === undefined) {
       throw new AppError(409, 'grant_invalid', 'The grant is not valid now (expired, revoked or not yet started).');
     }
+    // Again at the upgrade: the pin may have been removed since the ticket was issued.
+    const untrusted = hostKeyRefusal(machine, this.deps.mode);
+    if (untrusted !== undefined) throw untrusted;
     const problem = await spoolProblem(this.deps.recording.spool, this.deps.recording.minFreeBytes);
     if (problem !== undefined) throw unavailable('recording_unavailable', SPOOL_MESSAGES[problem]);
     const takeOver = await this.checkCaps(binding, machine.guacd);

@@ -62,8 +62,8 @@ export class SessionBroker {
     this.registry = new SessionRegistry(redis, config.instanceId);
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute });
     this.guacdHealth = new GuacdHealth(config.guacds);
-    this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth });
-    this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording });
+    this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth, mode: config.mode });
+    this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording, mode: config.mode });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser });
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
     this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, local: this.local, lifecycle, finaliser });

@@ -167,7 +167,7 @@ export class LiveSession implements LocalConnection {
             this.endReason ??= 'protocol_error';
           },
           onFirstFrame: () => this.onFirstFrame(),
-          onGuacdError: (status, text) => this.failed(classifyGuacdError(status, text), `guacd status ${status}: ${text}`),
+          onGuacdError: (status, text) => this.failed(classifyGuacdError(status, text, machine, this.record === undefined), `guacd status ${status}: ${text}`),
           onGuacdLost: (detail) => this.failed('guacd_lost', detail),
           onGuacdDisconnect: () => {
             this.endReason ??= 'ended_by_machine';

@@ -10,6 +10,8 @@ import type { AirlockUser } from '../server/user.ts';
 import { forbidden, notFound, unavailable } from '../server/errors.ts';
 import { mayOverseeSession } from '../server/policies.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
+import { hostKeyRefusal } from '../server/inventory/host-keys.ts';
+import type { Mode } from '../server/config.ts';
 import type { Policy } from '../server/inventory/schema.ts';
 import type { Vault } from '../server/vault/vault.ts';
 import type { RequestService } from '../server/requests/service.ts';
@@ -80,6 +82,8 @@ export interface TicketDeps {
   refusals: Refusals;
   recording: { spool: string; minFreeBytes: number };
   guacdHealth: GuacdHealth;
+  /** `standard` refuses SSH machines without a pinned host key (host-keys.ts). */
+  mode: Mode;
 }
 
 /** The ticket office: issues tickets for the HTTP API and consumes them for the upgrade guard. */
@@ -104,6 +108,11 @@ export class Tickets {
     }
     const machine = await inventory.machine(request.machine.id);
     if (machine === undefined) throw notFound('unknown_machine', 'This machine is no longer in the inventory.');
+    const untrusted = hostKeyRefusal(machine, this.deps.mode);
+    if (untrusted !== undefined) {
+      await refusals.record(user, 'session.ticket', requestId, untrusted.code);
+      throw untrusted;
+    }
     const problem = await spoolProblem(this.deps.recording.spool, this.deps.recording.minFreeBytes);
     if (problem !== undefined) {
       await refusals.record(user, 'session.ticket', requestId, problem);

@@ -7,13 +7,23 @@ import type { Role as ServerRole } from '../../server/config.ts';
 import type { UserView } from '../../server/user.ts';
 import type { ProviderView } from '../../server/auth/routes.ts';
 import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
-import type { CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
+import type {
+  CompanyAdminView,
+  CompanyView,
+  MachineAdminView as ServerMachineAdminView,
+  MachineView as ServerMachineView,
+  SiteAdminView as ServerSiteAdminView,
+  SiteView,
+} from '../../server/inventory/presenter.ts';
+import type { HostKeyScan as ServerHostKeyScan } from '../../server/inventory/host-key-scan.ts';
+import type { FieldIssue as ServerFieldIssue } from '../../server/errors.ts';
 import type {
   AccessRequest as ServerAccessRequest,
   CreateRequestInput,
   PersonRef as ServerPersonRef,
   RequestPage as ServerRequestPage,
   RequestState as ServerRequestState,
+  RequestWithOverlaps as ServerRequestWithOverlaps,
 } from '../../server/requests/schema.ts';
 import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
 import type { LiveEventView } from '../../server/requests/presenter.ts';
@@ -57,8 +67,17 @@ export type RequiredApprovals = ServerMachineView['requiredApprovals'];
 export type MachineView = ServerMachineView;
 export type MachineAdminView = ServerMachineAdminView;
 
-/** The body of PUT /api/admin/machines/:id: what the admin view shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default. */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity'> & { rdpSecurity?: RdpSecurity | null };
+/**
+ * The body of POST /api/admin/machines and PUT /api/admin/machines/:id: what the admin view
+ * shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default;
+ * hostKey and hostKeyPolicy (SSH) absent when not set.
+ */
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version'> & {
+  rdpSecurity?: RdpSecurity | null;
+  hostKey?: string;
+  hostKeyPolicy?: HostKeyPolicy;
+};
+export type HostKeyPolicy = NonNullable<MachineAdminView['hostKeyPolicy']>;
 
 export interface CredentialInput {
   username: string;
@@ -67,6 +86,13 @@ export interface CredentialInput {
 }
 
 export type Company = CompanyView;
+/** A site or company as the admin edits it: with the version an edit names in If-Match. */
+export type SiteAdmin = ServerSiteAdminView;
+export type CompanyAdmin = CompanyAdminView;
+/** What "Fetch host key" found on an SSH server, and the key guacd will check. */
+export type HostKeyScan = ServerHostKeyScan;
+/** One problem with one field of a form, as the server names it. */
+export type FieldIssue = ServerFieldIssue;
 
 export type RequestState = ServerRequestState;
 /** The order the screens list states in. */
@@ -76,6 +102,8 @@ export type PersonRef = ServerPersonRef;
 export type Decision = ServerAccessRequest['approvals'][number];
 export type AccessRequest = ServerAccessRequest;
 export type NewRequest = CreateRequestInput;
+/** A request and the other live requests of its vendor for its machine whose windows overlap it. */
+export type RequestWithOverlaps = ServerRequestWithOverlaps;
 
 export type RequestScope = 'mine' | 'waiting' | 'all';
 export type RequestPage = ServerRequestPage;
@@ -126,46 +154,48 @@ export interface FieldError {
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  /** Every field problem the server named; today's server names one, in the message ("reason: …"). */
+  /** Every field problem the server named (`error.issues`, or one named in the message). */
   readonly fields: FieldError[];
-  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
+  /** A body's validation error: every problem with its field and code (empty otherwise). */
+  readonly issues: readonly FieldIssue[];
+  constructor(status: number, code: string, message: string, fields: FieldError[] = [], issues: readonly FieldIssue[] = []) {
     super(message);
     this.status = status;
     this.code = code;
     this.fields = fields;
+    this.issues = issues;
   }
 }
 
-/** `error.fields` if the server sent a list, else the field named by a "field: message" text. */
-function fieldErrors(err: { code?: string; message?: string; fields?: unknown } | undefined): FieldError[] {
-  if (Array.isArray(err?.fields)) {
-    return err.fields.flatMap((f: unknown) => {
-      const o = f as { field?: unknown; path?: unknown; message?: unknown } | null;
-      const field = typeof o?.field === 'string' ? o.field : typeof o?.path === 'string' ? o.path : null;
-      return field !== null && typeof o?.message === 'string' ? [{ field, message: o.message }] : [];
+/** The server's `error.issues` (every problem with its field), else the field named by a "field: message" text. */
+function fieldErrors(err: { code?: string; message?: string; issues?: unknown } | undefined): FieldError[] {
+  if (Array.isArray(err?.issues)) {
+    return err.issues.flatMap((f: unknown) => {
+      const o = f as { field?: unknown; message?: unknown } | null;
+      return typeof o?.field === 'string' && typeof o.message === 'string' ? [{ field: o.field, message: o.message }] : [];
     });
   }
   const m = /^([A-Za-z][\w.]*): (.+)$/.exec(err?.message ?? '');
   return (err?.code === 'invalid_input' || err?.code === 'field_too_long') && m !== null ? [{ field: m[1] ?? '', message: m[2] ?? '' }] : [];
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? 'GET',
     credentials: 'same-origin',
-    headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+    headers: { accept: 'application/json', ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   if (res.status === 204) return undefined as T;
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string; fields?: unknown } } | null)?.error;
+    const err = (body as { error?: { code?: string; message?: string; issues?: FieldIssue[] } } | null)?.error;
     // A privileged action on a sign-in the IdP has not confirmed within the max age (a provider
     // without refresh tokens): sign in again with max_age and come back here; the user repeats the action.
     if (res.status === 401 && err?.code === 'reauthentication_required') {
       window.location.assign(`/auth/login?reauth=true&returnTo=${encodeURIComponent(window.location.pathname + window.location.search + window.location.hash)}`);
     }
-    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, fieldErrors(err));
+    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, fieldErrors(err), Array.isArray(err?.issues) ? err.issues : []);
   }
   return body as T;
 }
@@ -196,31 +226,38 @@ export const logout = () => api<void>('/auth/logout', { method: 'POST' });
 export const listSites = () => api<{ sites: Site[] }>('/api/sites').then((r) => r.sites);
 export const listMachines = () => api<{ machines: MachineView[] }>('/api/machines').then((r) => r.machines);
 
-// Inventory administration
+// Inventory administration: add is POST (409 already_exists), edit is PUT naming the version
+// the form loaded (If-Match), so an edit made on a stale copy is refused (412 version_conflict).
+const ifMatch = (version: number) => ({ 'if-match': `"${version}"` });
 export const adminListMachines = () => api<{ machines: MachineAdminView[] }>('/api/admin/machines').then((r) => r.machines);
-export const adminPutMachine = (m: MachineInput) =>
-  api<{ machine: MachineAdminView }>(`/api/admin/machines/${seg(m.id)}`, { method: 'PUT', body: m }).then((r) => r.machine);
-export const adminDeleteMachine = (id: string) => api<void>(`/api/admin/machines/${seg(id)}`, { method: 'DELETE' });
+export const adminCreateMachine = (m: MachineInput) => api<{ machine: MachineAdminView }>('/api/admin/machines', { method: 'POST', body: m }).then((r) => r.machine);
+export const adminUpdateMachine = (m: MachineInput, version: number) =>
+  api<{ machine: MachineAdminView }>(`/api/admin/machines/${seg(m.id)}`, { method: 'PUT', body: m, headers: ifMatch(version) }).then((r) => r.machine);
+export const adminDeleteMachine = (id: string, version: number) => api<void>(`/api/admin/machines/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
 export const adminPutCredential = (machineId: string, c: CredentialInput) =>
   api<void>(`/api/admin/machines/${seg(machineId)}/credential`, { method: 'PUT', body: c });
-export const adminListSites = () => api<{ sites: Site[] }>('/api/admin/sites').then((r) => r.sites);
-export const adminPutSite = (s: Site) => api<unknown>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name } });
-export const adminDeleteSite = (id: string) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE' });
-export const adminListCompanies = () => api<{ companies: Company[] }>('/api/admin/companies').then((r) => r.companies);
-export const adminPutCompany = (c: Company) =>
-  api<unknown>(`/api/admin/companies/${seg(c.id)}`, { method: 'PUT', body: { name: c.name, sites: c.sites } });
-export const adminDeleteCompany = (id: string) => api<void>(`/api/admin/companies/${seg(id)}`, { method: 'DELETE' });
+export const adminScanHostKeys = (host: string, port: number) => api<HostKeyScan>('/api/admin/ssh-host-keys/scan', { method: 'POST', body: { host, port } });
+export const adminListSites = () => api<{ sites: SiteAdmin[] }>('/api/admin/sites').then((r) => r.sites);
+export const adminCreateSite = (s: { id: string; name: string; retentionDays?: number }) => api<{ site: SiteAdmin }>('/api/admin/sites', { method: 'POST', body: s }).then((r) => r.site);
+export const adminUpdateSite = (s: { id: string; name: string; retentionDays?: number }, version: number) =>
+  api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) }, headers: ifMatch(version) }).then(
+    (r) => r.site,
+  );
+export const adminDeleteSite = (id: string, version: number) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
+export const adminListCompanies = () => api<{ companies: CompanyAdmin[] }>('/api/admin/companies').then((r) => r.companies);
+export const adminCreateCompany = (c: Company) => api<{ company: CompanyAdmin }>('/api/admin/companies', { method: 'POST', body: c }).then((r) => r.company);
+export const adminUpdateCompany = (c: Company, version: number) =>
+  api<{ company: CompanyAdmin }>(`/api/admin/companies/${seg(c.id)}`, { method: 'PUT', body: { name: c.name, sites: c.sites }, headers: ifMatch(version) }).then((r) => r.company);
+export const adminDeleteCompany = (id: string, version: number) => api<void>(`/api/admin/companies/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
 
 // Access requests
 export const listRequests = (q: { scope: RequestScope; state?: RequestState | undefined; limit?: number; cursor?: string | undefined }) =>
   api<RequestPage>(`/api/requests${query(q)}`);
 export const getRequest = (id: string) => api<{ request: AccessRequest }>(`/api/requests/${seg(id)}`).then((r) => r.request);
-export const createRequest = (body: NewRequest) =>
-  api<{ request: AccessRequest }>('/api/requests', { method: 'POST', body }).then((r) => r.request);
+export const createRequest = (body: NewRequest) => api<RequestWithOverlaps>('/api/requests', { method: 'POST', body });
 export const cancelRequest = (id: string) =>
   api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/cancel`, { method: 'POST', body: {} }).then((r) => r.request);
-export const approveRequest = (id: string, body: ApproveInput) =>
-  api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/approve`, { method: 'POST', body }).then((r) => r.request);
+export const approveRequest = (id: string, body: ApproveInput) => api<RequestWithOverlaps>(`/api/requests/${seg(id)}/approve`, { method: 'POST', body });
 export const denyRequest = (id: string, body: { comment?: string }) =>
   api<{ request: AccessRequest }>(`/api/requests/${seg(id)}/deny`, { method: 'POST', body }).then((r) => r.request);
 export const revokeRequest = (id: string, body: { reason?: string }) =>

@@ -2,19 +2,33 @@
 // a mismatch is a 400 whose message names the field, and the handler only ever sees parsed input.
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { badRequest, unauthenticated } from '../errors.ts';
+import { AppError, unauthenticated, type FieldIssue } from '../errors.ts';
 import { currentUser } from './current-user.ts';
 import type { AirlockUser } from '../user.ts';
 
+/** Every zod issue as the API names it: the field, a stable code and a readable message. */
+export function zodIssues(error: z.ZodError, part: 'body' | 'query' | 'params'): FieldIssue[] {
+  return error.issues.map((i) => fieldIssue(i, part));
+}
+
+function fieldIssue(issue: z.core.$ZodIssue, part: 'body' | 'query' | 'params'): FieldIssue {
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
+  const code = issue.code === 'too_big' && issue.origin === 'string' ? 'field_too_long' : 'invalid_input';
+  return { field: issue.path.length === 0 ? (part === 'body' ? '' : part) : issue.path.join('.'), code, message };
+}
+
+/**
+ * Parses one part of a request. The error's message names the first problem; a body's error
+ * also lists every problem with its field (`issues`), so a form can show them all at once.
+ */
 export function parseInput<T>(schema: z.ZodType<T>, value: unknown, part: 'body' | 'query' | 'params'): T {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue === undefined || issue.path.length === 0 ? part : issue.path.join('.');
-  let message = issue?.message ?? 'invalid';
-  if (issue?.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
-  const code = issue?.code === 'too_big' && typeof issue.origin === 'string' && issue.origin === 'string' ? 'field_too_long' : 'invalid_input';
-  throw badRequest(code, `${where}: ${message}`);
+  const issues = zodIssues(result.error, part);
+  const first = issues[0] ?? { field: '', code: 'invalid_input', message: 'invalid' };
+  const message = `${first.field === '' ? part : first.field}: ${first.message}`;
+  throw new AppError(400, first.code, message, part === 'body' ? { issues } : undefined);
 }
 
 interface Schemas<P, Q, B> {

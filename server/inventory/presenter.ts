@@ -1,6 +1,7 @@
 // What the inventory API shows of sites, companies and machines (docs/api.md, "Inventory"):
 // each view names its fields, so a field added to a record is not published by accident.
 import type { Company, Machine, Policy, Protocol, Site } from './schema.ts';
+import { hostKeyFingerprint } from './host-keys.ts';
 
 /** A site as anyone allowed to see it sees it. */
 export interface SiteView {
@@ -8,15 +9,21 @@ export interface SiteView {
   name: string;
 }
 
-/** A site as the admin edits it: with its retention, when it sets one. */
+/** A site as the admin edits it: with its retention, when it sets one, and the version an edit must name (If-Match). */
 export interface SiteAdminView extends SiteView {
   retentionDays?: number;
+  version: number;
 }
 
 export interface CompanyView {
   id: string;
   name: string;
   sites: string[];
+}
+
+/** A company as the admin edits it: with the version an edit must name (If-Match). */
+export interface CompanyAdminView extends CompanyView {
+  version: number;
 }
 
 /** What anyone allowed to see a machine sees: never its address, port or credential. */
@@ -40,13 +47,25 @@ export interface MachineAdminView extends MachineView {
   rdpSecurity: NonNullable<Machine['rdpSecurity']> | null;
   chatDecision: Machine['chatDecision'];
   hasCredential: boolean;
+  /** SSH: the pinned host key (`type base64`) and its SHA256 fingerprint, or null. */
+  hostKey: string | null;
+  hostKeyFingerprint: string | null;
+  /** SSH: `any` when the machine accepts every host key (shown in red); null otherwise. */
+  hostKeyPolicy: NonNullable<Machine['hostKeyPolicy']> | null;
+  /** The version an edit must name (If-Match). */
+  version: number;
 }
 
 export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name });
 
-export const presentAdminSite = (s: Site): SiteAdminView => ({ id: s.id, name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) });
+export const presentAdminSite = (s: Site, version: number): SiteAdminView => ({
+  id: s.id,
+  name: s.name,
+  ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }),
+  version,
+});
 
-export const presentCompany = (c: Company): CompanyView => ({ id: c.id, name: c.name, sites: c.sites });
+export const presentAdminCompany = (c: Company, version: number): CompanyAdminView => ({ id: c.id, name: c.name, sites: c.sites, version });
 
 export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): MachineView {
   return {
@@ -62,7 +81,7 @@ export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): Ma
   };
 }
 
-export function presentAdminMachine(m: Machine, sites: ReadonlyMap<string, Site>, hasCredential: boolean): MachineAdminView {
+export function presentAdminMachine(m: Machine, sites: ReadonlyMap<string, Site>, hasCredential: boolean, version: number): MachineAdminView {
   return {
     ...presentMachine(m, sites),
     host: m.host,
@@ -71,5 +90,9 @@ export function presentAdminMachine(m: Machine, sites: ReadonlyMap<string, Site>
     rdpSecurity: m.rdpSecurity ?? null,
     chatDecision: m.chatDecision,
     hasCredential,
+    hostKey: m.hostKey ?? null,
+    hostKeyFingerprint: m.hostKey === undefined ? null : hostKeyFingerprint(m.hostKey),
+    hostKeyPolicy: m.hostKeyPolicy ?? null,
+    version,
   };
 }

@@ -1,19 +1,63 @@
 // Inventory API: what each role may see of sites and machines, and the admin's editing of
 // sites, vendor companies, machines and (write-only) credentials. Every change is audited.
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { currentUser } from '../http/current-user.ts';
 import type { AirlockUser } from '../user.ts';
-import { badRequest, notFound, unauthenticated } from '../errors.ts';
-import { parseInput, route } from '../http/validate.ts';
+import { badRequest, invalidFields, notFound, unauthenticated, type FieldIssue } from '../errors.ts';
+import { route, zodIssues } from '../http/validate.ts';
 import { assertMayAdminister, seesAllInventory } from '../policies.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
-import type { InventoryStore } from './store.ts';
-import { presentAdminMachine, presentAdminSite, presentCompany, presentMachine, presentSite } from './presenter.ts';
-import { companySchema, credentialSchema, machineSchema, siteSchema, type InvalidatedAccess, type InventoryChange, type Site } from './schema.ts';
+import type { InventoryStore, WriteExpectation } from './store.ts';
+import { presentAdminCompany, presentAdminMachine, presentAdminSite, presentMachine, presentSite, type MachineAdminView } from './presenter.ts';
+import {
+  companySchema,
+  credentialSchema,
+  hostSchema,
+  machineSchema,
+  portSchema,
+  siteSchema,
+  type Company,
+  type InvalidatedAccess,
+  type InventoryChange,
+  type Machine,
+  type Site,
+} from './schema.ts';
+import { hostKeyFingerprint } from './host-keys.ts';
+import { scanHostKeys } from './host-key-scan.ts';
+import { guacdReadablePrivateKey } from '../vault/ssh-keys.ts';
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
+
+/**
+ * If-Match as the inventory reads it: `*` (any existing record) or the versions (`"3"`) the
+ * write may replace; absent: unconditional. Weak tags never match (RFC 9110 §13.1.1).
+ */
+export function parseIfMatch(header: string | undefined): WriteExpectation['ifMatch'] {
+  if (header === undefined || header.trim() === '') return undefined;
+  if (header.trim() === '*') return '*';
+  const versions: number[] = [];
+  for (const tag of header.split(',').map((t) => t.trim())) {
+    const strong = /^"(\d{1,15})"$/.exec(tag);
+    if (strong?.[1] !== undefined) versions.push(Number(strong[1]));
+    else if (!/^W\/"[^"]*"$/.test(tag)) throw badRequest('invalid_if_match', 'If-Match must be "*" or the version the record had when read, in quotes (its ETag).');
+  }
+  // Only weak tags: nothing can match, which the store reports as a conflict.
+  return versions.length > 0 ? versions : [-1];
+}
+
+/** The admin screens send back what they read: the fields the portal works out are dropped. */
+function stripReadOnly(body: Record<string, unknown>): Record<string, unknown> {
+  const { siteName: _s, hasCredential: _h, hostKeyFingerprint: _f, version: _v, id: _i, ...rest } = body;
+  for (const optional of ['rdpSecurity', 'hostKey', 'hostKeyPolicy', 'retentionDays']) if (rest[optional] === null) delete rest[optional];
+  return rest;
+}
+
+const nonEmpty = (issues: FieldIssue[]): [FieldIssue, ...FieldIssue[]] => {
+  const [first, ...rest] = issues;
+  return [first ?? { field: '', code: 'invalid_input', message: 'invalid' }, ...rest];
+};
 
 /** Ends what an inventory change invalidates (the request workflow's, injected by app/). */
 export type EndInvalidatedAccess = (admin: AirlockUser, change: InventoryChange) => Promise<InvalidatedAccess>;
@@ -75,88 +119,197 @@ export function inventoryRoutes(deps: {
   const record = (u: AirlockUser, action: string, target: { type: string; id: string }, site: string | null, details: Record<string, unknown> = {}) =>
     audit.append({ actor: { id: u.id, name: u.name }, action, target, outcome: 'ok', reason: null, details, site });
 
-  admin.get('/sites', route({}, async () => ({ sites: (await inventory.sites()).map(presentAdminSite) })));
+  // Create is POST (409 already_exists on a taken id); edit is PUT, guarded by If-Match when
+  // the caller sends it (the admin screens always do), so a stale copy cannot overwrite.
+  const saved = <T>(res: Response, version: number, body: T): T => {
+    res.setHeader('ETag', `"${version}"`);
+    return body;
+  };
+  const replace = (req: Request): WriteExpectation => {
+    const ifMatch = parseIfMatch(req.get('if-match'));
+    return ifMatch === undefined ? { mode: 'replace' } : { mode: 'replace', ifMatch };
+  };
+
+  /** Every problem with a site body, the schema's and the store's, in one 400. */
+  const checkedSite = (raw: unknown): Site => {
+    const parsed = siteSchema.safeParse(raw ?? {});
+    if (parsed.success) return parsed.data;
+    throw invalidFields(nonEmpty(zodIssues(parsed.error, 'body')));
+  };
+  admin.get('/sites', route({}, async () => {
+    const versions = await inventory.versions('site');
+    return { sites: (await inventory.sites()).map((s) => presentAdminSite(s, versions.get(s.id) ?? 0)) };
+  }));
+  admin.get(
+    '/sites/:id',
+    route({ params: idParam }, async ({ params, res }) => {
+      const site = await inventory.site(params.id);
+      if (site === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
+      const version = await inventory.version('site', site.id);
+      return saved(res, version, { site: presentAdminSite(site, version) });
+    }),
+  );
+  admin.post(
+    '/sites',
+    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
+      const site = checkedSite(body);
+      const version = await inventory.putSite(site, { mode: 'create' });
+      await record(user, 'admin.site.created', { type: 'site', id: site.id }, site.id, { name: site.name });
+      return saved(res, version, { site: presentAdminSite(site, version) });
+    }, 201),
+  );
   admin.put(
     '/sites/:id',
-    route({ params: idParam, body: siteSchema.omit({ id: true }) }, async ({ user, params, body }) => {
-      const site = { ...body, id: params.id };
-      await inventory.putSite(site);
+    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
+      const site = checkedSite({ ...stripReadOnly(body), id: params.id });
+      const version = await inventory.putSite(site, replace(req));
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name });
-      return { site: presentAdminSite(site) };
+      return saved(res, version, { site: presentAdminSite(site, version) });
     }),
   );
   admin.delete(
     '/sites/:id',
-    route({ params: idParam }, async ({ user, params }) => {
-      await inventory.deleteSite(params.id);
+    route({ params: idParam }, async ({ user, params, req }) => {
+      await inventory.deleteSite(params.id, parseIfMatch(req.get('if-match')));
       const ended = await endAccess(user, [{ kind: 'site_deleted', siteId: params.id }]);
       await record(user, 'admin.site.deleted', { type: 'site', id: params.id }, params.id, ended);
       return undefined;
     }),
   );
 
-  admin.get('/companies', route({}, async () => ({ companies: (await inventory.companies()).map(presentCompany) })));
+  /** Every problem with a company body, unknown sites included, in one 400. */
+  const checkedCompany = async (raw: unknown): Promise<Company> => {
+    const parsed = companySchema.safeParse(raw ?? {});
+    const issues = parsed.success ? [] : zodIssues(parsed.error, 'body');
+    const listed = (raw as { sites?: unknown }).sites;
+    if (!issues.some((i) => i.field === 'sites' || i.field.startsWith('sites.')) && Array.isArray(listed)) {
+      const known = await siteMap();
+      const unknown = listed.filter((s): s is string => typeof s === 'string' && !known.has(s));
+      if (unknown.length > 0) issues.push({ field: 'sites', code: 'unknown_site', message: `No site ${unknown.map((s) => `"${s}"`).join(', ')}.` });
+    }
+    if (issues.length > 0 || !parsed.success) throw invalidFields(nonEmpty(issues));
+    return parsed.data;
+  };
+  admin.get('/companies', route({}, async () => {
+    const versions = await inventory.versions('company');
+    return { companies: (await inventory.companies()).map((c) => presentAdminCompany(c, versions.get(c.id) ?? 0)) };
+  }));
+  admin.get(
+    '/companies/:id',
+    route({ params: idParam }, async ({ params, res }) => {
+      const company = await inventory.company(params.id);
+      if (company === undefined) throw notFound('unknown_company', `No company "${params.id}".`);
+      const version = await inventory.version('company', company.id);
+      return saved(res, version, { company: presentAdminCompany(company, version) });
+    }),
+  );
+  admin.post(
+    '/companies',
+    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
+      const company = await checkedCompany(body);
+      const version = await inventory.putCompany(company, { mode: 'create' });
+      await record(user, 'admin.company.created', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(',') });
+      return saved(res, version, { company: presentAdminCompany(company, version) });
+    }, 201),
+  );
   admin.put(
     '/companies/:id',
-    route({ params: idParam, body: companySchema.omit({ id: true }) }, async ({ user, params, body }) => {
-      const company = { ...body, id: params.id };
+    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
+      const company = await checkedCompany({ ...stripReadOnly(body), id: params.id });
       const before = await inventory.company(company.id);
-      await inventory.putCompany(company);
+      const version = await inventory.putCompany(company, replace(req));
       const removed = (before?.sites ?? []).filter((site) => !company.sites.includes(site));
       const ended = await endAccess(user, removed.length === 0 ? [] : [{ kind: 'company_sites_removed', companyId: company.id, sites: removed }]);
       await record(user, 'admin.company.saved', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(','), ...ended });
-      return { company: presentCompany(company) };
+      return saved(res, version, { company: presentAdminCompany(company, version) });
     }),
   );
   admin.delete(
     '/companies/:id',
-    route({ params: idParam }, async ({ user, params }) => {
-      await inventory.deleteCompany(params.id);
+    route({ params: idParam }, async ({ user, params, req }) => {
+      await inventory.deleteCompany(params.id, parseIfMatch(req.get('if-match')));
       const ended = await endAccess(user, [{ kind: 'company_deleted', companyId: params.id }]);
       await record(user, 'admin.company.deleted', { type: 'company', id: params.id }, null, ended);
       return undefined;
     }),
   );
 
+  const machineView = async (m: Machine, version: number): Promise<MachineAdminView> => presentAdminMachine(m, await siteMap(), await vault.has(m.id), version);
+  /** Every problem with a machine body, an unknown site or guacd included, in one 400. */
+  const checkedMachine = async (raw: Record<string, unknown>): Promise<Machine> => {
+    const parsed = machineSchema.safeParse(raw);
+    const issues = parsed.success ? [] : zodIssues(parsed.error, 'body');
+    const flagged = (field: string): boolean => issues.some((i) => i.field === field);
+    const siteId = raw['siteId'];
+    if (!flagged('siteId') && typeof siteId === 'string' && (await inventory.site(siteId)) === undefined) {
+      issues.push({ field: 'siteId', code: 'unknown_site', message: `No site "${siteId}".` });
+    }
+    const guacd = raw['guacd'] ?? 'default';
+    if (!flagged('guacd') && typeof guacd === 'string' && !deps.guacdIds.includes(guacd)) {
+      issues.push({ field: 'guacd', code: 'unknown_guacd', message: `No guacd "${guacd}" is configured.` });
+    }
+    if (issues.length > 0 || !parsed.success) throw invalidFields(nonEmpty(issues));
+    return parsed.data;
+  };
+  /** What an audit event says of a machine's change: its shape, and its host key by fingerprint. */
+  const machineDetails = (machine: Machine, before: Machine | undefined): Record<string, unknown> => ({
+    protocol: machine.protocol,
+    requiredApprovals: machine.requiredApprovals,
+    maxWindowMinutes: machine.maxWindowMinutes,
+    ...(machine.protocol === 'ssh' && (before === undefined || before.hostKey !== machine.hostKey || before.hostKeyPolicy !== machine.hostKeyPolicy)
+      ? { hostKey: machine.hostKey === undefined ? null : hostKeyFingerprint(machine.hostKey), hostKeyPolicy: machine.hostKeyPolicy ?? 'pinned' }
+      : {}),
+  });
+
   admin.get(
     '/machines',
     route({}, async () => {
       const sites = await siteMap();
       const machines = await inventory.machines();
+      const versions = await inventory.versions('machine');
       const withCredential = await Promise.all(machines.map((m) => vault.has(m.id)));
-      return { machines: machines.map((m, i) => presentAdminMachine(m, sites, withCredential[i] ?? false)) };
+      return { machines: machines.map((m, i) => presentAdminMachine(m, sites, withCredential[i] ?? false, versions.get(m.id) ?? 0)) };
     }),
   );
-  // The admin UI sends back what it read: the read-only fields it cannot change are dropped.
-  const machineBody = z.looseObject({}).transform((b) => {
-    const { siteName: _s, hasCredential: _h, id: _i, ...rest } = b as Record<string, unknown>;
-    if (rest['rdpSecurity'] === null) delete rest['rdpSecurity'];
-    return rest;
-  });
+  admin.get(
+    '/machines/:id',
+    route({ params: idParam }, async ({ params, res }) => {
+      const machine = await inventory.machine(params.id);
+      if (machine === undefined) throw notFound('unknown_machine', `No machine "${params.id}".`);
+      const version = await inventory.version('machine', machine.id);
+      return saved(res, version, { machine: await machineView(machine, version) });
+    }),
+  );
+  admin.post(
+    '/machines',
+    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
+      const machine = await checkedMachine({ ...stripReadOnly(body), id: body['id'] });
+      const version = await inventory.putMachine(machine, { mode: 'create' });
+      await record(user, 'admin.machine.created', { type: 'machine', id: machine.id }, machine.siteId, machineDetails(machine, undefined));
+      return saved(res, version, { machine: await machineView(machine, version) });
+    }, 201),
+  );
   admin.put(
     '/machines/:id',
-    route({ params: idParam, body: machineBody }, async ({ user, params, body }) => {
-      const machine = parseInput(machineSchema, { ...body, id: params.id }, 'body');
-      if (!deps.guacdIds.includes(machine.guacd)) throw badRequest('unknown_guacd', `No guacd "${machine.guacd}" is configured.`);
+    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
+      const machine = await checkedMachine({ ...stripReadOnly(body), id: params.id });
       const before = await inventory.machine(machine.id);
-      await inventory.putMachine(machine);
+      const version = await inventory.putMachine(machine, replace(req));
       // Grants were approved by the former site's managers for vendors admitted there.
       const moved = before !== undefined && before.siteId !== machine.siteId;
       const ended = await endAccess(user, moved ? [{ kind: 'machine_moved', machineId: machine.id, fromSite: before.siteId, toSite: machine.siteId }] : []);
       await record(user, 'admin.machine.saved', { type: 'machine', id: machine.id }, machine.siteId, {
-        protocol: machine.protocol,
-        requiredApprovals: machine.requiredApprovals,
-        maxWindowMinutes: machine.maxWindowMinutes,
+        ...machineDetails(machine, before),
         ...(moved ? { movedFrom: before.siteId, ...ended } : {}),
       });
-      return { machine: presentAdminMachine(machine, await siteMap(), await vault.has(machine.id)) };
+      return saved(res, version, { machine: await machineView(machine, version) });
     }),
   );
   admin.delete(
     '/machines/:id',
-    route({ params: idParam }, async ({ user, params }) => {
+    route({ params: idParam }, async ({ user, params, req }) => {
       const machine = await inventory.machine(params.id);
-      await inventory.deleteMachine(params.id);
+      await inventory.deleteMachine(params.id, parseIfMatch(req.get('if-match')));
       await vault.remove(params.id);
       const ended = await endAccess(user, [{ kind: 'machine_deleted', machineId: params.id }]);
       await record(user, 'admin.machine.deleted', { type: 'machine', id: params.id }, machine?.siteId ?? null, ended);
@@ -168,13 +321,24 @@ export function inventoryRoutes(deps: {
     route({ params: idParam, body: credentialSchema }, async ({ user, params, body }) => {
       const machine = await inventory.machine(params.id);
       if (machine === undefined) throw notFound('unknown_machine', `No machine "${params.id}".`);
-      await vault.store(params.id, body);
+      if (body.privateKey !== undefined && machine.protocol !== 'ssh') {
+        throw invalidFields([{ field: 'privateKey', code: 'invalid_input', message: `Private keys are for SSH machines; ${machine.name} uses ${machine.protocol.toUpperCase()}.` }]);
+      }
+      // A key guacd cannot read is refused now (400 unsupported_key_format / encrypted_private_key),
+      // not at the vendor's session; OpenSSH and PKCS#8 RSA keys are stored as the PEM guacd 1.3 reads.
+      const credential = body.privateKey === undefined ? body : { ...body, privateKey: guacdReadablePrivateKey(body.privateKey) };
+      await vault.store(params.id, credential);
       // The audit says that it changed and what kind it is, never what it is.
       await record(user, 'admin.credential.set', { type: 'machine', id: params.id }, machine.siteId, {
         kind: body.privateKey === undefined ? 'password' : 'private-key',
       });
       return undefined;
     }),
+  );
+  // Reads the host keys an SSH server presents, for the admin to confirm and pin; saves nothing.
+  admin.post(
+    '/ssh-host-keys/scan',
+    route({ body: z.strictObject({ host: hostSchema, port: portSchema.default(22) }) }, async ({ body }) => scanHostKeys(body.host, body.port)),
   );
 
   router.use('/api/admin', admin);

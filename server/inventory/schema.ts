@@ -1,6 +1,7 @@
 // Sites, vendor companies and machines: the zod schemas (shared by the YAML file and the admin
 // API) and their types.
 import { z } from 'zod';
+import { MAX_HOST_KEY_LENGTH, parseHostKey } from './host-keys.ts';
 
 export const PROTOCOLS = ['rdp', 'vnc', 'ssh', 'telnet'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -12,6 +13,24 @@ export const MAX_WINDOW_MINUTES_CAP = 7 * 24 * 60;
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-" (max 63)');
 const displayName = z.string().trim().min(1).max(120);
+
+/** Where guacd dials a machine: a host name or IP address (no user input reaches a shell: see host-key-scan.ts). */
+export const hostSchema = z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address');
+export const portSchema = z.number().int().min(1).max(65535);
+
+/** A pinned SSH host key, normalised to `type base64` (see host-keys.ts for what is accepted). */
+const hostKey = z
+  .string()
+  .max(MAX_HOST_KEY_LENGTH)
+  .transform((text, ctx) => {
+    const parsed = parseHostKey(text);
+    if (parsed.ok) return parsed.key;
+    ctx.addIssue({ code: 'custom', message: `expected ${parsed.message}` });
+    return z.NEVER;
+  });
+
+/** `any`: the machine accepts whatever host key answers (guacd verifies nothing); the admin screen shows it in red. */
+export const HOST_KEY_POLICIES = ['pinned', 'any'] as const;
 
 export const policySchema = z.strictObject({
   clipboardCopy: z.boolean(),
@@ -43,8 +62,8 @@ export const machineSchema = z
     protocol: z.enum(PROTOCOLS),
     /** Which guacd serves this machine (see AIRLOCK_GUACD); "default" unless the plant has several. */
     guacd: id.default('default'),
-    host: z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
-    port: z.number().int().min(1).max(65535),
+    host: hostSchema,
+    port: portSchema,
     maxWindowMinutes: z.number().int().min(5).max(MAX_WINDOW_MINUTES_CAP).default(240),
     requiredApprovals: z.union([z.literal(1), z.literal(2)]).default(1),
     policy: policySchema.default(DEFAULT_POLICY),
@@ -53,8 +72,24 @@ export const machineSchema = z
     rdpSecurity: z.enum(RDP_SECURITY).optional(),
     /** `web-only` for safety-critical machines: chat shows "Review in Airlock" only. */
     chatDecision: z.enum(['allowed', 'web-only']).default('allowed'),
+    /** SSH only: the host key guacd must find (`ssh-ed25519 AAAA…`); a session to any other is refused. */
+    hostKey: hostKey.optional(),
+    /** SSH only: absent or `pinned` needs `hostKey` outside demo/test mode; `any` accepts every host key, loudly. */
+    hostKeyPolicy: z.enum(HOST_KEY_POLICIES).optional(),
   })
-  .refine((m) => m.rdpSecurity === undefined || m.protocol === 'rdp', { message: 'rdpSecurity applies to rdp machines only', path: ['rdpSecurity'] });
+  // The cross-field rules run even when a field is wrong, so a form learns every problem at once.
+  .superRefine(
+    (m, ctx) => {
+      const issue = (field: string, message: string): void => ctx.addIssue({ code: 'custom', message, path: [field] });
+      if (m.rdpSecurity !== undefined && m.protocol !== 'rdp') issue('rdpSecurity', 'rdpSecurity applies to rdp machines only');
+      if (m.hostKey !== undefined && m.protocol !== 'ssh') issue('hostKey', 'hostKey applies to ssh machines only');
+      if (m.hostKeyPolicy !== undefined && m.protocol !== 'ssh') issue('hostKeyPolicy', 'hostKeyPolicy applies to ssh machines only');
+      if (m.hostKeyPolicy === 'any' && m.hostKey !== undefined) {
+        issue('hostKeyPolicy', 'a pinned hostKey and hostKeyPolicy "any" contradict each other: remove one');
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 export type Machine = z.infer<typeof machineSchema>;
 
 /**

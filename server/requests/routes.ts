@@ -6,7 +6,18 @@ import { assertMayListAllRequests, canSeeRequest } from '../policies.ts';
 import type { EventBus } from '../events/bus.ts';
 import { presentLiveEvent } from './presenter.ts';
 import type { RequestService } from './service.ts';
-import { approveSchema, cancelSchema, createRequestSchema, denySchema, idParamSchema, listQuerySchema, revokeSchema } from './schema.ts';
+import {
+  approveSchema,
+  cancelSchema,
+  createRequestSchema,
+  denySchema,
+  idParamSchema,
+  listQuerySchema,
+  revokeSchema,
+  type AccessRequest,
+  type RequestWithOverlaps,
+} from './schema.ts';
+import type { AirlockUser } from '../user.ts';
 import type { RequestHandler } from 'express';
 
 /** SSE comment lines keep proxies from closing an idle stream. */
@@ -17,7 +28,13 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
   const { service, writeLimit, fresh } = deps;
   const router = Router();
 
-  router.post('/api/requests', writeLimit, route({ body: createRequestSchema }, async ({ user, body }) => ({ request: await service.create(user, body) }), 201));
+  // Create, approve and read answer the request with its overlaps (RequestWithOverlaps).
+  const withOverlaps = async (user: AirlockUser, request: AccessRequest): Promise<RequestWithOverlaps> => ({
+    request,
+    overlaps: (await service.overlaps(user, [request]))[request.id] ?? [],
+  });
+
+  router.post('/api/requests', writeLimit, route({ body: createRequestSchema }, async ({ user, body }) => withOverlaps(user, await service.create(user, body)), 201));
 
   router.get(
     '/api/requests',
@@ -27,13 +44,13 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
     }),
   );
 
-  router.get('/api/requests/:id', route({ params: idParamSchema }, async ({ user, params }) => ({ request: await service.get(user, params.id) })));
+  router.get('/api/requests/:id', route({ params: idParamSchema }, async ({ user, params }) => withOverlaps(user, await service.get(user, params.id))));
 
   router.post(
     '/api/requests/:id/approve',
     writeLimit,
     fresh,
-    route({ params: idParamSchema, body: approveSchema }, async ({ user, params, body }) => ({ request: await service.approve(user, params.id, body) })),
+    route({ params: idParamSchema, body: approveSchema }, async ({ user, params, body }) => withOverlaps(user, await service.approve(user, params.id, body))),
   );
   router.post(
     '/api/requests/:id/deny',

@@ -71,4 +71,12 @@ export interface AccessRequest {
 export interface RequestPage {
   requests: AccessRequest[];
   nextCursor: string | null;
+  /** scope mine and waiting: per request id, the overlapping requests of the same vendor and machine (only ids that have some). */
+  overlaps?: Record<string, string[]>;
+}
+
+/** POST /api/requests, POST /api/requests/:id/approve, GET /api/requests/:id: the request, and the other live requests of its vendor for its machine whose windows overlap it. */
+export interface RequestWithOverlaps {
+  request: AccessRequest;
+  overlaps: string[];
 }

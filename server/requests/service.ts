@@ -220,7 +220,10 @@ export class RequestService {
     }
     const page = stored.slice(0, query.limit).filter((s) => canSeeRequest(user, s));
     const more = stored.length > query.limit;
-    return { requests: page.map((s) => this.present(s)), nextCursor: more ? String(offset + query.limit) : null };
+    const requests = page.map((s) => this.present(s));
+    // The vendor's own list and the approver's inbox flag overlapping windows; the wide lists skip the scans.
+    const overlaps = query.scope === 'all' ? undefined : await this.overlaps(user, requests);
+    return { requests, nextCursor: more ? String(offset + query.limit) : null, ...(overlaps === undefined ? {} : { overlaps }) };
   }
 
   private indexFor(user: AirlockUser, scope: 'mine' | 'all'): string | undefined {
@@ -247,6 +250,31 @@ export class RequestService {
         else out.push(s);
       }
       if (ids.length < PAGE) break;
+    }
+    return out;
+  }
+
+  /**
+   * For each live request given: the other live requests (pending, approved, active) of the same
+   * vendor for the same machine whose windows overlap its own, as far as `user` may see them.
+   * Each grant opens in its own window, so overlaps are allowed; they are flagged to the vendor
+   * and the approver because two windows at once are usually a mistake. One scan of the
+   * requester's newest requests per requester.
+   */
+  async overlaps(user: AirlockUser, requests: readonly AccessRequest[]): Promise<Record<string, string[]>> {
+    const live = (r: AccessRequest): boolean => r.state === 'pending' || r.state === 'approved' || r.state === 'active';
+    const window = (r: AccessRequest): [number, number] => [Date.parse(r.grant?.start ?? r.windowStart), Date.parse(r.grant?.end ?? r.windowEnd)];
+    const out: Record<string, string[]> = {};
+    const byRequester = new Map<string, AccessRequest[]>();
+    for (const r of requests.filter(live)) byRequester.set(r.requester.id, [...(byRequester.get(r.requester.id) ?? []), r]);
+    for (const [requesterId, targets] of byRequester) {
+      const ids = await this.store.idsFrom(keys.requests.byUser(requesterId), 0, GRANT_SCAN_LIMIT);
+      const others = (await this.store.getMany(ids)).filter((o) => canSeeRequest(user, o)).map((o) => this.present(o)).filter(live);
+      for (const r of targets) {
+        const [start, end] = window(r);
+        const found = others.filter((o) => o.id !== r.id && o.machine.id === r.machine.id && window(o)[0] < end && start < window(o)[1]).map((o) => o.id);
+        if (found.length > 0) out[r.id] = found;
+      }
     }
     return out;
   }

@@ -2,6 +2,7 @@
 // address, its decrypted credential, the grant's policy and the mandatory recording parameters.
 // Nothing the browser sends reaches these except a clamped display size.
 import type { Credential, Machine, Policy } from '../../server/inventory/schema.ts';
+import { knownHostsLine } from '../../server/inventory/host-keys.ts';
 
 /** Display bounds: what a real screen can be; anything beyond is clamped (or refused when absurd). */
 export const DISPLAY_LIMITS = {
@@ -77,6 +78,9 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
       if (credential.privateKey !== undefined) settings['private-key'] = credential.privateKey;
       else settings['password'] = credential.password ?? null;
       settings['enable-sftp'] = flag(policy.fileTransfer);
+      // The pinned host key: guacd refuses any other before it sends the credential. Without one
+      // (demo/test mode, or a machine that accepts any key) guacd verifies nothing.
+      settings['host-key'] = machine.hostKey === undefined ? null : knownHostsLine(machine.host, machine.port, machine.hostKey);
       break;
     case 'telnet':
       settings['username'] = credential.username;

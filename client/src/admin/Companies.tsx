@@ -1,13 +1,14 @@
-// Vendor companies and the sites each may request access to.
+// Vendor companies and the sites each may request access to: add (never over an existing
+// one), edit (naming the version the form loaded), delete.
 import { useState, type FormEvent } from 'react';
-import { adminDeleteCompany, adminListCompanies, adminPutCompany, type Company, type Site } from '../api.ts';
+import { adminCreateCompany, adminDeleteCompany, adminListCompanies, adminUpdateCompany, type CompanyAdmin, type Site } from '../api.ts';
 import { Chips, ErrorMessage, Loading } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
-import { FormFooter, RowActions, useSaving } from './form.tsx';
+import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving } from './form.tsx';
 
 export function Companies({ sites }: { sites: Site[] }) {
-  const { state, reload } = useLoad<Company[]>(adminListCompanies, 'companies');
-  const [editing, setEditing] = useState<Company | 'new' | null>(null);
+  const { state, reload } = useLoad<CompanyAdmin[]>(adminListCompanies, 'companies');
+  const [editing, setEditing] = useState<CompanyAdmin | 'new' | null>(null);
   const siteName = (id: string) => sites.find((s) => s.id === id)?.name ?? id;
 
   return (
@@ -53,7 +54,7 @@ export function Companies({ sites }: { sites: Site[] }) {
                       name={c.name}
                       onEdit={() => setEditing(c)}
                       onDelete={async () => {
-                        await adminDeleteCompany(c.id);
+                        await adminDeleteCompany(c.id, c.version);
                         reload();
                       }}
                     />
@@ -66,7 +67,7 @@ export function Companies({ sites }: { sites: Site[] }) {
       )}
       {editing !== null && (
         <CompanyForm
-          key={editing === 'new' ? 'new' : editing.id}
+          key={editing === 'new' ? 'new' : `${editing.id}@${editing.version}`}
           company={editing === 'new' ? null : editing}
           sites={sites}
           onSaved={() => {
@@ -80,7 +81,7 @@ export function Companies({ sites }: { sites: Site[] }) {
   );
 }
 
-function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | null; sites: Site[]; onSaved: () => void; onClose: () => void }) {
+function CompanyForm({ company, sites, onSaved, onClose }: { company: CompanyAdmin | null; sites: Site[]; onSaved: () => void; onClose: () => void }) {
   const [id, setId] = useState(company?.id ?? '');
   const [name, setName] = useState(company?.name ?? '');
   const [allowed, setAllowed] = useState<Set<string>>(() => new Set(company?.sites ?? []));
@@ -95,12 +96,17 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (id.trim() === '' || name.trim() === '') {
-      saving.refuse('A company needs an ID and a name.');
+    const errors: Record<string, string> = {};
+    if (company === null && !ID_PATTERN.test(id.trim())) errors['id'] = id.trim() === '' ? 'A company needs an ID.' : ID_HINT;
+    if (name.trim() === '') errors['name'] = 'A company needs a name.';
+    if (Object.keys(errors).length > 0) {
+      saving.refuse(errors);
       return;
     }
+    const body = { id: id.trim(), name: name.trim(), sites: [...allowed] };
     await saving.save(async () => {
-      await adminPutCompany({ id: id.trim(), name: name.trim(), sites: [...allowed] });
+      if (company === null) await adminCreateCompany(body);
+      else await adminUpdateCompany(body, company.version);
       onSaved();
     });
   }
@@ -115,11 +121,13 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
       <div className="row">
         <label>
           Company ID
-          <input type="text" value={id} onChange={(e) => setId(e.target.value)} disabled={company !== null} required data-testid="company-id" />
+          <input type="text" value={id} onChange={(e) => setId(e.target.value)} disabled={company !== null} required aria-invalid={saving.fieldErrors['id'] !== undefined} data-testid="company-id" />
+          <FieldError entity="company" field="id" saving={saving} />
         </label>
         <label>
           Company name
-          <input type="text" value={name} onChange={(e) => setName(e.target.value)} required data-testid="company-name" />
+          <input type="text" value={name} onChange={(e) => setName(e.target.value)} required aria-invalid={saving.fieldErrors['name'] !== undefined} data-testid="company-name" />
+          <FieldError entity="company" field="name" saving={saving} />
         </label>
       </div>
       <fieldset>
@@ -131,8 +139,9 @@ function CompanyForm({ company, sites, onSaved, onClose }: { company: Company | 
             {s.name}
           </label>
         ))}
+        <FieldError entity="company" field="sites" saving={saving} />
       </fieldset>
-      <FormFooter entity="company" saving={saving} onClose={onClose} />
+      <FormFooter entity="company" saving={saving} onClose={onClose} onReload={onSaved} />
     </form>
   );
 }

@@ -1,6 +1,6 @@
 // "Inventory" (admin): sites, vendor companies and the sites they may request, machines and
 // their write-only credentials. Sites are loaded once here because every section names them.
-import { adminListSites, type Site } from '../api.ts';
+import { adminListSites, type SiteAdmin } from '../api.ts';
 import { ErrorMessage, Loading } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
 import { Companies } from './Companies.tsx';
@@ -8,7 +8,7 @@ import { Machines } from './Machines.tsx';
 import { Sites } from './Sites.tsx';
 
 export function Inventory() {
-  const { state, reload } = useLoad<Site[]>(adminListSites, 'sites');
+  const { state, reload } = useLoad<SiteAdmin[]>(adminListSites, 'sites');
   return (
     <div className="wide" data-testid="inventory">
       <h1>Inventory</h1>

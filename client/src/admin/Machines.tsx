@@ -1,17 +1,24 @@
-// Machines: the table, an edit form for every administrable field, delete, and the write-only
-// credential form. No credential is ever shown: only whether one is set.
+// Machines: the table, a form for every administrable field (add never overwrites; an edit
+// names the version it loaded), the SSH host key to pin (pasted, or fetched and confirmed by its
+// fingerprint), delete, and the write-only credential form. No credential is ever shown: only
+// whether one is set.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import {
+  adminCreateMachine,
   adminDeleteMachine,
   adminListMachines,
   adminPutCredential,
-  adminPutMachine,
+  adminScanHostKeys,
+  adminUpdateMachine,
+  ApiError,
   CHAT_DECISIONS,
   errorMessage,
   PERMISSIONS,
   PROTOCOLS,
   RDP_SECURITY,
   type ChatDecision,
+  type HostKeyPolicy,
+  type HostKeyScan,
   type MachineAdminView,
   type MachineInput,
   type Policy,
@@ -22,7 +29,7 @@ import {
 import { Chips, ErrorMessage, Loading, policySummary } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
 import { formatDuration } from '../shared/time.ts';
-import { FormFooter, RowActions, useSaving } from './form.tsx';
+import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving, type FieldErrors, type Saving } from './form.tsx';
 
 /** The usual listening port of each protocol, offered when the admin picks one. */
 const DEFAULT_PORTS: Record<Protocol, number> = { rdp: 3389, vnc: 5900, ssh: 22, telnet: 23 };
@@ -87,6 +94,7 @@ export function Machines({ sites }: { sites: Site[] }) {
                       <span className="protocol">{m.protocol.toUpperCase()}</span> {m.host}:{m.port}
                       {m.protocol === 'rdp' && m.rdpSecurity != null && <div className="muted">security {m.rdpSecurity}</div>}
                       <div className="muted">guacd {m.guacd}</div>
+                      {m.protocol === 'ssh' && <HostKeyBadge machine={m} />}
                     </td>
                     <td>
                       <Chips items={m.tags} />
@@ -107,7 +115,7 @@ export function Machines({ sites }: { sites: Site[] }) {
                       name={m.name}
                       onEdit={() => setPanel({ kind: 'edit', machine: m })}
                       onDelete={async () => {
-                        await adminDeleteMachine(m.id);
+                        await adminDeleteMachine(m.id, m.version);
                         if (panel !== null && panel.machine?.id === m.id) setPanel(null);
                         reload();
                       }}
@@ -126,7 +134,7 @@ export function Machines({ sites }: { sites: Site[] }) {
       <div ref={panelRef}>
         {panel?.kind === 'edit' && (
           <MachineForm
-            key={panel.machine?.id ?? 'new'}
+            key={panel.machine === null ? 'new' : `${panel.machine.id}@${panel.machine.version}`}
             machine={panel.machine}
             sites={sites}
             onSaved={() => {
@@ -158,6 +166,9 @@ interface Draft {
   maxWindowMinutes: string;
   chatDecision: ChatDecision;
   policy: Policy;
+  /** SSH: the key to pin (`type base64`), '' for none; `any` accepts every key. */
+  hostKey: string;
+  hostKeyPolicy: HostKeyPolicy;
 }
 
 function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
@@ -177,6 +188,8 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
       chatDecision: 'allowed',
       // Least privilege for a new machine: nothing beyond the screen until the admin says so.
       policy: { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: false },
+      hostKey: '',
+      hostKeyPolicy: 'pinned',
     };
   }
   return {
@@ -193,24 +206,29 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
     maxWindowMinutes: String(m.maxWindowMinutes),
     chatDecision: m.chatDecision,
     policy: { ...m.policy },
+    hostKey: m.hostKey ?? '',
+    hostKeyPolicy: m.hostKeyPolicy ?? 'pinned',
   };
 }
 
-/** The PUT body from a draft, or the first thing wrong with it. */
-function inputOf(d: Draft): MachineInput | string {
+/** The body to save from a draft, or everything wrong with it (by field, as the server names them). */
+function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | { ok: false; errors: FieldErrors } {
   const port = Number(d.port);
   const maxWindowMinutes = Number(d.maxWindowMinutes);
-  if (d.id.trim() === '') return 'Give the machine an ID.';
-  if (d.name.trim() === '') return 'Give the machine a name.';
-  if (d.siteId === '') return 'Choose a site.';
-  if (d.host.trim() === '') return 'Enter the host the broker connects to.';
-  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return `The port must be a whole number from 1 to ${MAX_PORT}.`;
+  const errors: Record<string, string> = {};
+  if (isNew && !ID_PATTERN.test(d.id.trim())) errors['id'] = d.id.trim() === '' ? 'Give the machine an ID.' : ID_HINT;
+  if (d.name.trim() === '') errors['name'] = 'Give the machine a name.';
+  if (d.siteId === '') errors['siteId'] = 'Choose a site.';
+  if (d.host.trim() === '') errors['host'] = 'Enter the host the broker connects to.';
+  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) errors['port'] = `The port must be a whole number from 1 to ${MAX_PORT}.`;
   if (!Number.isInteger(maxWindowMinutes) || maxWindowMinutes < MIN_WINDOW_MINUTES || maxWindowMinutes > MAX_WINDOW_MINUTES) {
-    return `The maximum window must be a whole number of minutes from ${MIN_WINDOW_MINUTES} to ${MAX_WINDOW_MINUTES} (a week).`;
+    errors['maxWindowMinutes'] = `The maximum window must be a whole number of minutes from ${MIN_WINDOW_MINUTES} to ${MAX_WINDOW_MINUTES} (a week).`;
   }
-  if (d.guacd.trim() === '') return 'Name the guacd that serves this machine (usually “default”).';
+  if (d.guacd.trim() === '') errors['guacd'] = 'Name the guacd that serves this machine (usually “default”).';
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
   const tags = [...new Set(d.tags.split(',').map((t) => t.trim()).filter((t) => t !== ''))];
-  return {
+  const ssh = d.protocol === 'ssh';
+  const input: MachineInput = {
     id: d.id.trim(),
     name: d.name.trim(),
     siteId: d.siteId,
@@ -219,12 +237,166 @@ function inputOf(d: Draft): MachineInput | string {
     port,
     guacd: d.guacd.trim(),
     ...(d.protocol === 'rdp' && d.rdpSecurity !== '' ? { rdpSecurity: d.rdpSecurity } : {}),
+    ...(ssh && d.hostKeyPolicy === 'pinned' && d.hostKey.trim() !== '' ? { hostKey: d.hostKey.trim() } : {}),
+    ...(ssh && d.hostKeyPolicy === 'any' ? { hostKeyPolicy: 'any' as const } : {}),
     tags,
     requiredApprovals: d.requiredApprovals === '2' ? 2 : 1,
     maxWindowMinutes,
     chatDecision: d.chatDecision,
     policy: d.policy,
   };
+  return { ok: true, input };
+}
+
+/** The SHA256 fingerprint OpenSSH shows for a `type base64` key, or null while it is not one. */
+async function fingerprintOf(key: string): Promise<string | null> {
+  const words = key.trim().split(/\s+/);
+  const base64 = words[words.findIndex((w) => /^(ssh-|ecdsa-)/.test(w)) + 1];
+  if (base64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return null;
+  try {
+    const blob = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', blob));
+    return `SHA256:${btoa(String.fromCharCode(...digest)).replace(/=+$/, '')}`;
+  } catch {
+    return null;
+  }
+}
+
+/** In the table: the pinned key's fingerprint, or loudly that none is checked. */
+function HostKeyBadge({ machine: m }: { machine: MachineAdminView }) {
+  if (m.hostKeyPolicy === 'any') {
+    return (
+      <div>
+        <span className="badge broken" data-testid={`host-key-${m.id}`} data-host-key="any">
+          accepts any host key
+        </span>
+      </div>
+    );
+  }
+  if (m.hostKeyFingerprint === null) {
+    return (
+      <div>
+        <span className="badge missing" data-testid={`host-key-${m.id}`} data-host-key="none" title="A standard portal refuses sessions to SSH machines without a pinned host key.">
+          host key not pinned
+        </span>
+      </div>
+    );
+  }
+  return (
+    <div className="muted" data-testid={`host-key-${m.id}`} data-host-key="pinned" title={m.hostKey ?? ''}>
+      host key <code>{m.hostKeyFingerprint}</code>
+    </div>
+  );
+}
+
+/** SSH only: pin the host key (pasted, or fetched from the machine and confirmed), or accept any key, in red. */
+function HostKeyFields({ d, set, saving }: { d: Draft; set: <K extends keyof Draft>(k: K, v: Draft[K]) => void; saving: Pick<Saving, 'fieldErrors'> }) {
+  const [fingerprint, setFingerprint] = useState<string | null>(null);
+  const [scan, setScan] = useState<{ kind: 'idle' } | { kind: 'busy' } | { kind: 'done'; result: HostKeyScan } | { kind: 'error'; message: string }>({ kind: 'idle' });
+  useEffect(() => {
+    let current = true;
+    void fingerprintOf(d.hostKey).then((f) => {
+      if (current) setFingerprint(f);
+    });
+    return () => {
+      current = false;
+    };
+  }, [d.hostKey]);
+
+  async function fetchKeys() {
+    const port = Number(d.port);
+    if (d.host.trim() === '' || !Number.isInteger(port)) {
+      setScan({ kind: 'error', message: 'Enter the host and port first.' });
+      return;
+    }
+    setScan({ kind: 'busy' });
+    try {
+      setScan({ kind: 'done', result: await adminScanHostKeys(d.host.trim(), port) });
+    } catch (err) {
+      setScan({ kind: 'error', message: errorMessage(err) });
+    }
+  }
+
+  return (
+    <fieldset data-testid="machine-host-key-fields">
+      <legend>SSH host key</legend>
+      <div className="inline-options">
+        <label className="check">
+          <input type="radio" name="host-key-policy" checked={d.hostKeyPolicy === 'pinned'} onChange={() => set('hostKeyPolicy', 'pinned')} data-testid="machine-host-key-pinned" />
+          Pin the machine’s host key (guacd refuses any other)
+        </label>
+        <label className="check">
+          <input type="radio" name="host-key-policy" checked={d.hostKeyPolicy === 'any'} onChange={() => set('hostKeyPolicy', 'any')} data-testid="machine-host-key-any" />
+          Accept any host key
+        </label>
+      </div>
+      <FieldError entity="machine" field="hostKeyPolicy" saving={saving} />
+      {d.hostKeyPolicy === 'any' ? (
+        <p role="alert" className="danger-block" data-testid="machine-host-key-any-warning">
+          Any host key is accepted: Airlock cannot tell this machine from an impostor that takes over its address, and would hand it the machine’s
+          credential. Use this only until you have the key.
+        </p>
+      ) : (
+        <>
+          <label>
+            Host key
+            <textarea
+              value={d.hostKey}
+              onChange={(e) => set('hostKey', e.target.value)}
+              rows={2}
+              spellCheck={false}
+              className="mono"
+              placeholder="ssh-ed25519 AAAA… (the machine’s /etc/ssh/ssh_host_*_key.pub)"
+              aria-invalid={saving.fieldErrors['hostKey'] !== undefined}
+              data-testid="machine-host-key"
+            />
+            <FieldError entity="machine" field="hostKey" saving={saving} />
+          </label>
+          {d.hostKey.trim() === '' ? (
+            <p className="notice conflict" data-testid="machine-host-key-missing">
+              No key pinned: a production (standard mode) portal refuses sessions to this machine until one is.
+            </p>
+          ) : (
+            <p className="muted" data-testid="machine-host-key-fingerprint">
+              Fingerprint: <code>{fingerprint ?? 'not a valid key yet'}</code>
+            </p>
+          )}
+          <p className="actions">
+            <button type="button" className="secondary" onClick={fetchKeys} disabled={scan.kind === 'busy'} data-testid="machine-host-key-fetch">
+              Fetch from the machine
+            </button>
+          </p>
+          {scan.kind === 'error' && <ErrorMessage message={scan.message} testId="machine-host-key-fetch-error" />}
+          {scan.kind === 'done' && (
+            <div className="notice" data-testid="machine-host-key-scan">
+              <p>
+                The machine answered with {scan.result.keys.length === 1 ? 'this key' : 'these keys'}; guacd checks the first. Compare its fingerprint with the one
+                the machine shows (<code>ssh-keygen -lf /etc/ssh/ssh_host_{scan.result.preferred.type.startsWith('ecdsa') ? 'ecdsa' : scan.result.preferred.type.replace('ssh-', '')}_key.pub</code> on
+                its console) before you pin it.
+              </p>
+              <ul>
+                {scan.result.keys.map((k) => (
+                  <li key={k.key}>
+                    {k.type} <code data-testid={`machine-host-key-scanned-${k.type}`}>{k.fingerprint}</code>
+                  </li>
+                ))}
+              </ul>
+              <button
+                type="button"
+                onClick={() => {
+                  set('hostKey', scan.result.preferred.key);
+                  setScan({ kind: 'idle' });
+                }}
+                data-testid="machine-host-key-use"
+              >
+                Pin {scan.result.preferred.fingerprint}
+              </button>
+            </div>
+          )}
+        </>
+      )}
+    </fieldset>
+  );
 }
 
 function MachineForm({
@@ -240,7 +412,10 @@ function MachineForm({
 }) {
   const [d, setD] = useState<Draft>(() => draftOf(machine, sites));
   const saving = useSaving();
-  const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((prev) => ({ ...prev, [k]: v }));
+  const set = <K extends keyof Draft>(k: K, v: Draft[K]) => {
+    saving.touch(k);
+    setD((prev) => ({ ...prev, [k]: v }));
+  };
 
   function setProtocol(p: Protocol) {
     // Follow the protocol's usual port unless the admin typed another one.
@@ -249,16 +424,20 @@ function MachineForm({
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const input = inputOf(d);
-    if (typeof input === 'string') {
-      saving.refuse(input);
+    const checked = inputOf(d, machine === null);
+    if (!checked.ok) {
+      saving.refuse(checked.errors);
       return;
     }
+    const { input } = checked;
     await saving.save(async () => {
-      await adminPutMachine(input);
+      if (machine === null) await adminCreateMachine(input);
+      else await adminUpdateMachine(input, machine.version);
       onSaved();
     });
   }
+  const invalid = (field: string) => saving.fieldErrors[field] !== undefined;
+  const error = (field: string) => <FieldError entity="machine" field={field} saving={saving} />;
 
   return (
     <form className="form panel" onSubmit={submit} noValidate data-testid="machine-form">
@@ -267,11 +446,13 @@ function MachineForm({
       <div className="row">
         <label>
           Machine ID
-          <input type="text" value={d.id} onChange={(e) => set('id', e.target.value)} disabled={machine !== null} required data-testid="machine-id" />
+          <input type="text" value={d.id} onChange={(e) => set('id', e.target.value)} disabled={machine !== null} required aria-invalid={invalid('id')} data-testid="machine-id" />
+          {error('id')}
         </label>
         <label>
           Name
-          <input type="text" value={d.name} onChange={(e) => set('name', e.target.value)} required data-testid="machine-name" />
+          <input type="text" value={d.name} onChange={(e) => set('name', e.target.value)} required aria-invalid={invalid('name')} data-testid="machine-name" />
+          {error('name')}
         </label>
         <label>
           Site
@@ -283,6 +464,7 @@ function MachineForm({
               </option>
             ))}
           </select>
+          {error('siteId')}
         </label>
       </div>
       <div className="row">
@@ -295,6 +477,7 @@ function MachineForm({
               </option>
             ))}
           </select>
+          {error('protocol')}
         </label>
         {d.protocol === 'rdp' && (
           <label>
@@ -307,24 +490,30 @@ function MachineForm({
                 </option>
               ))}
             </select>
+            {error('rdpSecurity')}
           </label>
         )}
         <label>
           Host
-          <input type="text" value={d.host} onChange={(e) => set('host', e.target.value)} required data-testid="machine-host" />
+          <input type="text" value={d.host} onChange={(e) => set('host', e.target.value)} required aria-invalid={invalid('host')} data-testid="machine-host" />
+          {error('host')}
         </label>
         <label className="narrow">
           Port
-          <input type="number" min={1} max={MAX_PORT} value={d.port} onChange={(e) => set('port', e.target.value)} required data-testid="machine-port" />
+          <input type="number" min={1} max={MAX_PORT} value={d.port} onChange={(e) => set('port', e.target.value)} required aria-invalid={invalid('port')} data-testid="machine-port" />
+          {error('port')}
         </label>
         <label>
           guacd
-          <input type="text" value={d.guacd} onChange={(e) => set('guacd', e.target.value)} placeholder={DEFAULT_GUACD} data-testid="machine-guacd" />
+          <input type="text" value={d.guacd} onChange={(e) => set('guacd', e.target.value)} placeholder={DEFAULT_GUACD} aria-invalid={invalid('guacd')} data-testid="machine-guacd" />
+          {error('guacd')}
         </label>
       </div>
+      {d.protocol === 'ssh' && <HostKeyFields d={d} set={set} saving={saving} />}
       <label>
         Tags (comma-separated)
-        <input type="text" value={d.tags} onChange={(e) => set('tags', e.target.value)} placeholder="plc, line-3, siemens" data-testid="machine-tags" />
+        <input type="text" value={d.tags} onChange={(e) => set('tags', e.target.value)} placeholder="plc, line-3, siemens" aria-invalid={invalid('tags')} data-testid="machine-tags" />
+        {error('tags')}
       </label>
       <div className="row">
         <label>
@@ -336,7 +525,8 @@ function MachineForm({
         </label>
         <label>
           Maximum window (minutes)
-          <input type="number" min={MIN_WINDOW_MINUTES} max={MAX_WINDOW_MINUTES} step={1} value={d.maxWindowMinutes} onChange={(e) => set('maxWindowMinutes', e.target.value)} required data-testid="machine-max-window" />
+          <input type="number" min={MIN_WINDOW_MINUTES} max={MAX_WINDOW_MINUTES} step={1} value={d.maxWindowMinutes} onChange={(e) => set('maxWindowMinutes', e.target.value)} required aria-invalid={invalid('maxWindowMinutes')} data-testid="machine-max-window" />
+          {error('maxWindowMinutes')}
         </label>
         <label>
           Chat
@@ -361,8 +551,9 @@ function MachineForm({
           <input type="checkbox" checked={d.policy.readOnly} onChange={(e) => set('policy', { ...d.policy, readOnly: e.target.checked })} data-testid="machine-policy-readOnly" />
           View only (sessions can only watch)
         </label>
+        {error('policy')}
       </fieldset>
-      <FormFooter entity="machine" saving={saving} onClose={onClose} />
+      <FormFooter entity="machine" saving={saving} onClose={onClose} onReload={onSaved} />
     </form>
   );
 }
@@ -373,7 +564,7 @@ function CredentialForm({ machine, onSaved, onClose }: { machine: MachineAdminVi
   const [kind, setKind] = useState<'password' | 'privateKey'>('password');
   const [password, setPassword] = useState('');
   const [privateKey, setPrivateKey] = useState('');
-  const [status, setStatus] = useState<{ kind: 'idle' } | { kind: 'busy' } | { kind: 'saved' } | { kind: 'error'; message: string }>({ kind: 'idle' });
+  const [status, setStatus] = useState<{ kind: 'idle' } | { kind: 'busy' } | { kind: 'saved' } | { kind: 'error'; message: string; field?: string }>({ kind: 'idle' });
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -395,9 +586,12 @@ function CredentialForm({ machine, onSaved, onClose }: { machine: MachineAdminVi
       setStatus({ kind: 'saved' });
       onSaved();
     } catch (err) {
-      setStatus({ kind: 'error', message: errorMessage(err) });
+      // A refused key (a format guacd cannot read) is shown under the key itself.
+      const issue = err instanceof ApiError ? err.issues[0] : undefined;
+      setStatus(issue === undefined ? { kind: 'error', message: errorMessage(err) } : { kind: 'error', message: issue.message, field: issue.field });
     }
   }
+  const keyError = status.kind === 'error' && status.field === 'privateKey' ? status.message : null;
 
   return (
     <form className="form panel" onSubmit={submit} noValidate autoComplete="off" data-testid="credential-form">
@@ -429,15 +623,25 @@ function CredentialForm({ machine, onSaved, onClose }: { machine: MachineAdminVi
       ) : (
         <label>
           Private key
+          <span className="muted">
+            RSA keys only (guacd 1.3): PEM, or OpenSSH and PKCS#8 format, converted when saved; no passphrase. The machine’s OpenSSH must accept
+            guacd’s SHA-1 signatures: <code>PubkeyAcceptedAlgorithms +ssh-rsa</code>.
+          </span>
           <textarea
             value={privateKey}
             onChange={(e) => setPrivateKey(e.target.value)}
             rows={6}
             spellCheck={false}
             className="mono"
-            placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+            placeholder="-----BEGIN RSA PRIVATE KEY----- (or an OpenSSH-format RSA key, converted when saved)"
+            aria-invalid={keyError !== null}
             data-testid="credential-private-key"
           />
+          {keyError !== null && (
+            <span className="field-error" role="alert" data-testid="credential-error-privateKey">
+              {keyError}
+            </span>
+          )}
         </label>
       )}
       {status.kind === 'saved' && (
@@ -445,7 +649,7 @@ function CredentialForm({ machine, onSaved, onClose }: { machine: MachineAdminVi
           credential set
         </p>
       )}
-      <ErrorMessage message={status.kind === 'error' ? status.message : null} testId="credential-error" />
+      <ErrorMessage message={status.kind === 'error' && keyError === null ? status.message : null} testId="credential-error" />
       <p className="actions">
         <button type="submit" disabled={status.kind === 'busy'} data-testid="credential-save">
           Save credential

@@ -1,10 +1,14 @@
-// Sites: list, add, rename, delete.
+// Sites: list, add (never over an existing one), rename and set retention (naming the version
+// the form loaded), delete.
 import { useState, type FormEvent } from 'react';
-import { adminDeleteSite, adminPutSite, type Site } from '../api.ts';
-import { FormFooter, RowActions, useSaving } from './form.tsx';
+import { adminCreateSite, adminDeleteSite, adminUpdateSite, type SiteAdmin } from '../api.ts';
+import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving, type FieldErrors } from './form.tsx';
 
-export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => void }) {
-  const [editing, setEditing] = useState<Site | 'new' | null>(null);
+/** The server's bounds on a site's retention (days). */
+const MAX_RETENTION_DAYS = 36_500;
+
+export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () => void }) {
+  const [editing, setEditing] = useState<SiteAdmin | 'new' | null>(null);
 
   return (
     <section className="card" data-testid="sites">
@@ -22,6 +26,7 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
             <tr>
               <th>ID</th>
               <th>Name</th>
+              <th>Recordings kept</th>
               <th>
                 <span className="sr-only">Actions</span>
               </th>
@@ -34,13 +39,14 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
                   <code>{s.id}</code>
                 </td>
                 <td>{s.name}</td>
+                <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
                 <RowActions
                   entity="site"
                   id={s.id}
                   name={s.name}
                   onEdit={() => setEditing(s)}
                   onDelete={async () => {
-                    await adminDeleteSite(s.id);
+                    await adminDeleteSite(s.id, s.version);
                     onChanged();
                   }}
                 />
@@ -51,7 +57,7 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
       )}
       {editing !== null && (
         <SiteForm
-          key={editing === 'new' ? 'new' : editing.id}
+          key={editing === 'new' ? 'new' : `${editing.id}@${editing.version}`}
           site={editing === 'new' ? null : editing}
           onSaved={() => {
             setEditing(null);
@@ -64,19 +70,29 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
   );
 }
 
-function SiteForm({ site, onSaved, onClose }: { site: Site | null; onSaved: () => void; onClose: () => void }) {
+function SiteForm({ site, onSaved, onClose }: { site: SiteAdmin | null; onSaved: () => void; onClose: () => void }) {
   const [id, setId] = useState(site?.id ?? '');
   const [name, setName] = useState(site?.name ?? '');
+  const [retention, setRetention] = useState(site?.retentionDays === undefined ? '' : String(site.retentionDays));
   const saving = useSaving();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (id.trim() === '' || name.trim() === '') {
-      saving.refuse('A site needs an ID and a name.');
+    const errors: Record<string, string> = {};
+    if (site === null && !ID_PATTERN.test(id.trim())) errors['id'] = id.trim() === '' ? 'A site needs an ID.' : ID_HINT;
+    if (name.trim() === '') errors['name'] = 'A site needs a name.';
+    const days = Number(retention);
+    if (retention.trim() !== '' && (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS)) {
+      errors['retentionDays'] = `A whole number of days from 1 to ${MAX_RETENTION_DAYS}, or empty for the portal's default.`;
+    }
+    if (Object.keys(errors).length > 0) {
+      saving.refuse(errors as FieldErrors);
       return;
     }
+    const body = { id: id.trim(), name: name.trim(), ...(retention.trim() === '' ? {} : { retentionDays: days }) };
     await saving.save(async () => {
-      await adminPutSite({ id: id.trim(), name: name.trim() });
+      if (site === null) await adminCreateSite(body);
+      else await adminUpdateSite(body, site.version);
       onSaved();
     });
   }
@@ -88,14 +104,30 @@ function SiteForm({ site, onSaved, onClose }: { site: Site | null; onSaved: () =
       <div className="row">
         <label>
           Site ID
-          <input type="text" value={id} onChange={(e) => setId(e.target.value)} disabled={site !== null} required data-testid="site-id" />
+          <input type="text" value={id} onChange={(e) => setId(e.target.value)} disabled={site !== null} required aria-invalid={saving.fieldErrors['id'] !== undefined} data-testid="site-id" />
+          <FieldError entity="site" field="id" saving={saving} />
         </label>
         <label>
           Site name
-          <input type="text" value={name} onChange={(e) => setName(e.target.value)} required data-testid="site-name" />
+          <input type="text" value={name} onChange={(e) => setName(e.target.value)} required aria-invalid={saving.fieldErrors['name'] !== undefined} data-testid="site-name" />
+          <FieldError entity="site" field="name" saving={saving} />
+        </label>
+        <label className="narrow">
+          Keep recordings (days)
+          <input
+            type="number"
+            min={1}
+            max={MAX_RETENTION_DAYS}
+            value={retention}
+            placeholder="default"
+            onChange={(e) => setRetention(e.target.value)}
+            aria-invalid={saving.fieldErrors['retentionDays'] !== undefined}
+            data-testid="site-retention"
+          />
+          <FieldError entity="site" field="retentionDays" saving={saving} />
         </label>
       </div>
-      <FormFooter entity="site" saving={saving} onClose={onClose} />
+      <FormFooter entity="site" saving={saving} onClose={onClose} onReload={onSaved} />
     </form>
   );
 }

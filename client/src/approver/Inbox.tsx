@@ -286,13 +286,17 @@ function DecisionForm({ request: r, onDecided }: { request: AccessRequest; onDec
     if (found.length > 0) return;
     setBusy(true);
     try {
-      const updated = action === 'approve' ? await approveRequest(r.id, body) : await denyRequest(r.id, body.comment === undefined ? {} : { comment: body.comment });
-      const text =
+      const answer =
+        action === 'approve' ? await approveRequest(r.id, body) : { request: await denyRequest(r.id, body.comment === undefined ? {} : { comment: body.comment }), overlaps: [] };
+      const updated = answer.request;
+      const decidedText =
         action === 'deny'
           ? `Denied ${who}.`
           : updated.state === 'pending'
             ? `Approved ${who}; it needs ${updated.requiredApprovals - updated.approvals.length} more approval.`
             : `Approved ${who}.`;
+      const n = answer.overlaps.length;
+      const text = n === 0 ? decidedText : `${decidedText} Note: its window overlaps ${n === 1 ? 'another request' : `${n} other requests`} of the same vendor for this machine.`;
       onDecided(r, 'ok', text);
     } catch (err) {
       if (err instanceof ApiError && STALE_STATUSES.has(err.status)) {

@@ -3,7 +3,7 @@ import type { AccessRequest } from '../api.ts';
 import { Chips, policySummary, Time, WindowTime } from '../shared/components.tsx';
 import { formatDuration, minutesBetween } from '../shared/time.ts';
 
-export function RequestDetails({ request: r, tags }: { request: AccessRequest; tags: readonly string[] | undefined }) {
+export function RequestDetails({ request: r, tags, overlaps = [] }: { request: AccessRequest; tags: readonly string[] | undefined; overlaps?: readonly string[] }) {
   const minutes = minutesBetween(new Date(r.windowStart), new Date(r.windowEnd));
   return (
     <dl className="details">
@@ -26,6 +26,12 @@ export function RequestDetails({ request: r, tags }: { request: AccessRequest; t
       <dt>Window</dt>
       <dd>
         <WindowTime start={r.windowStart} end={r.windowEnd} /> <span className="muted">({formatDuration(minutes)})</span>
+        {overlaps.length > 0 && (
+          <p className="overlap-warning" data-testid={`overlaps-${r.id}`} data-overlaps={overlaps.join(' ')}>
+            Overlaps {overlaps.length === 1 ? 'another request' : `${overlaps.length} other requests`} of {r.requester.name} for this machine (
+            {overlaps.map((id) => id.slice(0, 8)).join(', ')}). Each grant opens in its own window; check that both are meant.
+          </p>
+        )}
       </dd>
       <dt>Reason</dt>
       <dd className="prewrap">{r.reason}</dd>

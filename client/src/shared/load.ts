@@ -48,6 +48,8 @@ export const REQUEST_PAGE_SIZE = 50;
 export interface RequestList {
   requests: AccessRequest[];
   hasMore: boolean;
+  /** Per request id, the same vendor's overlapping requests for the same machine (lists mine and waiting). */
+  overlaps: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -61,16 +63,18 @@ export function useRequestList(scope: RequestScope, state?: RequestState) {
 
   const { state: load, reload } = useLoad<RequestList>(async () => {
     const seen = new Map<string, AccessRequest>();
+    const overlaps: Record<string, readonly string[]> = {};
     let cursor: string | undefined;
     let next: string | null = null;
     for (let i = 0; i < pages.current.count; i++) {
       const page = await listRequests({ scope, state, limit: REQUEST_PAGE_SIZE, cursor });
       for (const r of page.requests) seen.set(r.id, r);
+      Object.assign(overlaps, page.overlaps ?? {});
       next = page.nextCursor;
       if (next === null) break;
       cursor = next;
     }
-    return { requests: [...seen.values()], hasMore: next !== null };
+    return { requests: [...seen.values()], hasMore: next !== null, overlaps };
   }, key);
 
   const loadMore = useCallback(() => {

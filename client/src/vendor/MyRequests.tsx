@@ -109,6 +109,11 @@ export function MyRequests() {
                     <td>
                       <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
                       {r.grant !== null && r.grant.end !== r.windowEnd && <div className="muted">shortened by the approver</div>}
+                      {(load.data.overlaps[r.id]?.length ?? 0) > 0 && (
+                        <div className="overlap-warning" data-testid={`overlaps-${r.id}`} data-overlaps={load.data.overlaps[r.id]?.join(' ')}>
+                          overlaps another of your requests for this machine
+                        </div>
+                      )}
                     </td>
                     <td>
                       <StateBadge state={r.state} testId={`state-${r.id}`} />

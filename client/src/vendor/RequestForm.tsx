@@ -133,7 +133,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     | { kind: 'submitting' }
     | { kind: 'invalid'; problems: FormProblem[] }
     | { kind: 'error'; message: string; fields: FormProblem[] }
-    | { kind: 'done'; request: AccessRequest }
+    | { kind: 'done'; request: AccessRequest; overlaps: readonly string[] }
   >({
     kind: 'idle',
   });
@@ -157,6 +157,12 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
           Request submitted for <strong>{r.machine.name}</strong>, <WindowTime start={r.windowStart} end={r.windowEnd} />. It waits for{' '}
           {r.requiredApprovals === 2 ? 'two approvals' : 'approval'} by a plant manager.
         </p>
+        {submit.overlaps.length > 0 && (
+          <p className="overlap-warning" data-testid="request-overlaps" data-overlaps={submit.overlaps.join(' ')}>
+            Its window overlaps {submit.overlaps.length === 1 ? 'another of your requests' : `${submit.overlaps.length} of your other requests`} for this machine.
+            Each grant opens in its own window; cancel the one you do not need. The plant manager sees the overlap too.
+          </p>
+        )}
         <p className="actions">
           <a className="button" href={href('my')} data-testid="go-my-requests">
             See my requests
@@ -213,7 +219,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     };
     setSubmit({ kind: 'submitting' });
     try {
-      const request = await createRequest({
+      const { request, overlaps } = await createRequest({
         machineId: machine.id,
         windowStart: fixedStart ?? startDate.toISOString(),
         windowEnd: endDate.toISOString(),
@@ -222,7 +228,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
         policy,
         ...(extending === null ? {} : { extendsRequestId: extending.id }),
       });
-      setSubmit({ kind: 'done', request });
+      setSubmit({ kind: 'done', request, overlaps });
     } catch (err) {
       setSubmit({ kind: 'error', message: errorMessage(err), fields: serverFieldProblems(err) });
     }
