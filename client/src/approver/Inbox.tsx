@@ -118,6 +118,7 @@ export function Inbox({ focusId = null }: { focusId?: string | null }) {
       request={r}
       open={r.id === current}
       tags={tagsById.get(r.machine.id)}
+      overlaps={load.status === 'ready' ? (load.data.overlaps[r.id] ?? []) : []}
       onSelect={(focus) => select(r.id, focus)}
       onKey={(e) => onRowKey(e, r.id)}
       buttonRef={(el) => {
@@ -183,6 +184,7 @@ function InboxRow({
   request: r,
   open,
   tags,
+  overlaps,
   onSelect,
   onKey,
   buttonRef,
@@ -191,6 +193,8 @@ function InboxRow({
   request: AccessRequest;
   open: boolean;
   tags: readonly string[] | undefined;
+  /** Other requests of the same vendor for this machine whose windows overlap this one. */
+  overlaps: readonly string[];
   onSelect: (focus: boolean) => void;
   onKey: (e: KeyboardEvent<HTMLButtonElement>) => void;
   buttonRef: (el: HTMLButtonElement | null) => void;
@@ -231,6 +235,16 @@ function InboxRow({
           <span className={r.approvals.length > 0 ? 'badge state-approved' : 'badge'}>
             {r.approvals.length} of {r.requiredApprovals}
           </span>
+          {overlaps.length > 0 && (
+            <span
+              className="badge overlap-badge"
+              data-testid={`overlaps-${r.id}`}
+              data-overlaps={overlaps.join(' ')}
+              title={`Overlaps ${overlaps.length === 1 ? 'another request' : `${overlaps.length} other requests`} of ${r.requester.name} for this machine: each grant opens in its own window; check that both are meant.`}
+            >
+              ⚠ overlap
+            </span>
+          )}
         </span>
       </button>
       {open && (
