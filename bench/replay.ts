@@ -14,7 +14,7 @@
 //   node bench/replay.ts                 everything above
 //   node bench/replay.ts --search-only   only the search over 5,000 indexed sessions (no templates,
 //                                        synthesis, Chromium or Range baseline): about a minute
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,7 @@ import { Vault } from '../server/vault/vault.ts';
 import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
+import { ManifestSigner } from '../recordings/signing.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
@@ -68,12 +69,16 @@ await new InventoryStore(seedClient).seed(demoInventory(services), true);
   const vault = new Vault(seedClient, parseKeyring(keyring));
   for (const [machineId, credential] of Object.entries(demoCredentials(services))) await vault.store(machineId, credential);
 }
-const catalog = new RecordingCatalog(seedClient);
+// The portal's signing key, so the bench's own index entries hash their words with the portal's key.
+const signingKeyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+const signingKeyFile = path.join(stateDir, 'signing.pem');
+writeFileSync(signingKeyFile, signingKeyPem, { mode: 0o600 });
+const catalog = new RecordingCatalog(seedClient, new ManifestSigner(signingKeyPem).searchIndexKey());
 
 const { base, child: portal } = await startBenchPortal({
   redisUrl: redis.url,
   guacd,
-  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '16' },
+  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_SIGNING_KEY_FILE: signingKeyFile, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '16' },
 });
 const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
 let browserClose: (() => Promise<void>) | null = null;
