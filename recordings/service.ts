@@ -17,7 +17,7 @@ import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
 import { inspectFolder, parseManifest, type FolderInspection, type Manifest, type RecordingVerification } from './manifest.ts';
-import { bindVerification, findFinalised } from './binding.ts';
+import { bindVerification, findFinalised, type FinalisedFact } from './binding.ts';
 import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { ManifestSigner } from './signing.ts';
@@ -54,9 +54,17 @@ const VERIFY_CACHE_ENTRIES = 1_000;
  * finalise slowed by a Redis outage and still keeps the audit look-up a short scan.
  */
 const FINALISED_EVENT_SLACK_MS = 60 * 60 * 1000;
+/**
+ * Recordings indexed before the index kept `finalisedAt`: their event is looked for this long
+ * after the session's end (an orphan is finalised at the next start), and not finding it there
+ * leaves the check 'unchecked' rather than failed.
+ */
+const LEGACY_EVENT_WINDOW_MS = 7 * 86_400_000;
 
 export class RecordingService {
   private readonly verified = new Map<string, { stamp: string; inspection: FolderInspection }>();
+  /** `recording.finalised` events found (the log is append-only: found once, found for good). */
+  private readonly finalised = new Map<string, FinalisedFact>();
   private readonly store: string;
   private readonly redis: RedisClient;
   private readonly catalog: RecordingCatalog;
@@ -129,14 +137,25 @@ export class RecordingService {
       this.verified.set(summary.sessionId, { stamp, inspection });
     }
     // Without a manifest the recording has failed already; there is nothing to compare the event with.
-    const audit =
-      inspection.manifest === undefined
-        ? undefined
-        : await findFinalised(this.audit, summary.sessionId, {
-            from: new Date(Date.parse(summary.endedAt) - MAX_AT_DRIFT_MS),
-            to: summary.finalisedAt === undefined ? undefined : new Date(Date.parse(summary.finalisedAt) + FINALISED_EVENT_SLACK_MS),
-          });
+    const audit = inspection.manifest === undefined ? undefined : await this.finalisedEvent(summary);
     return bindVerification(inspection, { place: { sessionId: summary.sessionId, storeDir: summary.dir }, index: summary, audit });
+  }
+
+  private async finalisedEvent(summary: RecordingSummary): Promise<FinalisedFact | null | 'unknown'> {
+    const known = this.finalised.get(summary.sessionId);
+    if (known !== undefined) return known;
+    const legacy = summary.finalisedAt === undefined;
+    const found = await findFinalised(
+      this.audit,
+      summary.sessionId,
+      legacy
+        ? { from: new Date(Date.parse(summary.endedAt) - MAX_AT_DRIFT_MS), to: new Date(Date.parse(summary.endedAt) + LEGACY_EVENT_WINDOW_MS) }
+        : { from: new Date(Date.parse(summary.finalisedAt ?? '') - MAX_AT_DRIFT_MS), to: new Date(Date.parse(summary.finalisedAt ?? '') + FINALISED_EVENT_SLACK_MS) },
+    );
+    if (found === null || found === 'unknown') return legacy ? 'unknown' : found;
+    if (this.finalised.size >= VERIFY_CACHE_ENTRIES) this.finalised.delete(this.finalised.keys().next().value ?? '');
+    this.finalised.set(summary.sessionId, found);
+    return found;
   }
 
   fileName(kind: string): string | undefined {
