@@ -33,6 +33,8 @@ import { stripTerminal, typedLines } from './text.ts';
 const intentSchema = z.object({
   endedAt: z.string(),
   endReason: z.string(),
+  /** Set just before the audit event is appended: only then can a resumed attempt find one. */
+  auditAt: z.string().optional(),
 });
 
 /** Written by the broker into the spool when a session starts: enough to finalise an orphan. */
@@ -65,6 +67,9 @@ const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
 const SETTLE_POLL_MS = 100;
 const SETTLE_QUIET_MS = 500;
 const SETTLE_MAX_MS = 5_000;
+
+/** An audit append takes at most a few Redis command timeouts; a minute bounds the look-up for one. */
+const AUDIT_APPEND_SLACK_MS = 60_000;
 
 /** Longest wait for guacd to close a recording after the session ended. */
 const RELEASE_MAX_MS = 15_000;
@@ -220,9 +225,8 @@ export class Finaliser {
       return undefined;
     }
     // 1. Intent: the first attempt's end is the end, whoever finishes the job.
-    const resuming = context.end !== undefined;
     const intent = context.end ?? { endedAt: end.endedAt.toISOString(), endReason: end.endReason };
-    if (!resuming) await this.saveContext({ ...context, end: intent });
+    if (context.end === undefined) await this.saveContext({ ...context, end: intent });
 
     const relDir = storeDir(context.machine.siteId, new Date(context.startedAt), sessionId);
     const dir = path.join(this.store, relDir);
@@ -261,7 +265,7 @@ export class Finaliser {
 
     // 4. Sign. An audit event written by an earlier attempt hashed the manifest on disk: keep that one.
     lock.assertHeld();
-    const audited = resuming ? await this.finalisedEventOf(context) : undefined;
+    const audited = intent.auditAt === undefined ? undefined : await this.finalisedEventOf(context, intent.auditAt);
     let manifest: Manifest;
     let manifestBytes: Buffer;
     if (audited !== undefined) {
@@ -300,6 +304,7 @@ export class Finaliser {
     );
     if (audited === undefined) {
       lock.assertHeld();
+      await this.saveContext({ ...context, end: { ...intent, auditAt: new Date().toISOString() } });
       await this.audit.append({
         actor: null,
         action: 'recording.finalised',
@@ -359,9 +364,13 @@ export class Finaliser {
     };
   }
 
-  /** A resumed finalise: did an earlier attempt get as far as the audit event (with a manifest that still verifies)? */
-  private async finalisedEventOf(context: SessionContext): Promise<true | undefined> {
-    const found = await findFinalised(this.audit, context.sessionId, { from: new Date(Date.parse(context.startedAt) - MAX_AT_DRIFT_MS) });
+  /**
+   * A resumed finalise whose earlier attempt was about to append the audit event at `auditAt`:
+   * did it (with a manifest that still verifies)? The event, if any, is within moments of it.
+   */
+  private async finalisedEventOf(context: SessionContext, auditAt: string): Promise<true | undefined> {
+    const at = Date.parse(auditAt);
+    const found = await findFinalised(this.audit, context.sessionId, { from: new Date(at - MAX_AT_DRIFT_MS), to: new Date(at + MAX_AT_DRIFT_MS + AUDIT_APPEND_SLACK_MS) });
     if (found === null) return undefined;
     if (found === 'unknown') throw new Error(`cannot tell whether ${context.sessionId} was audited already (the audit log is too long to search)`);
     const dir = path.join(this.store, storeDir(context.machine.siteId, new Date(context.startedAt), context.sessionId));

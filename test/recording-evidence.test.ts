@@ -355,6 +355,23 @@ describe('finalising is resumable, releases its lock on failure, and has one own
     expect(await finalisedEvents(s.sessionId)).toHaveLength(1);
   });
 
+  test('a finalise that stopped after its audit event finishes without a second event or a new manifest', async () => {
+    const s = await spooled(ALIVE_INSTANCE);
+    const context = readFileSync(path.join(spool, `${s.sessionId}.session.json`), 'utf8');
+    const endedAt = new Date();
+    expect(await portal.services.recordings.finaliser.finalise(s.sessionId, { endedAt, endReason: 'disconnected' })).toBeDefined();
+    const [event] = await finalisedEvents(s.sessionId);
+    if (event === undefined) throw new Error('not audited');
+    const manifest = readFileSync(path.join(s.dir, 'manifest.json'));
+    // What a crash just before deleting the context leaves: the context with its intent, audited.
+    writeFileSync(path.join(spool, `${s.sessionId}.session.json`), JSON.stringify({ ...JSON.parse(context), end: { endedAt: endedAt.toISOString(), endReason: 'disconnected', auditAt: event.at } }));
+    expect(await portal.services.recordings.finaliser.finalise(s.sessionId, { endedAt: new Date(), endReason: 'orphaned' })).toMatchObject({ endReason: 'disconnected' });
+    expect(readFileSync(path.join(s.dir, 'manifest.json'))).toEqual(manifest);
+    expect(await finalisedEvents(s.sessionId)).toHaveLength(1);
+    expect(await verification(s.sessionId)).toMatchObject({ ok: true, audit: 'ok' });
+    expect(existsSync(path.join(spool, `${s.sessionId}.session.json`))).toBe(false);
+  });
+
   test('two finalises of one session at once: one does it, one event', async () => {
     const s = await spooled(ALIVE_INSTANCE);
     const results = await Promise.all([1, 2, 3].map(() => portal.services.recordings.finaliser.finalise(s.sessionId, { endedAt: new Date(), endReason: 'disconnected' })));
