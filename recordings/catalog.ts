@@ -1,6 +1,9 @@
 // The recordings index in Redis: one summary per finalised session, sets per filter value and per
 // word of typed and shown text, and a time-ordered set. Search intersects sets, so it stays fast
-// for thousands of sessions without scanning them.
+// for thousands of sessions without scanning them. Words are kept only as keyed hashes
+// (HMAC-SHA-256): exact-word search works, but Redis, its RDB and its AOF hold nothing of what
+// was typed or shown (a password typed at a prompt included); the text is in the store only.
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { machineSummarySchema } from '../server/inventory/schema.ts';
 import type { RedisClient } from '../server/redis.ts';
@@ -25,6 +28,9 @@ export const summarySchema = z.object({
   files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number() })),
   /** The folder below the store root: the server's business, never shown by the API (presenter.ts). */
   dir: z.string(),
+  /** SHA-256 of the manifest as signed, and when: verification cross-checks them (absent on recordings indexed before). */
+  manifestSha256: z.string().optional(),
+  finalisedAt: z.string().optional(),
 });
 export type RecordingSummary = z.infer<typeof summarySchema>;
 
@@ -43,6 +49,32 @@ export interface SearchQuery {
 /** Tokens stored per recording at most: enough for any session, bounded for a runaway one. */
 const MAX_TOKENS = 20_000;
 
+/**
+ * Bytes of each word's HMAC kept (base64url, 22 characters): 128 bits make two words sharing a
+ * hash, over any index this size, as unlikely as guessing the key, at a quarter of the memory.
+ */
+const WORD_HASH_BYTES = 16;
+
+/** Ids read per round trip while walking the whole index (upgrade, the CLI's cross-check). */
+const WALK_BATCH = 500;
+
+/** Keyed hashes of search words, so the index can be searched without holding the words. */
+export class WordHasher {
+  private readonly key: KeyObject;
+  /** Which key hashed an index entry (an HMAC of a label no token can be, not the key itself). */
+  readonly keyId: string;
+
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new Error('the search index key must have at least 256 bits');
+    this.key = createSecretKey(key);
+    this.keyId = createHmac('sha256', this.key).update('\u0000key-id').digest('hex').slice(0, 16);
+  }
+
+  hash(token: string): string {
+    return createHmac('sha256', this.key).update(token, 'utf8').digest().subarray(0, WORD_HASH_BYTES).toString('base64url');
+  }
+}
+
 function filterValues(s: RecordingSummary): Array<[FilterField, string]> {
   return [
     ['site', s.siteId],
@@ -56,18 +88,39 @@ function filterValues(s: RecordingSummary): Array<[FilterField, string]> {
   ];
 }
 
+/** Summaries of these ids, in order; ids not (or no longer) indexed are left out. */
+async function readSummaries(redis: RedisClient, ids: readonly string[]): Promise<RecordingSummary[]> {
+  if (ids.length === 0) return [];
+  const multi = redis.multi();
+  for (const id of ids) multi.hGet(keys.recordings.record(id), 'summary');
+  const replies = (await multi.exec()) as unknown as Array<string | null>;
+  return replies.flatMap((json) => (json === null ? [] : [summarySchema.parse(JSON.parse(json))]));
+}
+
+/** Every indexed recording, oldest first, in batches (read-only: the CLI's cross-check needs no key). */
+export async function* allSummaries(redis: RedisClient): AsyncGenerator<RecordingSummary> {
+  for (let offset = 0; ; offset += WALK_BATCH) {
+    const ids = await redis.zRange(keys.recordings.byTime, offset, offset + WALK_BATCH - 1);
+    yield* await readSummaries(redis, ids);
+    if (ids.length < WALK_BATCH) return;
+  }
+}
+
 export class RecordingCatalog {
   private readonly redis: RedisClient;
+  private readonly words: WordHasher;
 
-  constructor(redis: RedisClient) {
+  /** `wordKey`: the search index's HMAC key (ManifestSigner.searchIndexKey). */
+  constructor(redis: RedisClient, wordKey: Buffer) {
     this.redis = redis;
+    this.words = new WordHasher(wordKey);
   }
 
   async add(summary: RecordingSummary, text: string): Promise<void> {
-    const tokens = [...tokenize(text)].slice(0, MAX_TOKENS);
+    const tokens = [...tokenize(text)].slice(0, MAX_TOKENS).map((t) => this.words.hash(t));
     const id = summary.sessionId;
     const multi = this.redis.multi();
-    multi.hSet(keys.recordings.record(id), { summary: JSON.stringify(summary), tokens: tokens.join(' ') });
+    multi.hSet(keys.recordings.record(id), { summary: JSON.stringify(summary), tokens: tokens.join(' '), tokenKey: this.words.keyId });
     multi.zAdd(keys.recordings.byTime, { score: Date.parse(summary.endedAt), value: id });
     for (const [field, value] of filterValues(summary)) multi.sAdd(keys.recordings.filter(field, value), id);
     for (const t of tokens) multi.sAdd(keys.recordings.token(t), id);
@@ -91,11 +144,41 @@ export class RecordingCatalog {
   }
 
   async getMany(ids: readonly string[]): Promise<RecordingSummary[]> {
-    if (ids.length === 0) return [];
-    const multi = this.redis.multi();
-    for (const id of ids) multi.hGet(keys.recordings.record(id), 'summary');
-    const replies = (await multi.exec()) as unknown as Array<string | null>;
-    return replies.flatMap((json) => (json === null ? [] : [summarySchema.parse(JSON.parse(json))]));
+    return readSummaries(this.redis, ids);
+  }
+
+  /**
+   * Replaces the plaintext words of entries indexed before words were hashed (no `tokenKey`)
+   * by their hashes, and deletes the plaintext sets. Idempotent and safe to run on every start,
+   * from any number of instances (each entry is rewritten in one MULTI). Entries hashed under
+   * another key (a different signing key) are counted: search cannot find them by words until
+   * they are indexed again.
+   */
+  async upgradeIndex(): Promise<{ rehashed: number; otherKey: number }> {
+    let rehashed = 0;
+    let otherKey = 0;
+    for (let offset = 0; ; offset += WALK_BATCH) {
+      const ids = await this.redis.zRange(keys.recordings.byTime, offset, offset + WALK_BATCH - 1);
+      const read = this.redis.multi();
+      for (const id of ids) read.hmGet(keys.recordings.record(id), ['tokens', 'tokenKey']);
+      const replies = ids.length === 0 ? [] : ((await read.exec()) as unknown as Array<[string | null, string | null]>);
+      for (const [i, id] of ids.entries()) {
+        const [tokens, tokenKey] = replies[i] ?? [null, null];
+        if (tokenKey !== null) {
+          if (tokenKey !== this.words.keyId) otherKey++;
+          continue;
+        }
+        const plain = (tokens ?? '').split(' ').filter((t) => t !== '');
+        const hashed = [...new Set(plain.flatMap((t) => [...tokenize(t)]).map((t) => this.words.hash(t)))];
+        const write = this.redis.multi();
+        for (const t of plain) write.sRem(keys.recordings.token(t), id);
+        for (const h of hashed) write.sAdd(keys.recordings.token(h), id);
+        write.hSet(keys.recordings.record(id), { tokens: hashed.join(' '), tokenKey: this.words.keyId });
+        await write.exec();
+        rehashed++;
+      }
+      if (ids.length < WALK_BATCH) return { rehashed, otherKey };
+    }
   }
 
   /** Ids of recordings that ended before `before` (retention), oldest first. */
@@ -107,7 +190,7 @@ export class RecordingCatalog {
     const sets = Object.entries(q.filters)
       .filter(([, v]) => v !== undefined && v !== '')
       .map(([field, value]) => keys.recordings.filter(field, String(value)));
-    const words = q.text === undefined ? [] : [...tokenize(q.text)];
+    const words = q.text === undefined ? [] : [...tokenize(q.text)].map((w) => this.words.hash(w));
     // A query word that is not a token (e.g. one character) cannot match anything indexed.
     if (q.text !== undefined && q.text.trim() !== '' && words.length === 0) return { recordings: [], total: 0 };
     sets.push(...words.map((w) => keys.recordings.token(w)));

@@ -22,16 +22,21 @@ export const SIGNATURE_FILE = 'manifest.sig';
  * Spool names: `<session>` is the recording the portal writes from what it relays,
  * `<session>.typescript` and `.typescript.timing` guacd's text record of SSH/Telnet (only where
  * guacd shares the spool), `.events.jsonl` the portal's input log, `.session.json` the context
- * the finaliser needs if the instance dies.
+ * the finaliser needs if the instance dies (and, once the session ended, the finaliser's
+ * intent), `.session.json.new` a context being rewritten (renamed over the context, so a crash
+ * never leaves half of one).
  */
-const SPOOL_SUFFIX: Record<FileKind | 'context', string> = {
+const SPOOL_SUFFIX: Record<SpoolKind, string> = {
   recording: '',
   typescript: '.typescript',
   typescriptTiming: '.typescript.timing',
   events: '.events.jsonl',
   context: '.session.json',
+  contextDraft: '.session.json.new',
 };
+export type SpoolKind = FileKind | 'context' | 'contextDraft';
 const CONTEXT_NAME = /^([0-9a-f-]{36})\.session\.json$/;
+const SESSION_PREFIX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(.*)$/;
 
 /** Text protocols also get guacd's typescript (what the terminal showed), where guacd shares the spool. */
 export const hasTypescript = (protocol: string): boolean => protocol === 'ssh' || protocol === 'telnet';
@@ -47,7 +52,7 @@ export class SpoolFiles {
   }
 
   /** The spool path of one file of the session. */
-  file(kind: FileKind | 'context'): string {
+  file(kind: SpoolKind): string {
     return path.join(this.spool, `${this.sessionId}${SPOOL_SUFFIX[kind]}`);
   }
 
@@ -70,6 +75,14 @@ export class SpoolFiles {
 /** The session whose context file this spool entry is, if it is one. */
 export function contextSessionId(fileName: string): string | undefined {
   return CONTEXT_NAME.exec(fileName)?.[1];
+}
+
+/** Which session's file, and which file, a spool entry is (undefined: not a session's). */
+export function spoolEntry(fileName: string): { sessionId: string; kind: SpoolKind } | undefined {
+  const m = SESSION_PREFIX.exec(fileName);
+  if (m === null) return undefined;
+  const kind = (Object.keys(SPOOL_SUFFIX) as SpoolKind[]).find((k) => SPOOL_SUFFIX[k] === m[2]);
+  return kind === undefined ? undefined : { sessionId: m[1] as string, kind };
 }
 
 /** The store folder of a session, relative to the store's root. */

@@ -53,6 +53,9 @@ export interface FileCheck {
   problem: 'missing' | 'hash_mismatch' | null;
 }
 
+/** A cross-check against a record kept elsewhere: 'missing' it has none, 'unchecked' it was not consulted (offline). */
+export type CrossCheck = 'ok' | 'missing' | 'mismatch' | 'unchecked';
+
 export interface RecordingVerification {
   sessionId: string;
   ok: boolean;
@@ -62,47 +65,74 @@ export interface RecordingVerification {
   /** Files in the folder the manifest does not list (e.g. planted later). */
   unexpected: string[];
   incomplete: string[];
+  /**
+   * Does the manifest belong where it is: its session, site and start date against the folder
+   * (in a bundle: its session and request). A validly signed manifest copied into another
+   * session's folder, or a folder moved, fails here.
+   */
+  place: 'ok' | 'mismatch' | 'unchecked';
+  /** The session's index entry (what search and the API list) against the manifest. */
+  index: CrossCheck;
+  /** The audit log's `recording.finalised` event of the session (request, site, start, manifest SHA-256). */
+  audit: CrossCheck;
+  /** Each disagreement of place, index or audit log, in words (never a store path). */
+  mismatches: string[];
 }
 
-/** Verifies one recording folder against its manifest and signature. */
-export async function verifyFolder(dir: string, publicKeyPem: string, sessionId = path.basename(dir)): Promise<RecordingVerification> {
-  const result: RecordingVerification = { sessionId, ok: false, signature: 'missing', manifest: 'missing', files: [], unexpected: [], incomplete: [] };
+/** What a folder holds, checked against its own manifest and signature only. */
+export interface FolderInspection {
+  verification: Pick<RecordingVerification, 'signature' | 'manifest' | 'files' | 'unexpected' | 'incomplete'>;
+  /** The manifest, when it parses (signed or not). */
+  manifest: Manifest | undefined;
+  /** SHA-256 of manifest.json's exact bytes, when it exists. */
+  manifestSha256: string | undefined;
+}
+
+/** Hashes the files of one recording folder against its manifest and checks the signature. */
+export async function inspectFolder(dir: string, publicKeyPem: string): Promise<FolderInspection> {
+  const verification: FolderInspection['verification'] = { signature: 'missing', manifest: 'missing', files: [], unexpected: [], incomplete: [] };
   let bytes: Buffer;
   try {
     bytes = await readFile(path.join(dir, MANIFEST_FILE));
   } catch {
-    return result;
+    return { verification, manifest: undefined, manifestSha256: undefined };
   }
+  const manifestSha256 = createHash('sha256').update(bytes).digest('hex');
   try {
     const signature = (await readFile(path.join(dir, SIGNATURE_FILE), 'utf8')).trim();
-    result.signature = verifySignature(bytes, signature, publicKeyPem) ? 'valid' : 'invalid';
+    verification.signature = verifySignature(bytes, signature, publicKeyPem) ? 'valid' : 'invalid';
   } catch {
-    result.signature = 'missing';
+    verification.signature = 'missing';
   }
+  const parsed = parseManifest(bytes);
+  if (parsed === undefined) {
+    verification.manifest = 'malformed';
+    return { verification, manifest: undefined, manifestSha256 };
+  }
+  verification.manifest = 'ok';
+  verification.incomplete = parsed.incomplete;
+  for (const f of parsed.files) {
+    try {
+      const actual = await sha256File(path.join(dir, f.name));
+      const ok = actual.sha256 === f.sha256 && actual.bytes === f.bytes;
+      verification.files.push({ name: f.name, ok, problem: ok ? null : 'hash_mismatch' });
+    } catch {
+      verification.files.push({ name: f.name, ok: false, problem: 'missing' });
+    }
+  }
+  const listed = new Set([MANIFEST_FILE, SIGNATURE_FILE, ...parsed.files.map((f) => f.name)]);
+  verification.unexpected = (await readdir(dir)).filter((n) => !listed.has(n));
+  return { verification, manifest: parsed, manifestSha256 };
+}
+
+/** A manifest's bytes as a Manifest, or undefined when they are not one. */
+export function parseManifest(bytes: Buffer): Manifest | undefined {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
-    json = undefined;
+    return undefined;
   }
   const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    result.manifest = 'malformed';
-    return result;
-  }
-  result.manifest = 'ok';
-  result.incomplete = parsed.data.incomplete;
-  for (const f of parsed.data.files) {
-    try {
-      const actual = await sha256File(path.join(dir, f.name));
-      const ok = actual.sha256 === f.sha256 && actual.bytes === f.bytes;
-      result.files.push({ name: f.name, ok, problem: ok ? null : 'hash_mismatch' });
-    } catch {
-      result.files.push({ name: f.name, ok: false, problem: 'missing' });
-    }
-  }
-  const listed = new Set([MANIFEST_FILE, SIGNATURE_FILE, ...parsed.data.files.map((f) => f.name)]);
-  result.unexpected = (await readdir(dir)).filter((n) => !listed.has(n));
-  result.ok = result.signature === 'valid' && result.files.every((f) => f.ok) && result.unexpected.length === 0;
-  return result;
+  return parsed.success ? parsed.data : undefined;
 }

@@ -8,15 +8,16 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { create as createTar } from 'tar';
 import type { AirlockUser } from '../server/user.ts';
-import { notFound } from '../server/errors.ts';
+import { AppError, conflict, notFound } from '../server/errors.ts';
 import { assertMayHoldRecordings, assertMayReadRecordings, mayReadRecording, recordingSites } from '../server/policies.ts';
-import { parseExportLine, type AuditLog } from '../server/audit/store.ts';
+import { MAX_AT_DRIFT_MS, parseExportLine, type AuditLog } from '../server/audit/store.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
-import { manifestSchema, verifyFolder, type Manifest, type RecordingVerification } from './manifest.ts';
+import { inspectFolder, parseManifest, type FolderInspection, type Manifest, type RecordingVerification } from './manifest.ts';
+import { bindVerification, findFinalised, type FinalisedFact } from './binding.ts';
 import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { ManifestSigner } from './signing.ts';
@@ -48,8 +49,22 @@ const SESSION_MOMENTS: Record<string, TimelineEntry['kind']> = {
 /** Verification results kept per process (a 100 MB recording takes ~0.25 s to hash). */
 const VERIFY_CACHE_ENTRIES = 1_000;
 
+/**
+ * The `recording.finalised` event follows the index entry within seconds; an hour covers a
+ * finalise slowed by a Redis outage and still keeps the audit look-up a short scan.
+ */
+const FINALISED_EVENT_SLACK_MS = 60 * 60 * 1000;
+/**
+ * Recordings indexed before the index kept `finalisedAt`: their event is looked for this long
+ * after the session's end (an orphan is finalised at the next start), and not finding it there
+ * leaves the check 'unchecked' rather than failed.
+ */
+const LEGACY_EVENT_WINDOW_MS = 7 * 86_400_000;
+
 export class RecordingService {
-  private readonly verified = new Map<string, { stamp: string; result: RecordingVerification }>();
+  private readonly verified = new Map<string, { stamp: string; inspection: FolderInspection }>();
+  /** `recording.finalised` events found (the log is append-only: found once, found for good). */
+  private readonly finalised = new Map<string, FinalisedFact>();
   private readonly store: string;
   private readonly redis: RedisClient;
   private readonly catalog: RecordingCatalog;
@@ -88,25 +103,59 @@ export class RecordingService {
     return path.join(this.store, summary.dir);
   }
 
+  /** The recording's manifest; a recording whose folder is gone or damaged is an error that says so. */
   async manifest(summary: RecordingSummary): Promise<Manifest> {
-    return manifestSchema.parse(JSON.parse(await readFile(path.join(this.dirOf(summary), MANIFEST_FILE), 'utf8')));
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path.join(this.dirOf(summary), MANIFEST_FILE));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new AppError(410, 'recording_missing', 'This recording is missing from the store, so it fails verification. Tell your Airlock administrator.', { report: true });
+    }
+    const manifest = parseManifest(bytes);
+    if (manifest === undefined) throw conflict('recording_damaged', "This recording's manifest is damaged, so it fails verification. Tell your Airlock administrator.");
+    return manifest;
   }
 
   /**
-   * Verifies a recording, re-hashing only when a file of its folder changed since the last
-   * check: the stamp includes each file's ctime, which no one can set back (unlike mtime), so
-   * any write shows. The CLI always re-hashes everything.
+   * Verifies a recording: its folder against the manifest and signature, and the manifest
+   * against its place, the index entry and the audit log (binding.ts). Files are re-hashed only
+   * when one of the folder changed since the last check: the stamp includes each file's ctime,
+   * which no one can set back (unlike mtime), so any write shows. The cross-checks run every
+   * time (cheap). The CLI always re-hashes everything.
    */
   async verify(summary: RecordingSummary): Promise<RecordingVerification> {
     const dir = this.dirOf(summary);
     const names = (await readdir(dir).catch(() => [] as string[])).sort();
     const stamp = (await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => `${n}:${s.size}:${s.ctimeMs}`, () => n)))).join('|');
     const cached = this.verified.get(summary.sessionId);
-    if (cached !== undefined && cached.stamp === stamp) return cached.result;
-    const result = await verifyFolder(dir, this.publicKeyPem(), summary.sessionId);
-    if (this.verified.size >= VERIFY_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value ?? '');
-    this.verified.set(summary.sessionId, { stamp, result });
-    return result;
+    let inspection: FolderInspection;
+    if (cached !== undefined && cached.stamp === stamp) inspection = cached.inspection;
+    else {
+      inspection = await inspectFolder(dir, this.publicKeyPem());
+      if (this.verified.size >= VERIFY_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value ?? '');
+      this.verified.set(summary.sessionId, { stamp, inspection });
+    }
+    // Without a manifest the recording has failed already; there is nothing to compare the event with.
+    const audit = inspection.manifest === undefined ? undefined : await this.finalisedEvent(summary);
+    return bindVerification(inspection, { place: { sessionId: summary.sessionId, storeDir: summary.dir }, index: summary, audit });
+  }
+
+  private async finalisedEvent(summary: RecordingSummary): Promise<FinalisedFact | null | 'unknown'> {
+    const known = this.finalised.get(summary.sessionId);
+    if (known !== undefined) return known;
+    const legacy = summary.finalisedAt === undefined;
+    const found = await findFinalised(
+      this.audit,
+      summary.sessionId,
+      legacy
+        ? { from: new Date(Date.parse(summary.endedAt) - MAX_AT_DRIFT_MS), to: new Date(Date.parse(summary.endedAt) + LEGACY_EVENT_WINDOW_MS) }
+        : { from: new Date(Date.parse(summary.finalisedAt ?? '') - MAX_AT_DRIFT_MS), to: new Date(Date.parse(summary.finalisedAt ?? '') + FINALISED_EVENT_SLACK_MS) },
+    );
+    if (found === null || found === 'unknown') return legacy ? 'unknown' : found;
+    if (this.finalised.size >= VERIFY_CACHE_ENTRIES) this.finalised.delete(this.finalised.keys().next().value ?? '');
+    this.finalised.set(summary.sessionId, found);
+    return found;
   }
 
   fileName(kind: string): string | undefined {
@@ -171,14 +220,18 @@ export class RecordingService {
     const found = await this.catalog.search({ filters: { request: requestId }, text: undefined, from: undefined, to: undefined, sites: recordingSites(user), limit: 1000, offset: 0 });
     if (found.recordings.length === 0) throw notFound('unknown_request', 'No recordings for this request that you may read.');
     // The request's and its sessions' audit events, as export lines: each carries prev, seq and
-    // hash, so it can be checked offline against its own hash.
+    // hash, so it can be checked offline against its own hash. Sessions count by the request
+    // their events name too, so a session the index lost still has its `recording.finalised`
+    // event here, and the offline check reports its recording missing.
     const targets = new Set([`request:${requestId}`, ...found.recordings.map((r) => `session:${r.sessionId}`)]);
     const events: string[] = [];
     for await (const line of this.audit.exportLines()) {
       const event = parseExportLine(line).event;
       if (event === undefined) continue;
-      const target = (JSON.parse(event) as { target?: { type: string; id: string } | null }).target;
-      if (target != null && targets.has(`${target.type}:${target.id}`)) events.push(line);
+      const e = JSON.parse(event) as { target?: { type: string; id: string } | null; details?: { requestId?: unknown } };
+      const target = e.target;
+      if (target == null) continue;
+      if (targets.has(`${target.type}:${target.id}`) || (target.type === 'session' && e.details?.requestId === requestId)) events.push(line);
     }
     const first = found.recordings[0];
     if (first !== undefined) await this.recordAccess(user, first, 'recording.bundle_downloaded', { requestId, sessions: found.recordings.length });
@@ -210,7 +263,12 @@ export class RecordingService {
     const root = path.join(work, `airlock-request-${requestId}`);
     await mkdir(path.join(root, 'sessions'), { recursive: true });
     for (const [name, content] of staging) await writeFile(path.join(root, name), content);
-    for (const r of found.recordings) await cp(this.dirOf(r), path.join(root, 'sessions', r.sessionId), { recursive: true });
+    for (const r of found.recordings) {
+      // A folder that is gone is left out; the bundle's audit events still list it, so it shows as missing.
+      await cp(this.dirOf(r), path.join(root, 'sessions', r.sessionId), { recursive: true }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    }
     const archive = createTar({ gzip: true, cwd: work, portable: true }, [path.basename(root)]);
     archive.pipe(stream);
     archive.on('end', () => void rm(work, { recursive: true, force: true }));
@@ -268,8 +326,8 @@ export class RecordingService {
         held++;
         continue;
       }
-      await rm(this.dirOf(summary), { recursive: true, force: true });
-      await this.catalog.remove(summary.sessionId);
+      // Audited first: a crash after it leaves a recording to purge again, never one gone
+      // without a word (verification reports a folder that vanished unaudited as missing).
       await this.audit.append({
         actor: null,
         action: 'recording.purged',
@@ -279,6 +337,8 @@ export class RecordingService {
         details: { requestId: summary.requestId, machine: summary.machine.id, endedAt: summary.endedAt, retentionDays: days },
         site: summary.siteId,
       });
+      await rm(this.dirOf(summary), { recursive: true, force: true });
+      await this.catalog.remove(summary.sessionId);
       purged++;
     }
     return { purged, held };

@@ -1,7 +1,14 @@
 // Manifest signatures: Ed25519 over the manifest's exact bytes. The public key is exportable
-// (API and CLI) so that anyone can verify a recording or an evidence bundle offline.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { createHash } from 'node:crypto';
+// (API and CLI) so that anyone can verify a recording or an evidence bundle offline. The same
+// secret also yields, by HKDF, the key of the search index's word hashes (catalog.ts).
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+
+/**
+ * HKDF-SHA-256 labels: the salt names the application, the info the one use of the derived key.
+ * A new use gets a new info string, never this key; a new index format gets `…/v2`.
+ */
+const HKDF_SALT = 'airlock';
+const SEARCH_INDEX_KEY_INFO = 'airlock/recordings/search-index/v1';
 
 export class ManifestSigner {
   private readonly privateKey: KeyObject;
@@ -13,6 +20,17 @@ export class ManifestSigner {
     this.privateKey = privateKeyPem === undefined ? generateKeyPairSync('ed25519').privateKey : createPrivateKey(privateKeyPem);
     this.publicKey = createPublicKey(this.privateKey);
     this.keyId = keyIdOf(this.publicKey);
+  }
+
+  /**
+   * The HMAC key of the search index: derived from the signing key, so it lives where that key
+   * lives (same file, same custody, nothing more to configure or back up) and the two cannot
+   * drift apart between instances. Whoever holds the signing key can forge evidence anyway, so
+   * also being able to test a guessed word against the index adds nothing to that key's worth.
+   */
+  searchIndexKey(): Buffer {
+    const ikm = this.privateKey.export({ format: 'der', type: 'pkcs8' });
+    return Buffer.from(hkdfSync('sha256', ikm, HKDF_SALT, SEARCH_INDEX_KEY_INFO, 32));
   }
 
   sign(bytes: Buffer): string {

@@ -50,10 +50,15 @@ export function typedLines(eventsJsonl: string): TypedLine[] {
   return lines;
 }
 
-/** Search tokens: lower-case words of letters, digits and . _ / - (2–64 characters). */
+/**
+ * Search tokens: NFKC-normalised lower-case words of letters, digits and . _ / - (2–64
+ * characters). NFKC first, so a word typed with a composed or a decomposed accent (or a
+ * full-width digit) is one token: the index holds only hashes of tokens, so the query and the
+ * recording must normalise alike.
+ */
 export function tokenize(text: string): Set<string> {
   const out = new Set<string>();
-  for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}._/-]{2,64}/gu)) {
+  for (const m of text.normalize('NFKC').toLowerCase().matchAll(/[\p{L}\p{N}._/-]{2,64}/gu)) {
     const token = m[0].replace(/^[._/-]+|[._/-]+$/g, '');
     if (token.length >= 2) out.add(token);
   }

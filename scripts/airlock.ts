@@ -3,8 +3,11 @@
 //   npm run airlock -- audit export [--redis URL]   write the log as NDJSON to stdout
 //   npm run airlock -- audit verify-file FILE       check an exported NDJSON file offline
 //   npm run airlock -- recordings verify --store DIR --public-key FILE [--redis URL]
-//                                                   every recording against its manifest and
-//                                                   signature (and the audit chain with --redis)
+//                                                   every recording against its manifest,
+//                                                   signature and place; with --redis also
+//                                                   against the index and the audit log's
+//                                                   recording.finalised events (so a deleted
+//                                                   folder is reported), and the audit chain
 //   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
 //   npm run airlock -- vault rotate --keys-file FILE [--redis URL]  re-seal every credential
 //                                                   under the keyring's first (newest) key
@@ -12,7 +15,8 @@
 // Read-only by design: unlike the HTTP API it records nothing, so it can check a replica.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { describeRecording, verifyBundle, verifyStore } from '../recordings/verify.ts';
+import { describeRecording, recordedInAudit, verifyBundle, verifyStore, type RecordedSessions } from '../recordings/verify.ts';
+import { allSummaries, type RecordingSummary } from '../recordings/catalog.ts';
 import { Vault } from '../server/vault/vault.ts';
 import { parseKeyring } from '../server/keyring.ts';
 import { Readable } from 'node:stream';
@@ -75,14 +79,14 @@ async function connect(url: string): Promise<RedisClient> {
   return client;
 }
 
-async function withAuditLog<T>(redisUrl: string | undefined, use: (audit: AuditLog) => Promise<T>): Promise<T> {
+async function withAuditLog<T>(redisUrl: string | undefined, use: (audit: AuditLog, client: RedisClient) => Promise<T>): Promise<T> {
   // A command-line tool may read its one setting from the environment (the portal reads env
   // only in server/config.ts); --redis wins.
   const url = redisUrl ?? process.env['AIRLOCK_REDIS_URL'];
   if (url === undefined || url === '') throw new UsageError('no Redis: pass --redis URL or set AIRLOCK_REDIS_URL');
   const client = await connect(url);
   try {
-    return await use(new AuditLog(client));
+    return await use(new AuditLog(client), client);
   } finally {
     client.destroy();
   }
@@ -163,16 +167,26 @@ async function recordingsCommand(area: 'recordings' | 'bundle', command: string 
     return result.ok ? EXIT_OK : EXIT_BROKEN;
   }
   if (values.store === undefined || publicKey === undefined || rest.length > 0) throw new UsageError('recordings verify needs --store DIR and --public-key FILE');
-  const results = await verifyStore(values.store, publicKey);
+  const store = values.store;
+  if (values.redis === undefined) {
+    const results = await verifyStore(store, publicKey);
+    process.stdout.write('note: without --redis the store is not checked against the index and the audit log, so a deleted recording cannot show\n');
+    return reportRecordings(results);
+  }
+  return withAuditLog(values.redis, async (audit, client) => {
+    const summaries = new Map<string, RecordingSummary>();
+    for await (const s of allSummaries(client)) summaries.set(s.sessionId, s);
+    const recorded: RecordedSessions = { summaries, ...(await recordedInAudit(audit.exportLines())) };
+    const status = reportRecordings(await verifyStore(store, publicKey, recorded));
+    return Math.max(status, report('audit log', await audit.verify()));
+  });
+}
+
+function reportRecordings(results: Awaited<ReturnType<typeof verifyStore>>): number {
   for (const r of results) process.stdout.write(`${describeRecording(r)}\n`);
   const failed = results.filter((r) => !r.ok).length;
   process.stdout.write(`recordings: ${results.length - failed} of ${results.length} verified${failed > 0 ? `, ${failed} FAILED` : ''}\n`);
-  let status = failed > 0 ? EXIT_BROKEN : EXIT_OK;
-  if (values.redis !== undefined) {
-    const chain = await withAuditLog(values.redis, async (audit) => report('audit log', await audit.verify()));
-    status = Math.max(status, chain);
-  }
-  return status;
+  return failed > 0 ? EXIT_BROKEN : EXIT_OK;
 }
 
 try {

@@ -107,11 +107,11 @@ export const keys = {
     byTime: `${KEY_PREFIX}recs:time`,
     /** Sets of recording ids per filter value (site, vendor, company, machine, approver, protocol, reason, request). */
     filter: (field: string, value: string): string => `${KEY_PREFIX}recs:f:${field}:${value}`,
-    /** Sets of recording ids per search token (typed and shown text). */
+    /** Sets of recording ids per search word, by its keyed hash (catalog.ts): no text of what was typed or shown. */
     token: (token: string): string => `${KEY_PREFIX}recs:t:${token}`,
     /** Legal holds: a hash per kind, id → JSON {by, at, reason}. */
     holds: (kind: 'request' | 'machine'): string => `${KEY_PREFIX}holds:${kind}`,
-    /** Single-finaliser lock per session (several instances may try to pick up an orphan). */
+    /** One finaliser per session at a time (finalise-lock.ts: a short TTL, renewed while it works). */
     finaliseLock: (sessionId: string): string => `${KEY_PREFIX}rec:lock:${sessionId}`,
     /** Held by the one instance running the retention purge. */
     purgeLock: `${KEY_PREFIX}recs:purge-lock`,

@@ -184,6 +184,8 @@ export class LiveSession implements LocalConnection {
       } catch {
         this.setupDone();
         await Promise.all([inputLog.close(), recording.close()]);
+        // No context, no session: leave nothing in the spool for the sweep to wonder about.
+        await Promise.all([rm(this.files.file('events'), { force: true }), rm(this.files.file('recording'), { force: true })]);
         ws.close(1011, 'recording unavailable');
         await deps.refusals.record(user, 'session.open', binding.requestId, 'spool_unwritable');
         return;

@@ -123,8 +123,12 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   });
   freshness.start();
   const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
-  const catalog = new RecordingCatalog(redis);
   const signer = new ManifestSigner(config.recording.signingKeyPem);
+  const catalog = new RecordingCatalog(redis, signer.searchIndexKey());
+  // Entries indexed before words were hashed lose their plaintext words here (issue 11).
+  const upgraded = await catalog.upgradeIndex();
+  if (upgraded.rehashed > 0) log.info({ recordings: upgraded.rehashed }, 'search index: plaintext words replaced by keyed hashes');
+  if (upgraded.otherKey > 0) log.warn({ recordings: upgraded.otherKey }, 'search index: recordings indexed under another signing key cannot be found by words');
   const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
   await broker.start();

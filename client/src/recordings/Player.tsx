@@ -525,6 +525,8 @@ export function verificationProblems(v: RecordingVerification): string[] {
   if (v.signature !== 'valid') out.push(`manifest.sig: signature ${v.signature}`);
   for (const f of v.files) if (!f.ok) out.push(`${f.name}: ${f.problem === 'missing' ? 'missing' : 'altered (hash mismatch)'}`);
   for (const u of v.unexpected) out.push(`${u}: not in the manifest`);
+  // Bound to its place, the index and the audit log: a swapped or moved recording says which.
+  for (const m of v.mismatches ?? []) out.push(m);
   return out;
 }
 
