@@ -11,6 +11,8 @@
 //   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
 //   npm run airlock -- vault rotate --keys-file FILE [--redis URL]  re-seal every credential
 //                                                   under the keyring's first (newest) key
+//   npm run airlock -- doctor [--sentinels H:P,H:P --master NAME]   check the production
+//                                                   configuration in the environment end to end
 // Exit codes: 0 intact (or exported), 2 the chain is broken, 1 usage or connection error.
 // Read-only by design: unlike the HTTP API it records nothing, so it can check a replica.
 import { createReadStream } from 'node:fs';
@@ -25,6 +27,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
 import type { RedisClient } from '../server/redis.ts';
+import { formatReport, runDoctor } from '../server/app/doctor.ts';
 import { AuditLog, parseExportLine, verifyChain, type BreakReason, type ChainEntry, type VerifyResult } from '../server/audit/store.ts';
 
 const USAGE = `usage:
@@ -34,7 +37,9 @@ const USAGE = `usage:
   airlock recordings verify --store DIR --public-key FILE [--redis URL]
   airlock bundle verify FILE [--public-key FILE]
   airlock vault rotate --keys-file FILE [--redis URL]
-The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
+  airlock doctor [--sentinels HOST:PORT,HOST:PORT… --master NAME]
+doctor reads the portal's configuration from the environment (as the portal does) and exits 2
+when a check fails. The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -105,9 +110,10 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' }, 'keys-file': { type: 'string' } },
+    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' }, 'keys-file': { type: 'string' }, sentinels: { type: 'string' }, master: { type: 'string' } },
   });
   const [area, command, ...rest] = positionals;
+  if (area === 'doctor') return doctor(command, values);
   if (area === 'vault') {
     const keysFile = values['keys-file'];
     if (command !== 'rotate' || rest.length > 0 || keysFile === undefined) throw new UsageError('vault rotate needs --keys-file FILE');
@@ -148,6 +154,20 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(command === undefined ? 'audit needs a command' : `unknown audit command ${command}`);
   }
+}
+
+async function doctor(extra: string | undefined, values: { sentinels?: string; master?: string }): Promise<number> {
+  if (extra !== undefined) throw new UsageError('doctor takes no arguments');
+  const sentinels = values.sentinels?.split(',').map((hp) => {
+    const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp.trim());
+    if (m === null) throw new UsageError(`--sentinels: expected HOST:PORT, got "${hp}"`);
+    return { host: m[1] ?? '', port: Number(m[2]) };
+  });
+  if ((sentinels === undefined) !== (values.master === undefined)) throw new UsageError('--sentinels and --master go together');
+  // The portal's own configuration: the environment, read by server/config.ts as at start-up.
+  const checks = await runDoctor(process.env, { ...(sentinels === undefined ? {} : { sentinels }), ...(values.master === undefined ? {} : { masterName: values.master }) });
+  process.stdout.write(formatReport(checks));
+  return checks.some((c) => c.verdict === 'fail') ? EXIT_BROKEN : EXIT_OK;
 }
 
 async function recordingsCommand(area: 'recordings' | 'bundle', command: string | undefined, rest: string[], values: { redis?: string; store?: string; 'public-key'?: string }): Promise<number> {

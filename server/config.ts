@@ -189,6 +189,9 @@ const envSchema = z.object({
   AIRLOCK_SYSLOG_APP_NAME: z.string().regex(/^[\x21-\x7e]{1,48}$/, '1–48 printable ASCII characters, no spaces').default('airlock'),
   AIRLOCK_SYSLOG_FACILITY: syslogFacility.default(FACILITIES.authpriv),
   AIRLOCK_SYSLOG_CA_FILE: z.string().min(1).optional(),
+  AIRLOCK_METRICS_LISTEN: hostPort.optional(),
+  AIRLOCK_METRICS_TOKEN: z.string().min(32, 'at least 32 characters').optional(),
+  AIRLOCK_METRICS_TOKEN_FILE: z.string().min(1).optional(),
 });
 
 export interface Config {
@@ -259,6 +262,8 @@ export interface Config {
   readonly chatFile: string | undefined;
   /** Where audit events are forwarded as syslog (RFC 5424 + CEF, server/siem/); absent: off. */
   readonly siem: SiemConfig | undefined;
+  /** Prometheus /metrics (server/metrics.ts): its own listener and/or a bearer token; neither: off. */
+  readonly metrics: { readonly listen: { readonly host: string; readonly port: number } | undefined; readonly token: string | undefined };
   readonly session: { readonly secret: string; readonly ttlSeconds: number; readonly secureCookies: boolean };
   /**
    * Identity freshness (server/auth/freshness.ts): a privileged action re-validates the user with
@@ -432,6 +437,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('AIRLOCK_SYSLOG_CA_FILE', 'set without AIRLOCK_SYSLOG_URL');
   }
 
+  let metricsToken = e.AIRLOCK_METRICS_TOKEN;
+  if (metricsToken === undefined && e.AIRLOCK_METRICS_TOKEN_FILE !== undefined) {
+    metricsToken = readSecretFile('AIRLOCK_METRICS_TOKEN_FILE', e.AIRLOCK_METRICS_TOKEN_FILE);
+    if (metricsToken.length < 32) throw new ConfigError('AIRLOCK_METRICS_TOKEN_FILE', 'token must be at least 32 characters');
+  }
+  // Figures name sites and guacds: off a loopback address, only with a token.
+  const metricsListen = e.AIRLOCK_METRICS_LISTEN;
+  if (metricsListen !== undefined && metricsToken === undefined && !/^(127\.\d+\.\d+\.\d+|localhost)$/.test(metricsListen.host)) {
+    throw new ConfigError('AIRLOCK_METRICS_LISTEN', 'a non-loopback address needs AIRLOCK_METRICS_TOKEN (or AIRLOCK_METRICS_TOKEN_FILE)');
+  }
+
   return Object.freeze({
     mode: e.AIRLOCK_MODE,
     production,
@@ -453,6 +469,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     sweepIntervalMs: e.AIRLOCK_SWEEP_INTERVAL_MS,
     chatFile: e.AIRLOCK_CHAT_FILE,
     siem,
+    metrics: Object.freeze({ listen: metricsListen, token: metricsToken }),
     recording: Object.freeze({
       spool: path.resolve(spool),
       minFreeBytes: e.AIRLOCK_RECORDING_MIN_FREE_MB * 1024 * 1024,

@@ -13,13 +13,14 @@ import type { Vault } from '../server/vault/vault.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import { maySeeLiveSession } from '../server/policies.ts';
 import type { Finaliser } from '../recordings/finaliser.ts';
+import type { Metrics } from '../server/metrics.ts';
 import { Tickets } from './tickets.ts';
 import { UpgradeAuthorizer, type AuthorizedUpgrade } from './authorizer.ts';
 import type { Display } from './tunnel/settings.ts';
 import { GUAC_STATUS } from './tunnel/transport.ts';
 import { Pacer } from './tunnel/pacer.ts';
 import { GuacdHealth } from './tunnel/guacd-health.ts';
-import { LocalSessions } from './local.ts';
+import { LocalSessions, type LocalConnection } from './local.ts';
 import { LiveSession, type LiveSessionDeps } from './live-session.ts';
 import { WatchSession, type WatchSessionDeps } from './watch-session.ts';
 import { SessionLifecycle } from './lifecycle.ts';
@@ -39,6 +40,7 @@ export interface BrokerDeps {
   vault: Vault;
   requests: RequestService;
   finaliser: Finaliser;
+  metrics?: Metrics;
 }
 
 export class SessionBroker {
@@ -56,15 +58,15 @@ export class SessionBroker {
   private readonly watchDeps: WatchSessionDeps;
 
   constructor(deps: BrokerDeps) {
-    const { config, redis, audit, events, inventory, vault, requests, finaliser } = deps;
+    const { config, redis, audit, events, inventory, vault, requests, finaliser, metrics } = deps;
     const log = deps.log.child({ module: 'broker' });
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
-    this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute });
+    this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute, metrics });
     this.guacdHealth = new GuacdHealth(config.guacds);
     this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth, mode: config.mode });
     this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording, mode: config.mode });
-    const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser });
+    const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser, metrics });
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
     this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, local: this.local, lifecycle, finaliser });
     this.liveDeps = {
@@ -81,6 +83,7 @@ export class SessionBroker {
       refusals: this.refusals,
       requests,
       sharedSpoolGuacds: config.sharedSpoolGuacds,
+      metrics,
       takeOver: async (ids) => {
         for (const id of ids) await this.control.endEverywhere(id, 'This session was opened again in another window; this one was closed.', 'taken_over');
       },
@@ -108,6 +111,11 @@ export class SessionBroker {
   /** Connections this instance holds (for tests and metrics). */
   localSessionIds(): string[] {
     return this.local.ids();
+  }
+
+  /** The connections themselves (metrics read sites, protocols and set-up states). */
+  localConnections(): LocalConnection[] {
+    return this.local.all();
   }
 
   /** Hands an authorized WebSocket to guacd (through guacamole-lite) and supervises it. */

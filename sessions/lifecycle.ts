@@ -8,6 +8,7 @@ import type { RequestService } from '../server/requests/service.ts';
 import type { Machine } from '../server/inventory/schema.ts';
 import type { AirlockUser } from '../server/user.ts';
 import type { Finaliser } from '../recordings/finaliser.ts';
+import type { Metrics } from '../server/metrics.ts';
 import type { LiveSessionRecord, SessionRegistry } from './registry.ts';
 
 export interface LifecycleDeps {
@@ -17,6 +18,7 @@ export interface LifecycleDeps {
   requests: RequestService;
   registry: SessionRegistry;
   finaliser: Finaliser;
+  metrics?: Metrics | undefined;
 }
 
 export interface SessionEnd {
@@ -70,6 +72,7 @@ export class SessionLifecycle {
    */
   async ended(end: SessionEnd): Promise<void> {
     const endedAt = new Date();
+    this.deps.metrics?.sessionEnded(end.reason, end.record !== undefined);
     const audited = await this.auditEnd(end, endedAt).then(
       () => true,
       (err: unknown) => {
@@ -103,9 +106,10 @@ export class SessionLifecycle {
 
   private async finalise(end: SessionEnd, endedAt: Date): Promise<boolean> {
     try {
-      await this.deps.finaliser.finalise(end.sessionId, { endedAt, endReason: end.reason });
+      this.deps.metrics?.finalised(await this.deps.finaliser.finalise(end.sessionId, { endedAt, endReason: end.reason }), endedAt);
       return true;
     } catch (err) {
+      this.deps.metrics?.finaliseFailures.inc();
       this.log.error({ err: { message: errorMessage(err) }, sessionId: end.sessionId }, 'finalising the recording failed; will retry');
       return false;
     }
@@ -137,6 +141,7 @@ export class SessionLifecycle {
 
   /** A session whose instance stopped heartbeating (the registry healed it away). */
   async lost(record: LiveSessionRecord): Promise<void> {
+    this.deps.metrics?.sessionEnded('instance_lost', true);
     await this.deps.audit.append({
       actor: null,
       action: 'session.lost',

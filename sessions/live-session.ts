@@ -26,6 +26,7 @@ import type { LocalConnection, LocalSessions } from './local.ts';
 import type { SessionLifecycle } from './lifecycle.ts';
 import type { LiveSessionRecord } from './registry.ts';
 import type { Refusals } from './refusals.ts';
+import type { Metrics } from '../server/metrics.ts';
 
 export interface LiveSessionDeps {
   log: Logger;
@@ -42,6 +43,7 @@ export interface LiveSessionDeps {
   requests: RequestService;
   /** guacds that see the spool (they write the SSH/Telnet typescript). */
   sharedSpoolGuacds: readonly string[];
+  metrics?: Metrics | undefined;
   /** Ends older sessions of the same grant, wherever they run (control across instances). */
   takeOver(sessionIds: readonly string[]): Promise<void>;
 }
@@ -262,6 +264,7 @@ export class LiveSession implements LocalConnection {
   private onFirstFrame(): void {
     if (this.readyRecord === undefined || this.endReason !== undefined) return;
     this.record = this.readyRecord;
+    this.deps.metrics?.setupSeconds.observe({ site: this.record.machine.siteId, protocol: this.record.machine.protocol }, (Date.now() - (this.auth.binding.issuedAt ?? this.startedAt.getTime())) / 1000);
     this.deps.lifecycle.started(this.record, this.auth.user).catch((err: unknown) => {
       // The grant stopped holding while the session set up (markActive refused): access ended.
       if (err instanceof AppError && err.status === 409) {

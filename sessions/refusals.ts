@@ -8,6 +8,7 @@ import { ipKeyGenerator, MemoryStore } from 'express-rate-limit';
 import { errorMessage } from '../server/errors.ts';
 import type { AuditLog } from '../server/audit/store.ts';
 import type { AirlockUser } from '../server/user.ts';
+import type { Metrics } from '../server/metrics.ts';
 
 /** Individually audited per source, action and reason in a window: a vendor's honest retries stay fully visible. */
 const AUDITED_PER_WINDOW = 5;
@@ -28,8 +29,10 @@ export class Refusals {
   private readonly buckets = new Map<string, Bucket>();
   private readonly budget = new MemoryStore();
   private readonly timer: NodeJS.Timeout;
+  private readonly metrics: Metrics | undefined;
 
-  constructor(deps: { audit: AuditLog; log: Logger; windowMs: number; refusalsPerMinute: number }) {
+  constructor(deps: { audit: AuditLog; log: Logger; windowMs: number; refusalsPerMinute: number; metrics?: Metrics | undefined }) {
+    this.metrics = deps.metrics;
     this.audit = deps.audit;
     this.log = deps.log;
     this.windowMs = deps.windowMs;
@@ -51,6 +54,7 @@ export class Refusals {
 
   /** Audits a refusal (or counts it into its window's aggregate) and charges the source's budget. */
   async record(user: AirlockUser | undefined, action: string, requestId: string | null, reason: string, details: Record<string, unknown> = {}, source = Refusals.source(user, null)): Promise<void> {
+    this.metrics?.refusals.inc({ action, reason });
     await this.budget.increment(source);
     const now = Date.now();
     let key = `${source}|${action}|${reason}`;

@@ -34,6 +34,8 @@ const bindingSchema = z.strictObject({
   requestId: z.string(),
   /** kind session: the session id to create; kind watch: the live session to join. */
   sessionId: z.string(),
+  /** When the ticket was issued (ms since the epoch): set-up latency is measured from here. */
+  issuedAt: z.number().int().optional(),
 });
 export type TicketBinding = z.infer<typeof bindingSchema>;
 
@@ -48,7 +50,7 @@ export class TicketStore {
 
   async issue(binding: TicketBinding): Promise<string> {
     const ticket = randomBytes(TICKET_BYTES).toString('base64url');
-    await this.redis.set(keys.sessions.ticket(hashTicket(ticket)), JSON.stringify(binding), { EX: TICKET_TTL_SECONDS });
+    await this.redis.set(keys.sessions.ticket(hashTicket(ticket)), JSON.stringify({ ...binding, issuedAt: Date.now() }), { EX: TICKET_TTL_SECONDS });
     return ticket;
   }
 

@@ -2,7 +2,7 @@
 // own: everything it talks to comes in as a dependency from portal.ts.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
@@ -38,6 +38,8 @@ export interface AppDeps {
   onSignIn?: (user: AirlockUser) => Promise<void>;
   /** The sign-ins' identity records (the back-channel logout's replay check). */
   signIns: IdentityStore;
+  /** GET /metrics behind its bearer token, when metrics are served on this listener. */
+  metricsRoutes?: Router;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -57,7 +59,7 @@ export function createApp(deps: AppDeps): Express {
         req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
   app.use(
@@ -82,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use(healthRoutes({ redis: deps.redis, guacds: () => deps.services.broker.guacdHealth.all() }));
+  if (deps.metricsRoutes !== undefined) app.use(deps.metricsRoutes);
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
   // The IdP calls this server to server: no cookie, no Origin, so before the session and CSRF layer.
   app.use(backchannelLogoutRoutes({ login: deps.login, identity: deps.services.identity, store: deps.signIns, log }));
@@ -129,7 +132,8 @@ export function createApp(deps: AppDeps): Express {
   if (existsSync(clientDir)) {
     app.use(express.static(clientDir, { index: false, maxAge: '1h' }));
     // Single-page app: every other GET renders index.html and the client routes.
-    app.get(/^\/(?!api\/|auth\/|dev-idp\/).*/, (_req, res) => {
+    // Not /metrics either: where it is not served, it answers 404, not the app.
+    app.get(/^\/(?!api\/|auth\/|dev-idp\/|metrics$).*/, (_req, res) => {
       res.setHeader('Cache-Control', 'no-store');
       res.sendFile(path.join(clientDir, 'index.html'));
     });

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config, IdentityConfig } from '../config.ts';
 import { validateIdentity } from '../config.ts';
-import { connectRedis, type RedisClient } from '../redis.ts';
+import { connectRedis, redisAlive, type RedisClient } from '../redis.ts';
+import { Metrics, type MetricSources } from '../metrics.ts';
+import { metricsHandler, metricsRoute, startMetricsServer } from '../http/metrics.ts';
 import { keys } from '../keys.ts';
 import { OidcLogin } from '../auth/oidc.ts';
 import { IdentityStore } from '../auth/identity-store.ts';
@@ -41,6 +43,9 @@ export interface Portal {
   readonly services: PortalServices;
   /** The embedded development IdP (demo and test modes), with its directory admin surface. */
   readonly devIdp: DevIdp | undefined;
+  /** This instance's Prometheus registry and, with AIRLOCK_METRICS_LISTEN, where it is served. */
+  readonly metrics: Metrics;
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -79,8 +84,22 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
   return { devIdp, identity };
 }
 
+/** What the scrape reads from this instance: its sessions, the guacds' handshakes, a Redis PING. */
+function metricSources(broker: SessionBroker, redis: RedisClient): MetricSources {
+  return {
+    liveSessions: () => broker.localConnections().flatMap((c) => (c.kind === 'session' && c.record !== undefined ? [{ siteId: c.record.machine.siteId, protocol: c.record.machine.protocol }] : [])),
+    settingUp: () => broker.localConnections().filter((c) => c.kind === 'session' && c.record === undefined).length,
+    guacds: () => broker.guacdHealth.all(),
+    redisPing: async () => {
+      const started = performance.now();
+      return (await redisAlive(redis, 1_000)) ? (performance.now() - started) / 1000 : undefined;
+    },
+  };
+}
+
 export async function startPortal(config: Config, log: Logger): Promise<Portal> {
   const redis = await connectRedis(config.redisUrl, log, 'airlock', config.redisCommandTimeoutMs);
+  const metrics = new Metrics();
   let devIdp: DevIdp | undefined;
   let identity = config.identity;
   if (config.devIdp.enabled && identity === undefined) ({ devIdp, identity } = devIdentity(config));
@@ -122,7 +141,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     },
   });
   freshness.start();
-  const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events });
+  const requests = new RequestService({ store: new RequestStore(redis), inventory, audit, events, metrics });
   const signer = new ManifestSigner(config.recording.signingKeyPem);
   const catalog = new RecordingCatalog(redis, signer.searchIndexKey());
   // Entries indexed before words were hashed lose their plaintext words here (issue 11).
@@ -130,9 +149,10 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   if (upgraded.rehashed > 0) log.info({ recordings: upgraded.rehashed }, 'search index: plaintext words replaced by keyed hashes');
   if (upgraded.otherKey > 0) log.warn({ recordings: upgraded.otherKey }, 'search index: recordings indexed under another signing key cannot be found by words');
   const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
-  const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser });
+  const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser, metrics });
   await broker.start();
-  plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness });
+  metrics.watch(metricSources(broker, redis));
+  plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness, metrics });
   const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
   const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
   // Retention: one instance at a time purges (a short lock), every purge interval.
@@ -161,7 +181,10 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
       }
     }
   };
-  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns });
+  // /metrics: on a listener of its own when one is configured, else on this one with the token.
+  const scrape = metricsHandler(metrics, config.metrics.token, log);
+  const metricsServer = config.metrics.listen === undefined ? undefined : await startMetricsServer(config.metrics.listen, scrape);
+  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns, ...(metricsServer === undefined && config.metrics.token !== undefined ? { metricsRoutes: metricsRoute(scrape) } : {}) });
   const server = http.createServer(app);
   const tunnel = attachTunnel(server, {
     publicUrl: config.publicUrl,
@@ -186,8 +209,11 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     redis,
     services,
     devIdp,
+    metrics,
+    metricsUrl: metricsServer?.url,
     close() {
       closing ??= (async () => {
+        await metricsServer?.close();
         clearInterval(sweeper);
         freshness.stop();
         clearInterval(purger);

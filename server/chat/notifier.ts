@@ -15,6 +15,7 @@ import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessag
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
 import { errorMessage, notFound } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** Copies and nonces are kept this long after the window ends: late updates still find them. */
 const KEEP_AFTER_WINDOW_MS = 24 * 3_600_000;
@@ -28,6 +29,7 @@ export interface NotifierDeps {
   log: Logger;
   links: PortalLinks;
   adapters: ReadonlyMap<Platform, ChatAdapter>;
+  metrics?: Metrics | undefined;
 }
 
 /** Who gets a message: the site's approvers, or the vendor holding the grant as well. */
@@ -142,6 +144,7 @@ export class ChatNotifier {
           const copy = await adapter.post(to, message);
           await store.addCopy(subject, copy, keepUntil(request));
         } catch (err) {
+          this.#deps.metrics?.chatDeliveryFailures.inc({ platform: adapter.platform, operation: 'post' });
           log.warn({ err: { message: errorMessage(err) }, platform: adapter.platform, subject }, 'chat message not posted');
         }
       }),
@@ -158,6 +161,7 @@ export class ChatNotifier {
           try {
             await adapters.get(copy.platform)?.update(copy, message);
           } catch (err) {
+            this.#deps.metrics?.chatDeliveryFailures.inc({ platform: copy.platform, operation: 'update' });
             log.warn({ err: { message: errorMessage(err) }, platform: copy.platform, subject }, 'chat message not updated');
           }
         }),

@@ -56,6 +56,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       log,
       links: portalLinks(ctx.config.publicUrl),
       adapters,
+      metrics: ctx.metrics,
     });
     notifier.start();
     for (const adapter of adapters.values()) adapter.start?.(core);

@@ -13,6 +13,7 @@ import type { RequestService } from '../requests/service.ts';
 import type { AirlockUser } from '../user.ts';
 import type { SignOutReason } from '../events/bus.ts';
 import type { IdentityFreshness } from '../auth/freshness.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** What integrations may do to live sessions; sessions/ provides it through the composition root. */
 export interface SessionControl {
@@ -32,6 +33,8 @@ export interface PluginContext {
   sessions: SessionControl;
   /** Identity freshness: who a user is as the IdP said within the max age (chat decisions). */
   identity: Pick<IdentityFreshness, 'maxAgeMs' | 'freshUser' | 'sessionIdentity'>;
+  /** Counters an integration adds to (chat delivery failures). */
+  metrics?: Metrics | undefined;
 }
 
 export interface PortalPlugin {

@@ -14,6 +14,7 @@ import { loosenedFlags, restrictPolicy } from './policy.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
 import type { approveSchema, listQuerySchema } from './schema.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** How far ahead a window may start: requests are for planned work, not standing access. */
 export const MAX_LEAD_DAYS = 90;
@@ -91,8 +92,10 @@ export class RequestService {
   private readonly audit: AuditLog;
   private readonly events: EventBus;
   private readonly now: () => Date;
+  private readonly metrics: Metrics | undefined;
 
-  constructor(deps: { store: RequestStore; inventory: InventoryStore; audit: AuditLog; events: EventBus; now?: () => Date }) {
+  constructor(deps: { store: RequestStore; inventory: InventoryStore; audit: AuditLog; events: EventBus; now?: () => Date; metrics?: Metrics | undefined }) {
+    this.metrics = deps.metrics;
     this.store = deps.store;
     this.inventory = deps.inventory;
     this.audit = deps.audit;
@@ -310,6 +313,7 @@ export class RequestService {
 
   /** Audits a refusal that happened before any state was touched (who, what, why). */
   private async refuse(user: AirlockUser, action: string, stored: StoredRequest, err: AppError): Promise<never> {
+    this.metrics?.refusals.inc({ action, reason: err.code });
     await this.audit.append({
       actor: person(user),
       action,
@@ -398,6 +402,7 @@ export class RequestService {
       }
       throw conflict(result.code, CONFLICT_MESSAGES[result.code] ?? 'The request is not in a state that allows this.');
     }
+    this.metrics?.requestTransitions.inc({ action, state: result.state });
     const type: DomainEventType = result.state === 'pending' ? 'request.approval_added' : (EVENT_FOR_STATE[result.state] ?? 'request.decided');
     await this.publish(type, stored.request.id, result.state, stored.siteId, stored.requesterId, user.id, now.toISOString());
     return this.present(await this.mustGet(stored.request.id));
