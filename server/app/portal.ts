@@ -16,8 +16,9 @@ import type { PortalPlugin } from '../plugins/contract.ts';
 import type { AirlockUser } from '../user.ts';
 import { createApp } from './express.ts';
 import type { PortalServices } from './services.ts';
-import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
+import { createDevIdp, DEMO_GROUPS, DEV_ACR_MFA, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
 import { AuditLog } from '../audit/store.ts';
+import { AggregatedAudit } from '../audit/aggregated.ts';
 import { InventoryStore, loadInventoryFile } from '../inventory/store.ts';
 import { Vault } from '../vault/vault.ts';
 import { parseKeyring } from '../keyring.ts';
@@ -70,6 +71,8 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
           allowInsecureRequests: issuer.startsWith('http:'),
           // The demo's staff accounts carry Entra-style object ids, as an Entra ID sign-in would.
           entraObjectIdClaim: 'oid',
+          // Its one-time codes show as amr `otp` and acr DEV_ACR_MFA; step-up asks for that level.
+          mfa: { acr: [DEV_ACR_MFA], acrValues: DEV_ACR_MFA },
         },
       ],
       groups: DEMO_GROUPS,
@@ -157,7 +160,9 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
       }
     }
   };
-  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns });
+  // Refused sign-ins, back-channel logouts and the sign-in limit's 429s: audited, aggregated.
+  const refused = new AggregatedAudit({ audit, log, windowMs: config.broker.refusalAuditWindowMs });
+  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns, refused });
   const server = http.createServer(app);
   const tunnel = attachTunnel(server, {
     publicUrl: config.publicUrl,
@@ -190,6 +195,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();
         tunnel.close();
+        await refused.stop();
         await events.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

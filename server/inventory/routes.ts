@@ -131,6 +131,7 @@ export function inventoryRoutes(deps: {
   const machineBody = z.looseObject({}).transform((b) => {
     const { siteName: _s, hasCredential: _h, id: _i, ...rest } = b as Record<string, unknown>;
     if (rest['rdpSecurity'] === null) delete rest['rdpSecurity'];
+    if (rest['stepUpMinutes'] === null) delete rest['stepUpMinutes'];
     return rest;
   });
   admin.put(
@@ -147,6 +148,7 @@ export function inventoryRoutes(deps: {
         protocol: machine.protocol,
         requiredApprovals: machine.requiredApprovals,
         maxWindowMinutes: machine.maxWindowMinutes,
+        stepUpMinutes: machine.stepUpMinutes ?? null,
         ...(moved ? { movedFrom: before.siteId, ...ended } : {}),
       });
       return { machine: presentAdminMachine(machine, await siteMap(), await vault.has(machine.id)) };

@@ -53,6 +53,12 @@ export const machineSchema = z
     rdpSecurity: z.enum(RDP_SECURITY).optional(),
     /** `web-only` for safety-critical machines: chat shows "Review in Airlock" only. */
     chatDecision: z.enum(['allowed', 'web-only']).default('allowed'),
+    /**
+     * Step-up: opening a session needs a sign-in with a second factor at most this many minutes
+     * old (server/auth/step-up.ts); absent: the sign-in alone is enough. At least 5 minutes, so
+     * that a step-up just done always satisfies it.
+     */
+    stepUpMinutes: z.number().int().min(5).max(24 * 60).optional(),
   })
   .refine((m) => m.rdpSecurity === undefined || m.protocol === 'rdp', { message: 'rdpSecurity applies to rdp machines only', path: ['rdpSecurity'] });
 export type Machine = z.infer<typeof machineSchema>;

@@ -84,9 +84,12 @@ export async function startLogin(agent: Browserless, query = ''): Promise<string
   return action;
 }
 
-/** Submits the dev IdP form and follows the redirects up to (not including) the portal callback. */
-export async function submitLogin(agent: Browserless, action: string, username: string, password = TEST_IDP_PASSWORD): Promise<string> {
-  let res = await agent.request('POST', action, { form: { username, password } });
+/**
+ * Submits the dev IdP form and follows the redirects up to (not including) the portal callback.
+ * `extra` adds form fields (the dev IdP's `otp`, a one-time code).
+ */
+export async function submitLogin(agent: Browserless, action: string, username: string, password = TEST_IDP_PASSWORD, extra: Record<string, string> = {}): Promise<string> {
+  let res = await agent.request('POST', action, { form: { username, password, ...extra } });
   for (let i = 0; i < 10 && res.status >= 300 && res.status < 400; i++) {
     const location = res.headers.get('location') ?? '';
     if (new URL(location, agent.base).pathname.startsWith('/auth/callback/')) return location;
