@@ -143,7 +143,7 @@ export function authRoutes(login: OidcLogin, identity: IdentityFreshness, log: {
     const stepUp = req.session.stepUp === true;
     // The session the sign-in started in; passport replaces it with a fresh one (no fixation).
     const previousSessionId = req.session.id;
-    login.passport.authenticate(strategy, (err: unknown, user: unknown, info: { message?: string } | undefined) => {
+    login.passport.authenticate(strategy, (err: unknown, user: unknown, info: { message?: string; error?: unknown } | undefined) => {
       if (err !== null && err !== undefined) {
         const appError = loginError(err);
         // The library's message names the failed check; its cause (which holds the parameters) is not logged.
@@ -154,8 +154,11 @@ export function authRoutes(login: OidcLogin, identity: IdentityFreshness, log: {
         return;
       }
       if (!isAirlockUser(user)) {
-        log.warn({ code: 'login_failed', provider: provider.id, reason: info?.message }, 'sign-in refused');
-        refuse(req, res, badRequest('login_failed', 'The sign-in could not be completed. Start the sign-in again.'), { provider: provider.id });
+        // openid-client's strategy turns the IdP's access_denied (after checking the state) into
+        // a failure whose info carries the callback's parameters; anything else is a lost state.
+        const refusal = typeof info?.error === 'string' ? new IdpRefusedError(info.error, undefined) : badRequest('login_failed', 'The sign-in could not be completed. Start the sign-in again.');
+        log.warn({ code: refusal.code, provider: provider.id, reason: info?.message }, 'sign-in refused');
+        refuse(req, res, refusal, { provider: provider.id, ...(refusal instanceof IdpRefusedError ? { idpError: refusal.idpError } : {}) });
         return;
       }
       if (stepUp && signInTokensOf(req)?.mfa !== true) {
