@@ -6,7 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startServices } from '../dev/supervisor.ts';
-import { DEMO_ACCOUNTS } from '../server/auth/dev-idp.ts';
+import { DEMO_ACCOUNTS, demoTotpSecret } from '../server/auth/dev-idp.ts';
 import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
@@ -39,6 +39,10 @@ const inventoryFile = path.join(STATE_DIR, 'inventory.yaml');
 const keyringFile = path.join(STATE_DIR, 'vault.keys');
 const signingKeyFile = path.join(STATE_DIR, 'signing-key.pem');
 const inventory = demoInventory(supervisor.services);
+/** The demo's step-up machine: opening it needs a sign-in with the one-time code within this many minutes. */
+const DEMO_STEP_UP_MINUTES = 15;
+// Only the demo's copy: the test suites' plant (the same demoInventory) opens without step-up.
+for (const machine of inventory.machines) if (machine.id === 'scada-historian') machine.stepUpMinutes = DEMO_STEP_UP_MINUTES;
 writeFileSync(inventoryFile, toYaml(inventory));
 if (!existsSync(keyringFile)) writeFileSync(keyringFile, `${generateKeyringEntry('demo1')}\n`, { mode: 0o600 });
 // Kept across demo runs, so recordings from earlier runs still verify.
@@ -115,13 +119,16 @@ while (!(await portalReady())) {
   await new Promise((r) => setTimeout(r, 100));
 }
 
-const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.username.padEnd(8)} ${a.describes}`).join('\n');
+const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.username.padEnd(8)} ${a.describes.padEnd(40)} ${demoTotpSecret(password, a.username)}`).join('\n');
 process.stdout.write(`
   Airlock demo is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
 
   Open            ${publicUrl}
-  Sign in as one of (password: ${password})
+  Sign in as one of (password: ${password}; the last column is the account's one-time-code
+  secret, for any authenticator app or \`oathtool --totp -b SECRET\`)
 ${accounts}
+
+  The SCADA historian needs a sign-in with the one-time code within ${DEMO_STEP_UP_MINUTES} minutes (step-up).
 
 ${demoChat === undefined ? '' : `  Chat approvals post into local fakes (what each received):\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
 `);

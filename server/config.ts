@@ -43,6 +43,18 @@ const groupMappingSchema = z.strictObject({
   sites: z.array(z.string().min(1)).default([]),
 });
 
+/** What counts as a sign-in with a second factor; RFC 8176 names the `amr` values. */
+const MFA_AMR_DEFAULT = ['mfa', 'otp', 'hwk'];
+const claimValue = z.string().min(1).max(256);
+const mfaSchema = z.strictObject({
+  /** The ID token shows a second factor when its `amr` contains any of these. */
+  amr: z.array(claimValue).max(20).default(MFA_AMR_DEFAULT),
+  /** …or when its `acr` is one of these (an IdP's own level names, e.g. Keycloak's "2"). */
+  acr: z.array(claimValue).max(20).default([]),
+  /** Sent as `acr_values` when Airlock asks the IdP for a second factor (step-up); absent: none sent. */
+  acrValues: z.string().min(1).max(512).regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'space-separated values').optional(),
+});
+
 const providerSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]{1,32}$/, 'lower-case letters, digits and dashes'),
   label: z.string().min(1).max(80),
@@ -64,6 +76,9 @@ const providerSchema = z.strictObject({
   defaultRoles: z.array(z.enum(ROLES)).default([]),
   /** Only for a local development IdP on plain http: openid-client refuses http otherwise. */
   allowInsecureRequests: z.boolean().default(false),
+  /** Refuse sign-ins whose ID token does not show a second factor (`mfa`), with 403 mfa_required. */
+  requireMfa: z.boolean().default(false),
+  mfa: mfaSchema.prefault({}),
 });
 export type ProviderConfig = z.infer<typeof providerSchema>;
 

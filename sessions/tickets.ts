@@ -1,7 +1,8 @@
 // One-time tickets: what the browser holds instead of a guacamole-lite token, an address or a
 // credential. 256 random bits, stored (by hash) for ~30 s, bound to the user, the browser
 // session, the grant and the machine, consumed atomically (GETDEL) by the upgrade guard.
-// Issuing checks what can be checked before the WebSocket: the grant, the spool, the credential.
+// Issuing checks what can be checked before the WebSocket: the grant, the spool, the credential,
+// and the machine's step-up (a recent sign-in with a second factor).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { RedisClient } from '../server/redis.ts';
@@ -19,6 +20,8 @@ import { SPOOL_MESSAGES, spoolProblem } from '../recordings/spool.ts';
 import type { SessionRegistry } from './registry.ts';
 import type { GuacdHealth } from './tunnel/guacd-health.ts';
 import type { Refusals } from './refusals.ts';
+import { IdentityStore } from '../server/auth/identity-store.ts';
+import { stepUpRequired, stepUpSatisfied } from '../server/auth/step-up.ts';
 
 /** Long enough for a browser to open the WebSocket, short enough that a leaked ticket is stale. */
 export const TICKET_TTL_SECONDS = 30;
@@ -92,10 +95,13 @@ export interface TicketDeps {
 export class Tickets {
   private readonly deps: TicketDeps;
   private readonly store: TicketStore;
+  /** The sign-ins' identity records: when the browser session's second factor was last shown (step-up). */
+  private readonly signIns: IdentityStore;
 
   constructor(deps: TicketDeps) {
     this.deps = deps;
     this.store = new TicketStore(deps.redis);
+    this.signIns = new IdentityStore(deps.redis);
   }
 
   /** POST /api/sessions: a ticket to open the grant's machine now. */
@@ -127,6 +133,11 @@ export class Tickets {
     if (!(await vault.has(machine.id))) {
       await refusals.record(user, 'session.ticket', requestId, 'no_credential');
       throw unavailable('machine_not_configured', 'This machine has no credential configured; ask an administrator.');
+    }
+    // Last: the person re-authenticates only for a session that would otherwise open.
+    if (machine.stepUpMinutes !== undefined && !stepUpSatisfied(await this.signIns.get(browserSessionId), machine.stepUpMinutes)) {
+      await refusals.record(user, 'session.ticket', requestId, 'step_up_required', { stepUpMinutes: machine.stepUpMinutes });
+      throw stepUpRequired(machine.stepUpMinutes);
     }
     const id = randomUUID();
     const ticket = await this.store.issue({ kind: 'session', userId: user.id, browserSessionId, machineId: machine.id, requestId, sessionId: id });

@@ -9,6 +9,7 @@ import { FakeMattermost, type MattermostPost } from '../dev/fakes/mattermost.ts'
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import { ApprovalCore, nonceScope, type TerminateSession } from '../server/chat/core.ts';
 import { ChatStore } from '../server/chat/store.ts';
+import { AggregatedAudit } from '../server/audit/aggregated.ts';
 import { parseChatConfig } from '../server/chat/config.ts';
 import type { AirlockUser } from '../server/user.ts';
 import type { DomainEvent } from '../server/events/bus.ts';
@@ -185,6 +186,7 @@ describe('session notices', () => {
       requests: services.requests,
       inventory: services.inventory,
       audit: services.audit,
+      refused: new AggregatedAudit({ audit: services.audit, log: pino({ level: 'silent' }), windowMs: 60_000 }),
       log: pino({ level: 'silent' }),
       adapters: new Map(),
       terminateSession,

@@ -3,10 +3,9 @@
 // way is kept only briefly); chat callbacks are limited per source before their checks run.
 // Refusals are 429 rate_limited in the JSON error shape, and other sources are unaffected.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import http from 'node:http';
 import { createClient } from 'redis';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs } from './support/http.ts';
+import { loginAs, requestFrom, type RawResponse } from './support/http.ts';
 import { redisDbUrl } from './support/services.ts';
 import { startChatPortal, MATTERMOST, SLACK, TEAMS, type ChatPortal } from './support/chat.ts';
 import { FakeSlack } from '../dev/fakes/slack.ts';
@@ -21,32 +20,6 @@ import { PRE_SIGN_IN_TTL_SECONDS } from '../server/http/session.ts';
 const DB = 15;
 /** Another loopback address: Linux routes all of 127/8 to lo, so this is a second source. */
 const OTHER_SOURCE = '127.0.0.2';
-
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  json: () => { error?: { code?: string; message?: string } };
-}
-
-/** One HTTP request from a chosen local address (fetch cannot pick one). */
-function requestFrom(base: string, opts: { path: string; method?: string; body?: string; headers?: Record<string, string>; from?: string }): Promise<RawResponse> {
-  const url = new URL(opts.path, base);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { accept: 'application/json', ...opts.headers }, localAddress: opts.from ?? '127.0.0.1' },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, json: () => JSON.parse(text) as ReturnType<RawResponse['json']> });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 function expectRateLimited(res: RawResponse): void {
   expect(res.status).toBe(429);

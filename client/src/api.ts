@@ -70,12 +70,13 @@ export type MachineAdminView = ServerMachineAdminView;
 /**
  * The body of POST /api/admin/machines and PUT /api/admin/machines/:id: what the admin view
  * shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default;
- * hostKey and hostKeyPolicy (SSH) absent when not set.
+ * hostKey and hostKeyPolicy (SSH) absent when not set; stepUpMinutes absent (or null) for no step-up.
  */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version'> & {
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version' | 'stepUpMinutes'> & {
   rdpSecurity?: RdpSecurity | null;
   hostKey?: string;
   hostKeyPolicy?: HostKeyPolicy;
+  stepUpMinutes?: number | null;
 };
 export type HostKeyPolicy = NonNullable<MachineAdminView['hostKeyPolicy']>;
 
@@ -192,8 +193,14 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     const err = (body as { error?: { code?: string; message?: string; issues?: FieldIssue[] } } | null)?.error;
     // A privileged action on a sign-in the IdP has not confirmed within the max age (a provider
     // without refresh tokens): sign in again with max_age and come back here; the user repeats the action.
+    const here = encodeURIComponent(window.location.pathname + window.location.search + window.location.hash);
     if (res.status === 401 && err?.code === 'reauthentication_required') {
-      window.location.assign(`/auth/login?reauth=true&returnTo=${encodeURIComponent(window.location.pathname + window.location.search + window.location.hash)}`);
+      window.location.assign(`/auth/login?reauth=true&returnTo=${here}`);
+    }
+    // A machine that needs a recent second factor (step-up): the IdP asks for it, and the browser
+    // comes back here, where the session screen opens the session again.
+    if (res.status === 401 && err?.code === 'step_up_required') {
+      window.location.assign(`/auth/login?stepUp=true&returnTo=${here}`);
     }
     throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `Request failed (${res.status}).`, fieldErrors(err), Array.isArray(err?.issues) ? err.issues : []);
   }

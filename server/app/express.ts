@@ -11,7 +11,8 @@ import { errorMiddleware, notFoundHandler } from '../errors.ts';
 import { sameOriginOnly } from '../http/same-origin.ts';
 import type { RedisClient } from '../redis.ts';
 import { healthRoutes } from '../health/routes.ts';
-import { authRoutes } from '../auth/routes.ts';
+import { authRoutes, SIGN_IN_REFUSED_ACTION } from '../auth/routes.ts';
+import type { AggregatedAudit } from '../audit/aggregated.ts';
 import type { OidcLogin } from '../auth/oidc.ts';
 import type { IdentityStore } from '../auth/identity-store.ts';
 import { backchannelLogoutRoutes } from '../auth/backchannel.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   signIns: IdentityStore;
   /** GET /metrics behind its bearer token, when metrics are served on this listener. */
   metricsRoutes?: Router;
+  /** Refused sign-ins and back-channel logouts, audited aggregated per source and reason. */
+  refused: AggregatedAudit;
 }
 
 /** API bodies are small JSON documents; anything larger is a mistake or an attack. */
@@ -87,11 +90,18 @@ export function createApp(deps: AppDeps): Express {
   if (deps.metricsRoutes !== undefined) app.use(deps.metricsRoutes);
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
   // The IdP calls this server to server: no cookie, no Origin, so before the session and CSRF layer.
-  app.use(backchannelLogoutRoutes({ login: deps.login, identity: deps.services.identity, store: deps.signIns, log }));
+  app.use(backchannelLogoutRoutes({ login: deps.login, identity: deps.services.identity, store: deps.signIns, log, refused: deps.refused }));
 
   // Anyone can start a sign-in, and each start stores a session: limit them per source before
   // the session middleware, so a flood is refused before it costs a session record.
-  app.use(['/auth/login', '/auth/callback'], sourceRateLimit(deps.redis, 'signin', config.rateLimits.signInsPerMinute));
+  // Its 429s are audited like the other refused sign-ins (a flood writes a handful of events).
+  app.use(
+    ['/auth/login', '/auth/callback'],
+    sourceRateLimit(deps.redis, 'signin', config.rateLimits.signInsPerMinute, {
+      onLimited: (req, key) =>
+        deps.refused.recordQuietly({ source: key, action: SIGN_IN_REFUSED_ACTION, reason: 'rate_limited', actor: null, target: null, details: { path: req.baseUrl, ip: req.ip ?? null } }),
+    }),
+  );
   // Sessions, CSRF and body parsing only where they are needed: not for health checks or assets.
   app.use(
     ['/auth', '/api'],
@@ -104,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   const { services } = deps;
   // Before every /api route, /api/me (in authRoutes) included.
   app.use('/api', userRateLimit(deps.redis, 'api', config.rateLimits.readsPerMinute));
-  app.use(authRoutes(deps.login, services.identity, log, deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }));
+  app.use(authRoutes(deps.login, services.identity, log, { refused: deps.refused, ...(deps.onSignIn === undefined ? {} : { onSignIn: deps.onSignIn }) }));
   // Privileged routes re-validate the user with the IdP first (identity freshness).
   const fresh = services.identity.requireFresh;
   const writeLimit = userRateLimit(deps.redis, 'write', config.rateLimits.writesPerMinute);

@@ -18,8 +18,9 @@ import type { PortalPlugin } from '../plugins/contract.ts';
 import type { AirlockUser } from '../user.ts';
 import { createApp } from './express.ts';
 import type { PortalServices } from './services.ts';
-import { createDevIdp, DEMO_GROUPS, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
+import { createDevIdp, DEMO_GROUPS, DEV_ACR_MFA, DEV_CLIENT_ID, DEV_IDP_MOUNT, type DevIdp } from '../auth/dev-idp.ts';
 import { AuditLog } from '../audit/store.ts';
+import { AggregatedAudit } from '../audit/aggregated.ts';
 import { InventoryStore, loadInventoryFile } from '../inventory/store.ts';
 import { Vault } from '../vault/vault.ts';
 import { parseKeyring } from '../keyring.ts';
@@ -75,6 +76,8 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
           allowInsecureRequests: issuer.startsWith('http:'),
           // The demo's staff accounts carry Entra-style object ids, as an Entra ID sign-in would.
           entraObjectIdClaim: 'oid',
+          // Its one-time codes show as amr `otp` and acr DEV_ACR_MFA; step-up asks for that level.
+          mfa: { acr: [DEV_ACR_MFA], acrValues: DEV_ACR_MFA },
         },
       ],
       groups: DEMO_GROUPS,
@@ -184,7 +187,21 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   // /metrics: on a listener of its own when one is configured, else on this one with the token.
   const scrape = metricsHandler(metrics, config.metrics.token, log);
   const metricsServer = config.metrics.listen === undefined ? undefined : await startMetricsServer(config.metrics.listen, scrape);
-  const app = createApp({ config, log, redis, login, devIdp, services, sessionMiddleware, onSignIn, signIns, ...(metricsServer === undefined && config.metrics.token !== undefined ? { metricsRoutes: metricsRoute(scrape) } : {}) });
+  // Refused sign-ins, back-channel logouts and the sign-in limit's 429s: audited, aggregated.
+  const refused = new AggregatedAudit({ audit, log, windowMs: config.broker.refusalAuditWindowMs });
+  const app = createApp({
+    config,
+    log,
+    redis,
+    login,
+    devIdp,
+    services,
+    sessionMiddleware,
+    onSignIn,
+    signIns,
+    refused,
+    ...(metricsServer === undefined && config.metrics.token !== undefined ? { metricsRoutes: metricsRoute(scrape) } : {}),
+  });
   const server = http.createServer(app);
   const tunnel = attachTunnel(server, {
     publicUrl: config.publicUrl,
@@ -220,6 +237,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();
         tunnel.close();
+        await refused.stop();
         await events.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

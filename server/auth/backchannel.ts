@@ -1,6 +1,7 @@
 // OpenID Connect Back-Channel Logout 1.0: the IdP posts a signed logout token when a user's IdP
 // session ends, and every Airlock sign-in of that IdP session (or subject) ends at once.
 // Verification follows §2.6 of the specification; the endpoint is called server to server.
+// Refused tokens are audited, aggregated per source and reason.
 import express, { Router, type Request, type Response } from 'express';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
@@ -10,6 +11,8 @@ import { AppError, badRequest, errorBody, toAppError } from '../errors.ts';
 import type { IdentityFreshness } from './freshness.ts';
 import type { IdentityStore } from './identity-store.ts';
 import type { OidcLogin } from './oidc.ts';
+import type { AggregatedAudit } from '../audit/aggregated.ts';
+import { sourceKey } from '../http/rate-limit.ts';
 
 export const BACKCHANNEL_LOGOUT_PATH = '/auth/backchannel-logout';
 /** Where one provider's IdP posts its logout tokens (register it as `backchannel_logout_uri`). */
@@ -47,11 +50,16 @@ const logoutClaims = z.looseObject({
   azp: z.string().optional(),
 });
 
-/** Why a logout token was refused: the 400's code is `invalid_logout_token`, this says why (logs). */
+/** Why a logout token was refused, as the audit event names it (a bounded set). */
+export type LogoutTokenProblem = 'no_token' | 'unverifiable' | 'wrong_type' | 'malformed_claims' | 'no_logout_event' | 'nonce' | 'no_subject' | 'other_client' | 'replay';
+
+/** Why a logout token was refused: the 400's code is `invalid_logout_token`, this says why (logs, audit). */
 export class LogoutTokenError extends Error {
-  constructor(message: string, cause?: unknown) {
+  readonly problem: LogoutTokenProblem;
+  constructor(problem: LogoutTokenProblem, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'LogoutTokenError';
+    this.problem = problem;
   }
 }
 
@@ -76,19 +84,19 @@ export async function verifyLogoutToken(token: string, expected: { issuer: strin
     typ = verified.protectedHeader.typ;
   } catch (err) {
     const what = err instanceof joseErrors.JOSEError ? err.code : 'unreadable';
-    throw new LogoutTokenError(`the logout token does not verify (${what})`, err);
+    throw new LogoutTokenError('unverifiable', `the logout token does not verify (${what})`, err);
   }
   // §2.3 types it `logout+jwt`; older IdPs send JWT or nothing. Anything else is another kind of token.
-  if (typ !== undefined && !/^(application\/)?(logout\+jwt|jwt)$/i.test(typ)) throw new LogoutTokenError(`unexpected token type ${typ}`);
+  if (typ !== undefined && !/^(application\/)?(logout\+jwt|jwt)$/i.test(typ)) throw new LogoutTokenError('wrong_type', `unexpected token type ${typ}`);
   const claims = logoutClaims.safeParse(payload);
-  if (!claims.success) throw new LogoutTokenError('the logout token lacks jti or events, or has malformed claims');
+  if (!claims.success) throw new LogoutTokenError('malformed_claims', 'the logout token lacks jti or events, or has malformed claims');
   const { jti, sub, sid, events, nonce, azp } = claims.data;
   const event = events[BACKCHANNEL_EVENT];
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new LogoutTokenError('the events claim has no back-channel logout event');
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new LogoutTokenError('no_logout_event', 'the events claim has no back-channel logout event');
   // An ID token carries a nonce; a logout token must not, so an ID token cannot pass for one.
-  if (nonce !== undefined) throw new LogoutTokenError('a logout token must not carry a nonce');
-  if (sub === undefined && sid === undefined) throw new LogoutTokenError('the logout token names neither sub nor sid');
-  if (azp !== undefined && azp !== expected.clientId) throw new LogoutTokenError('the logout token was issued to another client');
+  if (nonce !== undefined) throw new LogoutTokenError('nonce', 'a logout token must not carry a nonce');
+  if (sub === undefined && sid === undefined) throw new LogoutTokenError('no_subject', 'the logout token names neither sub nor sid');
+  if (azp !== undefined && azp !== expected.clientId) throw new LogoutTokenError('other_client', 'the logout token was issued to another client');
   return { jti, subject: sub, sid };
 }
 
@@ -99,7 +107,12 @@ export interface BackchannelDeps {
   identity: IdentityFreshness;
   store: IdentityStore;
   log: Logger;
+  /** Where refused logout tokens are audited, aggregated: anyone can post here. */
+  refused: AggregatedAudit;
 }
+
+/** The audit action of a refused back-channel logout (outcome `refused`). */
+export const BACKCHANNEL_REFUSED_ACTION = 'auth.backchannel_logout';
 
 /**
  * POST /auth/backchannel-logout/:provider (form-encoded `logout_token`). Mounted before the
@@ -128,17 +141,33 @@ export function backchannelLogoutRoutes(deps: BackchannelDeps): Router {
     try {
       if (provider === undefined) throw badRequest('unknown_provider', 'No such identity provider.');
       const body = logoutBody.safeParse(req.body);
-      if (!body.success) throw new LogoutTokenError('no logout_token in a form-encoded body');
+      if (!body.success) throw new LogoutTokenError('no_token', 'no logout_token in a form-encoded body');
       const { issuer, keys } = await keysOf(provider);
       const target = await verifyLogoutToken(body.data.logout_token, { issuer, clientId: provider.clientId, keys });
-      if (!(await deps.store.firstUseOfLogoutToken(provider.id, target.jti, JTI_TTL_MS))) throw new LogoutTokenError('the logout token was used before (jti replay)');
+      if (!(await deps.store.firstUseOfLogoutToken(provider.id, target.jti, JTI_TTL_MS))) throw new LogoutTokenError('replay', 'the logout token was used before (jti replay)');
       const ended = await deps.identity.backchannelLogout(provider, target);
       deps.log.info({ provider: provider.id, ended, bySid: target.sid !== undefined }, 'back-channel logout');
       res.status(200).end();
     } catch (err) {
-      // Refusals are logged, not audited: anyone can post here, and must not be able to fill the log.
       const appError = err instanceof LogoutTokenError ? badRequest('invalid_logout_token', 'The logout token is not valid.') : toAppError(err);
       deps.log.warn({ provider: providerId, code: appError.code, reason: err instanceof Error ? err.message : undefined }, 'back-channel logout refused');
+      // Audited aggregated (anyone can post here, and must not be able to fill the log); an
+      // outage of ours (5xx) is not a refused token.
+      if (appError.status < 500) {
+        deps.refused.recordQuietly({
+          source: sourceKey(req),
+          action: BACKCHANNEL_REFUSED_ACTION,
+          reason: appError.code,
+          actor: null,
+          target: null,
+          details: {
+            // Only a configured provider is named: the path segment is the caller's to choose.
+            provider: provider?.id ?? null,
+            ...(err instanceof LogoutTokenError ? { problem: err.problem } : {}),
+            ip: req.ip ?? null,
+          },
+        });
+      }
       res.status(appError.status).json(errorBody(appError.code, appError.message));
     }
   });

@@ -1,5 +1,5 @@
 // Maps ID-token claims to an Airlock user through the identity configuration: the one place
-// roles, sites and company are decided.
+// roles, sites and company are decided, and whether a sign-in showed a second factor.
 import type { IdentityConfig, ProviderConfig, Role } from '../config.ts';
 import { ROLES } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -20,6 +20,26 @@ function groupsClaim(claims: Record<string, unknown>, name: string): string[] {
   if (!Array.isArray(v)) return [];
   return v.filter((g): g is string => typeof g === 'string' && g.length <= MAX_CLAIM_LENGTH).slice(0, MAX_GROUPS);
 }
+
+/** How many `amr` entries we look at: an IdP lists a handful of methods. */
+const MAX_AMR = 20;
+
+/**
+ * Whether the ID token shows a second factor, as the provider's `mfa` settings define it: an
+ * `amr` method (RFC 8176: `mfa`, `otp`, `hwk`, …) or an `acr` level the provider names.
+ */
+export function showsMfa(provider: ProviderConfig, claims: Record<string, unknown>): boolean {
+  const amr = claims['amr'];
+  if (Array.isArray(amr) && amr.slice(0, MAX_AMR).some((m) => typeof m === 'string' && provider.mfa.amr.includes(m))) return true;
+  const acr = stringClaim(claims, 'acr');
+  return acr !== undefined && provider.mfa.acr.includes(acr);
+}
+
+export const MFA_REQUIRED = 'mfa_required';
+
+/** A provider that requires MFA sent a sign-in without it (or a step-up came back without it). */
+export const mfaRequired = (message = 'Airlock requires a second factor (a one-time code or a security key) at sign-in, and your identity provider did not confirm one. Sign in again with your second factor, or ask your administrator to set one up for your account.'): AppError =>
+  new AppError(403, MFA_REQUIRED, message, { report: false });
 
 /** An Airlock user id: stable across logins, one per subject of one provider. */
 export const userIdOf = (providerId: string, subject: string): string => `${providerId}:${subject}`;

@@ -1,11 +1,13 @@
 // The embedded development OpenID provider (oidc-provider), for the demo and the tests only:
-// one account per Airlock role, a plain login form, consent granted automatically, refresh
-// tokens and back-channel logout as a corporate IdP would have them, and a small directory
-// admin surface (change an account's groups, disable it). config.ts refuses to enable it with
-// NODE_ENV=production.
-import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+// one account per Airlock role, a plain login form with a second factor (a TOTP per account,
+// asked for when the portal requests it with `acr_values`, or whenever the person enters one),
+// consent granted automatically, refresh tokens and back-channel logout as a corporate IdP would
+// have them, and a small directory admin surface (change an account's groups, disable it).
+// config.ts refuses to enable it with NODE_ENV=production.
+import { createHash, createHmac, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ScureBase32Plugin, verify as verifyTotp } from 'otplib';
 import type { IdentityConfig } from '../config.ts';
 import { createDevIdpStore } from './dev-idp-store.ts';
 
@@ -50,6 +52,27 @@ export function demoEntraObjectId(username: string): string {
 export const DEV_IDP_MOUNT = '/dev-idp';
 export const DEV_CLIENT_ID = 'airlock-portal';
 
+/** The dev IdP's authentication levels (`acr`): a password alone, or a password and a one-time code. */
+export const DEV_ACR_PASSWORD = 'urn:airlock:dev-idp:pwd';
+export const DEV_ACR_MFA = 'urn:airlock:dev-idp:mfa';
+
+/** Bytes of a TOTP secret: 160 bits, RFC 4226's recommendation and what authenticator apps expect. */
+const TOTP_SECRET_BYTES = 20;
+/**
+ * A code of the previous 30-second step is still accepted (RFC 6238 §5.2 allows one step of
+ * delay): typing a code takes a few seconds. Codes from the future are not.
+ */
+const TOTP_PAST_TOLERANCE_S = 30;
+
+/**
+ * A demo account's TOTP secret (base32, for any authenticator app): derived from the run's IdP
+ * password, so the demo banner and the tests know it without the IdP telling anyone.
+ */
+export function demoTotpSecret(password: string, username: string): string {
+  const bytes = createHmac('sha256', password).update(`airlock-demo-totp:${username}`).digest().subarray(0, TOTP_SECRET_BYTES);
+  return new ScureBase32Plugin().encode(new Uint8Array(bytes));
+}
+
 export interface DevIdpOptions {
   /** Full issuer URL, ending with the mount path (e.g. http://localhost:8080/dev-idp). */
   issuer: string;
@@ -78,6 +101,8 @@ export interface DevIdpAdmin {
   reset(): void;
   /** The IdP's delivery log of back-channel logout tokens (newest last, the last few only). */
   backchannelDeliveries(): readonly { readonly logoutToken: string; readonly status: number }[];
+  /** The account's TOTP secret (base32), as the person's authenticator app holds it. */
+  totpSecret(username: string): string;
 }
 
 /** Enough of the delivery log for a look at what was sent; older entries are dropped. */
@@ -99,16 +124,28 @@ function samePassword(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function loginPage(uid: string, error?: string): string {
+function loginPage(uid: string, opts: { mfaRequested: boolean; error?: string }): string {
   const rows = DEMO_ACCOUNTS.map((a) => `<li><code>${escapeHtml(a.username)}</code> — ${escapeHtml(a.describes)}</li>`).join('');
+  const action = `${DEV_IDP_MOUNT}/interaction/${escapeHtml(uid)}`;
+  const codeHint = opts.mfaRequested
+    ? '<p id="mfa-requested">Airlock asks for your second factor: enter the one-time code of your authenticator app.</p>'
+    : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Airlock demo sign-in</title></head>
 <body><main><h1>Airlock demo identity provider</h1>
-<p>Development only. Demo accounts (the password is printed by <code>npm run demo</code>):</p><ul>${rows}</ul>
-${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="${DEV_IDP_MOUNT}/interaction/${escapeHtml(uid)}/login">
+<p>Development only. Demo accounts (the password and each account's one-time-code secret are printed by <code>npm run demo</code>):</p><ul>${rows}</ul>
+${codeHint}${opts.error ? `<p role="alert">${escapeHtml(opts.error)}</p>` : ''}
+<form method="post" action="${action}/login">
 <label>Username <input name="username" autocomplete="username" required autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form></main></body></html>`;
+<label>One-time code${opts.mfaRequested ? '' : ' (optional)'} <input name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6"${opts.mfaRequested ? ' required' : ''}></label>
+<button type="submit">Sign in</button></form>
+<form method="post" action="${action}/abort"><button type="submit">Cancel</button></form></main></body></html>`;
+}
+
+/** Whether the authorization request asked for the second factor (`acr_values` naming DEV_ACR_MFA). */
+function mfaRequested(params: Record<string, unknown>): boolean {
+  const values = params['acr_values'];
+  return typeof values === 'string' && values.split(' ').includes(DEV_ACR_MFA);
 }
 
 function logoutPage(form: string): string {
@@ -149,7 +186,18 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
     },
     reset,
     backchannelDeliveries: () => [...deliveries],
+    totpSecret: (username) => demoTotpSecret(opts.password, username),
   };
+  // Step-up: a portal asking for the second factor gets the login form again unless this IdP
+  // session already has it (the default policy only honours acr requested as an essential claim).
+  const policy = interactionPolicy.base();
+  policy.get('login')?.checks.add(
+    new interactionPolicy.Check('mfa_requested', 'a second factor is requested', (ctx: KoaContextWithOIDC) =>
+      mfaRequested(ctx.oidc.params ?? {}) && ctx.oidc.acr !== DEV_ACR_MFA && ctx.oidc.result?.['login'] === undefined
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
   const backchannelLogoutUri = new URL(opts.backchannelLogoutUri);
 
   const configuration: Configuration = {
@@ -170,8 +218,12 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
       },
     ],
     jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
+    // ID tokens carry `acr` (which level) and `amr` (`pwd`, plus `otp` with the second factor).
+    acrValues: [DEV_ACR_PASSWORD, DEV_ACR_MFA],
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    claims: { openid: ['sub'], profile: ['name', 'oid'], email: ['email'], groups: ['groups', 'company'] },
+    // acr and amr in every ID token (as Entra ID and most corporate IdPs send them), not only
+    // when acr_values asks: Airlock reads them to tell a sign-in with a second factor.
+    claims: { openid: ['sub', 'acr', 'amr'], profile: ['name', 'oid'], email: ['email'], groups: ['groups', 'company'] },
     // Put the scope's claims in the ID token itself: Airlock maps roles from it at login.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
@@ -212,7 +264,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
       deliveries.splice(0, Math.max(0, deliveries.length - DELIVERY_LOG_LENGTH));
       return response;
     },
-    interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `${DEV_IDP_MOUNT}/interaction/${interaction.uid}` },
+    interactions: { policy, url: (_ctx: KoaContextWithOIDC, interaction) => `${DEV_IDP_MOUNT}/interaction/${interaction.uid}` },
     async findAccount(_ctx: KoaContextWithOIDC, id: string) {
       const account = accounts.get(id);
       // A disabled account is unknown to the IdP: its refresh tokens are refused (invalid_grant).
@@ -258,7 +310,7 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
   router.get('/interaction/:uid', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const details = await provider.interactionDetails(req, res);
-      res.type('html').send(loginPage(details.uid));
+      res.type('html').send(loginPage(details.uid, { mfaRequested: mfaRequested(details.params) }));
     } catch (err) {
       next(err);
     }
@@ -266,14 +318,35 @@ export function createDevIdp(opts: DevIdpOptions): DevIdp {
   router.post('/interaction/:uid/login', form, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const details = await provider.interactionDetails(req, res);
+      const wantsMfa = mfaRequested(details.params);
       const body = req.body as Record<string, unknown>;
       const username = typeof body['username'] === 'string' ? body['username'] : '';
       const password = typeof body['password'] === 'string' ? body['password'] : '';
+      const otp = typeof body['otp'] === 'string' ? body['otp'].trim() : '';
       if (!accounts.has(username) || disabled.has(username) || !samePassword(password, opts.password)) {
-        res.status(401).type('html').send(loginPage(details.uid, 'Unknown user or wrong password.'));
+        res.status(401).type('html').send(loginPage(details.uid, { mfaRequested: wantsMfa, error: 'Unknown user or wrong password.' }));
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: username } }, { mergeWithLastSubmission: false });
+      if (otp === '' && wantsMfa) {
+        res.status(401).type('html').send(loginPage(details.uid, { mfaRequested: true, error: 'This sign-in needs your one-time code.' }));
+        return;
+      }
+      // A real IdP also refuses a code used before; this one does not, so tests may sign in twice in 30 s.
+      const secondFactor = otp !== '' && /^\d{6}$/.test(otp) && (await verifyTotp({ secret: demoTotpSecret(opts.password, username), token: otp, epochTolerance: [TOTP_PAST_TOLERANCE_S, 0] })).valid;
+      if (otp !== '' && !secondFactor) {
+        res.status(401).type('html').send(loginPage(details.uid, { mfaRequested: wantsMfa, error: 'Wrong or expired one-time code.' }));
+        return;
+      }
+      const login = secondFactor ? { accountId: username, acr: DEV_ACR_MFA, amr: ['pwd', 'otp'] } : { accountId: username, acr: DEV_ACR_PASSWORD, amr: ['pwd'] };
+      await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
+    } catch (err) {
+      next(err);
+    }
+  });
+  // The person gives up: the portal's callback gets the IdP's `access_denied`, as from a real IdP.
+  router.post('/interaction/:uid/abort', async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The sign-in was cancelled.' }, { mergeWithLastSubmission: false });
     } catch (err) {
       next(err);
     }

@@ -113,7 +113,8 @@ export class IdentityFreshness {
     const { browserSessionId, user, tokens } = input;
     const now = Date.now();
     const claims = tokens?.claims ?? {};
-    const authTime = claims['auth_time'];
+    const authTimeClaim = claims['auth_time'];
+    const authTime = typeof authTimeClaim === 'number' && Number.isSafeInteger(authTimeClaim) ? authTimeClaim * 1000 : null;
     const sid = claims['sid'];
     const record: IdentityRecord = {
       v: 1,
@@ -121,7 +122,9 @@ export class IdentityFreshness {
       user,
       provider: input.provider.id,
       validatedAt: now,
-      authTime: typeof authTime === 'number' && Number.isSafeInteger(authTime) ? authTime * 1000 : null,
+      authTime,
+      // Without auth_time the age of the second factor is unknown: step-up asks again (fail closed).
+      mfaAt: tokens?.mfa === true ? authTime : null,
       idpSid: typeof sid === 'string' && sid.length > 0 && sid.length <= 256 ? sid : null,
       refresh: tokens?.refreshToken === undefined ? null : this.#deps.seal.seal(tokens.refreshToken, browserSessionId),
       expiresAt: input.expiresAt,

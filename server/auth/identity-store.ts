@@ -17,6 +17,12 @@ const recordSchema = z.object({
   validatedAt: z.number().int(),
   /** Epoch ms at which the IdP last authenticated the person (`auth_time`), when it said. */
   authTime: z.number().int().nullable(),
+  /**
+   * Epoch ms at which the person last authenticated with a second factor: the `auth_time` of a
+   * sign-in whose ID token showed one (step-up checks its age); null when none was shown or the
+   * IdP did not say when. Records written before it existed read as null.
+   */
+  mfaAt: z.number().int().nullable().default(null),
   /** The IdP's session id (`sid`), which back-channel logout tokens may name. */
   idpSid: z.string().nullable(),
   /** The refresh token, sealed (token-seal.ts); null when the IdP issued none. */

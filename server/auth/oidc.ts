@@ -10,7 +10,7 @@ import type { Request } from 'express';
 import type { IdentityConfig, ProviderConfig } from '../config.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { isAirlockUser, type AirlockUser } from '../user.ts';
-import { mapClaimsToUser } from './claims.ts';
+import { mapClaimsToUser, mfaRequired, showsMfa } from './claims.ts';
 import type { IdentityStore } from './identity-store.ts';
 
 /** What a sign-in's token response leaves for identity freshness, besides the user. */
@@ -18,6 +18,8 @@ export interface SignInTokens {
   readonly refreshToken: string | undefined;
   /** The verified ID token's claims (`sid`, `auth_time`, …). */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** Whether the ID token shows a second factor (claims.ts `showsMfa`). */
+  readonly mfa: boolean;
 }
 
 /** What a refresh-token grant returned: the claims to re-map, and the next refresh token. */
@@ -29,9 +31,13 @@ export interface RefreshedTokens {
   readonly refreshToken: string | undefined;
 }
 
-/** Authenticate options of the login route: `maxAge` sends `max_age` (re-authentication). */
+/**
+ * Authenticate options of the login route: `maxAge` sends `max_age` (re-authentication),
+ * `acrValues` sends `acr_values` (asks the IdP for a second factor: step-up).
+ */
 export interface LoginOptions extends AuthenticateOptions {
   maxAge?: number;
+  acrValues?: string;
 }
 
 /** The token response of the callback in flight, kept beside the request (never in the session). */
@@ -54,8 +60,10 @@ class AirlockOidcStrategy extends Strategy {
     params.set('state', oidc.randomState());
     params.set('nonce', oidc.randomNonce());
     // The library stores a max_age it finds here and checks the ID token's auth_time against it.
-    const maxAge = (options as LoginOptions).maxAge;
+    const { maxAge, acrValues } = options as LoginOptions;
     if (maxAge !== undefined) params.set('max_age', String(maxAge));
+    // A request, not a guarantee (IdPs may ignore it): the ID token's amr/acr is what is checked.
+    if (acrValues !== undefined) params.set('acr_values', acrValues);
     return params;
   }
 }
@@ -152,8 +160,10 @@ export class OidcLogin {
         try {
           const claims = { ...tokens.claims() };
           assertAuthorizedParty(provider, claims);
+          const mfa = showsMfa(provider, claims);
+          if (provider.requireMfa && !mfa) throw mfaRequired();
           const user = mapClaimsToUser(provider, this.identity, claims);
-          signInTokens.set(req, { refreshToken: tokens.refresh_token, claims });
+          signInTokens.set(req, { refreshToken: tokens.refresh_token, claims, mfa });
           verified(null, user);
         } catch (err) {
           verified(err);
@@ -193,6 +203,17 @@ function assertAuthorizedParty(provider: ProviderConfig, claims: Record<string, 
 const audienceMismatch = (cause?: unknown): AppError =>
   new AppError(400, 'login_audience_mismatch', 'The sign-in response was issued to another application.', cause === undefined ? {} : { cause });
 
+/** The IdP's own error answer on the callback (`error=access_denied`, …), its code kept for the audit event. */
+export class IdpRefusedError extends AppError {
+  /** The IdP's OAuth error code, or `unknown` when it is not a plain code. */
+  readonly idpError: string;
+  constructor(idpError: string, cause: unknown) {
+    const code = /^[A-Za-z0-9_.-]{1,64}$/.test(idpError) ? idpError : 'unknown';
+    super(403, 'idp_refused', `Your identity provider did not sign you in (${code}). Start the sign-in again.`, { cause, report: false });
+    this.idpError = code;
+  }
+}
+
 /** Turns what openid-client throws on a bad callback into a stable code without leaking internals. */
 export function loginError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -203,6 +224,13 @@ export function loginError(err: unknown): AppError {
   const message = messages.join(' | ');
   if (err instanceof TypeError && /fetch failed|network|ECONNREFUSED/i.test(message)) {
     return unavailable('idp_unavailable', 'The identity provider cannot be reached; try again shortly.', err);
+  }
+  // The IdP's own "no" (the person cancelled, the IdP refused them): openid-client checked the
+  // state first, so this answer belongs to this browser's sign-in. Only the error code is kept.
+  let idpAnswer: unknown = err;
+  for (let depth = 0; idpAnswer instanceof Error && !(idpAnswer instanceof oidc.AuthorizationResponseError) && depth < 4; depth++) idpAnswer = idpAnswer.cause;
+  if (idpAnswer instanceof oidc.AuthorizationResponseError) {
+    return new IdpRefusedError(idpAnswer.error, err);
   }
   if (/"state"/.test(message)) return new AppError(400, 'login_state_mismatch', 'The sign-in response does not belong to this browser session. Start the sign-in again.', { cause: err });
   if (/"aud"|"azp"/.test(message)) return audienceMismatch(err);

@@ -1,10 +1,13 @@
 // The approval core: one for every platform. It turns a verified click into the same service
 // call the web UI makes, with the same rules (RequestService and policies.ts decide), after the
 // checks that belong to chat: who the chat user is in Airlock, and whether the button is current.
-// Every refused click is audited; decisions are audited by RequestService itself.
+// Every refused click is audited (callbacks that are forged or from elsewhere aggregated, so that
+// a flood writes a handful of events); decisions are audited by RequestService itself.
 import type { Logger } from 'pino';
 import type { AirlockUser } from '../user.ts';
 import type { AuditLog } from '../audit/store.ts';
+import type { AggregatedAudit } from '../audit/aggregated.ts';
+import { addressKey } from '../http/rate-limit.ts';
 import { AppError } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
 import { assertMayTerminateSession, isRequester } from '../policies.ts';
@@ -35,6 +38,8 @@ export interface ApprovalCoreDeps {
   requests: RequestService;
   inventory: InventoryStore;
   audit: AuditLog;
+  /** Refused callbacks (forged, or from a workspace we do not serve), audited aggregated. */
+  refused: AggregatedAudit;
   log: Logger;
   adapters: ReadonlyMap<Platform, ChatAdapter>;
   terminateSession: TerminateSession | undefined;
@@ -44,6 +49,9 @@ export interface ApprovalCoreDeps {
    */
   identity: { readonly maxAgeMs: number; freshUser(userId: string): Promise<FreshIdentity | undefined> };
 }
+
+/** The audit action of a callback that did not prove where it came from (outcome `refused`). */
+export const CALLBACK_REFUSED_ACTION = 'chat.callback_refused';
 
 const refusal = (code: string, text: string): ClickOutcome => ({ ok: false, code, text: `${text} Nothing was changed.` });
 
@@ -74,14 +82,25 @@ export class ApprovalCore implements ClickHandler {
 
   /** A callback that was authentic but came from a workspace, tenant or team we do not serve. */
   async rejected(who: ChatIdentity, reason: string): Promise<void> {
-    await this.#deps.audit.append({
-      actor: null,
+    // Counted per workspace: one foreign workspace's flood is a handful of events and a count.
+    await this.#deps.refused.record({
+      source: `chat:${who.platform}:${who.workspace.slice(0, 128)}`,
       action: 'chat.click_refused',
-      target: null,
-      outcome: 'refused',
       reason,
+      actor: null,
+      target: null,
       details: { platform: who.platform, workspace: who.workspace, chatUser: who.userId },
-      site: null,
+    });
+  }
+
+  forged(platform: Platform, reason: string, ip: string | undefined): void {
+    this.#deps.refused.recordQuietly({
+      source: addressKey(ip),
+      action: CALLBACK_REFUSED_ACTION,
+      reason,
+      actor: null,
+      target: null,
+      details: { platform, ip: ip ?? null },
     });
   }
 

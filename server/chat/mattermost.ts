@@ -179,6 +179,7 @@ export class MattermostAdapter implements ChatAdapter {
       const fields = parsed.success ? verifyContext(this.#config.contextSecret, parsed.data.context) : undefined;
       if (!parsed.success || fields === undefined) {
         this.#log.warn('mattermost callback refused: bad context');
+        core.forged('mattermost', 'bad_context', req.ip);
         res.status(401).json(errorBody('bad_context', 'The button context is not valid.'));
         return;
       }

@@ -82,8 +82,13 @@ export interface CopyRef {
 /** The approval core as the adapters see it. */
 export interface ClickHandler {
   handle(click: ChatClick): Promise<ClickOutcome>;
-  /** Audits an authentic callback from a workspace, tenant or team that is not allowed. */
+  /** Audits (aggregated) an authentic callback from a workspace, tenant or team that is not allowed. */
   rejected(who: ChatIdentity, reason: string): Promise<void>;
+  /**
+   * Audits (aggregated per source address and reason) a callback that did not prove where it came
+   * from: a bad signature, token or button context. Never waits or throws: the refusal is answered at once.
+   */
+  forged(platform: Platform, reason: string, ip: string | undefined): void;
 }
 
 export interface ChatAdapter {

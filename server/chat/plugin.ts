@@ -7,7 +7,8 @@ import { Router } from 'express';
 import type { PluginFactory } from '../plugins/contract.ts';
 import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
 import { loadChatFile } from './config.ts';
-import { ApprovalCore, type TerminateSession } from './core.ts';
+import { ApprovalCore, CALLBACK_REFUSED_ACTION, type TerminateSession } from './core.ts';
+import { AggregatedAudit } from '../audit/aggregated.ts';
 import { portalLinks } from './messages.ts';
 import type { ChatAdapter, Platform } from './model.ts';
 import { ChatNotifier } from './notifier.ts';
@@ -16,6 +17,12 @@ import { MattermostAdapter } from './mattermost.ts';
 import { SlackAdapter } from './slack.ts';
 import { ChatStore } from './store.ts';
 import { TeamsAdapter } from './teams.ts';
+
+/** The platform a callback path names (/chat/<platform>/…), or null: never the caller's free text. */
+function platformOf(path: string): Platform | null {
+  const named = /^\/(slack|teams|mattermost)\//.exec(path)?.[1];
+  return named === 'slack' || named === 'teams' || named === 'mattermost' ? named : null;
+}
 
 /** Link attempts per user per minute: typing a code twice is normal, guessing is not. */
 const LINK_ATTEMPTS_PER_MINUTE = 10;
@@ -36,12 +43,15 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
     if (chat.teams !== undefined) adapters.set('teams', new TeamsAdapter(chat.teams.bot, { store, log }));
     if (chat.mattermost !== undefined) adapters.set('mattermost', new MattermostAdapter(chat.mattermost, { store, log, publicUrl: ctx.config.publicUrl }));
 
+    // Forged and foreign callbacks, and the callback limit's 429s: audited, aggregated.
+    const refused = new AggregatedAudit({ audit: ctx.audit, log, windowMs: ctx.config.broker.refusalAuditWindowMs });
     const core = new ApprovalCore({
       chat,
       store,
       requests: ctx.requests,
       inventory: ctx.inventory,
       audit: ctx.audit,
+      refused,
       log,
       adapters,
       terminateSession: options.terminateSession ?? ((user, sessionId, opts) => ctx.sessions.terminate(user, sessionId, 'terminated from chat', opts)),
@@ -64,7 +74,13 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
     const router = Router();
     // Callbacks are unauthenticated until their signature or token is checked (HMAC, JWKS, API
     // look-ups): limit them per source first, so a flood costs a counter, not that work.
-    router.use('/chat', sourceRateLimit(ctx.redis, 'chat-callback', ctx.config.rateLimits.chatCallbacksPerMinute));
+    router.use(
+      '/chat',
+      sourceRateLimit(ctx.redis, 'chat-callback', ctx.config.rateLimits.chatCallbacksPerMinute, {
+        onLimited: (req, key) =>
+          refused.recordQuietly({ source: key, action: CALLBACK_REFUSED_ACTION, reason: 'rate_limited', actor: null, target: null, details: { platform: platformOf(req.path), ip: req.ip ?? null } }),
+      }),
+    );
     for (const adapter of adapters.values()) router.use(adapter.routes(core));
     router.use(
       chatLinkRoutes({
@@ -102,6 +118,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       async stop() {
         await Promise.all([...adapters.values()].map((a) => a.stop?.()));
         await notifier.stop();
+        await refused.stop();
       },
     };
   };

@@ -204,6 +204,7 @@ export class SlackAdapter implements ChatAdapter {
       );
       if (check !== 'ok') {
         this.#log.warn({ check }, 'slack callback refused');
+        core.forged('slack', check, req.ip);
         res.status(401).json(errorBody(check, 'The request signature is not valid.'));
         return;
       }

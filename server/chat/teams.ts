@@ -186,6 +186,7 @@ export class TeamsAdapter implements ChatAdapter {
     router.post(TEAMS_MESSAGES_PATH, express.json({ limit: CALLBACK_BODY_LIMIT }), async (req: Request, res: Response) => {
       const claimedServiceUrl = await this.verifyToken(req.get('authorization'));
       if (claimedServiceUrl === undefined) {
+        core.forged('teams', 'bad_token', req.ip);
         res.status(401).json(errorBody('bad_token', 'The bearer token is not valid.'));
         return;
       }
@@ -197,6 +198,7 @@ export class TeamsAdapter implements ChatAdapter {
       const a = activity.data;
       // The token names the service it came from; the activity must point back to the same one.
       if (a.serviceUrl !== claimedServiceUrl || !bot.allowedServiceUrls.includes(a.serviceUrl)) {
+        core.forged('teams', 'service_url_mismatch', req.ip);
         res.status(401).json(errorBody('service_url_mismatch', 'The activity does not match its token.'));
         return;
       }

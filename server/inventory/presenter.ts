@@ -37,6 +37,8 @@ export interface MachineView {
   maxWindowMinutes: number;
   requiredApprovals: 1 | 2;
   policy: Policy;
+  /** Opening a session needs a sign-in with a second factor at most this many minutes old; null: no step-up. */
+  stepUpMinutes: number | null;
 }
 
 /** The admin's view: how the portal reaches the machine, and whether a credential is set (never which). */
@@ -78,6 +80,7 @@ export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): Ma
     maxWindowMinutes: m.maxWindowMinutes,
     requiredApprovals: m.requiredApprovals,
     policy: m.policy,
+    stepUpMinutes: m.stepUpMinutes ?? null,
   };
 }
 

@@ -50,7 +50,7 @@ export function parseIfMatch(header: string | undefined): WriteExpectation['ifMa
 /** The admin screens send back what they read: the fields the portal works out are dropped. */
 function stripReadOnly(body: Record<string, unknown>): Record<string, unknown> {
   const { siteName: _s, hasCredential: _h, hostKeyFingerprint: _f, version: _v, id: _i, ...rest } = body;
-  for (const optional of ['rdpSecurity', 'hostKey', 'hostKeyPolicy', 'retentionDays']) if (rest[optional] === null) delete rest[optional];
+  for (const optional of ['rdpSecurity', 'hostKey', 'hostKeyPolicy', 'retentionDays', 'stepUpMinutes']) if (rest[optional] === null) delete rest[optional];
   return rest;
 }
 
@@ -256,6 +256,7 @@ export function inventoryRoutes(deps: {
     protocol: machine.protocol,
     requiredApprovals: machine.requiredApprovals,
     maxWindowMinutes: machine.maxWindowMinutes,
+    stepUpMinutes: machine.stepUpMinutes ?? null,
     ...(machine.protocol === 'ssh' && (before === undefined || before.hostKey !== machine.hostKey || before.hostKeyPolicy !== machine.hostKeyPolicy)
       ? { hostKey: machine.hostKey === undefined ? null : hostKeyFingerprint(machine.hostKey), hostKeyPolicy: machine.hostKeyPolicy ?? 'pinned' }
       : {}),

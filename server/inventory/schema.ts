@@ -76,6 +76,12 @@ export const machineSchema = z
     hostKey: hostKey.optional(),
     /** SSH only: absent or `pinned` needs `hostKey` outside demo/test mode; `any` accepts every host key, loudly. */
     hostKeyPolicy: z.enum(HOST_KEY_POLICIES).optional(),
+    /**
+     * Step-up: opening a session needs a sign-in with a second factor at most this many minutes
+     * old (server/auth/step-up.ts); absent: the sign-in alone is enough. At least 5 minutes, so
+     * that a step-up just done always satisfies it.
+     */
+    stepUpMinutes: z.number().int().min(5).max(24 * 60).optional(),
   })
   // The cross-field rules run even when a field is wrong, so a form learns every problem at once.
   .superRefine(

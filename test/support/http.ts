@@ -1,5 +1,6 @@
 // A tiny cookie-keeping HTTP client for API tests, and a real OIDC sign-in through the dev IdP
 // (every redirect followed by hand, as a browser would).
+import http from 'node:http';
 import { TEST_IDP_PASSWORD } from './portal.ts';
 
 export interface HttpResponse {
@@ -84,9 +85,12 @@ export async function startLogin(agent: Browserless, query = ''): Promise<string
   return action;
 }
 
-/** Submits the dev IdP form and follows the redirects up to (not including) the portal callback. */
-export async function submitLogin(agent: Browserless, action: string, username: string, password = TEST_IDP_PASSWORD): Promise<string> {
-  let res = await agent.request('POST', action, { form: { username, password } });
+/**
+ * Submits the dev IdP form and follows the redirects up to (not including) the portal callback.
+ * `extra` adds form fields (the dev IdP's `otp`, a one-time code).
+ */
+export async function submitLogin(agent: Browserless, action: string, username: string, password = TEST_IDP_PASSWORD, extra: Record<string, string> = {}): Promise<string> {
+  let res = await agent.request('POST', action, { form: { username, password, ...extra } });
   for (let i = 0; i < 10 && res.status >= 300 && res.status < 400; i++) {
     const location = res.headers.get('location') ?? '';
     if (new URL(location, agent.base).pathname.startsWith('/auth/callback/')) return location;
@@ -102,4 +106,31 @@ export async function loginAs(base: string, username: string): Promise<Browserle
   const done = await agent.get(callback, { accept: 'text/html' });
   if (done.status !== 303) throw new Error(`callback failed (${done.status}): ${done.text.slice(0, 300)}`);
   return agent;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: () => { error?: { code?: string; message?: string } };
+}
+
+/** One HTTP request from a chosen local address (fetch cannot pick one). */
+export function requestFrom(base: string, opts: { path: string; method?: string; body?: string; headers?: Record<string, string>; from?: string }): Promise<RawResponse> {
+  const url = new URL(opts.path, base);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, port: url.port, path: url.pathname + url.search, method: opts.method ?? 'GET', headers: { accept: 'application/json', ...opts.headers }, localAddress: opts.from ?? '127.0.0.1' },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as ReturnType<RawResponse['json']> });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }
