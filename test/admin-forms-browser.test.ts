@@ -14,6 +14,7 @@ import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, seedDemoPlant } from './support/workflow.ts';
 import { testServices } from './support/services.ts';
+import { waitFor } from './support/wait.ts';
 
 let portal: TestPortal;
 let browser: TestBrowser;
@@ -152,4 +153,20 @@ test('an overlapping request is flagged on the vendor’s form and in the approv
   await mona.getByTestId('nav-inbox').click();
   await expect(mona.getByTestId(`overlaps-${second}`).getAttribute('data-overlaps')).resolves.toBe(first);
   await expect(mona.getByTestId(`overlaps-${first}`).getAttribute('data-overlaps')).resolves.toBe(second);
+});
+
+test('editing a machine keeps its step-up: the form carries stepUpMinutes through a save', async () => {
+  const machine = async () => (await adam.get('/api/admin/machines')).json<{ machines: Array<{ id: string; stepUpMinutes: number | null; version: number }> }>().machines.find((m) => m.id === 'cnc-07');
+  const before = await machine();
+  expect((await adam.request('PUT', '/api/admin/machines/cnc-07', { body: { ...(await adam.get('/api/admin/machines')).json<{ machines: Array<Record<string, unknown>> }>().machines.find((m) => m['id'] === 'cnc-07'), stepUpMinutes: 20 }, headers: { 'if-match': `"${before?.version}"` } })).status).toBe(200);
+  await admin.reload();
+  await openInventory(admin);
+  await admin.getByTestId('edit-machine-cnc-07').click();
+  await expect(admin.getByTestId('machine-step-up').inputValue()).resolves.toBe('20');
+  await admin.getByTestId('machine-name').fill('CNC 07 controller (edited)');
+  await admin.getByTestId('machine-save').click();
+  const named = async () => (await adam.get('/api/admin/machines')).json<{ machines: Array<{ id: string; name: string }> }>().machines.find((m) => m.id === 'cnc-07')?.name;
+  await waitFor(async () => (await named()) === 'CNC 07 controller (edited)', { timeoutMs: 10_000, what: 'the save' });
+  // Before the fix the form did not carry the field, and a save turned step-up off.
+  expect((await machine())?.stepUpMinutes).toBe(20);
 });

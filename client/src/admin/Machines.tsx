@@ -169,7 +169,12 @@ interface Draft {
   /** SSH: the key to pin (`type base64`), '' for none; `any` accepts every key. */
   hostKey: string;
   hostKeyPolicy: HostKeyPolicy;
+  /** Minutes a second-factor sign-in stays good for opening a session; '' for no step-up. */
+  stepUpMinutes: string;
 }
+
+/** The server's bounds for a machine's step-up age (server/inventory/schema.ts). */
+const STEP_UP_MINUTES = { min: 5, max: 24 * 60 };
 
 function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
   if (m === null) {
@@ -190,6 +195,7 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
       policy: { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: false },
       hostKey: '',
       hostKeyPolicy: 'pinned',
+      stepUpMinutes: '',
     };
   }
   return {
@@ -208,6 +214,7 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
     policy: { ...m.policy },
     hostKey: m.hostKey ?? '',
     hostKeyPolicy: m.hostKeyPolicy ?? 'pinned',
+    stepUpMinutes: m.stepUpMinutes == null ? '' : String(m.stepUpMinutes),
   };
 }
 
@@ -223,6 +230,10 @@ function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | 
   if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) errors['port'] = `The port must be a whole number from 1 to ${MAX_PORT}.`;
   if (!Number.isInteger(maxWindowMinutes) || maxWindowMinutes < MIN_WINDOW_MINUTES || maxWindowMinutes > MAX_WINDOW_MINUTES) {
     errors['maxWindowMinutes'] = `The maximum window must be a whole number of minutes from ${MIN_WINDOW_MINUTES} to ${MAX_WINDOW_MINUTES} (a week).`;
+  }
+  const stepUp = d.stepUpMinutes.trim() === '' ? null : Number(d.stepUpMinutes);
+  if (stepUp !== null && (!Number.isInteger(stepUp) || stepUp < STEP_UP_MINUTES.min || stepUp > STEP_UP_MINUTES.max)) {
+    errors['stepUpMinutes'] = `Step-up must be a whole number of minutes from ${STEP_UP_MINUTES.min} to ${STEP_UP_MINUTES.max}, or empty for none.`;
   }
   if (d.guacd.trim() === '') errors['guacd'] = 'Name the guacd that serves this machine (usually “default”).';
   if (Object.keys(errors).length > 0) return { ok: false, errors };
@@ -244,6 +255,7 @@ function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | 
     maxWindowMinutes,
     chatDecision: d.chatDecision,
     policy: d.policy,
+    stepUpMinutes: stepUp,
   };
   return { ok: true, input };
 }
@@ -527,6 +539,20 @@ function MachineForm({
           Maximum window (minutes)
           <input type="number" min={MIN_WINDOW_MINUTES} max={MAX_WINDOW_MINUTES} step={1} value={d.maxWindowMinutes} onChange={(e) => set('maxWindowMinutes', e.target.value)} required aria-invalid={invalid('maxWindowMinutes')} data-testid="machine-max-window" />
           {error('maxWindowMinutes')}
+        </label>
+        <label>
+          Step-up: second factor within (minutes, empty for none)
+          <input
+            type="number"
+            min={STEP_UP_MINUTES.min}
+            max={STEP_UP_MINUTES.max}
+            step={1}
+            value={d.stepUpMinutes}
+            onChange={(e) => set('stepUpMinutes', e.target.value)}
+            aria-invalid={invalid('stepUpMinutes')}
+            data-testid="machine-step-up"
+          />
+          {error('stepUpMinutes')}
         </label>
         <label>
           Chat
