@@ -76,7 +76,7 @@ export class SessionBroker {
       spool: config.recording.spool,
       readyTimeoutMs: config.broker.readyTimeoutMs,
       vault,
-      pacer: new Pacer(config.broker.guacdPaceMs, config.broker.guacdMaxSetups),
+      pacer: new Pacer(config.broker.guacdPaceMs, config.broker.guacdMaxSetups, (guacd) => this.guacdHealth.needsPacing(guacd)),
       local: this.local,
       lifecycle,
       finaliser,

@@ -73,6 +73,17 @@ export class GuacdHealth {
     return this.statuses.get(id);
   }
 
+  /**
+   * Whether set-ups on this guacd must be paced: guacd older than 1.5 hangs some children under
+   * bursts (LAB.md). A guacd whose version is not known yet is paced, to be safe.
+   */
+  needsPacing(id: string): boolean {
+    const version = /^VERSION_(\d+)_(\d+)_/.exec(this.statuses.get(id)?.version ?? '');
+    if (version === null) return true;
+    const [major, minor] = [Number(version[1]), Number(version[2])];
+    return major < 1 || (major === 1 && minor < 5);
+  }
+
   all(): Record<string, GuacdStatus> {
     return Object.fromEntries(this.statuses);
   }
