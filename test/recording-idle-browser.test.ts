@@ -134,7 +134,7 @@ test('skip idle crosses an idle stretch of an SSH recording at once, and the spa
   await expect(auditor.getByTestId('player-skip-idle').isChecked()).resolves.toBe(true);
   await expect(auditor.getByTestId('player-speed').inputValue()).resolves.toBe('1');
   await setRange(auditor.getByTestId('player-seek'), Math.max(0, idle.from - 200));
-  await waitFor(async () => Math.abs((await timeMs(auditor)) - Math.max(0, idle.from - 200)) < 300, { timeoutMs: 10_000, what: 'the seek before the idle span' });
+  await waitFor(async () => Math.abs((await timeMs(auditor)) - Math.max(0, idle.from - 200)) < 300, { timeoutMs: 30_000, what: 'the seek before the idle span' });
   const started = Date.now();
   await auditor.keyboard.press(' ');
   await waitFor(async () => (await timeMs(auditor)) >= idle.to, { timeoutMs: SKIP_BUDGET_MS, what: 'playback at 1× with skip idle to cross the idle span' });

@@ -183,7 +183,7 @@ test('an auditor finds a session by what was typed, replays it to the live last 
   // The timeline jumps: its first entry (the connect) is near the start.
   const atEnd = await timeMs(auditor);
   await auditor.getByTestId('timeline-0').click();
-  await waitFor(async () => (await timeMs(auditor)) < atEnd, { timeoutMs: 10_000, what: 'the timeline entry to seek' });
+  await waitFor(async () => (await timeMs(auditor)) < atEnd, { timeoutMs: 30_000, what: 'the timeline entry to seek' });
   // …and the comparison discriminates: the screen back there is not the last frame.
   const early = await compare(auditor.context(), live, await settledShot(guacElement(auditor, 'player-display'), 'the early screen to settle'));
   expect(early.differing / early.total).toBeGreaterThan(MAX_DIFFERING_FRACTION);
@@ -192,7 +192,7 @@ test('an auditor finds a session by what was typed, replays it to the live last 
   const hit = auditor.locator('[data-testid^="find-hit-"]').first();
   await hit.waitFor();
   await setRange(auditor.getByTestId('player-seek'), 0);
-  await waitFor(async () => (await timeMs(auditor)) < 200, { timeoutMs: 10_000, what: 'the seek to the start' });
+  await waitFor(async () => (await timeMs(auditor)) < 200, { timeoutMs: 30_000, what: 'the seek to the start' });
   await hit.click();
   await waitFor(async () => (await timeMs(auditor)) > 0, { timeoutMs: 10_000, what: 'the find hit to seek' });
 
