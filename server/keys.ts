@@ -55,7 +55,7 @@ export const keys = {
     all: `${KEY_PREFIX}reqs:all`,
     byUser: (userId: string): string => `${KEY_PREFIX}reqs:user:${userId}`,
     bySite: (siteId: string): string => `${KEY_PREFIX}reqs:site:${siteId}`,
-    /** Pending request ids scored by window start: what the expiry sweep looks at. */
+    /** Pending request ids scored by when they expire undecided (window end, or the on-approval deadline): what the expiry sweep looks at. */
     pending: `${KEY_PREFIX}reqs:pending`,
     /** Approved or active request ids scored by grant end: what the end-of-window sweep looks at. */
     grants: `${KEY_PREFIX}reqs:grants`,

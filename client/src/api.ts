@@ -10,7 +10,7 @@ import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY a
 import type { CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
 import type {
   AccessRequest as ServerAccessRequest,
-  CreateRequestInput,
+  CreateRequestBody,
   PersonRef as ServerPersonRef,
   RequestPage as ServerRequestPage,
   RequestState as ServerRequestState,
@@ -75,7 +75,7 @@ export const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', '
 export type PersonRef = ServerPersonRef;
 export type Decision = ServerAccessRequest['approvals'][number];
 export type AccessRequest = ServerAccessRequest;
-export type NewRequest = CreateRequestInput;
+export type NewRequest = CreateRequestBody;
 
 export type RequestScope = 'mine' | 'waiting' | 'all';
 export type RequestPage = ServerRequestPage;

@@ -10,6 +10,7 @@ import type { InventoryStore } from '../inventory/store.ts';
 import { assertMayTerminateSession, isRequester } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
+import { approvalWindow } from '../requests/timing.ts';
 import type { ChatConfig } from './config.ts';
 import { EXTEND_MINUTES, SHORTEN_MINUTES } from './messages.ts';
 import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, ClickOutcome, Platform } from './model.ts';
@@ -189,7 +190,9 @@ export class ApprovalCore implements ClickHandler {
       await requests.deny(user, request.id, undefined);
       return { ok: true, code: 'denied', text: `You denied ${request.requester.name}'s request for ${request.machine.name}.` };
     }
-    const shortenedEnd = Math.min(Date.parse(request.windowStart) + SHORTEN_MINUTES * 60_000, Date.parse(request.windowEnd));
+    // From when the approval grants (now, for a late approval or a "start when approved" window).
+    const window = approvalWindow(request, Date.now());
+    const shortenedEnd = Math.min(window.startMs + SHORTEN_MINUTES * 60_000, window.endMs);
     const input = action === 'shorten' ? { windowEnd: new Date(shortenedEnd).toISOString() } : {};
     const after = await requests.approve(user, request.id, input);
     if (after.state === 'pending') return { ok: true, code: 'approval_added', text: 'Your approval is recorded; this machine needs one more.' };
@@ -217,6 +220,7 @@ export class ApprovalCore implements ClickHandler {
     const minutes = Math.min(EXTEND_MINUTES, machine?.maxWindowMinutes ?? EXTEND_MINUTES);
     const extension = await this.#deps.requests.create(user, {
       machineId: request.machine.id,
+      start: 'at',
       windowStart: start,
       windowEnd: new Date(Date.parse(start) + minutes * 60_000).toISOString(),
       reason: `Extension of the current window (asked from chat). Original reason: ${request.reason}`.slice(0, 2000),

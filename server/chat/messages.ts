@@ -52,7 +52,7 @@ function stateLine(r: AccessRequest): string | undefined {
     case 'denied':
       return `⛔ Denied${by(r.decision)}`;
     case 'expired':
-      return '⌛ Expired: nobody decided before the window started';
+      return `⌛ Expired: ${EXPIRED_WHY[r.expiredReason ?? 'window_ended']}`;
     case 'cancelled':
       return '✖ Cancelled by the vendor';
     case 'active':
@@ -62,6 +62,19 @@ function stateLine(r: AccessRequest): string | undefined {
     case 'revoked':
       return `⛔ Revoked${r.revocation === null ? '' : ` by ${r.revocation.by.name}`}`;
   }
+}
+
+/** Why a request expired, in the words the web UI uses too. */
+const EXPIRED_WHY: Record<NonNullable<AccessRequest['expiredReason']>, string> = {
+  window_ended: 'nobody decided before the window ended',
+  not_decided_in_time: 'nobody decided in time (it was to start when approved)',
+  window_started: 'nobody decided before the window started',
+};
+
+/** The window as the card shows it: "starts when approved" has a length, not yet a time. */
+function requestedWindow(r: AccessRequest): string {
+  if (r.timing.start === 'on_approval' && r.state === 'pending') return `starts when approved, for ${r.timing.durationMinutes} min`;
+  return formatWindow(r.windowStart, r.windowEnd);
 }
 
 export interface RequestCardOptions {
@@ -74,7 +87,7 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
   const vendor = r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})`;
   const fields = [
     { label: 'Vendor', value: vendor },
-    { label: 'Window', value: formatWindow(r.windowStart, r.windowEnd) },
+    { label: 'Window', value: requestedWindow(r) },
     { label: 'Reason', value: r.reason },
     ...(r.workOrder === null ? [] : [{ label: 'Work order', value: r.workOrder }]),
     { label: 'Session', value: formatPolicy(r.requestedPolicy) },
@@ -90,7 +103,7 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
   } else if (r.state === 'pending' && opts.nonce !== undefined) {
     const value = { requestId: r.id, nonce: opts.nonce };
     actions.push({ kind: 'button', action: 'approve', label: 'Approve', style: 'primary', value });
-    const minutes = (Date.parse(r.windowEnd) - Date.parse(r.windowStart)) / 60_000;
+    const minutes = r.timing.durationMinutes;
     if (minutes > SHORTEN_MINUTES) actions.push({ kind: 'button', action: 'shorten', label: `Approve ${SHORTEN_MINUTES} min`, style: 'default', value });
     actions.push({ kind: 'button', action: 'deny', label: 'Deny', style: 'danger', value });
     actions.push({ kind: 'link', label: 'Open in Airlock', url: links.review(r.id) });
@@ -98,12 +111,12 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
     actions.push({ kind: 'link', label: 'Open in Airlock', url: r.state === 'pending' ? links.review(r.id) : links.request(r.id) });
   }
   return {
-    text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${formatWindow(r.windowStart, r.windowEnd)}`,
+    text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${requestedWindow(r)}`,
     title: `${r.extendsRequestId === null ? 'Access request' : 'Extension request'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields,
     ...(status === undefined ? {} : { status }),
     actions,
-    expiresAt: new Date(r.windowStart),
+    expiresAt: new Date(r.timing.decideBy),
   };
 }
 

@@ -95,7 +95,7 @@ export class ChatNotifier {
     const { store, inventory, links } = this.#deps;
     const machine = await inventory.machine(request.machine.id);
     const decidable = request.state === 'pending' && machine?.chatDecision === 'allowed';
-    const nonce = decidable ? await store.nonce(nonceScope('approve', request.id), new Date(request.windowStart)) : undefined;
+    const nonce = decidable ? await store.nonce(nonceScope('approve', request.id), new Date(request.timing.decideBy)) : undefined;
     return requestMessage(request, machine, links, { nonce });
   }
 

@@ -11,6 +11,7 @@ import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, ca
 import type { AccessRequest, CreateRequestInput, PersonRef, RequestPage, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
 import { loosenedFlags, restrictPolicy } from './policy.ts';
+import { approvalWindow, ON_APPROVAL_DECIDE_MS } from './timing.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
 import type { approveSchema, listQuerySchema } from './schema.ts';
@@ -29,6 +30,7 @@ const CONFLICT_MESSAGES: Record<string, string> = {
   not_revocable: 'Only approved or active grants can be revoked.',
   not_active: 'This grant is not active.',
   not_pending: 'This request is not pending.',
+  window_passed: 'The window, as another approver shortened it, has already ended; nothing is left to approve.',
 };
 
 const EVENT_FOR_STATE: Partial<Record<RequestState, DomainEventType>> = {
@@ -115,19 +117,16 @@ export class RequestService {
     if (machine === undefined) {
       throw badRequest('unknown_machine', `No machine "${input.machineId}" that you may request.`);
     }
-    const start = new Date(input.windowStart);
-    const end = new Date(input.windowEnd);
-    if (end.getTime() <= start.getTime()) throw badRequest('window_end_before_start', 'The window must end after it starts.');
-    if (start.getTime() < now.getTime()) throw badRequest('window_in_past', 'The window must start in the future.');
-    if (start.getTime() > now.getTime() + MAX_LEAD_DAYS * 86_400_000) {
-      throw badRequest('window_too_far', `The window may start at most ${MAX_LEAD_DAYS} days ahead.`);
-    }
+    const { start, end, expiresAt } = windowOf(input, now);
     const minutes = (end.getTime() - start.getTime()) / 60_000;
     if (minutes > machine.maxWindowMinutes) {
       throw badRequest('window_too_long', `${machine.name} allows windows of at most ${machine.maxWindowMinutes} minutes.`);
     }
     const requestedPolicy = this.requestedPolicy(machine, input.policy);
-    if (input.extendsRequestId !== undefined) await this.checkExtension(user, machine, input.extendsRequestId, start);
+    if (input.extendsRequestId !== undefined) {
+      if (input.start !== 'at') throw badRequest('invalid_extension', 'An extension starts when the grant it extends ends: give that as its start.');
+      await this.checkExtension(user, machine, input.extendsRequestId, start);
+    }
 
     const site = await this.inventory.site(machine.siteId);
     const id = randomUUID();
@@ -147,7 +146,7 @@ export class RequestService {
       target: { type: 'request', id },
       outcome: 'ok',
       reason: null,
-      details: { machine: machine.id, windowStart: start.toISOString(), windowEnd: end.toISOString(), extends: input.extendsRequestId ?? null },
+      details: { machine: machine.id, start: input.start, windowStart: start.toISOString(), windowEnd: end.toISOString(), extends: input.extendsRequestId ?? null },
       site: machine.siteId,
     });
     await this.store.create(
@@ -161,6 +160,9 @@ export class RequestService {
         requiredApprovals: machine.requiredApprovals,
         requestedPolicy,
         createdAtMs: now.getTime(),
+        startMode: input.start,
+        durationMs: end.getTime() - start.getTime(),
+        expiresAtMs: expiresAt.getTime(),
       },
       auditEvent,
     );
@@ -259,19 +261,22 @@ export class RequestService {
     return (await this.store.getMany(ids)).filter(
       (s) =>
         s.request.state === 'pending' &&
-        s.windowStartMs > now &&
+        s.expiresAtMs > now &&
         mayDecide(user, s) &&
         !s.request.approvals.some((a) => a.by.id === user.id),
     );
   }
 
-  /** A pending request whose window has started is expired, even before the sweep records it. */
+  /** A pending request whose window has ended (or decision deadline passed) is expired, even before the sweep records it. */
   private presentState(s: StoredRequest): RequestState {
-    return s.request.state === 'pending' && s.windowStartMs <= this.now().getTime() ? 'expired' : s.request.state;
+    return s.request.state === 'pending' && s.expiresAtMs <= this.now().getTime() ? 'expired' : s.request.state;
   }
 
   private present(s: StoredRequest): AccessRequest {
-    return { ...s.request, state: this.presentState(s) };
+    const state = this.presentState(s);
+    if (state === s.request.state) return s.request;
+    // Due but not swept yet: the reason the sweep will record.
+    return { ...s.request, state, expiredReason: s.request.timing.start === 'on_approval' ? 'not_decided_in_time' : 'window_ended' };
   }
 
   private async mustGet(id: string): Promise<StoredRequest> {
@@ -317,11 +322,17 @@ export class RequestService {
   async approve(user: AirlockUser, id: string, input: ApproveInput): Promise<AccessRequest> {
     const stored = await this.forAction(user, id, 'request.approve');
     await this.authorized(user, 'request.approve', stored, () => assertMayDecide(user, stored));
+    const now = this.now();
     const args: TransitionArgs = { comment: input.comment };
+    // What this approval grants if it is the last: a late one starts now, "start when approved" starts now for its length.
+    const window = approvalWindow(stored.request, now.getTime());
+    if (stored.request.timing.start === 'on_approval') {
+      args.approvalEnd = new Date(window.endMs).toISOString();
+      args.approvalEndMs = window.endMs;
+    }
     if (input.windowEnd !== undefined) {
       const end = new Date(input.windowEnd);
-      const start = new Date(stored.request.windowStart);
-      if (end.getTime() <= start.getTime() || end.getTime() > new Date(stored.request.windowEnd).getTime()) {
+      if (end.getTime() <= window.startMs || end.getTime() > window.endMs) {
         throw badRequest('invalid_window_end', 'A shortened window must end after it starts and no later than requested.');
       }
       args.windowEnd = end.toISOString();
@@ -340,7 +351,7 @@ export class RequestService {
       throw conflict('request_invalidated', "The machine or the vendor's access changed since this request was filed; it can no longer be approved.");
     }
     args.policy = restrictPolicy(machine.policy, stored.request.requestedPolicy, input.policy);
-    return this.transition(user, stored, 'approve', args);
+    return this.transition(user, stored, 'approve', args, now);
   }
 
   async deny(user: AirlockUser, id: string, comment: string | undefined): Promise<AccessRequest> {
@@ -361,8 +372,7 @@ export class RequestService {
     return this.transition(user, stored, 'revoke', { reason });
   }
 
-  private async transition(user: AirlockUser, stored: StoredRequest, action: TransitionAction, args: TransitionArgs): Promise<AccessRequest> {
-    const now = this.now();
+  private async transition(user: AirlockUser, stored: StoredRequest, action: TransitionAction, args: TransitionArgs, now: Date = this.now()): Promise<AccessRequest> {
     const result = await this.store.transition(stored.request.id, action, person(user), args, now);
     if (!result.ok) {
       if (result.state === 'expired' && stored.request.state === 'pending') {
@@ -474,6 +484,37 @@ export class RequestService {
   private async publish(type: DomainEventType, requestId: string, state: string, siteId: string, requesterId: string, actorId: string | null, at: string): Promise<void> {
     await this.events.publish({ type, requestId, state, siteId, requesterId, actorId, at });
   }
+}
+
+/**
+ * The window a new request asks for, and until when it may wait for a decision, from its start
+ * mode. Refusals name the problem in plain words; nothing is stored.
+ */
+function windowOf(input: CreateRequestInput, now: Date): { start: Date; end: Date; expiresAt: Date } {
+  const duration = input.durationMinutes === undefined ? undefined : input.durationMinutes * 60_000;
+  if (input.start === 'on_approval') {
+    if (duration === undefined) throw badRequest('duration_required', 'Say how long the window lasts (durationMinutes): it starts when the request is approved.');
+    if (input.windowStart !== undefined || input.windowEnd !== undefined) {
+      throw badRequest('window_not_allowed', 'A window that starts when approved has a length only, no start or end.');
+    }
+    // Nominal until approved (as if approved now); the approval moves it to its own moment.
+    return { start: now, end: new Date(now.getTime() + duration), expiresAt: new Date(now.getTime() + ON_APPROVAL_DECIDE_MS) };
+  }
+  if (input.start === 'now' && input.windowStart !== undefined) throw badRequest('window_not_allowed', 'A window that starts now has no start time: give its end or its length.');
+  const start = input.start === 'now' ? now : input.windowStart === undefined ? undefined : new Date(input.windowStart);
+  if (start === undefined) throw badRequest('window_required', 'Give the window a start time.');
+  if (input.windowEnd !== undefined && duration !== undefined) throw badRequest('window_not_allowed', 'Give the window an end or a length, not both.');
+  const end = input.windowEnd !== undefined ? new Date(input.windowEnd) : duration !== undefined ? new Date(start.getTime() + duration) : undefined;
+  if (end === undefined) throw badRequest('window_required', 'Give the window an end time or a length.');
+  if (end.getTime() <= start.getTime()) throw badRequest('window_end_before_start', 'The window must end after it starts.');
+  if (input.start === 'at') {
+    if (start.getTime() < now.getTime()) throw badRequest('window_in_past', 'The window must start in the future.');
+    if (start.getTime() > now.getTime() + MAX_LEAD_DAYS * 86_400_000) {
+      throw badRequest('window_too_far', `The window may start at most ${MAX_LEAD_DAYS} days ahead.`);
+    }
+  }
+  // Pending until the window ends: an approval after its start grants what is left of it.
+  return { start, end, expiresAt: end };
 }
 
 /**
