@@ -15,6 +15,7 @@ import { SessionScreen } from './session/SessionScreen.tsx';
 import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
 import { RequestForm } from './vendor/RequestForm.tsx';
+import { VendorHome } from './vendor/VendorHome.tsx';
 
 type Status =
   | { kind: 'loading' }
@@ -157,7 +158,14 @@ function SkipLink() {
 }
 
 function Screen({ me, route }: { me: Me; route: Route }) {
-  if (route.name === 'home') return <Profile me={me} />;
+  if (route.name === 'home') {
+    return (
+      <>
+        <Profile me={me} />
+        {me.roles.includes('vendor') && <VendorHome />}
+      </>
+    );
+  }
   if (!mayOpen(route.name, me.roles)) {
     return (
       <section className="card" data-testid="section-forbidden">
@@ -169,7 +177,8 @@ function Screen({ me, route }: { me: Me; route: Route }) {
   }
   switch (route.name) {
     case 'request':
-      return <RequestForm key={route.params.get('extends') ?? 'new'} extendsId={route.params.get('extends')} />;
+      // `?machine=<id>` (the home page's "Ask again") preselects a machine.
+      return <RequestForm key={route.params.toString()} extendsId={route.params.get('extends')} machineId={route.params.get('machine')} />;
     case 'my':
       return <MyRequests />;
     case 'inbox':

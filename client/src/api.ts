@@ -14,6 +14,8 @@ import type {
   PersonRef as ServerPersonRef,
   RequestPage as ServerRequestPage,
   RequestState as ServerRequestState,
+  StartMode as ServerStartMode,
+  ExpiredReason as ServerExpiredReason,
 } from '../../server/requests/schema.ts';
 import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
 import type { LiveEventView } from '../../server/requests/presenter.ts';
@@ -71,6 +73,10 @@ export type Company = CompanyView;
 export type RequestState = ServerRequestState;
 /** The order the screens list states in. */
 export const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'active', 'denied', 'expired', 'cancelled', 'ended', 'revoked'];
+
+/** How a window starts: at a set time, now, or when approved. */
+export type StartMode = ServerStartMode;
+export type ExpiredReason = ServerExpiredReason;
 
 export type PersonRef = ServerPersonRef;
 export type Decision = ServerAccessRequest['approvals'][number];

@@ -1,7 +1,7 @@
 // Small pieces every screen uses: state badges, times, errors, chips, policies.
 import type { ReactNode } from 'react';
-import { PERMISSIONS, type Policy, type RequestState } from '../api.ts';
-import { formatDateTime, formatWindow } from './time.ts';
+import { PERMISSIONS, type AccessRequest, type ExpiredReason, type Policy, type RequestState } from '../api.ts';
+import { formatDateTime, formatDuration, formatWindow } from './time.ts';
 import { POLL_INTERVAL_MS, type LiveStatus } from './live.ts';
 
 const STATE_LABELS: Record<RequestState, string> = {
@@ -26,6 +26,26 @@ export function StateBadge({ state, testId }: { state: RequestState; testId?: st
       {stateLabel(state)}
     </span>
   );
+}
+
+const EXPIRED_WHY: Record<ExpiredReason, string> = {
+  window_ended: 'Nobody decided before the window ended.',
+  not_decided_in_time: 'Nobody decided in time: a request that starts when approved waits 12 hours at most.',
+  window_started: 'Nobody decided before the window started.',
+};
+
+/** Why a request expired, in plain words (the same as in chat). */
+export function expiredText(reason: ExpiredReason | null): string {
+  return EXPIRED_WHY[reason ?? 'window_ended'];
+}
+
+/**
+ * A request's window as the vendor asked for it: a "start when approved" request that is still
+ * pending has a length, not a time yet; otherwise the granted window when there is one.
+ */
+export function RequestWindow({ request: r }: { request: AccessRequest }) {
+  if (r.timing.start === 'on_approval' && r.grant === null) return <span>Starts when approved · {formatDuration(r.timing.durationMinutes)}</span>;
+  return <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />;
 }
 
 export function Time({ iso, precise = false }: { iso: string; precise?: boolean }) {
