@@ -10,8 +10,8 @@ export function demoInventory(services: RunningServices): InventoryFile {
   const at = (t: { host: string; port: number } | undefined) => (t === undefined ? UNREACHABLE : { host: t.host, port: t.port });
   return {
     sites: [
-      { id: 'site-a', name: 'Plant A (Lyon)' },
-      { id: 'site-b', name: 'Plant B (Porto)' },
+      { id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris' },
+      { id: 'site-b', name: 'Plant B (Porto)', timeZone: 'Europe/Lisbon' },
     ],
     companies: [
       { id: 'acme-automation', name: 'Acme Automation', sites: ['site-a'] },

@@ -14,6 +14,7 @@ import { RecordingList } from './recordings/RecordingList.tsx';
 import { SessionScreen } from './session/SessionScreen.tsx';
 import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
+import { useNames } from './shared/directory.ts';
 import { RequestForm } from './vendor/RequestForm.tsx';
 import { VendorHome } from './vendor/VendorHome.tsx';
 
@@ -211,6 +212,7 @@ function Screen({ me, route }: { me: Me; route: Route }) {
 
 function Profile({ me }: { me: Me }) {
   const sections = sectionsFor(me.roles);
+  const names = useNames();
   return (
     <section className="card" data-testid="profile">
       <h1>Welcome, {me.name}</h1>
@@ -222,13 +224,13 @@ function Profile({ me }: { me: Me }) {
         {me.company !== null && (
           <>
             <dt>Company</dt>
-            <dd>{me.company}</dd>
+            <dd data-testid="profile-company">{names.company(me.company)}</dd>
           </>
         )}
         {me.sites.length > 0 && (
           <>
             <dt>Sites</dt>
-            <dd>{me.sites.join(', ')}</dd>
+            <dd data-testid="profile-sites">{me.sites.map((s) => names.site(s)).join(', ')}</dd>
           </>
         )}
       </dl>

@@ -7,7 +7,7 @@ import type { Role as ServerRole } from '../../server/config.ts';
 import type { UserView } from '../../server/user.ts';
 import type { ProviderView } from '../../server/auth/routes.ts';
 import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
-import type { CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
+import type { CompanyNameView, CompanyView, MachineAdminView as ServerMachineAdminView, MachineView as ServerMachineView, SiteView } from '../../server/inventory/presenter.ts';
 import type {
   AccessRequest as ServerAccessRequest,
   CreateRequestBody,
@@ -60,7 +60,7 @@ export type MachineView = ServerMachineView;
 export type MachineAdminView = ServerMachineAdminView;
 
 /** The body of PUT /api/admin/machines/:id: what the admin view shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default. */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity'> & { rdpSecurity?: RdpSecurity | null };
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'siteTimeZone' | 'hasCredential' | 'rdpSecurity'> & { rdpSecurity?: RdpSecurity | null };
 
 export interface CredentialInput {
   username: string;
@@ -69,6 +69,7 @@ export interface CredentialInput {
 }
 
 export type Company = CompanyView;
+export type CompanyName = CompanyNameView;
 
 export type RequestState = ServerRequestState;
 /** The order the screens list states in. */
@@ -200,6 +201,7 @@ export const logout = () => api<void>('/auth/logout', { method: 'POST' });
 
 // Inventory as the caller may see it
 export const listSites = () => api<{ sites: Site[] }>('/api/sites').then((r) => r.sites);
+export const listCompanies = () => api<{ companies: CompanyName[] }>('/api/companies').then((r) => r.companies);
 export const listMachines = () => api<{ machines: MachineView[] }>('/api/machines').then((r) => r.machines);
 
 // Inventory administration
@@ -210,7 +212,10 @@ export const adminDeleteMachine = (id: string) => api<void>(`/api/admin/machines
 export const adminPutCredential = (machineId: string, c: CredentialInput) =>
   api<void>(`/api/admin/machines/${seg(machineId)}/credential`, { method: 'PUT', body: c });
 export const adminListSites = () => api<{ sites: Site[] }>('/api/admin/sites').then((r) => r.sites);
-export const adminPutSite = (s: Site) => api<unknown>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name } });
+/** The site's time zone is kept as it is (set with adminPutSiteTimeZone). */
+export const adminPutSite = (s: Pick<Site, 'id' | 'name'>) => api<unknown>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name } });
+export const adminPutSiteTimeZone = (id: string, timeZone: string) =>
+  api<{ site: Site }>(`/api/admin/sites/${seg(id)}/time-zone`, { method: 'PUT', body: { timeZone } }).then((r) => r.site);
 export const adminDeleteSite = (id: string) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE' });
 export const adminListCompanies = () => api<{ companies: Company[] }>('/api/admin/companies').then((r) => r.companies);
 export const adminPutCompany = (c: Company) =>

@@ -11,6 +11,7 @@ import { assertMayTerminateSession, isRequester } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import { approvalWindow } from '../requests/timing.ts';
+import { formatClock } from '../plant-time.ts';
 import type { ChatConfig } from './config.ts';
 import { EXTEND_MINUTES, SHORTEN_MINUTES } from './messages.ts';
 import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, ClickOutcome, Platform } from './model.ts';
@@ -196,7 +197,7 @@ export class ApprovalCore implements ClickHandler {
     const input = action === 'shorten' ? { windowEnd: new Date(shortenedEnd).toISOString() } : {};
     const after = await requests.approve(user, request.id, input);
     if (after.state === 'pending') return { ok: true, code: 'approval_added', text: 'Your approval is recorded; this machine needs one more.' };
-    const until = after.grant === null ? '' : ` until ${after.grant.end.slice(11, 16)} UTC`;
+    const until = after.grant === null ? '' : ` until ${formatClock(after.grant.end, after.machine.siteTimeZone)}`;
     return { ok: true, code: 'approved', text: `You approved ${request.requester.name}'s access to ${request.machine.name}${until}.` };
   }
 
@@ -228,7 +229,7 @@ export class ApprovalCore implements ClickHandler {
       ...(request.workOrder === null ? {} : { workOrder: request.workOrder }),
     });
     await this.#deps.store.dropNonce(nonceScope('extend', request.id));
-    return { ok: true, code: 'extension_requested', text: `Extension until ${extension.windowEnd.slice(11, 16)} UTC requested; a plant manager must approve it.` };
+    return { ok: true, code: 'extension_requested', text: `Extension until ${formatClock(extension.windowEnd, extension.machine.siteTimeZone)} requested; a plant manager must approve it.` };
   }
 
   private async auditClick(click: ChatClick, user: AirlockUser | undefined, request: AccessRequest | undefined, action: string, outcome: 'ok' | 'refused', code: string): Promise<void> {

@@ -3,6 +3,7 @@
 import type { AccessRequest } from '../requests/schema.ts';
 import type { Machine, Policy } from '../inventory/schema.ts';
 import type { ChatMessage, MessageAction } from './model.ts';
+import { formatClock, formatInstant, formatSpan } from '../plant-time.ts';
 
 /** "Shorten" approves this much of the window: a first look, with an extension if more is needed. */
 export const SHORTEN_MINUTES = 60;
@@ -27,13 +28,13 @@ export function portalLinks(publicUrl: string): PortalLinks {
   };
 }
 
-const hhmm = (iso: string): string => iso.slice(11, 16);
+/** "Vera Vendor (Acme Automation)": the company by its name. */
+const vendorOf = (r: AccessRequest): string => (r.requester.companyName === null ? r.requester.name : `${r.requester.name} (${r.requester.companyName})`);
 
-/** "2026-11-26 08:00–09:30 UTC": chat clients show it to people in several time zones. */
-export function formatWindow(start: string, end: string): string {
-  const sameDay = start.slice(0, 10) === end.slice(0, 10);
-  return `${start.slice(0, 10)} ${hhmm(start)}–${sameDay ? '' : `${end.slice(0, 10)} `}${hhmm(end)} UTC`;
-}
+/** A window in the plant's time, as the web UI writes it ("26 Nov 2026, 09:00–10:30 CET"). */
+const windowOf = (r: AccessRequest, start: string, end: string): string => formatSpan(start, end, r.machine.siteTimeZone);
+/** A time of day in the plant's time ("10:30 CET"). */
+const clockOf = (r: AccessRequest, iso: string): string => formatClock(iso, r.machine.siteTimeZone);
 
 function formatPolicy(p: Policy): string {
   if (p.readOnly) return 'view only';
@@ -48,7 +49,7 @@ function stateLine(r: AccessRequest): string | undefined {
     case 'pending':
       return r.approvals.length > 0 ? `Approved by ${r.approvals.map((a) => a.by.name).join(', ')}; ${r.requiredApprovals - r.approvals.length} more approval needed` : undefined;
     case 'approved':
-      return `✅ Approved${by(r.decision)}${r.grant !== null && r.grant.end !== r.windowEnd ? ` (until ${hhmm(r.grant.end)} UTC)` : ''}`;
+      return `✅ Approved${by(r.decision)}${r.grant !== null && r.grant.end !== r.windowEnd ? ` (until ${clockOf(r, r.grant.end)})` : ''}`;
     case 'denied':
       return `⛔ Denied${by(r.decision)}`;
     case 'expired':
@@ -74,7 +75,7 @@ const EXPIRED_WHY: Record<NonNullable<AccessRequest['expiredReason']>, string> =
 /** The window as the card shows it: "starts when approved" has a length, not yet a time. */
 function requestedWindow(r: AccessRequest): string {
   if (r.timing.start === 'on_approval' && r.state === 'pending') return `starts when approved, for ${r.timing.durationMinutes} min`;
-  return formatWindow(r.windowStart, r.windowEnd);
+  return windowOf(r, r.windowStart, r.windowEnd);
 }
 
 export interface RequestCardOptions {
@@ -84,7 +85,7 @@ export interface RequestCardOptions {
 
 /** The approval card: details, state, and the buttons the machine's chat setting allows. */
 export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDecision'> | undefined, links: PortalLinks, opts: RequestCardOptions): ChatMessage {
-  const vendor = r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})`;
+  const vendor = vendorOf(r);
   const fields = [
     { label: 'Vendor', value: vendor },
     { label: 'Window', value: requestedWindow(r) },
@@ -136,8 +137,8 @@ export function sessionMessage(r: AccessRequest, sessionId: string, links: Porta
     text: `${running ? 'Session started' : 'Session over'}: ${r.requester.name} on ${r.machine.name}`,
     title: `${running ? '▶ Session started' : '■ Session over'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
-      { label: 'Vendor', value: r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})` },
-      { label: 'Window', value: formatWindow(r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
+      { label: 'Vendor', value: vendorOf(r) },
+      { label: 'Window', value: windowOf(r, r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
     ],
     ...(running ? {} : { status: `Ended: ${opts.endedReason ?? ''}` }),
     actions,
@@ -157,7 +158,7 @@ export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: 
     title: `⏳ Window ends in ${minutesLeft} min: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
       { label: 'Vendor', value: r.requester.name },
-      { label: 'Ends', value: `${grantEnd(r).toISOString().slice(0, 16).replace('T', ' ')} UTC` },
+      { label: 'Ends', value: formatInstant(grantEnd(r).toISOString(), r.machine.siteTimeZone) },
     ],
     status: 'The vendor may ask for an extension; it needs a new approval.',
     actions,

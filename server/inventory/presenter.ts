@@ -1,11 +1,14 @@
 // What the inventory API shows of sites, companies and machines (docs/api.md, "Inventory"):
 // each view names its fields, so a field added to a record is not published by accident.
 import type { Company, Machine, Policy, Protocol, Site } from './schema.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
 /** A site as anyone allowed to see it sees it. */
 export interface SiteView {
   id: string;
   name: string;
+  /** IANA time zone of the plant (server/plant-time.ts). */
+  timeZone: string;
 }
 
 /** A site as the admin edits it: with its retention, when it sets one. */
@@ -25,6 +28,7 @@ export interface MachineView {
   name: string;
   siteId: string;
   siteName: string;
+  siteTimeZone: string;
   protocol: Protocol;
   tags: string[];
   maxWindowMinutes: number;
@@ -42,11 +46,18 @@ export interface MachineAdminView extends MachineView {
   hasCredential: boolean;
 }
 
-export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name });
+export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name, timeZone: s.timeZone });
 
-export const presentAdminSite = (s: Site): SiteAdminView => ({ id: s.id, name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) });
+export const presentAdminSite = (s: Site): SiteAdminView => ({ ...presentSite(s), ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) });
 
 export const presentCompany = (c: Company): CompanyView => ({ id: c.id, name: c.name, sites: c.sites });
+
+/** A company as screens name it (GET /api/companies): which sites it may request is the admin's business. */
+export interface CompanyNameView {
+  id: string;
+  name: string;
+}
+export const presentCompanyName = (c: Company): CompanyNameView => ({ id: c.id, name: c.name });
 
 export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): MachineView {
   return {
@@ -54,6 +65,7 @@ export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): Ma
     name: m.name,
     siteId: m.siteId,
     siteName: sites.get(m.siteId)?.name ?? m.siteId,
+    siteTimeZone: sites.get(m.siteId)?.timeZone ?? DEFAULT_TIME_ZONE,
     protocol: m.protocol,
     tags: m.tags,
     maxWindowMinutes: m.maxWindowMinutes,

@@ -10,8 +10,12 @@ import { assertMayAdminister, seesAllInventory } from '../policies.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { InventoryStore } from './store.ts';
-import { presentAdminMachine, presentAdminSite, presentCompany, presentMachine, presentSite } from './presenter.ts';
+import { presentAdminMachine, presentAdminSite, presentCompany, presentCompanyName, presentMachine, presentSite } from './presenter.ts';
 import { companySchema, credentialSchema, machineSchema, siteSchema, type InvalidatedAccess, type InventoryChange, type Site } from './schema.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
+
+/** PUT /api/admin/sites/:id: the time zone may be left out (kept as it is). */
+const siteBody = siteSchema.omit({ id: true }).extend({ timeZone: siteSchema.shape.timeZone.unwrap().optional() });
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
 
@@ -52,6 +56,16 @@ export function inventoryRoutes(deps: {
 
   router.get('/api/sites', route({}, async ({ user }) => ({ sites: [...(await visibleSites(user)).values()].map(presentSite) })));
 
+  // Vendor companies by name, so screens show names, not ids: staff see all, a vendor their own.
+  router.get(
+    '/api/companies',
+    route({}, async ({ user }) => {
+      const all = await inventory.companies();
+      const visible = seesAllInventory(user) ? all : all.filter((c) => c.id === user.company);
+      return { companies: visible.map(presentCompanyName) };
+    }),
+  );
+
   router.get(
     '/api/machines',
     route({}, async ({ user }) => {
@@ -78,10 +92,22 @@ export function inventoryRoutes(deps: {
   admin.get('/sites', route({}, async () => ({ sites: (await inventory.sites()).map(presentAdminSite) })));
   admin.put(
     '/sites/:id',
-    route({ params: idParam, body: siteSchema.omit({ id: true }) }, async ({ user, params, body }) => {
-      const site = { ...body, id: params.id };
+    route({ params: idParam, body: siteBody }, async ({ user, params, body }) => {
+      // A body without a time zone keeps the site's (screens that edit the name do not send it).
+      const site = { ...body, id: params.id, timeZone: body.timeZone ?? (await inventory.site(params.id))?.timeZone ?? DEFAULT_TIME_ZONE };
       await inventory.putSite(site);
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name });
+      return { site: presentAdminSite(site) };
+    }),
+  );
+  admin.put(
+    '/sites/:id/time-zone',
+    route({ params: idParam, body: z.strictObject({ timeZone: siteSchema.shape.timeZone.unwrap() }) }, async ({ user, params, body }) => {
+      const before = await inventory.site(params.id);
+      if (before === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
+      const site = { ...before, timeZone: body.timeZone };
+      await inventory.putSite(site);
+      await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name, timeZone: site.timeZone, from: before.timeZone });
       return { site: presentAdminSite(site) };
     }),
   );
@@ -129,7 +155,7 @@ export function inventoryRoutes(deps: {
   );
   // The admin UI sends back what it read: the read-only fields it cannot change are dropped.
   const machineBody = z.looseObject({}).transform((b) => {
-    const { siteName: _s, hasCredential: _h, id: _i, ...rest } = b as Record<string, unknown>;
+    const { siteName: _s, siteTimeZone: _z, hasCredential: _h, id: _i, ...rest } = b as Record<string, unknown>;
     if (rest['rdpSecurity'] === null) delete rest['rdpSecurity'];
     return rest;
   });

@@ -1,6 +1,7 @@
 // Sites, vendor companies and machines: the zod schemas (shared by the YAML file and the admin
 // API) and their types.
 import { z } from 'zod';
+import { DEFAULT_TIME_ZONE, isTimeZone } from '../plant-time.ts';
 
 export const PROTOCOLS = ['rdp', 'vnc', 'ssh', 'telnet'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -29,6 +30,8 @@ export const siteSchema = z.strictObject({
   name: displayName,
   /** Days recordings of this site are kept; absent: AIRLOCK_RETENTION_DAYS. */
   retentionDays: z.number().int().min(1).max(36_500).optional(),
+  /** The plant's IANA time zone: every time about the site is shown in it. */
+  timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').default(DEFAULT_TIME_ZONE),
 });
 export type Site = z.infer<typeof siteSchema>;
 

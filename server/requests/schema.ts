@@ -75,8 +75,10 @@ export interface PersonRef {
 
 export interface AccessRequest {
   id: string;
-  machine: { id: string; name: string; siteId: string; siteName: string; protocol: Protocol };
-  requester: PersonRef & { company: string | null };
+  /** `siteName` and `siteTimeZone` as the inventory has them now. */
+  machine: { id: string; name: string; siteId: string; siteName: string; siteTimeZone: string; protocol: Protocol };
+  /** `company` is the company's id; `companyName` its name (the id when the company is gone). */
+  requester: PersonRef & { company: string | null; companyName: string | null };
   reason: string;
   workOrder: string | null;
   windowStart: string;

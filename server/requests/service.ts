@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { AirlockUser } from '../user.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import type { InvalidatedAccess, InventoryChange, Machine, Policy } from '../inventory/schema.ts';
+import type { InvalidatedAccess, InventoryChange, Machine, Policy, Site } from '../inventory/schema.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, canSeeRequest, decisionSites, isRequester, mayDecide, requestListSites } from '../policies.ts';
@@ -52,6 +53,11 @@ export interface Grant {
 }
 
 export type ListQuery = z.infer<typeof listQuerySchema>;
+
+interface Names {
+  sites: ReadonlyMap<string, Site>;
+  companies: ReadonlyMap<string, string>;
+}
 export type ApproveInput = z.infer<typeof approveSchema>;
 
 const person = (user: AirlockUser): PersonRef => ({ id: user.id, name: user.name });
@@ -194,14 +200,14 @@ export class RequestService {
   /** For internal modules (the finaliser, the chat integration): a request by id, without a user's visibility rules. */
   async lookup(id: string): Promise<AccessRequest | undefined> {
     const stored = await this.store.get(id);
-    return stored === undefined ? undefined : this.present(stored);
+    return stored === undefined ? undefined : this.present(stored, await this.names());
   }
 
   async get(user: AirlockUser, id: string): Promise<AccessRequest> {
     const stored = await this.store.get(id);
     // Requests the user may not see are reported as missing: their existence is not revealed.
     if (stored === undefined || !canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
-    return this.present(stored);
+    return this.present(stored, await this.names());
   }
 
   async list(user: AirlockUser, query: ListQuery): Promise<RequestPage> {
@@ -222,7 +228,8 @@ export class RequestService {
     }
     const page = stored.slice(0, query.limit).filter((s) => canSeeRequest(user, s));
     const more = stored.length > query.limit;
-    return { requests: page.map((s) => this.present(s)), nextCursor: more ? String(offset + query.limit) : null };
+    const names = await this.names();
+    return { requests: page.map((s) => this.present(s, names)), nextCursor: more ? String(offset + query.limit) : null };
   }
 
   private indexFor(user: AirlockUser, scope: 'mine' | 'all'): string | undefined {
@@ -272,11 +279,25 @@ export class RequestService {
     return s.request.state === 'pending' && s.expiresAtMs <= this.now().getTime() ? 'expired' : s.request.state;
   }
 
-  private present(s: StoredRequest): AccessRequest {
+  /** The names and zones requests are shown with, as the inventory has them now (two reads per call, not per request). */
+  private async names(): Promise<Names> {
+    const [sites, companies] = await Promise.all([this.inventory.sites(), this.inventory.companies()]);
+    return { sites: new Map(sites.map((x) => [x.id, x])), companies: new Map(companies.map((c) => [c.id, c.name])) };
+  }
+
+  private present(s: StoredRequest, names: Names): AccessRequest {
+    const site = names.sites.get(s.siteId);
+    const company = s.request.requester.company;
+    const request: AccessRequest = {
+      ...s.request,
+      machine: { ...s.request.machine, siteName: site?.name ?? s.request.machine.siteName, siteTimeZone: site?.timeZone ?? DEFAULT_TIME_ZONE },
+      // The company's name as the plant knows it (the id when the company is gone).
+      requester: { ...s.request.requester, companyName: company === null ? null : (names.companies.get(company) ?? company) },
+    };
     const state = this.presentState(s);
-    if (state === s.request.state) return s.request;
+    if (state === s.request.state) return request;
     // Due but not swept yet: the reason the sweep will record.
-    return { ...s.request, state, expiredReason: s.request.timing.start === 'on_approval' ? 'not_decided_in_time' : 'window_ended' };
+    return { ...request, state, expiredReason: s.request.timing.start === 'on_approval' ? 'not_decided_in_time' : 'window_ended' };
   }
 
   private async mustGet(id: string): Promise<StoredRequest> {
@@ -382,7 +403,7 @@ export class RequestService {
     }
     const type: DomainEventType = result.state === 'pending' ? 'request.approval_added' : (EVENT_FOR_STATE[result.state] ?? 'request.decided');
     await this.publish(type, stored.request.id, result.state, stored.siteId, stored.requesterId, user.id, now.toISOString());
-    return this.present(await this.mustGet(stored.request.id));
+    return this.present(await this.mustGet(stored.request.id), await this.names());
   }
 
   /**

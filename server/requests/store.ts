@@ -6,6 +6,7 @@ import { conflict, notFound } from '../errors.ts';
 import type { Policy } from '../inventory/schema.ts';
 import type { AccessRequest, ExpiredReason, PersonRef, RequestState, StartMode } from './schema.ts';
 import { CREATE_SCRIPT, TRANSITION_SCRIPT } from './lua.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
 export type TransitionAction = 'approve' | 'deny' | 'cancel' | 'expire' | 'revoke' | 'activate' | 'end';
 
@@ -24,8 +25,8 @@ export type TransitionResult = { ok: true; state: RequestState } | { ok: false; 
 
 /** The immutable part of a request, stored as JSON in the `doc` field. */
 export interface RequestDoc {
-  machine: AccessRequest['machine'];
-  requester: AccessRequest['requester'];
+  machine: Omit<AccessRequest['machine'], 'siteTimeZone'>;
+  requester: Omit<AccessRequest['requester'], 'companyName'>;
   reason: string;
   workOrder: string | null;
   extendsRequestId: string | null;
@@ -82,8 +83,9 @@ function toStored(id: string, h: Record<string, string>, approvals: string[]): S
   const expiredReason = state !== 'expired' ? null : storedReason !== undefined && EXPIRED_REASONS.has(storedReason) ? (storedReason as ExpiredReason) : 'window_started';
   const request: AccessRequest = {
     id,
-    machine: doc.machine,
-    requester: doc.requester,
+    // Zone and company name come from the inventory when the service presents the request.
+    machine: { ...doc.machine, siteTimeZone: DEFAULT_TIME_ZONE },
+    requester: { ...doc.requester, companyName: doc.requester.company },
     reason: doc.reason,
     workOrder: doc.workOrder,
     windowStart: h['windowStart'] ?? '',

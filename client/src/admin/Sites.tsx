@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminDeleteSite, adminPutSite, type Site } from '../api.ts';
 import { FormFooter, RowActions, useSaving } from './form.tsx';
+import { SiteTimeZone } from './SiteTimeZone.tsx';
 
 export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => void }) {
   const [editing, setEditing] = useState<Site | 'new' | null>(null);
@@ -22,6 +23,7 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
             <tr>
               <th>ID</th>
               <th>Name</th>
+              <th>Time zone</th>
               <th>
                 <span className="sr-only">Actions</span>
               </th>
@@ -34,6 +36,7 @@ export function Sites({ sites, onChanged }: { sites: Site[]; onChanged: () => vo
                   <code>{s.id}</code>
                 </td>
                 <td>{s.name}</td>
+                <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
                 <RowActions
                   entity="site"
                   id={s.id}

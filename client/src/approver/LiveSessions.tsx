@@ -127,13 +127,13 @@ function Row({
       <td data-testid={`live-elapsed-${s.id}`}>
         {formatDuration(Math.max(0, now - Date.parse(s.startedAt)) / 60_000)}
         <div className="muted">
-          since <Time iso={s.startedAt} />
+          since <Time iso={s.startedAt} site={s.machine.siteId} />
         </div>
       </td>
       <td data-testid={`live-remaining-${s.id}`}>
         {formatDuration(Math.max(0, Date.parse(s.endsAt) - now) / 60_000)}
         <div className="muted">
-          until <Time iso={s.endsAt} />
+          until <Time iso={s.endsAt} site={s.machine.siteId} />
         </div>
       </td>
       {canAct && (

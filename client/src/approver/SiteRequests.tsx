@@ -75,7 +75,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
                   <tr key={r.id} data-testid={`request-row-${r.id}`}>
                     <td>
                       {r.requester.name}
-                      {r.requester.company !== null && <div className="muted">{r.requester.company}</div>}
+                      {r.requester.companyName !== null && <div className="muted">{r.requester.companyName}</div>}
                       <div className="muted clamp" title={r.reason}>
                         {r.reason}
                       </div>
@@ -87,7 +87,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
                       </div>
                     </td>
                     <td>
-                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
+                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />
                     </td>
                     <td>
                       <StateBadge state={r.state} testId={`state-${r.id}`} />

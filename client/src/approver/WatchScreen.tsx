@@ -89,7 +89,7 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
       {info !== null && (
         <p className="muted" data-testid="watch-info">
           {info.user.name}
-          {info.user.company !== null && ` (${info.user.company})`} · started <Time iso={info.startedAt} /> · ends <Time iso={info.endsAt} />
+          {info.user.company !== null && ` (${info.user.company})`} · started <Time iso={info.startedAt} site={info.machine.siteId} /> · ends <Time iso={info.endsAt} site={info.machine.siteId} />
         </p>
       )}
       {terminating && (

@@ -187,7 +187,7 @@ export function AuditLog() {
                 {log.events.map((ev) => (
                   <tr key={ev.id} className={ev.outcome === 'refused' ? 'refused' : undefined} data-testid={`audit-row-${ev.id}`} data-seq={ev.seq}>
                     <td className="nowrap">
-                      <Time iso={ev.at} precise />
+                      <Time iso={ev.at} precise site={ev.site} />
                     </td>
                     <td>
                       {ev.actor === null ? (

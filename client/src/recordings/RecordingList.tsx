@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { PROTOCOLS, errorMessage, searchRecordings, type Protocol, type RecordingQuery, type RecordingSummary } from '../api.ts';
 import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
+import { useNames } from '../shared/directory.ts';
 import { itemHref } from '../shared/route.ts';
 import { fromLocalInput } from '../shared/time.ts';
 import { formatDuration } from './format.ts';
@@ -241,6 +242,7 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
 
 function Row({ r }: { r: RecordingSummary }) {
   const link = itemHref('recording', r.sessionId);
+  const names = useNames();
   return (
     <tr
       className="clickable"
@@ -250,14 +252,14 @@ function Row({ r }: { r: RecordingSummary }) {
       }}
     >
       <td>
-        <Time iso={r.startedAt} />
+        <Time iso={r.startedAt} site={r.siteId} />
       </td>
       <td>
         {r.requester.name}
-        {r.requester.company !== null && <span className="muted"> · {r.requester.company}</span>}
+        {r.requester.company !== null && <span className="muted"> · {names.company(r.requester.company)}</span>}
       </td>
       <td>{r.machine.name}</td>
-      <td>{r.siteId}</td>
+      <td>{names.site(r.siteId)}</td>
       <td>{r.machine.protocol.toUpperCase()}</td>
       <td>{formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt))}</td>
       <td>{endReasonLabel(r.endReason)}</td>

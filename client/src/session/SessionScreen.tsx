@@ -468,7 +468,7 @@ function EndDialog({
         </p>
         {revocation !== null && (
           <p data-testid="session-end-revocation">
-            Revoked by <strong>{revocation.by.name}</strong> at {formatDateTime(revocation.at)}
+            Revoked by <strong>{revocation.by.name}</strong> at {formatDateTime(revocation.at, false, request?.machine.siteTimeZone)}
             {revocation.reason !== null ? <>: “{revocation.reason}”</> : '.'}
           </p>
         )}

@@ -1,7 +1,8 @@
 // Small pieces every screen uses: state badges, times, errors, chips, policies.
 import type { ReactNode } from 'react';
 import { PERMISSIONS, type AccessRequest, type ExpiredReason, type Policy, type RequestState } from '../api.ts';
-import { formatDateTime, formatDuration, formatWindow } from './time.ts';
+import { formatDateTime, formatDuration, formatWindow, inViewerZone, viewerZone, windowInViewerZone } from './time.ts';
+import { useSites } from './directory.ts';
 import { POLL_INTERVAL_MS, type LiveStatus } from './live.ts';
 
 const STATE_LABELS: Record<RequestState, string> = {
@@ -45,21 +46,40 @@ export function expiredText(reason: ExpiredReason | null): string {
  */
 export function RequestWindow({ request: r }: { request: AccessRequest }) {
   if (r.timing.start === 'on_approval' && r.grant === null) return <span>Starts when approved · {formatDuration(r.timing.durationMinutes)}</span>;
-  return <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />;
+  return <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />;
 }
 
-export function Time({ iso, precise = false }: { iso: string; precise?: boolean }) {
+/** Where a time is shown: a zone, a site whose zone the directory knows, or (neither) the viewer's. */
+interface ZoneProps {
+  zone?: string | undefined;
+  site?: string | null | undefined;
+}
+
+function useZone({ zone, site }: ZoneProps): string {
+  const sites = useSites();
+  return zone ?? (site === undefined || site === null ? undefined : sites.get(site)?.timeZone) ?? viewerZone();
+}
+
+/** An instant in the plant's zone with its abbreviation, and in the viewer's when their clock differs. */
+export function Time({ iso, precise = false, ...where }: { iso: string; precise?: boolean } & ZoneProps) {
+  const zone = useZone(where);
+  const mine = inViewerZone(iso, zone, precise);
   return (
-    <time dateTime={iso} title={iso}>
-      {formatDateTime(iso, precise)}
+    <time dateTime={iso} title={`${iso} (UTC)`}>
+      {formatDateTime(iso, precise, zone)}
+      {mine !== null && <span className="your-time"> ({mine} your time)</span>}
     </time>
   );
 }
 
-export function WindowTime({ start, end }: { start: string; end: string }) {
+/** A window in the plant's zone, and in the viewer's when their clock differs. */
+export function WindowTime({ start, end, ...where }: { start: string; end: string } & ZoneProps) {
+  const zone = useZone(where);
+  const mine = windowInViewerZone(start, end, zone);
   return (
     <time dateTime={`${start}/${end}`} title={`${start} – ${end} (UTC)`}>
-      {formatWindow(start, end)}
+      {formatWindow(start, end, zone)}
+      {mine !== null && <span className="your-time"> ({mine} your time)</span>}
     </time>
   );
 }

@@ -120,7 +120,7 @@ export function MyRequests() {
                       )}
                       {r.state === 'pending' && (
                         <div className="muted" data-testid={`decide-by-${r.id}`}>
-                          waits until <Time iso={r.timing.decideBy} />
+                          waits until <Time iso={r.timing.decideBy} zone={r.machine.siteTimeZone} />
                         </div>
                       )}
                     </td>
@@ -151,7 +151,7 @@ export function MyRequests() {
                       )}
                       {grantTiming(r, now) === 'future' && r.grant !== null && (
                         <span className="muted" data-testid={`opens-at-${r.id}`}>
-                          opens at <Time iso={r.grant.start} />
+                          opens at <Time iso={r.grant.start} zone={r.machine.siteTimeZone} />
                         </span>
                       )}
                       {CANCELLABLE.has(r.state) && (

@@ -23,10 +23,13 @@ import {
   DEFAULT_WINDOW_MINUTES,
   formatDateTime,
   formatDuration,
-  fromLocalInput,
+  fromZonedInput,
   minutesBetween,
   roundUpToNextStart,
-  toLocalInput,
+  toZonedInput,
+  viewerZone,
+  windowInViewerZone,
+  zoneLabel,
 } from '../shared/time.ts';
 
 /** The API refuses longer free-text fields. */
@@ -113,14 +116,18 @@ export function RequestForm({ extendsId, machineId = null }: { extendsId: string
   );
 }
 
+/** The window's inputs read as clocks of this zone: the machine's plant, or (none chosen yet) the viewer's. */
+const zoneOfMachine = (m: MachineView | undefined): string => m?.siteTimeZone ?? viewerZone();
+
 function initialWindow(extending: AccessRequest | null, machine: MachineView | undefined) {
+  const zone = zoneOfMachine(machine);
   if (extending !== null) {
     const startIso = extending.grant?.end ?? extending.windowEnd;
     const minutes = Math.min(DEFAULT_WINDOW_MINUTES, machine?.maxWindowMinutes ?? DEFAULT_WINDOW_MINUTES);
-    return { fixedStart: startIso, start: toLocalInput(new Date(startIso)), end: toLocalInput(addMinutes(new Date(startIso), minutes)) };
+    return { fixedStart: startIso, start: toZonedInput(new Date(startIso), zone), end: toZonedInput(addMinutes(new Date(startIso), minutes), zone) };
   }
   const start = roundUpToNextStart(new Date());
-  return { fixedStart: null, start: toLocalInput(start), end: toLocalInput(addMinutes(start, DEFAULT_WINDOW_MINUTES)) };
+  return { fixedStart: null, start: toZonedInput(start, zone), end: toZonedInput(addMinutes(start, DEFAULT_WINDOW_MINUTES), zone) };
 }
 
 function Form({
@@ -135,8 +142,8 @@ function Form({
   onNew: () => void;
 }) {
   const extendedMachine = extending === null ? undefined : machines.find((m) => m.id === extending.machine.id);
-  const [init] = useState(() => initialWindow(extending, extendedMachine));
   const [machineId, setMachineId] = useState(extending?.machine.id ?? (machines.some((m) => m.id === initialMachineId) ? (initialMachineId ?? '') : ''));
+  const [init] = useState(() => initialWindow(extending, extendedMachine ?? machines.find((m) => m.id === machineId)));
   const [filter, setFilter] = useState('');
   // When extending, the window must start exactly at the grant's end: keep the exact instant.
   const fixedStart = init.fixedStart;
@@ -178,9 +185,9 @@ function Form({
       <div className="notice-block" data-testid="request-created" data-request-id={r.id}>
         <p role="status">
           Request submitted for <strong>{r.machine.name}</strong>,{' '}
-          {r.timing.start === 'on_approval' ? <>starting when approved, for {formatDuration(r.timing.durationMinutes)}</> : <WindowTime start={r.windowStart} end={r.windowEnd} />}. It waits for{' '}
+          {r.timing.start === 'on_approval' ? <>starting when approved, for {formatDuration(r.timing.durationMinutes)}</> : <WindowTime start={r.windowStart} end={r.windowEnd} zone={r.machine.siteTimeZone} />}. It waits for{' '}
           {r.requiredApprovals === 2 ? 'two approvals' : 'approval'} by a plant manager
-          {r.timing.start === 'on_approval' ? <>; undecided by <Time iso={r.timing.decideBy} />, it expires.</> : <>, until the window ends.</>}
+          {r.timing.start === 'on_approval' ? <>; undecided by <Time iso={r.timing.decideBy} zone={r.machine.siteTimeZone} />, it expires.</> : <>, until the window ends.</>}
         </p>
         <p className="actions">
           <a className="button" href={href('my')} data-testid="go-my-requests">
@@ -195,8 +202,9 @@ function Form({
   }
 
   const machine = machines.find((m) => m.id === machineId);
-  const startDate = fixedStart !== null ? new Date(fixedStart) : fromLocalInput(start);
-  const endDate = fromLocalInput(end);
+  const zone = zoneOfMachine(machine);
+  const startDate = fixedStart !== null ? new Date(fixedStart) : fromZonedInput(start, zone);
+  const endDate = fromZonedInput(end, zone);
   const lengthMinutes = /^\d{1,5}$/.test(length.trim()) ? Number(length.trim()) : null;
   const duration = mode !== 'at' ? lengthMinutes : startDate !== null && endDate !== null ? minutesBetween(startDate, endDate) : null;
   const tooLong = machine !== undefined && duration !== null && duration > machine.maxWindowMinutes;
@@ -262,6 +270,12 @@ function Form({
   }
 
   function chooseMachine(m: MachineView) {
+    // The same instants, now read on the new machine's plant clock.
+    const to = zoneOfMachine(m);
+    if (to !== zone) {
+      if (startDate !== null && fixedStart === null) setStart(toZonedInput(startDate, to));
+      if (endDate !== null) setEnd(toZonedInput(endDate, to));
+    }
     setMachineId(m.id);
     // Least privilege: a new machine starts with nothing extra requested.
     setPerms(NO_PERMS);
@@ -278,6 +292,9 @@ function Form({
             [m.name, m.siteName, m.protocol, ...m.tags].some((s) => s.toLowerCase().includes(needle)),
         );
   const winProblem = windowProblem();
+  // Plant time when a machine is chosen, with the viewer's own clock beside it when it differs.
+  const clockName = machine === undefined ? `your time, ${zoneLabel(zone)}` : `${machine.siteName} time, ${zoneLabel(zone)}`;
+  const yourTime = startDate !== null && endDate !== null && endDate > startDate ? windowInViewerZone(startDate.toISOString(), endDate.toISOString(), zone) : null;
   // After a submit: the client's problems, or the server's (by field when it names them).
   const shownProblems = submit.kind === 'invalid' ? submit.problems : submit.kind === 'error' ? submit.fields : [];
   const invalid = (field: FormProblem['field']) => shownProblems.some((p) => p.field === field);
@@ -287,7 +304,7 @@ function Form({
     <form className="form" onSubmit={onSubmit} noValidate data-testid="request-form">
       {extending !== null && (
         <p className="notice" data-testid="extending">
-          Extends request for {extending.machine.name}, <WindowTime start={extending.grant?.start ?? extending.windowStart} end={extending.grant?.end ?? extending.windowEnd} />. The
+          Extends request for {extending.machine.name}, <WindowTime start={extending.grant?.start ?? extending.windowStart} end={extending.grant?.end ?? extending.windowEnd} zone={extending.machine.siteTimeZone} />. The
           extension starts when that grant ends.
         </p>
       )}
@@ -345,7 +362,7 @@ function Form({
         {mode === 'at' ? (
           <div className="row">
             <label>
-              Start (your local time)
+              Start ({clockName})
               <input
                 type="datetime-local"
                 value={start}
@@ -356,7 +373,7 @@ function Form({
               />
             </label>
             <label>
-              End (your local time)
+              End ({clockName})
               <input type="datetime-local" value={end} min={start} onChange={(e) => setEnd(e.target.value)} required data-testid="window-end" />
             </label>
           </div>
@@ -371,7 +388,13 @@ function Form({
         <p className="muted" data-testid="window-duration">
           {duration !== null && duration > 0 ? `Duration ${formatDuration(duration)}` : 'Duration —'}
           {machine !== undefined ? ` · maximum for ${machine.name}: ${formatDuration(machine.maxWindowMinutes)}` : ''}
-          {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart)}` : ''}
+          {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart, false, zone)}` : ''}
+          {mode === 'at' && yourTime !== null && (
+            <>
+              <br />
+              <span data-testid="window-your-time">That is {yourTime} your time.</span>
+            </>
+          )}
         </p>
         {winProblem !== null && ((mode !== 'at' || (start !== '' && end !== '')) || submit.kind === 'invalid') && (
           <p className="error" role="alert" data-testid="window-error">

@@ -166,7 +166,7 @@ function AccessItem({ item, now }: { item: Item; now: number }) {
           {item.standing === 'opens' && r.grant !== null && (
             <>
               {' '}
-              · opens at <Time iso={r.grant.start} />
+              · opens at <Time iso={r.grant.start} zone={r.machine.siteTimeZone} />
             </>
           )}
         </div>
