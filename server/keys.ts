@@ -92,6 +92,8 @@ export const keys = {
     ticket: (ticketHash: string): string => `${KEY_PREFIX}ticket:${ticketHash}`,
     /** Live sessions: hash session id → JSON (no secrets). */
     live: `${KEY_PREFIX}sessions:live`,
+    /** Who watches a live session: hash watch id → JSON {userId, name, since, instance}; dropped with the session. */
+    watchers: (sessionId: string): string => `${KEY_PREFIX}sessions:watchers:${sessionId}`,
     /** Heartbeat of a portal instance; its sessions are swept when it expires. */
     instance: (instanceId: string): string => `${KEY_PREFIX}instance:${instanceId}`,
     /** Terminate requests to whichever instance holds the session (pub/sub channel). */

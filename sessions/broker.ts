@@ -27,6 +27,7 @@ import { Housekeeping } from './housekeeping.ts';
 import { Refusals } from './refusals.ts';
 import { Revalidation } from './revalidation.ts';
 import { presentLiveSession, SessionRegistry } from './registry.ts';
+import { SessionWatchers } from './watchers.ts';
 
 export interface BrokerDeps {
   config: Config;
@@ -46,6 +47,7 @@ export class SessionBroker {
   readonly registry: SessionRegistry;
   readonly refusals: Refusals;
   readonly control: SessionControl;
+  readonly watchers: SessionWatchers;
   private readonly local = new LocalSessions();
   private readonly housekeeping: Housekeeping;
   private readonly revalidation: Revalidation;
@@ -57,12 +59,13 @@ export class SessionBroker {
     const log = deps.log.child({ module: 'broker' });
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
+    this.watchers = new SessionWatchers({ redis, events, instanceId: config.instanceId, log });
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute });
     this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording });
     this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser });
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
-    this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, local: this.local, lifecycle, finaliser });
+    this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, watchers: this.watchers, local: this.local, lifecycle, finaliser });
     this.liveDeps = {
       log,
       instanceId: config.instanceId,
@@ -81,7 +84,7 @@ export class SessionBroker {
       },
     };
     this.revalidation = new Revalidation({ log, redis, requests, local: this.local, intervalMs: config.broker.grantRecheckMs, outageGraceMs: config.broker.storeOutageGraceMs });
-    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local };
+    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local, watchers: this.watchers };
   }
 
   async start(): Promise<void> {
@@ -112,9 +115,11 @@ export class SessionBroker {
     await new LiveSession(this.liveDeps, auth).open(ws, display);
   }
 
-  /** GET /api/sessions: the live sessions this user may see. */
+  /** GET /api/sessions: the live sessions this user may see, with who is watching each. */
   async list(user: AirlockUser): Promise<ReturnType<typeof presentLiveSession>[]> {
-    return (await this.registry.all()).filter((s) => maySeeLiveSession(user, s)).map(presentLiveSession);
+    const sessions = (await this.registry.all()).filter((s) => maySeeLiveSession(user, s));
+    const watchers = await this.watchers.of(sessions.map((s) => s.id));
+    return sessions.map((s) => presentLiveSession(s, watchers.get(s.id)));
   }
 
   /** POST /api/sessions/:id/terminate (and chat's Terminate button). */

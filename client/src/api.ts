@@ -89,7 +89,10 @@ export type RequestPage = ServerRequestPage;
 export type ApproveInput = ServerApproveInput;
 
 /** The live events the screens refresh on (the stream carries these for requests one may see). */
-export type LiveEventType = Extract<LiveEventView['type'], 'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked'>;
+export type LiveEventType = Extract<
+  LiveEventView['type'],
+  'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked' | 'session.started' | 'session.ended' | 'session.watchers_changed'
+>;
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.created',
   'request.approval_added',
@@ -97,6 +100,10 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.cancelled',
   'request.expired',
   'grant.revoked',
+  'session.started',
+  'session.ended',
+  // Someone started or stopped watching a session: the vendor's screen and the live list show who.
+  'session.watchers_changed',
 ];
 export type LiveEvent = LiveEventView;
 
@@ -250,7 +257,7 @@ export const openSession = (requestId: string) =>
   api<{ session: OpenedSession }>('/api/sessions', { method: 'POST', body: { requestId } }).then((r) => r.session);
 export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/sessions').then((r) => r.sessions);
 export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
-export const terminateSession = (id: string, body: { reason?: string }) =>
+export const terminateSession = (id: string, body: { reason?: string; revoke?: boolean }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
 
 // Chat accounts (identity linking for chat approvals)

@@ -2,6 +2,7 @@
 import type { ReactNode } from 'react';
 import { PERMISSIONS, type AccessRequest, type ExpiredReason, type Policy, type RequestState } from '../api.ts';
 import { formatDateTime, formatDuration, formatWindow, inViewerZone, viewerZone, windowInViewerZone } from './time.ts';
+import { formatClock, formatDate } from '../../../server/plant-time.ts';
 import { useSites } from './directory.ts';
 import { POLL_INTERVAL_MS, type LiveStatus } from './live.ts';
 
@@ -61,12 +62,14 @@ function useZone({ zone, site }: ZoneProps): string {
 }
 
 /** An instant in the plant's zone with its abbreviation, and in the viewer's when their clock differs. */
-export function Time({ iso, precise = false, ...where }: { iso: string; precise?: boolean } & ZoneProps) {
+export function Time({ iso, precise = false, compact = false, ...where }: { iso: string; precise?: boolean; compact?: boolean } & ZoneProps) {
   const zone = useZone(where);
   const mine = inViewerZone(iso, zone, precise);
+  // `compact`: today's times without the date (live lists, where everything is today).
+  const today = compact && formatDate(iso, zone) === formatDate(new Date().toISOString(), zone);
   return (
     <time dateTime={iso} title={`${iso} (UTC)`}>
-      {formatDateTime(iso, precise, zone)}
+      {today ? formatClock(iso, zone, { seconds: precise }) : formatDateTime(iso, precise, zone)}
       {mine !== null && <span className="your-time"> ({mine} your time)</span>}
     </time>
   );
