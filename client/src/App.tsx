@@ -186,7 +186,8 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       // Chat messages link to `#/inbox?request=<id>`: that opens the request.
       return <Inbox focusId={route.params.get('request')} />;
     case 'site':
-      return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
+      // Chat and the audit log link to `#/site?request=<id>`: that request is shown on top.
+      return <SiteRequests key={route.params.get('request') ?? ''} canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} focusId={route.params.get('request')} />;
     case 'live':
       return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin')} />;
     case 'session':

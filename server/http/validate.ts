@@ -4,17 +4,15 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { badRequest, unauthenticated } from '../errors.ts';
 import { currentUser } from './current-user.ts';
+import { describeIssue } from './issues.ts';
 import type { AirlockUser } from '../user.ts';
 
 export function parseInput<T>(schema: z.ZodType<T>, value: unknown, part: 'body' | 'query' | 'params'): T {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const where = issue === undefined || issue.path.length === 0 ? part : issue.path.join('.');
-  let message = issue?.message ?? 'invalid';
-  if (issue?.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
   const code = issue?.code === 'too_big' && typeof issue.origin === 'string' && issue.origin === 'string' ? 'field_too_long' : 'invalid_input';
-  throw badRequest(code, `${where}: ${message}`);
+  throw badRequest(code, describeIssue(issue, part));
 }
 
 interface Schemas<P, Q, B> {
