@@ -112,6 +112,7 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
     actions.push({ kind: 'link', label: 'Open in Airlock', url: r.state === 'pending' ? links.review(r.id) : links.request(r.id) });
   }
   return {
+    requestId: r.id,
     text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${requestedWindow(r)}`,
     title: `${r.extendsRequestId === null ? 'Access request' : 'Extension request'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields,
@@ -123,8 +124,36 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
 
 const grantEnd = (r: AccessRequest): Date => new Date(r.grant?.end ?? r.windowEnd);
 
-/** "Session started", with Watch and (while it runs) Terminate, and Terminate and revoke access. */
-export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: { nonce: string | undefined; endedReason?: string }): ChatMessage {
+/** Why a session ended, in words (the broker's code follows in brackets, for the plant's support). */
+const END_WORDS: Record<string, string> = {
+  disconnected: 'the vendor disconnected',
+  window_ended: 'the access window ended',
+  revoked: 'the access was revoked',
+  terminated: 'a plant manager terminated it',
+  terminated_and_revoked: 'a plant manager terminated it and revoked the access',
+  taken_over: 'it was opened again in another window',
+  signed_out: 'the vendor signed out',
+  instance_lost: 'the portal instance holding it stopped',
+  recording_stalled: 'recording failed',
+  recording_failed: 'recording failed',
+  store_unavailable: 'Airlock lost its state store',
+};
+
+export interface SessionMessageOptions {
+  /** The terminate nonce while the buttons hold; undefined once they are retired. */
+  nonce: string | undefined;
+  /** Set once the session is over: the broker's end reason. */
+  endedReason?: string;
+  /** While it runs, after the ending-soon warning: minutes left then. */
+  endingInMinutes?: number;
+}
+
+/**
+ * One message per session, updated in place as it goes: started (Watch, Terminate, Terminate and
+ * revoke access), the window ending soon, then over with the link to its recording. Before, each
+ * step was a message of its own (about 3 per session and destination).
+ */
+export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: SessionMessageOptions): ChatMessage {
   const running = opts.endedReason === undefined;
   const actions: MessageAction[] = [];
   if (running) actions.push({ kind: 'link', label: 'Watch', url: links.watch(sessionId) });
@@ -132,21 +161,34 @@ export function sessionMessage(r: AccessRequest, sessionId: string, links: Porta
     actions.push({ kind: 'button', action: 'terminate', label: 'Terminate session', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
     actions.push({ kind: 'button', action: 'terminate_revoke', label: 'Terminate and revoke access', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
   }
+  if (!running) actions.push({ kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) });
   actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
+  const ending = running && opts.endingInMinutes !== undefined;
+  const reason = opts.endedReason ?? '';
+  const status = !running
+    ? `■ Ended: ${END_WORDS[reason] ?? reason} (${reason}) · 🎞 recording ready for auditors`
+    : ending
+      ? `⏳ Window ends in ${opts.endingInMinutes ?? 0} min (${clockOf(r, grantEnd(r).toISOString())}); the vendor may ask for an extension, which needs a new approval.`
+      : undefined;
   return {
-    text: `${running ? 'Session started' : 'Session over'}: ${r.requester.name} on ${r.machine.name}`,
+    requestId: r.id,
+    text: !running
+      ? `Session over, recording ready: ${r.requester.name} on ${r.machine.name}`
+      : ending
+        ? `Window ending in ${opts.endingInMinutes ?? 0} min: ${r.requester.name} on ${r.machine.name}`
+        : `Session started: ${r.requester.name} on ${r.machine.name}`,
     title: `${running ? '▶ Session started' : '■ Session over'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
       { label: 'Vendor', value: vendorOf(r) },
       { label: 'Window', value: windowOf(r, r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
     ],
-    ...(running ? {} : { status: `Ended: ${opts.endedReason ?? ''}` }),
+    ...(status === undefined ? {} : { status }),
     actions,
-    expiresAt: grantEnd(r),
+    expiresAt: running ? grantEnd(r) : new Date(Date.now() + 86_400_000),
   };
 }
 
-/** The warning before a window ends; Extend files an extension for approval (the vendor's click only). */
+/** The warning before a window ends, to the vendor: Extend files an extension for approval (only their own click counts). */
 export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: PortalLinks, opts: { nonce: string | undefined }): ChatMessage {
   const actions: MessageAction[] = [];
   if (opts.nonce !== undefined) {
@@ -154,31 +196,15 @@ export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: 
   }
   actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
   return {
+    requestId: r.id,
     text: `Window ending in ${minutesLeft} min: ${r.requester.name} on ${r.machine.name}`,
     title: `⏳ Window ends in ${minutesLeft} min: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
       { label: 'Vendor', value: r.requester.name },
       { label: 'Ends', value: formatInstant(grantEnd(r).toISOString(), r.machine.siteTimeZone) },
     ],
-    status: 'The vendor may ask for an extension; it needs a new approval.',
+    status: `Extend asks for ${EXTEND_MINUTES} more minutes; a plant manager must approve it.`,
     actions,
     expiresAt: grantEnd(r),
-  };
-}
-
-/** The final notice: the session is over and its recording can be replayed by auditors. */
-export function recordingReadyMessage(r: AccessRequest, sessionId: string, reason: string | undefined, links: PortalLinks): ChatMessage {
-  return {
-    text: `Session ended, recording ready: ${r.requester.name} on ${r.machine.name}`,
-    title: `🎞 Session ended, recording ready: ${r.machine.name} · ${r.machine.siteName}`,
-    fields: [
-      { label: 'Vendor', value: r.requester.name },
-      { label: 'Ended because', value: reason ?? 'disconnected' },
-    ],
-    actions: [
-      { kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) },
-      { kind: 'link', label: 'Open in Airlock', url: links.request(r.id) },
-    ],
-    expiresAt: new Date(Date.now() + 86_400_000),
   };
 }
