@@ -51,10 +51,14 @@ if (!existsSync(signingKeyFile)) {
 
 // AIRLOCK_DEMO_CHAT=fakes: chat approvals posted into local fakes of Slack, Teams and Mattermost.
 const chatFile = path.join(STATE_DIR, 'chat.yaml');
-const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoChat(chatFile) : undefined;
+const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoChat() : undefined;
 
 const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
 const publicUrl = `http://localhost:${PORT}`;
+if (demoChat !== undefined) {
+  writeFileSync(chatFile, toYaml(demoChat.config), { mode: 0o600 });
+  demoChat.setPortal(publicUrl);
+}
 const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {
@@ -118,5 +122,5 @@ process.stdout.write(`
   Sign in as one of (password: ${password})
 ${accounts}
 
-${demoChat === undefined ? '' : `  Chat approvals post into local fakes (what each received):\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
+${demoChat === undefined ? '' : `  Chat approvals post into local fakes of Slack, Teams and Mattermost:\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
 `);
