@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startServices } from '../dev/supervisor.ts';
 import { DEMO_ACCOUNTS } from '../server/auth/dev-idp.ts';
 import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
@@ -24,7 +24,10 @@ const PORTAL_READY_TIMEOUT_MS = 30_000;
 
 mkdirSync(STATE_DIR, { recursive: true });
 const started = Date.now();
-const supervisor = await startServices({ stateDir: STATE_DIR, log: (line) => process.stderr.write(`airlock: ${line}\n`) });
+// Target accounts per checkout (as the tests' are): two demos on one host must not reset each
+// other's passwords; one checkout reuses its accounts run after run.
+const checkout = createHash('sha256').update(ROOT).digest('hex').slice(0, 6);
+const supervisor = await startServices({ stateDir: STATE_DIR, userPrefix: `airlock-d${checkout}`, log: (line) => process.stderr.write(`airlock: ${line}\n`) });
 const { redis, guacd } = supervisor.services;
 if (redis === undefined || guacd === undefined) throw new Error('supervisor started no Redis or guacd');
 
