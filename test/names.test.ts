@@ -66,3 +66,13 @@ test('refusals read in plain words, the field still named', async () => {
   expect(badLimit.message).toBe('limit: at most 500');
   for (const e of [badId, missing, badLimit]) expect(e.message).not.toMatch(/Invalid|Too big|expected .* received/);
 });
+
+// POST /api/requests answered the request as stored, before names and zones were filled in:
+// the vendor's confirmation showed the window in UTC and the company by its id.
+test('the request as filed carries the plant\u2019s time zone and the company\u2019s name', async () => {
+  const res = await vera.post('/api/requests', { machineId: 'cnc-07', start: 'on_approval', durationMinutes: 30, reason: 'check the answer' });
+  expect(res.status).toBe(201);
+  const filed = res.json<{ request: AccessRequest }>().request;
+  expect(filed.machine.siteTimeZone).toBe('Europe/Paris');
+  expect(filed.requester.companyName).not.toBe('acme-automation');
+});

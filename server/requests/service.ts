@@ -173,7 +173,7 @@ export class RequestService {
       auditEvent,
     );
     await this.publish('request.created', id, 'pending', machine.siteId, user.id, user.id, createdAt);
-    return this.mustGet(id).then((s) => s.request);
+    return this.present(await this.mustGet(id), await this.names());
   }
 
   /** The machine's policy is the ceiling; a request may ask for less, never more. */
