@@ -12,8 +12,8 @@ export function demoInventory(services: RunningServices): InventoryFile {
   const sshd = services.sshd === undefined ? UNREACHABLE : { ...at(services.sshd), hostKey: services.sshd.hostKey };
   return {
     sites: [
-      { id: 'site-a', name: 'Plant A (Lyon)' },
-      { id: 'site-b', name: 'Plant B (Porto)' },
+      { id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris' },
+      { id: 'site-b', name: 'Plant B (Porto)', timeZone: 'Europe/Lisbon' },
     ],
     companies: [
       { id: 'acme-automation', name: 'Acme Automation', sites: ['site-a'] },

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import path from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startServices } from '../dev/supervisor.ts';
 import { DEMO_ACCOUNTS, demoTotpSecret } from '../server/auth/dev-idp.ts';
 import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
@@ -24,9 +24,13 @@ const PORTAL_READY_TIMEOUT_MS = 30_000;
 
 mkdirSync(STATE_DIR, { recursive: true });
 const started = Date.now();
+// Target accounts per checkout (as the tests' are): two demos on one host must not reset each
+// other's passwords; one checkout reuses its accounts run after run.
+const checkout = createHash('sha256').update(ROOT).digest('hex').slice(0, 6);
 const guacdBin = process.env['AIRLOCK_GUACD_BIN'];
 const supervisor = await startServices({
   stateDir: STATE_DIR,
+  userPrefix: `airlock-d${checkout}`,
   log: (line) => process.stderr.write(`airlock: ${line}\n`),
   ...(guacdBin === undefined || guacdBin === '' ? {} : { guacdBin }),
 });
@@ -60,10 +64,14 @@ if (!existsSync(signingKeyFile)) {
 
 // AIRLOCK_DEMO_CHAT=fakes: chat approvals posted into local fakes of Slack, Teams and Mattermost.
 const chatFile = path.join(STATE_DIR, 'chat.yaml');
-const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoChat(chatFile) : undefined;
+const demoChat = process.env['AIRLOCK_DEMO_CHAT'] === 'fakes' ? await startDemoChat() : undefined;
 
 const password = process.env['AIRLOCK_DEV_IDP_PASSWORD'] ?? randomBytes(6).toString('base64url');
 const publicUrl = `http://localhost:${PORT}`;
+if (demoChat !== undefined) {
+  writeFileSync(chatFile, toYaml(demoChat.config), { mode: 0o600 });
+  demoChat.setPortal(publicUrl);
+}
 const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {
@@ -130,5 +138,5 @@ ${accounts}
 
   The SCADA historian needs a sign-in with the one-time code within ${DEMO_STEP_UP_MINUTES} minutes (step-up).
 
-${demoChat === undefined ? '' : `  Chat approvals post into local fakes (what each received):\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
+${demoChat === undefined ? '' : `  Chat approvals post into local fakes of Slack, Teams and Mattermost:\n${demoChat.describe()}\n\n`}  Ctrl-C stops the portal and every service it started.
 `);

@@ -57,7 +57,7 @@ export const keys = {
     all: `${KEY_PREFIX}reqs:all`,
     byUser: (userId: string): string => `${KEY_PREFIX}reqs:user:${userId}`,
     bySite: (siteId: string): string => `${KEY_PREFIX}reqs:site:${siteId}`,
-    /** Pending request ids scored by window start: what the expiry sweep looks at. */
+    /** Pending request ids scored by when they expire undecided (window end, or the on-approval deadline): what the expiry sweep looks at. */
     pending: `${KEY_PREFIX}reqs:pending`,
     /** Approved or active request ids scored by grant end: what the end-of-window sweep looks at. */
     grants: `${KEY_PREFIX}reqs:grants`,
@@ -94,6 +94,8 @@ export const keys = {
     ticket: (ticketHash: string): string => `${KEY_PREFIX}ticket:${ticketHash}`,
     /** Live sessions: hash session id → JSON (no secrets). */
     live: `${KEY_PREFIX}sessions:live`,
+    /** Who watches a live session: hash watch id → JSON {userId, name, since, instance}; dropped with the session. */
+    watchers: (sessionId: string): string => `${KEY_PREFIX}sessions:watchers:${sessionId}`,
     /** Heartbeat of a portal instance; its sessions are swept when it expires. */
     instance: (instanceId: string): string => `${KEY_PREFIX}instance:${instanceId}`,
     /** Terminate requests to whichever instance holds the session (pub/sub channel). */

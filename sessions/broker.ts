@@ -29,6 +29,7 @@ import { Housekeeping } from './housekeeping.ts';
 import { Refusals } from './refusals.ts';
 import { Revalidation } from './revalidation.ts';
 import { presentLiveSession, SessionRegistry } from './registry.ts';
+import { SessionWatchers } from './watchers.ts';
 
 export interface BrokerDeps {
   config: Config;
@@ -51,6 +52,7 @@ export class SessionBroker {
   readonly control: SessionControl;
   /** Each guacd's last handshake answer (readiness, tickets, metrics). */
   readonly guacdHealth: GuacdHealth;
+  readonly watchers: SessionWatchers;
   private readonly local = new LocalSessions();
   private readonly housekeeping: Housekeeping;
   private readonly revalidation: Revalidation;
@@ -62,13 +64,14 @@ export class SessionBroker {
     const log = deps.log.child({ module: 'broker' });
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
+    this.watchers = new SessionWatchers({ redis, events, instanceId: config.instanceId, log });
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute, metrics });
     this.guacdHealth = new GuacdHealth(config.guacds);
     this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth, mode: config.mode });
     this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording, mode: config.mode });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser, metrics });
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
-    this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, local: this.local, lifecycle, finaliser });
+    this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, watchers: this.watchers, local: this.local, lifecycle, finaliser });
     this.liveDeps = {
       log,
       instanceId: config.instanceId,
@@ -89,7 +92,7 @@ export class SessionBroker {
       },
     };
     this.revalidation = new Revalidation({ log, redis, requests, local: this.local, intervalMs: config.broker.grantRecheckMs, outageGraceMs: config.broker.storeOutageGraceMs });
-    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local };
+    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local, watchers: this.watchers };
   }
 
   async start(): Promise<void> {
@@ -127,9 +130,11 @@ export class SessionBroker {
     await new LiveSession(this.liveDeps, auth).open(ws, display);
   }
 
-  /** GET /api/sessions: the live sessions this user may see. */
+  /** GET /api/sessions: the live sessions this user may see, with who is watching each. */
   async list(user: AirlockUser): Promise<ReturnType<typeof presentLiveSession>[]> {
-    return (await this.registry.all()).filter((s) => maySeeLiveSession(user, s)).map(presentLiveSession);
+    const sessions = (await this.registry.all()).filter((s) => maySeeLiveSession(user, s));
+    const watchers = await this.watchers.of(sessions.map((s) => s.id));
+    return sessions.map((s) => presentLiveSession(s, watchers.get(s.id)));
   }
 
   /** POST /api/sessions/:id/terminate (and chat's Terminate button). */

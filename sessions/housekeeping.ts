@@ -1,5 +1,5 @@
 // The instance's heartbeat and what it sweeps: registry entries of instances that died (audited
-// as lost) and spool sessions nobody holds any more (finalised as orphans).
+// as lost), live views those instances held, and spool sessions nobody holds any more (finalised as orphans).
 import type { Logger } from 'pino';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
@@ -7,6 +7,7 @@ import { errorMessage } from '../server/errors.ts';
 import type { Finaliser, SessionContext } from '../recordings/finaliser.ts';
 import { HEARTBEAT_INTERVAL_MS, type SessionRegistry } from './registry.ts';
 import type { LocalSessions } from './local.ts';
+import type { SessionWatchers } from './watchers.ts';
 import type { SessionLifecycle } from './lifecycle.ts';
 
 export interface HousekeepingDeps {
@@ -14,6 +15,7 @@ export interface HousekeepingDeps {
   redis: RedisClient;
   instanceId: string;
   registry: SessionRegistry;
+  watchers: SessionWatchers;
   local: LocalSessions;
   lifecycle: SessionLifecycle;
   finaliser: Finaliser;
@@ -42,6 +44,8 @@ export class Housekeeping {
   private async round(): Promise<void> {
     await this.deps.registry.heartbeat();
     for (const lost of await this.deps.registry.heal()) await this.deps.lifecycle.lost(lost);
+    // Views held by an instance that died never said goodbye: the vendor must not see them as watching.
+    await this.deps.watchers.heal(await this.deps.registry.all());
     await this.deps.lifecycle.retryUnfinished();
     await this.finaliseOrphans();
   }

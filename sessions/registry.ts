@@ -6,6 +6,7 @@ import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 
+
 /** An instance is presumed dead this long after its last heartbeat. */
 export const INSTANCE_TTL_SECONDS = 10;
 /** Heartbeats come well inside the TTL. */
@@ -26,10 +27,17 @@ export const liveSessionSchema = z.object({
 });
 export type LiveSessionRecord = z.infer<typeof liveSessionSchema>;
 
-/** What the API shows: the record without its server-only fields. */
-export function presentLiveSession(s: LiveSessionRecord): Omit<LiveSessionRecord, 'guacd' | 'guacdConnectionId'> {
+/** A person watching a live session (sessions/watchers.ts keeps them): one entry per person. */
+export interface WatcherView {
+  id: string;
+  name: string;
+  since: string;
+}
+
+/** What the API shows: the record without its server-only fields, and who is watching it. */
+export function presentLiveSession(s: LiveSessionRecord, watchers: readonly WatcherView[] = []): Omit<LiveSessionRecord, 'guacd' | 'guacdConnectionId'> & { watchers: WatcherView[] } {
   const { guacd: _g, guacdConnectionId: _c, ...visible } = s;
-  return visible;
+  return { ...visible, watchers: [...watchers] };
 }
 
 export class SessionRegistry {
@@ -49,8 +57,10 @@ export class SessionRegistry {
     await this.redis.hSet(keys.sessions.live, session.id, JSON.stringify(session));
   }
 
+  /** Removes the entry and who was watching it; true for the caller that removed it. */
   async remove(sessionId: string): Promise<boolean> {
-    return (await this.redis.hDel(keys.sessions.live, sessionId)) === 1;
+    const [removed] = (await this.redis.multi().hDel(keys.sessions.live, sessionId).del(keys.sessions.watchers(sessionId)).exec()) as unknown as [number, number];
+    return removed === 1;
   }
 
   async get(sessionId: string): Promise<LiveSessionRecord | undefined> {

@@ -1,5 +1,6 @@
 // A read-only live view: a plant manager joins a live session through guacd (`select` with the
-// session's guacd connection id). It may only watch, and it ends when the watched session ends.
+// session's guacd connection id). It may only watch, it ends when the watched session ends, and
+// while it shows the screen the vendor sees who is watching (watchers.ts).
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -11,12 +12,14 @@ import { BrokeredConnection } from './tunnel/transport.ts';
 import { InputPolicy } from './input-policy.ts';
 import type { LocalConnection, LocalSessions } from './local.ts';
 import type { LiveSessionRecord } from './registry.ts';
+import type { SessionWatchers } from './watchers.ts';
 
 export interface WatchSessionDeps {
   log: Logger;
   audit: AuditLog;
   guacds: Readonly<Record<string, { host: string; port: number }>>;
   local: LocalSessions;
+  watchers: SessionWatchers;
 }
 
 export class WatchSession implements LocalConnection {
@@ -32,6 +35,8 @@ export class WatchSession implements LocalConnection {
   private readonly watcher: AirlockUser;
   private readonly watched: LiveSessionRecord;
   private conn: BrokeredConnection | undefined;
+  /** Set when the view showed the screen: its entry in the watchers list, once written. */
+  private shown: Promise<void> | undefined;
 
   constructor(deps: WatchSessionDeps, watcher: AirlockUser, browserSessionId: string, watched: LiveSessionRecord) {
     this.deps = deps;
@@ -66,11 +71,17 @@ export class WatchSession implements LocalConnection {
       hooks: {
         onReady: () => {
           void this.audit('session.watch_started', { machine: watched.machine.id, vendor: watched.user.id });
+          // The vendor sees who watches: recorded once the view really shows the screen.
+          this.shown = this.deps.watchers
+            .add(this.id, watched, { id: this.watcher.id, name: this.watcher.name })
+            .catch((err: unknown) => this.deps.log.warn({ err: { message: errorMessage(err) }, sessionId: watched.id }, 'could not record a live view'));
         },
         onOutput: () => undefined,
         onInput: (instruction) => policy.decide(instruction).allow,
         onClose: () => {
           this.deps.local.remove(this.id);
+          // After the entry is written, or a close racing it would leave a watcher behind.
+          if (this.shown !== undefined) void this.shown.then(() => this.deps.watchers.remove(this.id, watched));
           void this.audit('session.watch_ended', { seconds: Math.round((Date.now() - startedAt) / 1000) });
         },
       },

@@ -136,3 +136,18 @@ describe('adversarial callbacks', () => {
     expect(events.filter((e) => e.action === 'request.denied')).toHaveLength(1);
   });
 });
+
+// A decided card has no buttons; its patched post used to lose the request it names (the
+// request id came from the first button), so a repeated click after the patch was refused as
+// "post_mismatch" instead of being recognised.
+test('a post patched after the decision still names its request: a repeated click is recognised, not refused', async () => {
+  const id = await createRequest(vera, { machineId: 'cnc-07' });
+  const post = await postAbout(id);
+  const before = structuredClone(post);
+  expect(String((await mm.click(post, 'deny', MONA, { triggerId: 'trigger-patched' })).json['ephemeral_text'])).toContain('You denied');
+  await mm.server.until(() => post.updates > 0 && FakeMattermost.buttons(post).length === 0, 'the post patched');
+  expect(post.props['airlock_request']).toBe(id);
+  const again = await mm.click(before, 'deny', MONA, { triggerId: 'trigger-patched' });
+  expect(again.status).toBe(200);
+  expect(String(again.json['ephemeral_text'])).toContain('already handled');
+});

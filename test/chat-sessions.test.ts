@@ -150,11 +150,13 @@ describe('session notices', () => {
     expect(await slackReply(message, 'terminate', MONA)).toContain('No such live session. Nothing was changed.');
   });
 
-  test('"window ending" offers Extend: a plant manager is told only the vendor may; the vendor files the extension', async () => {
+  test('"window ending" offers Extend to the vendor alone; a plant manager is told only the vendor may; the vendor files the extension', async () => {
     await publish({ ...base(), type: 'grant.ending_soon', minutesLeft: 10, sessionId: 'sess-1' });
+    // Issue 13: the approvers' channel hears it on the session's own message, with no Extend there.
     const inChannel = await slackCard(id, SLACK_CHANNEL, 'Window ends in 10 min');
-    expect(await slackReply(inChannel, 'extend', MONA)).toContain('Only Vera Vendor');
+    expect(FakeSlack.buttons(inChannel)).not.toContain('extend');
     const toVendor = await slackCard(id, VERA.id, 'Window ends in 10 min');
+    expect(await slackReply(toVendor, 'extend', MONA)).toContain('Only Vera Vendor');
     expect(await slackReply(toVendor, 'extend', VERA)).toContain('Extension until');
     const mine = (await vera.get('/api/requests?scope=mine')).json<{ requests: AccessRequest[] }>().requests;
     const extension = mine.find((r) => r.extendsRequestId === id);
@@ -174,6 +176,26 @@ describe('session notices', () => {
     expect(JSON.stringify(started.blocks)).toContain('window_ended');
     expect(JSON.stringify((await slackCard(id, SLACK_CHANNEL, 'recording ready')).blocks)).toContain('/#/recordings?session=sess-1');
     expect(await slackReply(before, 'terminate', MONA)).toMatch(/out of date/);
+  });
+
+  test('one message per session in the approvers’ channel: started, ending soon and over update it in place; Extend reaches the vendor alone', async () => {
+    const sessionId = 'sess-grouped';
+    const aboutSession = (m: SlackMessage) => JSON.stringify(m.blocks).includes(sessionId);
+    const vendorBefore = slack.messagesIn(VERA.id).length;
+    await publish({ ...base(), type: 'session.started', sessionId });
+    await slackCard(id, SLACK_CHANNEL, `/#/watch/${sessionId}`);
+    await publish({ ...base(), type: 'grant.ending_soon', minutesLeft: 5, sessionId });
+    await slack.server.until(() => slack.messagesIn(SLACK_CHANNEL).some((m) => aboutSession(m) && JSON.stringify(m.blocks).includes('Window ends in 5 min')), 'the session message to say the window ends');
+    await publish({ ...base(), type: 'session.ended', sessionId, reason: 'window_ended' });
+    await slack.server.until(() => slack.messagesIn(SLACK_CHANNEL).some((m) => aboutSession(m) && JSON.stringify(m.blocks).includes('recording ready')), 'the session message to say it is over');
+    const inChannel = slack.messagesIn(SLACK_CHANNEL).filter(aboutSession);
+    expect(inChannel).toHaveLength(1);
+    expect(inChannel[0]?.updates).toBe(2);
+    expect(JSON.stringify(inChannel[0]?.blocks)).toContain('the access window ended');
+    // The vendor got Extend (once); the channel never did.
+    await slack.server.until(() => slack.messagesIn(VERA.id).length > vendorBefore, 'the vendor’s Extend');
+    expect(slack.messagesIn(VERA.id).slice(vendorBefore).filter((m) => FakeSlack.buttons(m).includes('extend'))).toHaveLength(1);
+    expect(slack.messagesIn(SLACK_CHANNEL).some((m) => FakeSlack.buttons(m).includes('extend'))).toBe(false);
   });
 
   /** An approval core on this portal whose kill switch is the test's own recorder. */

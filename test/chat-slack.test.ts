@@ -96,7 +96,8 @@ describe('cards and routing', () => {
     const id = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(60_000, 2 * 3_600_000) });
     const card = await cardIn(CHANNEL_A, id);
     expect(FakeSlack.buttons(card)).toEqual(['approve', 'shorten', 'deny']);
-    expect(JSON.stringify(card.blocks)).toContain('Vera Vendor (acme-automation)');
+    // Names, not ids (issue 13): the company as the plant knows it.
+    expect(JSON.stringify(card.blocks)).toContain('Vera Vendor (Acme Automation)');
     await cardIn(MONA.id, id);
     await cardIn(OLGA.id, id);
     // Not to bruno (site B), not to the vendor, not to site B's channel.
@@ -243,7 +244,8 @@ describe('adversarial callbacks', () => {
   });
 
   test('a stale button after expiry changes nothing', async () => {
-    const soonId = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(1_200, 3_600_000) });
+    // Pending until its window's end (issue 13): a short window, so it expires soon.
+    const soonId = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(1_200, 1_000) });
     const before = structuredClone(await cardIn(CHANNEL_A, soonId));
     await allCopiesShow(soonId, 'Expired');
     const { reply } = await clickAndReply(before, 'approve', MONA);

@@ -170,8 +170,9 @@ describe('request, approve, grant', () => {
     expect((await auditFor(id)).map((e) => e.action)).toContain('grant.revoked');
   });
 
-  test('a pending request expires when its window starts, and can no longer be approved', async () => {
-    const id = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(800, 3_600_000) });
+  test('a pending request expires when its window ends, and can no longer be approved', async () => {
+    // Pending until its window's end (issue 13): a short window, so the end comes soon.
+    const id = await createRequest(vera, { machineId: 'cnc-07', ...windowFromNow(800, 1_000) });
     await waitFor(async () => (await portal.redis.hGet(keys.requests.request(id), 'state')) === 'expired', { timeoutMs: 5_000, what: 'the sweep to expire the request' });
     expect((await getRequest(vera, id)).state).toBe('expired');
     const late = await mona.post(`/api/requests/${id}/approve`, {});

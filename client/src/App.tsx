@@ -14,7 +14,9 @@ import { RecordingList } from './recordings/RecordingList.tsx';
 import { SessionScreen } from './session/SessionScreen.tsx';
 import { href, mayOpen, sectionsFor, useRoute, type Route } from './shared/route.ts';
 import { MyRequests } from './vendor/MyRequests.tsx';
+import { useNames } from './shared/directory.ts';
 import { RequestForm } from './vendor/RequestForm.tsx';
+import { VendorHome } from './vendor/VendorHome.tsx';
 
 type Status =
   | { kind: 'loading' }
@@ -157,7 +159,14 @@ function SkipLink() {
 }
 
 function Screen({ me, route }: { me: Me; route: Route }) {
-  if (route.name === 'home') return <Profile me={me} />;
+  if (route.name === 'home') {
+    return (
+      <>
+        <Profile me={me} />
+        {me.roles.includes('vendor') && <VendorHome />}
+      </>
+    );
+  }
   if (!mayOpen(route.name, me.roles)) {
     return (
       <section className="card" data-testid="section-forbidden">
@@ -169,14 +178,16 @@ function Screen({ me, route }: { me: Me; route: Route }) {
   }
   switch (route.name) {
     case 'request':
-      return <RequestForm key={route.params.get('extends') ?? 'new'} extendsId={route.params.get('extends')} />;
+      // `?machine=<id>` (the home page's "Ask again") preselects a machine.
+      return <RequestForm key={route.params.toString()} extendsId={route.params.get('extends')} machineId={route.params.get('machine')} />;
     case 'my':
       return <MyRequests />;
     case 'inbox':
       // Chat messages link to `#/inbox?request=<id>`: that opens the request.
       return <Inbox focusId={route.params.get('request')} />;
     case 'site':
-      return <SiteRequests canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} />;
+      // Chat and the audit log link to `#/site?request=<id>`: that request is shown on top.
+      return <SiteRequests key={route.params.get('request') ?? ''} canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} focusId={route.params.get('request')} />;
     case 'live':
       return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin')} />;
     case 'session':
@@ -202,6 +213,7 @@ function Screen({ me, route }: { me: Me; route: Route }) {
 
 function Profile({ me }: { me: Me }) {
   const sections = sectionsFor(me.roles);
+  const names = useNames();
   return (
     <section className="card" data-testid="profile">
       <h1>Welcome, {me.name}</h1>
@@ -213,13 +225,13 @@ function Profile({ me }: { me: Me }) {
         {me.company !== null && (
           <>
             <dt>Company</dt>
-            <dd>{me.company}</dd>
+            <dd data-testid="profile-company">{names.company(me.company)}</dd>
           </>
         )}
         {me.sites.length > 0 && (
           <>
             <dt>Sites</dt>
-            <dd>{me.sites.join(', ')}</dd>
+            <dd data-testid="profile-sites">{me.sites.map((s) => names.site(s)).join(', ')}</dd>
           </>
         )}
       </dl>

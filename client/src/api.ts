@@ -9,6 +9,7 @@ import type { ProviderView } from '../../server/auth/routes.ts';
 import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
 import type {
   CompanyAdminView,
+  CompanyNameView,
   CompanyView,
   MachineAdminView as ServerMachineAdminView,
   MachineView as ServerMachineView,
@@ -19,11 +20,13 @@ import type { HostKeyScan as ServerHostKeyScan } from '../../server/inventory/ho
 import type { FieldIssue as ServerFieldIssue } from '../../server/errors.ts';
 import type {
   AccessRequest as ServerAccessRequest,
-  CreateRequestInput,
+  CreateRequestBody,
   PersonRef as ServerPersonRef,
   RequestPage as ServerRequestPage,
   RequestState as ServerRequestState,
   RequestWithOverlaps as ServerRequestWithOverlaps,
+  StartMode as ServerStartMode,
+  ExpiredReason as ServerExpiredReason,
 } from '../../server/requests/schema.ts';
 import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
 import type { LiveEventView } from '../../server/requests/presenter.ts';
@@ -72,7 +75,7 @@ export type MachineAdminView = ServerMachineAdminView;
  * shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default;
  * hostKey and hostKeyPolicy (SSH) absent when not set; stepUpMinutes absent (or null) for no step-up.
  */
-export type MachineInput = Omit<MachineAdminView, 'siteName' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version' | 'stepUpMinutes'> & {
+export type MachineInput = Omit<MachineAdminView, 'siteName' | 'siteTimeZone' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version' | 'stepUpMinutes'> & {
   rdpSecurity?: RdpSecurity | null;
   hostKey?: string;
   hostKeyPolicy?: HostKeyPolicy;
@@ -94,15 +97,20 @@ export type CompanyAdmin = CompanyAdminView;
 export type HostKeyScan = ServerHostKeyScan;
 /** One problem with one field of a form, as the server names it. */
 export type FieldIssue = ServerFieldIssue;
+export type CompanyName = CompanyNameView;
 
 export type RequestState = ServerRequestState;
 /** The order the screens list states in. */
 export const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'active', 'denied', 'expired', 'cancelled', 'ended', 'revoked'];
 
+/** How a window starts: at a set time, now, or when approved. */
+export type StartMode = ServerStartMode;
+export type ExpiredReason = ServerExpiredReason;
+
 export type PersonRef = ServerPersonRef;
 export type Decision = ServerAccessRequest['approvals'][number];
 export type AccessRequest = ServerAccessRequest;
-export type NewRequest = CreateRequestInput;
+export type NewRequest = CreateRequestBody;
 /** A request and the other live requests of its vendor for its machine whose windows overlap it. */
 export type RequestWithOverlaps = ServerRequestWithOverlaps;
 
@@ -111,7 +119,10 @@ export type RequestPage = ServerRequestPage;
 export type ApproveInput = ServerApproveInput;
 
 /** The live events the screens refresh on (the stream carries these for requests one may see). */
-export type LiveEventType = Extract<LiveEventView['type'], 'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked'>;
+export type LiveEventType = Extract<
+  LiveEventView['type'],
+  'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked' | 'session.started' | 'session.ended' | 'session.watchers_changed'
+>;
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.created',
   'request.approval_added',
@@ -119,6 +130,10 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.cancelled',
   'request.expired',
   'grant.revoked',
+  'session.started',
+  'session.ended',
+  // Someone started or stopped watching a session: the vendor's screen and the live list show who.
+  'session.watchers_changed',
 ];
 export type LiveEvent = LiveEventView;
 
@@ -231,6 +246,7 @@ export const logout = () => api<void>('/auth/logout', { method: 'POST' });
 
 // Inventory as the caller may see it
 export const listSites = () => api<{ sites: Site[] }>('/api/sites').then((r) => r.sites);
+export const listCompanies = () => api<{ companies: CompanyName[] }>('/api/companies').then((r) => r.companies);
 export const listMachines = () => api<{ machines: MachineView[] }>('/api/machines').then((r) => r.machines);
 
 // Inventory administration: add is POST (409 already_exists), edit is PUT naming the version
@@ -250,6 +266,9 @@ export const adminUpdateSite = (s: { id: string; name: string; retentionDays?: n
   api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) }, headers: ifMatch(version) }).then(
     (r) => r.site,
   );
+/** The site's time zone, on its own (the name form keeps it as it is). */
+export const adminPutSiteTimeZone = (id: string, timeZone: string) =>
+  api<{ site: Site }>(`/api/admin/sites/${seg(id)}/time-zone`, { method: 'PUT', body: { timeZone } }).then((r) => r.site);
 export const adminDeleteSite = (id: string, version: number) => api<void>(`/api/admin/sites/${seg(id)}`, { method: 'DELETE', headers: ifMatch(version) });
 export const adminListCompanies = () => api<{ companies: CompanyAdmin[] }>('/api/admin/companies').then((r) => r.companies);
 export const adminCreateCompany = (c: Company) => api<{ company: CompanyAdmin }>('/api/admin/companies', { method: 'POST', body: c }).then((r) => r.company);
@@ -283,7 +302,7 @@ export const openSession = (requestId: string) =>
   api<{ session: OpenedSession }>('/api/sessions', { method: 'POST', body: { requestId } }).then((r) => r.session);
 export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/sessions').then((r) => r.sessions);
 export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
-export const terminateSession = (id: string, body: { reason?: string }) =>
+export const terminateSession = (id: string, body: { reason?: string; revoke?: boolean }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
 
 // Chat accounts (identity linking for chat approvals)

@@ -9,6 +9,7 @@ import type { AirlockUser } from '../user.ts';
 import { currentUser, requireUser } from '../http/current-user.ts';
 import { assertMayReadAudit } from '../policies.ts';
 import { auditQuerySchema } from './schema.ts';
+import { describeIssue } from '../http/issues.ts';
 import type { AuditLog } from './store.ts';
 
 /** The signed-in auditor or admin; throws 401/403 for anyone else. */
@@ -28,7 +29,7 @@ function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') return `unknown query parameter ${issue.keys.join(', ')}`;
-      return `${issue.path.map(String).join('.') || 'query'}: ${issue.message}`;
+      return describeIssue(issue, 'query');
     })
     .join('; ');
 }

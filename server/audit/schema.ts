@@ -53,6 +53,7 @@ export const DEFAULT_QUERY_LIMIT = 100;
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
 export interface AuditFilters {
+  /** The actor's id, or part of their name or id (case-insensitive). */
   actor?: string | undefined;
   action?: string | undefined;
   site?: string | undefined;

@@ -238,7 +238,12 @@ function toAuditEvent(entry: StreamEntry): AuditEvent {
 
 function matcher(f: AuditFilters): ((e: AuditEvent) => boolean) | null {
   const tests: ((e: AuditEvent) => boolean)[] = [];
-  if (f.actor !== undefined) tests.push((e) => e.actor?.id === f.actor);
+  if (f.actor !== undefined) {
+    // An id, or part of a name or id ("mona" finds Mona Manager), whatever its case.
+    const needle = f.actor.toLowerCase();
+    const wanted = f.actor;
+    tests.push((e) => e.actor !== null && (e.actor.id === wanted || e.actor.name.toLowerCase().includes(needle) || e.actor.id.toLowerCase().includes(needle)));
+  }
   if (f.action !== undefined) tests.push((e) => e.action === f.action);
   if (f.site !== undefined) tests.push((e) => e.site === f.site);
   if (f.target !== undefined) {

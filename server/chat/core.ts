@@ -13,6 +13,8 @@ import type { InventoryStore } from '../inventory/store.ts';
 import { assertMayTerminateSession, isRequester } from '../policies.ts';
 import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
+import { approvalWindow } from '../requests/timing.ts';
+import { formatClock } from '../plant-time.ts';
 import type { ChatConfig } from './config.ts';
 import { EXTEND_MINUTES, SHORTEN_MINUTES } from './messages.ts';
 import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, ClickOutcome, Platform } from './model.ts';
@@ -208,11 +210,13 @@ export class ApprovalCore implements ClickHandler {
       await requests.deny(user, request.id, undefined);
       return { ok: true, code: 'denied', text: `You denied ${request.requester.name}'s request for ${request.machine.name}.` };
     }
-    const shortenedEnd = Math.min(Date.parse(request.windowStart) + SHORTEN_MINUTES * 60_000, Date.parse(request.windowEnd));
+    // From when the approval grants (now, for a late approval or a "start when approved" window).
+    const window = approvalWindow(request, Date.now());
+    const shortenedEnd = Math.min(window.startMs + SHORTEN_MINUTES * 60_000, window.endMs);
     const input = action === 'shorten' ? { windowEnd: new Date(shortenedEnd).toISOString() } : {};
     const after = await requests.approve(user, request.id, input);
     if (after.state === 'pending') return { ok: true, code: 'approval_added', text: 'Your approval is recorded; this machine needs one more.' };
-    const until = after.grant === null ? '' : ` until ${after.grant.end.slice(11, 16)} UTC`;
+    const until = after.grant === null ? '' : ` until ${formatClock(after.grant.end, after.machine.siteTimeZone)}`;
     return { ok: true, code: 'approved', text: `You approved ${request.requester.name}'s access to ${request.machine.name}${until}.` };
   }
 
@@ -236,6 +240,7 @@ export class ApprovalCore implements ClickHandler {
     const minutes = Math.min(EXTEND_MINUTES, machine?.maxWindowMinutes ?? EXTEND_MINUTES);
     const extension = await this.#deps.requests.create(user, {
       machineId: request.machine.id,
+      start: 'at',
       windowStart: start,
       windowEnd: new Date(Date.parse(start) + minutes * 60_000).toISOString(),
       reason: `Extension of the current window (asked from chat). Original reason: ${request.reason}`.slice(0, 2000),
@@ -243,7 +248,7 @@ export class ApprovalCore implements ClickHandler {
       ...(request.workOrder === null ? {} : { workOrder: request.workOrder }),
     });
     await this.#deps.store.dropNonce(nonceScope('extend', request.id));
-    return { ok: true, code: 'extension_requested', text: `Extension until ${extension.windowEnd.slice(11, 16)} UTC requested; a plant manager must approve it.` };
+    return { ok: true, code: 'extension_requested', text: `Extension until ${formatClock(extension.windowEnd, extension.machine.siteTimeZone)} requested; a plant manager must approve it.` };
   }
 
   private async auditClick(click: ChatClick, user: AirlockUser | undefined, request: AccessRequest | undefined, action: string, outcome: 'ok' | 'refused', code: string): Promise<void> {

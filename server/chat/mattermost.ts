@@ -124,8 +124,9 @@ export class MattermostAdapter implements ChatAdapter {
     };
   }
 
+  /** Read from the message, not its buttons: a decided card has none, and its post must still name the request (a repeated click is checked against it). */
   private subjectOf(m: ChatMessage): string {
-    return m.actions.find((a) => a.kind === 'button')?.value.requestId ?? '';
+    return m.requestId;
   }
 
   async post(to: Destination, message: ChatMessage): Promise<CopyRef> {

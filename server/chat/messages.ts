@@ -3,6 +3,7 @@
 import type { AccessRequest } from '../requests/schema.ts';
 import type { Machine, Policy } from '../inventory/schema.ts';
 import type { ChatMessage, MessageAction } from './model.ts';
+import { formatClock, formatInstant, formatSpan } from '../plant-time.ts';
 
 /** "Shorten" approves this much of the window: a first look, with an extension if more is needed. */
 export const SHORTEN_MINUTES = 60;
@@ -27,13 +28,13 @@ export function portalLinks(publicUrl: string): PortalLinks {
   };
 }
 
-const hhmm = (iso: string): string => iso.slice(11, 16);
+/** "Vera Vendor (Acme Automation)": the company by its name. */
+const vendorOf = (r: AccessRequest): string => (r.requester.companyName === null ? r.requester.name : `${r.requester.name} (${r.requester.companyName})`);
 
-/** "2026-11-26 08:00–09:30 UTC": chat clients show it to people in several time zones. */
-export function formatWindow(start: string, end: string): string {
-  const sameDay = start.slice(0, 10) === end.slice(0, 10);
-  return `${start.slice(0, 10)} ${hhmm(start)}–${sameDay ? '' : `${end.slice(0, 10)} `}${hhmm(end)} UTC`;
-}
+/** A window in the plant's time, as the web UI writes it ("26 Nov 2026, 09:00–10:30 CET"). */
+const windowOf = (r: AccessRequest, start: string, end: string): string => formatSpan(start, end, r.machine.siteTimeZone);
+/** A time of day in the plant's time ("10:30 CET"). */
+const clockOf = (r: AccessRequest, iso: string): string => formatClock(iso, r.machine.siteTimeZone);
 
 function formatPolicy(p: Policy): string {
   if (p.readOnly) return 'view only';
@@ -48,11 +49,11 @@ function stateLine(r: AccessRequest): string | undefined {
     case 'pending':
       return r.approvals.length > 0 ? `Approved by ${r.approvals.map((a) => a.by.name).join(', ')}; ${r.requiredApprovals - r.approvals.length} more approval needed` : undefined;
     case 'approved':
-      return `✅ Approved${by(r.decision)}${r.grant !== null && r.grant.end !== r.windowEnd ? ` (until ${hhmm(r.grant.end)} UTC)` : ''}`;
+      return `✅ Approved${by(r.decision)}${r.grant !== null && r.grant.end !== r.windowEnd ? ` (until ${clockOf(r, r.grant.end)})` : ''}`;
     case 'denied':
       return `⛔ Denied${by(r.decision)}`;
     case 'expired':
-      return '⌛ Expired: nobody decided before the window started';
+      return `⌛ Expired: ${EXPIRED_WHY[r.expiredReason ?? 'window_ended']}`;
     case 'cancelled':
       return '✖ Cancelled by the vendor';
     case 'active':
@@ -64,6 +65,19 @@ function stateLine(r: AccessRequest): string | undefined {
   }
 }
 
+/** Why a request expired, in the words the web UI uses too. */
+const EXPIRED_WHY: Record<NonNullable<AccessRequest['expiredReason']>, string> = {
+  window_ended: 'nobody decided before the window ended',
+  not_decided_in_time: 'nobody decided in time (it was to start when approved)',
+  window_started: 'nobody decided before the window started',
+};
+
+/** The window as the card shows it: "starts when approved" has a length, not yet a time. */
+function requestedWindow(r: AccessRequest): string {
+  if (r.timing.start === 'on_approval' && r.state === 'pending') return `starts when approved, for ${r.timing.durationMinutes} min`;
+  return windowOf(r, r.windowStart, r.windowEnd);
+}
+
 export interface RequestCardOptions {
   /** The decide nonce when the card may carry decision buttons; undefined for a read-only card. */
   nonce: string | undefined;
@@ -71,10 +85,10 @@ export interface RequestCardOptions {
 
 /** The approval card: details, state, and the buttons the machine's chat setting allows. */
 export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDecision'> | undefined, links: PortalLinks, opts: RequestCardOptions): ChatMessage {
-  const vendor = r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})`;
+  const vendor = vendorOf(r);
   const fields = [
     { label: 'Vendor', value: vendor },
-    { label: 'Window', value: formatWindow(r.windowStart, r.windowEnd) },
+    { label: 'Window', value: requestedWindow(r) },
     { label: 'Reason', value: r.reason },
     ...(r.workOrder === null ? [] : [{ label: 'Work order', value: r.workOrder }]),
     { label: 'Session', value: formatPolicy(r.requestedPolicy) },
@@ -90,7 +104,7 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
   } else if (r.state === 'pending' && opts.nonce !== undefined) {
     const value = { requestId: r.id, nonce: opts.nonce };
     actions.push({ kind: 'button', action: 'approve', label: 'Approve', style: 'primary', value });
-    const minutes = (Date.parse(r.windowEnd) - Date.parse(r.windowStart)) / 60_000;
+    const minutes = r.timing.durationMinutes;
     if (minutes > SHORTEN_MINUTES) actions.push({ kind: 'button', action: 'shorten', label: `Approve ${SHORTEN_MINUTES} min`, style: 'default', value });
     actions.push({ kind: 'button', action: 'deny', label: 'Deny', style: 'danger', value });
     actions.push({ kind: 'link', label: 'Open in Airlock', url: links.review(r.id) });
@@ -98,19 +112,48 @@ export function requestMessage(r: AccessRequest, machine: Pick<Machine, 'chatDec
     actions.push({ kind: 'link', label: 'Open in Airlock', url: r.state === 'pending' ? links.review(r.id) : links.request(r.id) });
   }
   return {
-    text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${formatWindow(r.windowStart, r.windowEnd)}`,
+    requestId: r.id,
+    text: `${r.state === 'pending' ? 'Access request' : 'Access request (decided)'}: ${vendor} → ${r.machine.name}, ${requestedWindow(r)}`,
     title: `${r.extendsRequestId === null ? 'Access request' : 'Extension request'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields,
     ...(status === undefined ? {} : { status }),
     actions,
-    expiresAt: new Date(r.windowStart),
+    expiresAt: new Date(r.timing.decideBy),
   };
 }
 
 const grantEnd = (r: AccessRequest): Date => new Date(r.grant?.end ?? r.windowEnd);
 
-/** "Session started", with Watch and (while it runs) Terminate, and Terminate and revoke access. */
-export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: { nonce: string | undefined; endedReason?: string }): ChatMessage {
+/** Why a session ended, in words (the broker's code follows in brackets, for the plant's support). */
+const END_WORDS: Record<string, string> = {
+  disconnected: 'the vendor disconnected',
+  window_ended: 'the access window ended',
+  revoked: 'the access was revoked',
+  terminated: 'a plant manager terminated it',
+  terminated_and_revoked: 'a plant manager terminated it and revoked the access',
+  taken_over: 'it was opened again in another window',
+  signed_out: 'the vendor signed out',
+  instance_lost: 'the portal instance holding it stopped',
+  recording_stalled: 'recording failed',
+  recording_failed: 'recording failed',
+  store_unavailable: 'Airlock lost its state store',
+};
+
+export interface SessionMessageOptions {
+  /** The terminate nonce while the buttons hold; undefined once they are retired. */
+  nonce: string | undefined;
+  /** Set once the session is over: the broker's end reason. */
+  endedReason?: string;
+  /** While it runs, after the ending-soon warning: minutes left then. */
+  endingInMinutes?: number;
+}
+
+/**
+ * One message per session, updated in place as it goes: started (Watch, Terminate, Terminate and
+ * revoke access), the window ending soon, then over with the link to its recording. Before, each
+ * step was a message of its own (about 3 per session and destination).
+ */
+export function sessionMessage(r: AccessRequest, sessionId: string, links: PortalLinks, opts: SessionMessageOptions): ChatMessage {
   const running = opts.endedReason === undefined;
   const actions: MessageAction[] = [];
   if (running) actions.push({ kind: 'link', label: 'Watch', url: links.watch(sessionId) });
@@ -118,21 +161,34 @@ export function sessionMessage(r: AccessRequest, sessionId: string, links: Porta
     actions.push({ kind: 'button', action: 'terminate', label: 'Terminate session', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
     actions.push({ kind: 'button', action: 'terminate_revoke', label: 'Terminate and revoke access', style: 'danger', value: { requestId: r.id, nonce: opts.nonce, sessionId } });
   }
+  if (!running) actions.push({ kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) });
   actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
+  const ending = running && opts.endingInMinutes !== undefined;
+  const reason = opts.endedReason ?? '';
+  const status = !running
+    ? `■ Ended: ${END_WORDS[reason] ?? reason} (${reason}) · 🎞 recording ready for auditors`
+    : ending
+      ? `⏳ Window ends in ${opts.endingInMinutes ?? 0} min (${clockOf(r, grantEnd(r).toISOString())}); the vendor may ask for an extension, which needs a new approval.`
+      : undefined;
   return {
-    text: `${running ? 'Session started' : 'Session over'}: ${r.requester.name} on ${r.machine.name}`,
+    requestId: r.id,
+    text: !running
+      ? `Session over, recording ready: ${r.requester.name} on ${r.machine.name}`
+      : ending
+        ? `Window ending in ${opts.endingInMinutes ?? 0} min: ${r.requester.name} on ${r.machine.name}`
+        : `Session started: ${r.requester.name} on ${r.machine.name}`,
     title: `${running ? '▶ Session started' : '■ Session over'}: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
-      { label: 'Vendor', value: r.requester.company === null ? r.requester.name : `${r.requester.name} (${r.requester.company})` },
-      { label: 'Window', value: formatWindow(r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
+      { label: 'Vendor', value: vendorOf(r) },
+      { label: 'Window', value: windowOf(r, r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
     ],
-    ...(running ? {} : { status: `Ended: ${opts.endedReason ?? ''}` }),
+    ...(status === undefined ? {} : { status }),
     actions,
-    expiresAt: grantEnd(r),
+    expiresAt: running ? grantEnd(r) : new Date(Date.now() + 86_400_000),
   };
 }
 
-/** The warning before a window ends; Extend files an extension for approval (the vendor's click only). */
+/** The warning before a window ends, to the vendor: Extend files an extension for approval (only their own click counts). */
 export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: PortalLinks, opts: { nonce: string | undefined }): ChatMessage {
   const actions: MessageAction[] = [];
   if (opts.nonce !== undefined) {
@@ -140,31 +196,15 @@ export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: 
   }
   actions.push({ kind: 'link', label: 'Open in Airlock', url: links.request(r.id) });
   return {
+    requestId: r.id,
     text: `Window ending in ${minutesLeft} min: ${r.requester.name} on ${r.machine.name}`,
     title: `⏳ Window ends in ${minutesLeft} min: ${r.machine.name} · ${r.machine.siteName}`,
     fields: [
       { label: 'Vendor', value: r.requester.name },
-      { label: 'Ends', value: `${grantEnd(r).toISOString().slice(0, 16).replace('T', ' ')} UTC` },
+      { label: 'Ends', value: formatInstant(grantEnd(r).toISOString(), r.machine.siteTimeZone) },
     ],
-    status: 'The vendor may ask for an extension; it needs a new approval.',
+    status: `Extend asks for ${EXTEND_MINUTES} more minutes; a plant manager must approve it.`,
     actions,
     expiresAt: grantEnd(r),
-  };
-}
-
-/** The final notice: the session is over and its recording can be replayed by auditors. */
-export function recordingReadyMessage(r: AccessRequest, sessionId: string, reason: string | undefined, links: PortalLinks): ChatMessage {
-  return {
-    text: `Session ended, recording ready: ${r.requester.name} on ${r.machine.name}`,
-    title: `🎞 Session ended, recording ready: ${r.machine.name} · ${r.machine.siteName}`,
-    fields: [
-      { label: 'Vendor', value: r.requester.name },
-      { label: 'Ended because', value: reason ?? 'disconnected' },
-    ],
-    actions: [
-      { kind: 'link', label: 'Open recording (auditors)', url: links.recording(sessionId) },
-      { kind: 'link', label: 'Open in Airlock', url: links.request(r.id) },
-    ],
-    expiresAt: new Date(Date.now() + 86_400_000),
   };
 }

@@ -52,6 +52,8 @@ export type MessageAction =
 
 /** A platform-neutral message; each adapter renders it (Block Kit, Adaptive Card, attachment). */
 export interface ChatMessage {
+  /** The request the message is about: the copy keeps naming it once its buttons are gone. */
+  requestId: string;
   /** One-line summary: notification text and the fallback where cards do not render. */
   text: string;
   title: string;

@@ -11,7 +11,7 @@ import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
 import { nonceScope } from './core.ts';
-import { endingSoonMessage, recordingReadyMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
+import { endingSoonMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
 import { errorMessage, notFound } from '../errors.ts';
@@ -32,8 +32,8 @@ export interface NotifierDeps {
   metrics?: Metrics | undefined;
 }
 
-/** Who gets a message: the site's approvers, or the vendor holding the grant as well. */
-type Audience = 'approvers' | 'approvers-and-vendor';
+/** Who gets a message: the site's approvers (channels and their direct messages), or the vendor holding the grant (a direct message). */
+type Audience = 'approvers' | 'vendor';
 
 const keepUntil = (r: AccessRequest): Date => new Date(Date.parse(r.grant?.end ?? r.windowEnd) + KEEP_AFTER_WINDOW_MS);
 
@@ -76,6 +76,8 @@ export class ChatNotifier {
   }
 
   private async handle(event: DomainEvent): Promise<void> {
+    // The vendor's screen shows who watches; chat has nothing to change.
+    if (event.type === 'session.watchers_changed') return;
     const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
     if (!(await this.#deps.store.claimEvent(digest))) return;
     const request = await this.request(event.requestId);
@@ -87,7 +89,7 @@ export class ChatNotifier {
       case 'session.ended':
         return this.endSession(request, event.sessionId, event.reason);
       case 'grant.ending_soon':
-        return this.postEndingSoon(request, event.minutesLeft ?? 0);
+        return this.endingSoon(request, event.sessionId, event.minutesLeft ?? 0);
       default:
         return this.refreshRequest(request);
     }
@@ -97,7 +99,7 @@ export class ChatNotifier {
     const { store, inventory, links } = this.#deps;
     const machine = await inventory.machine(request.machine.id);
     const decidable = request.state === 'pending' && machine?.chatDecision === 'allowed';
-    const nonce = decidable ? await store.nonce(nonceScope('approve', request.id), new Date(request.windowStart)) : undefined;
+    const nonce = decidable ? await store.nonce(nonceScope('approve', request.id), new Date(request.timing.decideBy)) : undefined;
     return requestMessage(request, machine, links, { nonce });
   }
 
@@ -121,17 +123,25 @@ export class ChatNotifier {
     await this.postAll(`session:${sessionId}`, request, 'approvers', sessionMessage(request, sessionId, this.#deps.links, { nonce }));
   }
 
+  /** The session's own message says it is over, with its recording: no second message. */
   private async endSession(request: AccessRequest, sessionId: string | undefined, reason: string | undefined): Promise<void> {
     if (sessionId === undefined) return;
     await this.#deps.store.dropNonce(nonceScope('terminate', request.id, sessionId));
-    const { links } = this.#deps;
-    await this.updateAll(`session:${sessionId}`, sessionMessage(request, sessionId, links, { nonce: undefined, endedReason: reason ?? 'disconnected' }));
-    await this.postAll(`recording:${sessionId}`, request, 'approvers', recordingReadyMessage(request, sessionId, reason, links));
+    await this.updateAll(`session:${sessionId}`, sessionMessage(request, sessionId, this.#deps.links, { nonce: undefined, endedReason: reason ?? 'disconnected' }));
   }
 
-  private async postEndingSoon(request: AccessRequest, minutesLeft: number): Promise<void> {
-    const nonce = await this.#deps.store.nonce(nonceScope('extend', request.id), new Date(request.grant?.end ?? request.windowEnd));
-    await this.postAll(`extend:${request.id}`, request, 'approvers-and-vendor', endingSoonMessage(request, minutesLeft, this.#deps.links, { nonce }));
+  /**
+   * The window ends soon: the approvers' session message says so (updated, not a new post), and
+   * the vendor alone gets Extend in a direct message; only their click may file an extension.
+   */
+  private async endingSoon(request: AccessRequest, sessionId: string | undefined, minutesLeft: number): Promise<void> {
+    const { store, links } = this.#deps;
+    if (sessionId !== undefined) {
+      const terminate = await store.currentNonce(nonceScope('terminate', request.id, sessionId));
+      await this.updateAll(`session:${sessionId}`, sessionMessage(request, sessionId, links, { nonce: terminate, endingInMinutes: minutesLeft }));
+    }
+    const nonce = await store.nonce(nonceScope('extend', request.id), new Date(request.grant?.end ?? request.windowEnd));
+    await this.postAll(`extend:${request.id}`, request, 'vendor', endingSoonMessage(request, minutesLeft, links, { nonce }));
   }
 
   /** Posts to every destination; one failing destination does not stop the others. */
@@ -178,6 +188,10 @@ export class ChatNotifier {
       const adapter = adapters.get(platform);
       if (adapter !== undefined) out.push({ adapter, to });
     };
+    if (audience === 'vendor') {
+      for (const link of await store.linksOf(request.requester.id)) add(link.identity.platform, { kind: 'direct', user: link.identity });
+      return out;
+    }
     if (route?.slack?.channel !== undefined) add('slack', { kind: 'channel', channel: route.slack.channel });
     if (route?.mattermost?.channelId !== undefined) add('mattermost', { kind: 'channel', channel: route.mattermost.channelId });
     if (route?.teams?.conversationId !== undefined && route.teams.serviceUrl !== undefined) {
@@ -189,16 +203,12 @@ export class ChatNotifier {
     if (route?.slack?.directMessages === true) dmPlatforms.add('slack');
     if (route?.teams?.directMessages === true) dmPlatforms.add('teams');
     if (route?.mattermost?.directMessages === true) dmPlatforms.add('mattermost');
-    const vendorToo = audience === 'approvers-and-vendor';
-    if (dmPlatforms.size === 0 && !vendorToo) return out;
+    if (dmPlatforms.size === 0) return out;
     for (const link of await store.allLinks()) {
-      const isVendor = vendorToo && link.userId === request.requester.id;
-      if (!isVendor && !dmPlatforms.has(link.identity.platform)) continue;
-      if (!isVendor) {
-        // Routing only (whom to show the card): the click itself is checked against a fresh identity.
-        const profile = (await store.profile(link.userId))?.user;
-        if (profile === undefined || !mayDecide(profile, { siteId, requesterId: request.requester.id })) continue;
-      }
+      if (!dmPlatforms.has(link.identity.platform)) continue;
+      // Routing only (whom to show the card): the click itself is checked against a fresh identity.
+      const profile = (await store.profile(link.userId))?.user;
+      if (profile === undefined || !mayDecide(profile, { siteId, requesterId: request.requester.id })) continue;
       add(link.identity.platform, { kind: 'direct', user: link.identity });
     }
     return out;

@@ -19,6 +19,8 @@ export const DOMAIN_EVENT_TYPES = [
   /** The broker's: a session opened or closed on a grant, and a grant nearing its end. */
   'session.started',
   'session.ended',
+  /** Someone started or stopped watching a live session (sessions/watchers.ts). */
+  'session.watchers_changed',
   'grant.ending_soon',
   /** The finaliser's: a session's recording is signed and indexed (reason "incomplete" if so). */
   'recording.ready',

@@ -4,6 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError, unauthenticated, type FieldIssue } from '../errors.ts';
 import { currentUser } from './current-user.ts';
+import { describeIssue, plainIssue } from './issues.ts';
 import type { AirlockUser } from '../user.ts';
 
 /** Every zod issue as the API names it: the field, a stable code and a readable message. */
@@ -12,8 +13,7 @@ export function zodIssues(error: z.ZodError, part: 'body' | 'query' | 'params'):
 }
 
 function fieldIssue(issue: z.core.$ZodIssue, part: 'body' | 'query' | 'params'): FieldIssue {
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
+  const message = plainIssue(issue);
   const code = issue.code === 'too_big' && issue.origin === 'string' ? 'field_too_long' : 'invalid_input';
   return { field: issue.path.length === 0 ? (part === 'body' ? '' : part) : issue.path.join('.'), code, message };
 }
@@ -27,8 +27,7 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown, part: 'body'
   if (result.success) return result.data;
   const issues = zodIssues(result.error, part);
   const first = issues[0] ?? { field: '', code: 'invalid_input', message: 'invalid' };
-  const message = `${first.field === '' ? part : first.field}: ${first.message}`;
-  throw new AppError(400, first.code, message, part === 'body' ? { issues } : undefined);
+  throw new AppError(400, first.code, describeIssue(result.error.issues[0], part), part === 'body' ? { issues } : undefined);
 }
 
 interface Schemas<P, Q, B> {

@@ -2,11 +2,14 @@
 // each view names its fields, so a field added to a record is not published by accident.
 import type { Company, Machine, Policy, Protocol, Site } from './schema.ts';
 import { hostKeyFingerprint } from './host-keys.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
 /** A site as anyone allowed to see it sees it. */
 export interface SiteView {
   id: string;
   name: string;
+  /** IANA time zone of the plant (server/plant-time.ts). */
+  timeZone: string;
 }
 
 /** A site as the admin edits it: with its retention, when it sets one, and the version an edit must name (If-Match). */
@@ -32,6 +35,7 @@ export interface MachineView {
   name: string;
   siteId: string;
   siteName: string;
+  siteTimeZone: string;
   protocol: Protocol;
   tags: string[];
   maxWindowMinutes: number;
@@ -58,16 +62,22 @@ export interface MachineAdminView extends MachineView {
   version: number;
 }
 
-export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name });
+export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name, timeZone: s.timeZone });
 
 export const presentAdminSite = (s: Site, version: number): SiteAdminView => ({
-  id: s.id,
-  name: s.name,
+  ...presentSite(s),
   ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }),
   version,
 });
 
 export const presentAdminCompany = (c: Company, version: number): CompanyAdminView => ({ id: c.id, name: c.name, sites: c.sites, version });
+
+/** A company as screens name it (GET /api/companies): which sites it may request is the admin's business. */
+export interface CompanyNameView {
+  id: string;
+  name: string;
+}
+export const presentCompanyName = (c: Company): CompanyNameView => ({ id: c.id, name: c.name });
 
 export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): MachineView {
   return {
@@ -75,6 +85,7 @@ export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): Ma
     name: m.name,
     siteId: m.siteId,
     siteName: sites.get(m.siteId)?.name ?? m.siteId,
+    siteTimeZone: sites.get(m.siteId)?.timeZone ?? DEFAULT_TIME_ZONE,
     protocol: m.protocol,
     tags: m.tags,
     maxWindowMinutes: m.maxWindowMinutes,

@@ -10,7 +10,7 @@ import { assertMayAdminister, seesAllInventory } from '../policies.ts';
 import type { AuditLog } from '../audit/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { InventoryStore, WriteExpectation } from './store.ts';
-import { presentAdminCompany, presentAdminMachine, presentAdminSite, presentMachine, presentSite, type MachineAdminView } from './presenter.ts';
+import { presentAdminCompany, presentAdminMachine, presentAdminSite, presentCompanyName, presentMachine, presentSite, type MachineAdminView } from './presenter.ts';
 import {
   companySchema,
   credentialSchema,
@@ -27,6 +27,7 @@ import {
 import { hostKeyFingerprint } from './host-keys.ts';
 import { scanHostKeys } from './host-key-scan.ts';
 import { guacdReadablePrivateKey } from '../vault/ssh-keys.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
 const idParam = z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a valid id') });
 
@@ -49,7 +50,7 @@ export function parseIfMatch(header: string | undefined): WriteExpectation['ifMa
 
 /** The admin screens send back what they read: the fields the portal works out are dropped. */
 function stripReadOnly(body: Record<string, unknown>): Record<string, unknown> {
-  const { siteName: _s, hasCredential: _h, hostKeyFingerprint: _f, version: _v, id: _i, ...rest } = body;
+  const { siteName: _s, siteTimeZone: _z, hasCredential: _h, hostKeyFingerprint: _f, version: _v, id: _i, ...rest } = body;
   for (const optional of ['rdpSecurity', 'hostKey', 'hostKeyPolicy', 'retentionDays', 'stepUpMinutes']) if (rest[optional] === null) delete rest[optional];
   return rest;
 }
@@ -95,6 +96,16 @@ export function inventoryRoutes(deps: {
   }
 
   router.get('/api/sites', route({}, async ({ user }) => ({ sites: [...(await visibleSites(user)).values()].map(presentSite) })));
+
+  // Vendor companies by name, so screens show names, not ids: staff see all, a vendor their own.
+  router.get(
+    '/api/companies',
+    route({}, async ({ user }) => {
+      const all = await inventory.companies();
+      const visible = seesAllInventory(user) ? all : all.filter((c) => c.id === user.company);
+      return { companies: visible.map(presentCompanyName) };
+    }),
+  );
 
   router.get(
     '/api/machines',
@@ -161,10 +172,24 @@ export function inventoryRoutes(deps: {
   admin.put(
     '/sites/:id',
     route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
-      const site = checkedSite({ ...stripReadOnly(body), id: params.id });
+      // A body without a time zone keeps the site's (screens that edit the name do not send it).
+      const given = stripReadOnly(body);
+      const timeZone = typeof given['timeZone'] === 'string' ? given['timeZone'] : ((await inventory.site(params.id))?.timeZone ?? DEFAULT_TIME_ZONE);
+      const site = checkedSite({ ...given, id: params.id, timeZone });
       const version = await inventory.putSite(site, replace(req));
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name });
       return saved(res, version, { site: presentAdminSite(site, version) });
+    }),
+  );
+  admin.put(
+    '/sites/:id/time-zone',
+    route({ params: idParam, body: z.strictObject({ timeZone: siteSchema.shape.timeZone.unwrap() }) }, async ({ user, params, body }) => {
+      const before = await inventory.site(params.id);
+      if (before === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
+      const site = { ...before, timeZone: body.timeZone };
+      const version = await inventory.putSite(site);
+      await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name, timeZone: site.timeZone, from: before.timeZone });
+      return { site: presentAdminSite(site, version) };
     }),
   );
   admin.delete(

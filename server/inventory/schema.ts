@@ -2,6 +2,7 @@
 // API) and their types.
 import { z } from 'zod';
 import { MAX_HOST_KEY_LENGTH, parseHostKey } from './host-keys.ts';
+import { DEFAULT_TIME_ZONE, isTimeZone } from '../plant-time.ts';
 
 export const PROTOCOLS = ['rdp', 'vnc', 'ssh', 'telnet'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -48,6 +49,8 @@ export const siteSchema = z.strictObject({
   name: displayName,
   /** Days recordings of this site are kept; absent: AIRLOCK_RETENTION_DAYS. */
   retentionDays: z.number().int().min(1).max(36_500).optional(),
+  /** The plant's IANA time zone: every time about the site is shown in it. */
+  timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').default(DEFAULT_TIME_ZONE),
 });
 export type Site = z.infer<typeof siteSchema>;
 

@@ -4,7 +4,9 @@
 //
 // Request hash fields: id, state, siteId, machineId, requesterId, requiredApprovals,
 // windowStart, windowEnd (ISO), windowStartMs, windowEndMs, requestedPolicy (JSON),
-// doc (JSON, immutable creation data), decision, grant, revocation (JSON), updatedAt.
+// doc (JSON, immutable creation data), decision, grant, revocation (JSON), updatedAt,
+// startMode (at|now|on_approval), durationMs, expiresAtMs (pending until then), expiredReason.
+// Requests filed before start modes lack the last four: a set window, pending until its end.
 import { AUDIT_LUA_PRELUDE } from '../audit/lua.ts';
 import { LuaScript } from '../redis.ts';
 import { RESTRICTIVE } from './policy.ts';
@@ -13,7 +15,7 @@ import { RESTRICTIVE } from './policy.ts';
  * KEYS: 1 request hash, 2 all index, 3 by-user index, 4 by-site index, 5 pending index,
  *       6 audit stream, 7 audit head, 8 audit seq
  * ARGV: 1 request id, 2 fields JSON (flat object of hash fields), 3 created-at ms,
- *       4 window-start ms, 5 audit event JSON
+ *       4 expires-at ms (the pending index's score), 5 audit event JSON
  */
 export const CREATE_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict', 'duplicate'} end
@@ -34,7 +36,7 @@ return {'ok', 'pending'}
  *       5 audit stream, 6 audit head, 7 audit seq
  * ARGV: 1 action (approve|deny|cancel|expire|revoke|activate|end), 2 actor JSON ({id,name} or
  *       "null" for the system), 3 now ISO, 4 now ms, 5 arguments JSON
- *       ({comment, windowEnd, windowEndMs, policy, reason})
+ *       ({comment, windowEnd, windowEndMs, policy, reason, approvalEnd, approvalEndMs})
  * Returns {'ok', newState} or {'conflict', code, currentState} or {'missing'}.
  */
 export const TRANSITION_SCRIPT = new LuaScript(`${AUDIT_LUA_PRELUDE}
@@ -66,10 +68,20 @@ local function set_state(new_state, extra)
   if new_state ~= 'approved' and new_state ~= 'active' then redis.call('ZREM', KEYS[4], id) end
 end
 
--- A pending request whose window start has passed is expired, whatever was asked.
-if state == 'pending' and now_ms >= tonumber(redis.call('HGET', KEYS[1], 'windowStartMs')) then
-  set_state('expired')
-  audit('request.expired', 'ok', 'window_started', {})
+local mode = redis.call('HGET', KEYS[1], 'startMode') or 'at'
+local function expires_at()
+  local v = redis.call('HGET', KEYS[1], 'expiresAtMs')
+  if v then return tonumber(v) end
+  return tonumber(redis.call('HGET', KEYS[1], 'windowEndMs'))
+end
+
+-- A pending request stays pending until its window ends (a "start when approved" one until its
+-- decision deadline); then it is expired, whatever was asked, and the reason says which.
+if state == 'pending' and now_ms >= expires_at() then
+  local reason = 'window_ended'
+  if mode == 'on_approval' then reason = 'not_decided_in_time' end
+  set_state('expired', { expiredReason = reason })
+  audit('request.expired', 'ok', reason, {})
   state = 'expired'
   if action == 'expire' then return {'ok', 'expired'} end
 end
@@ -112,9 +124,24 @@ if action == 'approve' then
     audit('request.approval_added', 'ok', nil, { count = #approvals, required = required })
     return {'ok', 'pending'}
   end
-  -- The grant: the requested window and policy, narrowed by every approver's restrictions.
+  -- The grant: the requested window and policy, narrowed by every approver's restrictions. A
+  -- late approval starts the grant now; a "start when approved" window starts now and keeps its length.
+  local grant_start = redis.call('HGET', KEYS[1], 'windowStart')
+  local grant_start_ms = tonumber(redis.call('HGET', KEYS[1], 'windowStartMs'))
   local grant_end = redis.call('HGET', KEYS[1], 'windowEnd')
   local grant_end_ms = tonumber(redis.call('HGET', KEYS[1], 'windowEndMs'))
+  local moved = nil
+  if mode == 'on_approval' then
+    if args.approvalEnd == nil or args.approvalEnd == cjson.null then return redis.error_reply('approvalEnd missing for an on_approval request') end
+    grant_start = now_iso
+    grant_start_ms = now_ms
+    grant_end = args.approvalEnd
+    grant_end_ms = args.approvalEndMs
+    moved = { windowStart = now_iso, windowStartMs = string.format('%d', now_ms), windowEnd = grant_end, windowEndMs = string.format('%d', grant_end_ms) }
+  elseif now_ms > grant_start_ms then
+    grant_start = now_iso
+    grant_start_ms = now_ms
+  end
   local policy = cjson.decode(redis.call('HGET', KEYS[1], 'requestedPolicy'))
   for _, json in ipairs(approvals) do
     local a = cjson.decode(json)
@@ -127,12 +154,20 @@ if action == 'approve' then
       for k, v in pairs(a.policy) do if restrictive[k] ~= nil and v == restrictive[k] then policy[k] = v end end
     end
   end
-  local grant = { start = redis.call('HGET', KEYS[1], 'windowStart'), ['end'] = grant_end, policy = policy }
-  set_state('approved', {
+  if grant_end_ms <= grant_start_ms then
+    -- An earlier approver shortened the window to an end that has passed: nothing left to grant.
+    redis.call('RPOP', KEYS[2])
+    audit('request.approve', 'refused', 'window_passed', { shortenedEnd = grant_end })
+    return {'conflict', 'window_passed', state}
+  end
+  local grant = { start = grant_start, ['end'] = grant_end, policy = policy }
+  local fields = {
     grant = cjson.encode(grant),
     grantEndMs = string.format('%d', grant_end_ms),
     decision = cjson.encode({ by = actor, at = now_iso, comment = opt(args.comment) }),
-  })
+  }
+  if moved then for k, v in pairs(moved) do fields[k] = v end end
+  set_state('approved', fields)
   redis.call('ZADD', KEYS[4], grant_end_ms, id)
   audit('request.approved', 'ok', nil, { grantStart = grant.start, grantEnd = grant_end, approvals = #approvals })
   return {'ok', 'approved'}
@@ -146,7 +181,9 @@ elseif action == 'cancel' then
   audit('request.cancelled', 'ok', opt(args.reason), { from = state })
   return {'ok', 'cancelled'}
 elseif action == 'expire' then
-  -- Reached only when the window has not started yet: nothing to do.
+  -- Reached only when the request is not due yet. A request filed before start modes sits in
+  -- the pending index by its window's start: give it its real due time, or the sweep spins on it.
+  redis.call('ZADD', KEYS[3], expires_at(), id)
   return {'conflict', 'not_due', state}
 elseif action == 'revoke' then
   set_state('revoked', { revocation = cjson.encode({ by = actor, at = now_iso, reason = opt(args.reason) }) })

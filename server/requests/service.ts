@@ -4,13 +4,15 @@ import { randomUUID } from 'node:crypto';
 import type { AirlockUser } from '../user.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { InventoryStore } from '../inventory/store.ts';
-import type { InvalidatedAccess, InventoryChange, Machine, Policy } from '../inventory/schema.ts';
+import type { InvalidatedAccess, InventoryChange, Machine, Policy, Site } from '../inventory/schema.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 import { encodeAuditEvent, type AuditLog } from '../audit/store.ts';
 import type { DomainEventType, EventBus } from '../events/bus.ts';
 import { assertMayCancel, assertMayDecide, assertMayRequest, assertMayRevoke, canSeeRequest, decisionSites, isRequester, mayDecide, requestListSites } from '../policies.ts';
 import type { AccessRequest, CreateRequestInput, PersonRef, RequestPage, RequestState } from './schema.ts';
 import { keys } from '../keys.ts';
 import { loosenedFlags, restrictPolicy } from './policy.ts';
+import { approvalWindow, ON_APPROVAL_DECIDE_MS } from './timing.ts';
 import type { RequestStore, StoredRequest, TransitionAction, TransitionArgs } from './store.ts';
 import type { z } from 'zod';
 import type { approveSchema, listQuerySchema } from './schema.ts';
@@ -30,6 +32,7 @@ const CONFLICT_MESSAGES: Record<string, string> = {
   not_revocable: 'Only approved or active grants can be revoked.',
   not_active: 'This grant is not active.',
   not_pending: 'This request is not pending.',
+  window_passed: 'The window, as another approver shortened it, has already ended; nothing is left to approve.',
 };
 
 const EVENT_FOR_STATE: Partial<Record<RequestState, DomainEventType>> = {
@@ -51,6 +54,11 @@ export interface Grant {
 }
 
 export type ListQuery = z.infer<typeof listQuerySchema>;
+
+interface Names {
+  sites: ReadonlyMap<string, Site>;
+  companies: ReadonlyMap<string, string>;
+}
 export type ApproveInput = z.infer<typeof approveSchema>;
 
 const person = (user: AirlockUser): PersonRef => ({ id: user.id, name: user.name });
@@ -118,19 +126,16 @@ export class RequestService {
     if (machine === undefined) {
       throw badRequest('unknown_machine', `No machine "${input.machineId}" that you may request.`);
     }
-    const start = new Date(input.windowStart);
-    const end = new Date(input.windowEnd);
-    if (end.getTime() <= start.getTime()) throw badRequest('window_end_before_start', 'The window must end after it starts.');
-    if (start.getTime() < now.getTime()) throw badRequest('window_in_past', 'The window must start in the future.');
-    if (start.getTime() > now.getTime() + MAX_LEAD_DAYS * 86_400_000) {
-      throw badRequest('window_too_far', `The window may start at most ${MAX_LEAD_DAYS} days ahead.`);
-    }
+    const { start, end, expiresAt } = windowOf(input, now);
     const minutes = (end.getTime() - start.getTime()) / 60_000;
     if (minutes > machine.maxWindowMinutes) {
       throw badRequest('window_too_long', `${machine.name} allows windows of at most ${machine.maxWindowMinutes} minutes.`);
     }
     const requestedPolicy = this.requestedPolicy(machine, input.policy);
-    if (input.extendsRequestId !== undefined) await this.checkExtension(user, machine, input.extendsRequestId, start);
+    if (input.extendsRequestId !== undefined) {
+      if (input.start !== 'at') throw badRequest('invalid_extension', 'An extension starts when the grant it extends ends: give that as its start.');
+      await this.checkExtension(user, machine, input.extendsRequestId, start);
+    }
 
     const site = await this.inventory.site(machine.siteId);
     const id = randomUUID();
@@ -150,7 +155,7 @@ export class RequestService {
       target: { type: 'request', id },
       outcome: 'ok',
       reason: null,
-      details: { machine: machine.id, windowStart: start.toISOString(), windowEnd: end.toISOString(), extends: input.extendsRequestId ?? null },
+      details: { machine: machine.id, start: input.start, windowStart: start.toISOString(), windowEnd: end.toISOString(), extends: input.extendsRequestId ?? null },
       site: machine.siteId,
     });
     await this.store.create(
@@ -164,11 +169,14 @@ export class RequestService {
         requiredApprovals: machine.requiredApprovals,
         requestedPolicy,
         createdAtMs: now.getTime(),
+        startMode: input.start,
+        durationMs: end.getTime() - start.getTime(),
+        expiresAtMs: expiresAt.getTime(),
       },
       auditEvent,
     );
     await this.publish('request.created', id, 'pending', machine.siteId, user.id, user.id, createdAt);
-    return this.mustGet(id).then((s) => s.request);
+    return this.present(await this.mustGet(id), await this.names());
   }
 
   /** The machine's policy is the ceiling; a request may ask for less, never more. */
@@ -195,14 +203,14 @@ export class RequestService {
   /** For internal modules (the finaliser, the chat integration): a request by id, without a user's visibility rules. */
   async lookup(id: string): Promise<AccessRequest | undefined> {
     const stored = await this.store.get(id);
-    return stored === undefined ? undefined : this.present(stored);
+    return stored === undefined ? undefined : this.present(stored, await this.names());
   }
 
   async get(user: AirlockUser, id: string): Promise<AccessRequest> {
     const stored = await this.store.get(id);
     // Requests the user may not see are reported as missing: their existence is not revealed.
     if (stored === undefined || !canSeeRequest(user, stored)) throw notFound('unknown_request', 'No such request.');
-    return this.present(stored);
+    return this.present(stored, await this.names());
   }
 
   async list(user: AirlockUser, query: ListQuery): Promise<RequestPage> {
@@ -223,7 +231,8 @@ export class RequestService {
     }
     const page = stored.slice(0, query.limit).filter((s) => canSeeRequest(user, s));
     const more = stored.length > query.limit;
-    const requests = page.map((s) => this.present(s));
+    const names = await this.names();
+    const requests = page.map((s) => this.present(s, names));
     // The vendor's own list and the approver's inbox flag overlapping windows; the wide lists skip the scans.
     const overlaps = query.scope === 'all' ? undefined : await this.overlaps(user, requests);
     return { requests, nextCursor: more ? String(offset + query.limit) : null, ...(overlaps === undefined ? {} : { overlaps }) };
@@ -270,9 +279,10 @@ export class RequestService {
     const out: Record<string, string[]> = {};
     const byRequester = new Map<string, AccessRequest[]>();
     for (const r of requests.filter(live)) byRequester.set(r.requester.id, [...(byRequester.get(r.requester.id) ?? []), r]);
+    const names = byRequester.size === 0 ? undefined : await this.names();
     for (const [requesterId, targets] of byRequester) {
       const ids = await this.store.idsFrom(keys.requests.byUser(requesterId), 0, GRANT_SCAN_LIMIT);
-      const others = (await this.store.getMany(ids)).filter((o) => canSeeRequest(user, o)).map((o) => this.present(o)).filter(live);
+      const others = (await this.store.getMany(ids)).filter((o) => canSeeRequest(user, o)).map((o) => this.present(o, names as Names)).filter(live);
       for (const r of targets) {
         const [start, end] = window(r);
         const found = others.filter((o) => o.id !== r.id && o.machine.id === r.machine.id && window(o)[0] < end && start < window(o)[1]).map((o) => o.id);
@@ -290,19 +300,36 @@ export class RequestService {
     return (await this.store.getMany(ids)).filter(
       (s) =>
         s.request.state === 'pending' &&
-        s.windowStartMs > now &&
+        s.expiresAtMs > now &&
         mayDecide(user, s) &&
         !s.request.approvals.some((a) => a.by.id === user.id),
     );
   }
 
-  /** A pending request whose window has started is expired, even before the sweep records it. */
+  /** A pending request whose window has ended (or decision deadline passed) is expired, even before the sweep records it. */
   private presentState(s: StoredRequest): RequestState {
-    return s.request.state === 'pending' && s.windowStartMs <= this.now().getTime() ? 'expired' : s.request.state;
+    return s.request.state === 'pending' && s.expiresAtMs <= this.now().getTime() ? 'expired' : s.request.state;
   }
 
-  private present(s: StoredRequest): AccessRequest {
-    return { ...s.request, state: this.presentState(s) };
+  /** The names and zones requests are shown with, as the inventory has them now (two reads per call, not per request). */
+  private async names(): Promise<Names> {
+    const [sites, companies] = await Promise.all([this.inventory.sites(), this.inventory.companies()]);
+    return { sites: new Map(sites.map((x) => [x.id, x])), companies: new Map(companies.map((c) => [c.id, c.name])) };
+  }
+
+  private present(s: StoredRequest, names: Names): AccessRequest {
+    const site = names.sites.get(s.siteId);
+    const company = s.request.requester.company;
+    const request: AccessRequest = {
+      ...s.request,
+      machine: { ...s.request.machine, siteName: site?.name ?? s.request.machine.siteName, siteTimeZone: site?.timeZone ?? DEFAULT_TIME_ZONE },
+      // The company's name as the plant knows it (the id when the company is gone).
+      requester: { ...s.request.requester, companyName: company === null ? null : (names.companies.get(company) ?? company) },
+    };
+    const state = this.presentState(s);
+    if (state === s.request.state) return request;
+    // Due but not swept yet: the reason the sweep will record.
+    return { ...request, state, expiredReason: s.request.timing.start === 'on_approval' ? 'not_decided_in_time' : 'window_ended' };
   }
 
   private async mustGet(id: string): Promise<StoredRequest> {
@@ -349,11 +376,17 @@ export class RequestService {
   async approve(user: AirlockUser, id: string, input: ApproveInput): Promise<AccessRequest> {
     const stored = await this.forAction(user, id, 'request.approve');
     await this.authorized(user, 'request.approve', stored, () => assertMayDecide(user, stored));
+    const now = this.now();
     const args: TransitionArgs = { comment: input.comment };
+    // What this approval grants if it is the last: a late one starts now, "start when approved" starts now for its length.
+    const window = approvalWindow(stored.request, now.getTime());
+    if (stored.request.timing.start === 'on_approval') {
+      args.approvalEnd = new Date(window.endMs).toISOString();
+      args.approvalEndMs = window.endMs;
+    }
     if (input.windowEnd !== undefined) {
       const end = new Date(input.windowEnd);
-      const start = new Date(stored.request.windowStart);
-      if (end.getTime() <= start.getTime() || end.getTime() > new Date(stored.request.windowEnd).getTime()) {
+      if (end.getTime() <= window.startMs || end.getTime() > window.endMs) {
         throw badRequest('invalid_window_end', 'A shortened window must end after it starts and no later than requested.');
       }
       args.windowEnd = end.toISOString();
@@ -372,7 +405,7 @@ export class RequestService {
       throw conflict('request_invalidated', "The machine or the vendor's access changed since this request was filed; it can no longer be approved.");
     }
     args.policy = restrictPolicy(machine.policy, stored.request.requestedPolicy, input.policy);
-    return this.transition(user, stored, 'approve', args);
+    return this.transition(user, stored, 'approve', args, now);
   }
 
   async deny(user: AirlockUser, id: string, comment: string | undefined): Promise<AccessRequest> {
@@ -393,8 +426,7 @@ export class RequestService {
     return this.transition(user, stored, 'revoke', { reason });
   }
 
-  private async transition(user: AirlockUser, stored: StoredRequest, action: TransitionAction, args: TransitionArgs): Promise<AccessRequest> {
-    const now = this.now();
+  private async transition(user: AirlockUser, stored: StoredRequest, action: TransitionAction, args: TransitionArgs, now: Date = this.now()): Promise<AccessRequest> {
     const result = await this.store.transition(stored.request.id, action, person(user), args, now);
     if (!result.ok) {
       if (result.state === 'expired' && stored.request.state === 'pending') {
@@ -405,7 +437,7 @@ export class RequestService {
     this.metrics?.requestTransitions.inc({ action, state: result.state });
     const type: DomainEventType = result.state === 'pending' ? 'request.approval_added' : (EVENT_FOR_STATE[result.state] ?? 'request.decided');
     await this.publish(type, stored.request.id, result.state, stored.siteId, stored.requesterId, user.id, now.toISOString());
-    return this.present(await this.mustGet(stored.request.id));
+    return this.present(await this.mustGet(stored.request.id), await this.names());
   }
 
   /**
@@ -507,6 +539,37 @@ export class RequestService {
   private async publish(type: DomainEventType, requestId: string, state: string, siteId: string, requesterId: string, actorId: string | null, at: string): Promise<void> {
     await this.events.publish({ type, requestId, state, siteId, requesterId, actorId, at });
   }
+}
+
+/**
+ * The window a new request asks for, and until when it may wait for a decision, from its start
+ * mode. Refusals name the problem in plain words; nothing is stored.
+ */
+function windowOf(input: CreateRequestInput, now: Date): { start: Date; end: Date; expiresAt: Date } {
+  const duration = input.durationMinutes === undefined ? undefined : input.durationMinutes * 60_000;
+  if (input.start === 'on_approval') {
+    if (duration === undefined) throw badRequest('duration_required', 'Say how long the window lasts (durationMinutes): it starts when the request is approved.');
+    if (input.windowStart !== undefined || input.windowEnd !== undefined) {
+      throw badRequest('window_not_allowed', 'A window that starts when approved has a length only, no start or end.');
+    }
+    // Nominal until approved (as if approved now); the approval moves it to its own moment.
+    return { start: now, end: new Date(now.getTime() + duration), expiresAt: new Date(now.getTime() + ON_APPROVAL_DECIDE_MS) };
+  }
+  if (input.start === 'now' && input.windowStart !== undefined) throw badRequest('window_not_allowed', 'A window that starts now has no start time: give its end or its length.');
+  const start = input.start === 'now' ? now : input.windowStart === undefined ? undefined : new Date(input.windowStart);
+  if (start === undefined) throw badRequest('window_required', 'Give the window a start time.');
+  if (input.windowEnd !== undefined && duration !== undefined) throw badRequest('window_not_allowed', 'Give the window an end or a length, not both.');
+  const end = input.windowEnd !== undefined ? new Date(input.windowEnd) : duration !== undefined ? new Date(start.getTime() + duration) : undefined;
+  if (end === undefined) throw badRequest('window_required', 'Give the window an end time or a length.');
+  if (end.getTime() <= start.getTime()) throw badRequest('window_end_before_start', 'The window must end after it starts.');
+  if (input.start === 'at') {
+    if (start.getTime() < now.getTime()) throw badRequest('window_in_past', 'The window must start in the future.');
+    if (start.getTime() > now.getTime() + MAX_LEAD_DAYS * 86_400_000) {
+      throw badRequest('window_too_far', `The window may start at most ${MAX_LEAD_DAYS} days ahead.`);
+    }
+  }
+  // Pending until the window ends: an approval after its start grants what is left of it.
+  return { start, end, expiresAt: end };
 }
 
 /**

@@ -4,8 +4,9 @@ import type { RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { conflict, notFound } from '../errors.ts';
 import type { Policy } from '../inventory/schema.ts';
-import type { AccessRequest, PersonRef, RequestState } from './schema.ts';
+import type { AccessRequest, ExpiredReason, PersonRef, RequestState, StartMode } from './schema.ts';
 import { CREATE_SCRIPT, TRANSITION_SCRIPT } from './lua.ts';
+import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
 export type TransitionAction = 'approve' | 'deny' | 'cancel' | 'expire' | 'revoke' | 'activate' | 'end';
 
@@ -15,14 +16,17 @@ export interface TransitionArgs {
   windowEndMs?: number | undefined;
   policy?: Record<string, boolean> | undefined;
   reason?: string | undefined;
+  /** Approve, "start when approved": the end of the window if this approval is the last (now + length). */
+  approvalEnd?: string | undefined;
+  approvalEndMs?: number | undefined;
 }
 
 export type TransitionResult = { ok: true; state: RequestState } | { ok: false; code: string; state: RequestState };
 
 /** The immutable part of a request, stored as JSON in the `doc` field. */
 export interface RequestDoc {
-  machine: AccessRequest['machine'];
-  requester: AccessRequest['requester'];
+  machine: Omit<AccessRequest['machine'], 'siteTimeZone'>;
+  requester: Omit<AccessRequest['requester'], 'companyName'>;
   reason: string;
   workOrder: string | null;
   extendsRequestId: string | null;
@@ -39,6 +43,11 @@ export interface NewRequest {
   requiredApprovals: 1 | 2;
   requestedPolicy: AccessRequest['requestedPolicy'];
   createdAtMs: number;
+  startMode: StartMode;
+  /** The window's length (for on_approval, what the approval grants from its own moment). */
+  durationMs: number;
+  /** When the request expires if nobody decides: its window's end, or the on_approval deadline. */
+  expiresAtMs: number;
 }
 
 /** A stored request plus the raw numbers the services need. */
@@ -48,6 +57,8 @@ export interface StoredRequest {
   requesterId: string;
   machineId: string;
   windowStartMs: number;
+  /** Pending until then; afterwards it is expired, even before the sweep records it. */
+  expiresAtMs: number;
   grantEndMs: number | null;
 }
 
@@ -55,20 +66,35 @@ function parseJson<T>(value: string | undefined): T | null {
   return value === undefined || value === '' ? null : (JSON.parse(value) as T);
 }
 
+const EXPIRED_REASONS: ReadonlySet<string> = new Set<ExpiredReason>(['window_ended', 'not_decided_in_time', 'window_started']);
+
 function toStored(id: string, h: Record<string, string>, approvals: string[]): StoredRequest {
   const doc = parseJson<RequestDoc>(h['doc']);
   if (doc === null) throw new Error(`request ${id} has no doc`);
+  const windowStartMs = Number(h['windowStartMs']);
+  const windowEndMs = Number(h['windowEndMs']);
+  // Requests filed before start modes existed: a set window, pending until its end.
+  const startMode: StartMode = h['startMode'] === 'now' || h['startMode'] === 'on_approval' ? h['startMode'] : 'at';
+  const durationMs = h['durationMs'] === undefined ? windowEndMs - windowStartMs : Number(h['durationMs']);
+  const expiresAtMs = h['expiresAtMs'] === undefined ? windowEndMs : Number(h['expiresAtMs']);
+  const state = (h['state'] ?? 'pending') as RequestState;
+  const storedReason = h['expiredReason'];
+  // An expiry recorded before reasons were: it happened at the window's start (the earlier rule).
+  const expiredReason = state !== 'expired' ? null : storedReason !== undefined && EXPIRED_REASONS.has(storedReason) ? (storedReason as ExpiredReason) : 'window_started';
   const request: AccessRequest = {
     id,
-    machine: doc.machine,
-    requester: doc.requester,
+    // Zone and company name come from the inventory when the service presents the request.
+    machine: { ...doc.machine, siteTimeZone: DEFAULT_TIME_ZONE },
+    requester: { ...doc.requester, companyName: doc.requester.company },
     reason: doc.reason,
     workOrder: doc.workOrder,
     windowStart: h['windowStart'] ?? '',
     windowEnd: h['windowEnd'] ?? '',
     // Written by create() from a validated policy; read back as is on the hot listing path.
     requestedPolicy: parseJson<Policy>(h['requestedPolicy']) ?? { clipboardCopy: false, clipboardPaste: false, fileTransfer: false, readOnly: true },
-    state: (h['state'] ?? 'pending') as RequestState,
+    state,
+    timing: { start: startMode, durationMinutes: Math.round(durationMs / 60_000), decideBy: new Date(expiresAtMs).toISOString() },
+    expiredReason,
     requiredApprovals: h['requiredApprovals'] === '2' ? 2 : 1,
     approvals: approvals.map((json) => {
       const a = JSON.parse(json) as { by: PersonRef; at: string; comment: string | null };
@@ -86,7 +112,8 @@ function toStored(id: string, h: Record<string, string>, approvals: string[]): S
     siteId: h['siteId'] ?? '',
     requesterId: h['requesterId'] ?? '',
     machineId: h['machineId'] ?? '',
-    windowStartMs: Number(h['windowStartMs']),
+    windowStartMs,
+    expiresAtMs,
     grantEndMs: h['grantEndMs'] === undefined ? null : Number(h['grantEndMs']),
   };
 }
@@ -113,6 +140,9 @@ export class RequestStore {
       requestedPolicy: JSON.stringify(r.requestedPolicy),
       doc: JSON.stringify(r.doc),
       updatedAt: r.doc.createdAt,
+      startMode: r.startMode,
+      durationMs: String(r.durationMs),
+      expiresAtMs: String(r.expiresAtMs),
     };
     const result = (await CREATE_SCRIPT.run(this.redis, {
       keys: [
@@ -125,7 +155,7 @@ export class RequestStore {
         keys.audit.head,
         keys.audit.seq,
       ],
-      arguments: [r.id, JSON.stringify(fields), String(r.createdAtMs), String(r.windowStartMs), auditEventJson],
+      arguments: [r.id, JSON.stringify(fields), String(r.createdAtMs), String(r.expiresAtMs), auditEventJson],
     })) as string[];
     if (result[0] !== 'ok') throw conflict('duplicate_request', 'A request with this id exists already.');
   }
@@ -181,7 +211,7 @@ export class RequestStore {
     return this.redis.zRange(indexKey, 0, -1);
   }
 
-  /** Ids in a score-ordered index whose score is ≤ max (pending by start, grants by end). */
+  /** Ids in a score-ordered index whose score is ≤ max (pending by expiry, grants by end). */
   async dueIds(indexKey: string, maxScore: number, count: number): Promise<string[]> {
     return this.redis.zRangeByScore(indexKey, '-inf', maxScore, { LIMIT: { offset: 0, count } });
   }

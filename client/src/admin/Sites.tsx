@@ -3,6 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminCreateSite, adminDeleteSite, adminUpdateSite, type SiteAdmin } from '../api.ts';
 import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving, type FieldErrors } from './form.tsx';
+import { SiteTimeZone } from './SiteTimeZone.tsx';
 
 /** The server's bounds on a site's retention (days). */
 const MAX_RETENTION_DAYS = 36_500;
@@ -27,6 +28,7 @@ export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () 
               <th>ID</th>
               <th>Name</th>
               <th>Recordings kept</th>
+              <th>Time zone</th>
               <th>
                 <span className="sr-only">Actions</span>
               </th>
@@ -40,6 +42,7 @@ export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () 
                 </td>
                 <td>{s.name}</td>
                 <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
+                <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
                 <RowActions
                   entity="site"
                   id={s.id}

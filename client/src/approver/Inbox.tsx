@@ -216,7 +216,7 @@ function InboxRow({
       >
         <span className="c-vendor">
           <strong>{r.requester.name}</strong>
-          <span className="muted">{r.requester.company ?? 'no company'}</span>
+          <span className="muted">{r.requester.companyName ?? 'no company'}</span>
         </span>
         <span className="c-machine">
           <strong>{r.machine.name}</strong>
@@ -225,7 +225,7 @@ function InboxRow({
           </span>
         </span>
         <span className="c-window">
-          <WindowTime start={r.windowStart} end={r.windowEnd} />
+          <WindowTime start={r.windowStart} end={r.windowEnd} zone={r.machine.siteTimeZone} />
           <span className="muted">{formatDuration(minutes)}</span>
         </span>
         <span className="c-reason" title={r.reason}>

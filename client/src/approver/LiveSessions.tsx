@@ -1,15 +1,17 @@
 // "Live sessions": the remote sessions running now on the caller's sites (all sites for
-// auditors and admins) with how long each has run and has left, with Watch and Terminate
-// (confirmed) for approvers and admins. No portal instance ids: they mean nothing to a manager.
+// auditors and admins): the vendor and their company, how long each has run and has left, who
+// is watching, with Watch and Terminate (confirmed) for approvers and admins. No portal
+// instance ids: they mean nothing to a manager.
 import { useEffect, useState } from 'react';
-import { listSessions, listSites, type LiveSession } from '../api.ts';
+import { listSessions, type LiveSession } from '../api.ts';
+import { useNames } from '../shared/directory.ts';
 import { ErrorMessage, LiveIndicator, Loading, Notice, Time } from '../shared/components.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
 import { useNow } from '../shared/clock.ts';
 import { formatDuration } from '../shared/time.ts';
 import { itemHref } from '../shared/route.ts';
-import { TerminateForm } from './TerminateForm.tsx';
+import { TERMINATE_LABELS, TerminateForm } from './TerminateForm.tsx';
 
 /** Sessions start and end without request events; a short poll keeps the list current. */
 export const LIVE_SESSIONS_REFRESH_MS = 5_000;
@@ -18,9 +20,9 @@ const ELAPSED_TICK_MS = 15_000;
 
 export function LiveSessions({ canAct }: { canAct: boolean }) {
   const { state: load, reload } = useLoad(listSessions, 'live-sessions');
-  const { state: sites } = useLoad(listSites, 'sites');
+  const names = useNames();
   const live = useLiveRefresh(reload); // a revoked grant ends its session
-  const [terminating, setTerminating] = useState<string | null>(null);
+  const [terminating, setTerminating] = useState<{ id: string; revoke: boolean } | null>(null);
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
 
   useEffect(() => {
@@ -30,7 +32,6 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
 
   // Elapsed and remaining time move on by the minute.
   const now = useNow(ELAPSED_TICK_MS);
-  const siteName = (id: string) => (sites.status === 'ready' ? (sites.data.find((s) => s.id === id)?.name ?? id) : id);
 
   function terminated(n: { ok: boolean; text: string }) {
     setNotice(n);
@@ -59,11 +60,12 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
             <table className="table">
               <thead>
                 <tr>
-                  <th>User</th>
+                  <th>Vendor</th>
                   <th>Machine</th>
                   <th>Site</th>
                   <th>Running for</th>
                   <th>Time left</th>
+                  <th>Watching</th>
                   {canAct && (
                     <th>
                       <span className="sr-only">Actions</span>
@@ -76,11 +78,12 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
                   <Row
                     key={s.id}
                     session={s}
-                    siteName={siteName(s.machine.siteId)}
+                    siteName={names.site(s.machine.siteId)}
+                    companyName={s.user.company === null ? null : names.company(s.user.company)}
                     now={now}
                     canAct={canAct}
-                    terminating={terminating === s.id}
-                    onTerminate={() => setTerminating(s.id)}
+                    terminating={terminating?.id === s.id ? terminating : null}
+                    onTerminate={(revoke) => setTerminating({ id: s.id, revoke })}
                     onKeep={() => setTerminating(null)}
                     onDone={terminated}
                   />
@@ -97,6 +100,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
 function Row({
   session: s,
   siteName,
+  companyName,
   now,
   canAct,
   terminating,
@@ -106,10 +110,11 @@ function Row({
 }: {
   session: LiveSession;
   siteName: string;
+  companyName: string | null;
   now: number;
   canAct: boolean;
-  terminating: boolean;
-  onTerminate: () => void;
+  terminating: { revoke: boolean } | null;
+  onTerminate: (revoke: boolean) => void;
   onKeep: () => void;
   onDone: (n: { ok: boolean; text: string }) => void;
 }) {
@@ -117,7 +122,7 @@ function Row({
     <tr data-testid={`live-row-${s.id}`}>
       <td>
         {s.user.name}
-        {s.user.company !== null && <div className="muted">{s.user.company}</div>}
+        {companyName !== null && <div className="muted">{companyName}</div>}
       </td>
       <td>
         <strong>{s.machine.name}</strong>
@@ -127,24 +132,39 @@ function Row({
       <td data-testid={`live-elapsed-${s.id}`}>
         {formatDuration(Math.max(0, now - Date.parse(s.startedAt)) / 60_000)}
         <div className="muted">
-          since <Time iso={s.startedAt} />
+          since <Time iso={s.startedAt} site={s.machine.siteId} compact />
         </div>
       </td>
       <td data-testid={`live-remaining-${s.id}`}>
         {formatDuration(Math.max(0, Date.parse(s.endsAt) - now) / 60_000)}
         <div className="muted">
-          until <Time iso={s.endsAt} />
+          until <Time iso={s.endsAt} site={s.machine.siteId} compact />
         </div>
+      </td>
+      <td data-testid={`live-watchers-${s.id}`}>
+        {s.watchers.length === 0 ? <span className="muted">nobody</span> : s.watchers.map((w) => w.name).join(', ')}
       </td>
       {canAct && (
         <td className="actions-cell">
-          <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
-            Watch
-          </a>
-          <button type="button" className="danger" onClick={onTerminate} data-testid={`terminate-${s.id}`}>
-            Terminate…
-          </button>
-          {terminating && <TerminateForm session={{ id: s.id, userName: s.user.name, machineName: s.machine.name }} onDone={onDone} onKeep={onKeep} />}
+          <div className="actions-stack">
+            <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
+              Watch
+            </a>
+            <button type="button" className="danger" onClick={() => onTerminate(false)} title={TERMINATE_LABELS.terminate.title} data-testid={`terminate-${s.id}`}>
+              {TERMINATE_LABELS.terminate.button}
+            </button>
+            <button type="button" className="danger" onClick={() => onTerminate(true)} title={TERMINATE_LABELS.revoke.title} data-testid={`terminate-revoke-${s.id}`}>
+              {TERMINATE_LABELS.revoke.button}
+            </button>
+            {terminating !== null && (
+              <TerminateForm
+                session={{ id: s.id, userName: s.user.name, machineName: s.machine.name, endsAt: s.endsAt, siteId: s.machine.siteId }}
+                revoke={terminating.revoke}
+                onDone={onDone}
+                onKeep={onKeep}
+              />
+            )}
+          </div>
         </td>
       )}
     </tr>

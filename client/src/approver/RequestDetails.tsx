@@ -10,7 +10,7 @@ export function RequestDetails({ request: r, tags, overlaps = [] }: { request: A
       <dt>Requested by</dt>
       <dd data-testid={`requester-${r.id}`}>
         {r.requester.name}
-        {r.requester.company !== null && <span className="muted"> · {r.requester.company}</span>}
+        {r.requester.companyName !== null && <span className="muted"> · {r.requester.companyName}</span>}
       </dd>
       <dt>Machine</dt>
       <dd>
@@ -25,7 +25,7 @@ export function RequestDetails({ request: r, tags, overlaps = [] }: { request: A
       </dd>
       <dt>Window</dt>
       <dd>
-        <WindowTime start={r.windowStart} end={r.windowEnd} /> <span className="muted">({formatDuration(minutes)})</span>
+        <WindowTime start={r.windowStart} end={r.windowEnd} zone={r.machine.siteTimeZone} /> <span className="muted">({formatDuration(minutes)})</span>
         {overlaps.length > 0 && (
           <p className="overlap-warning" data-testid={`overlaps-${r.id}`} data-overlaps={overlaps.join(' ')}>
             Overlaps {overlaps.length === 1 ? 'another request' : `${overlaps.length} other requests`} of {r.requester.name} for this machine (
@@ -50,14 +50,14 @@ export function RequestDetails({ request: r, tags, overlaps = [] }: { request: A
         {r.approvals.length} of {r.requiredApprovals}
         {r.approvals.map((a) => (
           <div key={`${a.by.id}-${a.at}`} className="muted">
-            {a.by.name}, <Time iso={a.at} />
+            {a.by.name}, <Time iso={a.at} zone={r.machine.siteTimeZone} />
             {a.comment !== null && <>: “{a.comment}”</>}
           </div>
         ))}
       </dd>
       <dt>Submitted</dt>
       <dd>
-        <Time iso={r.createdAt} />
+        <Time iso={r.createdAt} zone={r.machine.siteTimeZone} />
       </dd>
     </dl>
   );

@@ -1,8 +1,11 @@
 // "Site requests": every request of the caller's sites (all sites for auditors and admins),
 // filtered by state, with Revoke for grants that are approved or running.
 import { useState } from 'react';
-import { REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
-import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { getRequest, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
+import { ErrorMessage, expiredText, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { useLoad } from '../shared/load.ts';
+import { href } from '../shared/route.ts';
+import { RequestDetails } from './RequestDetails.tsx';
 import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useRequestList } from '../shared/load.ts';
@@ -10,7 +13,39 @@ import { MAX_TEXT_LENGTH } from '../vendor/RequestForm.tsx';
 
 const REVOCABLE = new Set<RequestState>(['approved', 'active']);
 
-export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
+/** `#/site?request=<id>` (chat's "Open in Airlock", the audit log's request links): that request, on top. */
+function FocusedRequest({ id }: { id: string }) {
+  const { state } = useLoad(() => getRequest(id), id);
+  if (state.status === 'loading') return <Loading />;
+  if (state.status === 'error') return <ErrorMessage message={state.message} testId="site-focus-error" />;
+  const r = state.data;
+  return (
+    <section className="panel focused-request" data-testid={`site-focus-${r.id}`} aria-label={`Request for ${r.machine.name}`}>
+      <h2>
+        {r.requester.name} → {r.machine.name} <StateBadge state={r.state} />
+      </h2>
+      {r.state === 'expired' && <p className="muted">{expiredText(r.expiredReason)}</p>}
+      {r.decision !== null && (
+        <p className="muted">
+          {r.state === 'denied' ? 'Denied' : 'Approved'} by {r.decision.by.name}
+          {r.decision.comment !== null && r.decision.comment !== '' ? `: “${r.decision.comment}”` : ''}
+        </p>
+      )}
+      {r.revocation !== null && (
+        <p className="error">
+          Revoked by {r.revocation.by.name}
+          {r.revocation.reason !== null ? `: “${r.revocation.reason}”` : ''}
+        </p>
+      )}
+      <RequestDetails request={r} tags={undefined} />
+      <p>
+        <a href={href('site')}>All requests</a>
+      </p>
+    </section>
+  );
+}
+
+export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean; focusId?: string | null }) {
   const [stateFilter, setStateFilter] = useState<RequestState | ''>('');
   const { load, reload, loadMore } = useRequestList('all', stateFilter === '' ? undefined : stateFilter);
   const live = useLiveRefresh(reload);
@@ -42,6 +77,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
           </select>
         </label>
       </div>
+      {focusId !== null && focusId !== '' && <FocusedRequest id={focusId} />}
       {notice !== null &&
         (notice.ok ? <Notice testId="site-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="site-notice" />)}
       {load.status === 'loading' && <Loading />}
@@ -75,7 +111,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
                   <tr key={r.id} data-testid={`request-row-${r.id}`}>
                     <td>
                       {r.requester.name}
-                      {r.requester.company !== null && <div className="muted">{r.requester.company}</div>}
+                      {r.requester.companyName !== null && <div className="muted">{r.requester.companyName}</div>}
                       <div className="muted clamp" title={r.reason}>
                         {r.reason}
                       </div>
@@ -87,7 +123,7 @@ export function SiteRequests({ canRevoke }: { canRevoke: boolean }) {
                       </div>
                     </td>
                     <td>
-                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
+                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />
                     </td>
                     <td>
                       <StateBadge state={r.state} testId={`state-${r.id}`} />

@@ -1,6 +1,8 @@
 // Watching a live session: the same display as the vendor's, joined read-only. Nothing of the
 // watcher's keyboard, mouse or clipboard is sent; every viewing is audited by the server.
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
+import { useNames } from '../shared/directory.ts';
+import { useLiveRefresh } from '../shared/live.ts';
 import { errorMessage, listSessions, watchSession, type LiveSession, type TunnelTicket } from '../api.ts';
 import { Notice, Time } from '../shared/components.tsx';
 import { href } from '../shared/route.ts';
@@ -8,7 +10,7 @@ import { SessionDisplay, SessionStatusLine } from '../session/SessionView.tsx';
 import { localEnd } from '../session/ending.ts';
 import { useGuacamole } from '../session/useGuacamole.ts';
 import { LIVE_SESSIONS_REFRESH_MS } from './LiveSessions.tsx';
-import { TerminateForm } from './TerminateForm.tsx';
+import { TERMINATE_LABELS, TerminateForm } from './TerminateForm.tsx';
 
 const READ_ONLY = { input: false, clipboardCopy: false, clipboardPaste: false } as const;
 const SESSION_GONE_MESSAGE = 'The session has ended.';
@@ -16,9 +18,10 @@ const SESSION_GONE_MESSAGE = 'The session has ended.';
 type Joining = { status: 'joining' } | { status: 'joined'; ticket: TunnelTicket } | { status: 'failed'; message: string };
 
 export function WatchScreen({ sessionId }: { sessionId: string }) {
+  const names = useNames();
   const [joining, setJoining] = useState<Joining>({ status: 'joining' });
   const [info, setInfo] = useState<LiveSession | null>(null);
-  const [terminating, setTerminating] = useState(false);
+  const [terminating, setTerminating] = useState<{ revoke: boolean } | null>(null);
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
 
   useEffect(() => {
@@ -46,6 +49,18 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
       clearTimeout(timer);
     };
   }, [sessionId]);
+
+  // Who else watches changes while one watches: follow the event stream.
+  const refreshInfo = useCallback(() => {
+    listSessions().then(
+      (sessions) => {
+        const found = sessions.find((s) => s.id === sessionId);
+        if (found !== undefined) setInfo(found);
+      },
+      () => {},
+    );
+  }, [sessionId]);
+  useLiveRefresh(refreshInfo);
 
   const view = useGuacamole(joining.status === 'joined' ? joining.ticket : null, READ_ONLY);
   // A joined view is not always closed when the watched session ends: check the live list too.
@@ -79,27 +94,35 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
           <span className="badge watching" data-testid="watch-badge">
             Watching (read-only)
           </span>
-          {!over && !terminating && (
-            <button type="button" className="danger" onClick={() => setTerminating(true)} data-testid={`terminate-${sessionId}`}>
-              Terminate…
-            </button>
+          {!over && terminating === null && (
+            <>
+              <button type="button" className="danger" onClick={() => setTerminating({ revoke: false })} title={TERMINATE_LABELS.terminate.title} data-testid={`terminate-${sessionId}`}>
+                {TERMINATE_LABELS.terminate.button}
+              </button>
+              <button type="button" className="danger" onClick={() => setTerminating({ revoke: true })} title={TERMINATE_LABELS.revoke.title} data-testid={`terminate-revoke-${sessionId}`}>
+                {TERMINATE_LABELS.revoke.button}
+              </button>
+            </>
           )}
         </div>
       </div>
       {info !== null && (
         <p className="muted" data-testid="watch-info">
           {info.user.name}
-          {info.user.company !== null && ` (${info.user.company})`} · started <Time iso={info.startedAt} /> · ends <Time iso={info.endsAt} />
+          {info.user.company !== null && ` (${names.company(info.user.company)})`} · {names.site(info.machine.siteId)} · started <Time iso={info.startedAt} site={info.machine.siteId} /> · ends{' '}
+          <Time iso={info.endsAt} site={info.machine.siteId} />
+          {info.watchers.length > 0 && <span data-testid="watch-watchers"> · watching: {info.watchers.map((w) => w.name).join(', ')}</span>}
         </p>
       )}
-      {terminating && (
+      {terminating !== null && (
         <TerminateForm
-          session={{ id: sessionId, userName: info?.user.name ?? 'the user', machineName: info?.machine.name ?? 'the machine' }}
+          session={{ id: sessionId, userName: info?.user.name ?? 'the user', machineName: info?.machine.name ?? 'the machine', endsAt: info?.endsAt, siteId: info?.machine.siteId }}
+          revoke={terminating.revoke}
           onDone={(n) => {
             setNotice(n);
-            setTerminating(false);
+            setTerminating(null);
           }}
-          onKeep={() => setTerminating(false)}
+          onKeep={() => setTerminating(null)}
         />
       )}
       {notice !== null && <Notice testId="watch-notice">{notice.text}</Notice>}

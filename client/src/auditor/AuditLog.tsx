@@ -4,6 +4,8 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { AUDIT_EXPORT_URL, errorMessage, listAudit, listSites, verifyAudit, type AuditEvent, type AuditQuery, type ChainVerification, type Site } from '../api.ts';
 import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
+import { useNames } from '../shared/directory.ts';
+import { href, itemHref } from '../shared/route.ts';
 import { fromLocalInput } from '../shared/time.ts';
 
 /** Events per page: a screenful or two, small enough to stay quick on a long log. */
@@ -99,6 +101,15 @@ export function AuditLog() {
     setApplied(q);
   }
 
+  /** Narrows the log to one actor (a click on a name). */
+  function onlyActor(actorId: string) {
+    const next = { ...NO_FILTERS, actor: actorId };
+    setDraft(next);
+    setFilterError(null);
+    const q = queryOf(next);
+    if (typeof q !== 'string') setApplied(q);
+  }
+
   function clear() {
     setDraft(NO_FILTERS);
     setFilterError(null);
@@ -117,8 +128,8 @@ export function AuditLog() {
       <form className="form filters" onSubmit={apply} noValidate data-testid="audit-filters">
         <div className="row">
           <label>
-            Actor (user id)
-            <input type="text" value={draft.actor} onChange={(e) => set('actor', e.target.value)} data-testid="audit-actor" />
+            Actor (name or user id)
+            <input type="text" value={draft.actor} onChange={(e) => set('actor', e.target.value)} placeholder="e.g. mona" data-testid="audit-actor" />
           </label>
           <label>
             Action
@@ -187,19 +198,21 @@ export function AuditLog() {
                 {log.events.map((ev) => (
                   <tr key={ev.id} className={ev.outcome === 'refused' ? 'refused' : undefined} data-testid={`audit-row-${ev.id}`} data-seq={ev.seq}>
                     <td className="nowrap">
-                      <Time iso={ev.at} precise />
+                      <Time iso={ev.at} precise site={ev.site} />
                     </td>
                     <td>
                       {ev.actor === null ? (
                         <span className="muted">system</span>
                       ) : (
-                        <span title={ev.actor.id}>{ev.actor.name}</span>
+                        <button type="button" className="link" title={`Only ${ev.actor.name}'s events (${ev.actor.id})`} onClick={() => onlyActor(ev.actor?.id ?? '')} data-testid={`audit-actor-${ev.id}`}>
+                          {ev.actor.name}
+                        </button>
                       )}
                     </td>
                     <td>
                       <code>{ev.action}</code>
                     </td>
-                    <td>{ev.target === null ? <span className="muted">—</span> : <code>{`${ev.target.type}:${ev.target.id}`}</code>}</td>
+                    <td>{ev.target === null ? <span className="muted">—</span> : <Target target={ev.target} onUser={onlyActor} eventId={ev.id} />}</td>
                     <td>
                       <span className={ev.outcome === 'refused' ? 'outcome refused' : 'outcome ok'} data-testid={`outcome-${ev.id}`}>
                         {ev.outcome}
@@ -224,6 +237,63 @@ export function AuditLog() {
       )}
     </section>
   );
+}
+
+const shortId = (id: string): string => (/^[0-9a-f-]{36}$/.test(id) ? id.slice(0, 8) : id);
+
+/**
+ * What an event is about, by name where the directory knows it, linking to where it can be
+ * seen: a request to the site's requests, a session to its recording, a machine, site or
+ * company to its recordings, a user to their own events.
+ */
+function Target({ target, onUser, eventId }: { target: { type: string; id: string }; onUser: (id: string) => void; eventId: string }) {
+  const names = useNames();
+  const testId = `audit-target-${eventId}`;
+  const label = (kind: string, name: string) => (
+    <>
+      <span className="muted">{kind}</span> {name}
+    </>
+  );
+  switch (target.type) {
+    case 'request':
+      return (
+        <a href={href('site', { request: target.id })} title={target.id} data-testid={testId}>
+          {label('request', shortId(target.id))}
+        </a>
+      );
+    case 'session':
+      return (
+        <a href={itemHref('recording', target.id)} title={`${target.id}: its recording`} data-testid={testId}>
+          {label('session', shortId(target.id))}
+        </a>
+      );
+    case 'machine':
+      return (
+        <a href={href('recordings', { machine: target.id })} title="Recordings of this machine" data-testid={testId}>
+          {label('machine', target.id)}
+        </a>
+      );
+    case 'site':
+      return (
+        <a href={href('recordings', { site: target.id })} title={`${target.id}: recordings of this site`} data-testid={testId}>
+          {label('site', names.site(target.id))}
+        </a>
+      );
+    case 'company':
+      return (
+        <a href={href('recordings', { company: target.id })} title={`${target.id}: recordings of this company's vendors`} data-testid={testId}>
+          {label('company', names.company(target.id))}
+        </a>
+      );
+    case 'user':
+      return (
+        <button type="button" className="link" onClick={() => onUser(target.id)} title="This user's own events" data-testid={testId}>
+          {label('user', target.id)}
+        </button>
+      );
+    default:
+      return <code data-testid={testId}>{`${target.type}:${target.id}`}</code>;
+  }
 }
 
 function compactJson(details: Record<string, unknown>): string {

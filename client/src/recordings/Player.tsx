@@ -16,6 +16,7 @@ import {
   type TimelineEntry,
 } from '../api.ts';
 import { ErrorMessage, Time, WindowTime } from '../shared/components.tsx';
+import { useNames } from '../shared/directory.ts';
 import { useFullscreen, type Fullscreen } from '../session/fullscreen.ts';
 import { href } from '../shared/route.ts';
 import { END_REASONS } from './RecordingList.tsx';
@@ -440,6 +441,7 @@ function Timeline({ playback, timeline, offset }: { playback: Playback; timeline
 
 function Context({ recording }: { recording: RecordingDetails }) {
   const m = recording.manifest;
+  const names = useNames();
   const reason = END_REASONS.find((r) => r.value === recording.endReason)?.label ?? recording.endReason;
   return (
     <aside className="player-context" data-testid="player-context">
@@ -449,7 +451,7 @@ function Context({ recording }: { recording: RecordingDetails }) {
         <dt>Requester</dt>
         <dd data-testid="context-requester">
           {m.requester.name}
-          {m.requester.company !== null && <span className="muted"> · {m.requester.company}</span>}
+          {m.requester.company !== null && <span className="muted"> · {names.company(m.requester.company)}</span>}
         </dd>
         <dt>Reason</dt>
         <dd data-testid="context-reason">{m.reason || '—'}</dd>
@@ -467,23 +469,23 @@ function Context({ recording }: { recording: RecordingDetails }) {
             <ul className="plain">
               {m.approvers.map((a) => (
                 <li key={a.id}>
-                  {a.name} <span className="muted">at</span> <Time iso={a.at} />
+                  {a.name} <span className="muted">at</span> <Time iso={a.at} site={m.siteId} />
                 </li>
               ))}
             </ul>
           )}
         </dd>
         <dt>Access window</dt>
-        <dd data-testid="context-window">{m.grant.start !== '' && m.grant.end !== '' ? <WindowTime start={m.grant.start} end={m.grant.end} /> : '—'}</dd>
+        <dd data-testid="context-window">{m.grant.start !== '' && m.grant.end !== '' ? <WindowTime start={m.grant.start} end={m.grant.end} site={m.siteId} /> : '—'}</dd>
         <dt>Machine</dt>
         <dd data-testid="context-machine">
           {m.machine.name} <span className="muted">({m.machine.protocol.toUpperCase()})</span>
         </dd>
         <dt>Site</dt>
-        <dd>{m.siteId}</dd>
+        <dd data-testid="context-site">{names.site(m.siteId)}</dd>
         <dt>Session</dt>
         <dd>
-          <Time iso={m.startedAt} precise /> · {formatDuration(Date.parse(m.endedAt) - Date.parse(m.startedAt))}
+          <Time iso={m.startedAt} precise site={m.siteId} /> · {formatDuration(Date.parse(m.endedAt) - Date.parse(m.startedAt))}
         </dd>
         <dt>Ended</dt>
         <dd data-testid="context-end-reason">{reason}</dd>

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { PROTOCOLS, errorMessage, searchRecordings, type Protocol, type RecordingQuery, type RecordingSummary } from '../api.ts';
 import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
+import { useDirectory, useNames } from '../shared/directory.ts';
 import { itemHref } from '../shared/route.ts';
 import { fromLocalInput } from '../shared/time.ts';
 import { formatDuration } from './format.ts';
@@ -84,6 +85,7 @@ type Results =
   | { status: 'error'; message: string };
 
 export function RecordingList({ initial }: { initial: URLSearchParams }) {
+  const directory = useDirectory();
   const [filters, setFilters] = useState<Filters>(() => filtersFrom(initial));
   const [invalid, setInvalid] = useState<string | null>(null);
   const [results, setResults] = useState<Results>({ status: 'idle' });
@@ -138,6 +140,22 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
     </label>
   );
 
+  // Sites and companies are chosen by name (the search takes their ids).
+  const byName = (key: 'company' | 'site', label: string, any: string, options: readonly { id: string; name: string }[]) => (
+    <label>
+      {label}
+      <select value={filters[key]} onChange={(e) => set(key, e.target.value)} data-testid={`recordings-${key}`}>
+        <option value="">{any}</option>
+        {filters[key] !== '' && !options.some((o) => o.id === filters[key]) && <option value={filters[key]}>{filters[key]}</option>}
+        {options.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+
   return (
     <section className="card wide" data-testid="recordings">
       <h1>Recordings</h1>
@@ -147,9 +165,9 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
         </div>
         <div className="filters">
           {text('vendor', 'Vendor (user id)', 'e.g. dev:vera')}
-          {text('company', 'Company', 'company id')}
+          {byName('company', 'Company', 'Any company', [...directory.companies.values()])}
           {text('machine', 'Machine', 'machine id')}
-          {text('site', 'Site', 'site id')}
+          {byName('site', 'Site', 'Any site', [...directory.sites.values()])}
           {text('approver', 'Approver (user id)', 'e.g. dev:mona')}
           <label>
             Protocol
@@ -241,6 +259,7 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
 
 function Row({ r }: { r: RecordingSummary }) {
   const link = itemHref('recording', r.sessionId);
+  const names = useNames();
   return (
     <tr
       className="clickable"
@@ -250,14 +269,14 @@ function Row({ r }: { r: RecordingSummary }) {
       }}
     >
       <td>
-        <Time iso={r.startedAt} />
+        <Time iso={r.startedAt} site={r.siteId} />
       </td>
       <td>
         {r.requester.name}
-        {r.requester.company !== null && <span className="muted"> · {r.requester.company}</span>}
+        {r.requester.company !== null && <span className="muted"> · {names.company(r.requester.company)}</span>}
       </td>
       <td>{r.machine.name}</td>
-      <td>{r.siteId}</td>
+      <td>{names.site(r.siteId)}</td>
       <td>{r.machine.protocol.toUpperCase()}</td>
       <td>{formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt))}</td>
       <td>{endReasonLabel(r.endReason)}</td>

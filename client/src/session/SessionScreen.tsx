@@ -5,7 +5,8 @@
 // portal) reconnects by itself, a few times with growing pauses, while the window lasts.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type Guacamole from 'guacamole-common-js';
-import { ApiError, errorMessage, getRequest, openSession, type AccessRequest, type OpenedSession } from '../api.ts';
+import { ApiError, errorMessage, getRequest, listSessions, openSession, type AccessRequest, type LiveSession, type OpenedSession } from '../api.ts';
+import { useLiveRefresh } from '../shared/live.ts';
 import { policySummary } from '../shared/components.tsx';
 import { useNow } from '../shared/clock.ts';
 import { href } from '../shared/route.ts';
@@ -195,6 +196,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
           {shown !== null && <span className="protocol"> {shown.machine.protocol.toUpperCase()}</span>}
         </h1>
         <StatusChip status={status} machineName={machineName} reconnecting={retry.pending !== null || retry.used > 0} />
+        {!over && <WatchersChip sessionId={session?.id ?? null} />}
         {policy?.readOnly === true && (
           <span className="badge view-only" data-testid="session-view-only">
             View only
@@ -292,6 +294,52 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         </p>
       )}
     </div>
+  );
+}
+
+/**
+ * Who is watching this session, live: the server announces every change on the event stream
+ * (session.watchers_changed), so the chip follows within a second; the stream's slow poll
+ * covers a lost event.
+ */
+function WatchersChip({ sessionId }: { sessionId: string | null }) {
+  const [watchers, setWatchers] = useState<LiveSession['watchers']>([]);
+  const refresh = useCallback(() => {
+    if (sessionId === null) return;
+    listSessions().then(
+      (sessions) => setWatchers(sessions.find((s) => s.id === sessionId)?.watchers ?? []),
+      () => {}, // a failed look proves nothing; the next event or poll tries again
+    );
+  }, [sessionId]);
+  useEffect(() => {
+    setWatchers([]);
+    refresh();
+  }, [refresh]);
+  useLiveRefresh(refresh);
+  const names = watchers.map((w) => w.name);
+  const text = names.length === 1 ? `${names[0]} is watching` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are watching`;
+  return (
+    <span aria-live="polite" className="ws-watchers">
+      {names.length > 0 && (
+        <span className="badge watching" data-testid="session-watchers" title={watchers.map((w) => `${w.name}, watching since ${formatDateTime(w.since)}`).join('\n')}>
+          <EyeIcon />
+          {/* The bar is tight up to 1280 px: there the eye and the first name say it (the title lists everyone). */}
+          <span className="ws-watch-long">{text}</span>
+          <span className="ws-watch-short" aria-hidden="true">
+            {names[0]}
+            {names.length > 1 ? ` +${names.length - 1}` : ''}
+          </span>
+        </span>
+      )}
+    </span>
+  );
+}
+
+function EyeIcon() {
+  return (
+    <svg className="icon" viewBox="0 0 24 24" width="14" height="14" aria-hidden="true" focusable="false">
+      <path d="M12 5C6.5 5 2.7 9.1 1.5 12c1.2 2.9 5 7 10.5 7s9.3-4.1 10.5-7C21.3 9.1 17.5 5 12 5zm0 11.5a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zm0-2.5a2 2 0 1 0 0-4 2 2 0 0 0 0 4z" fill="currentColor" />
+    </svg>
   );
 }
 
@@ -468,7 +516,7 @@ function EndDialog({
         </p>
         {revocation !== null && (
           <p data-testid="session-end-revocation">
-            Revoked by <strong>{revocation.by.name}</strong> at {formatDateTime(revocation.at)}
+            Revoked by <strong>{revocation.by.name}</strong> at {formatDateTime(revocation.at, false, request?.machine.siteTimeZone)}
             {revocation.reason !== null ? <>: “{revocation.reason}”</> : '.'}
           </p>
         )}

@@ -1,7 +1,9 @@
 // Small pieces every screen uses: state badges, times, errors, chips, policies.
 import type { ReactNode } from 'react';
-import { PERMISSIONS, type Policy, type RequestState } from '../api.ts';
-import { formatDateTime, formatWindow } from './time.ts';
+import { PERMISSIONS, type AccessRequest, type ExpiredReason, type Policy, type RequestState } from '../api.ts';
+import { formatDateTime, formatDuration, formatWindow, inViewerZone, viewerZone, windowInViewerZone } from './time.ts';
+import { formatClock, formatDate } from '../../../server/plant-time.ts';
+import { useSites } from './directory.ts';
 import { POLL_INTERVAL_MS, type LiveStatus } from './live.ts';
 
 const STATE_LABELS: Record<RequestState, string> = {
@@ -28,18 +30,59 @@ export function StateBadge({ state, testId }: { state: RequestState; testId?: st
   );
 }
 
-export function Time({ iso, precise = false }: { iso: string; precise?: boolean }) {
+const EXPIRED_WHY: Record<ExpiredReason, string> = {
+  window_ended: 'Nobody decided before the window ended.',
+  not_decided_in_time: 'Nobody decided in time: a request that starts when approved waits 12 hours at most.',
+  window_started: 'Nobody decided before the window started.',
+};
+
+/** Why a request expired, in plain words (the same as in chat). */
+export function expiredText(reason: ExpiredReason | null): string {
+  return EXPIRED_WHY[reason ?? 'window_ended'];
+}
+
+/**
+ * A request's window as the vendor asked for it: a "start when approved" request that is still
+ * pending has a length, not a time yet; otherwise the granted window when there is one.
+ */
+export function RequestWindow({ request: r }: { request: AccessRequest }) {
+  if (r.timing.start === 'on_approval' && r.grant === null) return <span>Starts when approved · {formatDuration(r.timing.durationMinutes)}</span>;
+  return <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />;
+}
+
+/** Where a time is shown: a zone, a site whose zone the directory knows, or (neither) the viewer's. */
+interface ZoneProps {
+  zone?: string | undefined;
+  site?: string | null | undefined;
+}
+
+function useZone({ zone, site }: ZoneProps): string {
+  const sites = useSites();
+  return zone ?? (site === undefined || site === null ? undefined : sites.get(site)?.timeZone) ?? viewerZone();
+}
+
+/** An instant in the plant's zone with its abbreviation, and in the viewer's when their clock differs. */
+export function Time({ iso, precise = false, compact = false, ...where }: { iso: string; precise?: boolean; compact?: boolean } & ZoneProps) {
+  const zone = useZone(where);
+  const mine = inViewerZone(iso, zone, precise);
+  // `compact`: today's times without the date (live lists, where everything is today).
+  const today = compact && formatDate(iso, zone) === formatDate(new Date().toISOString(), zone);
   return (
-    <time dateTime={iso} title={iso}>
-      {formatDateTime(iso, precise)}
+    <time dateTime={iso} title={`${iso} (UTC)`}>
+      {today ? formatClock(iso, zone, { seconds: precise }) : formatDateTime(iso, precise, zone)}
+      {mine !== null && <span className="your-time"> ({mine} your time)</span>}
     </time>
   );
 }
 
-export function WindowTime({ start, end }: { start: string; end: string }) {
+/** A window in the plant's zone, and in the viewer's when their clock differs. */
+export function WindowTime({ start, end, ...where }: { start: string; end: string } & ZoneProps) {
+  const zone = useZone(where);
+  const mine = windowInViewerZone(start, end, zone);
   return (
     <time dateTime={`${start}/${end}`} title={`${start} – ${end} (UTC)`}>
-      {formatWindow(start, end)}
+      {formatWindow(start, end, zone)}
+      {mine !== null && <span className="your-time"> ({mine} your time)</span>}
     </time>
   );
 }

@@ -1,5 +1,7 @@
-// Conversions between ISO UTC instants (what the API speaks) and the browser's local time
-// (what `<input type="datetime-local">` and people speak).
+// Conversions between ISO UTC instants (what the API speaks) and plant or local time (what
+// `<input type="datetime-local">` and people speak). The formats are server/plant-time.ts's,
+// shared with chat, so a time reads the same everywhere.
+import { formatClock, formatClockSpan, formatDate, formatInstant, formatSpan, instantOfWallClock, sameClock, wallClock, zoneAbbreviation } from '../../../server/plant-time.ts';
 
 /** New windows start on a round time a little ahead, so a vendor can still edit before it starts. */
 export const START_ROUNDING_MINUTES = 5;
@@ -51,23 +53,59 @@ export function formatDuration(minutes: number): string {
   return parts.join(' ');
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
-const withSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
-
-export function formatDateTime(iso: string, precise = false): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return (precise ? withSeconds : dateTime).format(d);
+/** The browser's own time zone (what "your time" means). */
+export function viewerZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-/** "26 Nov 2026, 09:00 – 10:00", or both dates in full when the window spans days. */
-export function formatWindow(startIso: string, endIso: string): string {
-  const start = new Date(startIso);
-  const end = new Date(endIso);
-  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) return `${startIso} – ${endIso}`;
-  const sameDay = start.toDateString() === end.toDateString();
-  return `${dateTime.format(start)} – ${sameDay ? timeOnly.format(end) : dateTime.format(end)}`;
+/** "26 Nov 2026, 09:00 CET" in `zone` (the viewer's by default): the one format of web and chat. */
+export function formatDateTime(iso: string, precise = false, zone = viewerZone()): string {
+  return formatInstant(iso, zone, { seconds: precise });
+}
+
+/** "26 Nov 2026, 09:00–10:00 CET", or both ends in full when the window spans days. */
+export function formatWindow(startIso: string, endIso: string, zone = viewerZone()): string {
+  return formatSpan(startIso, endIso, zone);
+}
+
+/**
+ * The same instant for the viewer, when their clock differs from the plant's: just the time
+ * when it is the same day there, else the date too.
+ */
+export function inViewerZone(iso: string, zone: string, precise = false): string | null {
+  const viewer = viewerZone();
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime()) || sameClock(at, zone, viewer)) return null;
+  return formatDate(iso, zone) === formatDate(iso, viewer) ? formatClock(iso, viewer, { seconds: precise }) : formatInstant(iso, viewer, { seconds: precise });
+}
+
+/** A window for the viewer, when their clock differs from the plant's. */
+export function windowInViewerZone(startIso: string, endIso: string, zone: string): string | null {
+  const viewer = viewerZone();
+  const at = new Date(startIso);
+  if (Number.isNaN(at.getTime()) || (sameClock(at, zone, viewer) && sameClock(new Date(endIso), zone, viewer))) return null;
+  const sameDates = formatDate(startIso, zone) === formatDate(startIso, viewer) && formatDate(endIso, zone) === formatDate(endIso, viewer);
+  return sameDates ? formatClockSpan(startIso, endIso, viewer) : formatSpan(startIso, endIso, viewer);
+}
+
+/** `YYYY-MM-DDTHH:mm` as a clock in `zone` reads at `d` (datetime-local inputs, in plant time). */
+export function toZonedInput(d: Date, zone: string): string {
+  const w = wallClock(d, zone);
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`;
+}
+
+/** A datetime-local value read as a clock in `zone`, or null when empty or malformed. */
+export function fromZonedInput(value: string, zone: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+  if (m === null) return null;
+  const [year, month, day, hour, minute] = m.slice(1, 6).map(Number) as [number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59) return null;
+  return instantOfWallClock({ year, month, day, hour, minute }, zone);
+}
+
+/** The zone's abbreviation now ("CET"): for labels such as "Start (Plant A time, CET)". */
+export function zoneLabel(zone: string, at = new Date()): string {
+  return zoneAbbreviation(at, zone);
 }
 
 /** A countdown: "04:59", or "1:04:59" from an hour up; never negative. */

@@ -2,7 +2,7 @@
 // "Open" for a grant whose window is on now, and "Extend" for a grant that is running or about to.
 import { useState } from 'react';
 import { cancelRequest, type AccessRequest } from '../api.ts';
-import { ErrorMessage, LiveIndicator, Loading, Notice, StateBadge, Time, WindowTime } from '../shared/components.tsx';
+import { ErrorMessage, expiredText, LiveIndicator, Loading, Notice, RequestWindow, StateBadge, Time } from '../shared/components.tsx';
 import { useNowAt } from '../shared/clock.ts';
 import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
@@ -107,16 +107,27 @@ export function MyRequests() {
                       {r.extendsRequestId !== null && <div className="muted">extension</div>}
                     </td>
                     <td>
-                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} />
+                      <RequestWindow request={r} />
                       {r.grant !== null && r.grant.end !== r.windowEnd && <div className="muted">shortened by the approver</div>}
                       {(load.data.overlaps[r.id]?.length ?? 0) > 0 && (
                         <div className="overlap-warning" data-testid={`overlaps-${r.id}`} data-overlaps={load.data.overlaps[r.id]?.join(' ')}>
                           overlaps another of your requests for this machine
                         </div>
                       )}
+                      {r.grant !== null && r.grant.start !== r.windowStart && <div className="muted">from the approval</div>}
                     </td>
                     <td>
                       <StateBadge state={r.state} testId={`state-${r.id}`} />
+                      {r.state === 'expired' && (
+                        <div className="muted" data-testid={`expired-reason-${r.id}`}>
+                          {expiredText(r.expiredReason)}
+                        </div>
+                      )}
+                      {r.state === 'pending' && (
+                        <div className="muted" data-testid={`decide-by-${r.id}`}>
+                          waits until <Time iso={r.timing.decideBy} zone={r.machine.siteTimeZone} />
+                        </div>
+                      )}
                     </td>
                     <td data-testid={`approvals-${r.id}`}>
                       {r.approvals.length} of {r.requiredApprovals}
@@ -145,7 +156,7 @@ export function MyRequests() {
                       )}
                       {grantTiming(r, now) === 'future' && r.grant !== null && (
                         <span className="muted" data-testid={`opens-at-${r.id}`}>
-                          opens at <Time iso={r.grant.start} />
+                          opens at <Time iso={r.grant.start} zone={r.machine.siteTimeZone} />
                         </span>
                       )}
                       {CANCELLABLE.has(r.state) && (

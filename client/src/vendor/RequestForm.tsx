@@ -13,8 +13,9 @@ import {
   type MachineView,
   type Permission,
   type Policy,
+  type StartMode,
 } from '../api.ts';
-import { Chips, ErrorMessage, FieldErrors, Loading, WindowTime } from '../shared/components.tsx';
+import { Chips, ErrorMessage, FieldErrors, Loading, Time, WindowTime } from '../shared/components.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href, navigate } from '../shared/route.ts';
 import {
@@ -22,10 +23,13 @@ import {
   DEFAULT_WINDOW_MINUTES,
   formatDateTime,
   formatDuration,
-  fromLocalInput,
+  fromZonedInput,
   minutesBetween,
   roundUpToNextStart,
-  toLocalInput,
+  toZonedInput,
+  viewerZone,
+  windowInViewerZone,
+  zoneLabel,
 } from '../shared/time.ts';
 
 /** The API refuses longer free-text fields. */
@@ -34,6 +38,14 @@ export const MAX_TEXT_LENGTH = 2000;
 export const MAX_WORK_ORDER_LENGTH = 100;
 /** Above this many machines the picker gets a filter box. */
 const FILTER_THRESHOLD = 6;
+/** How long a "start when approved" request waits for a decision (server/requests/timing.ts). */
+export const ON_APPROVAL_DECIDE_HOURS = 12;
+
+const START_MODES: readonly { mode: StartMode; label: string; hint: string }[] = [
+  { mode: 'at', label: 'At a set time', hint: 'The window is fixed. If it is approved late, you get what is left of it.' },
+  { mode: 'now', label: 'Now', hint: 'The window starts now; an approval gives you the rest of it.' },
+  { mode: 'on_approval', label: 'When approved', hint: `The window starts when a plant manager approves and lasts its full length. Undecided after ${ON_APPROVAL_DECIDE_HOURS} h, the request expires.` },
+];
 
 type Perms = Record<Permission, boolean>;
 
@@ -75,7 +87,7 @@ interface Loaded {
   extending: AccessRequest | null;
 }
 
-export function RequestForm({ extendsId }: { extendsId: string | null }) {
+export function RequestForm({ extendsId, machineId = null }: { extendsId: string | null; machineId?: string | null }) {
   // Bumped by "New request" so the next form starts from scratch.
   const [round, setRound] = useState(0);
   const { state } = useLoad<Loaded>(
@@ -96,6 +108,7 @@ export function RequestForm({ extendsId }: { extendsId: string | null }) {
           key={`${extendsId ?? 'new'}-${round}`}
           machines={state.data.machines}
           extending={state.data.extending}
+          initialMachineId={machineId}
           onNew={() => (extendsId === null ? setRound((r) => r + 1) : navigate('request'))}
         />
       )}
@@ -103,25 +116,42 @@ export function RequestForm({ extendsId }: { extendsId: string | null }) {
   );
 }
 
+/** The window's inputs read as clocks of this zone: the machine's plant, or (none chosen yet) the viewer's. */
+const zoneOfMachine = (m: MachineView | undefined): string => m?.siteTimeZone ?? viewerZone();
+
 function initialWindow(extending: AccessRequest | null, machine: MachineView | undefined) {
+  const zone = zoneOfMachine(machine);
   if (extending !== null) {
     const startIso = extending.grant?.end ?? extending.windowEnd;
     const minutes = Math.min(DEFAULT_WINDOW_MINUTES, machine?.maxWindowMinutes ?? DEFAULT_WINDOW_MINUTES);
-    return { fixedStart: startIso, start: toLocalInput(new Date(startIso)), end: toLocalInput(addMinutes(new Date(startIso), minutes)) };
+    return { fixedStart: startIso, start: toZonedInput(new Date(startIso), zone), end: toZonedInput(addMinutes(new Date(startIso), minutes), zone) };
   }
   const start = roundUpToNextStart(new Date());
-  return { fixedStart: null, start: toLocalInput(start), end: toLocalInput(addMinutes(start, DEFAULT_WINDOW_MINUTES)) };
+  return { fixedStart: null, start: toZonedInput(start, zone), end: toZonedInput(addMinutes(start, DEFAULT_WINDOW_MINUTES), zone) };
 }
 
-function Form({ machines, extending, onNew }: { machines: MachineView[]; extending: AccessRequest | null; onNew: () => void }) {
+function Form({
+  machines,
+  extending,
+  initialMachineId,
+  onNew,
+}: {
+  machines: MachineView[];
+  extending: AccessRequest | null;
+  initialMachineId: string | null;
+  onNew: () => void;
+}) {
   const extendedMachine = extending === null ? undefined : machines.find((m) => m.id === extending.machine.id);
-  const [init] = useState(() => initialWindow(extending, extendedMachine));
-  const [machineId, setMachineId] = useState(extending?.machine.id ?? '');
+  const [machineId, setMachineId] = useState(extending?.machine.id ?? (machines.some((m) => m.id === initialMachineId) ? (initialMachineId ?? '') : ''));
+  const [init] = useState(() => initialWindow(extending, extendedMachine ?? machines.find((m) => m.id === machineId)));
   const [filter, setFilter] = useState('');
   // When extending, the window must start exactly at the grant's end: keep the exact instant.
   const fixedStart = init.fixedStart;
   const [start, setStart] = useState(init.start);
   const [end, setEnd] = useState(init.end);
+  // An extension is a set window: it starts when the grant it extends ends.
+  const [mode, setMode] = useState<StartMode>('at');
+  const [length, setLength] = useState(String(DEFAULT_WINDOW_MINUTES));
   const [reason, setReason] = useState(extending?.reason ?? '');
   const [workOrder, setWorkOrder] = useState(extending?.workOrder ?? '');
   const [perms, setPerms] = useState<Perms>(() => {
@@ -154,8 +184,10 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     return (
       <div className="notice-block" data-testid="request-created" data-request-id={r.id}>
         <p role="status">
-          Request submitted for <strong>{r.machine.name}</strong>, <WindowTime start={r.windowStart} end={r.windowEnd} />. It waits for{' '}
-          {r.requiredApprovals === 2 ? 'two approvals' : 'approval'} by a plant manager.
+          Request submitted for <strong>{r.machine.name}</strong>,{' '}
+          {r.timing.start === 'on_approval' ? <>starting when approved, for {formatDuration(r.timing.durationMinutes)}</> : <WindowTime start={r.windowStart} end={r.windowEnd} zone={r.machine.siteTimeZone} />}. It waits for{' '}
+          {r.requiredApprovals === 2 ? 'two approvals' : 'approval'} by a plant manager
+          {r.timing.start === 'on_approval' ? <>; undecided by <Time iso={r.timing.decideBy} zone={r.machine.siteTimeZone} />, it expires.</> : <>, until the window ends.</>}
         </p>
         {submit.overlaps.length > 0 && (
           <p className="overlap-warning" data-testid="request-overlaps" data-overlaps={submit.overlaps.join(' ')}>
@@ -176,16 +208,22 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
   }
 
   const machine = machines.find((m) => m.id === machineId);
-  const startDate = fixedStart !== null ? new Date(fixedStart) : fromLocalInput(start);
-  const endDate = fromLocalInput(end);
-  const duration = startDate !== null && endDate !== null ? minutesBetween(startDate, endDate) : null;
+  const zone = zoneOfMachine(machine);
+  const startDate = fixedStart !== null ? new Date(fixedStart) : fromZonedInput(start, zone);
+  const endDate = fromZonedInput(end, zone);
+  const lengthMinutes = /^\d{1,5}$/.test(length.trim()) ? Number(length.trim()) : null;
+  const duration = mode !== 'at' ? lengthMinutes : startDate !== null && endDate !== null ? minutesBetween(startDate, endDate) : null;
   const tooLong = machine !== undefined && duration !== null && duration > machine.maxWindowMinutes;
 
   function windowProblem(): string | null {
-    if (startDate === null) return 'Enter a valid start date and time.';
-    if (endDate === null) return 'Enter a valid end date and time.';
-    if (endDate <= startDate) return 'The end must be after the start.';
-    if (fixedStart === null && startDate.getTime() < Date.now()) return 'The window cannot start in the past.';
+    if (mode !== 'at') {
+      if (lengthMinutes === null || lengthMinutes < 1) return 'Enter how many minutes the window lasts.';
+    } else {
+      if (startDate === null) return 'Enter a valid start date and time.';
+      if (endDate === null) return 'Enter a valid end date and time.';
+      if (endDate <= startDate) return 'The end must be after the start.';
+      if (fixedStart === null && startDate.getTime() < Date.now()) return 'The window cannot start in the past.';
+    }
     if (machine !== undefined && tooLong && duration !== null) {
       return `This window is ${formatDuration(duration)}; ${machine.name} allows at most ${formatDuration(machine.maxWindowMinutes)}.`;
     }
@@ -207,7 +245,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
     const found = problems();
-    if (found.length > 0 || machine === undefined || startDate === null || endDate === null) {
+    if (found.length > 0 || machine === undefined || (mode === 'at' && (startDate === null || endDate === null))) {
       setSubmit({ kind: 'invalid', problems: found });
       return;
     }
@@ -219,10 +257,13 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     };
     setSubmit({ kind: 'submitting' });
     try {
+      const window =
+        mode === 'at' && startDate !== null && endDate !== null
+          ? { start: mode, windowStart: fixedStart ?? startDate.toISOString(), windowEnd: endDate.toISOString() }
+          : { start: mode, durationMinutes: lengthMinutes ?? DEFAULT_WINDOW_MINUTES };
       const { request, overlaps } = await createRequest({
         machineId: machine.id,
-        windowStart: fixedStart ?? startDate.toISOString(),
-        windowEnd: endDate.toISOString(),
+        ...window,
         reason: reason.trim(),
         ...(workOrder.trim() === '' ? {} : { workOrder: workOrder.trim() }),
         policy,
@@ -235,6 +276,12 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
   }
 
   function chooseMachine(m: MachineView) {
+    // The same instants, now read on the new machine's plant clock.
+    const to = zoneOfMachine(m);
+    if (to !== zone) {
+      if (startDate !== null && fixedStart === null) setStart(toZonedInput(startDate, to));
+      if (endDate !== null) setEnd(toZonedInput(endDate, to));
+    }
     setMachineId(m.id);
     // Least privilege: a new machine starts with nothing extra requested.
     setPerms(NO_PERMS);
@@ -251,6 +298,9 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
             [m.name, m.siteName, m.protocol, ...m.tags].some((s) => s.toLowerCase().includes(needle)),
         );
   const winProblem = windowProblem();
+  // Plant time when a machine is chosen, with the viewer's own clock beside it when it differs.
+  const clockName = machine === undefined ? `your time, ${zoneLabel(zone)}` : `${machine.siteName} time, ${zoneLabel(zone)}`;
+  const yourTime = startDate !== null && endDate !== null && endDate > startDate ? windowInViewerZone(startDate.toISOString(), endDate.toISOString(), zone) : null;
   // After a submit: the client's problems, or the server's (by field when it names them).
   const shownProblems = submit.kind === 'invalid' ? submit.problems : submit.kind === 'error' ? submit.fields : [];
   const invalid = (field: FormProblem['field']) => shownProblems.some((p) => p.field === field);
@@ -260,7 +310,7 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
     <form className="form" onSubmit={onSubmit} noValidate data-testid="request-form">
       {extending !== null && (
         <p className="notice" data-testid="extending">
-          Extends request for {extending.machine.name}, <WindowTime start={extending.grant?.start ?? extending.windowStart} end={extending.grant?.end ?? extending.windowEnd} />. The
+          Extends request for {extending.machine.name}, <WindowTime start={extending.grant?.start ?? extending.windowStart} end={extending.grant?.end ?? extending.windowEnd} zone={extending.machine.siteTimeZone} />. The
           extension starts when that grant ends.
         </p>
       )}
@@ -300,31 +350,59 @@ function Form({ machines, extending, onNew }: { machines: MachineView[]; extendi
         </div>
       </fieldset>
 
-      <fieldset>
-        <legend>Window (your local time)</legend>
-        <div className="row">
-          <label>
-            Start
-            <input
-              type="datetime-local"
-              value={start}
-              onChange={(e) => setStart(e.target.value)}
-              disabled={fixedStart !== null}
-              required
-              data-testid="window-start"
-            />
-          </label>
-          <label>
-            End
-            <input type="datetime-local" value={end} min={start} onChange={(e) => setEnd(e.target.value)} required data-testid="window-end" />
-          </label>
-        </div>
+      <fieldset data-testid="window-fieldset">
+        <legend>Window</legend>
+        {extending === null && (
+          <div className="start-modes" role="radiogroup" aria-label="When the window starts">
+            {START_MODES.map((m) => (
+              <label key={m.mode} className={`start-mode${mode === m.mode ? ' selected' : ''}`}>
+                <input type="radio" name="start-mode" value={m.mode} checked={mode === m.mode} onChange={() => setMode(m.mode)} data-testid={`start-mode-${m.mode}`} />
+                <span>
+                  <span className="start-mode-label">{m.label}</span>
+                  <span className="muted">{m.hint}</span>
+                </span>
+              </label>
+            ))}
+          </div>
+        )}
+        {mode === 'at' ? (
+          <div className="row">
+            <label>
+              Start ({clockName})
+              <input
+                type="datetime-local"
+                value={start}
+                onChange={(e) => setStart(e.target.value)}
+                disabled={fixedStart !== null}
+                required
+                data-testid="window-start"
+              />
+            </label>
+            <label>
+              End ({clockName})
+              <input type="datetime-local" value={end} min={start} onChange={(e) => setEnd(e.target.value)} required data-testid="window-end" />
+            </label>
+          </div>
+        ) : (
+          <div className="row">
+            <label className="narrow">
+              Length (minutes)
+              <input type="number" min={1} max={machine?.maxWindowMinutes} step={5} value={length} onChange={(e) => setLength(e.target.value)} required data-testid="window-length" />
+            </label>
+          </div>
+        )}
         <p className="muted" data-testid="window-duration">
           {duration !== null && duration > 0 ? `Duration ${formatDuration(duration)}` : 'Duration —'}
           {machine !== undefined ? ` · maximum for ${machine.name}: ${formatDuration(machine.maxWindowMinutes)}` : ''}
-          {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart)}` : ''}
+          {fixedStart !== null ? ` · starts ${formatDateTime(fixedStart, false, zone)}` : ''}
+          {mode === 'at' && yourTime !== null && (
+            <>
+              <br />
+              <span data-testid="window-your-time">That is {yourTime} your time.</span>
+            </>
+          )}
         </p>
-        {winProblem !== null && ((start !== '' && end !== '') || submit.kind === 'invalid') && (
+        {winProblem !== null && ((mode !== 'at' || (start !== '' && end !== '')) || submit.kind === 'invalid') && (
           <p className="error" role="alert" data-testid="window-error">
             {winProblem}
           </p>

@@ -1,0 +1,92 @@
+// Names, not ids, in Chromium (issue 13): the inbox and the vendor's profile name the company;
+// the audit log finds "mona" by name, its targets link to what they name (a request opens on the
+// site's requests, shown on top), and a click on an actor narrows the log to them.
+// With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { loginAs, type Browserless } from './support/http.ts';
+import { createRequest, seedDemoPlant } from './support/workflow.ts';
+
+const SMALL = { width: 1024, height: 768 };
+const LARGE = { width: 1280, height: 800 };
+
+let portal: TestPortal;
+let browser: TestBrowser;
+const contexts: BrowserContext[] = [];
+let vera: Browserless;
+let mona: Browserless;
+let approvedId: string;
+
+async function page(username: string): Promise<Page> {
+  const context = await browser.browser.newContext({ viewport: LARGE, timezoneId: 'Europe/Paris' });
+  contexts.push(context);
+  return signIn(context, portal.publicUrl, username);
+}
+
+async function shots(p: Page, name: string): Promise<void> {
+  const dir = process.env['AIRLOCK_SHOTS_DIR'];
+  if (dir === undefined || dir === '') return;
+  for (const viewport of [LARGE, SMALL]) {
+    await p.setViewportSize(viewport);
+    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`) });
+  }
+  await p.setViewportSize(LARGE);
+}
+
+beforeAll(async () => {
+  portal = await startTestPortal({}, { freshDb: 3 });
+  await seedDemoPlant(portal);
+  browser = await launchBrowser();
+  vera = await loginAs(portal.publicUrl, 'vera');
+  mona = await loginAs(portal.publicUrl, 'mona');
+  approvedId = await createRequest(vera, { machineId: 'press-hmi', reason: 'Reload the recipe table' });
+  expect((await mona.post(`/api/requests/${approvedId}/approve`, { comment: 'ok for today' })).status).toBe(200);
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close();
+  await browser?.close();
+  await portal?.close();
+});
+
+test('the inbox and the profile name the company, not its id', async () => {
+  const id = await createRequest(vera, { machineId: 'cnc-07', reason: 'Check the spindle' });
+  const m = await page('mona');
+  await m.getByTestId('nav-inbox').click();
+  const row = m.getByTestId(`inbox-row-${id}`);
+  await row.waitFor();
+  expect(await row.textContent()).toContain('Acme Automation');
+  expect(await row.textContent()).not.toContain('acme-automation');
+  const v = await page('vera');
+  await v.getByTestId('profile-company').filter({ hasText: 'Acme Automation' }).waitFor();
+});
+
+test('the audit log finds "mona" by name; a request target opens that request; an actor click narrows to them', async () => {
+  const a = await page('aude');
+  await a.getByTestId('nav-audit').click();
+  await a.getByTestId('audit-actor').fill('mona');
+  await a.getByTestId('audit-apply').click();
+  const rows = a.locator('[data-testid^="audit-row-"]');
+  await rows.first().waitFor();
+  const actors = await a.locator('[data-testid^="audit-actor-"]').allTextContents();
+  expect(actors.length).toBeGreaterThan(0);
+  expect(new Set(actors)).toEqual(new Set(['Mona Manager']));
+  await shots(a, 'audit-search-mona');
+
+  const approved = a.locator('tr', { hasText: 'request.approved' }).first();
+  await approved.locator('[data-testid^="audit-target-"]').click();
+  await a.getByTestId(`site-focus-${approvedId}`).waitFor();
+  const focus = (await a.getByTestId(`site-focus-${approvedId}`).textContent()) ?? '';
+  expect(focus).toContain('Press line HMI');
+  expect(focus).toContain('Approved by Mona Manager: “ok for today”');
+  expect(focus).toContain('Acme Automation');
+
+  await a.getByTestId('nav-audit').click();
+  await a.locator('[data-testid^="audit-actor-"]', { hasText: 'Vera Vendor' }).first().click();
+  await a.getByTestId('audit-actor').and(a.locator('[value="dev:vera"]')).waitFor();
+  const after = await a.locator('[data-testid^="audit-actor-"]').allTextContents();
+  expect(new Set(after)).toEqual(new Set(['Vera Vendor']));
+});
