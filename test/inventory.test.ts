@@ -118,7 +118,7 @@ describe('"Add" never overwrites; edits name the version they change (issue 11 i
   test('adding a new one is 201 with its version as ETag, and audited as created', async () => {
     const res = await adam.post('/api/admin/sites', { id: 'site-new', name: 'Plant N' });
     expect(res.status).toBe(201);
-    expect(res.json()).toEqual({ site: { id: 'site-new', name: 'Plant N', version: 1 } });
+    expect(res.json()).toEqual({ site: { id: 'site-new', name: 'Plant N', timeZone: 'UTC', version: 1 } }); // a site without a zone is on UTC
     expect(res.headers.get('etag')).toBe('"1"');
     const events = (await aude.get('/api/audit?target=site:site-new')).json<{ events: AuditEvent[] }>().events;
     expect(events.map((e) => e.action)).toEqual(['admin.site.created']);
