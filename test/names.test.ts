@@ -61,7 +61,8 @@ test('refusals read in plain words, the field still named', async () => {
   const badId = (await vera.get('/api/requests/not-a-uuid')).json<ErrorJson>().error;
   expect(badId).toEqual({ code: 'invalid_input', message: 'id: not a valid id' });
   const missing = (await vera.post('/api/requests', { machineId: 'cnc-07', windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowEnd: new Date(Date.now() + 7_200_000).toISOString() })).json<ErrorJson>().error;
-  expect(missing).toEqual({ code: 'invalid_input', message: 'reason: required' });
+  // A body's error also lists every problem with its field (issues), so a form can show them all.
+  expect(missing).toEqual({ code: 'invalid_input', message: 'reason: required', issues: [{ field: 'reason', code: 'invalid_input', message: 'required' }] });
   const badLimit = (await aude.get('/api/audit?limit=501')).json<ErrorJson>().error;
   expect(badLimit.message).toBe('limit: at most 500');
   for (const e of [badId, missing, badLimit]) expect(e.message).not.toMatch(/Invalid|Too big|expected .* received/);
