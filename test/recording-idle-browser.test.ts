@@ -6,14 +6,13 @@
 // skip idle and is past it at once; the keyboard shortcuts drive the player.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Locator, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { BrowserSuite, openSession, shot } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openSession, shot } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 /** How long the vendor sits idle: well over the player's IDLE_GAP_MS (5 s). */
@@ -23,6 +22,7 @@ const IDLE_GAP_MS = 5_000;
 /** Played at 1× with skip idle, the idle span must be crossed within this (instead of ~IDLE_MS). */
 const SKIP_BUDGET_MS = 3_000;
 
+let lab: SessionLab;
 let portal: TestPortal;
 let browser: BrowserSuite;
 let spool: string;
@@ -45,18 +45,12 @@ function syncTimes(recording: string): number[] {
 }
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-idle-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-idle-store-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 15 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await BrowserSuite.launch(portal.publicUrl, { width: 1280, height: 800 });
+  lab = await startSessionLab('idle', { freshDb: 15, store: true, viewport: { width: 1280, height: 800 } });
+  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
-  rmSync(store, { recursive: true, force: true });
+  await lab?.close();
 });
 
 test('skip idle crosses an idle stretch of an SSH recording at once, and the span is marked on the seek bar', async () => {

@@ -5,14 +5,13 @@
 // the stored recording turns the badge to "failed".
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { BrowserSuite, openFromMyRequests } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openFromMyRequests } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 /**
@@ -30,6 +29,7 @@ const VENDOR_VIEWPORT = { width: 1000, height: 700 };
 /** Auditor viewport: large enough that the player's box holds that screen at scale 1. */
 const AUDITOR_VIEWPORT = { width: 1600, height: 1000 };
 
+let lab: SessionLab;
 let portal: TestPortal;
 let browser: BrowserSuite;
 let spool: string;
@@ -101,18 +101,12 @@ async function setRange(el: Locator, value: 'max' | number): Promise<number> {
 const timeMs = async (p: Page): Promise<number> => Number(await p.getByTestId('player-time').getAttribute('data-ms'));
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-replay-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-replay-store-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 13 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await BrowserSuite.launch(portal.publicUrl);
+  lab = await startSessionLab('replay', { freshDb: 13, store: true });
+  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
-  rmSync(store, { recursive: true, force: true });
+  await lab?.close();
 });
 
 test('an auditor finds a session by what was typed, replays it to the live last frame, and verification catches a flipped byte', async () => {

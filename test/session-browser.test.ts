@@ -2,16 +2,16 @@
 // demo machine and types; the result shows (typescript for SSH/Telnet, a changed screen for
 // VNC/RDP) and the recording exists. The manager watches live and cuts the session.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { BrowserSuite, openFromMyRequests } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openFromMyRequests } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
+import { createRequest, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
+let lab: SessionLab;
 let portal: TestPortal;
 let browser: BrowserSuite;
 let spool: string;
@@ -32,16 +32,12 @@ async function grant(vendor: string, machineId: string, approverNames: string[])
 const file = (id: string, suffix = ''): string => path.join(spool, `${id}${suffix}`);
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-browser-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 11 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await BrowserSuite.launch(portal.publicUrl);
+  lab = await startSessionLab('browser', { freshDb: 11 });
+  ({ portal, browser, spool } = lab);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('a vendor types into each protocol', () => {

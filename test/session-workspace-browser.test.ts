@@ -7,14 +7,13 @@
 // With AIRLOCK_SHOTS_DIR set, the screens are also saved there as PNGs (1280×800 and 1024×768).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { BrowserSuite, openSession as openSessionAt, shot, signIn } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openSession as openSessionAt, shot, signIn } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
+import { createRequest, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 const VIEWPORTS = [
@@ -26,6 +25,7 @@ const MAX_BAR_PX = 48;
 /** Long enough that no end-of-window warning shows (those start 10 minutes before the end). */
 const NO_WARNING_MS = 30 * 60_000;
 
+let lab: SessionLab;
 let portal: TestPortal;
 let browser: BrowserSuite;
 let spool: string;
@@ -68,16 +68,12 @@ const RECONNECT_FIRST_DELAY_MS = 1_000;
 const scrollOf = (p: Page) => p.evaluate(() => ({ y: window.scrollY, root: document.scrollingElement?.scrollTop ?? 0, tall: document.documentElement.scrollHeight > window.innerHeight }));
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-workspace-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 6 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await BrowserSuite.launch(portal.publicUrl);
+  lab = await startSessionLab('workspace', { freshDb: 6 });
+  ({ portal, browser, spool } = lab);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe.each(VIEWPORTS)('at $width×$height', (viewport) => {

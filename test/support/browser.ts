@@ -1,8 +1,11 @@
 // Headless Debian Chromium driven by playwright-core (LAB.md flags: no downloads, no sandbox as
 // root), and signing in through the dev IdP as a user would.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TEST_IDP_PASSWORD } from './portal.ts';
+import { startTestPortal, TEST_IDP_PASSWORD, type TestPortal } from './portal.ts';
+import { seedDemoPlant } from './workflow.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -123,4 +126,34 @@ export async function openFromMyRequests(p: Page, requestId: string): Promise<st
   await p.getByTestId('nav-my').click();
   await p.getByTestId(`open-${requestId}`).click();
   return connectedSession(p);
+}
+
+/** A portal with the demo plant and its real targets, recording into a fresh spool (and store), and a browser on it. */
+export interface SessionLab {
+  portal: TestPortal;
+  browser: BrowserSuite;
+  spool: string;
+  /** The recording store; '' unless asked for. */
+  store: string;
+  close(): Promise<void>;
+}
+
+export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport }): Promise<SessionLab> {
+  const spool = mkdtempSync(path.join(tmpdir(), `airlock-${name}-spool-`));
+  const store = options.store === true ? mkdtempSync(path.join(tmpdir(), `airlock-${name}-store-`)) : '';
+  const env: Record<string, string> = { AIRLOCK_RECORDING_SPOOL: spool, ...(store === '' ? {} : { AIRLOCK_RECORDING_STORE: store }), AIRLOCK_RECORDING_MIN_FREE_MB: '1' };
+  const portal = await startTestPortal(env, { freshDb: options.freshDb });
+  await seedDemoPlant(portal, { targets: true });
+  const browser = await BrowserSuite.launch(portal.publicUrl, options.viewport);
+  return {
+    portal,
+    browser,
+    spool,
+    store,
+    async close() {
+      await browser.close();
+      await portal.close();
+      for (const dir of [spool, store]) if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
