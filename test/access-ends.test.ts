@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import type { Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { CountingGuacdProxy, openSession, openTunnel } from './support/tunnel.ts';
@@ -126,16 +127,16 @@ describe('on one portal', () => {
 });
 
 describe('with the state store hung', () => {
+  let priv: PrivateServices;
   let services: Supervisor;
-  let stateDir: string;
   let portal: TestPortal;
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-hung-redis-'));
-    services = await startServices({ stateDir, services: ['redis'] });
+    priv = await privateServices('hung-redis', ['redis']);
+    services = priv.supervisor;
     portal = await startTestPortal({
       AIRLOCK_REDIS_URL: services.services.redis?.url ?? '',
-      AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'),
+      AIRLOCK_RECORDING_SPOOL: path.join(priv.stateDir, 'spool'),
       AIRLOCK_RECORDING_MIN_FREE_MB: '1',
       AIRLOCK_STORE_OUTAGE_GRACE_MS: '3000',
     });
@@ -143,16 +144,9 @@ describe('with the state store hung', () => {
   });
 
   afterAll(async () => {
-    for (const pid of services?.pids() ?? []) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-    }
+    priv?.signal('SIGCONT');
     await portal?.close();
-    await services?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await priv?.close();
   });
 
   test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openSession, openTunnel } from './support/tunnel.ts';
@@ -79,35 +80,28 @@ describe('a session that never reaches its machine', () => {
 });
 
 describe('a guacd that dies or hangs', () => {
+  let priv: PrivateServices;
   let services: Supervisor;
-  let stateDir: string;
   let portal: TestPortal;
   let vera: Browserless;
   let mona: Browserless;
   let aude: Browserless;
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-guacd-gone-'));
-    services = await startServices({ stateDir, services: ['guacd'] });
+    priv = await privateServices('guacd-gone', ['guacd']);
+    services = priv.supervisor;
     const guacd = services.services.guacd;
     portal = await startTestPortal(
-      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
+      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(priv.stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
       { freshDb: 7 },
     );
     await seedDemoPlant(portal, { targets: true });
     [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
   });
   afterAll(async () => {
-    for (const pid of services?.pids() ?? []) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
+    priv?.signal('SIGCONT');
     await portal?.close();
-    await services?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await priv?.close();
   });
 
   test('guacd killed mid-session: the vendor is told, the end is audited as guacd_lost', async () => {
@@ -122,15 +116,8 @@ describe('a guacd that dies or hangs', () => {
   test('a hung guacd: /readyz says so (a handshake, not a TCP connect), tickets are 503 guacd_unavailable, and it recovers', async () => {
     const http = new Browserless(portal.publicUrl);
     const grant = await grantNow(portal, vera, mona, 'cnc-07');
-    const signal = (sig: NodeJS.Signals): void => {
-      for (const pid of services.pids()) {
-        try {
-          process.kill(pid, sig);
-        } catch {
-          // a pid of the guacd stopped in the previous test
-        }
-      }
-    };
+    // Skips a pid of the guacd stopped in the previous test.
+    const signal = priv.signal;
     signal('SIGSTOP');
     try {
       await waitFor(async () => (await http.get('/readyz')).status === 503, { ...WAIT, what: '/readyz to notice the hung guacd' });
