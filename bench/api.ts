@@ -7,10 +7,8 @@ import path from 'node:path';
 import { startServices } from '../dev/supervisor.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
-import { InventoryStore } from '../server/inventory/store.ts';
-import { demoInventory } from '../dev/demo-inventory.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { closedLoop, portalReady, printTable, round, startBenchPortal, wrkGet } from './lib.ts';
+import { closedLoop, portalReady, printTable, round, seedBenchPlant, startBenchPortal, wrkGet } from './lib.ts';
 
 /** Concurrent clients, as the issue asks. */
 const CLIENTS = 32;
@@ -25,7 +23,7 @@ const { redis, guacd } = supervisor.services;
 if (redis === undefined || guacd === undefined) throw new Error('no redis/guacd');
 
 const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
-await new InventoryStore(seedClient).seed(demoInventory({}), true);
+await seedBenchPlant(seedClient, {});
 seedClient.destroy();
 
 const { base, child: portal } = await startBenchPortal({ redisUrl: redis.url, guacd });
