@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAs, loginAll } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { CountingGuacdProxy, openSession, openTunnel } from './support/tunnel.ts';
 import { sharedGuacd } from './support/services.ts';
@@ -33,7 +33,7 @@ describe('on one portal', () => {
     // Set-ups 4 s apart: a second session waits for its slot long enough to be revoked meanwhile.
     portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_GUACD_PACE_MS: '4000' }, { freshDb: 15 });
     await seedDemoPlant(portal, { targets: true });
-    [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+    [vera, victor, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'aude');
   });
 
   afterAll(async () => {
@@ -150,7 +150,7 @@ describe('with the state store hung', () => {
   });
 
   test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {
-    const [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    const [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
     const session = await openSession(vera, await grantNow(portal, vera, mona, 'cnc-07'));
     // Started (registered, audited) before the store hangs: what follows is the outage, not a failed start.
     await waitFor(async () => (await auditEvents(aude, `session:${session.id}`)).some((e) => e.action === 'session.started'), { ...WAIT, what: 'the session to start' });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAs, loginAll } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionTicket, createRequest } from './support/workflow.ts';
 import { CountingGuacdProxy, openTunnel } from './support/tunnel.ts';
 import { sharedGuacd } from './support/services.ts';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-guard-spool-'));
   portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 5 });
   await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [vera, victor, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'aude');
   grantId = await grantNow(portal, vera, mona, 'cnc-07');
 });
 

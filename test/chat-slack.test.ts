@@ -7,7 +7,7 @@ import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { auditEvents, createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
 
@@ -73,13 +73,7 @@ beforeAll(async () => {
     { AIRLOCK_SWEEP_INTERVAL_MS: '200' },
   );
   requestUrl = `${chat.portal.publicUrl}${SLACK_INTERACTIONS_PATH}`;
-  [vera, mona, olga, bruno, aude] = (await Promise.all(['vera', 'mona', 'olga', 'bruno', 'aude'].map((u) => loginAs(chat.portal.publicUrl, u)))) as [
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-  ];
+  [vera, mona, olga, bruno, aude] = await loginAll(chat.portal.publicUrl, 'vera', 'mona', 'olga', 'bruno', 'aude');
   // Link mona, olga, bruno and vera once, through a card of a first request.
   const first = await createRequest(vera, { machineId: 'cnc-07' });
   const card = await cardIn(CHANNEL_A, first);

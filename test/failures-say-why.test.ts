@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAll } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openSession, openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
@@ -27,7 +27,7 @@ describe('a session that never reaches its machine', () => {
   beforeAll(async () => {
     portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: mkdtempSync(path.join(tmpdir(), 'airlock-failures-')), AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 7 });
     await seedDemoPlant(portal, { targets: true });
-    [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
   });
   afterAll(async () => portal?.close());
 
@@ -96,7 +96,7 @@ describe('a guacd that dies or hangs', () => {
       { freshDb: 7 },
     );
     await seedDemoPlant(portal, { targets: true });
-    [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
   });
   afterAll(async () => {
     priv?.signal('SIGCONT');

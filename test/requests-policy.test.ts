@@ -3,7 +3,7 @@
 // and the broker's grant look-up still honours the machine's current ceiling.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { createRequest, grantNow, readRequest, seedDemoPlant } from './support/workflow.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { Policy } from '../server/inventory/schema.ts';
@@ -36,7 +36,7 @@ const policyOf = (side: Side): Policy => Object.fromEntries(POLICY_FLAGS.map((f)
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 6 });
   await seedDemoPlant(portal);
-  [victor, mona, olga, adam] = (await Promise.all(['victor', 'mona', 'olga', 'adam'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [victor, mona, olga, adam] = await loginAll(portal.publicUrl, 'victor', 'mona', 'olga', 'adam');
   for (const [id, body] of [
     ['ceiling-p', machineBody('P')],
     ['ceiling-r', machineBody('R')],
