@@ -193,3 +193,29 @@ export async function seedBenchPlant(
   }
   return { inventory, credentials };
 }
+
+/** A bench's own Redis and guacd under a fresh state directory; `stop` ends them and removes it. */
+export async function startBenchServices(name: string): Promise<{
+  stateDir: string;
+  redisUrl: string;
+  guacd: { host: string; port: number };
+  stop(): Promise<void>;
+}> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { startServices } = await import('../dev/supervisor.ts');
+  const stateDir = mkdtempSync(path.join(tmpdir(), `airlock-bench-${name}-`));
+  const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
+  const { redis, guacd } = supervisor.services;
+  if (redis === undefined || guacd === undefined) throw new Error('no redis/guacd');
+  return {
+    stateDir,
+    redisUrl: redis.url,
+    guacd,
+    async stop() {
+      await supervisor.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
