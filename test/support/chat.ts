@@ -10,7 +10,7 @@ import { startTestPortal, type TestPortal } from './portal.ts';
 import { sharedRedisUrl } from './services.ts';
 import { seedDemoPlant } from './workflow.ts';
 import type { Browserless } from './http.ts';
-import { FakeSlack } from '../../dev/fakes/slack.ts';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../../dev/fakes/slack.ts';
 import { FakeTeams } from '../../dev/fakes/teams.ts';
 import { FakeMattermost } from '../../dev/fakes/mattermost.ts';
 
@@ -89,4 +89,23 @@ export async function startAllPlatformsChatPortal(db: number, env: Record<string
       await Promise.all([slack.close(), teams.close(), mm.close()]);
     },
   };
+}
+
+/** A Slack user of the test workspace: `mona` is UMONA. */
+export const slackUser = (name: string): SlackUser => ({ id: `U${name.toUpperCase()}`, teamId: SLACK.teamId, name });
+
+/** The card about `id` in `channel`, once the portal has posted it. */
+export async function slackCardIn(slack: FakeSlack, channel: string, id: string): Promise<SlackMessage> {
+  const find = () => slack.messagesIn(channel).find((m) => JSON.stringify(m.blocks).includes(id));
+  await slack.server.until(() => find() !== undefined, `a card about ${id} in ${channel}`);
+  const card = find();
+  if (card === undefined) throw new Error('unreachable');
+  return card;
+}
+
+/** Waits until every copy about `id` has been rewritten to show `text`. */
+export async function allSlackCopiesShow(slack: FakeSlack, id: string, text: string): Promise<SlackMessage[]> {
+  const about = () => [...slack.messages.values()].filter((m) => JSON.stringify(m.blocks).includes(id) || m.text.includes(id));
+  await slack.server.until(() => about().length > 0 && about().every((m) => JSON.stringify(m.blocks).includes(text)), `every copy of ${id} to show ${text}`);
+  return about();
 }
