@@ -2,7 +2,6 @@
 // lost, a sign-out, an unreachable state store, and "terminate and revoke" (items 6–8, 11).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
-import type { Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { startProxiedPortal, type ProxiedPortal } from './support/proxied-portal.ts';
@@ -121,16 +120,14 @@ describe('on one portal', () => {
 });
 
 describe('with the state store hung', () => {
-  let priv: PrivateServices;
-  let services: Supervisor;
+  let services: PrivateServices;
   let portal: TestPortal;
 
   beforeAll(async () => {
-    priv = await privateServices('hung-redis', ['redis']);
-    services = priv.supervisor;
+    services = await privateServices('hung-redis', ['redis']);
     portal = await startTestPortal({
       AIRLOCK_REDIS_URL: services.services.redis?.url ?? '',
-      AIRLOCK_RECORDING_SPOOL: path.join(priv.stateDir, 'spool'),
+      AIRLOCK_RECORDING_SPOOL: path.join(services.stateDir, 'spool'),
       AIRLOCK_RECORDING_MIN_FREE_MB: '1',
       AIRLOCK_STORE_OUTAGE_GRACE_MS: '3000',
     });
@@ -138,9 +135,9 @@ describe('with the state store hung', () => {
   });
 
   afterAll(async () => {
-    priv?.signal('SIGCONT');
+    services?.signal('SIGCONT');
     await portal?.close();
-    await priv?.close();
+    await services?.close();
   });
 
   test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {

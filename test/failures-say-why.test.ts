@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import { startServices } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAll } from './support/http.ts';
@@ -80,28 +80,26 @@ describe('a session that never reaches its machine', () => {
 });
 
 describe('a guacd that dies or hangs', () => {
-  let priv: PrivateServices;
-  let services: Supervisor;
+  let services: PrivateServices;
   let portal: TestPortal;
   let vera: Browserless;
   let mona: Browserless;
   let aude: Browserless;
 
   beforeAll(async () => {
-    priv = await privateServices('guacd-gone', ['guacd']);
-    services = priv.supervisor;
+    services = await privateServices('guacd-gone', ['guacd']);
     const guacd = services.services.guacd;
     portal = await startTestPortal(
-      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(priv.stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
+      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(services.stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
       { freshDb: 7 },
     );
     await seedDemoPlant(portal, { targets: true });
     [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
   });
   afterAll(async () => {
-    priv?.signal('SIGCONT');
+    services?.signal('SIGCONT');
     await portal?.close();
-    await priv?.close();
+    await services?.close();
   });
 
   test('guacd killed mid-session: the vendor is told, the end is audited as guacd_lost', async () => {
@@ -117,7 +115,7 @@ describe('a guacd that dies or hangs', () => {
     const http = new Browserless(portal.publicUrl);
     const grant = await grantNow(portal, vera, mona, 'cnc-07');
     // Skips a pid of the guacd stopped in the previous test.
-    const signal = priv.signal;
+    const signal = services.signal;
     signal('SIGSTOP');
     try {
       await waitFor(async () => (await http.get('/readyz')).status === 503, { ...WAIT, what: '/readyz to notice the hung guacd' });

@@ -1,24 +1,21 @@
 // /healthz and /readyz against a private Redis this suite can stop and start again.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { waitFor } from './support/wait.ts';
 
-let priv: PrivateServices;
-let services: Supervisor;
+let services: PrivateServices;
 let portal: TestPortal;
 
 beforeAll(async () => {
-  priv = await privateServices('readyz', ['redis']);
-  services = priv.supervisor;
+  services = await privateServices('readyz', ['redis']);
   portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '' });
 });
 
 afterAll(async () => {
   await portal?.close();
-  await priv?.close();
+  await services?.close();
 });
 
 test('ready with Redis and guacd up; 503 naming Redis while it is down; ready again after', async () => {

@@ -2,7 +2,6 @@
 // portal instances on one Redis share requests, decisions and live events.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import type { Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
@@ -11,18 +10,16 @@ import { waitFor } from './support/wait.ts';
 import { SESSION_COOKIE } from '../server/http/session.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 
-let priv: PrivateServices;
-let services: Supervisor;
+let services: PrivateServices;
 let redisUrl: string;
 
 beforeAll(async () => {
-  priv = await privateServices('resilience', ['redis']);
-  services = priv.supervisor;
+  services = await privateServices('resilience', ['redis']);
   redisUrl = services.services.redis?.url ?? '';
 });
 
 afterAll(async () => {
-  await priv?.close();
+  await services?.close();
 });
 
 describe('a Redis restart', () => {

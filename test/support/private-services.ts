@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServices, type ServiceName, type Supervisor } from '../../dev/supervisor.ts';
 
-export interface PrivateServices {
-  supervisor: Supervisor;
+/** The supervisor of these services, and: */
+export interface PrivateServices extends Supervisor {
   /** Their state directory (a test may keep its spool under it). */
   stateDir: string;
   /** Sends `sig` to every process of these services; a pid already gone (a stopped service) is skipped. */
@@ -28,7 +28,13 @@ export async function privateServices(name: string, names: ServiceName[]): Promi
     }
   };
   return {
-    supervisor,
+    get services() {
+      return supervisor.services;
+    },
+    stopService: (service) => supervisor.stopService(service),
+    startService: (service) => supervisor.startService(service),
+    stop: () => supervisor.stop(),
+    pids: () => supervisor.pids(),
     stateDir,
     signal,
     async close() {
