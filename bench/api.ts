@@ -1,16 +1,10 @@
 // bench/api: request create, approve and list under concurrency against a running portal (its
 // own process, real Redis), with /healthz (no Redis, no session) and /api/me (session read) as
 // baselines measured in the same run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServices } from '../dev/supervisor.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
-import { InventoryStore } from '../server/inventory/store.ts';
-import { demoInventory } from '../dev/demo-inventory.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { closedLoop, portalReady, printTable, round, startBenchPortal, wrkGet } from './lib.ts';
+import { closedLoop, portalReady, printTable, round, seedBenchPlant, startBenchPortal, startBenchServices, wrkGet } from './lib.ts';
 
 /** Concurrent clients, as the issue asks. */
 const CLIENTS = 32;
@@ -19,20 +13,16 @@ const APPROVES = 1000;
 /** Long enough for throughput to settle on this 2-core machine. */
 const READ_SECONDS = 8;
 
-const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-api-'));
-const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
-const { redis, guacd } = supervisor.services;
-if (redis === undefined || guacd === undefined) throw new Error('no redis/guacd');
+const services = await startBenchServices('api');
 
-const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
-await new InventoryStore(seedClient).seed(demoInventory({}), true);
+const seedClient = await connectRedis(services.redisUrl, createLogger('warn'), 'bench-seed');
+await seedBenchPlant(seedClient, {});
 seedClient.destroy();
 
-const { base, child: portal } = await startBenchPortal({ redisUrl: redis.url, guacd });
+const { base, child: portal } = await startBenchPortal({ redisUrl: services.redisUrl, guacd: services.guacd });
 const stop = async () => {
   portal.kill('SIGTERM');
-  await supervisor.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await services.stop();
 };
 
 try {

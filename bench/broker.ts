@@ -14,17 +14,14 @@ import { startServices } from '../dev/supervisor.ts';
 import { freePort } from '../dev/probes.ts';
 import { listProcesses, signal } from '../dev/processes.ts';
 import { encodeInstruction, GuacParser, guacHandshake, type GuacInstruction } from '../dev/guac-probe.ts';
-import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
-import { InventoryStore } from '../server/inventory/store.ts';
-import { Vault } from '../server/vault/vault.ts';
-import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
+import { generateKeyringEntry } from '../server/keyring.ts';
 import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
+import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
 import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
@@ -191,15 +188,9 @@ if (redis === undefined || guacd === undefined || services.sshd === undefined ||
 const guacdPid = Number(readFileSync(path.join(stateDir, 'pids', 'guacd.pid'), 'utf8').split(' ')[0]);
 
 const keyring = generateKeyringEntry('bench1');
-const inventory = demoInventory(services);
-const credentials = demoCredentials(services);
 // The bench's own Redis connection: seeds the plant, later reads the audit log (why sessions ended).
 const benchRedis = await connectRedis(redis.url, createLogger('warn'), 'bench-broker');
-await new InventoryStore(benchRedis).seed(inventory, true);
-{
-  const vault = new Vault(benchRedis, parseKeyring(keyring));
-  for (const [machineId, credential] of Object.entries(credentials)) await vault.store(machineId, credential);
-}
+const { inventory, credentials } = await seedBenchPlant(benchRedis, services, keyring);
 const audit = new AuditLog(benchRedis);
 
 const logStream = createWriteStream(portalLog);

@@ -3,25 +3,19 @@
 // many bytes of Redis they write, and /healthz latency meanwhile against idle (the baseline,
 // same run). (2) A 2 M-character Guacamole element in 1 kB frames through the parser: the
 // rescanning parser main had before this change against today's (each character examined once).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from 'redis';
-import { startServices } from '../dev/supervisor.ts';
 import { keys } from '../server/keys.ts';
 import { GuacParser, encodeInstruction } from '../sessions/tunnel/protocol.ts';
-import { closedLoop, portalReady, printGrid, printTable, round, startBenchPortal } from './lib.ts';
+import { closedLoop, portalReady, printGrid, printTable, round, startBenchPortal, startBenchServices } from './lib.ts';
 
 const FLOOD_MS = 10_000;
 const FLOOD_LOOPS = 8;
 const ELEMENT = 2_000_000;
 const CHUNK = 1024;
 
-const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-containment-'));
-const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
-const redisUrl = supervisor.services.redis?.url ?? '';
-const guacd = supervisor.services.guacd ?? { host: '127.0.0.1' as const, port: 4822 };
+const { stateDir, redisUrl, guacd, stop } = await startBenchServices('containment');
 const portal = await startBenchPortal({ redisUrl, guacd, env: { AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' } });
 const redis = createClient({ url: redisUrl });
 await redis.connect();
@@ -96,8 +90,7 @@ try {
 } finally {
   portal.child.kill('SIGKILL');
   redis.destroy();
-  await supervisor.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await stop();
 }
 
 /** The baseline: main's parser before this change, which rescanned its whole buffer on every chunk. */

@@ -170,3 +170,52 @@ export async function portalReady(base: string, timeoutMs = 15_000): Promise<voi
     await delay(50);
   }
 }
+
+/**
+ * Seeds the demo plant for `services` into the bench's Redis: the inventory, and with `keyring`
+ * the machines' credentials in the vault. Returns both, for benches that dial machines directly.
+ */
+export async function seedBenchPlant(
+  redis: import('../server/redis.ts').RedisClient,
+  services: import('../dev/supervisor.ts').RunningServices,
+  keyring?: string,
+): Promise<{ inventory: import('../server/inventory/schema.ts').InventoryFile; credentials: ReturnType<typeof import('../dev/demo-inventory.ts').demoCredentials> }> {
+  const { demoCredentials, demoInventory } = await import('../dev/demo-inventory.ts');
+  const { InventoryStore } = await import('../server/inventory/store.ts');
+  const { Vault } = await import('../server/vault/vault.ts');
+  const { parseKeyring } = await import('../server/keyring.ts');
+  const inventory = demoInventory(services);
+  const credentials = demoCredentials(services);
+  await new InventoryStore(redis).seed(inventory, true);
+  if (keyring !== undefined) {
+    const vault = new Vault(redis, parseKeyring(keyring));
+    for (const [machineId, credential] of Object.entries(credentials)) await vault.store(machineId, credential);
+  }
+  return { inventory, credentials };
+}
+
+/** A bench's own Redis and guacd under a fresh state directory; `stop` ends them and removes it. */
+export async function startBenchServices(name: string): Promise<{
+  stateDir: string;
+  redisUrl: string;
+  guacd: { host: string; port: number };
+  stop(): Promise<void>;
+}> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { startServices } = await import('../dev/supervisor.ts');
+  const stateDir = mkdtempSync(path.join(tmpdir(), `airlock-bench-${name}-`));
+  const supervisor = await startServices({ stateDir, services: ['redis', 'guacd'], userPrefix: 'airlock-bench' });
+  const { redis, guacd } = supervisor.services;
+  if (redis === undefined || guacd === undefined) throw new Error('no redis/guacd');
+  return {
+    stateDir,
+    redisUrl: redis.url,
+    guacd,
+    async stop() {
+      await supervisor.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -21,19 +21,16 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { startServices } from '../dev/supervisor.ts';
-import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { connectRedis } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
-import { InventoryStore } from '../server/inventory/store.ts';
-import { Vault } from '../server/vault/vault.ts';
-import { generateKeyringEntry, parseKeyring } from '../server/keyring.ts';
+import { generateKeyringEntry } from '../server/keyring.ts';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
 import { ManifestSigner } from '../recordings/signing.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
+import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
 
 const SSH_MIN_MS = 31 * 60_000;
 const SSH_MIN_BYTES = 100 * 1024 * 1024;
@@ -64,11 +61,7 @@ if (redis === undefined || guacd === undefined || services.sshd === undefined ||
 
 const keyring = generateKeyringEntry('replay1');
 const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
-await new InventoryStore(seedClient).seed(demoInventory(services), true);
-{
-  const vault = new Vault(seedClient, parseKeyring(keyring));
-  for (const [machineId, credential] of Object.entries(demoCredentials(services))) await vault.store(machineId, credential);
-}
+await seedBenchPlant(seedClient, services, keyring);
 // The portal's signing key, so the bench's own index entries hash their words with the portal's key.
 const signingKeyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 const signingKeyFile = path.join(stateDir, 'signing.pem');

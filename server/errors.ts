@@ -2,15 +2,7 @@
 // thrown into the same JSON shape: {error: {code, message}}. Unknown errors never leak.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-} from 'redis';
+import * as redis from 'redis';
 
 /**
  * What node-redis throws while the store is down or hung: offline or closed clients, a command
@@ -18,13 +10,13 @@ import {
  * redis.ts fails when it resets a connection to a server that stopped answering.
  */
 const REDIS_DOWN_ERRORS = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
+  redis.ClientClosedError,
+  redis.ClientOfflineError,
+  redis.ConnectionTimeoutError,
+  redis.DisconnectsClientError,
+  redis.SocketClosedUnexpectedlyError,
+  redis.SocketTimeoutError,
+  redis.TimeoutError,
 ];
 
 /** One problem with one field of a request body, so a form can show each next to its field. */

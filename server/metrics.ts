@@ -27,128 +27,78 @@ export function isRecordingFailure(reason: string): boolean {
 const SETUP_BUCKETS = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20, 30];
 const FINALISE_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900];
 
+// One line per metric: each registers itself in the instance's registry.
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram<L extends string>(registry: Registry, name: string, help: string, buckets: number[], labelNames: readonly L[]): Histogram<L> {
+  return new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+}
+
+/** A gauge; with `collect`, its value is read at scrape time. */
+function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], collect?: (m: Gauge<L>) => void | Promise<void>): Gauge<L> {
+  if (collect === undefined) return new Gauge({ name, help, labelNames, registers: [registry] });
+  return new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      return collect(this);
+    },
+  });
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
   /** Ticket issued → first frame at the browser, per started session. */
-  readonly setupSeconds = new Histogram({
-    name: 'airlock_session_setup_seconds',
-    help: 'Time from the session ticket being issued to the first frame relayed to the browser.',
-    labelNames: ['site', 'protocol'] as const,
-    buckets: SETUP_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly setupSeconds = histogram(this.registry, 'airlock_session_setup_seconds', 'Time from the session ticket being issued to the first frame relayed to the browser.', SETUP_BUCKETS, ['site', 'protocol']);
 
-  readonly sessionEnds = new Counter({
-    name: 'airlock_session_ends_total',
-    help: 'Sessions that ended, by end reason; started="false" for those that never drew a frame (session.failed).',
-    labelNames: ['reason', 'started'] as const,
-    registers: [this.registry],
-  });
+  readonly sessionEnds = counter(this.registry, 'airlock_session_ends_total', 'Sessions that ended, by end reason; started="false" for those that never drew a frame (session.failed).', ['reason', 'started']);
 
-  readonly recordingBytes = new Counter({
-    name: 'airlock_recording_bytes_total',
-    help: 'Bytes of recordings finalised into the store, by file kind.',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
+  readonly recordingBytes = counter(this.registry, 'airlock_recording_bytes_total', 'Bytes of recordings finalised into the store, by file kind.', ['kind']);
 
-  readonly recordingWriteFailures = new Counter({
-    name: 'airlock_recording_write_failures_total',
-    help: 'Sessions ended because their recording could not be written, by reason.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly recordingWriteFailures = counter(this.registry, 'airlock_recording_write_failures_total', 'Sessions ended because their recording could not be written, by reason.', ['reason']);
 
-  readonly finaliseLagSeconds = new Histogram({
-    name: 'airlock_recording_finalise_lag_seconds',
-    help: 'Time from a session end to its recording being moved, hashed, signed and indexed.',
-    buckets: FINALISE_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly finaliseLagSeconds = histogram(this.registry, 'airlock_recording_finalise_lag_seconds', 'Time from a session end to its recording being moved, hashed, signed and indexed.', FINALISE_BUCKETS, []);
 
-  readonly finaliseFailures = new Counter({
-    name: 'airlock_recording_finalise_failures_total',
-    help: 'Finalising attempts that failed and will be retried.',
-    registers: [this.registry],
-  });
+  readonly finaliseFailures = counter(this.registry, 'airlock_recording_finalise_failures_total', 'Finalising attempts that failed and will be retried.', []);
 
-  readonly requestTransitions = new Counter({
-    name: 'airlock_request_transitions_total',
-    help: 'Access request decisions applied (approve, deny, cancel, revoke), by the state they led to (an approval of a two-approver request leaves it pending).',
-    labelNames: ['action', 'state'] as const,
-    registers: [this.registry],
-  });
+  readonly requestTransitions = counter(this.registry, 'airlock_request_transitions_total', 'Access request decisions applied (approve, deny, cancel, revoke), by the state they led to (an approval of a two-approver request leaves it pending).', ['action', 'state']);
 
-  readonly refusals = new Counter({
-    name: 'airlock_refusals_total',
-    help: 'Refused attempts (tickets, upgrades, session opens), by action and reason; every one, not only the individually audited ones.',
-    labelNames: ['action', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly refusals = counter(this.registry, 'airlock_refusals_total', 'Refused attempts (tickets, upgrades, session opens), by action and reason; every one, not only the individually audited ones.', ['action', 'reason']);
 
-  readonly chatDeliveryFailures = new Counter({
-    name: 'airlock_chat_delivery_failures_total',
-    help: 'Chat messages that could not be posted or updated, by platform and operation.',
-    labelNames: ['platform', 'operation'] as const,
-    registers: [this.registry],
-  });
+  readonly chatDeliveryFailures = counter(this.registry, 'airlock_chat_delivery_failures_total', 'Chat messages that could not be posted or updated, by platform and operation.', ['platform', 'operation']);
 
   private sources: MetricSources | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const sources = (): MetricSources | undefined => this.sources;
-    new Gauge({
-      name: 'airlock_sessions_live',
-      help: "Sessions this instance relays right now (started: past their first frame), by site and protocol.",
-      labelNames: ['site', 'protocol'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of sources()?.liveSessions() ?? []) this.inc({ site: s.siteId, protocol: s.protocol });
-      },
+    gauge(this.registry, 'airlock_sessions_live', 'Sessions this instance relays right now (started: past their first frame), by site and protocol.', ['site', 'protocol'], (m) => {
+      m.reset();
+      for (const s of sources()?.liveSessions() ?? []) m.inc({ site: s.siteId, protocol: s.protocol });
     });
-    new Gauge({
-      name: 'airlock_sessions_setting_up',
-      help: 'Sessions on this instance that are still setting up (set-up slot, guacd, first frame).',
-      registers: [this.registry],
-      collect() {
-        this.set(sources()?.settingUp() ?? 0);
-      },
+    gauge(this.registry, 'airlock_sessions_setting_up', 'Sessions on this instance that are still setting up (set-up slot, guacd, first frame).', [], (m) => {
+      m.set(sources()?.settingUp() ?? 0);
     });
-    new Gauge({
-      name: 'airlock_guacd_up',
-      help: "1 when the guacd answered the last Guacamole handshake in time, else 0.",
-      labelNames: ['guacd'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [guacd, g] of Object.entries(sources()?.guacds() ?? {})) this.set({ guacd }, g.ok ? 1 : 0);
-      },
+    gauge(this.registry, 'airlock_guacd_up', '1 when the guacd answered the last Guacamole handshake in time, else 0.', ['guacd'], (m) => {
+      m.reset();
+      for (const [guacd, g] of Object.entries(sources()?.guacds() ?? {})) m.set({ guacd }, g.ok ? 1 : 0);
     });
-    new Gauge({
-      name: 'airlock_guacd_info',
-      help: "The protocol version each guacd offers in its handshake (VERSION_1_3_0 is guacd 1.3, with known CVEs; VERSION_1_5_0 is 1.5 and later); always 1.",
-      labelNames: ['guacd', 'version'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [guacd, g] of Object.entries(sources()?.guacds() ?? {})) if (g.version !== null) this.set({ guacd, version: g.version }, 1);
-      },
+    gauge(this.registry, 'airlock_guacd_info', 'The protocol version each guacd offers in its handshake (VERSION_1_3_0 is guacd 1.3, with known CVEs; VERSION_1_5_0 is 1.5 and later); always 1.', ['guacd', 'version'], (m) => {
+      m.reset();
+      for (const [guacd, g] of Object.entries(sources()?.guacds() ?? {})) if (g.version !== null) m.set({ guacd, version: g.version }, 1);
     });
-    const redisUp = new Gauge({ name: 'airlock_redis_up', help: '1 when Redis answered a PING at scrape time within 1 s.', registers: [this.registry] });
-    new Gauge({
-      name: 'airlock_redis_ping_seconds',
-      help: 'Round trip of a PING to Redis at scrape time (absent when it did not answer).',
-      registers: [this.registry],
-      async collect() {
-        this.reset();
-        const source = sources();
-        if (source === undefined) return;
-        const seconds = await source.redisPing();
-        redisUp.set(seconds === undefined ? 0 : 1);
-        if (seconds !== undefined) this.set(seconds);
-      },
+    const redisUp = gauge(this.registry, 'airlock_redis_up', '1 when Redis answered a PING at scrape time within 1 s.', []);
+    gauge(this.registry, 'airlock_redis_ping_seconds', 'Round trip of a PING to Redis at scrape time (absent when it did not answer).', [], async (m) => {
+      m.reset();
+      const source = sources();
+      if (source === undefined) return;
+      const seconds = await source.redisPing();
+      redisUp.set(seconds === undefined ? 0 : 1);
+      if (seconds !== undefined) m.set(seconds);
     });
     // Process CPU, memory (RSS for sizing), event-loop lag, GC: prom-client's standard names.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -1,15 +1,13 @@
 // Security (1), access ends when it should: a revoke during set-up, a revoke whose message was
 // lost, a sign-out, an unreachable state store, and "terminate and revoke" (items 6–8, 11).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
+import { startProxiedPortal, type ProxiedPortal } from './support/proxied-portal.ts';
+import { Browserless, loginAs, loginAll } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { CountingGuacdProxy, openSession, openTunnel } from './support/tunnel.ts';
-import { sharedGuacd } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 import { RequestStore } from '../server/requests/store.ts';
 
@@ -18,27 +16,23 @@ const WAIT = { timeoutMs: 15_000 };
 
 
 describe('on one portal', () => {
+  let lab: ProxiedPortal;
   let portal: TestPortal;
   let proxy: CountingGuacdProxy;
-  let spool: string;
   let vera: Browserless;
   let victor: Browserless;
   let mona: Browserless;
   let aude: Browserless;
 
   beforeAll(async () => {
-    proxy = await CountingGuacdProxy.start(sharedGuacd());
-    spool = mkdtempSync(path.join(tmpdir(), 'airlock-access-ends-'));
     // Set-ups 4 s apart: a second session waits for its slot long enough to be revoked meanwhile.
-    portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_GUACD_PACE_MS: '4000' }, { freshDb: 15 });
-    await seedDemoPlant(portal, { targets: true });
-    [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+    lab = await startProxiedPortal('access-ends', 15, { AIRLOCK_GUACD_PACE_MS: '4000' });
+    ({ portal, proxy } = lab);
+    [vera, victor, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'aude');
   });
 
   afterAll(async () => {
-    await portal?.close();
-    await proxy?.close();
-    rmSync(spool, { recursive: true, force: true });
+    await lab?.close();
   });
 
   test('a revoke that arrives while a session waits for its set-up slot is applied: guacd is never dialled', async () => {
@@ -126,16 +120,14 @@ describe('on one portal', () => {
 });
 
 describe('with the state store hung', () => {
-  let services: Supervisor;
-  let stateDir: string;
+  let services: PrivateServices;
   let portal: TestPortal;
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-hung-redis-'));
-    services = await startServices({ stateDir, services: ['redis'] });
+    services = await privateServices('hung-redis', ['redis']);
     portal = await startTestPortal({
       AIRLOCK_REDIS_URL: services.services.redis?.url ?? '',
-      AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'),
+      AIRLOCK_RECORDING_SPOOL: path.join(services.stateDir, 'spool'),
       AIRLOCK_RECORDING_MIN_FREE_MB: '1',
       AIRLOCK_STORE_OUTAGE_GRACE_MS: '3000',
     });
@@ -143,20 +135,13 @@ describe('with the state store hung', () => {
   });
 
   afterAll(async () => {
-    for (const pid of services?.pids() ?? []) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-    }
+    services?.signal('SIGCONT');
     await portal?.close();
-    await services?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   test('live sessions end after the grace with a message, and their end is audited once Redis is back', async () => {
-    const [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    const [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
     const session = await openSession(vera, await grantNow(portal, vera, mona, 'cnc-07'));
     // Started (registered, audited) before the store hangs: what follows is the outage, not a failed start.
     await waitFor(async () => (await auditEvents(aude, `session:${session.id}`)).some((e) => e.action === 'session.started'), { ...WAIT, what: 'the session to start' });

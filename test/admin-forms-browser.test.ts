@@ -8,25 +8,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { BrowserSuite } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, seedDemoPlant } from './support/workflow.ts';
 import { testServices } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 
 let portal: TestPortal;
-let browser: TestBrowser;
+let browser: BrowserSuite;
 let admin: Page;
 let adam: Browserless;
-const contexts: BrowserContext[] = [];
-
-async function as(username: string): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
 
 async function openInventory(page: Page): Promise<void> {
   await page.getByTestId('nav-admin').click();
@@ -37,14 +30,13 @@ async function openInventory(page: Page): Promise<void> {
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 2 });
   await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
+  browser = await BrowserSuite.launch(portal.publicUrl);
   adam = await loginAs(portal.publicUrl, 'adam');
-  admin = await as('adam');
+  admin = await browser.page('adam');
   await openInventory(admin);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
   await browser?.close();
   await portal?.close();
 });
@@ -139,7 +131,7 @@ test('a private key guacd cannot read is refused under the key field, naming the
 test('an overlapping request is flagged on the vendor’s form and in the approver’s inbox', async () => {
   const vendor = await loginAs(portal.publicUrl, 'vera');
   const first = await createRequest(vendor, { machineId: 'press-hmi' });
-  const vera = await as('vera');
+  const vera = await browser.page('vera');
   await vera.getByTestId('nav-request').click();
   await vera.getByTestId('machine-option-press-hmi').check();
   await vera.getByLabel('Reason').fill('Second look at the HMI');
@@ -149,7 +141,7 @@ test('an overlapping request is flagged on the vendor’s form and in the approv
   await vera.getByTestId('go-my-requests').click();
   await expect(vera.getByTestId(`overlaps-${first}`).getAttribute('data-overlaps')).resolves.toBe(second);
 
-  const mona = await as('mona');
+  const mona = await browser.page('mona');
   await mona.getByTestId('nav-inbox').click();
   await expect(mona.getByTestId(`overlaps-${second}`).getAttribute('data-overlaps')).resolves.toBe(first);
   await expect(mona.getByTestId(`overlaps-${first}`).getAttribute('data-overlaps')).resolves.toBe(second);

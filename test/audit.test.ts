@@ -14,10 +14,9 @@ import type { AuditEvent, AuditEventInput } from '../server/audit/schema.ts';
 import { AuditLog, chainHash, encodeAuditEvent, MAX_SCANNED_PER_QUERY, parseExportLine, verifyChain } from '../server/audit/store.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { sharedRedisUrl } from './support/services.ts';
+import { redisDbUrl } from './support/services.ts';
+import { approvalEvent, AUDIT_TEST_DB, connectAuditTestRedis } from './support/audit.ts';
 
-/** This suite's own database, so flushing it disturbs no other suite. */
-const AUDIT_TEST_DB = '/7';
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 let redisUrl: string;
@@ -26,11 +25,8 @@ let audit: AuditLog;
 let tmp: string;
 
 beforeAll(async () => {
-  const url = new URL(sharedRedisUrl());
-  url.pathname = AUDIT_TEST_DB;
-  redisUrl = url.toString();
-  redis = createClient({ url: redisUrl });
-  await redis.connect();
+  redisUrl = redisDbUrl(AUDIT_TEST_DB);
+  redis = await connectAuditTestRedis();
   audit = new AuditLog(redis);
   tmp = mkdtempSync(path.join(tmpdir(), 'airlock-audit-'));
 });
@@ -44,18 +40,7 @@ afterAll(async () => {
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
 });
 
-function event(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
-  return {
-    actor: { id: 'dev:ann', name: 'Ann Approver' },
-    action: 'request.approved',
-    target: { type: 'request', id: 'r1' },
-    outcome: 'ok',
-    reason: null,
-    details: {},
-    site: 'plant-a',
-    ...overrides,
-  };
-}
+const event = approvalEvent;
 
 async function appendMany(n: number, make: (i: number) => AuditEventInput = (i) => event({ details: { i } })): Promise<AuditEvent[]> {
   const appended: AuditEvent[] = [];

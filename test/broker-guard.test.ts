@@ -2,21 +2,18 @@
 // Airlock page" is refused with an HTTP status and an audit event, and guacd is never dialled.
 // Also: the process survives floods of garbage upgrades and garbage frames.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import net from 'node:net';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant, sessionTicket, createRequest } from './support/workflow.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startProxiedPortal, type ProxiedPortal } from './support/proxied-portal.ts';
+import { Browserless, loginAs, loginAll } from './support/http.ts';
+import { grantNow, sessionTicket, createRequest } from './support/workflow.ts';
 import { CountingGuacdProxy, openTunnel } from './support/tunnel.ts';
-import { sharedGuacd } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 
+let lab: ProxiedPortal;
 let portal: TestPortal;
 let proxy: CountingGuacdProxy;
-let spool: string;
 let vera: Browserless;
 let victor: Browserless;
 let mona: Browserless;
@@ -29,18 +26,14 @@ async function lastRefusal(): Promise<AuditEvent | undefined> {
 }
 
 beforeAll(async () => {
-  proxy = await CountingGuacdProxy.start(sharedGuacd());
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-guard-spool-'));
-  portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 5 });
-  await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  lab = await startProxiedPortal('guard-spool', 5);
+  ({ portal, proxy } = lab);
+  [vera, victor, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'aude');
   grantId = await grantNow(portal, vera, mona, 'cnc-07');
 });
 
 afterAll(async () => {
-  await portal?.close();
-  await proxy?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('refused upgrades never reach guacd', () => {

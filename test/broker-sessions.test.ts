@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAs, loginAll } from './support/http.ts';
 import { auditEvents, createRequest, grantNow, seedDemoPlant, sessionTicket, windowFromNow } from './support/workflow.ts';
 import { openTunnel, type Tunnel } from './support/tunnel.ts';
 import { redisDbUrl } from './support/services.ts';
@@ -42,13 +42,7 @@ beforeAll(async () => {
   a = await startTestPortal(env, { freshDb: DB });
   b = await startTestPortal({ ...env, AIRLOCK_REDIS_URL: redisDbUrl(DB) });
   await seedDemoPlant(a, { targets: true });
-  [vera, victor, mona, bruno, aude] = (await Promise.all(['vera', 'victor', 'mona', 'bruno', 'aude'].map((u) => loginAs(a.publicUrl, u)))) as [
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-  ];
+  [vera, victor, mona, bruno, aude] = await loginAll(a.publicUrl, 'vera', 'victor', 'mona', 'bruno', 'aude');
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ import type { AirlockUser } from '../server/user.ts';
 import type { DomainEvent } from '../server/events/bus.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { enterLinkCode, linkCodeIn, MATTERMOST, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
 
@@ -76,7 +76,7 @@ beforeAll(async () => {
     12,
   );
   requestUrl = `${chat.portal.publicUrl}${SLACK_INTERACTIONS_PATH}`;
-  [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(chat.portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+  [vera, mona, aude] = await loginAll(chat.portal.publicUrl, 'vera', 'mona', 'aude');
   // Olga links Mattermost by code. Mona and Vera have signed in, which told chat their emails:
   // with email matching on, their first Slack click links them (Vera's own request is refused,
   // Mona's approval counts).

@@ -9,14 +9,14 @@ import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { auditEvents, createRequest, readRequest } from './support/workflow.ts';
-import { enterLinkCode, linkCodeIn, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { allSlackCopiesShow, enterLinkCode, linkCodeIn, SLACK, slackCardIn, slackUser, startChatPortal, type ChatPortal } from './support/chat.ts';
 import { waitFor } from './support/wait.ts';
 
 const CHANNEL_A = 'CAPPROVERSA';
 const APP_TOKEN = 'xapp-1-AAIRLOCK1-test-app-level-token';
 
-const MONA: SlackUser = { id: 'UMONA', teamId: SLACK.teamId, name: 'mona' };
-const OLGA: SlackUser = { id: 'UOLGA', teamId: SLACK.teamId, name: 'olga' };
+const MONA = slackUser('mona');
+const OLGA = slackUser('olga');
 
 let slack: FakeSlack;
 let chat: ChatPortal;
@@ -28,17 +28,8 @@ const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, i
 /** Oldest first. */
 const auditFor = async (id: string): Promise<AuditEvent[]> => (await auditEvents(aude, `request:${id}`)).reverse();
 
-async function cardIn(channel: string, id: string): Promise<SlackMessage> {
-  const find = () => slack.messagesIn(channel).find((m) => JSON.stringify(m.blocks).includes(id));
-  await slack.server.until(() => find() !== undefined, `a card about ${id} in ${channel}`);
-  return find() as SlackMessage;
-}
-
-async function allCopiesShow(id: string, text: string): Promise<SlackMessage[]> {
-  const about = () => [...slack.messages.values()].filter((m) => JSON.stringify(m.blocks).includes(id) || m.text.includes(id));
-  await slack.server.until(() => about().length > 0 && about().every((m) => JSON.stringify(m.blocks).includes(text)), `every copy of ${id} to show ${text}`);
-  return about();
-}
+const cardIn = (channel: string, id: string): Promise<SlackMessage> => slackCardIn(slack, channel, id);
+const allCopiesShow = (id: string, text: string): Promise<SlackMessage[]> => allSlackCopiesShow(slack, id, text);
 
 /** Clicks over the socket; waits for the envelope's ack and the ephemeral reply. */
 async function socketClickAndReply(message: SlackMessage, action: string, user: SlackUser): Promise<string> {

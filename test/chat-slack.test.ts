@@ -7,18 +7,18 @@ import { FakeSlack, type SlackMessage, type SlackUser } from '../dev/fakes/slack
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { auditEvents, createRequest, readRequest, windowFromNow } from './support/workflow.ts';
-import { enterLinkCode, linkCodeIn, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { allSlackCopiesShow, enterLinkCode, linkCodeIn, SLACK, slackCardIn, slackUser, startChatPortal, type ChatPortal } from './support/chat.ts';
 
 const CHANNEL_A = 'CAPPROVERSA';
 const CHANNEL_B = 'CAPPROVERSB';
 
-const MONA: SlackUser = { id: 'UMONA', teamId: SLACK.teamId, name: 'mona' };
-const OLGA: SlackUser = { id: 'UOLGA', teamId: SLACK.teamId, name: 'olga' };
-const BRUNO: SlackUser = { id: 'UBRUNO', teamId: SLACK.teamId, name: 'bruno' };
-const VERA: SlackUser = { id: 'UVERA', teamId: SLACK.teamId, name: 'vera' };
-const STRANGER: SlackUser = { id: 'USTRANGER', teamId: SLACK.teamId, name: 'stranger' };
+const MONA = slackUser('mona');
+const OLGA = slackUser('olga');
+const BRUNO = slackUser('bruno');
+const VERA = slackUser('vera');
+const STRANGER = slackUser('stranger');
 
 let slack: FakeSlack;
 let chat: ChatPortal;
@@ -34,20 +34,8 @@ const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, i
 /** Oldest first. */
 const auditFor = async (id: string): Promise<AuditEvent[]> => (await auditEvents(aude, `request:${id}`)).reverse();
 
-/** The card about `id` in `channel`, once the portal has posted it. */
-async function cardIn(channel: string, id: string): Promise<SlackMessage> {
-  await slack.server.until(() => slack.messagesIn(channel).some((m) => JSON.stringify(m.blocks).includes(id)), `a card about ${id} in ${channel}`);
-  const card = slack.messagesIn(channel).find((m) => JSON.stringify(m.blocks).includes(id));
-  if (card === undefined) throw new Error('unreachable');
-  return card;
-}
-
-/** Waits until every copy about `id` has been rewritten to show `text`. */
-async function allCopiesShow(id: string, text: string): Promise<SlackMessage[]> {
-  const about = () => [...slack.messages.values()].filter((m) => JSON.stringify(m.blocks).includes(id) || m.text.includes(id));
-  await slack.server.until(() => about().length > 0 && about().every((m) => JSON.stringify(m.blocks).includes(text)), `every copy of ${id} to show ${text}`);
-  return about();
-}
+const cardIn = (channel: string, id: string): Promise<SlackMessage> => slackCardIn(slack, channel, id);
+const allCopiesShow = (id: string, text: string): Promise<SlackMessage[]> => allSlackCopiesShow(slack, id, text);
 
 async function clickAndReply(message: SlackMessage, action: string, user: SlackUser): Promise<{ status: number; reply: string }> {
   const seen = slack.ephemeralCount(user.id);
@@ -73,13 +61,7 @@ beforeAll(async () => {
     { AIRLOCK_SWEEP_INTERVAL_MS: '200' },
   );
   requestUrl = `${chat.portal.publicUrl}${SLACK_INTERACTIONS_PATH}`;
-  [vera, mona, olga, bruno, aude] = (await Promise.all(['vera', 'mona', 'olga', 'bruno', 'aude'].map((u) => loginAs(chat.portal.publicUrl, u)))) as [
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-  ];
+  [vera, mona, olga, bruno, aude] = await loginAll(chat.portal.publicUrl, 'vera', 'mona', 'olga', 'bruno', 'aude');
   // Link mona, olga, bruno and vera once, through a card of a first request.
   const first = await createRequest(vera, { machineId: 'cnc-07' });
   const card = await cardIn(CHANNEL_A, first);

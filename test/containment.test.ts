@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAll } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
 import { frame, OPCODE, writeRaw } from './support/frames.ts';
@@ -42,7 +42,7 @@ beforeAll(async () => {
     { freshDb: 6 },
   );
   await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona, aude] = (await Promise.all(['vera', 'victor', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [vera, victor, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'aude');
   veraSsh = await grantNow(portal, vera, mona, 'cnc-07');
   victorSsh = await grantNow(portal, victor, mona, 'cnc-07');
 });
@@ -153,7 +153,7 @@ describe('caps on concurrent sessions', () => {
     const small = await startTestPortal(env, { freshDb: 9 });
     try {
       await seedDemoPlant(small, { targets: true });
-      const [v, w, m] = (await Promise.all(['vera', 'victor', 'mona'].map((u) => loginAs(small.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+      const [v, w, m] = await loginAll(small.publicUrl, 'vera', 'victor', 'mona');
       const one = await openSession(v, await grantNow(small, v, m, 'cnc-07'));
       const next = await openTunnel(w, { ticket: (await sessionTicket(w, await grantNow(small, w, m, 'cnc-07'))).ticket });
       expect(next).toMatchObject({ ok: false, status });

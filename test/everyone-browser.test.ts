@@ -4,10 +4,9 @@
 // (cancel, revoke, delete) confirmed in a dialog that can be left without effect.
 // With AIRLOCK_SHOTS_DIR set, each screen is saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
-import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { BrowserSuite, shot } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, grantNow, readRequest, seedDemoPlant } from './support/workflow.ts';
 
@@ -15,23 +14,9 @@ const SMALL = { width: 1024, height: 768 };
 const LARGE = { width: 1280, height: 800 };
 
 let portal: TestPortal;
-let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+let browser: BrowserSuite;
 let vera: Browserless;
 let mona: Browserless;
-
-async function page(username: string, viewport = SMALL): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shot(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
-  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`) });
-}
 
 /** Whether anything on the page is wider than the window. */
 const overflowsSideways = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
@@ -39,7 +24,7 @@ const overflowsSideways = (p: Page) => p.evaluate(() => document.documentElement
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 9 });
   await seedDemoPlant(portal);
-  browser = await launchBrowser();
+  browser = await BrowserSuite.launch(portal.publicUrl, SMALL);
   vera = await loginAs(portal.publicUrl, 'vera');
   mona = await loginAs(portal.publicUrl, 'mona');
   // Something on every list.
@@ -48,13 +33,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
   await browser?.close();
   await portal?.close();
 });
 
 test('the first Tab reaches "Skip to content", which moves the focus to the screen; focus is visible', async () => {
-  const p = await page('mona');
+  const p = await browser.page('mona');
   await p.keyboard.press('Tab');
   expect(await p.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('skip-link');
   expect(await p.getByTestId('skip-link').isVisible()).toBe(true);
@@ -80,7 +64,7 @@ test.each([
   ['adam', ['site', 'live', 'admin', 'audit', 'recordings']],
 ])('every screen of %s fits 1024×768 without sideways scrolling', async (user, sections) => {
   for (const viewport of [SMALL, LARGE]) {
-    const p = await page(user, viewport);
+    const p = await browser.page(user, viewport);
     await shot(p, `${user}-home`);
     for (const s of sections) {
       await p.getByTestId(`nav-${s}`).click();
@@ -94,7 +78,7 @@ test.each([
 });
 
 test('the request form shows every problem at once', async () => {
-  const p = await page('vera');
+  const p = await browser.page('vera');
   await p.getByTestId('nav-request').click();
   await p.getByTestId('request-form').waitFor();
   await p.getByTestId('window-end').fill('2020-01-01T10:00');
@@ -110,7 +94,7 @@ test('the request form shows every problem at once', async () => {
 
 test('cancel and revoke are confirmed in a dialog; leaving it changes nothing', async () => {
   const pending = await createRequest(vera, { machineId: 'cnc-07', reason: 'Back up the parameters' });
-  const v = await page('vera');
+  const v = await browser.page('vera');
   await v.getByTestId('nav-my').click();
   await v.getByTestId(`cancel-${pending}`).click();
   await v.getByTestId(`cancel-dialog-${pending}`).waitFor();
@@ -123,7 +107,7 @@ test('cancel and revoke are confirmed in a dialog; leaving it changes nothing', 
   await v.locator(`[data-testid="state-${pending}"][data-state="cancelled"]`).waitFor();
 
   const granted = await grantNow(portal, vera, mona, 'cnc-07');
-  const m = await page('mona');
+  const m = await browser.page('mona');
   await m.getByTestId('nav-site').click();
   await m.getByTestId(`revoke-${granted}`).click();
   await m.getByTestId(`revoke-reason-${granted}`).waitFor();

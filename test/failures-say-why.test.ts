@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import { startServices } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
+import { Browserless, loginAll } from './support/http.ts';
 import { auditEvents, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openSession, openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
@@ -26,7 +27,7 @@ describe('a session that never reaches its machine', () => {
   beforeAll(async () => {
     portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: mkdtempSync(path.join(tmpdir(), 'airlock-failures-')), AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 7 });
     await seedDemoPlant(portal, { targets: true });
-    [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
   });
   afterAll(async () => portal?.close());
 
@@ -79,35 +80,26 @@ describe('a session that never reaches its machine', () => {
 });
 
 describe('a guacd that dies or hangs', () => {
-  let services: Supervisor;
-  let stateDir: string;
+  let services: PrivateServices;
   let portal: TestPortal;
   let vera: Browserless;
   let mona: Browserless;
   let aude: Browserless;
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-guacd-gone-'));
-    services = await startServices({ stateDir, services: ['guacd'] });
+    services = await privateServices('guacd-gone', ['guacd']);
     const guacd = services.services.guacd;
     portal = await startTestPortal(
-      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
+      { AIRLOCK_GUACD: `${guacd?.host ?? ''}:${guacd?.port ?? 0}`, AIRLOCK_RECORDING_SPOOL: path.join(services.stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
       { freshDb: 7 },
     );
     await seedDemoPlant(portal, { targets: true });
-    [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+    [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
   });
   afterAll(async () => {
-    for (const pid of services?.pids() ?? []) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
+    services?.signal('SIGCONT');
     await portal?.close();
-    await services?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   test('guacd killed mid-session: the vendor is told, the end is audited as guacd_lost', async () => {
@@ -122,15 +114,8 @@ describe('a guacd that dies or hangs', () => {
   test('a hung guacd: /readyz says so (a handshake, not a TCP connect), tickets are 503 guacd_unavailable, and it recovers', async () => {
     const http = new Browserless(portal.publicUrl);
     const grant = await grantNow(portal, vera, mona, 'cnc-07');
-    const signal = (sig: NodeJS.Signals): void => {
-      for (const pid of services.pids()) {
-        try {
-          process.kill(pid, sig);
-        } catch {
-          // a pid of the guacd stopped in the previous test
-        }
-      }
-    };
+    // Skips a pid of the guacd stopped in the previous test.
+    const signal = services.signal;
     signal('SIGSTOP');
     try {
       await waitFor(async () => (await http.get('/readyz')).status === 503, { ...WAIT, what: '/readyz to notice the hung guacd' });

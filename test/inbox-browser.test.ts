@@ -4,32 +4,17 @@
 // (the link chat messages carry) opens that request — or says what became of it.
 // With AIRLOCK_SHOTS_DIR set, the screens are also saved there as PNGs.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
-import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { BrowserSuite, shot } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, readRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 
 let portal: TestPortal;
-let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+let browser: BrowserSuite;
 let vera: Browserless;
 let victor: Browserless;
 let mona: Browserless;
-
-async function page(username: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shot(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
-  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`), fullPage: true });
-}
 
 /** The ids of the rows, top to bottom. */
 const rowIds = (p: Page) =>
@@ -39,14 +24,13 @@ const openRow = (p: Page) => p.locator('[data-testid^="request-row-"][data-open=
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 7 });
   await seedDemoPlant(portal);
-  browser = await launchBrowser();
+  browser = await BrowserSuite.launch(portal.publicUrl, { width: 1280, height: 800 });
   vera = await loginAs(portal.publicUrl, 'vera');
   victor = await loginAs(portal.publicUrl, 'victor');
   mona = await loginAs(portal.publicUrl, 'mona');
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
   await browser?.close();
   await portal?.close();
 });
@@ -57,7 +41,7 @@ test('rows, keyboard, decisions in place, deny confirmed, field errors, deep lin
     await createRequest(victor, { machineId: 'press-hmi', reason: 'Update the HMI recipe for the new die', ...windowFromNow(7_200_000, 3_600_000) }),
     await createRequest(vera, { machineId: 'cnc-07', reason: 'Back up the controller parameters', ...windowFromNow(10_800_000, 1_800_000) }),
   ];
-  const p = await page('mona');
+  const p = await browser.page('mona');
   await p.getByTestId('nav-inbox').click();
   await p.getByTestId('inbox-list').waitFor();
   const order = await rowIds(p);
@@ -68,7 +52,7 @@ test('rows, keyboard, decisions in place, deny confirmed, field errors, deep lin
   expect(firstRow).toMatch(/Vera Vendor/);
   expect(firstRow).toMatch(/acme/i); // the company (today its id: the server sends no name yet)
   expect(firstRow).toMatch(/0 of 1/);
-  await shot(p, 'inbox');
+  await shot(p, 'inbox', { fullPage: true });
 
   // ↓ and ↑ move the open row and the focus; Enter keeps it open.
   await p.getByTestId(`inbox-row-${order[0]}`).focus();
@@ -113,7 +97,7 @@ test('rows, keyboard, decisions in place, deny confirmed, field errors, deep lin
   await p.getByTestId(`deny-${third}`).click();
   const dialog = p.getByTestId(`deny-dialog-${third}`);
   await dialog.waitFor();
-  await shot(p, 'inbox-deny-confirm');
+  await shot(p, 'inbox-deny-confirm', { fullPage: true });
   await p.getByTestId(`deny-dialog-${third}-keep`).click();
   await dialog.waitFor({ state: 'detached' });
   expect((await readRequest(mona, third)).state).toBe('pending');
@@ -125,11 +109,11 @@ test('rows, keyboard, decisions in place, deny confirmed, field errors, deep lin
 
   // A deep link opens its request and focuses it…
   const fresh = await createRequest(victor, { machineId: 'press-hmi', reason: 'Calibrate the light curtain', ...windowFromNow(14_400_000, 3_600_000) });
-  const linked = await page('mona', { width: 1024, height: 768 });
+  const linked = await browser.page('mona', { width: 1024, height: 768 });
   await linked.goto(`${portal.publicUrl}/#/inbox?request=${fresh}`);
   await linked.locator(`[data-testid="request-row-${fresh}"][data-open="true"]`).waitFor();
   expect(await linked.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe(`inbox-row-${fresh}`);
-  await shot(linked, 'inbox-deep-link');
+  await shot(linked, 'inbox-deep-link', { fullPage: true });
   // …and one to a request decided meanwhile says what became of it.
   await linked.goto(`${portal.publicUrl}/#/inbox?request=${second}`);
   await linked.getByTestId('inbox-linked').waitFor();

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { auditEvents, createRequest, grantNow, readRequest, seedDemoPlant, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { testServices } from './support/services.ts';
@@ -59,14 +59,7 @@ beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-inventory-revocation-'));
   portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 6 });
   await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona, bruno, aude, adam] = (await Promise.all(['vera', 'victor', 'mona', 'bruno', 'aude', 'adam'].map((u) => loginAs(portal.publicUrl, u)))) as [
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-    Browserless,
-  ];
+  [vera, victor, mona, bruno, aude, adam] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'bruno', 'aude', 'adam');
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
 // change audited; nobody else may touch it and no API ever returns a credential.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { seedDemoPlant } from './support/workflow.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { execFileSync } from 'node:child_process';
@@ -18,7 +18,7 @@ type ErrorJson = { error: { code: string } };
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 4 });
   await seedDemoPlant(portal);
-  [adam, vera, mona, aude] = (await Promise.all(['adam', 'vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [adam, vera, mona, aude] = await loginAll(portal.publicUrl, 'adam', 'vera', 'mona', 'aude');
 });
 afterAll(async () => portal?.close());
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { createRequest, grantNow, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { redisDbUrl, sharedRedisUrl } from './support/services.ts';
@@ -59,7 +59,7 @@ beforeAll(async () => {
   portal = await startTestPortal({ ...env, AIRLOCK_METRICS_TOKEN: TOKEN, AIRLOCK_CHAT_FILE: chatFile }, { freshDb: DB });
   separate = await startTestPortal({ ...env, AIRLOCK_REDIS_URL: redisDbUrl(DB), AIRLOCK_METRICS_LISTEN: '127.0.0.1:0' });
   await seedDemoPlant(portal, { targets: true });
-  [vera, mona, aude] = (await Promise.all(['vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+  [vera, mona, aude] = await loginAll(portal.publicUrl, 'vera', 'mona', 'aude');
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { createRequest, seedDemoPlant, sessionTicket, windowFromNow } from './support/workflow.ts';
 import { openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-overlap-spool-'));
   portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 7 });
   await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona] = (await Promise.all(['vera', 'victor', 'mona'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+  [vera, victor, mona] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona');
 });
 
 afterAll(async () => {

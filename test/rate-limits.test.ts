@@ -7,10 +7,7 @@ import { createClient } from 'redis';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { loginAs, requestFrom, type RawResponse } from './support/http.ts';
 import { redisDbUrl } from './support/services.ts';
-import { startChatPortal, MATTERMOST, SLACK, TEAMS, type ChatPortal } from './support/chat.ts';
-import { FakeSlack } from '../dev/fakes/slack.ts';
-import { FakeTeams } from '../dev/fakes/teams.ts';
-import { FakeMattermost } from '../dev/fakes/mattermost.ts';
+import { startAllPlatformsChatPortal, type ChatPortal } from './support/chat.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import { TEAMS_MESSAGES_PATH } from '../server/chat/teams.ts';
 import { MATTERMOST_ACTIONS_PATH } from '../server/chat/mattermost.ts';
@@ -82,29 +79,13 @@ describe('sign-in is limited per source address', () => {
 });
 
 describe('chat callbacks are limited per source address', () => {
-  let slack: FakeSlack;
-  let teams: FakeTeams;
-  let mm: FakeMattermost;
   let chat: ChatPortal;
 
   beforeAll(async () => {
-    slack = await FakeSlack.start(SLACK);
-    teams = await FakeTeams.start({ appId: TEAMS.appId, appPassword: TEAMS.appPassword });
-    mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
-    chat = await startChatPortal(
-      {
-        slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
-        teams: { bot: { appId: TEAMS.appId, appPassword: TEAMS.appPassword, allowedTenants: [TEAMS.tenantId], jwksUrl: teams.jwksUrl, tokenUrl: teams.tokenUrl, allowedServiceUrls: [teams.serviceUrl] } },
-        mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
-        sites: {},
-      },
-      DB,
-      { AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: '3' },
-    );
+    chat = await startAllPlatformsChatPortal(DB, { AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: '3' });
   });
   afterAll(async () => {
     await chat?.close();
-    await Promise.all([slack?.close(), teams?.close(), mm?.close()]);
   });
 
   test('forged callbacks to Slack, Teams and Mattermost share one budget per source, then get 429', async () => {

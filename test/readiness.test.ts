@@ -1,27 +1,21 @@
 // /healthz and /readyz against a private Redis this suite can stop and start again.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { waitFor } from './support/wait.ts';
 
-let services: Supervisor;
+let services: PrivateServices;
 let portal: TestPortal;
-let stateDir: string;
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-readyz-'));
-  services = await startServices({ stateDir, services: ['redis'] });
+  services = await privateServices('readyz', ['redis']);
   portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '' });
 });
 
 afterAll(async () => {
   await portal?.close();
-  await services?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await services?.close();
 });
 
 test('ready with Redis and guacd up; 503 naming Redis while it is down; ready again after', async () => {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAll } from './support/http.ts';
 import { createRequest, sessionTicket, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
@@ -124,9 +124,7 @@ beforeAll(async () => {
   redis = createClient({ url: redisDbUrl(DB) });
   await redis.connect();
   await redis.set(keys.sessions.instance(ALIVE_INSTANCE), 'alive', { EX: 3_600 });
-  [vera, victor, mona, olga, bruno, aude] = (await Promise.all(['vera', 'victor', 'mona', 'olga', 'bruno', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [
-    Browserless, Browserless, Browserless, Browserless, Browserless, Browserless,
-  ];
+  [vera, victor, mona, olga, bruno, aude] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'olga', 'bruno', 'aude');
 });
 
 afterAll(async () => {

@@ -5,15 +5,14 @@
 // stretch, finalised; the auditor sees the idle span marked on the seek bar, plays into it with
 // skip idle and is past it at once; the keyboard shortcuts drive the player.
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { Locator, Page } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openSession, shot } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 /** How long the vendor sits idle: well over the player's IDLE_GAP_MS (5 s). */
@@ -23,24 +22,11 @@ const IDLE_GAP_MS = 5_000;
 /** Played at 1× with skip idle, the idle span must be crossed within this (instead of ~IDLE_MS). */
 const SKIP_BUDGET_MS = 3_000;
 
+let lab: SessionLab;
 let portal: TestPortal;
-let browser: TestBrowser;
+let browser: BrowserSuite;
 let spool: string;
 let store: string;
-const contexts: BrowserContext[] = [];
-
-async function page(username: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shot(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
-  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`) });
-}
 
 /** Sets an `<input type=range>` the way a drag does (React listens to `input`). */
 async function setRange(el: Locator, value: number): Promise<void> {
@@ -64,19 +50,12 @@ function syncTimes(recording: string): number[] {
 jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-idle-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-idle-store-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 15 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
+  lab = await startSessionLab('idle', { freshDb: 15, store: true, viewport: { width: 1280, height: 800 } });
+  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
-  rmSync(store, { recursive: true, force: true });
+  await lab?.close();
 });
 
 test('skip idle crosses an idle stretch of an SSH recording at once, and the span is marked on the seek bar', async () => {
@@ -84,11 +63,8 @@ test('skip idle crosses an idle stretch of an SSH recording at once, and the spa
   const vendorApi = await loginAs(portal.publicUrl, 'vera');
   const mona = await loginAs(portal.publicUrl, 'mona');
   const requestId = await grantNow(portal, vendorApi, mona, 'cnc-07');
-  const vendor = await page('vera');
-  await vendor.goto(`${portal.publicUrl}/#/session/${requestId}`);
-  await vendor.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 });
-  const sessionId = await vendor.evaluate(() => window.__airlockSession?.sessionId);
-  if (sessionId === undefined) throw new Error('no session id on the page');
+  const vendor = await browser.page('vera');
+  const sessionId = await openSession(vendor, portal.publicUrl, requestId);
   const typescript = path.join(spool, `${sessionId}.typescript`);
   await waitFor(() => existsSync(typescript) && /[$#] $/m.test(readFileSync(typescript, 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
   await vendor.getByTestId('session-display').focus();
@@ -119,7 +95,7 @@ test('skip idle crosses an idle stretch of an SSH recording at once, and the spa
   expect(longestFrameGap).toBeLessThan(IDLE_GAP_MS); // so a frame-gap rule can never see this idle
 
   // --- the auditor: the idle span is marked, and skip idle crosses it ---
-  const auditor = await page('aude');
+  const auditor = await browser.page('aude');
   await auditor.goto(`${portal.publicUrl}/#/recording/${sessionId}`);
   await auditor.locator('[data-testid="player-status"][data-status="ready"]').waitFor({ timeout: 30_000 });
   await auditor.locator('[data-testid="player-duration"][data-loaded="true"]').waitFor();

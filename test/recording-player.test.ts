@@ -5,14 +5,13 @@
 // the stored recording turns the badge to "failed".
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openFromMyRequests } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 /**
@@ -30,17 +29,12 @@ const VENDOR_VIEWPORT = { width: 1000, height: 700 };
 /** Auditor viewport: large enough that the player's box holds that screen at scale 1. */
 const AUDITOR_VIEWPORT = { width: 1600, height: 1000 };
 
+let lab: SessionLab;
 let portal: TestPortal;
-let browser: TestBrowser;
+let browser: BrowserSuite;
 let spool: string;
 let store: string;
-const contexts: BrowserContext[] = [];
 
-async function page(username: string, viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
 
 /** The Guacamole display element the library mounts in a host (its size is the scaled screen). */
 const guacElement = (p: Page, hostTestId: string): Locator => p.locator(`[data-testid="${hostTestId}"] > div`).first();
@@ -112,19 +106,12 @@ const timeMs = async (p: Page): Promise<number> => Number(await p.getByTestId('p
 jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-replay-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-replay-store-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 13 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
+  lab = await startSessionLab('replay', { freshDb: 13, store: true });
+  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
-  rmSync(store, { recursive: true, force: true });
+  await lab?.close();
 });
 
 test('an auditor finds a session by what was typed, replays it to the live last frame, and verification catches a flipped byte', async () => {
@@ -132,14 +119,8 @@ test('an auditor finds a session by what was typed, replays it to the live last 
   const vendorApi = await loginAs(portal.publicUrl, 'vera');
   const mona = await loginAs(portal.publicUrl, 'mona');
   const requestId = await grantNow(portal, vendorApi, mona, 'cnc-07');
-  const vendor = await page('vera', VENDOR_VIEWPORT);
-  await vendor.getByTestId('nav-my').click();
-  await vendor.getByTestId(`open-${requestId}`).click();
-  await vendor.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 }).catch(async (err: unknown) => {
-    throw new Error(`${String(err)}; the session screen says: ${await vendor.getByTestId('session-screen').textContent()}`);
-  });
-  const sessionId = await vendor.evaluate(() => (window as unknown as { __airlockSession?: { sessionId: string } }).__airlockSession?.sessionId);
-  if (sessionId === undefined) throw new Error('no session id on the page');
+  const vendor = await browser.page('vera', VENDOR_VIEWPORT);
+  const sessionId = await openFromMyRequests(vendor, requestId);
   const typescript = path.join(spool, `${sessionId}.typescript`);
   await waitFor(() => existsSync(typescript) && /[$#] $/m.test(readFileSync(typescript, 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
   // Focus without a click: a click would move the remote mouse cursor onto the screen.
@@ -163,7 +144,7 @@ test('an auditor finds a session by what was typed, replays it to the live last 
   if (summary === undefined) throw new Error('unreachable');
 
   // --- the auditor finds it by the typed text and replays it ---
-  const auditor = await page('aude', AUDITOR_VIEWPORT);
+  const auditor = await browser.page('aude', AUDITOR_VIEWPORT);
   await auditor.getByTestId('nav-recordings').click();
   await auditor.getByTestId('recordings-q').fill(marker);
   await auditor.getByTestId('recordings-submit').click();
@@ -209,7 +190,7 @@ test('an auditor finds a session by what was typed, replays it to the live last 
   }
   expect((await bruno.get(`/api/recordings?request=${requestId}`)).json<{ recordings: unknown[] }>().recordings).toHaveLength(0);
   expect((await vendorApi.get('/api/recordings')).status).toBe(403);
-  const brunoPage = await page('bruno', AUDITOR_VIEWPORT);
+  const brunoPage = await browser.page('bruno', AUDITOR_VIEWPORT);
   await brunoPage.goto(`${portal.publicUrl}/#/recording/${sessionId}`);
   await brunoPage.locator('[data-testid="player-status"][data-status="error"]').waitFor();
   await vendor.goto(`${portal.publicUrl}/#/recordings?session=${sessionId}`);

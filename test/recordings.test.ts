@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
+import { Browserless, loginAll } from './support/http.ts';
 import { createRequest, seedDemoPlant, sessionTicket, windowFromNow } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
@@ -99,9 +99,7 @@ beforeAll(async () => {
   env = { AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_SIGNING_KEY_FILE: keyFile, AIRLOCK_RECORDING_MIN_FREE_MB: '1' };
   portal = await startTestPortal(env, { freshDb: DB });
   await seedDemoPlant(portal, { targets: true });
-  [vera, victor, mona, olga, bruno, aude, adam] = (await Promise.all(['vera', 'victor', 'mona', 'olga', 'bruno', 'aude', 'adam'].map((u) => loginAs(portal.publicUrl, u)))) as [
-    Browserless, Browserless, Browserless, Browserless, Browserless, Browserless, Browserless,
-  ];
+  [vera, victor, mona, olga, bruno, aude, adam] = await loginAll(portal.publicUrl, 'vera', 'victor', 'mona', 'olga', 'bruno', 'aude', 'adam');
 });
 
 afterAll(async () => {

@@ -5,12 +5,9 @@
 // of events. Each flood comes from a loopback address of its own (Linux routes 127/8 to lo).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { startChatPortal, MATTERMOST, SLACK, TEAMS, type ChatPortal } from './support/chat.ts';
+import { startAllPlatformsChatPortal, SLACK, type ChatPortal } from './support/chat.ts';
 import { Browserless, loginAs, requestFrom, startLogin, submitLogin } from './support/http.ts';
 import { waitFor } from './support/wait.ts';
-import { FakeSlack } from '../dev/fakes/slack.ts';
-import { FakeTeams } from '../dev/fakes/teams.ts';
-import { FakeMattermost } from '../dev/fakes/mattermost.ts';
 import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
 import { TEAMS_MESSAGES_PATH } from '../server/chat/teams.ts';
 import { MATTERMOST_ACTIONS_PATH } from '../server/chat/mattermost.ts';
@@ -24,37 +21,21 @@ const WINDOW_MS = 1_000;
 const LIMIT_PER_MINUTE = 60;
 const WAIT = { timeoutMs: 10_000 };
 
-let slack: FakeSlack;
-let teams: FakeTeams;
-let mm: FakeMattermost;
 let chat: ChatPortal;
 let aude: Browserless;
 const base = (): string => chat.portal.publicUrl;
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
-  teams = await FakeTeams.start({ appId: TEAMS.appId, appPassword: TEAMS.appPassword });
-  mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
-  chat = await startChatPortal(
-    {
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
-      teams: { bot: { appId: TEAMS.appId, appPassword: TEAMS.appPassword, allowedTenants: [TEAMS.tenantId], jwksUrl: teams.jwksUrl, tokenUrl: teams.tokenUrl, allowedServiceUrls: [teams.serviceUrl] } },
-      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
-      sites: {},
-    },
-    DB,
-    {
-      AIRLOCK_REFUSAL_AUDIT_WINDOW_MS: String(WINDOW_MS),
-      AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: String(LIMIT_PER_MINUTE),
-      AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: String(LIMIT_PER_MINUTE),
-    },
-  );
+  chat = await startAllPlatformsChatPortal(DB, {
+    AIRLOCK_REFUSAL_AUDIT_WINDOW_MS: String(WINDOW_MS),
+    AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: String(LIMIT_PER_MINUTE),
+    AIRLOCK_RATE_LIMIT_CHAT_CALLBACKS_PER_MINUTE: String(LIMIT_PER_MINUTE),
+  });
   aude = await loginAs(base(), 'aude');
 });
 
 afterAll(async () => {
   await chat?.close();
-  await Promise.all([slack?.close(), teams?.close(), mm?.close()]);
 });
 
 /** The refusals of `action` and `reason` from one source address, individual and aggregated. */

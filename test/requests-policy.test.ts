@@ -3,11 +3,12 @@
 // and the broker's grant look-up still honours the machine's current ceiling.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { createRequest, grantNow, readRequest, seedDemoPlant } from './support/workflow.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 import type { Policy } from '../server/inventory/schema.ts';
 import { POLICY_FLAGS, RESTRICTIVE, type PolicyFlag } from '../server/requests/policy.ts';
+import { POLICY_TABLE, type Side } from './support/policy-table.ts';
 
 let portal: TestPortal;
 let victor: Browserless; // vendor, Bolt Robotics: sites A and B
@@ -16,7 +17,6 @@ let olga: Browserless; // plant manager, site A
 let adam: Browserless; // admin
 
 type ErrorJson = { error: { code: string; message: string } };
-type Side = 'R' | 'P';
 
 /** A site-A machine whose every flag sits on one side (R: grants least, P: grants most). */
 const machineBody = (ceiling: Side, requiredApprovals: 1 | 2 = 1) => ({
@@ -36,7 +36,7 @@ const policyOf = (side: Side): Policy => Object.fromEntries(POLICY_FLAGS.map((f)
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 6 });
   await seedDemoPlant(portal);
-  [victor, mona, olga, adam] = (await Promise.all(['victor', 'mona', 'olga', 'adam'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [victor, mona, olga, adam] = await loginAll(portal.publicUrl, 'victor', 'mona', 'olga', 'adam');
   for (const [id, body] of [
     ['ceiling-p', machineBody('P')],
     ['ceiling-r', machineBody('R')],
@@ -73,26 +73,9 @@ describe('an approval may only restrict the policy', () => {
 
   // The whole table through the API, service and Lua: each row is one request whose four flags
   // all take the row's side, so every flag (read-only's reversed polarity included) is checked.
-  const TABLE: ReadonlyArray<[ceiling: Side, requested: Side | '-', approved: Side | '-', outcome: 'request refused' | 'approval refused' | Side]> = [
-    ['P', '-', '-', 'P'],
-    ['P', '-', 'P', 'P'],
-    ['P', '-', 'R', 'R'],
-    ['P', 'P', '-', 'P'],
-    ['P', 'P', 'P', 'P'],
-    ['P', 'P', 'R', 'R'],
-    ['P', 'R', '-', 'R'],
-    ['P', 'R', 'P', 'approval refused'],
-    ['P', 'R', 'R', 'R'],
-    ['R', '-', '-', 'R'],
-    ['R', '-', 'P', 'approval refused'],
-    ['R', '-', 'R', 'R'],
-    ['R', 'P', '-', 'request refused'],
-    ['R', 'P', 'P', 'request refused'],
-    ['R', 'P', 'R', 'request refused'],
-    ['R', 'R', '-', 'R'],
-    ['R', 'R', 'P', 'approval refused'],
-    ['R', 'R', 'R', 'R'],
-  ];
+  // The labels this suite's test names have always carried.
+  const LABELS = { 'refused at request': 'request refused', 'refused at approval': 'approval refused' } as const;
+  const TABLE = POLICY_TABLE.map(([ceiling, requested, approved, outcome]) => [ceiling, requested, approved, outcome === 'R' || outcome === 'P' ? outcome : LABELS[outcome]] as const);
   test.each(TABLE)('ceiling %s, requested %s, approved %s → %s', async (ceiling, requested, approved, expected) => {
     const machineId = ceiling === 'R' ? 'ceiling-r' : 'ceiling-p';
     const asked = requested === '-' ? {} : { policy: policyOf(requested) };

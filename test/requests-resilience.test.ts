@@ -1,31 +1,25 @@
 // The workflow across failures and instances: a Redis restart loses nothing (AOF), and two
 // portal instances on one Redis share requests, decisions and live events.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs } from './support/http.ts';
 import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 import { SESSION_COOKIE } from '../server/http/session.ts';
 import type { AccessRequest } from '../server/requests/schema.ts';
 
-let services: Supervisor;
-let stateDir: string;
+let services: PrivateServices;
 let redisUrl: string;
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-resilience-'));
-  services = await startServices({ stateDir, services: ['redis'] });
+  services = await privateServices('resilience', ['redis']);
   redisUrl = services.services.redis?.url ?? '';
 });
 
 afterAll(async () => {
-  await services?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await services?.close();
 });
 
 describe('a Redis restart', () => {

@@ -2,28 +2,20 @@
 // demo machine and types; the result shows (typescript for SSH/Telnet, a changed screen for
 // VNC/RDP) and the recording exists. The manager watches live and cuts the session.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openFromMyRequests } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
+import { createRequest, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
+let lab: SessionLab;
 let portal: TestPortal;
-let browser: TestBrowser;
+let browser: BrowserSuite;
 let spool: string;
-const contexts: BrowserContext[] = [];
 const approvers: Record<string, Browserless> = {};
-
-async function page(username: string): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
 
 /** A grant valid now, filed and approved over the API (the workflow UI has its own test). */
 async function grant(vendor: string, machineId: string, approverNames: string[]): Promise<string> {
@@ -37,30 +29,15 @@ async function grant(vendor: string, machineId: string, approverNames: string[])
   return id;
 }
 
-/** Opens the grant from "My requests" and waits for the live display; returns the session id. */
-async function openFromMyRequests(p: Page, requestId: string): Promise<string> {
-  await p.getByTestId('nav-my').click();
-  await p.getByTestId(`open-${requestId}`).click();
-  await p.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 });
-  const id = await p.evaluate(() => (window as unknown as { __airlockSession?: { sessionId: string } }).__airlockSession?.sessionId);
-  if (id === undefined) throw new Error('no session id on the page');
-  return id;
-}
-
 const file = (id: string, suffix = ''): string => path.join(spool, `${id}${suffix}`);
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-browser-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 11 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
+  lab = await startSessionLab('browser', { freshDb: 11 });
+  ({ portal, browser, spool } = lab);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('a vendor types into each protocol', () => {
@@ -69,7 +46,7 @@ describe('a vendor types into each protocol', () => {
     ['Telnet', 'victor', 'plc-gateway', ['bruno']],
   ])('%s: the command runs and its output is recorded', async (_name, vendor, machineId, approverNames) => {
     const requestId = await grant(vendor, machineId, approverNames);
-    const p = await page(vendor);
+    const p = await browser.page(vendor);
     const id = await openFromMyRequests(p, requestId);
     await waitFor(() => existsSync(file(id, '.typescript')) && /[$#] $/m.test(readFileSync(file(id, '.typescript'), 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
     const before = await p.getByTestId('session-display').screenshot();
@@ -92,7 +69,7 @@ describe('a vendor types into each protocol', () => {
     ['RDP', 'vera', 'scada-historian', ['mona', 'olga']],
   ])('%s: the screen changes after typing into the xterm, and input is logged', async (_name, vendor, machineId, approverNames) => {
     const requestId = await grant(vendor, machineId, approverNames);
-    const p = await page(vendor);
+    const p = await browser.page(vendor);
     const id = await openFromMyRequests(p, requestId);
     const display = p.getByTestId('session-display');
     // Wait for a painted desktop: the first screenshots can still be blank.
@@ -119,9 +96,9 @@ describe('a vendor types into each protocol', () => {
 
 test('the manager sees the live session, watches it, and cuts it; the vendor is told who did', async () => {
   const requestId = await grant('vera', 'cnc-07', ['mona']);
-  const vendorPage = await page('vera');
+  const vendorPage = await browser.page('vera');
   const id = await openFromMyRequests(vendorPage, requestId);
-  const manager = await page('mona');
+  const manager = await browser.page('mona');
   await manager.getByTestId('nav-live').click();
   await manager.getByTestId(`live-row-${id}`).waitFor();
   await manager.getByTestId(`watch-${id}`).click();

@@ -6,15 +6,14 @@
 // key panel, terminal paste and scaling work; a dropped connection reconnects by itself.
 // With AIRLOCK_SHOTS_DIR set, the screens are also saved there as PNGs (1280×800 and 1024×768).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { Page } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startSessionLab, type BrowserSuite, type SessionLab, openSession as openSessionAt, shot, signIn } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
+import { createRequest, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 const VIEWPORTS = [
@@ -26,29 +25,15 @@ const MAX_BAR_PX = 48;
 /** Long enough that no end-of-window warning shows (those start 10 minutes before the end). */
 const NO_WARNING_MS = 30 * 60_000;
 
+let lab: SessionLab;
 let portal: TestPortal;
-let browser: TestBrowser;
+let browser: BrowserSuite;
 let spool: string;
-const contexts: BrowserContext[] = [];
 const agents: Record<string, Browserless> = {};
 
 async function agent(name: string): Promise<Browserless> {
   agents[name] ??= await loginAs(portal.publicUrl, name);
   return agents[name];
-}
-
-async function page(username: string, viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-/** Saves a screenshot when AIRLOCK_SHOTS_DIR is set (for people to look at; never compared). */
-async function shot(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
-  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`) });
 }
 
 /** A grant valid now for `lengthMs`, filed and approved over the API. */
@@ -61,13 +46,7 @@ async function grant(vendor: string, machineId: string, approver: string, length
   return id;
 }
 
-async function openSession(p: Page, requestId: string): Promise<string> {
-  await p.goto(`${portal.publicUrl}/#/session/${requestId}`);
-  await p.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 });
-  const id = await p.evaluate(() => window.__airlockSession?.sessionId);
-  if (id === undefined) throw new Error('no session id on the page');
-  return id;
-}
+const openSession = (p: Page, requestId: string): Promise<string> => openSessionAt(p, portal.publicUrl, requestId);
 
 const typescriptOf = (id: string): string => path.join(spool, `${id}.typescript`);
 
@@ -89,23 +68,18 @@ const RECONNECT_FIRST_DELAY_MS = 1_000;
 const scrollOf = (p: Page) => p.evaluate(() => ({ y: window.scrollY, root: document.scrollingElement?.scrollTop ?? 0, tall: document.documentElement.scrollHeight > window.innerHeight }));
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-workspace-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 6 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
+  lab = await startSessionLab('workspace', { freshDb: 6 });
+  ({ portal, browser, spool } = lab);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe.each(VIEWPORTS)('at $width×$height', (viewport) => {
   test('the display fills the window; a Space in a Telnet session reaches the machine and does not scroll the page', async () => {
     const requestId = await grant('victor', 'plc-gateway', 'bruno', NO_WARNING_MS);
-    const p = await page('victor', viewport);
+    const p = await browser.page('victor', viewport);
     const id = await openSession(p, requestId);
     await waitForPrompt(id);
     await shot(p, 'session-telnet-connected');
@@ -147,7 +121,7 @@ describe.each(VIEWPORTS)('at $width×$height', (viewport) => {
 
   test('after a revoke the reason, who revoked and why, is in view; no Reconnect; the countdown stops', async () => {
     const requestId = await grant('vera', 'cnc-07', 'mona');
-    const p = await page('vera', viewport);
+    const p = await browser.page('vera', viewport);
     await openSession(p, requestId);
     const reason = `line stop ${randomBytes(2).toString('hex')}`;
     const res = await (await agent('mona')).post(`/api/requests/${requestId}/revoke`, { reason });
@@ -171,7 +145,7 @@ describe.each(VIEWPORTS)('at $width×$height', (viewport) => {
 
   test('after a terminate the manager and their reason are in view, with no Reconnect', async () => {
     const requestId = await grant('vera', 'cnc-07', 'mona');
-    const p = await page('vera', viewport);
+    const p = await browser.page('vera', viewport);
     const id = await openSession(p, requestId);
     const res = await (await agent('mona')).post(`/api/sessions/${id}/terminate`, { reason: 'unsafe spindle speed' });
     expect([200, 204]).toContain(res.status);
@@ -186,7 +160,7 @@ describe.each(VIEWPORTS)('at $width×$height', (viewport) => {
 
 test('when the window runs out the dialog says so and offers more time, not a reconnect', async () => {
   const requestId = await grant('vera', 'cnc-07', 'mona', 8_000);
-  const p = await page('vera', VIEWPORTS[1]);
+  const p = await browser.page('vera', VIEWPORTS[1]);
   await openSession(p, requestId);
   await p.getByTestId('session-warning').waitFor(); // well inside the last 2 minutes
   await expect(p.getByTestId('session-warning').getAttribute('data-level')).resolves.toBe('final');
@@ -199,7 +173,7 @@ test('when the window runs out the dialog says so and offers more time, not a re
 
 test('the toolbar sends special keys, types from the key panel, pastes into the terminal, rescales, and Ctrl+Alt+Shift gives the keyboard back', async () => {
   const requestId = await grant('vera', 'cnc-07', 'mona', NO_WARNING_MS);
-  const p = await page('vera', VIEWPORTS[0]);
+  const p = await browser.page('vera', VIEWPORTS[0]);
   const id = await openSession(p, requestId);
   await waitForPrompt(id);
   const events = () => readFileSync(path.join(spool, `${id}.events.jsonl`), 'utf8');
@@ -246,8 +220,7 @@ test('the toolbar sends special keys, types from the key panel, pastes into the 
 
 test('a dropped connection reconnects by itself, showing that it does; a revoke afterwards does not', async () => {
   const requestId = await grant('vera', 'cnc-07', 'mona', NO_WARNING_MS);
-  const context = await browser.browser.newContext({ viewport: VIEWPORTS[0] });
-  contexts.push(context);
+  const context = await browser.context(VIEWPORTS[0]);
   // Every tunnel goes through the test, which can cut it as a network failure would.
   const tunnels: Array<{ cut: () => Promise<void> }> = [];
   await context.routeWebSocket(/\/tunnel/, (ws) => {

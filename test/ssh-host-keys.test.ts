@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { auditEvents, grantNow, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { testServices } from './support/services.ts';
@@ -69,7 +69,7 @@ beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-hostkey-spool-'));
   portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 7 });
   await seedDemoPlant(portal, { targets: true });
-  [adam, vera, mona, aude] = (await Promise.all(['adam', 'vera', 'mona', 'aude'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
+  [adam, vera, mona, aude] = await loginAll(portal.publicUrl, 'adam', 'vera', 'mona', 'aude');
 });
 
 afterAll(async () => {

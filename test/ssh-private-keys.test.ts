@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { loginAs, type Browserless } from './support/http.ts';
+import { type Browserless, loginAll } from './support/http.ts';
 import { grantNow, seedDemoPlant, sessionTicket } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { testServices } from './support/services.ts';
@@ -39,7 +39,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'airlock-private-keys-'));
   portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: dir, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 7 });
   await seedDemoPlant(portal, { targets: true });
-  [adam, vera, mona] = (await Promise.all(['adam', 'vera', 'mona'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless];
+  [adam, vera, mona] = await loginAll(portal.publicUrl, 'adam', 'vera', 'mona');
   const { host, port, hostKey } = sshd();
   const added = await adam.post('/api/admin/machines', { id: 'key-ssh', name: 'Key login', siteId: 'site-a', protocol: 'ssh', host, port, hostKey });
   expect(added.status).toBe(201);

@@ -2,20 +2,13 @@
 // the vendor's list turns to approved by itself; site B's manager never sees it; a vendor has
 // no inbox; a two-approval machine waits for the second approver.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { BrowserSuite } from './support/browser.ts';
 import { seedDemoPlant } from './support/workflow.ts';
 
 let portal: TestPortal;
-let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
-
-async function as(username: string): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
+let browser: BrowserSuite;
 
 /** Files a request through the form; returns its id. */
 async function requestAccess(page: Page, machineId: string, reason: string): Promise<string> {
@@ -33,29 +26,28 @@ async function requestAccess(page: Page, machineId: string, reason: string): Pro
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 2 });
   await seedDemoPlant(portal);
-  browser = await launchBrowser();
+  browser = await BrowserSuite.launch(portal.publicUrl);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
   await browser?.close();
   await portal?.close();
 });
 
 test('vendor requests, site A manager approves, vendor sees the grant live; site B manager sees nothing', async () => {
-  const vera = await as('vera');
+  const vera = await browser.page('vera');
   const id = await requestAccess(vera, 'cnc-07', 'Spindle encoder replacement, WO-1234');
   await vera.getByTestId('nav-my').click();
   await expect(vera.getByTestId(`state-${id}`).getAttribute('data-state')).resolves.toBe('pending');
   // A vendor has no inbox: the section is not offered, and opening it directly is refused.
   expect(await vera.getByTestId('nav-inbox').count()).toBe(0);
 
-  const bruno = await as('bruno');
+  const bruno = await browser.page('bruno');
   await bruno.getByTestId('nav-inbox').click();
   await bruno.getByTestId('inbox').waitFor();
   expect(await bruno.getByTestId(`request-row-${id}`).count()).toBe(0);
 
-  const mona = await as('mona');
+  const mona = await browser.page('mona');
   await mona.getByTestId('nav-inbox').click();
   const card = mona.getByTestId(`request-row-${id}`);
   await card.waitFor();
@@ -70,9 +62,9 @@ test('vendor requests, site A manager approves, vendor sees the grant live; site
 });
 
 test('a two-approval machine stays pending after the first approval', async () => {
-  const victor = await as('victor');
+  const victor = await browser.page('victor');
   const id = await requestAccess(victor, 'scada-historian', 'Historian database maintenance');
-  const mona = await as('mona');
+  const mona = await browser.page('mona');
   await mona.getByTestId('nav-inbox').click();
   await mona.getByTestId(`approve-${id}`).click();
   await mona.getByTestId(`request-row-${id}`).waitFor({ state: 'detached' });
@@ -80,14 +72,14 @@ test('a two-approval machine stays pending after the first approval', async () =
   await victor.locator(`[data-testid="approvals-${id}"]`).filter({ hasText: '1 of 2' }).waitFor();
   await expect(victor.getByTestId(`state-${id}`).getAttribute('data-state')).resolves.toBe('pending');
 
-  const olga = await as('olga');
+  const olga = await browser.page('olga');
   await olga.getByTestId('nav-inbox').click();
   await olga.getByTestId(`approve-${id}`).click();
   await victor.locator(`[data-testid="state-${id}"][data-state="approved"]`).waitFor({ timeout: 10_000 });
 });
 
 test('the auditor sees the events and an intact chain', async () => {
-  const aude = await as('aude');
+  const aude = await browser.page('aude');
   await aude.getByTestId('nav-audit').click();
   await aude.locator('[data-testid="chain-status"][data-status="ok"]').waitFor();
   expect(await aude.getByTestId('chain-status').textContent()).toMatch(/chain intact/i);

@@ -2,22 +2,15 @@
 // equal node:crypto's, and the prelude must embed into another script as documented.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
-import { sharedRedisUrl } from '../../test/support/services.ts';
+import { approvalEvent, connectAuditTestRedis } from '../../test/support/audit.ts';
 import type { RedisClient } from '../redis.ts';
 import { AUDIT_KEYS, AUDIT_LUA_PRELUDE, GENESIS_HASH } from './lua.ts';
 import { AuditLog, chainHash, encodeAuditEvent } from './store.ts';
 
-/** The audit suites' own database, so flushing it disturbs no other suite. */
-const AUDIT_TEST_DB = '/7';
-
 let redis: RedisClient;
 
 beforeAll(async () => {
-  const url = new URL(sharedRedisUrl());
-  url.pathname = AUDIT_TEST_DB;
-  redis = createClient({ url: url.toString() });
-  await redis.connect();
+  redis = await connectAuditTestRedis();
 });
 
 beforeEach(async () => {
@@ -65,15 +58,7 @@ describe('AUDIT_LUA_PRELUDE embedded in another script', () => {
     const transition = `${AUDIT_LUA_PRELUDE}
 redis.call('SET', KEYS[4], ARGV[2])
 return audit_append(KEYS[1], KEYS[2], KEYS[3], ARGV[1])`;
-    const eventJson = encodeAuditEvent({
-      actor: { id: 'dev:ann', name: 'Ann' },
-      action: 'request.approved',
-      target: { type: 'request', id: 'r1' },
-      outcome: 'ok',
-      reason: null,
-      details: {},
-      site: 'plant-a',
-    });
+    const eventJson = encodeAuditEvent(approvalEvent({ actor: { id: 'dev:ann', name: 'Ann' } }));
     const reply = await redis.eval(transition, { keys: [...AUDIT_KEYS, 'test:request:r1'], arguments: [eventJson, 'approved'] });
 
     const [first, second] = await redis.xRange(AUDIT_KEYS[0], '-', '+');

@@ -4,36 +4,9 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Policy } from '../inventory/schema.ts';
 import { loosenedFlags, POLICY_FLAGS, restrictPolicy, RESTRICTIVE, type PolicyFlag } from './policy.ts';
+import { POLICY_TABLE, type Asked, type Outcome, type Side } from '../../test/support/policy-table.ts';
 
-type Side = 'R' | 'P';
-type Asked = Side | '-';
-/** What happens to one flag: refused when filed, refused when approved, or the granted value. */
-type Outcome = 'refused at request' | 'refused at approval' | Side;
-
-/**
- * The rule, spelled out row by row rather than computed: a request may not ask for more than
- * the ceiling, an approval not for more than the request; otherwise one R anywhere makes it R.
- */
-const TABLE: ReadonlyArray<[ceiling: Side, requested: Asked, approved: Asked, outcome: Outcome]> = [
-  ['P', '-', '-', 'P'],
-  ['P', '-', 'P', 'P'],
-  ['P', '-', 'R', 'R'],
-  ['P', 'P', '-', 'P'],
-  ['P', 'P', 'P', 'P'],
-  ['P', 'P', 'R', 'R'],
-  ['P', 'R', '-', 'R'],
-  ['P', 'R', 'P', 'refused at approval'],
-  ['P', 'R', 'R', 'R'],
-  ['R', '-', '-', 'R'],
-  ['R', '-', 'P', 'refused at approval'],
-  ['R', '-', 'R', 'R'],
-  ['R', 'P', '-', 'refused at request'],
-  ['R', 'P', 'P', 'refused at request'],
-  ['R', 'P', 'R', 'refused at request'],
-  ['R', 'R', '-', 'R'],
-  ['R', 'R', 'P', 'refused at approval'],
-  ['R', 'R', 'R', 'R'],
-];
+const TABLE = POLICY_TABLE;
 
 const value = (flag: PolicyFlag, side: Side): boolean => (side === 'R' ? RESTRICTIVE[flag] : !RESTRICTIVE[flag]);
 /** A policy that grants everything but `flag`, which is set to `side`: the other flags must not interfere. */

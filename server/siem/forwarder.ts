@@ -7,14 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { keys } from '../keys.ts';
+import { RenewableLock } from '../lock.ts';
 import { LuaScript, type RedisClient } from '../redis.ts';
 import type { AuditStreamEntry } from './format.ts';
 import type { SyslogTransport } from './transport.ts';
 
 /** A holder that dies is replaced after at most this long (the SIEM then lags by as much). */
 const LOCK_TTL_MS = 10_000;
-/** The holder renews at a third of the TTL, so two missed renewals still keep the lock. */
-const LOCK_RENEW_MS = Math.floor(LOCK_TTL_MS / 3);
 /** How often a standby instance tries to take the lock: one cheap SET NX a second. */
 const LOCK_RETRY_MS = 1_000;
 /** XREAD BLOCK: a bounded wait, so a lost lock is noticed even when no event arrives. */
@@ -28,13 +27,6 @@ const RETRY_MAX_MS = 5_000;
 /** The stream id before any entry: with no cursor yet, the whole log is forwarded. */
 const START_OF_STREAM = '0-0';
 
-// KEYS: lock. ARGV: token, ttl. Extends the lock only if we still hold it.
-const RENEW = new LuaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`);
-
 // KEYS: lock, cursor. ARGV: token, stream id, ttl. Moves the cursor only while we hold the lock,
 // so an instance that lost it (paused past the TTL) cannot move the new holder's cursor back.
 const ADVANCE = new LuaScript(`
@@ -42,12 +34,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
-`);
-
-// KEYS: lock. ARGV: token. Lets a standby take over at once when this instance stops.
-const RELEASE = new LuaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
 `);
 
 export interface ForwarderOptions {
@@ -86,21 +72,20 @@ export class SiemForwarder {
   readonly #transport: SyslogTransport;
   readonly #log: Logger;
   readonly #format: (entry: AuditStreamEntry) => string;
-  /** Unique per start: two instances (or two starts of one) never mistake each other's lock. */
-  readonly #token: string;
+  /** Its token is unique per start: two instances (or two starts of one) never mistake each other's lock. */
+  readonly #lock: RenewableLock;
   readonly #stopping = new AbortController();
   /** XREAD BLOCK holds its connection; it gets one of its own. */
   #reader: RedisClient | undefined;
   #running: Promise<void> | undefined;
   #holding = false;
-  #renewTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ForwarderOptions) {
     this.#redis = options.redis;
     this.#transport = options.transport;
     this.#log = options.log;
     this.#format = options.format;
-    this.#token = `${options.instanceId}/${randomBytes(6).toString('hex')}`;
+    this.#lock = new RenewableLock(options.redis, keys.siem.lock, `${options.instanceId}/${randomBytes(6).toString('hex')}`, LOCK_TTL_MS);
   }
 
   async start(): Promise<void> {
@@ -116,12 +101,13 @@ export class SiemForwarder {
   async stop(): Promise<void> {
     this.#stopping.abort();
     this.#holding = false;
-    clearInterval(this.#renewTimer);
+    this.#lock.stopRenewing();
     this.#reader?.destroy(); // ends a pending XREAD BLOCK at once
     const closing = this.#transport.close(); // ends a pending connect or write to a hung receiver
     await this.#running;
     if (this.#redis.isReady) {
-      await RELEASE.run(this.#redis, { keys: [keys.siem.lock], arguments: [this.#token] }).catch(() => undefined);
+      // Lets a standby take over at once when this instance stops.
+      await this.#lock.release().catch(() => undefined);
     }
     await closing;
   }
@@ -154,33 +140,22 @@ export class SiemForwarder {
 
   /** SET NX PX; or, if we hold it already (after a Redis hiccup), a renewal. */
   async #acquire(): Promise<boolean> {
-    const set = await this.#redis.set(keys.siem.lock, this.#token, { condition: 'NX', expiration: { type: 'PX', value: LOCK_TTL_MS } });
-    const held = set === 'OK' || (await RENEW.run(this.#redis, { keys: [keys.siem.lock], arguments: [this.#token, String(LOCK_TTL_MS)] })) === 1;
+    const held = (await this.#lock.take()) || (await this.#lock.renew());
     if (!held) return false;
     this.#holding = true;
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = setInterval(() => this.#renew(), LOCK_RENEW_MS);
-    this.#renewTimer.unref();
+    // A renewal Redis refuses: the read or the next cursor update fails too and the loop backs off.
+    this.#lock.keepRenewing(() => {
+      if (!this.#holding) return;
+      this.#log.warn('siem forwarding: lock lost to another instance; standing by');
+      this.#release();
+    });
     return true;
-  }
-
-  #renew(): void {
-    RENEW.run(this.#redis, { keys: [keys.siem.lock], arguments: [this.#token, String(LOCK_TTL_MS)] })
-      .then((renewed) => {
-        if (renewed !== 1 && this.#holding) {
-          this.#log.warn('siem forwarding: lock lost to another instance; standing by');
-          this.#release();
-        }
-      })
-      .catch(() => {
-        // Redis is down: the read or the next cursor update fails too and the loop backs off.
-      });
   }
 
   /** Forgets the lock locally (the key expires or another instance holds it). */
   #release(): void {
     this.#holding = false;
-    clearInterval(this.#renewTimer);
+    this.#lock.stopRenewing();
   }
 
   async #forwardWhileHolding(): Promise<void> {
@@ -192,7 +167,7 @@ export class SiemForwarder {
       const reply = await reader.xRead({ key: keys.audit.stream, id: cursor }, { BLOCK: READ_BLOCK_MS, COUNT: READ_BATCH });
       for (const entry of entriesOf(reply)) {
         if (!(await this.#deliver(entry))) return;
-        const advanced = await ADVANCE.run(this.#redis, { keys: [keys.siem.lock, keys.siem.cursor], arguments: [this.#token, entry.id, String(LOCK_TTL_MS)] });
+        const advanced = await ADVANCE.run(this.#redis, { keys: [keys.siem.lock, keys.siem.cursor], arguments: [this.#lock.token, entry.id, String(LOCK_TTL_MS)] });
         if (advanced !== 1) {
           if (this.#holding) this.#log.warn('siem forwarding: lock lost to another instance; standing by');
           this.#release();

@@ -1,7 +1,11 @@
 // Headless Debian Chromium driven by playwright-core (LAB.md flags: no downloads, no sandbox as
 // root), and signing in through the dev IdP as a user would.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { TEST_IDP_PASSWORD } from './portal.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestPortal, TEST_IDP_PASSWORD, type TestPortal } from './portal.ts';
+import { seedDemoPlant } from './workflow.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -47,4 +51,109 @@ export async function signIn(context: BrowserContext, base: string, username: st
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('user-name').waitFor();
   return page;
+}
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
+/**
+ * One Chromium for a test file against one portal: `page(user)` signs a user in on a page of its
+ * own context (its own cookies, so users never share a session); `close()` closes them all.
+ */
+export class BrowserSuite {
+  private readonly contexts: BrowserContext[] = [];
+
+  readonly browser: TestBrowser;
+  private readonly base: string;
+  private readonly viewport: Viewport | undefined;
+
+  private constructor(browser: TestBrowser, base: string, viewport: Viewport | undefined) {
+    this.browser = browser;
+    this.base = base;
+    this.viewport = viewport;
+  }
+
+  /** `viewport`: the pages' default size (Playwright's own when not given). */
+  static async launch(base: string, viewport?: Viewport): Promise<BrowserSuite> {
+    return new BrowserSuite(await launchBrowser(), base, viewport);
+  }
+
+  /** A context of its own (closed by `close()`), for a test that routes its traffic before signing in. */
+  async context(viewport: Viewport | undefined = this.viewport): Promise<BrowserContext> {
+    const context = await this.browser.browser.newContext(viewport === undefined ? {} : { viewport });
+    this.contexts.push(context);
+    return context;
+  }
+
+  async page(username: string, viewport: Viewport | undefined = this.viewport): Promise<Page> {
+    return signIn(await this.context(viewport), this.base, username);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.contexts) await c.close();
+    await this.browser.close();
+  }
+}
+
+/** Saves a screenshot when AIRLOCK_SHOTS_DIR is set (for people to look at; never compared). */
+export async function shot(p: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  const dir = process.env['AIRLOCK_SHOTS_DIR'];
+  if (dir === undefined || dir === '') return;
+  const { width, height } = p.viewportSize() ?? { width: 0, height: 0 };
+  await p.screenshot({ path: path.join(dir, `${name}-${width}x${height}.png`), ...options });
+}
+
+/** Waits until the session screen is connected (saying what the screen says if it never is); returns the session id. */
+export async function connectedSession(p: Page): Promise<string> {
+  await p.locator('[data-testid="session-status"][data-status="connected"]').waitFor({ timeout: 30_000 }).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; the session screen says: ${await p.getByTestId('session-screen').textContent().catch(() => null)}`);
+  });
+  const id = await p.evaluate(() => window.__airlockSession?.sessionId);
+  if (id === undefined) throw new Error('no session id on the page');
+  return id;
+}
+
+/** Opens the session screen of a grant by its address; returns the session id once connected. */
+export async function openSession(p: Page, base: string, requestId: string): Promise<string> {
+  await p.goto(`${base}/#/session/${requestId}`);
+  return connectedSession(p);
+}
+
+/** Opens the grant from "My requests"; returns the session id once connected. */
+export async function openFromMyRequests(p: Page, requestId: string): Promise<string> {
+  await p.getByTestId('nav-my').click();
+  await p.getByTestId(`open-${requestId}`).click();
+  return connectedSession(p);
+}
+
+/** A portal with the demo plant and its real targets, recording into a fresh spool (and store), and a browser on it. */
+export interface SessionLab {
+  portal: TestPortal;
+  browser: BrowserSuite;
+  spool: string;
+  /** The recording store; '' unless asked for. */
+  store: string;
+  close(): Promise<void>;
+}
+
+export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport }): Promise<SessionLab> {
+  const spool = mkdtempSync(path.join(tmpdir(), `airlock-${name}-spool-`));
+  const store = options.store === true ? mkdtempSync(path.join(tmpdir(), `airlock-${name}-store-`)) : '';
+  const env: Record<string, string> = { AIRLOCK_RECORDING_SPOOL: spool, ...(store === '' ? {} : { AIRLOCK_RECORDING_STORE: store }), AIRLOCK_RECORDING_MIN_FREE_MB: '1' };
+  const portal = await startTestPortal(env, { freshDb: options.freshDb });
+  await seedDemoPlant(portal, { targets: true });
+  const browser = await BrowserSuite.launch(portal.publicUrl, options.viewport);
+  return {
+    portal,
+    browser,
+    spool,
+    store,
+    async close() {
+      await browser.close();
+      await portal.close();
+      for (const dir of [spool, store]) if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

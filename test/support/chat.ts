@@ -10,6 +10,9 @@ import { startTestPortal, type TestPortal } from './portal.ts';
 import { sharedRedisUrl } from './services.ts';
 import { seedDemoPlant } from './workflow.ts';
 import type { Browserless } from './http.ts';
+import { FakeSlack, type SlackMessage, type SlackUser } from '../../dev/fakes/slack.ts';
+import { FakeTeams } from '../../dev/fakes/teams.ts';
+import { FakeMattermost } from '../../dev/fakes/mattermost.ts';
 
 export const SLACK = { botToken: 'xoxb-test-bot-token', signingSecret: 'slack-signing-secret-for-tests', teamId: 'TPLANT01', appId: 'AAIRLOCK1' };
 export const TEAMS = { appId: '00000000-aaaa-4bbb-8ccc-000000000001', appPassword: 'teams-app-password', tenantId: 'tenant-plant-1' };
@@ -53,4 +56,56 @@ export function linkCodeIn(text: string): string {
 export async function enterLinkCode(agent: Browserless, code: string): Promise<void> {
   const res = await agent.post('/api/chat/links', { code });
   if (res.status !== 201) throw new Error(`linking failed (${res.status}): ${res.text}`);
+}
+
+export interface AllPlatformsChatPortal extends ChatPortal {
+  slack: FakeSlack;
+  teams: FakeTeams;
+  mm: FakeMattermost;
+}
+
+/** The three fakes and a portal that trusts all three (no site channels); `close` stops them all. */
+export async function startAllPlatformsChatPortal(db: number, env: Record<string, string> = {}): Promise<AllPlatformsChatPortal> {
+  const slack = await FakeSlack.start(SLACK);
+  const teams = await FakeTeams.start({ appId: TEAMS.appId, appPassword: TEAMS.appPassword });
+  const mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
+  const chat = await startChatPortal(
+    {
+      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+      teams: { bot: { appId: TEAMS.appId, appPassword: TEAMS.appPassword, allowedTenants: [TEAMS.tenantId], jwksUrl: teams.jwksUrl, tokenUrl: teams.tokenUrl, allowedServiceUrls: [teams.serviceUrl] } },
+      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
+      sites: {},
+    },
+    db,
+    env,
+  );
+  return {
+    ...chat,
+    slack,
+    teams,
+    mm,
+    async close() {
+      await chat.close();
+      await Promise.all([slack.close(), teams.close(), mm.close()]);
+    },
+  };
+}
+
+/** A Slack user of the test workspace: `mona` is UMONA. */
+export const slackUser = (name: string): SlackUser => ({ id: `U${name.toUpperCase()}`, teamId: SLACK.teamId, name });
+
+/** The card about `id` in `channel`, once the portal has posted it. */
+export async function slackCardIn(slack: FakeSlack, channel: string, id: string): Promise<SlackMessage> {
+  const find = () => slack.messagesIn(channel).find((m) => JSON.stringify(m.blocks).includes(id));
+  await slack.server.until(() => find() !== undefined, `a card about ${id} in ${channel}`);
+  const card = find();
+  if (card === undefined) throw new Error('unreachable');
+  return card;
+}
+
+/** Waits until every copy about `id` has been rewritten to show `text`. */
+export async function allSlackCopiesShow(slack: FakeSlack, id: string, text: string): Promise<SlackMessage[]> {
+  const about = () => [...slack.messages.values()].filter((m) => JSON.stringify(m.blocks).includes(id) || m.text.includes(id));
+  await slack.server.until(() => about().length > 0 && about().every((m) => JSON.stringify(m.blocks).includes(text)), `every copy of ${id} to show ${text}`);
+  return about();
 }

@@ -134,3 +134,9 @@ export function requestFrom(base: string, opts: { path: string; method?: string;
     req.end(opts.body);
   });
 }
+
+/** Signs the users in at once; their agents in the order of the names. */
+export async function loginAll<const N extends readonly string[]>(base: string, ...names: N): Promise<{ -readonly [K in keyof N]: Browserless }> {
+  // Promise.all over a mapped tuple loses its length; the names fix it.
+  return (await Promise.all(names.map((u) => loginAs(base, u)))) as { -readonly [K in keyof N]: Browserless };
+}
