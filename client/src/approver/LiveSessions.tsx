@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { listSessions, type LiveSession } from '../api.ts';
 import { useNames } from '../shared/directory.ts';
-import { ErrorMessage, LiveIndicator, Notice, Time } from '../shared/components.tsx';
+import { LiveIndicator, OutcomeNotice, Time } from '../shared/components.tsx';
 import { ListView } from '../shared/ListView.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
@@ -46,8 +46,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
         <h1>Live sessions</h1>
         <LiveIndicator status={live} />
       </div>
-      {notice !== null &&
-        (notice.ok ? <Notice testId="live-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="live-notice" />)}
+      <OutcomeNotice notice={notice} testId="live-notice" />
       <ListView
         status={load.status}
         error={load.status === 'error' ? load.message : null}

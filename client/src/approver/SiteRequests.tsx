@@ -2,7 +2,7 @@
 // filtered by state, with Revoke for grants that are approved or running.
 import { useState } from 'react';
 import { getRequest, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
-import { ErrorMessage, expiredText, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { ErrorMessage, expiredText, LiveIndicator, Loading, OutcomeNotice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
 import { ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href } from '../shared/route.ts';
@@ -79,8 +79,7 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
         </label>
       </div>
       {focusId !== null && focusId !== '' && <FocusedRequest id={focusId} />}
-      {notice !== null &&
-        (notice.ok ? <Notice testId="site-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="site-notice" />)}
+      <OutcomeNotice notice={notice} testId="site-notice" />
       <ListView
         status={load.status}
         error={load.status === 'error' ? load.message : null}
