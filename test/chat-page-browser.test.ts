@@ -4,44 +4,27 @@
 // a Teams manager who signed in is linked by Entra id; each session is one message in the
 // channel; Extend reaches the vendor's direct messages. With AIRLOCK_SHOTS_DIR set, the page is saved there.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startChatPortal, type ChatPortal } from './support/chat.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { Contexts, launchBrowser, shots as saveShots, signIn, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { startDemoChat, type DemoChat } from '../dev/fakes/demo.ts';
 
-const SMALL = { width: 1024, height: 768 };
-const LARGE = { width: 1280, height: 800 };
 
 let demo: DemoChat;
 let chat: ChatPortal;
 let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts(() => browser.browser);
 let vera: Browserless;
 let victor: Browserless;
 
-async function context(): Promise<BrowserContext> {
-  const c = await browser.browser.newContext({ viewport: LARGE });
-  contexts.push(c);
-  return c;
-}
+const context = () => contexts.context();
 
 async function chatPage(as: string): Promise<Page> {
   const p = await (await context()).newPage();
   await p.goto(`${demo.pageUrl}/?as=${as}`);
   return p;
-}
-
-async function shots(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  for (const viewport of [LARGE, SMALL]) {
-    await p.setViewportSize(viewport);
-    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`), fullPage: true });
-  }
-  await p.setViewportSize(LARGE);
 }
 
 /** The message about `requestId` in a conversation of the page (it reloads itself as messages change). */
@@ -57,7 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  await contexts.closeAll();
   await browser?.close();
   await chat?.close();
   await demo?.close();
@@ -76,7 +59,7 @@ test('Slack: Mona clicks Approve, gets a link code, links in Airlock, and approv
   const code = await reply.getAttribute('data-code');
   expect(code).toMatch(/^[0-9A-Z]{5}-[0-9A-Z]{5}$/);
   expect(await reply.textContent()).toContain('Only visible to you');
-  await shots(page, 'chat-page-link-code');
+  await saveShots(page, 'chat-page-link-code', { fullPage: true });
   expect((await readRequest(vera, id)).state).toBe('pending');
 
   // In Airlock, "Chat accounts" takes the code.
@@ -116,7 +99,7 @@ test('Teams: Bruno, signed in to Airlock, approves from the channel with no code
   await publish('session.ended', { reason: 'window_ended' });
   await messageAbout(page, 'teams-channel', 'recording ready').waitFor({ timeout: 10_000 });
   expect(await messageAbout(page, 'teams-channel', 'PLC gateway').count()).toBe(2); // the request's card and the session's one message
-  await shots(page, 'chat-page-teams');
+  await saveShots(page, 'chat-page-teams', { fullPage: true });
 });
 
 test('Mattermost: Olga links by code too; the vendor, once linked, gets Extend in a direct message', async () => {
@@ -150,7 +133,7 @@ test('Mattermost: Olga links by code too; the vendor, once linked, gets Extend i
   await chat.portal.services.events.publish({ type: 'grant.ending_soon', requestId: grant, state: 'active', siteId: 'site-a', requesterId: 'dev:vera', actorId: null, at: new Date().toISOString(), sessionId: 'sess-vera', minutesLeft: 10 });
   const extend = messageAbout(veraPage, 'slack-dm', 'Window ends in 10 min');
   await extend.waitFor({ timeout: 10_000 });
-  await shots(veraPage, 'chat-page-vendor-extend');
+  await saveShots(veraPage, 'chat-page-vendor-extend', { fullPage: true });
   await extend.getByTestId('click-slack-extend').click();
   await messageAbout(veraPage, 'slack-dm', 'Window ends in 10 min').getByTestId('reply-slack').filter({ hasText: 'Extension until' }).waitFor();
   const mine = (await vera.get('/api/requests?scope=mine')).json<{ requests: Array<{ extendsRequestId: string | null; state: string }> }>().requests;

@@ -4,40 +4,24 @@
 // and "Terminate and revoke access" (nothing can be reopened), each confirmed, from the list
 // and the watch screen. With AIRLOCK_SHOTS_DIR set, the screens are saved there.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { Contexts, LARGE, launchBrowser, SMALL, shots, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { grantNow, readRequest, seedDemoPlant } from './support/workflow.ts';
 
-const SMALL = { width: 1024, height: 768 };
-const LARGE = { width: 1280, height: 800 };
 
 let portal: TestPortal;
 let browser: TestBrowser;
 let spool: string;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts(() => browser.browser);
 let vera: Browserless;
 let mona: Browserless;
 
-async function page(username: string, viewport = LARGE): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport, timezoneId: 'Europe/Paris' });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shots(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  for (const viewport of [LARGE, SMALL]) {
-    await p.setViewportSize(viewport);
-    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`) });
-  }
-  await p.setViewportSize(LARGE);
-}
+const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => contexts.page(portal.publicUrl, username, { viewport, timezoneId: 'Europe/Paris' });
 
 /** The vendor opens the grant from the home page; returns the session id. */
 async function openSession(p: Page, requestId: string): Promise<string> {
@@ -58,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  await contexts.closeAll();
   await browser?.close();
   await portal?.close();
   rmSync(spool, { recursive: true, force: true });

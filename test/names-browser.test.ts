@@ -3,38 +3,21 @@
 // site's requests, shown on top), and a click on an actor narrows the log to them.
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { Contexts, launchBrowser, shots, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, seedDemoPlant } from './support/workflow.ts';
 
-const SMALL = { width: 1024, height: 768 };
-const LARGE = { width: 1280, height: 800 };
 
 let portal: TestPortal;
 let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts(() => browser.browser);
 let vera: Browserless;
 let mona: Browserless;
 let approvedId: string;
 
-async function page(username: string): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport: LARGE, timezoneId: 'Europe/Paris' });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shots(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  for (const viewport of [LARGE, SMALL]) {
-    await p.setViewportSize(viewport);
-    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`) });
-  }
-  await p.setViewportSize(LARGE);
-}
+const page = (username: string): Promise<Page> => contexts.page(portal.publicUrl, username, { timezoneId: 'Europe/Paris' });
 
 beforeAll(async () => {
   portal = await startTestPortal({}, { freshDb: 3 });
@@ -47,7 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  await contexts.closeAll();
   await browser?.close();
   await portal?.close();
 });

@@ -3,40 +3,23 @@
 // the request form takes times on the plant's clock; an admin sets a site's time zone.
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { Contexts, launchBrowser, shots as saveShots, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, readRequest, seedDemoPlant } from './support/workflow.ts';
 import { formatClockSpan, formatSpan, instantOfWallClock, wallClock } from '../server/plant-time.ts';
 
-const SMALL = { width: 1024, height: 768 };
-const LARGE = { width: 1280, height: 800 };
 const LYON = 'Europe/Paris';
 const NEW_YORK = 'America/New_York';
 
 let portal: TestPortal;
 let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts(() => browser.browser);
 let vera: Browserless;
 let adam: Browserless;
 
-async function page(username: string, timezoneId: string, viewport = LARGE): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport, timezoneId });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shots(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  for (const viewport of [LARGE, SMALL]) {
-    await p.setViewportSize(viewport);
-    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`), fullPage: true });
-  }
-  await p.setViewportSize(LARGE);
-}
+const page = (username: string, timezoneId: string): Promise<Page> => contexts.page(portal.publicUrl, username, { timezoneId });
 
 /** 09:30 Lyon time tomorrow, as an instant. */
 function tomorrowInLyon(hour: number, minute: number): Date {
@@ -55,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  await contexts.closeAll();
   await browser?.close();
   await portal?.close();
 });
@@ -77,7 +60,7 @@ test('a Lyon window seen from New York reads in Lyon time with its zone, and in 
   expect(text).toContain(`(${formatClockSpan(start.toISOString(), end.toISOString(), NEW_YORK)} your time)`);
   expect(text).toMatch(/0[34]:30–0[45]:30 EDT|0[34]:30–0[45]:30 EST/);
   expect(text).not.toMatch(/AM|PM/);
-  await shots(v, 'my-requests-new-york');
+  await saveShots(v, 'my-requests-new-york', { fullPage: true });
 
   // Seen from Lyon there is nothing to convert.
   const mona = await page('mona', LYON);
@@ -104,7 +87,7 @@ test('the request form takes the window on the plant\u2019s clock and shows the 
   const end = new Date(start.getTime() + 3_600_000);
   expect(await v.getByTestId('window-your-time').textContent()).toBe(`That is ${formatClockSpan(start.toISOString(), end.toISOString(), NEW_YORK)} your time.`);
   await v.getByLabel('Reason').fill('Update the post-processor');
-  await shots(v, 'request-form-plant-time');
+  await saveShots(v, 'request-form-plant-time', { fullPage: true });
   await v.getByTestId('submit-request').click();
   const created = v.getByTestId('request-created');
   await created.waitFor();
@@ -123,7 +106,7 @@ test('an admin sets a site\u2019s time zone in the sites table; renaming the sit
   await a.getByRole('status').filter({ hasText: 'saved' }).waitFor();
   const sites = async () => (await adam.get('/api/admin/sites')).json<{ sites: Array<{ id: string; name: string; timeZone: string }> }>().sites;
   expect((await sites()).find((s) => s.id === 'site-b')?.timeZone).toBe('Atlantic/Azores');
-  await shots(a, 'admin-sites-time-zone');
+  await saveShots(a, 'admin-sites-time-zone', { fullPage: true });
   expect((await adam.request('PUT', '/api/admin/sites/site-b', { body: { name: 'Plant B (Porto)' } })).status).toBe(200);
   expect((await sites()).find((s) => s.id === 'site-b')?.timeZone).toBe('Atlantic/Azores');
   await select.selectOption('Europe/Lisbon');

@@ -3,38 +3,21 @@
 // approved late, and an expired request that says why, with "Ask again".
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
+import { Contexts, LARGE, launchBrowser, SMALL, shots as saveShots, type TestBrowser } from './support/browser.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, readRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
-const SMALL = { width: 1024, height: 768 };
-const LARGE = { width: 1280, height: 800 };
 
 let portal: TestPortal;
 let browser: TestBrowser;
-const contexts: BrowserContext[] = [];
+const contexts = new Contexts(() => browser.browser);
 let vera: Browserless;
 let mona: Browserless;
 
-async function page(username: string, viewport = LARGE): Promise<Page> {
-  const context = await browser.browser.newContext({ viewport });
-  contexts.push(context);
-  return signIn(context, portal.publicUrl, username);
-}
-
-async function shots(p: Page, name: string): Promise<void> {
-  const dir = process.env['AIRLOCK_SHOTS_DIR'];
-  if (dir === undefined || dir === '') return;
-  for (const viewport of [LARGE, SMALL]) {
-    await p.setViewportSize(viewport);
-    await p.screenshot({ path: path.join(dir, `${name}-${viewport.width}x${viewport.height}.png`), fullPage: true });
-  }
-  await p.setViewportSize(LARGE);
-}
+const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => contexts.page(portal.publicUrl, username, { viewport });
 
 beforeAll(async () => {
   portal = await startTestPortal({ AIRLOCK_SWEEP_INTERVAL_MS: '200' }, { freshDb: 14 });
@@ -45,7 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  await contexts.closeAll();
   await browser?.close();
   await portal?.close();
 });
@@ -57,7 +40,7 @@ test('"when approved": the form files a length; the home page counts down to the
   await v.getByTestId('start-mode-on_approval').check();
   await v.getByTestId('window-length').fill('30');
   await v.getByLabel('Reason').fill('Swap the spindle encoder as soon as the line stops');
-  await shots(v, 'request-form-when-approved');
+  await saveShots(v, 'request-form-when-approved', { fullPage: true });
   await v.getByTestId('submit-request').click();
   const created = v.getByTestId('request-created');
   await created.waitFor();
@@ -80,7 +63,7 @@ test('"when approved": the form files a length; the home page counts down to the
   const first = await v.getByTestId(`home-countdown-${id}`).textContent();
   expect(first).toMatch(/^(30:00|29:[45]\d)$/);
   await waitFor(async () => (await v.getByTestId(`home-countdown-${id}`).textContent()) !== first, { timeoutMs: 3_000, what: 'the countdown to tick' });
-  await shots(v, 'vendor-home');
+  await saveShots(v, 'vendor-home', { fullPage: true });
 });
 
 test('a request still undecided when its window starts stays pending, and approved late it opens at once', async () => {

@@ -157,3 +157,46 @@ export async function startSessionLab(name: string, options: { freshDb: number; 
     },
   };
 }
+
+/** The two window sizes every screen must work at (issue 13: usable at 1024×768). */
+export const LARGE = { width: 1280, height: 800 } as const;
+export const SMALL = { width: 1024, height: 768 } as const;
+
+/**
+ * With AIRLOCK_SHOTS_DIR set, saves the page at both sizes as `<name>-<w>x<h>.png` there (for
+ * looking at the screens), and puts the page back at LARGE; without it, does nothing.
+ */
+export async function shots(p: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
+  const dir = process.env['AIRLOCK_SHOTS_DIR'];
+  if (dir === undefined || dir === '') return;
+  for (const viewport of [LARGE, SMALL]) {
+    await p.setViewportSize(viewport);
+    await p.screenshot({ path: `${dir}/${name}-${viewport.width}x${viewport.height}.png`, fullPage: opts.fullPage ?? false });
+  }
+  await p.setViewportSize(LARGE);
+}
+
+/** Contexts opened by a suite, each its own user; `closeAll` in afterAll. */
+export class Contexts {
+  private readonly open: BrowserContext[] = [];
+  private readonly browser: () => Browser;
+
+  constructor(browser: () => Browser) {
+    this.browser = browser;
+  }
+
+  async context(opts: { viewport?: { width: number; height: number }; timezoneId?: string } = {}): Promise<BrowserContext> {
+    const c = await this.browser().newContext({ viewport: opts.viewport ?? LARGE, ...(opts.timezoneId === undefined ? {} : { timezoneId: opts.timezoneId }) });
+    this.open.push(c);
+    return c;
+  }
+
+  /** A page signed in as `username`. */
+  async page(base: string, username: string, opts: { viewport?: { width: number; height: number }; timezoneId?: string } = {}): Promise<Page> {
+    return signIn(await this.context(opts), base, username);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const c of this.open.splice(0)) await c.close();
+  }
+}

@@ -5,7 +5,8 @@
 import { useEffect, useState } from 'react';
 import { listSessions, type LiveSession } from '../api.ts';
 import { useNames } from '../shared/directory.ts';
-import { ErrorMessage, LiveIndicator, Loading, Notice, Time } from '../shared/components.tsx';
+import { LiveIndicator, OutcomeNotice, Time } from '../shared/components.tsx';
+import { ListView } from '../shared/ListView.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
 import { useNow } from '../shared/clock.ts';
@@ -45,54 +46,30 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
         <h1>Live sessions</h1>
         <LiveIndicator status={live} />
       </div>
-      {notice !== null &&
-        (notice.ok ? <Notice testId="live-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="live-notice" />)}
-      {load.status === 'loading' && <Loading />}
-      {load.status === 'error' && <ErrorMessage message={load.message} testId="live-load-error" />}
-      {load.status === 'ready' && (
-        <>
-          <ErrorMessage message={load.refreshError} />
-          {load.data.length === 0 ? (
-            <p className="muted" data-testid="live-empty">
-              No sessions are running.
-            </p>
-          ) : (
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Vendor</th>
-                  <th>Machine</th>
-                  <th>Site</th>
-                  <th>Running for</th>
-                  <th>Time left</th>
-                  <th>Watching</th>
-                  {canAct && (
-                    <th>
-                      <span className="sr-only">Actions</span>
-                    </th>
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                {load.data.map((s) => (
-                  <Row
-                    key={s.id}
-                    session={s}
-                    siteName={names.site(s.machine.siteId)}
-                    companyName={s.user.company === null ? null : names.company(s.user.company)}
-                    now={now}
-                    canAct={canAct}
-                    terminating={terminating?.id === s.id ? terminating : null}
-                    onTerminate={(revoke) => setTerminating({ id: s.id, revoke })}
-                    onKeep={() => setTerminating(null)}
-                    onDone={terminated}
-                  />
-                ))}
-              </tbody>
-            </table>
-          )}
-        </>
-      )}
+      <OutcomeNotice notice={notice} testId="live-notice" />
+      <ListView
+        status={load.status}
+        error={load.status === 'error' ? load.message : null}
+        refreshError={load.status === 'ready' ? load.refreshError : null}
+        items={load.status === 'ready' ? load.data : []}
+        columns={['Vendor', 'Machine', 'Site', 'Running for', 'Time left', 'Watching', ...(canAct ? [{ actions: true } as const] : [])]}
+        row={(s) => (
+          <Row
+            key={s.id}
+            session={s}
+            siteName={names.site(s.machine.siteId)}
+            companyName={s.user.company === null ? null : names.company(s.user.company)}
+            now={now}
+            canAct={canAct}
+            terminating={terminating?.id === s.id ? terminating : null}
+            onTerminate={(revoke) => setTerminating({ id: s.id, revoke })}
+            onKeep={() => setTerminating(null)}
+            onDone={terminated}
+          />
+        )}
+        empty="No sessions are running."
+        testIds={{ loadError: 'live-load-error', empty: 'live-empty' }}
+      />
     </section>
   );
 }

@@ -2,7 +2,8 @@
 // filtered by state, with Revoke for grants that are approved or running.
 import { useState } from 'react';
 import { getRequest, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
-import { ErrorMessage, expiredText, LiveIndicator, Loading, Notice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { ErrorMessage, expiredText, LiveIndicator, Loading, OutcomeNotice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href } from '../shared/route.ts';
 import { RequestDetails } from './RequestDetails.tsx';
@@ -78,91 +79,63 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
         </label>
       </div>
       {focusId !== null && focusId !== '' && <FocusedRequest id={focusId} />}
-      {notice !== null &&
-        (notice.ok ? <Notice testId="site-notice">{notice.text}</Notice> : <ErrorMessage message={notice.text} testId="site-notice" />)}
-      {load.status === 'loading' && <Loading />}
-      {load.status === 'error' && <ErrorMessage message={load.message} testId="site-load-error" />}
-      {load.status === 'ready' && (
-        <>
-          <ErrorMessage message={load.refreshError} />
-          {load.data.requests.length === 0 ? (
-            <p className="muted" data-testid="site-empty">
-              No requests{stateFilter === '' ? '' : ` in state “${stateLabel(stateFilter)}”`}.
-            </p>
-          ) : (
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Requester</th>
-                  <th>Machine</th>
-                  <th>Window</th>
-                  <th>State</th>
-                  <th>Approvals</th>
-                  <th>Decision</th>
-                  {canRevoke && (
-                    <th>
-                      <span className="sr-only">Actions</span>
-                    </th>
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                {load.data.requests.map((r) => (
-                  <tr key={r.id} data-testid={`request-row-${r.id}`}>
-                    <td>
-                      {r.requester.name}
-                      {r.requester.companyName !== null && <div className="muted">{r.requester.companyName}</div>}
-                      <div className="muted clamp" title={r.reason}>
-                        {r.reason}
-                      </div>
-                    </td>
-                    <td>
-                      <strong>{r.machine.name}</strong>
-                      <div className="muted">
-                        {r.machine.siteName} · {r.machine.protocol.toUpperCase()}
-                      </div>
-                    </td>
-                    <td>
-                      <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />
-                    </td>
-                    <td>
-                      <StateBadge state={r.state} testId={`state-${r.id}`} />
-                    </td>
-                    <td data-testid={`approvals-${r.id}`}>
-                      {r.approvals.length} of {r.requiredApprovals}
-                    </td>
-                    <td data-testid={`decision-${r.id}`}>
-                      {r.decision === null ? (
-                        <span className="muted">—</span>
-                      ) : (
-                        <>
-                          {r.decision.by.name}
-                          {r.decision.comment !== null && <div className="muted">“{r.decision.comment}”</div>}
-                        </>
-                      )}
-                    </td>
-                    {canRevoke && (
-                      <td className="actions-cell">
-                        {REVOCABLE.has(r.state) && (
-                          <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
-                            Revoke…
-                          </button>
-                        )}
-                        {revoking === r.id && <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />}
-                      </td>
-                    )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-          {load.data.hasMore && (
-            <button type="button" className="secondary" onClick={loadMore} data-testid="load-more">
-              Load more
-            </button>
-          )}
-        </>
-      )}
+      <OutcomeNotice notice={notice} testId="site-notice" />
+      <ListView
+        status={load.status}
+        error={load.status === 'error' ? load.message : null}
+        refreshError={load.status === 'ready' ? load.refreshError : null}
+        items={load.status === 'ready' ? load.data.requests : []}
+        columns={['Requester', 'Machine', 'Window', 'State', 'Approvals', 'Decision', ...(canRevoke ? [{ actions: true } as const] : [])]}
+        row={(r) => (
+          <tr key={r.id} data-testid={`request-row-${r.id}`}>
+            <td>
+              {r.requester.name}
+              {r.requester.companyName !== null && <div className="muted">{r.requester.companyName}</div>}
+              <div className="muted clamp" title={r.reason}>
+                {r.reason}
+              </div>
+            </td>
+            <td>
+              <strong>{r.machine.name}</strong>
+              <div className="muted">
+                {r.machine.siteName} · {r.machine.protocol.toUpperCase()}
+              </div>
+            </td>
+            <td>
+              <WindowTime start={r.grant?.start ?? r.windowStart} end={r.grant?.end ?? r.windowEnd} zone={r.machine.siteTimeZone} />
+            </td>
+            <td>
+              <StateBadge state={r.state} testId={`state-${r.id}`} />
+            </td>
+            <td data-testid={`approvals-${r.id}`}>
+              {r.approvals.length} of {r.requiredApprovals}
+            </td>
+            <td data-testid={`decision-${r.id}`}>
+              {r.decision === null ? (
+                <span className="muted">—</span>
+              ) : (
+                <>
+                  {r.decision.by.name}
+                  {r.decision.comment !== null && <div className="muted">“{r.decision.comment}”</div>}
+                </>
+              )}
+            </td>
+            {canRevoke && (
+              <td className="actions-cell">
+                {REVOCABLE.has(r.state) && (
+                  <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
+                    Revoke…
+                  </button>
+                )}
+                {revoking === r.id && <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />}
+              </td>
+            )}
+          </tr>
+        )}
+        empty={<>No requests{stateFilter === '' ? '' : ` in state “${stateLabel(stateFilter)}”`}.</>}
+        testIds={{ loadError: 'site-load-error', empty: 'site-empty' }}
+        more={{ available: load.status === 'ready' && load.data.hasMore, loading: false, error: null, onMore: loadMore, testId: 'load-more' }}
+      />
     </section>
   );
 }

@@ -2,7 +2,8 @@
 // backwards in time, the chain's verification status and a JSON-lines export.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { AUDIT_EXPORT_URL, errorMessage, listAudit, listSites, verifyAudit, type AuditEvent, type AuditQuery, type ChainVerification, type Site } from '../api.ts';
-import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
+import { ErrorMessage, Time } from '../shared/components.tsx';
+import { ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { useNames } from '../shared/directory.ts';
 import { href, itemHref } from '../shared/route.ts';
@@ -173,68 +174,52 @@ export function AuditLog() {
         </p>
       </form>
 
-      {log.status === 'loading' && <Loading />}
-      {log.status === 'error' && <ErrorMessage message={log.message} testId="audit-load-error" />}
-      {log.status === 'ready' && (
-        <>
-          {log.events.length === 0 ? (
-            <p className="muted" data-testid="audit-empty">
-              No events match.
-            </p>
-          ) : (
-            <table className="table audit">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Actor</th>
-                  <th>Action</th>
-                  <th>Target</th>
-                  <th>Outcome</th>
-                  <th>Reason</th>
-                  <th>Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {log.events.map((ev) => (
-                  <tr key={ev.id} className={ev.outcome === 'refused' ? 'refused' : undefined} data-testid={`audit-row-${ev.id}`} data-seq={ev.seq}>
-                    <td className="nowrap">
-                      <Time iso={ev.at} precise site={ev.site} />
-                    </td>
-                    <td>
-                      {ev.actor === null ? (
-                        <span className="muted">system</span>
-                      ) : (
-                        <button type="button" className="link" title={`Only ${ev.actor.name}'s events (${ev.actor.id})`} onClick={() => onlyActor(ev.actor?.id ?? '')} data-testid={`audit-actor-${ev.id}`}>
-                          {ev.actor.name}
-                        </button>
-                      )}
-                    </td>
-                    <td>
-                      <code>{ev.action}</code>
-                    </td>
-                    <td>{ev.target === null ? <span className="muted">—</span> : <Target target={ev.target} onUser={onlyActor} eventId={ev.id} />}</td>
-                    <td>
-                      <span className={ev.outcome === 'refused' ? 'outcome refused' : 'outcome ok'} data-testid={`outcome-${ev.id}`}>
-                        {ev.outcome}
-                      </span>
-                    </td>
-                    <td>{ev.reason ?? <span className="muted">—</span>}</td>
-                    <td>
-                      <code className="details-json">{compactJson(ev.details)}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-          {typeof log.more === 'object' && <ErrorMessage message={log.more.error} testId="audit-more-error" />}
-          {log.nextBefore !== null && (
-            <button type="button" className="secondary" disabled={log.more === 'loading'} onClick={loadMore} data-testid="audit-load-more">
-              {log.more === 'loading' ? 'Loading…' : 'Load more'}
-            </button>
-          )}
-        </>
-      )}
+      <ListView
+        status={log.status}
+        error={log.status === 'error' ? log.message : null}
+        items={log.status === 'ready' ? log.events : []}
+        columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Reason', 'Details']}
+        tableClassName="audit"
+        row={(ev) => (
+          <tr key={ev.id} className={ev.outcome === 'refused' ? 'refused' : undefined} data-testid={`audit-row-${ev.id}`} data-seq={ev.seq}>
+            <td className="nowrap">
+              <Time iso={ev.at} precise site={ev.site} />
+            </td>
+            <td>
+              {ev.actor === null ? (
+                <span className="muted">system</span>
+              ) : (
+                <button type="button" className="link" title={`Only ${ev.actor.name}'s events (${ev.actor.id})`} onClick={() => onlyActor(ev.actor?.id ?? '')} data-testid={`audit-actor-${ev.id}`}>
+                  {ev.actor.name}
+                </button>
+              )}
+            </td>
+            <td>
+              <code>{ev.action}</code>
+            </td>
+            <td>{ev.target === null ? <span className="muted">—</span> : <Target target={ev.target} onUser={onlyActor} eventId={ev.id} />}</td>
+            <td>
+              <span className={ev.outcome === 'refused' ? 'outcome refused' : 'outcome ok'} data-testid={`outcome-${ev.id}`}>
+                {ev.outcome}
+              </span>
+            </td>
+            <td>{ev.reason ?? <span className="muted">—</span>}</td>
+            <td>
+              <code className="details-json">{compactJson(ev.details)}</code>
+            </td>
+          </tr>
+        )}
+        empty="No events match."
+        testIds={{ loadError: 'audit-load-error', empty: 'audit-empty' }}
+        more={{
+          available: log.status === 'ready' && log.nextBefore !== null,
+          loading: log.status === 'ready' && log.more === 'loading',
+          error: log.status === 'ready' && typeof log.more === 'object' ? log.more.error : null,
+          onMore: loadMore,
+          testId: 'audit-load-more',
+          errorTestId: 'audit-more-error',
+        }}
+      />
     </section>
   );
 }

@@ -3,7 +3,8 @@
 // player. The server decides which sites' recordings the caller sees.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { PROTOCOLS, errorMessage, searchRecordings, type Protocol, type RecordingQuery, type RecordingSummary } from '../api.ts';
-import { ErrorMessage, Loading, Time } from '../shared/components.tsx';
+import { ErrorMessage, Time } from '../shared/components.tsx';
+import { ListView } from '../shared/ListView.tsx';
 import { useDirectory, useNames } from '../shared/directory.ts';
 import { itemHref } from '../shared/route.ts';
 import { fromLocalInput } from '../shared/time.ts';
@@ -211,48 +212,34 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
         <ErrorMessage message={invalid} testId="recordings-invalid" />
       </form>
 
-      {results.status === 'loading' && <Loading />}
-      {results.status === 'error' && <ErrorMessage message={results.message} testId="recordings-error" />}
-      {results.status === 'ready' &&
-        (results.recordings.length === 0 ? (
-          <p className="muted" data-testid="recordings-empty">
-            No recordings match.
-          </p>
-        ) : (
-          <>
-            <p className="muted" data-testid="recordings-total">
-              {results.total} recording{results.total === 1 ? '' : 's'}
-            </p>
-            <table className="table recordings-table">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Vendor</th>
-                  <th>Machine</th>
-                  <th>Site</th>
-                  <th>Protocol</th>
-                  <th>Duration</th>
-                  <th>End reason</th>
-                  <th>Approvers</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {results.recordings.map((r) => (
-                  <Row key={r.sessionId} r={r} />
-                ))}
-              </tbody>
-            </table>
-            {results.nextCursor !== null && (
-              <p className="actions">
-                <button type="button" className="secondary" onClick={more} disabled={results.more === 'loading'} data-testid="recordings-more">
-                  {results.more === 'loading' ? 'Loading…' : 'More'}
-                </button>
+      {results.status !== 'idle' && (
+        <ListView
+          status={results.status}
+          error={results.status === 'error' ? results.message : null}
+          items={results.status === 'ready' ? results.recordings : []}
+          columns={['Time', 'Vendor', 'Machine', 'Site', 'Protocol', 'Duration', 'End reason', 'Approvers', { actions: true }]}
+          tableClassName="recordings-table"
+          row={(r) => <Row key={r.sessionId} r={r} />}
+          empty="No recordings match."
+          testIds={{ loadError: 'recordings-error', empty: 'recordings-empty' }}
+          summary={
+            results.status === 'ready' && (
+              <p className="muted" data-testid="recordings-total">
+                {results.total} recording{results.total === 1 ? '' : 's'}
               </p>
-            )}
-            {typeof results.more === 'object' && <ErrorMessage message={results.more.error} testId="recordings-more-error" />}
-          </>
-        ))}
+            )
+          }
+          more={{
+            available: results.status === 'ready' && results.nextCursor !== null,
+            loading: results.status === 'ready' && results.more === 'loading',
+            error: results.status === 'ready' && typeof results.more === 'object' ? results.more.error : null,
+            onMore: () => void more(),
+            label: 'More',
+            testId: 'recordings-more',
+            errorTestId: 'recordings-more-error',
+          }}
+        />
+      )}
     </section>
   );
 }

@@ -150,6 +150,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
   const rawEnd = retry.pending === null ? lastEnd : null;
   const over = rawEnd !== null;
   const request = useRequestAfterEnd(requestId, rawEnd);
+  const plantZone = usePlantZone(requestId);
   const end = rawEnd === null ? null : refineEnd(rawEnd, request);
 
   const now = useNow(COUNTDOWN_TICK_MS);
@@ -207,7 +208,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
             className={`countdown${warning === null ? '' : ` warn-${warning}`}`}
             data-testid="session-countdown"
             data-stopped={over ? 'true' : 'false'}
-            title={`Access ends at ${formatDateTime(shown?.endsAt ?? '')}`}
+            title={`Access ends at ${formatDateTime(shown?.endsAt ?? '', false, plantZone)}`}
           >
             {over ? `${formatCountdown(Math.max(0, remaining))} left when it ended` : `${formatCountdown(remaining)} left`}
           </span>
@@ -258,7 +259,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
       {warning !== null && shown !== null && (
         <p role="alert" className={`ws-warning ${warning}`} data-testid="session-warning" data-level={warning}>
           {warning === 'final' ? 'Less than 2 minutes left: save your work now.' : 'Less than 10 minutes left in this access window.'} The
-          session ends at {formatDateTime(shown.endsAt)}.{' '}
+          session ends at {formatDateTime(shown.endsAt, false, plantZone)}.{' '}
           {/* A new tab: leaving this page would end the session. */}
           <a href={`/${href('request', { extends: requestId })}`} target="_blank" rel="noopener" data-testid="session-extend">
             Request an extension
@@ -453,6 +454,24 @@ function ReconnectNotice({ pending, total, onNow, onStop }: { pending: PendingRe
       </span>
     </div>
   );
+}
+
+/** The plant's time zone for this grant (its request's site), for the times the bar shows; the viewer's until known. */
+function usePlantZone(requestId: string): string | undefined {
+  const [zone, setZone] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    let cancelled = false;
+    getRequest(requestId).then(
+      (r) => {
+        if (!cancelled) setZone(r.machine.siteTimeZone);
+      },
+      () => {}, // the viewer's own zone (with its abbreviation) is shown instead
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [requestId]);
+  return zone;
 }
 
 /** After an end, the request as the server sees it now (who revoked, whether the window is over). */

@@ -123,6 +123,12 @@ export function Notice({ children, testId }: { children: ReactNode; testId?: str
   );
 }
 
+/** What an action on a list did: a notice when it worked, an alert when it did not. */
+export function OutcomeNotice({ notice, testId }: { notice: { ok: boolean; text: string } | null; testId: string }) {
+  if (notice === null) return null;
+  return notice.ok ? <Notice testId={testId}>{notice.text}</Notice> : <ErrorMessage message={notice.text} testId={testId} />;
+}
+
 export function Loading() {
   return (
     <p className="muted" role="status">

@@ -1,0 +1,81 @@
+// The scaffolding every list screen shares (live sessions, site requests, recordings, the audit
+// log): loading, a load that failed, a refresh that failed beside the data it kept, the empty
+// message, the table with its headings (an unnamed actions column for screen readers), and
+// "Load more" with its own progress and failure. Each screen gives its columns and its rows.
+import type { ReactNode } from 'react';
+import { ErrorMessage, Loading } from './components.tsx';
+
+/** A column heading; `actions` is the unnamed column of row buttons (named for screen readers). */
+export type Column = string | { actions: true };
+
+export interface MoreState {
+  /** Whether there is a next page. */
+  available: boolean;
+  loading: boolean;
+  error: string | null;
+  onMore: () => void;
+  label?: string;
+  testId: string;
+  errorTestId?: string;
+}
+
+export interface ListViewProps<T> {
+  status: 'loading' | 'error' | 'ready';
+  /** What went wrong when nothing could be loaded. */
+  error?: string | null;
+  /** A refresh that failed while the data shown is still the last good one. */
+  refreshError?: string | null;
+  items: readonly T[];
+  columns: readonly Column[];
+  /** One `<tr>` per item. */
+  row: (item: T) => ReactNode;
+  empty: ReactNode;
+  testIds: { loadError: string; empty: string };
+  tableClassName?: string;
+  /** Shown above the table when there are items (a total, say). */
+  summary?: ReactNode;
+  more?: MoreState;
+}
+
+export function ListView<T>({ status, error, refreshError, items, columns, row, empty, testIds, tableClassName, summary, more }: ListViewProps<T>) {
+  if (status === 'loading') return <Loading />;
+  if (status === 'error') return <ErrorMessage message={error ?? 'Something went wrong. Try again.'} testId={testIds.loadError} />;
+  return (
+    <>
+      <ErrorMessage message={refreshError} />
+      {items.length === 0 ? (
+        <p className="muted" data-testid={testIds.empty}>
+          {empty}
+        </p>
+      ) : (
+        <>
+          {summary}
+          <table className={tableClassName === undefined ? 'table' : `table ${tableClassName}`}>
+            <thead>
+              <tr>
+                {columns.map((c, i) =>
+                  typeof c === 'string' ? (
+                    <th key={c}>{c}</th>
+                  ) : (
+                    <th key={`actions-${i}`}>
+                      <span className="sr-only">Actions</span>
+                    </th>
+                  ),
+                )}
+              </tr>
+            </thead>
+            <tbody>{items.map(row)}</tbody>
+          </table>
+        </>
+      )}
+      {more !== undefined && more.error !== null && <ErrorMessage message={more.error} testId={more.errorTestId} />}
+      {more !== undefined && more.available && (
+        <p className="actions">
+          <button type="button" className="secondary" onClick={more.onMore} disabled={more.loading} data-testid={more.testId}>
+            {more.loading ? 'Loading…' : (more.label ?? 'Load more')}
+          </button>
+        </p>
+      )}
+    </>
+  );
+}
