@@ -80,7 +80,7 @@ function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig
 }
 
 export async function startPortal(config: Config, log: Logger): Promise<Portal> {
-  const redis = await connectRedis(config.redisUrl, log, 'airlock', config.redisCommandTimeoutMs);
+  const redis = await connectRedis(config.redis, log, 'airlock', config.redisCommandTimeoutMs, config.redisDurability);
   let devIdp: DevIdp | undefined;
   let identity = config.identity;
   if (config.devIdp.enabled && identity === undefined) ({ devIdp, identity } = devIdentity(config));
