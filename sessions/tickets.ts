@@ -4,7 +4,7 @@
 // Issuing checks what can be checked before the WebSocket: the grant, the spool, the credential.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { RedisClient } from '../server/redis.ts';
+import { durableCommand, type RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { AirlockUser } from '../server/user.ts';
 import { forbidden, notFound, unavailable } from '../server/errors.ts';
@@ -50,11 +50,15 @@ export class TicketStore {
     return ticket;
   }
 
-  /** Consumes a ticket: the first caller gets its binding, every later one undefined. */
+  /**
+   * Consumes a ticket: the first caller gets its binding, every later one undefined. The GETDEL
+   * is durable (WAIT with Sentinel): a deletion only the master knew of would be undone by a
+   * failover and the ticket usable again, so an unconfirmed one throws and the upgrade is refused.
+   */
   async consume(ticket: string): Promise<TicketBinding | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(ticket)) return undefined;
-    const json = await this.redis.getDel(keys.sessions.ticket(hashTicket(ticket)));
-    if (json === null) return undefined;
+    const json = await durableCommand(this.redis, ['GETDEL', keys.sessions.ticket(hashTicket(ticket))]);
+    if (typeof json !== 'string') return undefined;
     const parsed = bindingSchema.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;
   }
