@@ -93,8 +93,12 @@ export interface Supervisor {
    * (a hung node: it keeps its sockets and answers nothing) or SIGCONT.
    */
   signalRedisNode(port: number, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void>;
-  /** Starts a killed data node again on its port with its data (the sentinels make it a replica). */
-  restartRedisNode(port: number): Promise<void>;
+  /**
+   * Starts a killed data node again on its port with its data. An old master comes back as a
+   * master until the sentinels demote it (their next look, up to 10 s); with `replicaOf` it
+   * starts as a replica of that node at once, as an operator would bring it back.
+   */
+  restartRedisNode(port: number, opts?: { replicaOf?: number }): Promise<void>;
   /** Every pid the supervisor started or saw its daemons spawn (xterm, sesman sessions, …). */
   pids(): number[];
 }
@@ -257,7 +261,7 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
       if (sig === 'SIGKILL') await daemon.exited;
       log(`sentinel: ${sig} sent to the data node on port ${port}`);
     },
-    async restartRedisNode(port) {
+    async restartRedisNode(port, opts = {}) {
       if (stopped) throw new Error('supervisor has been stopped');
       const state = stateOf('sentinel');
       const label = redisNodeLabel(port);
@@ -265,7 +269,8 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
       // Forget the dead run: a spawner's readiness check fails on any exited daemon of its service.
       state.daemons = state.daemons.filter((d) => d.exit === undefined);
       const spawner = daemonSpawner('sentinel', context);
-      await spawner.spawn(label, 'redis-server', [path.join(layout.dir('sentinel'), `node-${port}`, 'redis.conf')]);
+      const replicaOf = opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)];
+      await spawner.spawn(label, 'redis-server', [path.join(layout.dir('sentinel'), `node-${port}`, 'redis.conf'), ...replicaOf]);
       await spawner.waitReady(`redis node on port ${port}`, probes.redisPing(port));
     },
   };

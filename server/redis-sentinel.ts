@@ -125,6 +125,23 @@ function multiView(builder: Record<string, unknown>, deadlineMs: number | undefi
   return view;
 }
 
+/**
+ * What any call answers while there is no RedisSentinel (closed, or between a failed start
+ * and the next): a rejected promise that also acts as a MULTI builder, as a closed node-redis
+ * client's multi() does (its exec fails), so no caller breaks on a missing method.
+ */
+function unavailable(err: RedisUnavailableError): unknown {
+  const rejected = Promise.reject(err);
+  rejected.catch(() => undefined); // a builder is never awaited itself: its exec() is
+  const stub: unknown = new Proxy(rejected, {
+    get(target, prop) {
+      if (prop === 'then' || prop === 'catch' || prop === 'finally') return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).bind(target);
+      return () => (EXEC_METHODS.has(prop) ? rejected : stub);
+    },
+  });
+  return stub;
+}
+
 const EMITTER_METHODS = ['on', 'once', 'off', 'addListener', 'removeListener', 'removeAllListeners', 'emit', 'listenerCount', 'listeners'] as const;
 
 /**
@@ -175,7 +192,7 @@ export class SentinelRedis {
           if (Object.hasOwn(overrides, prop)) return overrides[prop];
           const sentinel = this.#current;
           // Between a failed start and the next, calls fail (as promises: callers await them).
-          if (sentinel === undefined || this.#closed) return () => Promise.reject(this.#notConnected());
+          if (sentinel === undefined || this.#closed) return () => unavailable(this.#notConnected());
           const value: unknown = Reflect.get(sentinel, prop);
           if (typeof value !== 'function') return value;
           return (...args: unknown[]) => {
