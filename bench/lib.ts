@@ -155,6 +155,8 @@ export async function startBenchPortal(opts: {
       AIRLOCK_LOG_LEVEL: 'warn',
       AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: UNLIMITED,
       AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: UNLIMITED,
+      // No load balancer in front: SIGTERM stops at once instead of draining.
+      AIRLOCK_DRAIN_SECONDS: '0',
       ...opts.env,
     },
   });

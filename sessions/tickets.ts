@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { durableCommand, type RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { AirlockUser } from '../server/user.ts';
-import { forbidden, notFound, unavailable } from '../server/errors.ts';
+import { AppError, forbidden, notFound, unavailable } from '../server/errors.ts';
 import { mayOverseeSession } from '../server/policies.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
 import type { Policy } from '../server/inventory/schema.ts';
@@ -84,7 +84,13 @@ export interface TicketDeps {
   refusals: Refusals;
   recording: { spool: string; minFreeBytes: number };
   guacdHealth: GuacdHealth;
+  /** This instance is draining (restarting): sessions open elsewhere. */
+  draining(): boolean;
 }
+
+/** A draining instance's answer: not a fault, the retry lands on another instance. */
+export const drainingError = (): AppError =>
+  new AppError(503, 'draining', 'This Airlock portal is restarting; open the session again in a moment.', { report: false });
 
 /** The ticket office: issues tickets for the HTTP API and consumes them for the upgrade guard. */
 export class Tickets {
@@ -99,6 +105,7 @@ export class Tickets {
   /** POST /api/sessions: a ticket to open the grant's machine now. */
   async issueForSession(user: AirlockUser, browserSessionId: string, requestId: string): Promise<SessionTicket> {
     const { requests, inventory, vault, refusals } = this.deps;
+    if (this.deps.draining()) throw drainingError();
     const request = await requests.get(user, requestId);
     if (request.requester.id !== user.id) throw notFound('unknown_request', 'No such request.');
     const grant = await requests.grantOf(requestId, user.id, request.machine.id);
@@ -135,6 +142,7 @@ export class Tickets {
 
   /** POST /api/sessions/:id/watch: a ticket to join a live session read-only. */
   async issueForWatch(user: AirlockUser, browserSessionId: string, sessionId: string): Promise<{ ticket: string; tunnelPath: string }> {
+    if (this.deps.draining()) throw drainingError();
     const session = await this.deps.registry.get(sessionId);
     if (session === undefined || !mayOverseeSession(user, session)) throw notFound('unknown_session', 'No such live session.');
     const ticket = await this.store.issue({
