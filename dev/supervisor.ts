@@ -89,14 +89,15 @@ export interface Supervisor {
   /** Stops everything; idempotent; leaves no process behind. */
   stop(): Promise<void>;
   /**
-   * Signals one data node of the sentinel topology: SIGKILL (resolves once it is gone), SIGSTOP
-   * (a hung node: it keeps its sockets and answers nothing) or SIGCONT.
+   * Signals one process of the sentinel topology, a data node or a sentinel (by port): SIGKILL
+   * (resolves once it is gone), SIGSTOP (hung: it keeps its sockets and answers nothing) or SIGCONT.
    */
   signalRedisNode(port: number, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void>;
   /**
-   * Starts a killed data node again on its port with its data. An old master comes back as a
-   * master until the sentinels demote it (their next look, up to 10 s); with `replicaOf` it
-   * starts as a replica of that node at once, as an operator would bring it back.
+   * Starts a killed data node or sentinel again on its port, with its data or its (rewritten)
+   * configuration. An old master comes back as a master until the sentinels demote it (their
+   * next look, up to 10 s); with `replicaOf` it starts as a replica of that node at once, as an
+   * operator would bring it back.
    */
   restartRedisNode(port: number, opts?: { replicaOf?: number }): Promise<void>;
   /** Every pid the supervisor started or saw its daemons spawn (xterm, sesman sessions, …). */
@@ -223,6 +224,7 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
     throw error;
   }
 
+  const supervisorSentinels = new Set(services.sentinel?.sentinels.map((s) => s.port) ?? []);
   const stateOf = (name: ServiceName): ServiceState => {
     const state = states.get(name);
     if (!state) throw new Error(`service ${name} is not managed by this supervisor`);
@@ -255,23 +257,28 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
       return [...states.values()].flatMap((state) => [...state.history]);
     },
     async signalRedisNode(port, sig) {
-      const daemon = stateOf('sentinel').daemons.find((d) => d.label === redisNodeLabel(port) && d.exit === undefined);
-      if (daemon === undefined) throw new Error(`sentinel: no running data node on port ${port}`);
+      const daemon = stateOf('sentinel').daemons.find((d) => (d.label === redisNodeLabel(port) || d.label === sentinelLabel(port)) && d.exit === undefined);
+      if (daemon === undefined) throw new Error(`sentinel: nothing of the topology runs on port ${port}`);
       signal(-daemon.ref.pid, sig);
       if (sig === 'SIGKILL') await daemon.exited;
-      log(`sentinel: ${sig} sent to the data node on port ${port}`);
+      log(`sentinel: ${sig} sent to ${daemon.label}`);
     },
     async restartRedisNode(port, opts = {}) {
       if (stopped) throw new Error('supervisor has been stopped');
       const state = stateOf('sentinel');
-      const label = redisNodeLabel(port);
-      if (state.daemons.some((d) => d.label === label && d.exit === undefined)) throw new Error(`sentinel: the data node on port ${port} is running`);
+      const isSentinel = supervisorSentinels.has(port);
+      const label = isSentinel ? sentinelLabel(port) : redisNodeLabel(port);
+      if (state.daemons.some((d) => d.label === label && d.exit === undefined)) throw new Error(`sentinel: ${label} is running`);
       // Forget the dead run: a spawner's readiness check fails on any exited daemon of its service.
       state.daemons = state.daemons.filter((d) => d.exit === undefined);
       const spawner = daemonSpawner('sentinel', context);
-      const replicaOf = opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)];
-      await spawner.spawn(label, 'redis-server', [path.join(layout.dir('sentinel'), `node-${port}`, 'redis.conf'), ...replicaOf]);
-      await spawner.waitReady(`redis node on port ${port}`, probes.redisPing(port));
+      if (isSentinel) {
+        await spawner.spawn(label, 'redis-sentinel', [path.join(layout.dir('sentinel'), `sentinel-${port}`, 'sentinel.conf')]);
+      } else {
+        const replicaOf = opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)];
+        await spawner.spawn(label, 'redis-server', [path.join(layout.dir('sentinel'), `node-${port}`, 'redis.conf'), ...replicaOf]);
+      }
+      await spawner.waitReady(`${label}`, probes.redisPing(port));
     },
   };
 }
@@ -506,6 +513,7 @@ async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise
 }
 
 const redisNodeLabel = (port: number): string => `redis-node-${port}`;
+const sentinelLabel = (port: number): string => `sentinel-${port}`;
 
 /**
  * The data nodes first (the replicas fully synced), then the sentinels: a sentinel learns the
@@ -570,7 +578,7 @@ async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: Sentinel
       ].join('\n'),
       { mode: 0o600 },
     );
-    await d.spawn(`sentinel-${s.port}`, 'redis-sentinel', [config]);
+    await d.spawn(sentinelLabel(s.port), 'redis-sentinel', [config]);
   }
   const fieldIs = (reply: string, field: string, value: string): boolean => new RegExp(`(^|\n)${field}\n${value}(\n|$)`).test(reply);
   for (const s of t.sentinels) {

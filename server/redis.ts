@@ -41,6 +41,9 @@ const MAX_PROBE_INTERVAL_MS = 1_000;
  */
 const DURABLE_WRITE_CONNECTIONS = 4;
 
+/** While Sentinel errors go on, they are logged this often. */
+const SENTINEL_ERROR_LOG_INTERVAL_MS = 60_000;
+
 const reconnectStrategy = (retries: number): number => Math.min(50 * 2 ** Math.min(retries, 10), MAX_RECONNECT_DELAY_MS);
 
 export async function connectRedis(
@@ -117,9 +120,15 @@ async function connectSentinel(target: SentinelTarget, log: Logger, name: string
   // RedisSentinel has the single client's commands, MULTI, scripts and pub/sub; redis-sentinel.ts
   // supplies the rest (duplicate, sendCommand's shape, destroy, events). One cast, here.
   const client = redis.client as unknown as RedisClient;
+  // Errors come from the master connection and from each sentinel looked at (every 250 ms while
+  // none answers): one line per outage, and one a minute while it lasts.
   let down = false;
+  let loggedAt = 0;
   client.on('error', (err: Error) => {
-    if (!down) log.error({ err: { name: err.name, message: err.message } }, 'redis connection lost');
+    if (!down || Date.now() - loggedAt >= SENTINEL_ERROR_LOG_INTERVAL_MS) {
+      log.error({ err: { name: err.name, message: err.message } }, 'redis connection lost');
+      loggedAt = Date.now();
+    }
     down = true;
   });
   redis.onMasterChange((node) => {

@@ -3,7 +3,7 @@
 // carries on after the failover and loses nothing it acknowledged, because the writes that
 // matter are confirmed by a replica (WAIT) before they are acknowledged — and a write no replica
 // confirmed is refused, so a failover cannot undo a decision or bring a used ticket back.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -261,5 +261,37 @@ describe('Redis Sentinel failover', () => {
     } finally {
       await supervisor.signalRedisNode(oldMaster, 'SIGCONT').catch(() => undefined);
     }
+  }, 120_000);
+
+  // Regression (patches/@redis+client): node-redis held every command while it looked for a
+  // sentinel, so losing the sentinels stopped a portal whose master was fine, and it printed
+  // each failed look on the console.
+  test('the sentinels all gone: the portal works on with its master, silently; back, they fail over again', async () => {
+    const id = await createRequest(vera, { machineId: 'press-hmi' });
+    const printed = jest.spyOn(console, 'log');
+    try {
+      for (const s of topology.sentinels) await supervisor.signalRedisNode(s.port, 'SIGKILL');
+      // Long enough for node-redis to notice and look for them a few times.
+      const until = Date.now() + 3_000;
+      while (Date.now() < until) {
+        const started = Date.now();
+        expect((await vera.get(`/api/requests/${id}`)).status).toBe(200);
+        expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS);
+      }
+      expect((await mona.post(`/api/requests/${id}/approve`, {})).status).toBe(200);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+      for (const s of topology.sentinels) await supervisor.restartRedisNode(s.port).catch(() => undefined);
+    }
+    const master = await waitForTopology(topology, { timeoutMs: RECOVERY_BUDGET_MS });
+    await supervisor.signalRedisNode(master, 'SIGKILL');
+    const newMaster = await waitForTopology(topology, { timeoutMs: RECOVERY_BUDGET_MS, notOn: master, replicas: 1 });
+    await waitFor(async () => (await mona.post(`/api/requests/${id}/revoke`, { reason: 'after the sentinels came back' })).status === 200, {
+      timeoutMs: RECOVERY_BUDGET_MS,
+      what: 'a revocation on the new master',
+    });
+    expect((await readRequest(vera, id)).state).toBe('revoked');
+    await restore(master, newMaster);
   }, 120_000);
 });
