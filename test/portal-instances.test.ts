@@ -87,7 +87,9 @@ async function holder(sessionId: string): Promise<string | undefined> {
 async function openOn(vendor: Browserless, grantId: string, where: (instance: string | undefined) => boolean): Promise<{ id: string; tunnel: Tunnel; instance: string }> {
   for (let attempt = 0; attempt < 8; attempt++) {
     const session = await open(vendor, grantId);
-    const instance = await holder(session.id);
+    // The registry entry is written as the first frame arrives: wait for it.
+    let instance: string | undefined;
+    await waitFor(async () => (instance = await holder(session.id)) !== undefined, { timeoutMs: 10_000, what: 'the session in the registry' });
     if (instance !== undefined && where(instance)) return { ...session, instance };
     // Opening again takes the older one over (one session per grant): it ends by itself.
   }
