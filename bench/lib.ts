@@ -129,7 +129,8 @@ export interface BenchPortal {
  * Resolves once /readyz answers 200.
  */
 export async function startBenchPortal(opts: {
-  redisUrl: string;
+  /** Undefined: `env` says where Redis is (AIRLOCK_REDIS_SENTINELS…). */
+  redisUrl: string | undefined;
   guacd: { host: string; port: number };
   env?: Record<string, string>;
   nodeArgs?: string[];
@@ -148,13 +149,15 @@ export async function startBenchPortal(opts: {
       AIRLOCK_MODE: 'test',
       AIRLOCK_PORT: String(port),
       AIRLOCK_PUBLIC_URL: base,
-      AIRLOCK_REDIS_URL: opts.redisUrl,
+      ...(opts.redisUrl === undefined ? {} : { AIRLOCK_REDIS_URL: opts.redisUrl }),
       AIRLOCK_GUACD: `${opts.guacd.host}:${opts.guacd.port}`,
       AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
       AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
       AIRLOCK_LOG_LEVEL: 'warn',
       AIRLOCK_RATE_LIMIT_WRITES_PER_MINUTE: UNLIMITED,
       AIRLOCK_RATE_LIMIT_READS_PER_MINUTE: UNLIMITED,
+      // No load balancer in front: SIGTERM stops at once instead of draining.
+      AIRLOCK_DRAIN_SECONDS: '0',
       ...opts.env,
     },
   });

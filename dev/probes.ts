@@ -51,9 +51,65 @@ export const probes = {
   guacdArgs: (port: number): Probe => () =>
     exchange({ host: '127.0.0.1', port, send: '6.select,3.ssh;', done: (r) => r.toString('utf8').includes('4.args,') }),
   tcpAccept: (port: number, host = '127.0.0.1'): Probe => () => exchange({ host, port }),
+  /**
+   * A Redis (or Sentinel) command whose reply satisfies `ok`: the reply's text (a bulk string,
+   * or an array of them joined by newlines) once it has fully arrived.
+   */
+  redisReply: (port: number, command: readonly string[], ok: (reply: string) => boolean): Probe => () =>
+    new Promise<void>((resolve, reject) => {
+      let failed: Error | undefined;
+      exchange({
+        host: '127.0.0.1',
+        port,
+        send: encodeResp(command),
+        done: (r) => {
+          const reply = parseFlatResp(r.toString('utf8'));
+          if (reply === undefined) return false;
+          if (!ok(reply)) failed = new Error(`unexpected reply: ${reply.slice(0, 200)}`);
+          return true;
+        },
+      }).then(
+        () => (failed === undefined ? resolve() : reject(failed)),
+        reject,
+      );
+    }),
   /** telnetd starts option negotiation (IAC = 0xFF) as soon as inetd hands it the connection. */
   telnetIac: (port: number): Probe => () => exchange({ host: '127.0.0.1', port, done: (r) => r.includes(0xff) }),
 };
+
+/** A command in RESP (an array of bulk strings). */
+function encodeResp(command: readonly string[]): string {
+  return `*${command.length}\r\n${command.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+/**
+ * A complete RESP reply as text, or undefined while more is to come: a simple string, an error
+ * ("-ERR …"), a bulk string, or an array of bulk strings/integers joined by newlines (what INFO,
+ * ROLE and SENTINEL MASTER answer). Nested arrays are flattened; enough for probes.
+ */
+function parseFlatResp(text: string): string | undefined {
+  const out: string[] = [];
+  let pos = 0;
+  let pending = 1;
+  while (pending > 0) {
+    const eol = text.indexOf('\r\n', pos);
+    if (eol < 0) return undefined;
+    const line = text.slice(pos, eol);
+    pos = eol + 2;
+    pending--;
+    const type = line[0];
+    if (type === '*') pending += Math.max(0, Number(line.slice(1)));
+    else if (type === '$') {
+      const length = Number(line.slice(1));
+      if (length < 0) continue;
+      // Byte length: the probes' replies are ASCII.
+      if (text.length < pos + length + 2) return undefined;
+      out.push(text.slice(pos, pos + length));
+      pos += length + 2;
+    } else out.push(line.slice(1));
+  }
+  return out.join('\n');
+}
 
 /** A free loopback port: bind port 0 and close. Someone may take it before we do (accepted race). */
 export function freePort(): Promise<number> {

@@ -2,20 +2,23 @@
 // targets, prints one JSON line (ports, generated credentials) on stdout, and stops everything
 // on SIGINT/SIGTERM. Progress goes to stderr.
 //   node dev/supervisor-cli.ts [--state-dir DIR] [--services redis,guacd] [--ports guacd=4822]
+//   node dev/supervisor-cli.ts --services sentinel     (a Redis master, two replicas, three sentinels)
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ALL_SERVICES, startServices, type ServiceName, type Supervisor, type SupervisorOptions } from './supervisor.ts';
+import { ALL_SERVICES, OPTIONAL_SERVICES, startServices, type ServiceName, type Supervisor, type SupervisorOptions } from './supervisor.ts';
+
+const KNOWN_SERVICES: readonly ServiceName[] = [...ALL_SERVICES, ...OPTIONAL_SERVICES];
 
 function isServiceName(name: string): name is ServiceName {
-  return (ALL_SERVICES as readonly string[]).includes(name);
+  return (KNOWN_SERVICES as readonly string[]).includes(name);
 }
 
 function parseServiceList(text: string): ServiceName[] {
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !isServiceName(n));
-  if (unknown.length > 0) throw new Error(`unknown service(s): ${unknown.join(', ')} (known: ${ALL_SERVICES.join(', ')})`);
+  if (unknown.length > 0) throw new Error(`unknown service(s): ${unknown.join(', ')} (known: ${KNOWN_SERVICES.join(', ')})`);
   return names as ServiceName[];
 }
 

@@ -23,15 +23,18 @@ import { errorMessage } from '../server/errors.ts';
 
 const run = promisify(execFile);
 
-export type ServiceName = 'redis' | 'guacd' | 'sshd' | 'vnc' | 'rdp' | 'telnet';
+export type ServiceName = 'redis' | 'guacd' | 'sshd' | 'vnc' | 'rdp' | 'telnet' | 'sentinel';
+/** What a supervisor starts when told nothing: the demo's and the shared test services. */
 export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'guacd', 'sshd', 'vnc', 'rdp', 'telnet'];
+/** Started only when asked for: the Redis Sentinel topology (high-availability tests and bench). */
+export const OPTIONAL_SERVICES: readonly ServiceName[] = ['sentinel'];
 
 export interface SupervisorOptions {
   /** Everything the services write goes below here (configs, Redis AOF, pid files, logs). */
   stateDir: string;
   /** Default: all. */
   services?: ServiceName[];
-  /** Configured ports (for rdp: the RDP port); otherwise free loopback ports are picked. */
+  /** Configured ports (for rdp: the RDP port; for sentinel: the first master's); otherwise free loopback ports are picked. */
   ports?: Partial<Record<ServiceName, number>>;
   /** Per service; default 20 s. */
   readyTimeoutMs?: number;
@@ -66,6 +69,21 @@ export interface RunningServices {
   vnc?: { host: '127.0.0.1'; port: number; display: number; password: string };
   rdp?: { host: '127.0.0.1'; port: number; sesmanPort: number; account: TargetAccount };
   telnet?: { host: '127.0.0.1'; port: number; account: TargetAccount };
+  sentinel?: SentinelTopology;
+}
+
+/**
+ * A Redis master, two replicas and three sentinels (quorum 2) on loopback. Which node is the
+ * master changes with every failover: ask a sentinel (SENTINEL get-master-addr-by-name).
+ */
+export interface SentinelTopology {
+  masterName: string;
+  /** The sentinels, as AIRLOCK_REDIS_SENTINELS lists them. */
+  sentinels: Array<{ host: '127.0.0.1'; port: number }>;
+  /** The data nodes; the first was the master at start. */
+  nodes: Array<{ host: '127.0.0.1'; port: number }>;
+  /** A sentinel notices a dead master this long after its last answer (then fails over). */
+  downAfterMs: number;
 }
 
 export interface Supervisor {
@@ -76,6 +94,18 @@ export interface Supervisor {
   startService(name: ServiceName): Promise<void>;
   /** Stops everything; idempotent; leaves no process behind. */
   stop(): Promise<void>;
+  /**
+   * Signals one process of the sentinel topology, a data node or a sentinel (by port): SIGKILL
+   * (resolves once it is gone), SIGSTOP (hung: it keeps its sockets and answers nothing) or SIGCONT.
+   */
+  signalRedisNode(port: number, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void>;
+  /**
+   * Starts a killed data node or sentinel again on its port, with its data or its (rewritten)
+   * configuration. An old master comes back as a master until the sentinels demote it (their
+   * next look, up to 10 s); with `replicaOf` it starts as a replica of that node at once, as an
+   * operator would bring it back.
+   */
+  restartRedisNode(port: number, opts?: { replicaOf?: number }): Promise<void>;
   /** Every pid the supervisor started or saw its daemons spawn (xterm, sesman sessions, …). */
   pids(): number[];
 }
@@ -110,6 +140,20 @@ const VNC_DISPLAYS = { first: 50, last: 99 };
  */
 const GUACD_LOG_LEVEL = { hangProne: 'error', current: 'info' } as const;
 const DEFAULT_GUACD_BIN = '/usr/sbin/guacd';
+/** The sentinel topology's master name (AIRLOCK_REDIS_MASTER_NAME). */
+const SENTINEL_MASTER_NAME = 'airlock';
+/** Two of the three sentinels must agree the master is down: one dead sentinel still fails over. */
+const SENTINEL_QUORUM = 2;
+/**
+ * How long a master may be silent before a sentinel calls it down. Production runs 5–30 s (a
+ * GC pause or a slow disk must not fail over); tests want failovers in seconds.
+ */
+const SENTINEL_DOWN_AFTER_MS = 1_000;
+/**
+ * A sentinel retries a failover of the same master only after twice this; tests fail over
+ * several times a minute, and on loopback a failover takes about a second.
+ */
+const SENTINEL_FAILOVER_TIMEOUT_MS = 3_000;
 const SCREEN = { geometry: '1024x768', depth: '24' };
 /** Daemons get a clean environment rather than ours (which may hold secrets). */
 const DAEMON_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
@@ -186,6 +230,7 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
     throw error;
   }
 
+  const supervisorSentinels = new Set(services.sentinel?.sentinels.map((s) => s.port) ?? []);
   const stateOf = (name: ServiceName): ServiceState => {
     const state = states.get(name);
     if (!state) throw new Error(`service ${name} is not managed by this supervisor`);
@@ -216,6 +261,30 @@ export async function startServices(opts: SupervisorOptions): Promise<Supervisor
     pids() {
       for (const state of states.values()) rememberFamily(state);
       return [...states.values()].flatMap((state) => [...state.history]);
+    },
+    async signalRedisNode(port, sig) {
+      const daemon = stateOf('sentinel').daemons.find((d) => (d.label === redisNodeLabel(port) || d.label === sentinelLabel(port)) && d.exit === undefined);
+      if (daemon === undefined) throw new Error(`sentinel: nothing of the topology runs on port ${port}`);
+      signal(-daemon.ref.pid, sig);
+      if (sig === 'SIGKILL') await daemon.exited;
+      log(`sentinel: ${sig} sent to ${daemon.label}`);
+    },
+    async restartRedisNode(port, opts = {}) {
+      if (stopped) throw new Error('supervisor has been stopped');
+      const state = stateOf('sentinel');
+      const isSentinel = supervisorSentinels.has(port);
+      const label = isSentinel ? sentinelLabel(port) : redisNodeLabel(port);
+      if (state.daemons.some((d) => d.label === label && d.exit === undefined)) throw new Error(`sentinel: ${label} is running`);
+      // Forget the dead run: a spawner's readiness check fails on any exited daemon of its service.
+      state.daemons = state.daemons.filter((d) => d.exit === undefined);
+      const spawner = daemonSpawner('sentinel', context);
+      if (isSentinel) {
+        await spawner.spawn(label, 'redis-sentinel', [path.join(layout.dir('sentinel'), `sentinel-${port}`, 'sentinel.conf')]);
+      } else {
+        const replicaOf = opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)];
+        await spawner.spawn(label, 'redis-server', [path.join(layout.dir('sentinel'), `node-${port}`, 'redis.conf'), ...replicaOf]);
+      }
+      await spawner.waitReady(`${label}`, probes.redisPing(port));
     },
   };
 }
@@ -252,6 +321,12 @@ async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared
       return { info: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` }, launch: () => launchRedis(spawner, dir, port) };
     case 'guacd':
       return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port, ctx.guacdBin, ctx.guacdIsolated) };
+    case 'sentinel': {
+      const nodes = [port, await freePort(), await freePort()].map((p) => ({ host: '127.0.0.1' as const, port: p }));
+      const sentinels = [await freePort(), await freePort(), await freePort()].map((p) => ({ host: '127.0.0.1' as const, port: p }));
+      const topology: SentinelTopology = { masterName: SENTINEL_MASTER_NAME, nodes, sentinels, downAfterMs: SENTINEL_DOWN_AFTER_MS };
+      return { info: topology, launch: () => launchSentinelTopology(spawner, dir, topology) };
+    }
     case 'sshd': {
       const username = `${ctx.prefix}-ssh`;
       const user = await ensureUser(username);
@@ -443,6 +518,85 @@ async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise
   );
   await d.spawn('redis', 'redis-server', [config]);
   await d.waitReady(`redis on port ${port}`, probes.redisPing(port));
+}
+
+const redisNodeLabel = (port: number): string => `redis-node-${port}`;
+const sentinelLabel = (port: number): string => `sentinel-${port}`;
+
+/**
+ * The data nodes first (the replicas fully synced), then the sentinels: a sentinel learns the
+ * replicas from the master's INFO, which it reads on connecting and then only every 10 s.
+ * Ready once every sentinel sees the master, both replicas and the two other sentinels, so a
+ * failover can happen from the first moment.
+ */
+async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: SentinelTopology): Promise<void> {
+  const [master, ...replicas] = t.nodes;
+  if (master === undefined) throw new Error('sentinel: no nodes');
+  for (const node of t.nodes) await d.requireFreePort(node.port);
+  for (const s of t.sentinels) await d.requireFreePort(s.port);
+  for (const node of t.nodes) {
+    const nodeDir = path.join(dir, `node-${node.port}`);
+    await mkdir(nodeDir, { recursive: true, mode: 0o700 });
+    const config = path.join(nodeDir, 'redis.conf');
+    await writeFile(
+      config,
+      [
+        `port ${node.port}`,
+        'bind 127.0.0.1',
+        'protected-mode yes',
+        `dir "${nodeDir}"`,
+        'appendonly yes',
+        'appendfsync everysec',
+        'save ""',
+        'daemonize no',
+        'logfile ""',
+        // A (re)starting replica syncs at once instead of after the default 5 s of waiting for others.
+        'repl-diskless-sync yes',
+        'repl-diskless-sync-delay 0',
+        ...(node === master ? [] : [`replicaof 127.0.0.1 ${master.port}`]),
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    await d.spawn(redisNodeLabel(node.port), 'redis-server', [config]);
+  }
+  for (const node of t.nodes) await d.waitReady(`redis node on port ${node.port}`, probes.redisPing(node.port));
+  await d.waitReady(
+    `${replicas.length} replicas in sync with port ${master.port}`,
+    probes.redisReply(master.port, ['INFO', 'replication'], (info) => (info.match(/^slave\d+:.*state=online/gm) ?? []).length === replicas.length),
+  );
+  for (const s of t.sentinels) {
+    const sentinelDir = path.join(dir, `sentinel-${s.port}`);
+    await mkdir(sentinelDir, { recursive: true, mode: 0o700 });
+    // Sentinel rewrites its own file (the current master, the others it met): one each, writable.
+    const config = path.join(sentinelDir, 'sentinel.conf');
+    await writeFile(
+      config,
+      [
+        `port ${s.port}`,
+        'bind 127.0.0.1',
+        'daemonize no',
+        'logfile ""',
+        `dir "${sentinelDir}"`,
+        `sentinel monitor ${t.masterName} 127.0.0.1 ${master.port} ${SENTINEL_QUORUM}`,
+        `sentinel down-after-milliseconds ${t.masterName} ${t.downAfterMs}`,
+        `sentinel failover-timeout ${t.masterName} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
+        `sentinel parallel-syncs ${t.masterName} 1`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    await d.spawn(sentinelLabel(s.port), 'redis-sentinel', [config]);
+  }
+  const fieldIs = (reply: string, field: string, value: string): boolean => new RegExp(`(^|\n)${field}\n${value}(\n|$)`).test(reply);
+  for (const s of t.sentinels) {
+    await d.waitReady(
+      `sentinel on port ${s.port}`,
+      probes.redisReply(s.port, ['SENTINEL', 'MASTER', t.masterName], (r) =>
+        fieldIs(r, 'flags', 'master') && fieldIs(r, 'num-slaves', String(replicas.length)) && fieldIs(r, 'num-other-sentinels', String(t.sentinels.length - 1)),
+      ),
+    );
+  }
 }
 
 /** guacd's version from `guacd -v` ("… version 1.3.0"), as [major, minor]; [0, 0] when unknown. */

@@ -89,6 +89,8 @@ const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], 
     AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
     AIRLOCK_RECORDING_STORE: path.join(STATE_DIR, 'recordings'),
     AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
+    // One instance and no load balancer: stopping the demo ends its sessions at once.
+    AIRLOCK_DRAIN_SECONDS: '0',
   },
 });
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  redis-server
+  redis-server redis-sentinel haproxy
   guacd libguac-client-rdp0 libguac-client-vnc0 libguac-client-ssh0 libguac-client-telnet0
   openssh-server
   tigervnc-standalone-server tigervnc-tools xterm

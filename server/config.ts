@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseKeyring } from './keyring.ts';
 import { errorMessage } from './errors.ts';
-import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from './redis.ts';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, type RedisDurability, type RedisTarget } from './redis.ts';
 
 /** RFC 5424 §6.2.1 facility names, by code (authpriv = 10 is where access logs belong). */
 export const FACILITIES = {
@@ -112,6 +112,11 @@ const redisUrl = z
     }
   }, 'must be a redis:// or rediss:// URL with a host');
 
+const HOST_PORT_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
+
+/** AIRLOCK_REDIS_WAIT_REPLICAS with Sentinel: one replica must confirm each acknowledged decision. */
+const DEFAULT_WAIT_REPLICAS_WITH_SENTINEL = 1;
+
 export type SyslogProtocol = 'udp' | 'tcp' | 'tls';
 
 const SYSLOG_URL_HINT = 'expected udp://host:port, tcp://host:port or tls://host:port';
@@ -152,7 +157,23 @@ const envSchema = z.object({
   AIRLOCK_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
   AIRLOCK_PORT: intVar(0, 65535, 8080),
   AIRLOCK_PUBLIC_URL: z.url().optional(),
-  AIRLOCK_REDIS_URL: redisUrl,
+  AIRLOCK_REDIS_URL: redisUrl.optional(),
+  AIRLOCK_REDIS_SENTINELS: z
+    .string()
+    .regex(HOST_PORT_LIST, 'expected host:port[,host:port…] (the sentinels, ideally three)')
+    .transform((v) => v.split(',').map((entry) => ({ host: entry.slice(0, entry.lastIndexOf(':')), port: Number(entry.slice(entry.lastIndexOf(':') + 1)) })))
+    .optional(),
+  AIRLOCK_REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1–64 letters, digits, dots, dashes or underscores').optional(),
+  AIRLOCK_REDIS_USERNAME: z.string().min(1).optional(),
+  AIRLOCK_REDIS_PASSWORD: z.string().min(1).optional(),
+  AIRLOCK_REDIS_PASSWORD_FILE: z.string().min(1).optional(),
+  AIRLOCK_REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  AIRLOCK_REDIS_SENTINEL_PASSWORD_FILE: z.string().min(1).optional(),
+  AIRLOCK_REDIS_TLS: booleanString.default(false),
+  AIRLOCK_REDIS_CA_FILE: z.string().min(1).optional(),
+  AIRLOCK_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).optional(),
+  AIRLOCK_REDIS_WAIT_TIMEOUT_MS: intVar(10, 10_000, 1_000),
+  AIRLOCK_DRAIN_SECONDS: intVar(0, 3_600, 30),
   AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: intVar(100, 60_000, DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   AIRLOCK_GUACD: hostPort.default({ host: '127.0.0.1', port: 4822 }),
   AIRLOCK_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
@@ -218,9 +239,17 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   /** Origin users type in their browser; used for redirect URIs and the Origin allowlist. */
   readonly publicUrl: string;
-  readonly redisUrl: string;
+  /** One Redis by URL, or Sentinel's master (server/redis.ts connects to either). */
+  readonly redis: RedisTarget;
   /** A Redis that leaves a command unanswered this long counts as down: 503s, then a reconnect. */
   readonly redisCommandTimeoutMs: number;
+  /** WAIT after decisions, revocations, grants, consumed tickets and audit events (Sentinel only). */
+  readonly redisDurability: RedisDurability;
+  /**
+   * SIGTERM drains: no new sessions, live ones warned, then ended after at most this long
+   * (0: at once), so a rolling restart moves users to the other instances.
+   */
+  readonly drainMs: number;
   /** The default guacd; machines name theirs by id ("default" is this one). */
   readonly guacd: { readonly host: string; readonly port: number };
   readonly guacds: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
@@ -353,6 +382,53 @@ export function validateIdentity(raw: unknown, variable: string): IdentityConfig
   return Object.freeze(identity);
 }
 
+/**
+ * The state store: AIRLOCK_REDIS_URL, or AIRLOCK_REDIS_SENTINELS with AIRLOCK_REDIS_MASTER_NAME
+ * (never both). Credentials and TLS of a URL are in the URL; Sentinel's have variables of their own.
+ */
+function redisConfig(e: z.infer<typeof envSchema>): { redis: RedisTarget; redisDurability: RedisDurability } {
+  const sentinelOnly = [
+    'AIRLOCK_REDIS_MASTER_NAME',
+    'AIRLOCK_REDIS_USERNAME',
+    'AIRLOCK_REDIS_PASSWORD',
+    'AIRLOCK_REDIS_PASSWORD_FILE',
+    'AIRLOCK_REDIS_SENTINEL_PASSWORD',
+    'AIRLOCK_REDIS_SENTINEL_PASSWORD_FILE',
+    'AIRLOCK_REDIS_CA_FILE',
+  ] as const;
+  const timeoutMs = e.AIRLOCK_REDIS_WAIT_TIMEOUT_MS;
+  if (e.AIRLOCK_REDIS_SENTINELS === undefined) {
+    if (e.AIRLOCK_REDIS_URL === undefined) throw new ConfigError('AIRLOCK_REDIS_URL', 'required (or AIRLOCK_REDIS_SENTINELS with AIRLOCK_REDIS_MASTER_NAME)');
+    for (const variable of sentinelOnly) if (e[variable] !== undefined) throw new ConfigError(variable, 'only applies with AIRLOCK_REDIS_SENTINELS (a URL carries its own credentials)');
+    if (e.AIRLOCK_REDIS_TLS) throw new ConfigError('AIRLOCK_REDIS_TLS', 'only applies with AIRLOCK_REDIS_SENTINELS (use a rediss:// URL)');
+    if ((e.AIRLOCK_REDIS_WAIT_REPLICAS ?? 0) > 0) throw new ConfigError('AIRLOCK_REDIS_WAIT_REPLICAS', 'needs AIRLOCK_REDIS_SENTINELS: a single Redis has no replica to wait for');
+    return { redis: Object.freeze({ kind: 'standalone', url: e.AIRLOCK_REDIS_URL }), redisDurability: Object.freeze({ replicas: 0, timeoutMs }) };
+  }
+  if (e.AIRLOCK_REDIS_URL !== undefined) throw new ConfigError('AIRLOCK_REDIS_SENTINELS', 'set together with AIRLOCK_REDIS_URL: configure one or the other');
+  if (e.AIRLOCK_REDIS_MASTER_NAME === undefined) throw new ConfigError('AIRLOCK_REDIS_MASTER_NAME', 'required with AIRLOCK_REDIS_SENTINELS: the name the sentinels monitor the master under');
+  if (e.AIRLOCK_REDIS_CA_FILE !== undefined && !e.AIRLOCK_REDIS_TLS) throw new ConfigError('AIRLOCK_REDIS_CA_FILE', 'set without AIRLOCK_REDIS_TLS=true');
+  const secret = (variable: 'AIRLOCK_REDIS_PASSWORD' | 'AIRLOCK_REDIS_SENTINEL_PASSWORD'): string | undefined => {
+    const file = e[`${variable}_FILE`];
+    if (e[variable] !== undefined && file !== undefined) throw new ConfigError(`${variable}_FILE`, `set together with ${variable}: use one or the other`);
+    return e[variable] ?? (file === undefined ? undefined : readSecretFile(`${variable}_FILE`, file));
+  };
+  const redis: RedisTarget = {
+    kind: 'sentinel',
+    sentinels: Object.freeze(e.AIRLOCK_REDIS_SENTINELS.map((n) => Object.freeze(n))),
+    masterName: e.AIRLOCK_REDIS_MASTER_NAME,
+    username: e.AIRLOCK_REDIS_USERNAME,
+    password: secret('AIRLOCK_REDIS_PASSWORD'),
+    sentinelPassword: secret('AIRLOCK_REDIS_SENTINEL_PASSWORD'),
+    tls: e.AIRLOCK_REDIS_TLS
+      ? Object.freeze({ ca: e.AIRLOCK_REDIS_CA_FILE === undefined ? undefined : readSecretFile('AIRLOCK_REDIS_CA_FILE', e.AIRLOCK_REDIS_CA_FILE) })
+      : undefined,
+  };
+  return {
+    redis: Object.freeze(redis),
+    redisDurability: Object.freeze({ replicas: e.AIRLOCK_REDIS_WAIT_REPLICAS ?? DEFAULT_WAIT_REPLICAS_WITH_SENTINEL, timeoutMs }),
+  };
+}
+
 /** Validates the environment; throws ConfigError naming the first variable at fault. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = envSchema.safeParse(env);
@@ -437,6 +513,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     }
   }
 
+  const { redis, redisDurability } = redisConfig(e);
+
   let identity: IdentityConfig | undefined;
   if (e.AIRLOCK_IDENTITY_FILE !== undefined) identity = loadIdentityFile(e.AIRLOCK_IDENTITY_FILE);
   else if (!devIdpEnabled) throw new ConfigError('AIRLOCK_IDENTITY_FILE', 'required: the YAML file naming the OpenID providers');
@@ -471,8 +549,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     production,
     listen: Object.freeze({ host: e.AIRLOCK_LISTEN_HOST, port: e.AIRLOCK_PORT }),
     publicUrl: origin,
-    redisUrl: e.AIRLOCK_REDIS_URL,
+    redis,
     redisCommandTimeoutMs: e.AIRLOCK_REDIS_COMMAND_TIMEOUT_MS,
+    redisDurability,
+    drainMs: e.AIRLOCK_DRAIN_SECONDS * 1000,
     guacd: Object.freeze(e.AIRLOCK_GUACD),
     guacds: Object.freeze(guacds),
     sharedSpoolGuacds: Object.freeze(sharedSpoolGuacds),

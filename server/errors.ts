@@ -2,21 +2,32 @@
 // thrown into the same JSON shape: {error: {code, message}}. Unknown errors never leak.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import * as redis from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
+import { RedisNotDurableError, RedisUnavailableError } from './redis-errors.ts';
 
 /**
  * What node-redis throws while the store is down or hung: offline or closed clients, a command
  * timed out before it was written, and (DisconnectsClientError) the commands the watchdog in
- * redis.ts fails when it resets a connection to a server that stopped answering.
+ * redis.ts fails when it resets a connection to a server that stopped answering; and what the
+ * Sentinel client says when there is no master or no answer in time (RedisUnavailableError).
  */
 const REDIS_DOWN_ERRORS = [
-  redis.ClientClosedError,
-  redis.ClientOfflineError,
-  redis.ConnectionTimeoutError,
-  redis.DisconnectsClientError,
-  redis.SocketClosedUnexpectedlyError,
-  redis.SocketTimeoutError,
-  redis.TimeoutError,
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  RedisUnavailableError,
 ];
 
 /** One problem with one field of a request body, so a form can show each next to its field. */
@@ -78,6 +89,10 @@ export function toAppError(err: unknown): AppError {
     if (e.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large.');
     if (typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       return badRequest('bad_request', 'The request could not be read.');
+    }
+    // A write that no replica confirmed: it may be lost in a failover, so it did not happen.
+    if (err instanceof RedisNotDurableError) {
+      return unavailable('store_not_durable', 'The state store could not confirm the change on a standby copy, so it may be lost; read it again and retry shortly.', err);
     }
     // node-redis errors while the server is down or hung: fail closed with a 503.
     if (REDIS_DOWN_ERRORS.some((cls) => err instanceof cls)) {

@@ -30,6 +30,15 @@ import { Refusals } from './refusals.ts';
 import { Revalidation } from './revalidation.ts';
 import { presentLiveSession, SessionRegistry } from './registry.ts';
 import { SessionWatchers } from './watchers.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/**
+ * What live sessions hear when their instance starts draining (SIGTERM, a rolling restart), and
+ * what they are ended with: the browser reconnects, through the load balancer, elsewhere.
+ */
+export const RESTART_MESSAGE = 'The portal is restarting; reconnect in a moment.';
+/** After the drain's end, how long the ended sessions' audit events and recordings get to be written. */
+const END_WRITE_GRACE_MS = 10_000;
 
 export interface BrokerDeps {
   config: Config;
@@ -54,6 +63,9 @@ export class SessionBroker {
   readonly guacdHealth: GuacdHealth;
   readonly watchers: SessionWatchers;
   private readonly local = new LocalSessions();
+  private readonly lifecycle: SessionLifecycle;
+  /** False once draining: no new session or live view is let in here. */
+  private accepting = true;
   private readonly housekeeping: Housekeeping;
   private readonly revalidation: Revalidation;
   private readonly liveDeps: LiveSessionDeps;
@@ -67,9 +79,21 @@ export class SessionBroker {
     this.watchers = new SessionWatchers({ redis, events, instanceId: config.instanceId, log });
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute, metrics });
     this.guacdHealth = new GuacdHealth(config.guacds);
-    this.tickets = new Tickets({ redis, requests, inventory, vault, registry: this.registry, refusals: this.refusals, recording, guacdHealth: this.guacdHealth, mode: config.mode });
+    this.tickets = new Tickets({
+      redis,
+      requests,
+      inventory,
+      vault,
+      registry: this.registry,
+      refusals: this.refusals,
+      recording,
+      guacdHealth: this.guacdHealth,
+      mode: config.mode,
+      draining: () => this.draining,
+    });
     this.authorizer = new UpgradeAuthorizer({ inventory, requests, registry: this.registry, local: this.local, caps: config.broker.caps, recording, mode: config.mode });
     const lifecycle = new SessionLifecycle({ log, audit, events, requests, registry: this.registry, finaliser, metrics });
+    this.lifecycle = lifecycle;
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
     this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, watchers: this.watchers, local: this.local, lifecycle, finaliser });
     this.liveDeps = {
@@ -108,7 +132,27 @@ export class SessionBroker {
     this.guacdHealth.stop();
     this.control.stop();
     await this.refusals.stop();
-    for (const c of this.local.all()) c.end('The portal is restarting; reconnect in a moment.', GUAC_STATUS.SESSION_CLOSED, 'disconnected');
+    for (const c of this.local.all()) c.end(RESTART_MESSAGE, GUAC_STATUS.SESSION_CLOSED, 'disconnected');
+  }
+
+  /** Draining: tickets, upgrades and readiness answer 503 `draining`. */
+  get draining(): boolean {
+    return !this.accepting;
+  }
+
+  /**
+   * A rolling restart: let nothing new in, warn every live session here, give them up to
+   * `graceMs` to end by themselves, then end the rest with the restart message (the browser
+   * reconnects through the load balancer to another instance) and wait, bounded, until their
+   * ends are audited and their recordings finalised. stop() follows.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.accepting = false;
+    for (const c of this.local.all()) c.notify(RESTART_MESSAGE);
+    const deadline = delay(graceMs, undefined, { ref: false });
+    await Promise.race([this.local.whenEmpty(), deadline]);
+    for (const c of this.local.all()) c.end(RESTART_MESSAGE, GUAC_STATUS.SESSION_CLOSED, 'portal_restarting');
+    await Promise.race([this.local.whenEmpty().then(() => this.lifecycle.settled()), delay(END_WRITE_GRACE_MS, undefined, { ref: false })]);
   }
 
   /** Connections this instance holds (for tests and metrics). */

@@ -41,6 +41,8 @@ export class SessionLifecycle {
   private readonly log: Logger;
   /** Ends not yet fully written (audit, finalise), by session id. */
   private readonly unfinished = new Map<string, { end: SessionEnd; endedAt: Date; audited: boolean }>();
+  /** Ends being written now (a draining instance waits for them before it exits). */
+  private readonly writing = new Set<Promise<unknown>>();
 
   constructor(deps: LifecycleDeps) {
     this.deps = deps;
@@ -82,6 +84,18 @@ export class SessionLifecycle {
     );
     const finalised = await this.finalise(end, endedAt);
     if (!audited || !finalised) this.unfinished.set(end.sessionId, { end, endedAt, audited });
+  }
+
+  /** Registers an end being written (the closing connection's `ended` call, and what precedes it). */
+  track(writing: Promise<unknown>): void {
+    const settled = writing.catch(() => undefined);
+    this.writing.add(settled);
+    void settled.then(() => this.writing.delete(settled));
+  }
+
+  /** Resolves once every end registered so far is written (or has failed and waits for a retry). */
+  async settled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
   /** Retries the ends that could not be written (called by the housekeeping round). */

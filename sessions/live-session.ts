@@ -100,6 +100,10 @@ export class LiveSession implements LocalConnection {
     this.watchdog = new RecordingWatchdog(this.files.liveFiles(this.typescript), (reason) => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason));
   }
 
+  notify(message: string): void {
+    this.conn?.notify(message);
+  }
+
   /** Ends the session with a message for the browser; the first reason given is the one recorded. */
   end(message: string, status: number, reason: string): void {
     if (this.endReason === undefined) {
@@ -303,6 +307,6 @@ export class LiveSession implements LocalConnection {
     // A session that never drew its first frame did not start: `session.failed`, request not active.
     const record = this.record;
     const { machine, user, binding } = this.auth;
-    void Promise.all([this.inputLog?.close(), this.recording?.close()]).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt }));
+    this.deps.lifecycle.track(Promise.all([this.inputLog?.close(), this.recording?.close()]).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt })));
   }
 }

@@ -20,10 +20,13 @@ export interface LocalConnection {
   readonly record: LiveSessionRecord | undefined;
   /** Ends the connection with a message for the browser; the first reason given is kept. */
   end(message: string, status: number, reason: string): void;
+  /** Tells the browser something (e.g. a restart is coming) without ending anything. */
+  notify(message: string): void;
 }
 
 export class LocalSessions {
   private readonly byId = new Map<string, LocalConnection>();
+  private emptied: Array<() => void> = [];
 
   add(connection: LocalConnection): void {
     this.byId.set(connection.id, connection);
@@ -31,6 +34,16 @@ export class LocalSessions {
 
   remove(id: string): void {
     this.byId.delete(id);
+    if (this.byId.size === 0) {
+      for (const resolve of this.emptied) resolve();
+      this.emptied = [];
+    }
+  }
+
+  /** Resolves once this instance holds no connection (at once if it holds none). */
+  whenEmpty(): Promise<void> {
+    if (this.byId.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptied.push(resolve));
   }
 
   get(id: string): LocalConnection | undefined {

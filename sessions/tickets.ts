@@ -5,10 +5,10 @@
 // and the machine's step-up (a recent sign-in with a second factor).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { RedisClient } from '../server/redis.ts';
+import { durableCommand, type RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { AirlockUser } from '../server/user.ts';
-import { forbidden, notFound, unavailable } from '../server/errors.ts';
+import { AppError, forbidden, notFound, unavailable } from '../server/errors.ts';
 import { mayOverseeSession } from '../server/policies.ts';
 import type { InventoryStore } from '../server/inventory/store.ts';
 import { hostKeyRefusal } from '../server/inventory/host-keys.ts';
@@ -57,11 +57,15 @@ export class TicketStore {
     return ticket;
   }
 
-  /** Consumes a ticket: the first caller gets its binding, every later one undefined. */
+  /**
+   * Consumes a ticket: the first caller gets its binding, every later one undefined. The GETDEL
+   * is durable (WAIT with Sentinel): a deletion only the master knew of would be undone by a
+   * failover and the ticket usable again, so an unconfirmed one throws and the upgrade is refused.
+   */
   async consume(ticket: string): Promise<TicketBinding | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(ticket)) return undefined;
-    const json = await this.redis.getDel(keys.sessions.ticket(hashTicket(ticket)));
-    if (json === null) return undefined;
+    const json = await durableCommand(this.redis, ['GETDEL', keys.sessions.ticket(hashTicket(ticket))]);
+    if (typeof json !== 'string') return undefined;
     const parsed = bindingSchema.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;
   }
@@ -89,7 +93,13 @@ export interface TicketDeps {
   guacdHealth: GuacdHealth;
   /** `standard` refuses SSH machines without a pinned host key (host-keys.ts). */
   mode: Mode;
+  /** This instance is draining (restarting): sessions open elsewhere. */
+  draining(): boolean;
 }
+
+/** A draining instance's answer: not a fault, the retry lands on another instance. */
+export const drainingError = (): AppError =>
+  new AppError(503, 'draining', 'This Airlock portal is restarting; open the session again in a moment.', { report: false });
 
 /** The ticket office: issues tickets for the HTTP API and consumes them for the upgrade guard. */
 export class Tickets {
@@ -107,6 +117,7 @@ export class Tickets {
   /** POST /api/sessions: a ticket to open the grant's machine now. */
   async issueForSession(user: AirlockUser, browserSessionId: string, requestId: string): Promise<SessionTicket> {
     const { requests, inventory, vault, refusals } = this.deps;
+    if (this.deps.draining()) throw drainingError();
     const request = await requests.get(user, requestId);
     if (request.requester.id !== user.id) throw notFound('unknown_request', 'No such request.');
     const grant = await requests.grantOf(requestId, user.id, request.machine.id);
@@ -153,6 +164,7 @@ export class Tickets {
 
   /** POST /api/sessions/:id/watch: a ticket to join a live session read-only. */
   async issueForWatch(user: AirlockUser, browserSessionId: string, sessionId: string): Promise<{ ticket: string; tunnelPath: string }> {
+    if (this.deps.draining()) throw drainingError();
     const session = await this.deps.registry.get(sessionId);
     if (session === undefined || !mayOverseeSession(user, session)) throw notFound('unknown_session', 'No such live session.');
     const ticket = await this.store.issue({

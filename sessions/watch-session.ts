@@ -53,6 +53,10 @@ export class WatchSession implements LocalConnection {
     this.conn?.end(message, status);
   }
 
+  notify(message: string): void {
+    this.conn?.notify(message);
+  }
+
   open(ws: WebSocket, display: Display): void {
     const { watched } = this;
     const guacd = this.deps.guacds[watched.guacd];

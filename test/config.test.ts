@@ -98,6 +98,77 @@ describe('loadConfig', () => {
     }
   });
 
+  describe('Redis through Sentinel', () => {
+    const sentinel = { ...ok, AIRLOCK_REDIS_URL: undefined, AIRLOCK_REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379,redis-3.plant:26380', AIRLOCK_REDIS_MASTER_NAME: 'airlock' };
+
+    test('a URL is one Redis and never waits for replicas', () => {
+      const config = loadConfig(ok);
+      expect(config.redis).toEqual({ kind: 'standalone', url: 'redis://127.0.0.1:1' });
+      expect(config.redisDurability.replicas).toBe(0);
+    });
+
+    test('sentinel addresses and a master name; one replica must confirm each durable write by default', () => {
+      const config = loadConfig(sentinel);
+      expect(config.redis).toEqual({
+        kind: 'sentinel',
+        sentinels: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: '10.0.0.2', port: 26379 },
+          { host: 'redis-3.plant', port: 26380 },
+        ],
+        masterName: 'airlock',
+        username: undefined,
+        password: undefined,
+        sentinelPassword: undefined,
+        tls: undefined,
+      });
+      expect(config.redisDurability).toEqual({ replicas: 1, timeoutMs: 1_000 });
+      expect(Object.isFrozen(config.redis)).toBe(true);
+    });
+
+    test('passwords from files, TLS with a CA, WAIT settings', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'airlock-redis-'));
+      writeFileSync(path.join(dir, 'pw'), 'node-secret\n');
+      writeFileSync(path.join(dir, 'spw'), 'sentinel-secret\n');
+      writeFileSync(path.join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n');
+      const config = loadConfig({
+        ...sentinel,
+        AIRLOCK_REDIS_USERNAME: 'airlock',
+        AIRLOCK_REDIS_PASSWORD_FILE: path.join(dir, 'pw'),
+        AIRLOCK_REDIS_SENTINEL_PASSWORD_FILE: path.join(dir, 'spw'),
+        AIRLOCK_REDIS_TLS: 'true',
+        AIRLOCK_REDIS_CA_FILE: path.join(dir, 'ca.pem'),
+        AIRLOCK_REDIS_WAIT_REPLICAS: '2',
+        AIRLOCK_REDIS_WAIT_TIMEOUT_MS: '250',
+      });
+      expect(config.redis).toMatchObject({ username: 'airlock', password: 'node-secret', sentinelPassword: 'sentinel-secret', tls: { ca: expect.stringContaining('BEGIN CERTIFICATE') } });
+      expect(config.redisDurability).toEqual({ replicas: 2, timeoutMs: 250 });
+    });
+
+    test.each([
+      ['neither a URL nor sentinels', { ...ok, AIRLOCK_REDIS_URL: undefined }, 'AIRLOCK_REDIS_URL'],
+      ['a URL and sentinels', { ...sentinel, AIRLOCK_REDIS_URL: 'redis://127.0.0.1:6379' }, 'AIRLOCK_REDIS_SENTINELS'],
+      ['sentinels without a master name', { ...sentinel, AIRLOCK_REDIS_MASTER_NAME: undefined }, 'AIRLOCK_REDIS_MASTER_NAME'],
+      ['a sentinel without a port', { ...sentinel, AIRLOCK_REDIS_SENTINELS: '10.0.0.1' }, 'AIRLOCK_REDIS_SENTINELS'],
+      ['a master name with a space', { ...sentinel, AIRLOCK_REDIS_MASTER_NAME: 'bad name' }, 'AIRLOCK_REDIS_MASTER_NAME'],
+      ['a master name with a URL', { ...ok, AIRLOCK_REDIS_MASTER_NAME: 'airlock' }, 'AIRLOCK_REDIS_MASTER_NAME'],
+      ['a sentinel password with a URL', { ...ok, AIRLOCK_REDIS_PASSWORD: 'x' }, 'AIRLOCK_REDIS_PASSWORD'],
+      ['TLS for sentinels with a URL', { ...ok, AIRLOCK_REDIS_TLS: 'true' }, 'AIRLOCK_REDIS_TLS'],
+      ['WAIT with a single Redis', { ...ok, AIRLOCK_REDIS_WAIT_REPLICAS: '1' }, 'AIRLOCK_REDIS_WAIT_REPLICAS'],
+      ['a CA without TLS', { ...sentinel, AIRLOCK_REDIS_CA_FILE: '/etc/ssl/ca.pem' }, 'AIRLOCK_REDIS_CA_FILE'],
+      ['a password twice', { ...sentinel, AIRLOCK_REDIS_PASSWORD: 'x', AIRLOCK_REDIS_PASSWORD_FILE: '/run/secrets/pw' }, 'AIRLOCK_REDIS_PASSWORD_FILE'],
+      ['a WAIT timeout under 10 ms', { ...sentinel, AIRLOCK_REDIS_WAIT_TIMEOUT_MS: '5' }, 'AIRLOCK_REDIS_WAIT_TIMEOUT_MS'],
+    ])('refuses %s', (_what, env, variable) => {
+      expect(() => loadConfig(env)).toThrow(expect.objectContaining({ variable }));
+    });
+  });
+
+  test('SIGTERM drains for 30 s by default (AIRLOCK_DRAIN_SECONDS, 0–3600)', () => {
+    expect(loadConfig(ok).drainMs).toBe(30_000);
+    expect(loadConfig({ ...ok, AIRLOCK_DRAIN_SECONDS: '0' }).drainMs).toBe(0);
+    for (const bad of ['-1', '3601', 'later']) expect(() => loadConfig({ ...ok, AIRLOCK_DRAIN_SECONDS: bad })).toThrow(expect.objectContaining({ variable: 'AIRLOCK_DRAIN_SECONDS' }));
+  });
+
   test('an http issuer may only skip TLS checks on loopback', () => {
     const file = identityFile('providers:\n  - id: x\n    label: X\n    issuer: http://idp.example\n    clientId: a\n    allowInsecureRequests: true\n');
     expect(() => loadConfig({ ...base, AIRLOCK_IDENTITY_FILE: file })).toThrow(/allowInsecureRequests is only allowed for a loopback issuer/);

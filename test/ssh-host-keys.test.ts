@@ -134,6 +134,7 @@ describe('standard mode: no ticket for an SSH machine whose host key is not pinn
       guacdHealth: broker.guacdHealth,
       recording: { spool, minFreeBytes: 1 },
       mode: 'standard',
+      draining: () => false,
     });
     const { user, sid } = await userOf(vera);
     await expect(standard.issueForSession(user, sid, grant)).rejects.toMatchObject({ status: 403, code: 'host_key_not_pinned' });

@@ -10,6 +10,7 @@ import * as oidc from 'openid-client';
 import { createClient } from 'redis';
 import { ConfigError, loadConfig, type Config, type ProviderConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
+import type { RedisTarget } from '../redis.ts';
 import { parseKeyring } from '../keyring.ts';
 import { loadChatFile } from '../chat/config.ts';
 import { probeGuacd } from '../../sessions/tunnel/guacd-health.ts';
@@ -237,13 +238,36 @@ async function redisChecks(url: string, timeoutMs: number): Promise<Check[]> {
   return checks;
 }
 
+/**
+ * The configured store: one Redis by URL; or, with Sentinel, the sentinels (below) and then the
+ * master they name, checked like a single Redis (role, persistence, memory policy, clock).
+ */
+async function redisTargetChecks(target: RedisTarget, timeoutMs: number): Promise<Check[]> {
+  if (target.kind === 'standalone') return redisChecks(target.url, timeoutMs);
+  const { checks, master } = await askSentinels(target.sentinels, target.masterName, timeoutMs, target.sentinelPassword);
+  if (master === undefined) return [...checks, fail('redis', `no sentinel named a master "${target.masterName}": the portal cannot write`)];
+  const url = new URL(`${target.tls === undefined ? 'redis' : 'rediss'}://${master}`);
+  if (target.username !== undefined) url.username = encodeURIComponent(target.username);
+  if (target.password !== undefined) url.password = encodeURIComponent(target.password);
+  return [...checks, ...(await redisChecks(url.toString(), timeoutMs))];
+}
+
 /** Every sentinel must know the master, agree on its address and see a quorum. */
-export async function sentinelChecks(sentinels: ReadonlyArray<{ host: string; port: number }>, masterName: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Check[]> {
+export async function sentinelChecks(sentinels: ReadonlyArray<{ host: string; port: number }>, masterName: string, timeoutMs = DEFAULT_TIMEOUT_MS, password?: string): Promise<Check[]> {
+  return (await askSentinels(sentinels, masterName, timeoutMs, password)).checks;
+}
+
+async function askSentinels(
+  sentinels: ReadonlyArray<{ host: string; port: number }>,
+  masterName: string,
+  timeoutMs: number,
+  password: string | undefined,
+): Promise<{ checks: Check[]; master: string | undefined }> {
   const checks: Check[] = [];
   const masters = new Set<string>();
   for (const s of sentinels) {
     const subject = `sentinel ${s.host}:${s.port}`;
-    const client = createClient({ socket: { host: s.host, port: s.port, connectTimeout: timeoutMs, reconnectStrategy: false } });
+    const client = createClient({ ...(password === undefined ? {} : { password }), socket: { host: s.host, port: s.port, connectTimeout: timeoutMs, reconnectStrategy: false } });
     client.on('error', () => {});
     try {
       await withTimeout(client.connect(), timeoutMs, 'connect');
@@ -269,7 +293,7 @@ export async function sentinelChecks(sentinels: ReadonlyArray<{ host: string; po
     }
   }
   if (masters.size > 1) checks.push(fail('sentinels', `disagree on the master of "${masterName}": ${[...masters].join(' vs ')}`));
-  return checks;
+  return { checks, master: masters.size === 1 ? [...masters][0] : undefined };
 }
 
 // ---- guacd -------------------------------------------------------------------------------------
@@ -380,7 +404,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, opts: DoctorOptions = {}
   const checks = configChecks(config);
   const network = await Promise.all([
     ...(config.identity?.providers ?? []).map((p) => idpChecks(p, timeoutMs)),
-    redisChecks(config.redisUrl, timeoutMs),
+    redisTargetChecks(config.redis, timeoutMs),
     ...(opts.sentinels !== undefined && opts.sentinels.length > 0 ? [sentinelChecks(opts.sentinels, opts.masterName ?? 'airlock', timeoutMs)] : []),
     Promise.all(Object.entries(config.guacds).map(([id, target]) => guacdCheck(id, target, timeoutMs))),
   ]);

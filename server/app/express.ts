@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(healthRoutes({ redis: deps.redis, guacds: () => deps.services.broker.guacdHealth.all() }));
+  app.use(healthRoutes({ redis: deps.redis, guacds: () => deps.services.broker.guacdHealth.all(), draining: () => deps.services.broker.draining }));
   if (deps.metricsRoutes !== undefined) app.use(deps.metricsRoutes);
   if (deps.devIdp !== undefined) app.use(DEV_IDP_MOUNT, deps.devIdp.router);
   // The IdP calls this server to server: no cookie, no Origin, so before the session and CSRF layer.

@@ -1,6 +1,7 @@
 // Assembles a running portal from a validated Config: Redis, identity (with the embedded dev
 // IdP in demo and test modes), the express app and the HTTP server. main.ts and the tests use it.
 import http from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config, IdentityConfig } from '../config.ts';
@@ -47,8 +48,22 @@ export interface Portal {
   /** This instance's Prometheus registry and, with AIRLOCK_METRICS_LISTEN, where it is served. */
   readonly metrics: Metrics;
   readonly metricsUrl: string | undefined;
+  /**
+   * SIGTERM's first step (main.ts): readiness answers 503 `draining` so load balancers move
+   * away, new sessions are refused here, live ones are warned and ended after at most
+   * AIRLOCK_DRAIN_SECONDS. close() follows.
+   */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A draining instance keeps answering HTTP at least this long (unless the drain is shorter), so
+ * a load balancer polling /readyz every second or so has seen the 503 before the port closes.
+ */
+const LOAD_BALANCER_NOTICE_MS = 3_000;
+/** close(): in-flight requests get this long before the remaining connections (SSE streams) are cut. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** The dev IdP and the identity config that trusts it, both on the portal's own origin. */
 function devIdentity(config: Config): { devIdp: DevIdp; identity: IdentityConfig } {
@@ -101,7 +116,7 @@ function metricSources(broker: SessionBroker, redis: RedisClient): MetricSources
 }
 
 export async function startPortal(config: Config, log: Logger): Promise<Portal> {
-  const redis = await connectRedis(config.redisUrl, log, 'airlock', config.redisCommandTimeoutMs);
+  const redis = await connectRedis(config.redis, log, 'airlock', config.redisCommandTimeoutMs, config.redisDurability);
   const metrics = new Metrics();
   let devIdp: DevIdp | undefined;
   let identity = config.identity;
@@ -211,6 +226,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     authorizer: broker.authorizer,
     refusals: broker.refusals,
     freshUser: (browserSessionId) => freshness.freshSessionUser(browserSessionId),
+    draining: () => broker.draining,
     open: (ws, auth, display) => broker.open(ws, auth, display),
   });
   await new Promise<void>((resolve, reject) => {
@@ -220,6 +236,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   let closing: Promise<void> | undefined;
+  let draining: Promise<void> | undefined;
   return {
     url: `http://${config.listen.host}:${port}`,
     server,
@@ -228,6 +245,13 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
     devIdp,
     metrics,
     metricsUrl: metricsServer?.url,
+    drain() {
+      draining ??= (async () => {
+        log.info({ drainMs: config.drainMs, sessions: broker.localSessionIds().length }, 'draining: no new sessions; live ones are warned, then ended');
+        await Promise.all([broker.drain(config.drainMs), delay(Math.min(config.drainMs, LOAD_BALANCER_NOTICE_MS), undefined, { ref: false })]);
+      })();
+      return draining;
+    },
     close() {
       closing ??= (async () => {
         await metricsServer?.close();
@@ -242,6 +266,8 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
+          // Event streams never finish by themselves; browsers reopen them (elsewhere).
+          setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         });
         redis.destroy();
       })();

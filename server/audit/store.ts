@@ -279,9 +279,10 @@ export class AuditLog {
     this.#redis = redis;
   }
 
+  /** Durable (WAIT with Sentinel): an event the caller went on after is not lost in a failover. */
   async append(input: AuditEventInput): Promise<AuditEvent> {
     const eventJson = encodeAuditEvent(input);
-    const reply = await APPEND_SCRIPT.run(this.#redis, { keys: [...AUDIT_KEYS], arguments: [eventJson] });
+    const reply = await APPEND_SCRIPT.runDurably(this.#redis, { keys: [...AUDIT_KEYS], arguments: [eventJson] });
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number') {
       throw new Error(`unexpected reply from the audit append script: ${JSON.stringify(reply)}`);
     }

@@ -15,12 +15,20 @@ export interface GuacdCheck {
   checkedAt: string;
 }
 
-export function healthRoutes(deps: { redis: RedisClient; guacds: () => Record<string, GuacdCheck> }): Router {
+/**
+ * `draining`: the instance is restarting (SIGTERM) and answers 503 so that load balancers move
+ * new users elsewhere while its live sessions wind down.
+ */
+export function healthRoutes(deps: { redis: RedisClient; guacds: () => Record<string, GuacdCheck>; draining?: () => boolean }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
+    if (deps.draining?.() === true) {
+      res.status(503).json(errorBody('draining', 'Not ready: this instance is restarting.'));
+      return;
+    }
     const redisOk = await redisAlive(deps.redis, PROBE_TIMEOUT_MS);
     const guacds = deps.guacds();
     const failingGuacds = Object.entries(guacds).filter(([, g]) => !g.ok);

@@ -144,7 +144,7 @@ export class RequestStore {
       durationMs: String(r.durationMs),
       expiresAtMs: String(r.expiresAtMs),
     };
-    const result = (await CREATE_SCRIPT.run(this.redis, {
+    const result = (await CREATE_SCRIPT.runDurably(this.redis, {
       keys: [
         keys.requests.request(r.id),
         keys.requests.all,
@@ -160,8 +160,12 @@ export class RequestStore {
     if (result[0] !== 'ok') throw conflict('duplicate_request', 'A request with this id exists already.');
   }
 
+  /**
+   * Durable (WAIT with Sentinel): an approval, denial, revocation or grant the caller was told
+   * about survives a failover; one no replica confirmed answers 503 store_not_durable.
+   */
   async transition(id: string, action: TransitionAction, actor: PersonRef | null, args: TransitionArgs, now: Date): Promise<TransitionResult> {
-    const result = (await TRANSITION_SCRIPT.run(this.redis, {
+    const result = (await TRANSITION_SCRIPT.runDurably(this.redis, {
       keys: [
         keys.requests.request(id),
         keys.requests.approvals(id),

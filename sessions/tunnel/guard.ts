@@ -28,6 +28,8 @@ interface GuardDeps {
   refusals: Refusals;
   /** The browser session's user, re-validated with the IdP when older than the max age (throws AppErrors). */
   freshUser(browserSessionId: string): Promise<AirlockUser>;
+  /** This instance is draining: upgrades are refused before anything is read or consumed. */
+  draining(): boolean;
   /** Takes over an authorized WebSocket (the broker's `open`). */
   open(ws: WebSocket, auth: AuthorizedUpgrade, display: Display): Promise<void>;
 }
@@ -74,6 +76,11 @@ export function attachTunnel(server: http.Server, deps: GuardDeps): WebSocketSer
     const url = new URL(req.url ?? '/', 'http://airlock.invalid');
     if (url.pathname !== TUNNEL_PATH) {
       refuse(socket, 404, 'not_found', 'No WebSocket here.');
+      return;
+    }
+    if (deps.draining()) {
+      // The ticket stays unspent: the browser's retry takes it to another instance.
+      refuse(socket, 503, 'draining', 'This Airlock portal is restarting; open the session again in a moment.');
       return;
     }
     const ip = req.socket.remoteAddress ?? null;

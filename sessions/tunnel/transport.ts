@@ -30,6 +30,13 @@ export const GUAC_STATUS = {
   CLIENT_TOO_MANY: 0x031d,
 } as const;
 
+/**
+ * The `msg` code of Airlock's notices to the browser (a restart coming, say). Guacamole's own
+ * codes are 0x0001–0x0002 (user joined, left); clients ignore codes they do not know, and guacd
+ * never sees these: the portal adds them on the way to the browser.
+ */
+export const AIRLOCK_NOTICE_MSG = 0x0100;
+
 const SETTINGS = Symbol('airlock.settings');
 const NOP = encodeInstruction('nop');
 const SYNC_PREFIX = '4.sync,';
@@ -209,6 +216,11 @@ export class BrokeredConnection extends ClientConnection {
     const allowed = instructions.filter((i) => i[0] !== '' && (this.hooks?.onInput(i) ?? false));
     if (allowed.length === 0) return;
     super.sendMessageToGuacd(allowed.map(([opcode = '', ...args]) => encodeInstruction(opcode, ...args)).join(''));
+  }
+
+  /** Tells the browser something without ending the session (a `msg` instruction). */
+  notify(message: string): void {
+    if (!this.ended) this.relay(encodeInstruction('msg', String(AIRLOCK_NOTICE_MSG), message));
   }
 
   /** Ends the session with a reason the browser shows (a Guacamole `error` instruction). */

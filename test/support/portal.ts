@@ -19,9 +19,10 @@ export interface TestPortal extends Portal {
 
 /**
  * Starts a portal. `freshDb` puts it on its own Redis database, emptied first (see redisDbUrl);
- * without it the portal uses database 0 or whatever AIRLOCK_REDIS_URL in `env` says.
+ * without it the portal uses database 0 or whatever AIRLOCK_REDIS_URL in `env` says. A variable
+ * given as undefined is unset (e.g. AIRLOCK_REDIS_URL, for a portal on Sentinel).
  */
-export async function startTestPortal(env: Record<string, string> = {}, opts: { freshDb?: number } = {}): Promise<TestPortal> {
+export async function startTestPortal(env: Record<string, string | undefined> = {}, opts: { freshDb?: number } = {}): Promise<TestPortal> {
   if (opts.freshDb !== undefined) {
     const url = redisDbUrl(opts.freshDb);
     const client = createClient({ url });

@@ -35,6 +35,8 @@ export async function privateServices(name: string, names: ServiceName[]): Promi
     startService: (service) => supervisor.startService(service),
     stop: () => supervisor.stop(),
     pids: () => supervisor.pids(),
+    signalRedisNode: (port, sig) => supervisor.signalRedisNode(port, sig),
+    restartRedisNode: (port, opts) => supervisor.restartRedisNode(port, opts),
     stateDir,
     signal,
     async close() {

@@ -15,6 +15,8 @@ export interface TestIdpAccount {
   sub: string;
   name: string;
   groups: string[];
+  /** A vendor's company (the `company` claim, released with the profile scope). */
+  company?: string;
 }
 
 export interface TestIdp {
@@ -56,7 +58,7 @@ export async function startTestIdp(opts: {
     clients,
     jwks: { keys: [jwk as unknown as import('oidc-provider').JWK] }, // node's JWK type is wider than the lib's
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
+    claims: { openid: ['sub'], profile: ['name', 'company'], groups: ['groups'] },
     conformIdTokenClaims: false,
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
@@ -65,7 +67,10 @@ export async function startTestIdp(opts: {
     async findAccount(_ctx: KoaContextWithOIDC, id: string) {
       const account = accounts.get(id);
       if (account === undefined) return undefined;
-      return { accountId: id, claims: async () => ({ sub: id, name: account.name, groups: [...account.groups] }) };
+      return {
+        accountId: id,
+        claims: async () => ({ sub: id, name: account.name, groups: [...account.groups], ...(account.company === undefined ? {} : { company: account.company }) }),
+      };
     },
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
       const clientId = ctx.oidc.client?.clientId;

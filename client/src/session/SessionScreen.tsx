@@ -256,6 +256,11 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         )}
       </div>
 
+      {view.notice !== null && !over && retry.pending === null && (
+        <p role="status" className="ws-warning first" data-testid="session-notice">
+          {view.notice}
+        </p>
+      )}
       {warning !== null && shown !== null && (
         <p role="alert" className={`ws-warning ${warning}`} data-testid="session-warning" data-level={warning}>
           {warning === 'final' ? 'Less than 2 minutes left: save your work now.' : 'Less than 10 minutes left in this access window.'} The

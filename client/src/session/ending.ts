@@ -21,6 +21,12 @@ export const GUAC_CODE = {
   CLIENT_FORBIDDEN: 0x0303,
 } as const;
 
+/**
+ * The `msg` code of the portal's own notices (sessions/tunnel/transport.ts AIRLOCK_NOTICE_MSG):
+ * something to tell the user while the session goes on, e.g. that the portal is restarting.
+ */
+export const AIRLOCK_NOTICE_MSG = 0x0100;
+
 export type EndKind =
   /** The plant manager revoked the grant (or the request was cancelled). */
   | 'revoked'

@@ -120,6 +120,8 @@ declare module 'guacamole-common-js' {
       onstatechange: ((state: number) => void) | null;
       onerror: ((status: Status) => void) | null;
       onclipboard: ((stream: InputStream, mimetype: string) => void) | null;
+      /** A `msg` instruction: its code and arguments; returning false skips the join/leave events. */
+      onmsg: ((code: number, args: string[]) => boolean | undefined) | null;
       static readonly State: {
         readonly IDLE: 0;
         readonly CONNECTING: 1;

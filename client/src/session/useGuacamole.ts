@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import Guacamole from 'guacamole-common-js';
 import type { TunnelTicket } from '../api.ts';
-import { localEnd, serverEnd, type SessionEnd } from './ending.ts';
+import { AIRLOCK_NOTICE_MSG, localEnd, serverEnd, type SessionEnd } from './ending.ts';
 import { isModifier, KEYSYM, keysymsOf } from './keys.ts';
 
 /**
@@ -53,6 +53,8 @@ export interface GuacamoleView {
   focused: boolean;
   /** The latest text the remote machine put on its clipboard (only with `clipboardCopy`). */
   remoteClipboard: string | null;
+  /** What the portal last said about this session while it goes on (e.g. "restarting"); null if nothing. */
+  notice: string | null;
   /** Sends text to the remote clipboard; false when not connected or not allowed. */
   sendClipboard: (text: string) => boolean;
   /** Presses `keysyms` in order and releases them in reverse (a chord); false when not possible. */
@@ -84,9 +86,11 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
   // A new ticket is a new connection: its state starts afresh on this very render, so the end of
   // the previous one never shows beside the new one (React's "reset state on a prop change").
   const [stateTicket, setStateTicket] = useState(ticket);
+  const [notice, setNotice] = useState<string | null>(null);
   if (stateTicket !== ticket) {
     setStateTicket(ticket);
     setState({ status: 'connecting', end: null });
+    setNotice(null);
   }
   const [focused, setFocused] = useState(false);
   const [remoteClipboard, setRemoteClipboard] = useState<string | null>(null);
@@ -134,6 +138,10 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
 
       // Server-side ends arrive as a Guacamole `error` instruction: its message says why, its code what kind.
       guac.onerror = (status) => terminal(connected ? 'ended' : 'error', serverEnd(status.code, status.message));
+      guac.onmsg = (code, args) => {
+        if (code === AIRLOCK_NOTICE_MSG && !done) setNotice(args[0] ?? null);
+        return true;
+      };
       guac.onstatechange = (s) => {
         if (s === Guacamole.Client.State.CONNECTED && !done) {
           connected = true;
@@ -275,6 +283,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         touch?.offEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
         guac.onstatechange = null;
         guac.onerror = null;
+        guac.onmsg = null;
         guac.onclipboard = null;
         tunnel.onerror = null;
         tunnel.onstatechange = null;
@@ -341,6 +350,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
     containerRef,
     focused,
     remoteClipboard,
+    notice,
     sendClipboard,
     sendKeys,
     typeText,
