@@ -88,7 +88,7 @@ export class UpgradeAuthorizer {
    */
   private async checkCaps(binding: TicketBinding, guacd: string): Promise<string[]> {
     const { caps, local, registry } = this.deps;
-    if (local.all().filter((c) => c.kind === 'session').length >= caps.perInstance) {
+    if (local.sessionCount() >= caps.perInstance) {
       throw new AppError(503, 'instance_busy', 'This Airlock portal is at its session limit; try again in a few minutes.');
     }
     const counted: Counted[] = [
@@ -104,6 +104,8 @@ export class UpgradeAuthorizer {
     if (mine.length >= caps.perUser) {
       throw new AppError(429, 'too_many_sessions', `You already have ${mine.length} sessions open (the most at once is ${caps.perUser}); close one first.`);
     }
+    // In the same turn as the counting above (no await since): the next check counts this one.
+    local.reserve({ id: binding.sessionId, requestId: binding.requestId, userId: binding.userId, guacd });
     return takeOver;
   }
 }

@@ -24,12 +24,44 @@ export interface LocalConnection {
   notify(message: string): void;
 }
 
+/** What the caps count of a session that is being set up. */
+export type SessionSlot = Pick<LocalConnection, 'id' | 'requestId' | 'userId' | 'guacd'>;
+
+/**
+ * How long a slot reserved at the cap check waits for its connection. The connection is
+ * created in the same turn of the event loop when the upgrade goes through; a slot outlives
+ * that only when the browser went away mid-handshake, and then must not hold the cap for long.
+ */
+const SLOT_TTL_MS = 10_000;
+
 export class LocalSessions {
   private readonly byId = new Map<string, LocalConnection>();
+  private readonly slots = new Map<string, { slot: SessionSlot; timer: NodeJS.Timeout }>();
   private emptied: Array<() => void> = [];
 
   add(connection: LocalConnection): void {
     this.byId.set(connection.id, connection);
+    this.release(connection.id);
+  }
+
+  /**
+   * Holds a session's place from the cap check until its connection exists (add), so that
+   * upgrades checked at the same moment count each other: the check awaits Redis, and without
+   * the slot every upgrade in flight would see the same, still empty, instance.
+   */
+  reserve(slot: SessionSlot): void {
+    this.release(slot.id);
+    const timer = setTimeout(() => this.slots.delete(slot.id), SLOT_TTL_MS);
+    timer.unref();
+    this.slots.set(slot.id, { slot, timer });
+  }
+
+  /** Gives a reserved slot back (the upgrade failed after the check, or its connection took it over). */
+  release(id: string): void {
+    const held = this.slots.get(id);
+    if (held === undefined) return;
+    clearTimeout(held.timer);
+    this.slots.delete(id);
   }
 
   remove(id: string): void {
@@ -62,8 +94,13 @@ export class LocalSessions {
     return [...this.byId.values()];
   }
 
-  /** Owners' sessions that are not in the registry yet (still setting up). */
-  settingUp(): LocalConnection[] {
-    return this.all().filter((c) => c.kind === 'session' && c.record === undefined);
+  /** Owners' sessions that are not in the registry yet (still setting up), reserved slots included. */
+  settingUp(): SessionSlot[] {
+    return [...this.all().filter((c) => c.kind === 'session' && c.record === undefined), ...[...this.slots.values()].map((s) => s.slot)];
+  }
+
+  /** Owners' sessions here, live or setting up, reserved slots included (the per-instance cap). */
+  sessionCount(): number {
+    return this.all().filter((c) => c.kind === 'session').length + this.slots.size;
   }
 }

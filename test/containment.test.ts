@@ -146,6 +146,20 @@ describe('caps on concurrent sessions', () => {
     await a.tunnel.close();
   });
 
+  // Regression: the cap check awaits Redis, and upgrades in flight at the same moment all saw
+  // the same empty instance, so a vendor opening several at once held more than the cap.
+  test('upgrades opened at the same moment cannot hold more sessions than the cap', async () => {
+    const grants = [veraSsh, await grantNow(portal, vera, mona, 'press-hmi')];
+    const tickets = await Promise.all(grants.map(async (g) => (await sessionTicket(vera, g)).ticket));
+    const results = await Promise.all(tickets.map((ticket) => openTunnel(vera, { ticket })));
+    try {
+      expect(results.filter((r) => r.ok)).toHaveLength(1); // AIRLOCK_MAX_SESSIONS_PER_USER is 1 here
+      for (const r of results) if (!r.ok) expect({ status: r.status, body: JSON.parse(r.body) }).toMatchObject({ status: 429, body: { error: { code: 'too_many_sessions' } } });
+    } finally {
+      for (const r of results) if (r.ok) await r.tunnel.close();
+    }
+  });
+
   test.each([
     ['per guacd', { AIRLOCK_MAX_SESSIONS_PER_GUACD: '1' }, 503, 'guacd_busy'],
     ['per portal instance', { AIRLOCK_MAX_SESSIONS_PER_INSTANCE: '1' }, 503, 'instance_busy'],
