@@ -2,8 +2,12 @@
 // guacamole-lite, guacd), measured in the same run against the same guacd and targets: connect →
 // ready and → first frame for SSH and VNC, bulk terminal output, portal memory per live session,
 // and N SSH sessions started at once. The portal runs in its own process, as in production.
+// With upstream guacd 1.6 at hand (built from ../shared/vendor by scripts/build-guacd.sh, as CI
+// does), the at-once rounds run again against it through a second portal instance: unpaced,
+// since the broker paces only guacds older than 1.5.
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -58,6 +62,12 @@ const SEQUENTIAL_CHILD_EXIT_WAIT_MS = 2_000;
 /** A sequential run that fails is run again this many times (guacd 1.3 and Xvnc have flaky moments). */
 const SEQUENTIAL_RETRIES = 2;
 const DISPLAY = { width: 1024, height: 768, dpi: 96 };
+/**
+ * The bench opens up to 100 sessions of one vendor on one grant: the per-grant cap (a second
+ * open takes the first over) and the per-user cap would turn that into one session. Capacity,
+ * not the caps, is measured here (test/containment.test.ts tests the caps).
+ */
+const UNCAPPED = { AIRLOCK_MAX_SESSIONS_PER_GRANT: '100', AIRLOCK_MAX_SESSIONS_PER_USER: '1000', AIRLOCK_MAX_SESSIONS_PER_GUACD: '1000' };
 const KEYSYM_ENTER = 65293;
 
 const stateDir = path.join(tmpdir(), `airlock-bench-broker-${process.pid}`);
@@ -183,9 +193,35 @@ class BenchClient {
 
 const supervisor = await startServices({ stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-bench' });
 const services = supervisor.services;
-const { redis, guacd } = services;
-if (redis === undefined || guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
-const guacdPid = Number(readFileSync(path.join(stateDir, 'pids', 'guacd.pid'), 'utf8').split(' ')[0]);
+const { redis } = services;
+if (redis === undefined || services.guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
+
+/** A guacd the bench measures: where it listens, its daemon's pid (its children are the connections), the args it asks for. */
+interface BenchGuacd {
+  label: string;
+  host: string;
+  port: number;
+  pid: number;
+  /** Filled once guacd answers: what it asks for per protocol, so the baseline sends the same values. */
+  args: Map<string, string[]>;
+}
+const guacdPidIn = (dir: string): number => Number(readFileSync(path.join(dir, 'pids', 'guacd.pid'), 'utf8').split(' ')[0]);
+const guacd: BenchGuacd = { label: 'guacd 1.3', ...services.guacd, pid: guacdPidIn(stateDir), args: new Map() };
+
+/** guacd 1.6: AIRLOCK_GUACD16_BIN, or built (once, cached) from the upstream tarball beside the clone; none: its rounds are skipped. */
+function guacd16Binary(): string | undefined {
+  const configured = process.env['AIRLOCK_GUACD16_BIN'];
+  if (configured !== undefined && configured !== '') return configured;
+  const tarball = path.resolve('..', 'shared', 'vendor', 'guacamole-server-1.6.0.tar.gz');
+  if (QUICK || !existsSync(tarball)) return undefined;
+  const out = execFileSync('bash', ['scripts/build-guacd.sh', tarball, '.cache/guacd-1.6'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').at(-1);
+}
+const guacd16Bin = guacd16Binary();
+const stateDir16 = path.join(stateDir, 'guacd16');
+const supervisor16 = guacd16Bin === undefined ? undefined : await startServices({ stateDir: stateDir16, services: ['guacd'], guacdBin: guacd16Bin, userPrefix: 'airlock-bench' });
+const guacd16: BenchGuacd | undefined =
+  supervisor16?.services.guacd === undefined ? undefined : { label: 'guacd 1.6', ...supervisor16.services.guacd, pid: guacdPidIn(stateDir16), args: new Map() };
 
 const keyring = generateKeyringEntry('bench1');
 // The bench's own Redis connection: seeds the plant, later reads the audit log (why sessions ended).
@@ -198,21 +234,33 @@ const logStream = createWriteStream(portalLog);
 const inspectPort = await freePort();
 const { base, child: portal } = await startBenchPortal({
   redisUrl: redis.url,
-  guacd,
+  guacd: services.guacd,
   nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
   stdio: 'pipe',
-  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '16', AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS) },
+  env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '16', AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS), ...UNCAPPED },
 });
 if (portal.stdout === null || portal.stderr === null) throw new Error('no portal output');
 portal.stdout.pipe(logStream);
 portal.stderr.pipe(logStream);
 const portalPid = portal.pid ?? 0;
 const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
+// The guacd 1.6 rounds go through a second instance on the same Redis (same plant, grants and
+// audit log) whose default guacd is the 1.6 one.
+const portal16 =
+  guacd16 === undefined
+    ? undefined
+    : await startBenchPortal({
+        redisUrl: redis.url,
+        guacd: guacd16,
+        stdio: 'pipe',
+        env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: path.join(stateDir16, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '16', AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS), ...UNCAPPED },
+      });
+portal16?.child.stdout?.pipe(logStream);
+portal16?.child.stderr?.pipe(logStream);
+
 
 let stopped = false;
 const live = new Set<BenchClient>();
-/** Filled once guacd answers: what it asks for per protocol, so the baseline sends the same values. */
-const argsByProtocol = new Map<string, string[]>();
 async function stop(): Promise<void> {
   if (stopped) return;
   stopped = true;
@@ -221,6 +269,8 @@ async function stop(): Promise<void> {
   portal.kill('SIGTERM');
   await Promise.race([portalExited, delay(5_000)]);
   if (portal.exitCode === null && portal.signalCode === null) portal.kill('SIGKILL');
+  portal16?.child.kill('SIGKILL');
+  await supervisor16?.stop();
   await supervisor.stop();
   logStream.end();
   rmSync(stateDir, { recursive: true, force: true });
@@ -234,17 +284,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
 /** guacd's children: one per live connection (they are what set-up and teardown cost). */
-function guacdChildren(): number[] {
+function guacdChildren(target: BenchGuacd): number[] {
   return listProcesses()
-    .filter((p) => p.ppid === guacdPid && p.state !== 'Z')
+    .filter((p) => p.ppid === target.pid && p.state !== 'Z')
     .map((p) => p.pid);
 }
 
 /** Waits until every guacd child has exited; reaps (and counts) those still there after `timeoutMs`. */
-async function waitGuacdIdle(timeoutMs = CHILDREN_EXIT_TIMEOUT_MS): Promise<number> {
+async function waitGuacdIdle(timeoutMs = CHILDREN_EXIT_TIMEOUT_MS, target = guacd): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const children = guacdChildren();
+    const children = guacdChildren(target);
     if (children.length === 0) return 0;
     if (performance.now() > deadline) {
       for (const pid of children) signal(pid, 'SIGKILL');
@@ -306,9 +356,9 @@ function portalRssKb(): number {
 }
 
 /** The parameter names guacd asks for (the `args` of a protocol), without the version. */
-function offeredArgs(protocol: string): Promise<string[]> {
+function offeredArgs(target: BenchGuacd, protocol: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(guacd!.port, guacd!.host);
+    const socket = net.connect(target.port, target.host);
     const parser = new GuacParser();
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(encodeInstruction('select', protocol)));
@@ -333,14 +383,14 @@ function asGuacdParams(settings: GuacSettings, offered: string[]): Record<string
 }
 
 /** The baseline: guacHandshake straight to guacd with the settings the broker would build. */
-async function openDirect(machineId: string, recordingName = randomUUID(), timeoutMs = 15_000): Promise<BenchClient> {
+async function openDirect(machineId: string, recordingName = randomUUID(), timeoutMs = 15_000, target = guacd): Promise<BenchClient> {
   const machine = inventory.machines.find((m) => m.id === machineId);
   const credential = credentials[machineId];
   if (machine === undefined || credential === undefined) throw new Error(`no machine ${machineId}`);
   const settings = connectionSettings(machine, credential, machine.policy, new SpoolFiles(directSpool, recordingName).typescriptTarget(), DISPLAY);
-  const params = asGuacdParams(settings, argsByProtocol.get(machine.protocol) ?? []);
+  const params = asGuacdParams(settings, target.args.get(machine.protocol) ?? []);
   const t0 = performance.now();
-  const hs = await guacHandshake({ host: guacd!.host, port: guacd!.port, protocol: machine.protocol, params, ...DISPLAY, timeoutMs });
+  const hs = await guacHandshake({ host: target.host, port: target.port, protocol: machine.protocol, params, ...DISPLAY, timeoutMs });
   const client = new BenchClient(t0, (text) => hs.socket.write(text), () => hs.socket.destroy(), hs.parser);
   client.readyAt = t0 + hs.elapsedMs;
   live.add(client);
@@ -354,9 +404,9 @@ async function openDirect(machineId: string, recordingName = randomUUID(), timeo
 
 /** Through Airlock: the WebSocket upgrade with a ticket, as the session screen opens it. */
 function openAirlock(agent: Browserless, ticket: string): BenchClient {
-  const url = `${base.replace(/^http/, 'ws')}/tunnel?ticket=${encodeURIComponent(ticket)}&width=${DISPLAY.width}&height=${DISPLAY.height}&dpi=${DISPLAY.dpi}`;
+  const url = `${agent.base.replace(/^http/, 'ws')}/tunnel?ticket=${encodeURIComponent(ticket)}&width=${DISPLAY.width}&height=${DISPLAY.height}&dpi=${DISPLAY.dpi}`;
   const t0 = performance.now();
-  const ws = new WebSocket(url, 'guacamole', { headers: { origin: base, cookie: agent.cookieHeader() }, perMessageDeflate: false });
+  const ws = new WebSocket(url, 'guacamole', { headers: { origin: agent.base, cookie: agent.cookieHeader() }, perMessageDeflate: false });
   const client = new BenchClient(
     t0,
     (text) => {
@@ -588,15 +638,18 @@ async function openMany(label: string, vendor: Browserless, requestId: string, n
   return round;
 }
 
-/** The baseline round: N guacHandshakes to guacd, the bench pacing them as the broker would (one per GUACD_PACE_MS). */
-async function openManyDirect(label: string, n: number): Promise<RoundResult> {
+/**
+ * The baseline round: N guacHandshakes to guacd, the bench pacing them as the broker would (one
+ * per `paceMs`: GUACD_PACE_MS for guacd 1.3, none for 1.6).
+ */
+async function openManyDirect(label: string, n: number, target = guacd, paceMs = GUACD_PACE_MS): Promise<RoundResult> {
   const round = newRound(label, n);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      await delay(i * GUACD_PACE_MS);
+      if (paceMs > 0) await delay(i * paceMs);
       try {
-        const client = await openDirect('cnc-07', randomUUID(), FIRST_FRAME_TIMEOUT_MS - (performance.now() - t0));
+        const client = await openDirect('cnc-07', randomUUID(), FIRST_FRAME_TIMEOUT_MS - (performance.now() - t0), target);
         round.clients.push(client);
         round.readies.push((client.readyAt ?? NaN) - t0);
         await client.firstFrame(Math.max(1, FIRST_FRAME_TIMEOUT_MS - (performance.now() - t0)));
@@ -616,10 +669,10 @@ async function hold(round: RoundResult, ms: number): Promise<void> {
   round.endedEarly = round.clients.filter((c) => c.firstFrameAt !== undefined && c.failure !== undefined).length;
 }
 
-async function closeAll(round: RoundResult): Promise<void> {
+async function closeAll(round: RoundResult, target = guacd): Promise<void> {
   const failed = new Set(round.sessionIds.filter((_, i) => round.clients[i]?.failure !== undefined));
   for (const c of round.clients) closeClient(c);
-  round.reaped = await waitGuacdIdle();
+  round.reaped = await waitGuacdIdle(CHILDREN_EXIT_TIMEOUT_MS, target);
   if (failed.size === 0) return;
   // The portal audits every session's end with its reason (asynchronously, after the close).
   await delay(1_000);
@@ -635,7 +688,10 @@ async function closeAll(round: RoundResult): Promise<void> {
 
 try {
   await portalReady(base);
-  for (const protocol of ['ssh', 'vnc']) argsByProtocol.set(protocol, await offeredArgs(protocol));
+  for (const target of [guacd, ...(guacd16 === undefined ? [] : [guacd16])]) {
+    for (const protocol of ['ssh', 'vnc']) target.args.set(protocol, await offeredArgs(target, protocol));
+  }
+  if (portal16 !== undefined) await portalReady(portal16.base);
   await waitGuacdIdle();
   const vera = await loginAs(base, 'vera');
   const mona = await loginAs(base, 'mona');
@@ -693,6 +749,24 @@ try {
       await closeAll(round);
       list.push(round);
       progress(`${round.label} ${n} at once: ${round.frames.length}/${n} first frames in ${round.wallSeconds.toFixed(1)} s, ${round.endedEarly} ended early, ${round.reaped} guacd children reaped`);
+    }
+  }
+  // 5. The same rounds against guacd 1.6 (through the second instance; neither side paced).
+  const rounds16: RoundResult[] = [];
+  const directRounds16: RoundResult[] = [];
+  if (guacd16 !== undefined && portal16 !== undefined) {
+    const vera16 = await loginAs(portal16.base, 'vera');
+    for (const n of CONCURRENCY) {
+      for (const [list, open] of [
+        [rounds16, () => openMany('Airlock + guacd 1.6', vera16, sshGrant, n)],
+        [directRounds16, () => openManyDirect('direct guacd 1.6', n, guacd16, 0)],
+      ] as const) {
+        const round = await open();
+        await hold(round, HOLD_MS);
+        await closeAll(round, guacd16);
+        list.push(round);
+        progress(`${round.label} ${n} at once: ${round.frames.length}/${n} first frames in ${round.wallSeconds.toFixed(1)} s, ${round.endedEarly} ended early, ${round.reaped} guacd children reaped`);
+      }
     }
   }
 
@@ -762,8 +836,7 @@ try {
   console.log();
   printGrid(
     ['SSH sessions opened at once', 'first frame', 'success', `ended in ${HOLD_MS / 1000} s hold`, 'ready p50 ms', 'first frame p50 ms', 'p95 ms', 'max ms', 'all done s', 'guacd children reaped'],
-    rounds
-      .flatMap((r, i) => [r, directRounds[i]])
+    [...rounds.flatMap((r, i) => [r, directRounds[i]]), ...rounds16.flatMap((r, i) => [r, directRounds16[i]])]
       .flatMap((r) =>
         r === undefined
           ? []
@@ -790,7 +863,9 @@ try {
       `\nended by the other side while held open ${HOLD_MS / 1000} s (the bench sends nop every ${KEEPALIVE_MS / 1000} s, like Guacamole.Client).` +
       `\nRounds are closed and guacd children gone (or reaped after ${CHILDREN_EXIT_TIMEOUT_MS / 1000} s) between rounds.`,
   );
-  for (const r of [memoryRound, ...rounds, ...directRounds]) {
+  if (guacd16 === undefined) console.log('guacd 1.6: not built here (no ../shared/vendor tarball, or --quick): its rounds were skipped.');
+  else console.log(`guacd 1.6 rounds (${guacd16Bin ?? ''}): neither side paced (the broker paces only guacds older than 1.5).`);
+  for (const r of [memoryRound, ...rounds, ...directRounds, ...rounds16, ...directRounds16]) {
     const tag = r.label === 'memory' ? `memory round (${r.n} opened)` : `${r.label} N = ${r.n}`;
     for (const [reason, count] of r.failures) console.log(`  ${tag}: ${count} × ${reason}`);
     for (const [reason, count] of r.auditReasons) console.log(`  ${tag}: ${count} × portal audit of failed/ended sessions: ${reason}`);
@@ -815,6 +890,7 @@ try {
   }
   progress(`total ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
   const last = rounds.find((r) => r.n === 100);
+  const last16 = rounds16.find((r) => r.n === 100);
   console.log(
     JSON.stringify({
       first_frame_ratio_ssh: round(firstFrameRatioSsh, 3),
@@ -822,6 +898,8 @@ try {
       throughput_ratio: round(throughputRatio, 3),
       success_100: last === undefined ? null : round(last.frames.length / last.n, 3),
       p95_first_frame_ms_100: last === undefined ? null : round(p95(last.frames), 0),
+      success_100_guacd16: last16 === undefined ? null : round(last16.frames.length / last16.n, 3),
+      p95_first_frame_ms_100_guacd16: last16 === undefined ? null : round(p95(last16.frames), 0),
       portal_kb_per_session: round(kbPerSession, 0),
     }),
   );

@@ -2,8 +2,11 @@
 // SIGKILLed under load: sign-ins, reads, decisions, revocations, session tickets): how long
 // failed calls took, what was acknowledged and lost, which used tickets worked again. (2) A
 // portal instance SIGKILLed with live sessions behind HAProxy: how many of them a survivor
-// finalised. The portal records what it relays is the lead's part: its two figures are null.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// finalised. (3) The portal recording what it relays: how long after a recording write fails
+// (a full spool disk under a streaming session) the session is over, and what the recording
+// costs of the portal's CPU while sessions stream bulk output.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +25,13 @@ import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
 import { auditEvents, readRequest, windowFromNow } from '../test/support/workflow.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { startFleet } from '../test/support/fleet.ts';
-import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
+import { freePort } from '../dev/probes.ts';
+import { SpoolFiles } from '../recordings/layout.ts';
+import { Inspector, percentile, portalReady, printGrid, round, startBenchPortal, threadCpuSeconds } from './lib.ts';
+
+/** `npm run bench -- ha --only=relay` (or failover, kill): one phase alone, its figures only. */
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const runs = (phase: 'failover' | 'kill' | 'relay'): boolean => ONLY === undefined || ONLY === phase;
 
 /** API readers during the failover; with the writers below, the load a busy plant might put on one portal. */
 const READERS = 12;
@@ -35,6 +44,14 @@ const RECOVERY_BUDGET_MS = 60_000;
 const KILLED_SESSIONS = 4;
 /** A dead instance's heartbeat lapses after 10 s; a survivor's next rounds finalise its sessions. */
 const FINALISE_BUDGET_MS = 45_000;
+/** Sessions whose recording disk fills up under them, one after the other. */
+const FILL_TRIALS = 5;
+/** SSH sessions streaming bulk output at once while the portal's CPU is profiled. */
+const STREAMING_SESSIONS = 4;
+/** How long the CPU is measured while they stream. */
+const CPU_WINDOW_MS = 8_000;
+/** Output that runs longer than any window here. */
+const ENDLESS_OUTPUT = 'seq 1 1000000000\n';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-ha-'));
 const supervisor = await startServices({ stateDir, services: ['redis', 'sentinel', 'guacd', 'sshd'], userPrefix: 'airlock-bench' });
@@ -230,22 +247,172 @@ async function instanceKill(): Promise<{ rows: string[][]; fraction: number }> {
   }
 }
 
+/** How much of a live session's recording the portal has written to the spool so far. */
+function recordingSize(spool: string, sessionId: string): number {
+  try {
+    return statSync(new SpoolFiles(spool, sessionId).file('recording')).size;
+  } catch {
+    return 0; // not there (yet, or any more)
+  }
+}
+
+/** Fills the file system of `dir` with `filler`; resolves with the moment the write that found it full began. */
+function fillUp(filler: string): number {
+  const fd = openSync(filler, 'w');
+  const chunk = Buffer.alloc(256 * 1024);
+  try {
+    for (;;) {
+      const startedAt = Date.now();
+      try {
+        if (writeSync(fd, chunk) < chunk.length) return startedAt;
+      } catch {
+        return startedAt; // ENOSPC
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function relayRecording(): Promise<{ rows: string[][]; failEndMs: number | null; cpuRatio: number | null; note: string }> {
+  const dir = path.join(stateDir, 'relay');
+  const spool = path.join(dir, 'spool');
+  mkdirSync(spool, { recursive: true });
+  const seedClient = createClient({ url: redis!.url });
+  await seedClient.connect();
+  await seedClient.flushDb();
+  await seed(seedClient as unknown as RedisClient); // a plain node-redis client, as connectRedis returns
+  seedClient.destroy();
+  let mounted = false;
+  if (process.getuid?.() === 0) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', spool]);
+    mounted = true;
+  }
+  const inspectPort = await freePort();
+  const { base, child } = await startBenchPortal({
+    redisUrl: redis!.url,
+    guacd: guacd!,
+    nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
+    env: { AIRLOCK_VAULT_KEYS: vaultKeys, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: path.join(dir, 'store'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' },
+  });
+  const pid = child.pid ?? 0;
+  const open: Tunnel[] = [];
+  try {
+    await portalReady(base, 30_000);
+    const [vera, mona] = await Promise.all([loginAs(base, 'vera'), loginAs(base, 'mona')]);
+    const grantId = await grant(vera, mona, 'cnc-07');
+    const stream = async (): Promise<{ tunnel: Tunnel; id: string }> => {
+      const res = await vera.post('/api/sessions', { requestId: grantId });
+      const { ticket, id } = res.json<{ session: { ticket: string; id: string } }>().session;
+      const opened = await openTunnel(vera, { ticket });
+      if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
+      open.push(opened.tunnel);
+      await opened.tunnel.firstFrame();
+      opened.tunnel.typeText(ENDLESS_OUTPUT);
+      return { tunnel: opened.tunnel, id };
+    };
+
+    // (a) CPU: the portal's threads while STREAMING_SESSIONS stream, with a CPU profile of its
+    // JavaScript. The recording's share: the samples under sessions/recording-writer.ts (its
+    // JavaScript, fs.WriteStream's included) of the main thread's CPU, plus all of libuv's
+    // worker threads (where the file writes run; nothing else uses them while sessions stream).
+    const streams = await Promise.all(Array.from({ length: STREAMING_SESSIONS }, () => stream()));
+    await waitFor(() => streams.every((s) => recordingSize(spool, s.id) > 256 * 1024), { timeoutMs: 30_000, what: 'the sessions to stream' });
+    const inspector = await Inspector.connect(inspectPort);
+    await inspector.call('Profiler.enable');
+    await inspector.call('Profiler.setSamplingInterval', { interval: 500 });
+    const bytesBefore = streams.reduce((sum, s) => sum + recordingSize(spool, s.id), 0);
+    const before = threadCpuSeconds(pid);
+    await inspector.call('Profiler.start');
+    await new Promise((resolve) => setTimeout(resolve, CPU_WINDOW_MS));
+    type ProfileNode = { id: number; callFrame: { url: string; functionName: string }; children?: number[] };
+    const { profile } = await inspector.call<{ profile: { nodes: ProfileNode[]; samples: number[] } }>('Profiler.stop');
+    const after = threadCpuSeconds(pid);
+    const bytesAfter = streams.reduce((sum, s) => sum + recordingSize(spool, s.id), 0);
+    inspector.close();
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const underRecording = (id: number): boolean => {
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) if (byId.get(at)?.callFrame.url.endsWith('recording-writer.ts') === true) return true;
+      return false;
+    };
+    const idle = new Set(['(idle)', '(program)']);
+    const busy = profile.samples.filter((id) => !idle.has(byId.get(id)?.callFrame.functionName ?? ''));
+    const recordingShare = busy.length === 0 ? 0 : busy.filter(underRecording).length / busy.length;
+    const delta = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    const total = [...after.keys()].reduce((sum, name) => sum + delta(name), 0);
+    const main = delta('main');
+    const workers = delta('libuv-worker');
+    const recordingCpu = main * recordingShare + workers;
+    const cpuRatio = total > recordingCpu ? total / (total - recordingCpu) : null;
+    for (const s of streams) s.tunnel.ws.terminate();
+
+    // (b) A full disk under a streaming session: from the write that found the disk full to the
+    // error on the vendor's tunnel (an upper bound: the portal's failing write comes after it).
+    const failEnds: number[] = [];
+    let note = '';
+    if (!mounted) note = 'not root: no private tmpfs to fill, record_fail_end_ms not measured';
+    for (let i = 0; mounted && i < FILL_TRIALS; i++) {
+      const { tunnel, id } = await stream();
+      await waitFor(() => recordingSize(spool, id) > 64 * 1024, { timeoutMs: 30_000, what: 'the session to stream' });
+      const filler = path.join(spool, `filler-${i}`);
+      const error = tunnel.errorMessage(30_000);
+      const fullAt = fillUp(filler);
+      const message = await error;
+      failEnds.push(Date.now() - fullAt);
+      if (message !== 'Recording failed; the session was ended.') note = `trial ${i}: the tunnel said "${message}"`;
+      unlinkSync(filler);
+      // The ended session's files leave the spool (finaliser) before the next trial needs room.
+      await waitFor(() => !readdirSync(spool).some((f) => f.startsWith(id)), { timeoutMs: 30_000, what: 'the failed session to be finalised' }).catch(() => undefined);
+    }
+    failEnds.sort((a, b) => a - b);
+    const rows = [
+      [`portal CPU while ${STREAMING_SESSIONS} SSH sessions stream (${CPU_WINDOW_MS / 1000} s)`, `${round(total, 2)} s`],
+      ['  main thread / libuv workers', `${round(main, 2)} s / ${round(workers, 2)} s`],
+      ['  JavaScript samples under recording-writer.ts', `${round(100 * recordingShare, 1)} % of busy samples`],
+      ['  recorded meanwhile', `${round((bytesAfter - bytesBefore) / 1e6, 1)} MB`],
+      ['  CPU with recording ÷ without', cpuRatio === null ? '–' : String(round(cpuRatio, 3))],
+      [`full spool disk → session ended, ms (${failEnds.length} sessions)`, failEnds.length === 0 ? '–' : `p50 ${percentile(failEnds, 50)} / max ${failEnds.at(-1) ?? ''}`],
+    ];
+    return { rows, failEndMs: failEnds.length === 0 ? null : (failEnds.at(-1) ?? null), cpuRatio, note };
+  } finally {
+    for (const t of open) t.ws.terminate();
+    child.kill('SIGKILL');
+    if (mounted) execFileSync('umount', ['-l', spool]);
+  }
+}
+
 try {
-  const failover = await sentinelFailover();
-  const kill = await instanceKill();
-  console.log(`\nbench/ha: Sentinel failover (master SIGKILLed; master + 2 replicas + 3 sentinels, down-after ${topology.downAfterMs} ms), ${READERS + DECIDERS + 2} concurrent API loops\n`);
-  printGrid(['sentinel failover', 'value'], failover.rows);
-  console.log('\nportal instance SIGKILLed behind HAProxy (2 instances)\n');
-  printGrid(['instance kill', 'value'], kill.rows);
-  console.log('\n(record_fail_end_ms and relay_recording_cpu_ratio belong to the portal recording what it relays: not measured here)');
+  const failover = runs('failover') ? await sentinelFailover() : undefined;
+  const kill = runs('kill') ? await instanceKill() : undefined;
+  const relay = runs('relay') ? await relayRecording() : undefined;
+  if (failover !== undefined) {
+    console.log(`\nbench/ha: Sentinel failover (master SIGKILLed; master + 2 replicas + 3 sentinels, down-after ${topology.downAfterMs} ms), ${READERS + DECIDERS + 2} concurrent API loops\n`);
+    printGrid(['sentinel failover', 'value'], failover.rows);
+  }
+  if (kill !== undefined) {
+    console.log('\nportal instance SIGKILLed behind HAProxy (2 instances)\n');
+    printGrid(['instance kill', 'value'], kill.rows);
+  }
+  if (relay !== undefined) {
+    console.log('\nthe portal recording what it relays (one instance, its spool on a 16 MB tmpfs)\n');
+    printGrid(['relay recording', 'value'], relay.rows);
+    console.log(
+      '\nCPU "without" = all the portal\'s CPU minus the recording\'s: the main thread\'s share of JavaScript samples under' +
+        '\nsessions/recording-writer.ts, plus libuv\'s worker threads (the file writes). The fill time is from the start of the' +
+        '\nwrite that found the disk full to the `error` on the tunnel; the JSON has the slowest of the sessions.',
+    );
+    if (relay.note !== '') console.log(relay.note);
+  }
   console.log(
     JSON.stringify({
-      failover_visible_ms: round(failover.visibleMs, 0),
-      acknowledged_lost: failover.lost,
-      tickets_revived: failover.revived,
-      instance_kill_sessions_finalised: round(kill.fraction, 2),
-      record_fail_end_ms: null,
-      relay_recording_cpu_ratio: null,
+      failover_visible_ms: failover === undefined ? null : round(failover.visibleMs, 0),
+      acknowledged_lost: failover?.lost ?? null,
+      tickets_revived: failover?.revived ?? null,
+      instance_kill_sessions_finalised: kill === undefined ? null : round(kill.fraction, 2),
+      record_fail_end_ms: relay?.failEndMs ?? null,
+      relay_recording_cpu_ratio: relay?.cpuRatio === undefined || relay.cpuRatio === null ? null : round(relay.cpuRatio, 3),
     }),
   );
 } finally {

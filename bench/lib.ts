@@ -1,5 +1,6 @@
 // Shared benchmark plumbing: closed-loop load with N concurrent clients, latency percentiles,
 // and the table every bench prints.
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface LoadResult {
   name: string;
@@ -221,4 +222,64 @@ export async function startBenchServices(name: string): Promise<{
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The Chrome DevTools protocol of a bench's portal process (`--inspect=127.0.0.1:PORT`, loopback, bench only). */
+export class Inspector {
+  private nextId = 0;
+  private readonly ws: import('ws').WebSocket;
+
+  private constructor(ws: import('ws').WebSocket) {
+    this.ws = ws;
+  }
+
+  static async connect(port: number): Promise<Inspector> {
+    const { default: WebSocket } = await import('ws');
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+    const url = targets[0]?.webSocketDebuggerUrl;
+    if (url === undefined) throw new Error('the portal has no inspector target');
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return new Inspector(ws);
+  }
+
+  /** One method call; resolves with its `result`. */
+  call<T = unknown>(method: string, params: object = {}): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const id = ++this.nextId;
+      const onMessage = (data: Buffer): void => {
+        const reply = JSON.parse(data.toString('utf8')) as { id?: number; result?: T; error?: { message: string } };
+        if (reply.id !== id) return;
+        this.ws.off('message', onMessage);
+        if (reply.error !== undefined) reject(new Error(`${method}: ${reply.error.message}`));
+        else resolve(reply.result as T);
+      };
+      this.ws.on('message', onMessage);
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** CPU seconds (user + system) of each thread of a process, by thread name (/proc/PID/task/*). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const ticks = 100; // USER_HZ on Linux
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // The name is in parentheses and may hold spaces: split after the last ')'.
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticks;
+      const key = tid === String(pid) ? 'main' : name;
+      byName.set(key, (byName.get(key) ?? 0) + seconds);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
 }

@@ -15,6 +15,9 @@ import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, grantNow, readRequest, seedDemoPlant, sessionEnd, sessionTicket } from './support/workflow.ts';
 import { openSession, openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
+import { FakeSlack } from '../dev/fakes/slack.ts';
+import { SLACK_INTERACTIONS_PATH } from '../server/chat/slack.ts';
+import { enterLinkCode, linkCodeIn, SLACK, slackCardIn, slackUser, startChatPortal } from './support/chat.ts';
 
 /** The portal's Redis command timeout (the default): a call with no master answers 503 by then. */
 const COMMAND_TIMEOUT_MS = 3_000;
@@ -293,5 +296,63 @@ describe('Redis Sentinel failover', () => {
     });
     expect((await readRequest(vera, id)).state).toBe('revoked');
     await restore(master, newMaster);
+  }, 120_000);
+
+  test('a Slack Approve clicked while the master is killed: the approval Slack was told about survives the failover; one it was not told about can be clicked again', async () => {
+    const slack = await FakeSlack.start(SLACK);
+    const MONA = slackUser('mona');
+    slack.addUser(MONA);
+    const sentinelEnv = {
+      AIRLOCK_REDIS_URL: undefined,
+      AIRLOCK_REDIS_SENTINELS: topology.sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+      AIRLOCK_REDIS_MASTER_NAME: topology.masterName,
+      AIRLOCK_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+      AIRLOCK_REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
+    };
+    const chat = await startChatPortal(
+      {
+        slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+        sites: { 'site-a': { slack: { channel: 'CSENTINEL', directMessages: false } } },
+      },
+      0,
+      sentinelEnv,
+    );
+    try {
+      const url = `${chat.portal.publicUrl}${SLACK_INTERACTIONS_PATH}`;
+      const [cv, cm] = await Promise.all([loginAs(chat.portal.publicUrl, 'vera'), loginAs(chat.portal.publicUrl, 'mona')]);
+      const reply = async (card: Awaited<ReturnType<typeof slackCardIn>>): Promise<string> => {
+        const seen = slack.ephemeralCount(MONA.id);
+        const res = await slack.click(url, card, 'approve', MONA);
+        expect(res.status).toBe(200); // Slack is always answered at once; the outcome comes as a reply
+        return slack.ephemeralAfter(MONA.id, seen, RECOVERY_BUDGET_MS);
+      };
+      // mona links her Slack account on a first card, before anything goes wrong.
+      const first = await createRequest(cv, { machineId: 'cnc-07' });
+      await enterLinkCode(cm, linkCodeIn(await reply(await slackCardIn(slack, 'CSENTINEL', first))));
+      const ids = await Promise.all(Array.from({ length: 3 }, () => createRequest(cv, { machineId: 'cnc-07' })));
+      const cards = await Promise.all(ids.map((id) => slackCardIn(slack, 'CSENTINEL', id)));
+
+      const oldMaster = await sentinelMaster(topology);
+      await supervisor.signalRedisNode(oldMaster, 'SIGKILL');
+      // Clicked while there is no master: each reply says approved, or that nothing was done.
+      const replies = await Promise.all(cards.map((card) => reply(card)));
+      const newMaster = await waitForTopology(topology, { timeoutMs: RECOVERY_BUDGET_MS, notOn: oldMaster, replicas: 1 });
+      for (const [i, text] of replies.entries()) {
+        const id = ids[i] ?? '';
+        if (text.includes('You approved')) {
+          expect((await readRequest(cm, id)).state).toBe('approved');
+        } else {
+          // Not acknowledged: nothing half-done; the same button works once Redis is back.
+          expect(text).not.toMatch(/approved/i);
+          await waitFor(async () => (await reply(cards[i]!)).includes('You approved'), { timeoutMs: RECOVERY_BUDGET_MS, what: 'the click to work after the failover' });
+          expect((await readRequest(cm, id)).state).toBe('approved');
+        }
+      }
+      expect((await (await loginAs(chat.portal.publicUrl, 'aude')).get('/api/audit/verify')).json()).toMatchObject({ ok: true, firstBroken: null });
+      await restore(oldMaster, newMaster);
+    } finally {
+      await chat.close();
+      await slack.close();
+    }
   }, 120_000);
 });

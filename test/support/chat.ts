@@ -24,13 +24,17 @@ export interface ChatPortal {
 }
 
 /** Starts a portal whose chat file is `chat` (allowInsecureLoopbackUrls added: the fakes are http). */
-export async function startChatPortal(chat: Record<string, unknown>, db: number, env: Record<string, string> = {}): Promise<ChatPortal> {
+export async function startChatPortal(chat: Record<string, unknown>, db: number, env: Record<string, string | undefined> = {}): Promise<ChatPortal> {
   const url = new URL(sharedRedisUrl());
   url.pathname = `/${db}`;
-  const client = createClient({ url: url.toString() });
-  await client.connect();
-  await client.flushDb();
-  client.destroy();
+  // A portal on a Redis of its own (AIRLOCK_REDIS_URL unset for Sentinel) keeps that store's data.
+  const ownStore = 'AIRLOCK_REDIS_URL' in env && env['AIRLOCK_REDIS_URL'] === undefined;
+  if (!ownStore) {
+    const client = createClient({ url: url.toString() });
+    await client.connect();
+    await client.flushDb();
+    client.destroy();
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'airlock-chat-'));
   const file = path.join(dir, 'chat.yaml');
   writeFileSync(file, toYaml({ allowInsecureLoopbackUrls: true, ...chat }));
