@@ -305,3 +305,9 @@ test('the retention purge leaves what the store still locks (and says so), and d
   expect(await objectKeys(PREFIX)).toEqual([]);
   expect((await aude.get('/api/audit?action=recording.purged&limit=100')).json<{ events: unknown[] }>().events).toHaveLength(all.length);
 }, 60_000);
+
+test('no log line holds the store credentials', () => {
+  // The store-down and corrupted-upload runs above logged their failures.
+  expect(portal.logLines.some((l) => l.includes('could not put the recording into the store'))).toBe(true);
+  expect(portal.logLines.filter((l) => l.includes(s3.env()['AIRLOCK_S3_SECRET_ACCESS_KEY'] ?? 'unset'))).toEqual([]);
+});
