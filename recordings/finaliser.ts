@@ -295,7 +295,7 @@ export class Finaliser {
 
     // 5. Store (a no-op for the filesystem store: the files are in place).
     lock.assertHeld();
-    const legalHold = await this.retention.held(manifest.requestId, manifest.machine.id);
+    const legalHold = this.store.legalHolds && (await this.retention.held(manifest.requestId, manifest.machine.id));
     await this.putInStore(context, intent, relDir, dir, manifest, legalHold);
 
     // 6. Index, then the audit event (once), then the context goes: the job is done.
@@ -319,8 +319,6 @@ export class Finaliser {
       },
       await this.searchableText(dir, manifest.files),
     );
-    // A hold placed while this was uploading found no index entry to apply to: apply it here.
-    if (!legalHold && (await this.retention.held(manifest.requestId, manifest.machine.id))) await this.store.setLegalHold(relDir, true);
     if (audited === undefined) {
       lock.assertHeld();
       await this.saveContext({ ...context, end: { ...intent, auditAt: new Date().toISOString() } });
@@ -343,6 +341,9 @@ export class Finaliser {
         site: manifest.siteId,
       });
     }
+    // A hold placed while this was uploading found no index entry to apply to: apply it here
+    // (after the audit event, so the index entry is not left without one any longer than before).
+    if (this.store.legalHolds && !legalHold && (await this.retention.held(manifest.requestId, manifest.machine.id))) await this.store.setLegalHold(relDir, true);
     await rm(spooled.file('context'), { force: true });
     // The context is gone, so a staged copy left by a crash here is cleared by the sweep (clearStray).
     await this.store.release(relDir, dir);

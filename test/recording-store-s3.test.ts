@@ -197,15 +197,18 @@ describe('a finalised session in S3', () => {
     expect(report.status).toBe(0);
   });
 
-  test('a legal hold is set on every object in the store, and cleared when released', async () => {
+  test('a legal hold is set on every object in the store (and on uploads while it stands), and cleared when released', async () => {
     expect((await aude.request('PUT', `/api/holds/request/${grant}`, { body: { reason: 'incident 2026-201' } })).status).toBe(200);
     const holdCalls = (status: string) => s3.requests.filter((r) => r.query.has('legal-hold') && r.path.includes(s.dir) && r.body.toString('utf8').includes(`<Status>${status}</Status>`));
     expect(holdCalls('ON').map((r) => path.basename(r.path)).sort()).toEqual(['events.jsonl', 'manifest.json', 'manifest.sig', 'recording.guac']);
     expect(s3.locks.get(`/${s3.bucket}/${objectKey(s, 'recording.guac')}`)?.legalHold).toBe(true);
+    // A session finalised while the hold stands is uploaded under it.
+    const during = await finalised(await runSession());
+    expect(uploadsOf(during).map((u) => u.headers['x-amz-object-lock-legal-hold'])).toEqual(['ON', 'ON', 'ON', 'ON']);
     expect((await aude.request('DELETE', `/api/holds/request/${grant}`)).status).toBe(204);
     expect(holdCalls('OFF')).toHaveLength(4);
     expect(s3.locks.get(`/${s3.bucket}/${objectKey(s, 'recording.guac')}`)?.legalHold).toBe(false);
-  });
+  }, 60_000);
 });
 
 test('an object changed in the bucket after upload fails verification, saying which file (API and CLI)', async () => {
