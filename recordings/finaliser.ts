@@ -8,6 +8,9 @@
 // spool), then moves, hashes, signs, indexes and audits; the context is deleted last. Whoever
 // runs next (a retry, the orphan sweep, another instance) finds the intent and finishes the
 // same recording with the same end; a file already moved is taken from the store.
+// The store (store.ts) decides where the files are gathered: in place for the filesystem store,
+// in a staging folder in the spool for S3, uploaded after signing and kept until the store holds
+// them intact (a failed upload fails the attempt, audited once; the retry resumes it).
 import { copyFile, mkdir, readFile, readdir, readlink, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -23,6 +26,8 @@ import type { RequestService } from '../server/requests/service.ts';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { parseManifest, sha256File, type Manifest } from './manifest.ts';
 import { contextSessionId, MANIFEST_FILE, SIGNATURE_FILE, spoolEntry, SpoolFiles, storeDir, STORE_FILE_NAMES } from './layout.ts';
+import type { RecordingStore } from './store.ts';
+import type { RetentionPolicy } from './retention.ts';
 import { verifySignature, type ManifestSigner } from './signing.ts';
 import type { RecordingCatalog } from './catalog.ts';
 import { findFinalised } from './binding.ts';
@@ -35,6 +40,8 @@ const intentSchema = z.object({
   endReason: z.string(),
   /** Set just before the audit event is appended: only then can a resumed attempt find one. */
   auditAt: z.string().optional(),
+  /** The first failed upload to the store (audited once; the spool copy stays until a retry succeeds). */
+  storeFailedAt: z.string().optional(),
 });
 
 /** Written by the broker into the spool when a session starts: enough to finalise an orphan. */
@@ -134,7 +141,8 @@ export class Finaliser {
   /** Sessions started by this process (writeContext) and not finalised yet: never orphans to its sweep. */
   private readonly owned = new Set<string>();
   private readonly spool: string;
-  private readonly store: string;
+  private readonly store: RecordingStore;
+  private readonly retention: RetentionPolicy;
   private readonly log: Logger;
   private readonly redis: RedisClient;
   private readonly audit: AuditLog;
@@ -145,7 +153,8 @@ export class Finaliser {
 
   constructor(deps: {
     spool: string;
-    store: string;
+    store: RecordingStore;
+    retention: RetentionPolicy;
     log: Logger;
     redis: RedisClient;
     audit: AuditLog;
@@ -156,6 +165,7 @@ export class Finaliser {
   }) {
     this.spool = deps.spool;
     this.store = deps.store;
+    this.retention = deps.retention;
     this.log = deps.log.child({ module: 'finaliser' });
     this.redis = deps.redis;
     this.audit = deps.audit;
@@ -231,7 +241,7 @@ export class Finaliser {
     if (context.end === undefined) await this.saveContext({ ...context, end: intent });
 
     const relDir = storeDir(context.machine.siteId, new Date(context.startedAt), sessionId);
-    const dir = path.join(this.store, relDir);
+    const dir = this.store.stagingDir(relDir, sessionId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
 
     // 2. Move (a file not in the spool any more was moved by an earlier attempt, or never existed).
@@ -283,7 +293,12 @@ export class Finaliser {
     }
     const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
 
-    // 5. Index, then the audit event (once), then the context goes: the job is done.
+    // 5. Store (a no-op for the filesystem store: the files are in place).
+    lock.assertHeld();
+    const legalHold = this.store.legalHolds && (await this.retention.held(manifest.requestId, manifest.machine.id));
+    await this.putInStore(context, intent, relDir, dir, manifest, legalHold);
+
+    // 6. Index, then the audit event (once), then the context goes: the job is done.
     lock.assertHeld();
     await this.catalog.add(
       {
@@ -321,11 +336,17 @@ export class Finaliser {
           // What binds the recording to its place: verification compares them with the folder.
           startedAt: manifest.startedAt,
           manifestSha256,
+          ...(intent.storeFailedAt === undefined ? {} : { storedAfterRetry: true }),
         },
         site: manifest.siteId,
       });
     }
+    // A hold placed while this was uploading found no index entry to apply to: apply it here
+    // (after the audit event, so the index entry is not left without one any longer than before).
+    if (this.store.legalHolds && !legalHold && (await this.retention.held(manifest.requestId, manifest.machine.id))) await this.store.setLegalHold(relDir, true);
     await rm(spooled.file('context'), { force: true });
+    // The context is gone, so a staged copy left by a crash here is cleared by the sweep (clearStray).
+    await this.store.release(relDir, dir);
     await this.events
       .publish({
         type: 'recording.ready',
@@ -340,6 +361,34 @@ export class Finaliser {
       })
       .catch((err: unknown) => this.log.warn({ sessionId, err: { message: errorMessage(err) } }, 'could not announce the finalised recording'));
     return manifest;
+  }
+
+  /**
+   * Puts the signed recording into the store. Fails closed: a failed upload throws (the staged
+   * copy stays, the lifecycle's retry or the sweep resumes); the first failure is audited.
+   */
+  private async putInStore(context: SessionContext, intent: z.infer<typeof intentSchema>, relDir: string, dir: string, manifest: Manifest, legalHold: boolean): Promise<void> {
+    const files = [...manifest.files.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })), { name: MANIFEST_FILE }, { name: SIGNATURE_FILE }];
+    try {
+      await this.store.put(relDir, dir, files, { retainUntil: await this.retention.retainUntil(manifest.siteId, new Date(manifest.endedAt)), legalHold });
+    } catch (err) {
+      this.log.error({ sessionId: context.sessionId, store: this.store.kind, err: { message: errorMessage(err) } }, 'could not put the recording into the store; the spool copy stays and the finalise will be retried');
+      if (intent.storeFailedAt === undefined) {
+        await this.saveContext({ ...context, end: { ...intent, storeFailedAt: new Date().toISOString() } });
+        const code = (err as { code?: unknown }).code;
+        await this.audit.append({
+          actor: null,
+          action: 'recording.store_failed',
+          target: { type: 'session', id: context.sessionId },
+          outcome: 'ok',
+          reason: 'the recording store did not take the recording; it stays in the spool and is retried',
+          // The error's class only: its message may name the endpoint or bucket.
+          details: { requestId: context.requestId, store: this.store.kind, error: typeof code === 'string' ? code : err instanceof Error ? err.name : 'unknown' },
+          site: context.machine.siteId,
+        });
+      }
+      throw err;
+    }
   }
 
   private async buildManifest(context: SessionContext, intent: z.infer<typeof intentSchema>, files: Manifest['files'], incomplete: string[]): Promise<Manifest> {
@@ -375,7 +424,7 @@ export class Finaliser {
     const found = await findFinalised(this.audit, context.sessionId, { from: new Date(at - MAX_AT_DRIFT_MS), to: new Date(at + MAX_AT_DRIFT_MS + AUDIT_APPEND_SLACK_MS) });
     if (found === null) return undefined;
     if (found === 'unknown') throw new Error(`cannot tell whether ${context.sessionId} was audited already (the audit log is too long to search)`);
-    const dir = path.join(this.store, storeDir(context.machine.siteId, new Date(context.startedAt), context.sessionId));
+    const dir = this.store.stagingDir(storeDir(context.machine.siteId, new Date(context.startedAt), context.sessionId), context.sessionId);
     const bytes = await readFile(path.join(dir, MANIFEST_FILE)).catch(() => undefined);
     const signature = await readFile(path.join(dir, SIGNATURE_FILE), 'utf8').catch(() => '');
     const onDisk = bytes === undefined ? undefined : createHash('sha256').update(bytes).digest('hex');
@@ -442,6 +491,12 @@ export class Finaliser {
     if (entry === undefined || contexts.has(entry.sessionId) || this.owned.has(entry.sessionId) || entry.kind === 'context') return;
     const file = path.join(this.spool, name);
     const info = await stat(file).catch(() => undefined);
+    if (entry.kind === 'staged' && info?.isDirectory() === true) {
+      // A staged copy whose context is gone: its finalise stored it and finished (the context goes only after).
+      await rm(file, { recursive: true, force: true });
+      this.log.info({ sessionId: entry.sessionId }, 'removed the staged copy of a recording that is in the store');
+      return;
+    }
     if (info === undefined || !info.isFile() || info.size > 0 || Date.now() - info.mtimeMs < STRAY_GRACE_MS) return;
     if (await heldOpen(new Set([file]))) return;
     await rm(file, { force: true });

@@ -24,7 +24,8 @@ export const SIGNATURE_FILE = 'manifest.sig';
  * guacd shares the spool), `.events.jsonl` the portal's input log, `.session.json` the context
  * the finaliser needs if the instance dies (and, once the session ended, the finaliser's
  * intent), `.session.json.new` a context being rewritten (renamed over the context, so a crash
- * never leaves half of one).
+ * never leaves half of one), `.staged/` the folder a store that is not this disk (S3) gathers a
+ * finalised session's files and signed manifest in until it holds them intact.
  */
 const SPOOL_SUFFIX: Record<SpoolKind, string> = {
   recording: '',
@@ -33,8 +34,9 @@ const SPOOL_SUFFIX: Record<SpoolKind, string> = {
   events: '.events.jsonl',
   context: '.session.json',
   contextDraft: '.session.json.new',
+  staged: '.staged',
 };
-export type SpoolKind = FileKind | 'context' | 'contextDraft';
+export type SpoolKind = FileKind | 'context' | 'contextDraft' | 'staged';
 const CONTEXT_NAME = /^([0-9a-f-]{36})\.session\.json$/;
 const SESSION_PREFIX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(.*)$/;
 

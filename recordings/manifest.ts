@@ -2,13 +2,13 @@
 // SHA-256 of every file. Signed as written (manifest.json + manifest.sig); verification needs
 // only the folder and the public key, so it works offline on an evidence bundle too.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
 import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
+import { localFolder, type StoredFolder } from './folder.ts';
+
+export { sha256File } from './folder.ts';
 
 export const fileKindSchema = z.enum(FILE_KINDS);
 
@@ -36,16 +36,6 @@ export const manifestSchema = z.object({
   signer: z.object({ algorithm: z.literal('Ed25519'), keyId: z.string() }),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
-
-export async function sha256File(file: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
 
 export interface FileCheck {
   name: string;
@@ -88,18 +78,19 @@ export interface FolderInspection {
   manifestSha256: string | undefined;
 }
 
-/** Hashes the files of one recording folder against its manifest and checks the signature. */
-export async function inspectFolder(dir: string, publicKeyPem: string): Promise<FolderInspection> {
+/** Hashes the files of one recording folder (a local directory, or a folder of a store) against its manifest and checks the signature. */
+export async function inspectFolder(where: string | StoredFolder, publicKeyPem: string): Promise<FolderInspection> {
+  const folder = typeof where === 'string' ? localFolder(where) : where;
   const verification: FolderInspection['verification'] = { signature: 'missing', manifest: 'missing', files: [], unexpected: [], incomplete: [] };
   let bytes: Buffer;
   try {
-    bytes = await readFile(path.join(dir, MANIFEST_FILE));
+    bytes = await folder.read(MANIFEST_FILE);
   } catch {
     return { verification, manifest: undefined, manifestSha256: undefined };
   }
   const manifestSha256 = createHash('sha256').update(bytes).digest('hex');
   try {
-    const signature = (await readFile(path.join(dir, SIGNATURE_FILE), 'utf8')).trim();
+    const signature = (await folder.read(SIGNATURE_FILE)).toString('utf8').trim();
     verification.signature = verifySignature(bytes, signature, publicKeyPem) ? 'valid' : 'invalid';
   } catch {
     verification.signature = 'missing';
@@ -113,7 +104,7 @@ export async function inspectFolder(dir: string, publicKeyPem: string): Promise<
   verification.incomplete = parsed.incomplete;
   for (const f of parsed.files) {
     try {
-      const actual = await sha256File(path.join(dir, f.name));
+      const actual = await folder.sha256(f.name);
       const ok = actual.sha256 === f.sha256 && actual.bytes === f.bytes;
       verification.files.push({ name: f.name, ok, problem: ok ? null : 'hash_mismatch' });
     } catch {
@@ -121,7 +112,7 @@ export async function inspectFolder(dir: string, publicKeyPem: string): Promise<
     }
   }
   const listed = new Set([MANIFEST_FILE, SIGNATURE_FILE, ...parsed.files.map((f) => f.name)]);
-  verification.unexpected = (await readdir(dir)).filter((n) => !listed.has(n));
+  verification.unexpected = (await folder.names()).filter((n) => !listed.has(n));
   return { verification, manifest: parsed, manifestSha256 };
 }
 

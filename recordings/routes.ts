@@ -1,11 +1,14 @@
 // Recordings API (docs/api.md, "Recordings"): search, details with verification, authorised
 // streaming with HTTP Range, the timeline, evidence bundles, the public key, and legal holds.
-import { Router, type Request, type RequestHandler } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { route } from '../server/http/validate.ts';
 import { AppError, badRequest, notFound } from '../server/errors.ts';
 import { presentRecording, presentRecordingDetails, type RecordingPage } from './presenter.ts';
 import type { RecordingService } from './service.ts';
+import type { RecordingSummary } from './catalog.ts';
+import { NotInStoreError, RangeNotSatisfiableError } from './store.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const searchSchema = z.strictObject({
@@ -33,6 +36,29 @@ const holdBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is 
 function startsPlayback(req: Request): boolean {
   const range = req.get('range');
   return range === undefined || /^bytes=0-/.test(range);
+}
+
+/** One byte range, as players and browsers ask; anything else (several ranges, junk) gets the whole file, as RFC 9110 allows. */
+const SINGLE_RANGE = /^bytes=(\d+-\d*|-\d+)$/;
+
+/** Serves a file from an object store: its Range goes to the store, its answer (206 and Content-Range) back. */
+async function streamFromStore(service: RecordingService, summary: RecordingSummary, name: string, req: Request, res: Response, headers: Record<string, string>): Promise<void> {
+  const asked = req.get('range')?.trim();
+  const range = asked !== undefined && SINGLE_RANGE.test(asked) ? asked : undefined;
+  let read;
+  try {
+    read = await service.readFile(summary, name, range);
+  } catch (err) {
+    if (err instanceof RangeNotSatisfiableError) throw new AppError(416, 'range_not_satisfiable', 'The requested range is outside the file.');
+    if (err instanceof NotInStoreError) throw new AppError(410, 'recording_missing', 'This recording is missing from the store, so it fails verification. Tell your Airlock administrator.', { report: true });
+    throw err;
+  }
+  res.status(read.status);
+  res.set({ ...headers, 'Accept-Ranges': 'bytes', 'Content-Length': String(read.bytes), ...(read.contentRange === undefined ? {} : { 'Content-Range': read.contentRange }) });
+  await pipeline(read.stream, res).catch((err: unknown) => {
+    // The browser went away mid-file (a seek, a closed tab): nothing to answer.
+    if (!res.writableEnded) res.destroy(err instanceof Error ? err : undefined);
+  });
 }
 
 /** `fresh` re-validates the user with the IdP (identity freshness) before legal-hold changes. */
@@ -80,7 +106,8 @@ export function recordingRoutes(service: RecordingService, fresh: RequestHandler
     route({ params: sessionParam }, async ({ user, params }) => ({ timeline: await service.timeline(await service.summary(user, params.id)) })),
   );
 
-  // Streaming: express's sendFile answers Range requests (206) and conditional GETs itself.
+  // Streaming: express's sendFile answers Range requests (206) and conditional GETs itself from a
+  // local store; an object store gets the Range passed on and answers it.
   router.get(
     '/api/recordings/:id/files/:kind',
     route({ params: fileParam }, async ({ user, params, req, res }) => {
@@ -91,8 +118,14 @@ export function recordingRoutes(service: RecordingService, fresh: RequestHandler
         await service.recordAccess(user, summary, req.query['download'] === undefined ? 'recording.played' : 'recording.downloaded', { file: params.kind });
       }
       if (req.query['download'] !== undefined) res.attachment(`${summary.sessionId}-${name}`);
+      const headers = { 'Cache-Control': 'private, no-store', 'Content-Type': 'text/plain; charset=utf-8' };
+      const root = service.localDirOf(summary);
+      if (root === undefined) {
+        await streamFromStore(service, summary, name, req, res, headers);
+        return undefined;
+      }
       await new Promise<void>((resolve, reject) => {
-        res.sendFile(name, { root: service.dirOf(summary), dotfiles: 'deny', headers: { 'Cache-Control': 'private, no-store', 'Content-Type': 'text/plain; charset=utf-8' } }, (err) => {
+        res.sendFile(name, { root, dotfiles: 'deny', headers }, (err) => {
           if (err === undefined || res.headersSent) resolve();
           else if ((err as { status?: number }).status === 416) reject(new AppError(416, 'range_not_satisfiable', 'The requested range is outside the file.'));
           else reject(err);

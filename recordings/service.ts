@@ -1,25 +1,28 @@
 // What auditors and plant managers do with recordings: find them, read their manifest and
 // timeline, stream their files, verify them, bundle a request's evidence, place legal holds, and
-// purge by retention. Who may see what is policies.ts's to say (auditors and admins every site,
+// purge by retention, whichever store keeps them (store.ts). Who may see what is policies.ts's to say (auditors and admins every site,
 // plant managers their own sites, vendors none); this service asks it before every read.
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { create as createTar } from 'tar';
 import type { AirlockUser } from '../server/user.ts';
-import { AppError, conflict, notFound } from '../server/errors.ts';
+import { AppError, conflict, errorMessage, notFound } from '../server/errors.ts';
 import { assertMayHoldRecordings, assertMayReadRecordings, mayReadRecording, recordingSites } from '../server/policies.ts';
 import { MAX_AT_DRIFT_MS, parseExportLine, type AuditLog } from '../server/audit/store.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
-import type { InventoryStore } from '../server/inventory/store.ts';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.ts';
 import { inspectFolder, parseManifest, type FolderInspection, type Manifest, type RecordingVerification } from './manifest.ts';
 import { bindVerification, findFinalised, type FinalisedFact } from './binding.ts';
 import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
+import { NotInStoreError, type StoredRead } from './store.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
+import type { Logger } from 'pino';
+import type { RecordingStore } from './store.ts';
+import type { RetentionPolicy } from './retention.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
 
@@ -65,22 +68,22 @@ export class RecordingService {
   private readonly verified = new Map<string, { stamp: string; inspection: FolderInspection }>();
   /** `recording.finalised` events found (the log is append-only: found once, found for good). */
   private readonly finalised = new Map<string, FinalisedFact>();
-  private readonly store: string;
+  readonly store: RecordingStore;
   private readonly redis: RedisClient;
   private readonly catalog: RecordingCatalog;
   private readonly audit: AuditLog;
   private readonly signer: ManifestSigner;
-  private readonly inventory: InventoryStore;
-  private readonly defaultRetentionDays: number;
+  private readonly retention: RetentionPolicy;
+  private readonly log: Logger | undefined;
 
-  constructor(deps: { store: string; redis: RedisClient; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; inventory: InventoryStore; defaultRetentionDays: number }) {
+  constructor(deps: { store: RecordingStore; redis: RedisClient; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; retention: RetentionPolicy; log?: Logger }) {
     this.store = deps.store;
     this.redis = deps.redis;
     this.catalog = deps.catalog;
     this.audit = deps.audit;
     this.signer = deps.signer;
-    this.inventory = deps.inventory;
-    this.defaultRetentionDays = deps.defaultRetentionDays;
+    this.retention = deps.retention;
+    this.log = deps.log?.child({ module: 'recordings' });
   }
 
   publicKeyPem(): string {
@@ -99,17 +102,23 @@ export class RecordingService {
     return summary;
   }
 
-  dirOf(summary: RecordingSummary): string {
-    return path.join(this.store, summary.dir);
+  /** The recording's folder as a local directory, where the store is one (the routes serve it with sendFile). */
+  localDirOf(summary: RecordingSummary): string | undefined {
+    return this.store.localDir(summary.dir);
+  }
+
+  /** One file of a recording from the store, whole or the HTTP Range asked for. */
+  async readFile(summary: RecordingSummary, name: string, range: string | undefined): Promise<StoredRead> {
+    return this.store.read(summary.dir, name, range);
   }
 
   /** The recording's manifest; a recording whose folder is gone or damaged is an error that says so. */
   async manifest(summary: RecordingSummary): Promise<Manifest> {
     let bytes: Buffer;
     try {
-      bytes = await readFile(path.join(this.dirOf(summary), MANIFEST_FILE));
+      bytes = await this.store.folder(summary.dir).read(MANIFEST_FILE);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof NotInStoreError)) throw err;
       throw new AppError(410, 'recording_missing', 'This recording is missing from the store, so it fails verification. Tell your Airlock administrator.', { report: true });
     }
     const manifest = parseManifest(bytes);
@@ -120,19 +129,17 @@ export class RecordingService {
   /**
    * Verifies a recording: its folder against the manifest and signature, and the manifest
    * against its place, the index entry and the audit log (binding.ts). Files are re-hashed only
-   * when one of the folder changed since the last check: the stamp includes each file's ctime,
-   * which no one can set back (unlike mtime), so any write shows. The cross-checks run every
-   * time (cheap). The CLI always re-hashes everything.
+   * when one of the folder changed since the last check: the store's fingerprint (each file's
+   * ctime on a disk, which no one can set back unlike mtime; each object's ETag and time in S3)
+   * shows any write. The cross-checks run every time (cheap). The CLI always re-hashes everything.
    */
   async verify(summary: RecordingSummary): Promise<RecordingVerification> {
-    const dir = this.dirOf(summary);
-    const names = (await readdir(dir).catch(() => [] as string[])).sort();
-    const stamp = (await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => `${n}:${s.size}:${s.ctimeMs}`, () => n)))).join('|');
+    const stamp = await this.store.fingerprint(summary.dir);
     const cached = this.verified.get(summary.sessionId);
     let inspection: FolderInspection;
     if (cached !== undefined && cached.stamp === stamp) inspection = cached.inspection;
     else {
-      inspection = await inspectFolder(dir, this.publicKeyPem());
+      inspection = await inspectFolder(this.store.folder(summary.dir), this.publicKeyPem());
       if (this.verified.size >= VERIFY_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value ?? '');
       this.verified.set(summary.sessionId, { stamp, inspection });
     }
@@ -181,7 +188,10 @@ export class RecordingService {
     const entries: TimelineEntry[] = [];
     const eventsFile = summary.files.find((f) => f.kind === 'events');
     if (eventsFile !== undefined) {
-      const text = await readFile(path.join(this.dirOf(summary), eventsFile.name), 'utf8').catch(() => '');
+      const text = await this.store
+        .folder(summary.dir)
+        .read(eventsFile.name)
+        .then((b) => b.toString('utf8'), () => '');
       for (const line of typedLines(text)) if (line.text.trim() !== '') entries.push({ t: line.t, kind: 'command', label: line.text.slice(0, 200) });
       for (const raw of text.split('\n')) {
         if (!raw.includes('"clipboard"')) continue;
@@ -265,9 +275,7 @@ export class RecordingService {
     for (const [name, content] of staging) await writeFile(path.join(root, name), content);
     for (const r of found.recordings) {
       // A folder that is gone is left out; the bundle's audit events still list it, so it shows as missing.
-      await cp(this.dirOf(r), path.join(root, 'sessions', r.sessionId), { recursive: true }).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      });
+      await this.store.copyTo(r.dir, path.join(root, 'sessions', r.sessionId));
     }
     const archive = createTar({ gzip: true, cwd: work, portable: true }, [path.basename(root)]);
     archive.pipe(stream);
@@ -295,35 +303,61 @@ export class RecordingService {
     const hold: Hold = { kind, id, by: { id: user.id, name: user.name }, at: new Date().toISOString(), reason };
     await this.redis.hSet(keys.recordings.holds(kind), id, JSON.stringify({ by: hold.by, at: hold.at, reason }));
     await this.audit.append({ actor: hold.by, action: 'recording.hold_placed', target: { type: kind, id }, outcome: 'ok', reason, details: {}, site: null });
+    await this.applyHolds(kind, id);
     return hold;
+  }
+
+  /**
+   * The store's own legal hold (S3 Object Lock) follows the holds in Redis on every recording of
+   * the request or machine: on while any hold covers it. The Redis hold is what the purge obeys,
+   * so a store that cannot be told is an error to retry (placing or releasing again), not a gap.
+   */
+  private async applyHolds(kind: 'request' | 'machine', id: string): Promise<void> {
+    if (!this.store.legalHolds) return;
+    const found = await this.catalog.search({ filters: kind === 'request' ? { request: id } : { machine: id }, text: undefined, from: undefined, to: undefined, sites: undefined, limit: 10_000, offset: 0 });
+    try {
+      for (const r of found.recordings) await this.store.setLegalHold(r.dir, await this.retention.held(r.requestId, r.machine.id));
+    } catch (err) {
+      this.log?.error({ kind, id, err: { message: errorMessage(err) } }, 'could not set the legal hold in the recording store');
+      throw new AppError(503, 'store_unavailable', 'The hold is recorded, but the recording store could not be told. Try again in a moment.', { report: true });
+    }
   }
 
   async releaseHold(user: AirlockUser, kind: 'request' | 'machine', id: string): Promise<void> {
     assertMayHoldRecordings(user, 'release');
     if ((await this.redis.hDel(keys.recordings.holds(kind), id)) === 0) throw notFound('unknown_hold', 'No such hold.');
     await this.audit.append({ actor: { id: user.id, name: user.name }, action: 'recording.hold_released', target: { type: kind, id }, outcome: 'ok', reason: null, details: {}, site: null });
+    await this.applyHolds(kind, id);
   }
 
-  private async held(summary: RecordingSummary): Promise<boolean> {
-    const [byRequest, byMachine] = await Promise.all([
-      this.redis.hExists(keys.recordings.holds('request'), summary.requestId),
-      this.redis.hExists(keys.recordings.holds('machine'), summary.machine.id),
-    ]);
-    return byRequest === 1 || byMachine === 1;
-  }
-
-  /** Deletes recordings past their site's retention, except those on hold; audits each deletion. */
-  async purge(now: Date = new Date()): Promise<{ purged: number; held: number }> {
-    const sites = new Map((await this.inventory.sites()).map((s) => [s.id, s.retentionDays ?? this.defaultRetentionDays]));
-    const shortest = Math.min(this.defaultRetentionDays, ...sites.values());
+  /**
+   * Deletes recordings past their site's retention, except those on hold and those the store
+   * still locks (S3 Object Lock: a site's retention shortened after they were written, or a hold
+   * in the store); audits each deletion. `locked` counts what the store kept, and the log says until when.
+   */
+  async purge(now: Date = new Date()): Promise<{ purged: number; held: number; locked: number }> {
+    const defaultDays = this.retention.defaultDays;
+    const sites = await this.retention.daysBySite();
+    const shortest = Math.min(defaultDays, ...sites.values());
     let purged = 0;
     let held = 0;
+    let locked = 0;
     const candidates = await this.catalog.getMany(await this.catalog.endedBefore(new Date(now.getTime() - shortest * 86_400_000), 10_000));
     for (const summary of candidates) {
-      const days = sites.get(summary.siteId) ?? this.defaultRetentionDays;
+      const days = sites.get(summary.siteId) ?? defaultDays;
       if (Date.parse(summary.endedAt) > now.getTime() - days * 86_400_000) continue;
-      if (await this.held(summary)) {
+      if (await this.retention.held(summary.requestId, summary.machine.id)) {
         held++;
+        continue;
+      }
+      const storeLock = await this.store.lockOf(summary.dir, now);
+      if (storeLock !== undefined) {
+        // Not even tried: a compliance-mode lock refuses every delete until its date.
+        locked++;
+        this.log?.info(
+          { sessionId: summary.sessionId, lockedUntil: storeLock.until?.toISOString() ?? null, legalHold: storeLock.legalHold },
+          'retention: the recording is past its retention but the store still locks it; it is kept until the lock ends',
+        );
         continue;
       }
       // Audited first: a crash after it leaves a recording to purge again, never one gone
@@ -337,10 +371,11 @@ export class RecordingService {
         details: { requestId: summary.requestId, machine: summary.machine.id, endedAt: summary.endedAt, retentionDays: days },
         site: summary.siteId,
       });
-      await rm(this.dirOf(summary), { recursive: true, force: true });
+      await this.store.remove(summary.dir);
       await this.catalog.remove(summary.sessionId);
       purged++;
     }
-    return { purged, held };
+    if (locked > 0) this.log?.warn({ locked }, 'retention: recordings past their retention are kept because the store still locks them');
+    return { purged, held, locked };
   }
 }

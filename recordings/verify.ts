@@ -1,4 +1,5 @@
-// Offline verification, for the CLI and for evidence bundles: every recording folder against
+// Offline verification, for the CLI and for evidence bundles: every recording folder (of a store,
+// on disk or in S3, or of an unpacked bundle) against
 // its manifest and signature and against its place (binding.ts); with the index and the audit
 // log at hand (the CLI's --redis, a bundle's audit events), every recording they list must be
 // there too, so a deleted folder is reported, not silently left out of the count. Every audit
@@ -9,25 +10,12 @@ import path from 'node:path';
 import { extract } from 'tar';
 import { chainHash, parseExportLine } from '../server/audit/store.ts';
 import { inspectFolder, type FolderInspection, type RecordingVerification } from './manifest.ts';
-import { MANIFEST_FILE, STORE_DIR_DEPTH } from './layout.ts';
+import { FilesystemStore, recordingFolders, type RecordingStore } from './store.ts';
+import type { StoredFolder } from './folder.ts';
 import { bindVerification, finalisedFact, type FinalisedFact, type FolderPlace } from './binding.ts';
 import type { RecordingSummary } from './catalog.ts';
 
-/** Every folder below `root` that holds a manifest (or should: store layout site/y/m/d/session). */
-export async function recordingFolders(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string, depth: number): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    const names = entries.map((e) => e.name);
-    if (names.includes(MANIFEST_FILE) || (depth >= STORE_DIR_DEPTH && /^[0-9a-f-]{36}$/.test(path.basename(dir)))) {
-      out.push(dir);
-      return;
-    }
-    for (const e of entries) if (e.isDirectory()) await walk(path.join(dir, e.name), depth + 1);
-  }
-  await walk(root, 0);
-  return out.sort();
-}
+export { recordingFolders } from './store.ts';
 
 /** What the index and the audit log say exists: the CLI reads them from Redis, a bundle carries its audit events. */
 export interface RecordedSessions {
@@ -67,13 +55,16 @@ const NO_FOLDER: FolderInspection = { verification: { signature: 'missing', mani
  * folder (deleted, or moved out of the store).
  */
 export async function verifyFolders(root: string, publicKeyPem: string, placeOf: (dir: string) => FolderPlace, recorded?: RecordedSessions): Promise<RecordingVerification[]> {
+  return verifyListed((await recordingFolders(root)).map((dir) => ({ place: placeOf(dir), folder: dir })), publicKeyPem, recorded);
+}
+
+async function verifyListed(listed: Array<{ place: FolderPlace; folder: string | StoredFolder }>, publicKeyPem: string, recorded: RecordedSessions | undefined): Promise<RecordingVerification[]> {
   const results: RecordingVerification[] = [];
   const found = new Set<string>();
-  for (const dir of await recordingFolders(root)) {
-    const place = placeOf(dir);
+  for (const { place, folder } of listed) {
     found.add(place.sessionId);
     results.push(
-      bindVerification(await inspectFolder(dir, publicKeyPem), {
+      bindVerification(await inspectFolder(folder, publicKeyPem), {
         place,
         index: recorded?.summaries === undefined ? undefined : (recorded.summaries.get(place.sessionId) ?? null),
         audit: recorded === undefined ? undefined : (recorded.finalised.get(place.sessionId) ?? null),
@@ -96,9 +87,10 @@ export async function verifyFolders(root: string, publicKeyPem: string, placeOf:
   return results;
 }
 
-/** A store: each folder's place is its path below the root (site/yyyy/mm/dd/session). */
-export async function verifyStore(root: string, publicKeyPem: string, recorded?: RecordedSessions): Promise<RecordingVerification[]> {
-  return verifyFolders(root, publicKeyPem, (dir) => ({ sessionId: path.basename(dir), storeDir: path.relative(root, dir) }), recorded);
+/** A store (a directory: the filesystem store's root): each folder's place is its path below the root (site/yyyy/mm/dd/session). */
+export async function verifyStore(store: string | RecordingStore, publicKeyPem: string, recorded?: RecordedSessions): Promise<RecordingVerification[]> {
+  const s = typeof store === 'string' ? new FilesystemStore(store) : store;
+  return verifyListed((await s.folders()).map((rel) => ({ place: { sessionId: path.basename(rel), storeDir: rel }, folder: s.folder(rel) })), publicKeyPem, recorded);
 }
 
 export interface AuditLineCheck {

@@ -7,7 +7,10 @@
 //                                                   signature and place; with --redis also
 //                                                   against the index and the audit log's
 //                                                   recording.finalised events (so a deleted
-//                                                   folder is reported), and the audit chain
+//                                                   folder is reported), and the audit chain;
+//                                                   --store s3://BUCKET[/PREFIX] reads an S3
+//                                                   store (endpoint, region, credentials from
+//                                                   AIRLOCK_S3_* as the portal does)
 //   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
 //   npm run airlock -- vault rotate --keys-file FILE [--redis URL]  re-seal every credential
 //                                                   under the keyring's first (newest) key
@@ -18,6 +21,10 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describeRecording, recordedInAudit, verifyBundle, verifyStore, type RecordedSessions } from '../recordings/verify.ts';
+import type { RecordingStore } from '../recordings/store.ts';
+import { S3Store } from '../recordings/s3-store.ts';
+import { s3StoreConfig } from '../server/config.ts';
+import { tmpdir } from 'node:os';
 import { allSummaries, type RecordingSummary } from '../recordings/catalog.ts';
 import { Vault } from '../server/vault/vault.ts';
 import { parseKeyring } from '../server/keyring.ts';
@@ -34,7 +41,7 @@ const USAGE = `usage:
   airlock audit verify [--redis URL]
   airlock audit export [--redis URL]
   airlock audit verify-file FILE
-  airlock recordings verify --store DIR --public-key FILE [--redis URL]
+  airlock recordings verify --store DIR|s3://BUCKET[/PREFIX] --public-key FILE [--redis URL]
   airlock bundle verify FILE [--public-key FILE]
   airlock vault rotate --keys-file FILE [--redis URL]
   airlock doctor [--sentinels HOST:PORT,HOST:PORT… --master NAME]
@@ -186,8 +193,8 @@ async function recordingsCommand(area: 'recordings' | 'bundle', command: string 
     process.stdout.write(result.ok ? `${file}: OK\n` : `${file}: FAILED\n`);
     return result.ok ? EXIT_OK : EXIT_BROKEN;
   }
-  if (values.store === undefined || publicKey === undefined || rest.length > 0) throw new UsageError('recordings verify needs --store DIR and --public-key FILE');
-  const store = values.store;
+  if (values.store === undefined || publicKey === undefined || rest.length > 0) throw new UsageError('recordings verify needs --store DIR (or s3://BUCKET/PREFIX) and --public-key FILE');
+  const store = storeOf(values.store);
   if (values.redis === undefined) {
     const results = await verifyStore(store, publicKey);
     process.stdout.write('note: without --redis the store is not checked against the index and the audit log, so a deleted recording cannot show\n');
@@ -200,6 +207,15 @@ async function recordingsCommand(area: 'recordings' | 'bundle', command: string 
     const status = reportRecordings(await verifyStore(store, publicKey, recorded));
     return Math.max(status, report('audit log', await audit.verify()));
   });
+}
+
+/** A directory, or s3://BUCKET[/PREFIX] with the rest of the S3 settings from the environment. */
+function storeOf(where: string): string | RecordingStore {
+  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(where);
+  if (s3 === null) return where;
+  const config = s3StoreConfig({ ...process.env, AIRLOCK_S3_BUCKET: s3[1], AIRLOCK_S3_PREFIX: s3[2] ?? '' });
+  // Reading only: nothing is staged, so the spool is never used.
+  return new S3Store(config, tmpdir());
 }
 
 function reportRecordings(results: Awaited<ReturnType<typeof verifyStore>>): number {

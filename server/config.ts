@@ -150,6 +150,64 @@ const syslogFacility = z.string().transform((v, ctx) => {
 
 /** A whole number from the environment, within bounds, with its default. */
 const intVar = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+// The S3 store's settings (recordings/s3-store.ts); the CLI's `recordings verify` reads them too.
+const s3EnvShape = {
+  AIRLOCK_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  // S3 bucket names: 3–63 lower-case letters, digits, dots and dashes.
+  AIRLOCK_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name').optional(),
+  AIRLOCK_S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region name like eu-central-1').default('us-east-1'),
+  // Key prefix below which the store's folders sit: path segments, no leading slash, no "..".
+  AIRLOCK_S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/)*[A-Za-z0-9_.-]*\/?$/, 'path segments of letters, digits, ._- separated by /')
+    .refine((v) => !v.split('/').includes('..'), 'no .. segments')
+    .default(''),
+  AIRLOCK_S3_FORCE_PATH_STYLE: booleanString.default(false),
+  AIRLOCK_S3_ACCESS_KEY_ID: z.string().min(1).max(256).optional(),
+  AIRLOCK_S3_SECRET_ACCESS_KEY: z.string().min(1).max(1024).optional(),
+  AIRLOCK_S3_SECRET_ACCESS_KEY_FILE: z.string().min(1).optional(),
+  AIRLOCK_S3_OBJECT_LOCK: z.enum(['off', 'compliance']).default('off'),
+};
+const s3EnvSchema = z.object(s3EnvShape);
+
+/** An S3-compatible recording store. Credentials absent: the SDK's default chain (env, profile, instance role). */
+export interface S3StoreConfig {
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  readonly region: string;
+  /** '' or ending in '/'. */
+  readonly prefix: string;
+  readonly forcePathStyle: boolean;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+  /** 'compliance': every object is written under Object Lock in compliance mode until its retention date. */
+  readonly objectLock: 'off' | 'compliance';
+}
+
+/** The S3 store's settings from AIRLOCK_S3_* (ConfigError naming the variable at fault). */
+export function s3StoreConfig(env: NodeJS.ProcessEnv): S3StoreConfig {
+  const parsed = s3EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const { path: variable, message } = firstIssue(parsed.error);
+    throw new ConfigError(variable || 'environment', message);
+  }
+  const e = parsed.data;
+  if (e.AIRLOCK_S3_BUCKET === undefined) throw new ConfigError('AIRLOCK_S3_BUCKET', 'required with AIRLOCK_RECORDING_BACKEND=s3');
+  let secret = e.AIRLOCK_S3_SECRET_ACCESS_KEY;
+  if (secret === undefined && e.AIRLOCK_S3_SECRET_ACCESS_KEY_FILE !== undefined) secret = readSecretFile('AIRLOCK_S3_SECRET_ACCESS_KEY_FILE', e.AIRLOCK_S3_SECRET_ACCESS_KEY_FILE);
+  if ((e.AIRLOCK_S3_ACCESS_KEY_ID === undefined) !== (secret === undefined)) {
+    throw new ConfigError(e.AIRLOCK_S3_ACCESS_KEY_ID === undefined ? 'AIRLOCK_S3_ACCESS_KEY_ID' : 'AIRLOCK_S3_SECRET_ACCESS_KEY', 'set both the access key id and the secret, or neither (the SDK default chain)');
+  }
+  const prefix = e.AIRLOCK_S3_PREFIX === '' || e.AIRLOCK_S3_PREFIX.endsWith('/') ? e.AIRLOCK_S3_PREFIX : `${e.AIRLOCK_S3_PREFIX}/`;
+  return Object.freeze({
+    endpoint: e.AIRLOCK_S3_ENDPOINT,
+    bucket: e.AIRLOCK_S3_BUCKET,
+    region: e.AIRLOCK_S3_REGION,
+    prefix,
+    forcePathStyle: e.AIRLOCK_S3_FORCE_PATH_STYLE,
+    credentials: e.AIRLOCK_S3_ACCESS_KEY_ID === undefined || secret === undefined ? undefined : Object.freeze({ accessKeyId: e.AIRLOCK_S3_ACCESS_KEY_ID, secretAccessKey: secret }),
+    objectLock: e.AIRLOCK_S3_OBJECT_LOCK,
+  });
+}
 
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -206,6 +264,8 @@ const envSchema = z.object({
   AIRLOCK_CHAT_FILE: z.string().optional(),
   AIRLOCK_RECORDING_SPOOL: z.string().min(1).optional(),
   AIRLOCK_RECORDING_STORE: z.string().min(1).optional(),
+  AIRLOCK_RECORDING_BACKEND: z.enum(['filesystem', 's3']).default('filesystem'),
+  ...s3EnvShape,
   AIRLOCK_SIGNING_KEY_FILE: z.string().min(1).optional(),
   AIRLOCK_RETENTION_DAYS: intVar(1, 36_500, 365),
   AIRLOCK_PURGE_INTERVAL_MS: intVar(1_000, 7 * 86_400_000, 3_600_000),
@@ -277,8 +337,10 @@ export interface Config {
     readonly spool: string;
     /** Below this much free space on the spool's disk, new sessions are refused. */
     readonly minFreeBytes: number;
-    /** Where finalised recordings live: <store>/<site>/<yyyy>/<mm>/<dd>/<session>/. */
+    /** Where finalised recordings live (filesystem store): <store>/<site>/<yyyy>/<mm>/<dd>/<session>/. */
     readonly store: string;
+    /** Set: finalised recordings go to this S3-compatible store instead (same folder names, as key prefixes). */
+    readonly s3: S3StoreConfig | undefined;
     /** Ed25519 private key (PKCS#8 PEM) that signs manifests; undefined in demo/test: generated. */
     readonly signingKeyPem: string | undefined;
     /** Days a recording is kept when its site says nothing. */
@@ -497,9 +559,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     spool = path.join(tmpdir(), `airlock-spool-${process.pid}`);
   }
 
+  const s3 = e.AIRLOCK_RECORDING_BACKEND === 's3' ? s3StoreConfig(env) : undefined;
   let store = e.AIRLOCK_RECORDING_STORE;
   if (store === undefined) {
-    if (!devIdpEnabled) throw new ConfigError('AIRLOCK_RECORDING_STORE', 'required: the directory finalised recordings are kept in');
+    if (!devIdpEnabled && s3 === undefined) throw new ConfigError('AIRLOCK_RECORDING_STORE', 'required: the directory finalised recordings are kept in');
     store = path.join(tmpdir(), `airlock-recordings-${process.pid}`);
   }
   let signingKeyPem: string | undefined;
@@ -572,6 +635,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       spool: path.resolve(spool),
       minFreeBytes: e.AIRLOCK_RECORDING_MIN_FREE_MB * 1024 * 1024,
       store: path.resolve(store),
+      s3,
       signingKeyPem,
       retentionDays: e.AIRLOCK_RETENTION_DAYS,
       purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,

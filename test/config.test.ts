@@ -174,3 +174,60 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, AIRLOCK_IDENTITY_FILE: file })).toThrow(/allowInsecureRequests is only allowed for a loopback issuer/);
   });
 });
+
+describe('the recording store (AIRLOCK_RECORDING_BACKEND, AIRLOCK_S3_*)', () => {
+  const ok = { ...base, AIRLOCK_IDENTITY_FILE: identityFile('providers:\n  - id: staff\n    label: Staff\n    issuer: https://idp.example\n    clientId: airlock\n') };
+  const s3 = { AIRLOCK_RECORDING_BACKEND: 's3', AIRLOCK_S3_BUCKET: 'plant-recordings', AIRLOCK_S3_ENDPOINT: 'https://minio.plant.example:9000' };
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+
+  test('is the filesystem store unless configured otherwise', () => {
+    const config = loadConfig(ok);
+    expect(config.recording.s3).toBeUndefined();
+    expect(config.recording.store).toBe('/var/lib/airlock/recordings');
+  });
+
+  test('s3: parsed, the prefix ending in a slash, credentials optional (the SDK chain), no store directory needed, frozen', () => {
+    const { AIRLOCK_RECORDING_STORE: _unused, ...withoutStore } = ok;
+    const config = loadConfig({ ...withoutStore, ...s3, AIRLOCK_S3_PREFIX: 'lyon/recordings', AIRLOCK_S3_OBJECT_LOCK: 'compliance', AIRLOCK_S3_FORCE_PATH_STYLE: 'true', NODE_ENV: 'production' });
+    expect(config.recording.s3).toEqual({
+      endpoint: 'https://minio.plant.example:9000',
+      bucket: 'plant-recordings',
+      region: 'us-east-1',
+      prefix: 'lyon/recordings/',
+      forcePathStyle: true,
+      credentials: undefined,
+      objectLock: 'compliance',
+    });
+    expect(Object.isFrozen(config.recording.s3)).toBe(true);
+  });
+
+  test('the secret access key may come from a file', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'airlock-s3-')), 'secret');
+    writeFileSync(file, `${secret}\n`);
+    const config = loadConfig({ ...ok, ...s3, AIRLOCK_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE', AIRLOCK_S3_SECRET_ACCESS_KEY_FILE: file });
+    expect(config.recording.s3?.credentials).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: secret });
+  });
+
+  test.each([
+    [{ AIRLOCK_RECORDING_BACKEND: 'nfs' }, 'AIRLOCK_RECORDING_BACKEND'],
+    [{ ...s3, AIRLOCK_S3_BUCKET: undefined }, 'AIRLOCK_S3_BUCKET'],
+    [{ ...s3, AIRLOCK_S3_BUCKET: 'Plant_Recordings' }, 'AIRLOCK_S3_BUCKET'],
+    [{ ...s3, AIRLOCK_S3_ENDPOINT: 'ftp://minio' }, 'AIRLOCK_S3_ENDPOINT'],
+    [{ ...s3, AIRLOCK_S3_PREFIX: '../elsewhere' }, 'AIRLOCK_S3_PREFIX'],
+    [{ ...s3, AIRLOCK_S3_PREFIX: '/absolute' }, 'AIRLOCK_S3_PREFIX'],
+    [{ ...s3, AIRLOCK_S3_OBJECT_LOCK: 'governance' }, 'AIRLOCK_S3_OBJECT_LOCK'],
+    [{ ...s3, AIRLOCK_S3_FORCE_PATH_STYLE: 'maybe' }, 'AIRLOCK_S3_FORCE_PATH_STYLE'],
+    [{ ...s3, AIRLOCK_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE' }, 'AIRLOCK_S3_SECRET_ACCESS_KEY'],
+    [{ ...s3, AIRLOCK_S3_SECRET_ACCESS_KEY: secret }, 'AIRLOCK_S3_ACCESS_KEY_ID'],
+    [{ ...s3, AIRLOCK_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE', AIRLOCK_S3_SECRET_ACCESS_KEY_FILE: '/nonexistent/secret' }, 'AIRLOCK_S3_SECRET_ACCESS_KEY_FILE'],
+  ])('rejects %o naming %s, and the message never holds the secret', (override, variable) => {
+    expect.assertions(3);
+    try {
+      loadConfig({ ...ok, ...override });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as ConfigError).message).not.toContain(secret);
+    }
+  });
+});

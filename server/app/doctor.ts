@@ -8,13 +8,15 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import { createClient } from 'redis';
-import { ConfigError, loadConfig, type Config, type ProviderConfig } from '../config.ts';
+import { ConfigError, loadConfig, type Config, type ProviderConfig, type S3StoreConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import type { RedisTarget } from '../redis.ts';
 import { parseKeyring } from '../keyring.ts';
 import { loadChatFile } from '../chat/config.ts';
 import { probeGuacd } from '../../sessions/tunnel/guacd-health.ts';
 import { ManifestSigner, verifySignature } from '../../recordings/signing.ts';
+import { S3Store } from '../../recordings/s3-store.ts';
+import { tmpdir } from 'node:os';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -376,6 +378,25 @@ async function directoryCheck(subject: string, dir: string, minFreeBytes: number
   return ok(subject, `${dir}: ${missing}writable, ${formatBytes(free)} free${root}`);
 }
 
+/** The S3 store: the bucket answers with these credentials and, with Object Lock configured, has it. Read-only: a probe object would be locked. */
+async function s3Check(s3: S3StoreConfig, timeoutMs: number): Promise<Check> {
+  const where = `s3://${s3.bucket}/${s3.prefix}`;
+  const store = new S3Store(s3, tmpdir());
+  try {
+    const problems = await Promise.race([
+      store.check(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+    if (problems.length > 0) return fail('store', `${where}: ${problems.join('; ')}`);
+    return ok('store', `${where}: reachable${s3.objectLock === 'compliance' ? ', Object Lock enabled (uploads locked in compliance mode until their retention date)' : ''}`);
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    return fail('store', `${where}: ${name === 'NotFound' || name === 'NoSuchBucket' ? 'no such bucket' : name === 'Forbidden' || name === 'AccessDenied' ? 'access denied (check the credentials and the IAM policy)' : errorMessage(err)}`);
+  } finally {
+    store.destroy();
+  }
+}
+
 function signingKeyCheck(config: Config): Check {
   if (config.recording.signingKeyPem === undefined) {
     return fail('signing key', 'none configured: a key is generated per run, so recordings signed before a restart no longer verify; set AIRLOCK_SIGNING_KEY_FILE');
@@ -410,7 +431,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, opts: DoctorOptions = {}
   ]);
   checks.push(...network.flat());
   checks.push(await directoryCheck('spool', config.recording.spool, config.recording.minFreeBytes));
-  checks.push(await directoryCheck('store', config.recording.store, config.recording.minFreeBytes));
+  checks.push(config.recording.s3 === undefined ? await directoryCheck('store', config.recording.store, config.recording.minFreeBytes) : await s3Check(config.recording.s3, timeoutMs));
   checks.push(signingKeyCheck(config));
   return checks;
 }

@@ -36,6 +36,8 @@ import { Finaliser } from '../../recordings/finaliser.ts';
 import { RecordingCatalog } from '../../recordings/catalog.ts';
 import { ManifestSigner } from '../../recordings/signing.ts';
 import { RecordingService } from '../../recordings/service.ts';
+import { RetentionPolicy } from '../../recordings/retention.ts';
+import { recordingStore } from './recording-store.ts';
 import { errorMessage } from '../errors.ts';
 
 export interface Portal {
@@ -166,12 +168,14 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const upgraded = await catalog.upgradeIndex();
   if (upgraded.rehashed > 0) log.info({ recordings: upgraded.rehashed }, 'search index: plaintext words replaced by keyed hashes');
   if (upgraded.otherKey > 0) log.warn({ recordings: upgraded.otherKey }, 'search index: recordings indexed under another signing key cannot be found by words');
-  const finaliser = new Finaliser({ spool: config.recording.spool, store: config.recording.store, log, redis, audit, events, catalog, signer, requests });
+  const store = recordingStore(config.recording);
+  const retention = new RetentionPolicy({ redis, inventory, defaultDays: config.recording.retentionDays });
+  const finaliser = new Finaliser({ spool: config.recording.spool, store, retention, log, redis, audit, events, catalog, signer, requests });
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser, metrics });
   await broker.start();
   metrics.watch(metricSources(broker, redis));
   plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness, metrics });
-  const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
+  const recordingService = new RecordingService({ store, redis, catalog, audit, signer, retention, log });
   const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
   // Retention: one instance at a time purges (a short lock), every purge interval.
   const purger = setInterval(() => {
@@ -263,6 +267,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         tunnel.close();
         await refused.stop();
         await events.close();
+        store.destroy?.();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
