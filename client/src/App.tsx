@@ -194,7 +194,7 @@ function Screen({ me, route }: { me: Me; route: Route }) {
     case 'session':
       return route.id === null ? null : <SessionScreen key={route.id} requestId={route.id} />;
     case 'watch':
-      return route.id === null ? null : <WatchScreen key={route.id} sessionId={route.id} />;
+      return route.id === null ? null : <WatchScreen key={route.id} sessionId={route.id} meId={me.id} />;
     case 'admin':
       return <Inventory />;
     case 'audit':

@@ -314,6 +314,9 @@ export const openSession = (requestId: string) =>
   api<{ session: OpenedSession }>('/api/sessions', { method: 'POST', body: { requestId } }).then((r) => r.session);
 export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/sessions').then((r) => r.sessions);
 export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
+/** Required observer, from the watch screen: pause or resume the vendor's input, take or return the controls. */
+export const observeSession = (id: string, action: 'pause' | 'resume' | 'take' | 'return') =>
+  api<{ observer: LiveSession['observer'] }>(`/api/sessions/${seg(id)}/observer`, { method: 'POST', body: { action } });
 export const terminateSession = (id: string, body: { reason?: string; revoke?: boolean }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
 

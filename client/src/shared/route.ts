@@ -29,7 +29,7 @@ export const SECTIONS: readonly Section[] = [
 /** Screens reached by a link with an id (`#/session/<requestId>`), not from the nav. */
 export const ITEM_ROUTES: Readonly<Record<'session' | 'watch' | 'recording', readonly Role[]>> = {
   session: ['vendor'],
-  watch: ['approver', 'admin'],
+  watch: ['approver', 'admin', 'observer'],
   /** The player: `#/recording/<sessionId>`. Plant managers see their own sites' (server-side). */
   recording: ['auditor', 'admin', 'approver'],
 };
