@@ -1,5 +1,6 @@
 // The demo plant: two sites, two vendor companies and one machine per demo target (SSH with a
-// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets.
+// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets, and
+// a second SSH machine whose sessions wait for a plant observer (required observer).
 import type { RunningServices } from './supervisor.ts';
 import type { Credential, InventoryFile } from '../server/inventory/schema.ts';
 
@@ -45,6 +46,13 @@ export function demoInventory(services: RunningServices): InventoryFile {
         maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Robot', 'Linux'], chatDecision: 'allowed',
         policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
       },
+      {
+        id: 'furnace-ctl', name: 'Furnace controller (observed)', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...sshd,
+        maxWindowMinutes: 120, requiredApprovals: 1, tags: ['Furnace', 'Linux', 'Safety'], chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false },
+        // Safety-critical: nothing the vendor types reaches it unless a plant person watches.
+        observer: 'required', observerGraceSeconds: 0, observerLimitMinutes: 15,
+      },
     ],
   };
 }
@@ -55,6 +63,7 @@ export function demoCredentials(services: RunningServices): Record<string, Crede
   const ssh = services.sshd?.account;
   if (ssh !== undefined) {
     out['cnc-07'] = { username: ssh.username, password: ssh.password };
+    out['furnace-ctl'] = { username: ssh.username, password: ssh.password };
     if (ssh.privateKey !== undefined) out['robot-cell-4'] = { username: ssh.username, privateKey: ssh.privateKey };
   }
   if (services.vnc !== undefined) out['press-hmi'] = { username: 'vnc', password: services.vnc.password };

@@ -29,7 +29,7 @@ import { typedLines } from './text.ts';
 export interface TimelineEntry {
   /** Milliseconds from the session start. */
   t: number;
-  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch';
+  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer';
   label: string;
 }
 
@@ -47,6 +47,19 @@ const SESSION_MOMENTS: Record<string, TimelineEntry['kind']> = {
   'session.watch_started': 'watch',
   'session.terminated': 'terminated',
   'session.ended': 'disconnect',
+};
+
+/** The required observer's moments in the events file (sessions/observer-gate.ts), as the timeline says them. */
+const OBSERVER_MOMENTS: Record<string, (by: string) => string> = {
+  waiting: () => 'waiting for a plant observer: input held',
+  unconfirmed: () => 'observer unconfirmed (store unreachable): input held',
+  grace: () => 'observer required: unobserved grace',
+  joined: (by) => `observer joined: ${by}`,
+  left: (by) => `observer left: ${by}`,
+  paused: (by) => `vendor input paused by ${by}`,
+  resumed: (by) => `vendor input resumed by ${by}`,
+  control_taken: (by) => `controls taken by ${by}`,
+  control_returned: (by) => `controls returned by ${by}`,
 };
 
 /** Verification results kept per process (a 100 MB recording takes ~0.25 s to hash). */
@@ -192,12 +205,15 @@ export class RecordingService {
         .folder(summary.dir)
         .read(eventsFile.name)
         .then((b) => b.toString('utf8'), () => '');
-      for (const line of typedLines(text)) if (line.text.trim() !== '') entries.push({ t: line.t, kind: 'command', label: line.text.slice(0, 200) });
+      // Who typed: the vendor's lines as typed, an observer's (holding the controls) named.
+      for (const line of typedLines(text)) if (line.text.trim() !== '') entries.push({ t: line.t, kind: 'command', label: `${line.by === undefined ? '' : `${line.by.name}: `}${line.text}`.slice(0, 200) });
       for (const raw of text.split('\n')) {
-        if (!raw.includes('"clipboard"')) continue;
+        if (!raw.includes('"clipboard"') && !raw.includes('"observer"')) continue;
         try {
-          const e = JSON.parse(raw) as { t: number; type: string; text?: string };
+          const e = JSON.parse(raw) as { t: number; type: string; text?: string; event?: string; by?: { name?: string } };
           if (e.type === 'clipboard') entries.push({ t: e.t, kind: 'clipboard', label: `clipboard: ${(e.text ?? '').slice(0, 80)}` });
+          const moment = e.type === 'observer' ? OBSERVER_MOMENTS[e.event ?? ''] : undefined;
+          if (moment !== undefined) entries.push({ t: e.t, kind: 'observer', label: moment(e.by?.name ?? 'an observer') });
         } catch {
           // a torn last line: ignore
         }

@@ -16,37 +16,49 @@ export interface TypedLine {
   /** Milliseconds from the session start when Enter was pressed (or the log ended). */
   t: number;
   text: string;
+  /** Who typed it when not the vendor (an observer holding the controls). */
+  by?: { id: string; name: string };
 }
 
-/** Rebuilds the lines the vendor typed from the input-event log (JSON lines). */
+/** Rebuilds the lines typed from the input-event log (JSON lines): a change of typist starts a new line. */
 export function typedLines(eventsJsonl: string): TypedLine[] {
   const lines: TypedLine[] = [];
   let current = '';
   let lastT = 0;
+  let typist: TypedLine['by'];
+  const push = (): void => {
+    lines.push({ t: lastT, text: current, ...(typist === undefined ? {} : { by: typist }) });
+    current = '';
+  };
   for (const raw of eventsJsonl.split('\n')) {
     if (raw.trim() === '') continue;
-    let e: { t?: number; type?: string; keysym?: number; pressed?: boolean; text?: string };
+    let e: { t?: number; type?: string; keysym?: number; pressed?: boolean; text?: string; by?: { id?: unknown; name?: unknown } };
     try {
       e = JSON.parse(raw) as typeof e;
     } catch {
       continue;
     }
     lastT = e.t ?? lastT;
+    if (e.type === 'key') {
+      const by = typeof e.by?.id === 'string' && typeof e.by.name === 'string' ? { id: e.by.id, name: e.by.name } : undefined;
+      if (by?.id !== typist?.id) {
+        if (current !== '') push();
+        typist = by;
+      }
+    }
     if (e.type === 'clipboard' && typeof e.text === 'string') {
       current += e.text;
       continue;
     }
     if (e.type !== 'key' || e.pressed !== true || typeof e.keysym !== 'number') continue;
     const k = e.keysym;
-    if (k === KEYSYM.enter || k === KEYSYM.kpEnter) {
-      lines.push({ t: lastT, text: current });
-      current = '';
-    } else if (k === KEYSYM.backspace) current = current.slice(0, -1);
+    if (k === KEYSYM.enter || k === KEYSYM.kpEnter) push();
+    else if (k === KEYSYM.backspace) current = current.slice(0, -1);
     else if (k === KEYSYM.tab) current += '\t';
     else if ((k >= 0x20 && k <= 0x7e) || (k >= 0xa0 && k <= 0xff)) current += String.fromCodePoint(k);
     else if (k >= 0x1000000) current += String.fromCodePoint(k - 0x1000000); // Unicode keysyms
   }
-  if (current !== '') lines.push({ t: lastT, text: current });
+  if (current !== '') push();
   return lines;
 }
 

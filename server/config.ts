@@ -21,7 +21,8 @@ export type FacilityName = keyof typeof FACILITIES;
 /** Highest facility code RFC 5424 defines. */
 export const MAX_FACILITY = 23;
 
-export const ROLES = ['vendor', 'approver', 'auditor', 'admin'] as const;
+/** `observer`: plant staff of the mapped sites who watch vendors' sessions (required observer) without deciding requests. */
+export const ROLES = ['vendor', 'approver', 'auditor', 'admin', 'observer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const MODES = ['standard', 'demo', 'test'] as const;
@@ -37,7 +38,7 @@ export class ConfigError extends Error {
   }
 }
 
-// A group (from the provider's groups claim) grants roles, and for approvers the sites they manage.
+// A group (from the provider's groups claim) grants roles, and for approvers and observers the sites they serve.
 const groupMappingSchema = z.strictObject({
   roles: z.array(z.enum(ROLES)).min(1),
   sites: z.array(z.string().min(1)).default([]),

@@ -100,6 +100,14 @@ export const keys = {
     instance: (instanceId: string): string => `${KEY_PREFIX}instance:${instanceId}`,
     /** Terminate requests to whichever instance holds the session (pub/sub channel). */
     controlChannel: `${KEY_PREFIX}sessions:control`,
+    /** Required observer: hash `paused`/`controller` → JSON {id, name, at}, as observers set them; dropped with the session. */
+    observerControl: (sessionId: string): string => `${KEY_PREFIX}sessions:observer:${sessionId}`,
+    /** The observer gate's state of a live session (JSON), for the live list and the watch screen; dropped with the session. */
+    observerState: (sessionId: string): string => `${KEY_PREFIX}sessions:observer-state:${sessionId}`,
+    /** "Look again at the observer control of this session" (pub/sub, every instance; the gates also poll). */
+    observerChannel: `${KEY_PREFIX}sessions:observer`,
+    /** An observer's relayed input, to the instance holding the session (pub/sub, one channel per instance). */
+    observerInput: (instanceId: string): string => `${KEY_PREFIX}sessions:observer-input:${instanceId}`,
   },
 
   recordings: {

@@ -25,6 +25,9 @@ const hasAnyRole = (user: AirlockUser, roles: readonly Role[]): boolean => roles
 /** A plant manager of this site. */
 const isSiteApprover = (user: AirlockUser, siteId: string): boolean => hasRole(user, 'approver') && user.sites.includes(siteId);
 
+/** Plant staff who may observe a site's sessions (required observer): its plant managers and its observers. */
+const isSiteObserver = (user: AirlockUser, siteId: string): boolean => hasAnyRole(user, ['approver', 'observer']) && user.sites.includes(siteId);
+
 /** Auditors and admins look across every site. */
 const seesEverySite = (user: AirlockUser): boolean => hasAnyRole(user, ['auditor', 'admin']);
 
@@ -80,23 +83,36 @@ export function assertMayCancel(user: AirlockUser, request: Pick<RequestSubject,
   if (!isRequester(user, request)) throw forbidden('not_requester', 'Only the requester may cancel a request.');
 }
 
-/** Plant managers of the site and admins oversee its grants and live sessions. */
-const overseesSite = (user: AirlockUser, siteId: string): boolean => hasRole(user, 'admin') || isSiteApprover(user, siteId);
+/** Plant managers and observers of the site, and admins, oversee its grants and live sessions. */
+const overseesSite = (user: AirlockUser, siteId: string): boolean => hasRole(user, 'admin') || isSiteObserver(user, siteId);
 
 export function assertMayRevoke(user: AirlockUser, request: Pick<RequestSubject, 'siteId'>): void {
   if (!overseesSite(user, request.siteId)) {
-    throw forbidden('not_site_approver', "Only a plant manager of the machine's site or an admin may revoke this grant.");
+    throw forbidden('not_site_approver', "Only a plant manager or observer of the machine's site, or an admin, may revoke this grant.");
   }
 }
 
 // ---- live sessions ----
 
-/** Watch or terminate a live session: a plant manager of the machine's site, or an admin. */
+/** Watch or terminate a live session: a plant manager or observer of the machine's site, or an admin. */
 export const mayOverseeSession = (user: AirlockUser, session: Pick<LiveSessionSubject, 'machine'>): boolean => overseesSite(user, session.machine.siteId);
 
 export function assertMayTerminateSession(user: AirlockUser, session: Pick<LiveSessionSubject, 'machine'>): void {
   if (!mayOverseeSession(user, session)) {
-    throw forbidden('not_site_approver', "Only a plant manager of the machine's site or an admin may terminate this session.");
+    throw forbidden('not_site_approver', "Only a plant manager or observer of the machine's site, or an admin, may terminate this session.");
+  }
+}
+
+/**
+ * Be the plant observer a session waits for (a machine with `observer: required`): watch with
+ * the vendor's input released, pause and resume it, take the controls. Plant managers and
+ * observers of the machine's site only; admins and auditors may watch but do not count.
+ */
+export const mayObserve = (user: AirlockUser, session: LiveSessionSubject): boolean => session.user.id !== user.id && isSiteObserver(user, session.machine.siteId);
+
+export function assertMayObserve(user: AirlockUser, session: LiveSessionSubject): void {
+  if (!mayObserve(user, session)) {
+    throw forbidden('not_site_observer', "Only a plant manager or an observer of the machine's site may observe this session.");
   }
 }
 

@@ -30,6 +30,8 @@ import { Refusals } from './refusals.ts';
 import { Revalidation } from './revalidation.ts';
 import { presentLiveSession, SessionRegistry } from './registry.ts';
 import { SessionWatchers } from './watchers.ts';
+import { SessionObservation, type ObserverAction } from './observation.ts';
+import type { ObserverView } from './observer-gate.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
@@ -62,6 +64,8 @@ export class SessionBroker {
   /** Each guacd's last handshake answer (readiness, tickets, metrics). */
   readonly guacdHealth: GuacdHealth;
   readonly watchers: SessionWatchers;
+  /** Required observer: observers' commands and relayed input, the gates' reports. */
+  readonly observation: SessionObservation;
   private readonly local = new LocalSessions();
   private readonly lifecycle: SessionLifecycle;
   /** False once draining: no new session or live view is let in here. */
@@ -77,6 +81,7 @@ export class SessionBroker {
     const recording = { spool: config.recording.spool, minFreeBytes: config.recording.minFreeBytes };
     this.registry = new SessionRegistry(redis, config.instanceId);
     this.watchers = new SessionWatchers({ redis, events, instanceId: config.instanceId, log });
+    this.observation = new SessionObservation({ redis, audit, events, registry: this.registry, local: this.local, instanceId: config.instanceId, log });
     this.refusals = new Refusals({ audit, log, windowMs: config.broker.refusalAuditWindowMs, refusalsPerMinute: config.broker.refusalsPerMinute, metrics });
     this.guacdHealth = new GuacdHealth(config.guacds);
     this.tickets = new Tickets({
@@ -111,18 +116,20 @@ export class SessionBroker {
       requests,
       sharedSpoolGuacds: config.sharedSpoolGuacds,
       metrics,
+      observation: this.observation,
       takeOver: async (ids) => {
         for (const id of ids) await this.control.endEverywhere(id, 'This session was opened again in another window; this one was closed.', 'taken_over');
       },
     };
     this.revalidation = new Revalidation({ log, redis, requests, local: this.local, intervalMs: config.broker.grantRecheckMs, outageGraceMs: config.broker.storeOutageGraceMs });
-    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local, watchers: this.watchers };
+    this.watchDeps = { log, audit, guacds: config.guacds, local: this.local, watchers: this.watchers, observation: this.observation };
   }
 
   async start(): Promise<void> {
     await this.guacdHealth.start();
     await this.housekeeping.start();
     await this.control.start();
+    await this.observation.start();
     this.revalidation.start();
   }
 
@@ -131,6 +138,7 @@ export class SessionBroker {
     this.revalidation.stop();
     this.guacdHealth.stop();
     this.control.stop();
+    this.observation.stop();
     await this.refusals.stop();
     for (const c of this.local.all()) c.end(RESTART_MESSAGE, GUAC_STATUS.SESSION_CLOSED, 'disconnected');
   }
@@ -177,8 +185,14 @@ export class SessionBroker {
   /** GET /api/sessions: the live sessions this user may see, with who is watching each. */
   async list(user: AirlockUser): Promise<ReturnType<typeof presentLiveSession>[]> {
     const sessions = (await this.registry.all()).filter((s) => maySeeLiveSession(user, s));
-    const watchers = await this.watchers.of(sessions.map((s) => s.id));
-    return sessions.map((s) => presentLiveSession(s, watchers.get(s.id)));
+    const ids = sessions.map((s) => s.id);
+    const [watchers, observers] = await Promise.all([this.watchers.of(ids), this.observation.states(ids)]);
+    return sessions.map((s) => presentLiveSession(s, watchers.get(s.id), observers.get(s.id) ?? null));
+  }
+
+  /** POST /api/sessions/:id/observer: pause or resume the vendor's input, take or return the controls. */
+  observe(user: AirlockUser, sessionId: string, action: ObserverAction): Promise<{ observer: ObserverView | null }> {
+    return this.observation.command(user, sessionId, action);
   }
 
   /** POST /api/sessions/:id/terminate (and chat's Terminate button). */

@@ -3,8 +3,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { GuacInstruction } from './tunnel/protocol.ts';
 
+/** Who typed, when not the vendor (an observer holding the controls). */
+export type Typist = { id: string; name: string };
+
 export type InputEvent =
-  | { type: 'key'; keysym: number; pressed: boolean }
+  | { type: 'key'; keysym: number; pressed: boolean; by?: Typist }
+  | { type: 'observer'; event: string; by?: Typist }
   | { type: 'clipboard'; mimetype: string; text: string }
   | { type: 'size'; width: number; height: number }
   | { type: 'blocked'; opcode: string; reason: string };
@@ -33,12 +37,12 @@ export class InputEventLog {
     this.out.write(`${JSON.stringify({ t: Date.now() - this.startedAt, ...event })}\n`);
   }
 
-  /** Records what an instruction from the browser means (called for relayed instructions). */
-  observe(instruction: GuacInstruction): void {
+  /** Records what an instruction from the browser means (called for relayed instructions); `by` when not the vendor's. */
+  observe(instruction: GuacInstruction, by?: Typist): void {
     const [opcode, a = '', b = ''] = instruction;
     switch (opcode) {
       case 'key':
-        this.write({ type: 'key', keysym: Number(a), pressed: b === '1' });
+        this.write({ type: 'key', keysym: Number(a), pressed: b === '1', ...(by === undefined ? {} : { by }) });
         break;
       case 'size':
         this.write({ type: 'size', width: Number(a), height: Number(b) });

@@ -1,6 +1,6 @@
 // One vendor's connection to one machine, from the WebSocket to guacd and back: paced set-up
 // with a `ready` timeout, mandatory recording (the portal's own, of what it relays; the input log;
-// a watchdog on the files), the input policy, the
+// a watchdog on the files), the input policy and the observer gate (required observer), the
 // window's end and its warnings, and the reason it ended. Everything it starts, it stops.
 import { rm } from 'node:fs/promises';
 import type { WebSocket } from 'ws';
@@ -27,6 +27,8 @@ import type { SessionLifecycle } from './lifecycle.ts';
 import type { LiveSessionRecord } from './registry.ts';
 import type { Refusals } from './refusals.ts';
 import type { Metrics } from '../server/metrics.ts';
+import type { Actor } from './observer-gate.ts';
+import type { ObservedConnection, SessionGate, SessionObservation } from './observation.ts';
 
 export interface LiveSessionDeps {
   log: Logger;
@@ -44,6 +46,8 @@ export interface LiveSessionDeps {
   /** guacds that see the spool (they write the SSH/Telnet typescript). */
   sharedSpoolGuacds: readonly string[];
   metrics?: Metrics | undefined;
+  /** Required observer: the gates and what they report (observation.ts). */
+  observation: SessionObservation;
   /** Ends older sessions of the same grant, wherever they run (control across instances). */
   takeOver(sessionIds: readonly string[]): Promise<void>;
 }
@@ -53,7 +57,7 @@ const RECORDING_FAILED = 'Recording failed; the session was ended.';
 const GUACD_CHECK_MS = 1_000;
 
 /** The owner's session: opened once, ended once, with the first end reason given. */
-export class LiveSession implements LocalConnection {
+export class LiveSession implements LocalConnection, ObservedConnection {
   readonly id: string;
   readonly kind = 'session';
   readonly guacd: string;
@@ -71,6 +75,8 @@ export class LiveSession implements LocalConnection {
   private readonly auth: AuthorizedUpgrade;
   private readonly files: SpoolFiles;
   private readonly policy: InputPolicy;
+  /** Whose input may reach the machine now (required observer; pausing and taking over on every machine). */
+  private readonly gate: SessionGate;
   /** Created once the session may start (a refused one leaves no file in the spool). */
   private inputLog: InputEventLog | undefined;
   private readonly watchdog: RecordingWatchdog;
@@ -97,6 +103,12 @@ export class LiveSession implements LocalConnection {
     this.policy = new InputPolicy(auth.policy, false);
     // guacd writes the SSH/Telnet typescript only where it sees the spool; the recording is ours.
     this.typescript = deps.sharedSpoolGuacds.includes(auth.machine.guacd) && hasTypescript(auth.machine.protocol);
+    this.gate = deps.observation.gateFor(this.id, auth.machine, {
+      inject: (instruction) => this.conn?.inject(instruction),
+      tell: (state, message) => this.conn?.observerStatus(state, message),
+      note: (e) => this.inputLog?.write({ type: 'observer', ...e }),
+      end: (message, status, reason) => this.end(message, status, reason),
+    });
     this.watchdog = new RecordingWatchdog(this.files.liveFiles(this.typescript), (reason) => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason));
   }
 
@@ -268,6 +280,7 @@ export class LiveSession implements LocalConnection {
   private onFirstFrame(): void {
     if (this.readyRecord === undefined || this.endReason !== undefined) return;
     this.record = this.readyRecord;
+    this.gate.start(this.record);
     this.deps.metrics?.setupSeconds.observe({ site: this.record.machine.siteId, protocol: this.record.machine.protocol }, (Date.now() - (this.auth.binding.issuedAt ?? this.startedAt.getTime())) / 1000);
     this.deps.lifecycle.started(this.record, this.auth.user).catch((err: unknown) => {
       // The grant stopped holding while the session set up (markActive refused): access ended.
@@ -288,8 +301,25 @@ export class LiveSession implements LocalConnection {
     return { message: FAILURE_MESSAGES[kind], status: FAILURE_STATUS[kind] };
   }
 
+  /** An observer's input relayed from their live view: reaches the machine only while they hold the controls. */
+  observerInput(by: Actor, instruction: GuacInstruction): void {
+    if (!this.gate.gate.admitObserver(by.id, instruction)) return;
+    this.inputLog?.observe(instruction, by);
+    if (instruction[0] === 'key') this.recording?.key(instruction[1] ?? '', instruction[2] ?? '', by.id);
+    this.conn?.inject(instruction);
+  }
+
+  refreshObservation(): void {
+    void this.gate.gate.refresh();
+  }
+
   private onInput(instruction: GuacInstruction): boolean {
     const decision = this.policy.decide(instruction);
+    // Held input is dropped, never queued; a held key press is logged (what the vendor tried).
+    if (decision.allow && !this.gate.gate.admitVendor(instruction)) {
+      if (instruction[0] === 'key' && instruction[2] === '1') this.inputLog?.write({ type: 'blocked', opcode: 'key', reason: `observer_${this.gate.gate.state.state}` });
+      return false;
+    }
     if (decision.allow) {
       this.inputLog?.observe(instruction);
       if (instruction[0] === 'key') this.recording?.key(instruction[1] ?? '', instruction[2] ?? '');
@@ -300,6 +330,7 @@ export class LiveSession implements LocalConnection {
 
   private onClose(error: Error | undefined): void {
     this.setupDone();
+    this.gate.stop();
     this.watchdog.stop();
     for (const t of this.timers) clearTimeout(t);
     this.deps.local.remove(this.id);

@@ -35,9 +35,13 @@ export class RecordingWriter {
     this.write(data);
   }
 
-  /** Records a key event the vendor sent, as guacd's recording-include-keys does. */
-  key(keysym: string, pressed: string): void {
-    this.write(encodeInstruction('key', keysym, pressed, String(Date.now())));
+  /**
+   * Records a key event, as guacd's recording-include-keys does. The vendor's keys have guacd's
+   * four elements; another typist's (an observer holding the controls) add a fifth, who typed:
+   * guacd's tools and the player read the first four and ignore the rest.
+   */
+  key(keysym: string, pressed: string, typist?: string): void {
+    this.write(typist === undefined ? encodeInstruction('key', keysym, pressed, String(Date.now())) : encodeInstruction('key', keysym, pressed, String(Date.now()), typist));
   }
 
   private write(data: string): void {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
+import type { ObserverView } from './observer-gate.ts';
 
 
 /** An instance is presumed dead this long after its last heartbeat. */
@@ -32,12 +33,18 @@ export interface WatcherView {
   id: string;
   name: string;
   since: string;
+  /** Present when the watcher counts as the session's plant observer (required observer). */
+  observer?: boolean;
 }
 
-/** What the API shows: the record without its server-only fields, and who is watching it. */
-export function presentLiveSession(s: LiveSessionRecord, watchers: readonly WatcherView[] = []): Omit<LiveSessionRecord, 'guacd' | 'guacdConnectionId'> & { watchers: WatcherView[] } {
+/** What the API shows: the record without its server-only fields, who is watching it and its observer gate (null: none known). */
+export function presentLiveSession(
+  s: LiveSessionRecord,
+  watchers: readonly WatcherView[] = [],
+  observer: ObserverView | null = null,
+): Omit<LiveSessionRecord, 'guacd' | 'guacdConnectionId'> & { watchers: WatcherView[]; observer: ObserverView | null } {
   const { guacd: _g, guacdConnectionId: _c, ...visible } = s;
-  return { ...visible, watchers: [...watchers] };
+  return { ...visible, watchers: [...watchers], observer };
 }
 
 export class SessionRegistry {
@@ -59,7 +66,11 @@ export class SessionRegistry {
 
   /** Removes the entry and who was watching it; true for the caller that removed it. */
   async remove(sessionId: string): Promise<boolean> {
-    const [removed] = (await this.redis.multi().hDel(keys.sessions.live, sessionId).del(keys.sessions.watchers(sessionId)).exec()) as unknown as [number, number];
+    const [removed] = (await this.redis
+      .multi()
+      .hDel(keys.sessions.live, sessionId)
+      .del([keys.sessions.watchers(sessionId), keys.sessions.observerControl(sessionId), keys.sessions.observerState(sessionId)])
+      .exec()) as unknown as [number, number];
     return removed === 1;
   }
 

@@ -7,6 +7,7 @@ import { unauthenticated } from '../server/errors.ts';
 import type { SessionBroker } from './broker.ts';
 import type { SessionTicket, Tickets } from './tickets.ts';
 import type { presentLiveSession } from './registry.ts';
+import { OBSERVER_ACTIONS } from './observation.ts';
 
 /** The answers of this API as the browser reads them (client/src/api.ts imports these types). */
 export type OpenedSessionView = SessionTicket;
@@ -15,6 +16,7 @@ export type LiveSessionView = ReturnType<typeof presentLiveSession>;
 
 const openSchema = z.strictObject({ requestId: z.uuid() });
 const sessionParam = z.strictObject({ id: z.uuid() });
+const observerSchema = z.strictObject({ action: z.enum(OBSERVER_ACTIONS) });
 const terminateSchema = z.strictObject({ reason: z.string().trim().max(2000).optional(), revoke: z.boolean().optional() });
 
 /** `fresh` re-validates the user with the IdP (identity freshness) before every privileged call. */
@@ -36,6 +38,11 @@ export function sessionRoutes(broker: SessionBroker, fresh: RequestHandler): Rou
     '/api/sessions/:id/watch',
     fresh,
     route({ params: sessionParam }, async ({ user, params, req }) => broker.tickets.issueForWatch(user, browserSession(req), params.id)),
+  );
+  router.post(
+    '/api/sessions/:id/observer',
+    fresh,
+    route({ params: sessionParam, body: observerSchema }, async ({ user, params, body }) => broker.observe(user, params.id, body.action)),
   );
   router.post(
     '/api/sessions/:id/terminate',

@@ -1,6 +1,8 @@
 // A read-only live view: a plant manager joins a live session through guacd (`select` with the
 // session's guacd connection id). It may only watch, it ends when the watched session ends, and
-// while it shows the screen the vendor sees who is watching (watchers.ts).
+// while it shows the screen the vendor sees who is watching (watchers.ts). A plant observer's
+// view counts for the required observer, and their keys and pointer are relayed to the
+// session's instance, which lets them through only while they hold the controls (observation.ts).
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -13,6 +15,8 @@ import { InputPolicy } from './input-policy.ts';
 import type { LocalConnection, LocalSessions } from './local.ts';
 import type { LiveSessionRecord } from './registry.ts';
 import type { SessionWatchers } from './watchers.ts';
+import type { SessionObservation } from './observation.ts';
+import { mayObserve } from '../server/policies.ts';
 
 export interface WatchSessionDeps {
   log: Logger;
@@ -20,6 +24,7 @@ export interface WatchSessionDeps {
   guacds: Readonly<Record<string, { host: string; port: number }>>;
   local: LocalSessions;
   watchers: SessionWatchers;
+  observation: SessionObservation;
 }
 
 export class WatchSession implements LocalConnection {
@@ -66,6 +71,9 @@ export class WatchSession implements LocalConnection {
     }
     const policy = new InputPolicy(watched.policy, true);
     const startedAt = Date.now();
+    // Decided once, when the view opens, as the watch ticket was: the watchers entry carries it.
+    const observer = mayObserve(this.watcher, watched);
+    const by = { id: this.watcher.id, name: this.watcher.name };
     this.conn = new BrokeredConnection(ws, {
       sessionId: this.id,
       selector: { join: watched.guacdConnectionId },
@@ -77,11 +85,16 @@ export class WatchSession implements LocalConnection {
           void this.audit('session.watch_started', { machine: watched.machine.id, vendor: watched.user.id });
           // The vendor sees who watches: recorded once the view really shows the screen.
           this.shown = this.deps.watchers
-            .add(this.id, watched, { id: this.watcher.id, name: this.watcher.name })
+            .add(this.id, watched, by, observer)
             .catch((err: unknown) => this.deps.log.warn({ err: { message: errorMessage(err) }, sessionId: watched.id }, 'could not record a live view'));
         },
         onOutput: () => undefined,
-        onInput: (instruction) => policy.decide(instruction).allow,
+        onInput: (instruction) => {
+          const allowed = policy.decide(instruction).allow;
+          // Never to guacd (the join is read-only): an observer's input goes to the session's own connection.
+          if (!allowed && observer) this.deps.observation.relay(watched, by, instruction);
+          return allowed;
+        },
         onClose: () => {
           this.deps.local.remove(this.id);
           // After the entry is written, or a close racing it would leave a watcher behind.

@@ -10,7 +10,8 @@ import { keys } from '../server/keys.ts';
 import { errorMessage } from '../server/errors.ts';
 import type { LiveSessionRecord, WatcherView } from './registry.ts';
 
-const watcherSchema = z.object({ userId: z.string(), name: z.string(), since: z.string(), instance: z.string() });
+/** `observer`: the watcher counts as the session's plant observer (policies.mayObserve at the view's start). */
+const watcherSchema = z.object({ userId: z.string(), name: z.string(), since: z.string(), instance: z.string(), observer: z.boolean().optional() });
 type WatcherRecord = z.infer<typeof watcherSchema>;
 
 
@@ -29,8 +30,8 @@ export class SessionWatchers {
   }
 
   /** A live view of `session` by `user` is showing (guacd joined). */
-  async add(watchId: string, session: LiveSessionRecord, user: { id: string; name: string }): Promise<void> {
-    const record: WatcherRecord = { userId: user.id, name: user.name, since: new Date().toISOString(), instance: this.deps.instanceId };
+  async add(watchId: string, session: LiveSessionRecord, user: { id: string; name: string }, observer = false): Promise<void> {
+    const record: WatcherRecord = { userId: user.id, name: user.name, since: new Date().toISOString(), instance: this.deps.instanceId, ...(observer ? { observer } : {}) };
     await this.deps.redis.hSet(keys.sessions.watchers(session.id), watchId, JSON.stringify(record));
     await this.announce(session);
   }
@@ -101,6 +102,11 @@ function parseOne(json: string): WatcherRecord | undefined {
   }
 }
 
+/** The plant observers among a session's watchers (hGetAll of its watchers hash): one entry per person, earliest first. */
+export function observersIn(entries: Record<string, string>): Array<{ id: string; name: string }> {
+  return people(parseAll(entries).filter((w) => w.observer === true)).map(({ id, name }) => ({ id, name }));
+}
+
 function parseAll(entries: Record<string, string>): WatcherRecord[] {
   return Object.values(entries).flatMap((json) => parseOne(json) ?? []);
 }
@@ -110,7 +116,8 @@ function people(records: readonly WatcherRecord[]): WatcherView[] {
   const byUser = new Map<string, WatcherView>();
   for (const r of records) {
     const seen = byUser.get(r.userId);
-    if (seen === undefined || r.since < seen.since) byUser.set(r.userId, { id: r.userId, name: r.name, since: r.since });
+    if (seen === undefined || r.since < seen.since) byUser.set(r.userId, { id: r.userId, name: r.name, since: r.since, ...(r.observer === true || seen?.observer === true ? { observer: true } : {}) });
+    else if (r.observer === true) seen.observer = true;
   }
   return [...byUser.values()].sort((a, b) => a.since.localeCompare(b.since));
 }

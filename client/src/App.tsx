@@ -29,6 +29,7 @@ const ROLE_LABELS: Record<Role, string> = {
   approver: 'Plant manager',
   auditor: 'Auditor',
   admin: 'Administrator',
+  observer: 'Plant observer',
 };
 
 const roleNames = (roles: readonly Role[]) => roles.map((r) => ROLE_LABELS[r] ?? r).join(', ');
@@ -189,11 +190,11 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       // Chat and the audit log link to `#/site?request=<id>`: that request is shown on top.
       return <SiteRequests key={route.params.get('request') ?? ''} canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} focusId={route.params.get('request')} />;
     case 'live':
-      return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin')} />;
+      return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin') || me.roles.includes('observer')} />;
     case 'session':
       return route.id === null ? null : <SessionScreen key={route.id} requestId={route.id} />;
     case 'watch':
-      return route.id === null ? null : <WatchScreen key={route.id} sessionId={route.id} />;
+      return route.id === null ? null : <WatchScreen key={route.id} sessionId={route.id} meId={me.id} />;
     case 'admin':
       return <Inventory />;
     case 'audit':

@@ -73,7 +73,8 @@ export type MachineAdminView = ServerMachineAdminView;
 /**
  * The body of POST /api/admin/machines and PUT /api/admin/machines/:id: what the admin view
  * shows, less what the portal works out; rdpSecurity absent (or null) for guacd's default;
- * hostKey and hostKeyPolicy (SSH) absent when not set; stepUpMinutes absent (or null) for no step-up.
+ * hostKey and hostKeyPolicy (SSH) absent when not set; stepUpMinutes absent (or null) for no step-up;
+ * observer fields always sent (observer `none` makes the other two moot).
  */
 export type MachineInput = Omit<MachineAdminView, 'siteName' | 'siteTimeZone' | 'hasCredential' | 'rdpSecurity' | 'hostKey' | 'hostKeyFingerprint' | 'hostKeyPolicy' | 'version' | 'stepUpMinutes'> & {
   rdpSecurity?: RdpSecurity | null;
@@ -121,7 +122,16 @@ export type ApproveInput = ServerApproveInput;
 /** The live events the screens refresh on (the stream carries these for requests one may see). */
 export type LiveEventType = Extract<
   LiveEventView['type'],
-  'request.created' | 'request.approval_added' | 'request.decided' | 'request.cancelled' | 'request.expired' | 'grant.revoked' | 'session.started' | 'session.ended' | 'session.watchers_changed'
+  | 'request.created'
+  | 'request.approval_added'
+  | 'request.decided'
+  | 'request.cancelled'
+  | 'request.expired'
+  | 'grant.revoked'
+  | 'session.started'
+  | 'session.ended'
+  | 'session.watchers_changed'
+  | 'session.observer_changed'
 >;
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.created',
@@ -134,6 +144,8 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'session.ended',
   // Someone started or stopped watching a session: the vendor's screen and the live list show who.
   'session.watchers_changed',
+  // A required-observer session's gate changed: the live list and the watch screen follow.
+  'session.observer_changed',
 ];
 export type LiveEvent = LiveEventView;
 
@@ -302,6 +314,9 @@ export const openSession = (requestId: string) =>
   api<{ session: OpenedSession }>('/api/sessions', { method: 'POST', body: { requestId } }).then((r) => r.session);
 export const listSessions = () => api<{ sessions: LiveSession[] }>('/api/sessions').then((r) => r.sessions);
 export const watchSession = (id: string) => api<TunnelTicket>(`/api/sessions/${seg(id)}/watch`, { method: 'POST', body: {} });
+/** Required observer, from the watch screen: pause or resume the vendor's input, take or return the controls. */
+export const observeSession = (id: string, action: 'pause' | 'resume' | 'take' | 'return') =>
+  api<{ observer: LiveSession['observer'] }>(`/api/sessions/${seg(id)}/observer`, { method: 'POST', body: { action } });
 export const terminateSession = (id: string, body: { reason?: string; revoke?: boolean }) =>
   api<void>(`/api/sessions/${seg(id)}/terminate`, { method: 'POST', body });
 

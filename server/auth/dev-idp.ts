@@ -26,6 +26,7 @@ export const DEMO_ACCOUNTS: readonly DemoAccount[] = [
   { username: 'victor', name: 'Victor Vendor', email: 'victor@bolt-robotics.example', groups: ['airlock-vendors'], company: 'bolt-robotics', describes: 'vendor (Bolt Robotics)' },
   { username: 'mona', name: 'Mona Manager', email: 'mona@plant-a.example', groups: ['plant-a-managers'], describes: 'plant manager, site A' },
   { username: 'olga', name: 'Olga Manager', email: 'olga@plant-a.example', groups: ['plant-a-managers'], describes: 'plant manager, site A (second approver)' },
+  { username: 'otto', name: 'Otto Observer', email: 'otto@plant-a.example', groups: ['plant-a-observers'], describes: 'plant observer, site A (watches vendors, decides nothing)' },
   { username: 'bruno', name: 'Bruno Manager', email: 'bruno@plant-b.example', groups: ['plant-b-managers'], describes: 'plant manager, site B' },
   { username: 'aude', name: 'Aude Auditor', email: 'aude@airlock.example', groups: ['airlock-auditors'], describes: 'auditor' },
   { username: 'adam', name: 'Adam Admin', email: 'adam@airlock.example', groups: ['airlock-admins'], describes: 'admin' },
@@ -36,6 +37,7 @@ export const DEMO_GROUPS: IdentityConfig['groups'] = {
   'airlock-vendors': { roles: ['vendor'], sites: [] },
   'plant-a-managers': { roles: ['approver'], sites: ['site-a'] },
   'plant-b-managers': { roles: ['approver'], sites: ['site-b'] },
+  'plant-a-observers': { roles: ['observer'], sites: ['site-a'] },
   'airlock-auditors': { roles: ['auditor'], sites: [] },
   'airlock-admins': { roles: ['admin'], sites: [] },
 };

@@ -188,6 +188,34 @@ export function sessionMessage(r: AccessRequest, sessionId: string, links: Porta
   };
 }
 
+/** What the observer message says of the gate's state (sessions/observer-gate.ts). */
+const OBSERVER_STATUS: Record<string, string> = {
+  waiting: '⏸ Waiting for a plant observer: the vendor’s input is held until one of you watches.',
+  unconfirmed: '⏸ Airlock cannot confirm an observer right now: the vendor’s input is held.',
+  grace: '⏳ Unobserved grace: the vendor’s input is held when it ends.',
+  observed: '👁 Observed: the vendor’s input reaches the machine.',
+  paused: '⏸ An observer paused the vendor’s input.',
+  controlled: '🎮 An observer has the controls; the vendor’s input is held.',
+  ended: '■ The session is over.',
+};
+
+/** Required observer: a session waits for a plant observer; Watch opens the live view that releases the input. */
+export function observerMessage(r: AccessRequest, sessionId: string, links: PortalLinks, state: string): ChatMessage {
+  const waiting = state === 'waiting' || state === 'unconfirmed';
+  return {
+    requestId: r.id,
+    text: waiting ? `Waiting for a plant observer: ${r.requester.name} on ${r.machine.name}` : `Observer: ${r.requester.name} on ${r.machine.name} (${state})`,
+    title: `${waiting ? '👁 Needs an observer' : '👁 Observer'}: ${r.machine.name} · ${r.machine.siteName}`,
+    fields: [
+      { label: 'Vendor', value: vendorOf(r) },
+      { label: 'Window', value: windowOf(r, r.grant?.start ?? r.windowStart, grantEnd(r).toISOString()) },
+    ],
+    status: OBSERVER_STATUS[state] ?? state,
+    actions: [...(state === 'ended' ? [] : [{ kind: 'link' as const, label: 'Watch', url: links.watch(sessionId) }]), { kind: 'link', label: 'Open in Airlock', url: links.request(r.id) }],
+    expiresAt: state === 'ended' ? new Date(Date.now() + 86_400_000) : grantEnd(r),
+  };
+}
+
 /** The warning before a window ends, to the vendor: Extend files an extension for approval (only their own click counts). */
 export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: PortalLinks, opts: { nonce: string | undefined }): ChatMessage {
   const actions: MessageAction[] = [];

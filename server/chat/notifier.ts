@@ -11,7 +11,7 @@ import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
 import { nonceScope } from './core.ts';
-import { endingSoonMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
+import { endingSoonMessage, observerMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
 import { errorMessage, notFound } from '../errors.ts';
@@ -90,6 +90,8 @@ export class ChatNotifier {
         return this.endSession(request, event.sessionId, event.reason);
       case 'grant.ending_soon':
         return this.endingSoon(request, event.sessionId, event.minutesLeft ?? 0);
+      case 'session.observer_changed':
+        return this.observerChanged(request, event.sessionId, event.reason ?? '');
       default:
         return this.refreshRequest(request);
     }
@@ -128,6 +130,7 @@ export class ChatNotifier {
     if (sessionId === undefined) return;
     await this.#deps.store.dropNonce(nonceScope('terminate', request.id, sessionId));
     await this.updateAll(`session:${sessionId}`, sessionMessage(request, sessionId, this.#deps.links, { nonce: undefined, endedReason: reason ?? 'disconnected' }));
+    await this.updateAll(`observer:${sessionId}`, observerMessage(request, sessionId, this.#deps.links, 'ended'));
   }
 
   /**
@@ -142,6 +145,19 @@ export class ChatNotifier {
     }
     const nonce = await store.nonce(nonceScope('extend', request.id), new Date(request.grant?.end ?? request.windowEnd));
     await this.postAll(`extend:${request.id}`, request, 'vendor', endingSoonMessage(request, minutesLeft, links, { nonce }));
+  }
+
+  /**
+   * Required observer: a session waiting for a plant observer gets a message with Watch for the
+   * site's approvers; later changes (observed, waiting again, ended by the limit) update it.
+   */
+  private async observerChanged(request: AccessRequest, sessionId: string | undefined, state: string): Promise<void> {
+    if (sessionId === undefined) return;
+    const subject = `observer:${sessionId}`;
+    const message = observerMessage(request, sessionId, this.#deps.links, state);
+    const posted = (await this.#deps.store.copies(subject)).length > 0;
+    if (state === 'waiting' && !posted) await this.postAll(subject, request, 'approvers', message);
+    else if (posted) await this.updateAll(subject, message);
   }
 
   /** Posts to every destination; one failing destination does not stop the others. */

@@ -21,6 +21,8 @@ export const DOMAIN_EVENT_TYPES = [
   'session.ended',
   /** Someone started or stopped watching a live session (sessions/watchers.ts). */
   'session.watchers_changed',
+  /** A required-observer session's gate changed (waiting, observed, paused, controlled): `reason` names the state. */
+  'session.observer_changed',
   'grant.ending_soon',
   /** The finaliser's: a session's recording is signed and indexed (reason "incomplete" if so). */
   'recording.ready',

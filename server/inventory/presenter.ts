@@ -1,6 +1,6 @@
 // What the inventory API shows of sites, companies and machines (docs/api.md, "Inventory"):
 // each view names its fields, so a field added to a record is not published by accident.
-import type { Company, Machine, Policy, Protocol, Site } from './schema.ts';
+import { observerSettings, type Company, type Machine, type Policy, type Protocol, type Site } from './schema.ts';
 import { hostKeyFingerprint } from './host-keys.ts';
 import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
@@ -43,6 +43,12 @@ export interface MachineView {
   policy: Policy;
   /** Opening a session needs a sign-in with a second factor at most this many minutes old; null: no step-up. */
   stepUpMinutes: number | null;
+  /** `required`: the vendor's input is held until a plant observer of the site watches the session. */
+  observer: NonNullable<Machine['observer']>;
+  /** Required observer: seconds the session may run unobserved from its start (0: held from the start). */
+  observerGraceSeconds: number;
+  /** Required observer: minutes the session may wait, held, for an observer before it ends. */
+  observerLimitMinutes: number;
 }
 
 /** The admin's view: how the portal reaches the machine, and whether a credential is set (never which). */
@@ -92,6 +98,9 @@ export function presentMachine(m: Machine, sites: ReadonlyMap<string, Site>): Ma
     requiredApprovals: m.requiredApprovals,
     policy: m.policy,
     stepUpMinutes: m.stepUpMinutes ?? null,
+    observer: observerSettings(m).observer,
+    observerGraceSeconds: observerSettings(m).graceSeconds,
+    observerLimitMinutes: observerSettings(m).limitMinutes,
   };
 }
 

@@ -16,6 +16,7 @@ import {
   credentialSchema,
   hostSchema,
   machineSchema,
+  observerSettings,
   portSchema,
   siteSchema,
   type Company,
@@ -282,6 +283,8 @@ export function inventoryRoutes(deps: {
     requiredApprovals: machine.requiredApprovals,
     maxWindowMinutes: machine.maxWindowMinutes,
     stepUpMinutes: machine.stepUpMinutes ?? null,
+    observer: machine.observer ?? 'none',
+    ...(machine.observer === 'required' ? { observerGraceSeconds: observerSettings(machine).graceSeconds, observerLimitMinutes: observerSettings(machine).limitMinutes } : {}),
     ...(machine.protocol === 'ssh' && (before === undefined || before.hostKey !== machine.hostKey || before.hostKeyPolicy !== machine.hostKeyPolicy)
       ? { hostKey: machine.hostKey === undefined ? null : hostKeyFingerprint(machine.hostKey), hostKeyPolicy: machine.hostKeyPolicy ?? 'pinned' }
       : {}),

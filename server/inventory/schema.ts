@@ -33,6 +33,16 @@ const hostKey = z
 /** `any`: the machine accepts whatever host key answers (guacd verifies nothing); the admin screen shows it in red. */
 export const HOST_KEY_POLICIES = ['pinned', 'any'] as const;
 
+/** `required`: a session's input is held until a plant observer of the site watches it (sessions/observer-gate.ts). */
+export const OBSERVER_MODES = ['none', 'required'] as const;
+/** How long a required-observer session may run unobserved from its start (0: held from the start). */
+export const OBSERVER_GRACE_SECONDS = { min: 0, max: 3_600, default: 0 } as const;
+/**
+ * How long a required-observer session may wait, held, for an observer before it ends. Minutes,
+ * fractions allowed (0.5 = 30 s); at least 3 s so the vendor sees why before it ends.
+ */
+export const OBSERVER_LIMIT_MINUTES = { min: 0.05, max: 24 * 60, default: 15 } as const;
+
 export const policySchema = z.strictObject({
   clipboardCopy: z.boolean(),
   clipboardPaste: z.boolean(),
@@ -85,6 +95,12 @@ export const machineSchema = z
      * that a step-up just done always satisfies it.
      */
     stepUpMinutes: z.number().int().min(5).max(24 * 60).optional(),
+    /** Required observer: `required` holds the vendor's input until a plant observer of the site watches; absent: `none`. */
+    observer: z.enum(OBSERVER_MODES).optional(),
+    /** Required observer: absent means OBSERVER_GRACE_SECONDS.default (held from the start). */
+    observerGraceSeconds: z.number().int().min(OBSERVER_GRACE_SECONDS.min).max(OBSERVER_GRACE_SECONDS.max).optional(),
+    /** Required observer: absent means OBSERVER_LIMIT_MINUTES.default. */
+    observerLimitMinutes: z.number().min(OBSERVER_LIMIT_MINUTES.min).max(OBSERVER_LIMIT_MINUTES.max).optional(),
   })
   // The cross-field rules run even when a field is wrong, so a form learns every problem at once.
   .superRefine(
@@ -100,6 +116,11 @@ export const machineSchema = z
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   );
 export type Machine = z.infer<typeof machineSchema>;
+
+/** A machine's required-observer settings with their defaults filled in. */
+export function observerSettings(m: Pick<Machine, 'observer' | 'observerGraceSeconds' | 'observerLimitMinutes'>): { observer: (typeof OBSERVER_MODES)[number]; graceSeconds: number; limitMinutes: number } {
+  return { observer: m.observer ?? 'none', graceSeconds: m.observerGraceSeconds ?? OBSERVER_GRACE_SECONDS.default, limitMinutes: m.observerLimitMinutes ?? OBSERVER_LIMIT_MINUTES.default };
+}
 
 /**
  * A machine as the records about it name it (live sessions, the recordings index, manifests):

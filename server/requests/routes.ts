@@ -2,7 +2,7 @@
 // live event stream the UI listens to. Handlers validate, ask policies.ts, call the service.
 import { Router } from 'express';
 import { route } from '../http/validate.ts';
-import { assertMayListAllRequests, canSeeRequest } from '../policies.ts';
+import { assertMayListAllRequests, canSeeRequest, maySeeLiveSession } from '../policies.ts';
 import type { EventBus } from '../events/bus.ts';
 import { presentLiveEvent } from './presenter.ts';
 import type { RequestService } from './service.ts';
@@ -77,7 +77,9 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': connected\n\n');
       const off = deps.events.on((event) => {
-        if (!canSeeRequest(user, { siteId: event.siteId, requesterId: event.requesterId })) return;
+        // Observers see no requests, but they hear of their site's live sessions.
+        const subject = { siteId: event.siteId, requesterId: event.requesterId };
+        if (!canSeeRequest(user, subject) && !(event.type.startsWith('session.') && maySeeLiveSession(user, { machine: { siteId: event.siteId }, user: { id: event.requesterId } }))) return;
         res.write(`event: ${event.type}\ndata: ${JSON.stringify(presentLiveEvent(event))}\n\n`);
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);

@@ -36,6 +36,8 @@ export const GUAC_STATUS = {
  * never sees these: the portal adds them on the way to the browser.
  */
 export const AIRLOCK_NOTICE_MSG = 0x0100;
+/** The `msg` code of the required-observer state (args: the vendor's message, the state name). */
+export const AIRLOCK_OBSERVER_MSG = 0x0101;
 
 const SETTINGS = Symbol('airlock.settings');
 const NOP = encodeInstruction('nop');
@@ -221,6 +223,18 @@ export class BrokeredConnection extends ClientConnection {
   /** Tells the browser something without ending the session (a `msg` instruction). */
   notify(message: string): void {
     if (!this.ended) this.relay(encodeInstruction('msg', String(AIRLOCK_NOTICE_MSG), message));
+  }
+
+  /** Tells the browser the observer gate's state (the session screen's banner). */
+  observerStatus(state: string, message: string): void {
+    if (!this.ended) this.relay(encodeInstruction('msg', String(AIRLOCK_OBSERVER_MSG), message, state));
+  }
+
+  /** Sends an instruction to guacd that did not come from this browser (an observer's input, a key release). */
+  inject(instruction: GuacInstruction): void {
+    if (this.ended) return;
+    const [opcode = '', ...args] = instruction;
+    super.sendMessageToGuacd(encodeInstruction(opcode, ...args));
   }
 
   /** Ends the session with a reason the browser shows (a Guacamole `error` instruction). */

@@ -171,10 +171,17 @@ interface Draft {
   hostKeyPolicy: HostKeyPolicy;
   /** Minutes a second-factor sign-in stays good for opening a session; '' for no step-up. */
   stepUpMinutes: string;
+  /** Required observer: input held until a plant observer watches. */
+  observer: 'none' | 'required';
+  observerGraceSeconds: string;
+  observerLimitMinutes: string;
 }
 
 /** The server's bounds for a machine's step-up age (server/inventory/schema.ts). */
 const STEP_UP_MINUTES = { min: 5, max: 24 * 60 };
+/** The server's bounds for the required observer (server/inventory/schema.ts). */
+const OBSERVER_GRACE = { min: 0, max: 3_600, default: 0 };
+const OBSERVER_LIMIT = { min: 0.05, max: 24 * 60, default: 15 };
 
 function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
   if (m === null) {
@@ -196,6 +203,9 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
       hostKey: '',
       hostKeyPolicy: 'pinned',
       stepUpMinutes: '',
+      observer: 'none',
+      observerGraceSeconds: String(OBSERVER_GRACE.default),
+      observerLimitMinutes: String(OBSERVER_LIMIT.default),
     };
   }
   return {
@@ -215,6 +225,9 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
     hostKey: m.hostKey ?? '',
     hostKeyPolicy: m.hostKeyPolicy ?? 'pinned',
     stepUpMinutes: m.stepUpMinutes == null ? '' : String(m.stepUpMinutes),
+    observer: m.observer,
+    observerGraceSeconds: String(m.observerGraceSeconds),
+    observerLimitMinutes: String(m.observerLimitMinutes),
   };
 }
 
@@ -234,6 +247,16 @@ function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | 
   const stepUp = d.stepUpMinutes.trim() === '' ? null : Number(d.stepUpMinutes);
   if (stepUp !== null && (!Number.isInteger(stepUp) || stepUp < STEP_UP_MINUTES.min || stepUp > STEP_UP_MINUTES.max)) {
     errors['stepUpMinutes'] = `Step-up must be a whole number of minutes from ${STEP_UP_MINUTES.min} to ${STEP_UP_MINUTES.max}, or empty for none.`;
+  }
+  const grace = Number(d.observerGraceSeconds);
+  const limit = Number(d.observerLimitMinutes);
+  if (d.observer === 'required') {
+    if (d.observerGraceSeconds.trim() === '' || !Number.isInteger(grace) || grace < OBSERVER_GRACE.min || grace > OBSERVER_GRACE.max) {
+      errors['observerGraceSeconds'] = `The grace must be a whole number of seconds from ${OBSERVER_GRACE.min} (held from the start) to ${OBSERVER_GRACE.max}.`;
+    }
+    if (d.observerLimitMinutes.trim() === '' || !Number.isFinite(limit) || limit < OBSERVER_LIMIT.min || limit > OBSERVER_LIMIT.max) {
+      errors['observerLimitMinutes'] = `The limit must be from ${OBSERVER_LIMIT.min} to ${OBSERVER_LIMIT.max} minutes (fractions allowed).`;
+    }
   }
   if (d.guacd.trim() === '') errors['guacd'] = 'Name the guacd that serves this machine (usually “default”).';
   if (Object.keys(errors).length > 0) return { ok: false, errors };
@@ -256,6 +279,9 @@ function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | 
     chatDecision: d.chatDecision,
     policy: d.policy,
     stepUpMinutes: stepUp,
+    observer: d.observer,
+    observerGraceSeconds: d.observer === 'required' ? grace : OBSERVER_GRACE.default,
+    observerLimitMinutes: d.observer === 'required' ? limit : OBSERVER_LIMIT.default,
   };
   return { ok: true, input };
 }
@@ -564,6 +590,47 @@ function MachineForm({
             ))}
           </select>
         </label>
+      </div>
+      <div className="row">
+        <label>
+          Plant observer
+          <select value={d.observer} onChange={(e) => set('observer', e.target.value === 'required' ? 'required' : 'none')} data-testid="machine-observer">
+            <option value="none">not required</option>
+            <option value="required">required: input held until a plant observer watches</option>
+          </select>
+        </label>
+        {d.observer === 'required' && (
+          <>
+            <label>
+              Unobserved grace (seconds, 0 = held from the start)
+              <input
+                type="number"
+                min={OBSERVER_GRACE.min}
+                max={OBSERVER_GRACE.max}
+                step={1}
+                value={d.observerGraceSeconds}
+                onChange={(e) => set('observerGraceSeconds', e.target.value)}
+                aria-invalid={invalid('observerGraceSeconds')}
+                data-testid="machine-observer-grace"
+              />
+              {error('observerGraceSeconds')}
+            </label>
+            <label>
+              End the session after waiting (minutes)
+              <input
+                type="number"
+                min={OBSERVER_LIMIT.min}
+                max={OBSERVER_LIMIT.max}
+                step="any"
+                value={d.observerLimitMinutes}
+                onChange={(e) => set('observerLimitMinutes', e.target.value)}
+                aria-invalid={invalid('observerLimitMinutes')}
+                data-testid="machine-observer-limit"
+              />
+              {error('observerLimitMinutes')}
+            </label>
+          </>
+        )}
       </div>
       <fieldset>
         <legend>Most a session may do</legend>

@@ -120,12 +120,13 @@ function Row({
       </td>
       <td data-testid={`live-watchers-${s.id}`}>
         {s.watchers.length === 0 ? <span className="muted">nobody</span> : s.watchers.map((w) => w.name).join(', ')}
+        {s.observer !== null && s.observer.required && <ObserverBadge sessionId={s.id} observer={s.observer} />}
       </td>
       {canAct && (
         <td className="actions-cell">
           <div className="actions-stack">
-            <a className="button secondary" href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
-              Watch
+            <a className={s.observer?.state === 'waiting' || s.observer?.state === 'unconfirmed' ? 'button' : 'button secondary'} href={itemHref('watch', s.id)} data-testid={`watch-${s.id}`}>
+              {s.observer?.state === 'waiting' ? 'Watch (needs observer)' : 'Watch'}
             </a>
             <button type="button" className="danger" onClick={() => onTerminate(false)} title={TERMINATE_LABELS.terminate.title} data-testid={`terminate-${s.id}`}>
               {TERMINATE_LABELS.terminate.button}
@@ -145,5 +146,25 @@ function Row({
         </td>
       )}
     </tr>
+  );
+}
+
+/** Required observer: whether the session waits for a plant observer, and since when. */
+function ObserverBadge({ sessionId, observer }: { sessionId: string; observer: NonNullable<LiveSession['observer']> }) {
+  const needs = observer.state === 'waiting' || observer.state === 'unconfirmed';
+  const words: Record<string, string> = {
+    grace: 'observer required (grace)',
+    waiting: 'needs observer: input held',
+    unconfirmed: 'observer unconfirmed: input held',
+    observed: 'observed',
+    paused: `input paused by ${observer.pausedBy?.name ?? 'an observer'}`,
+    controlled: `controls taken by ${observer.controller?.name ?? 'an observer'}`,
+  };
+  return (
+    <div>
+      <span className={`badge ${needs ? 'broken' : 'watching'}`} data-testid={`live-observer-${sessionId}`} data-state={observer.state} title={observer.endsAt === null ? undefined : `Ends at ${observer.endsAt} if nobody observes`}>
+        {words[observer.state] ?? observer.state}
+      </span>
+    </div>
   );
 }

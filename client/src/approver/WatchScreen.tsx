@@ -1,9 +1,10 @@
 // Watching a live session: the same display as the vendor's, joined read-only. Nothing of the
-// watcher's keyboard, mouse or clipboard is sent; every viewing is audited by the server.
+// watcher's keyboard, mouse or clipboard is sent, unless a plant observer takes the controls
+// (then their keys and pointer go to the machine, the vendor's are held); every viewing is audited.
 import { useCallback, useEffect, useState } from 'react';
 import { useNames } from '../shared/directory.ts';
 import { useLiveRefresh } from '../shared/live.ts';
-import { errorMessage, listSessions, watchSession, type LiveSession, type TunnelTicket } from '../api.ts';
+import { errorMessage, listSessions, observeSession, watchSession, type LiveSession, type TunnelTicket } from '../api.ts';
 import { Notice, Time } from '../shared/components.tsx';
 import { href } from '../shared/route.ts';
 import { SessionDisplay, SessionStatusLine } from '../session/SessionView.tsx';
@@ -17,7 +18,7 @@ const SESSION_GONE_MESSAGE = 'The session has ended.';
 
 type Joining = { status: 'joining' } | { status: 'joined'; ticket: TunnelTicket } | { status: 'failed'; message: string };
 
-export function WatchScreen({ sessionId }: { sessionId: string }) {
+export function WatchScreen({ sessionId, meId }: { sessionId: string; meId?: string }) {
   const names = useNames();
   const [joining, setJoining] = useState<Joining>({ status: 'joining' });
   const [info, setInfo] = useState<LiveSession | null>(null);
@@ -62,7 +63,8 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
   }, [sessionId]);
   useLiveRefresh(refreshInfo);
 
-  const view = useGuacamole(joining.status === 'joined' ? joining.ticket : null, READ_ONLY);
+  const inControl = info?.observer?.state === 'controlled' && info.observer.controller?.id === meId;
+  const view = useGuacamole(joining.status === 'joined' ? joining.ticket : null, { ...READ_ONLY, input: inControl, controllable: true });
   // A joined view is not always closed when the watched session ends: check the live list too.
   const { endLocally } = view;
   const watching = view.status === 'connected';
@@ -126,6 +128,7 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
         />
       )}
       {notice !== null && <Notice testId="watch-notice">{notice.text}</Notice>}
+      {!over && info?.observer != null && <ObserverControls sessionId={sessionId} observer={info.observer} inControl={inControl} onDone={(n) => setNotice(n)} onChanged={refreshInfo} />}
       <SessionStatusLine status={status} message={message} machineName={info?.machine.name ?? null} />
       {over && (
         <p className="actions">
@@ -136,10 +139,79 @@ export function WatchScreen({ sessionId }: { sessionId: string }) {
       )}
       {joining.status !== 'failed' && (
         <>
-          <p className="muted session-hint">You see what the user sees. Nothing you type or click is sent to the machine.</p>
+          <p className="muted session-hint" data-testid="watch-hint">
+            {inControl ? 'You have the controls: what you type and click goes to the machine; the vendor’s input is held.' : 'You see what the user sees. Nothing you type or click is sent to the machine.'}
+          </p>
           <SessionDisplay view={view} label={info === null ? 'Watched session' : `Screen of ${info.machine.name}, watched`} readOnly />
         </>
       )}
     </section>
+  );
+}
+
+const OBSERVER_WORDS: Record<string, string> = {
+  off: 'The vendor’s input reaches the machine.',
+  grace: 'A plant observer is required; the vendor may type during the grace.',
+  waiting: 'Waiting for a plant observer: the vendor’s input is held.',
+  unconfirmed: 'Airlock cannot confirm the observer right now: the vendor’s input is held.',
+  observed: 'You are observing: the vendor’s input reaches the machine.',
+  paused: 'The vendor’s input is paused.',
+  controlled: 'An observer has the controls: the vendor’s input is held.',
+};
+
+/** Required observer, for the observer: the gate's state and its buttons (pause/resume, take/return the controls). */
+function ObserverControls({
+  sessionId,
+  observer,
+  inControl,
+  onDone,
+  onChanged,
+}: {
+  sessionId: string;
+  observer: NonNullable<LiveSession['observer']>;
+  inControl: boolean;
+  onDone: (n: { ok: boolean; text: string }) => void;
+  onChanged: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const act = (action: 'pause' | 'resume' | 'take' | 'return') => {
+    setBusy(true);
+    observeSession(sessionId, action).then(
+      () => {
+        setBusy(false);
+        onChanged();
+      },
+      (err: unknown) => {
+        setBusy(false);
+        onDone({ ok: false, text: errorMessage(err, 'That did not work.') });
+      },
+    );
+  };
+  const paused = observer.pausedBy !== null;
+  const controlled = observer.controller !== null;
+  return (
+    <div className="session-bar observer-controls" data-testid="observer-controls" data-state={observer.state}>
+      <span className="badge watching" role="status" data-testid="observer-state" data-state={observer.state}>
+        {observer.state === 'controlled' && observer.controller !== null && !inControl ? `${observer.controller.name} has the controls.` : (OBSERVER_WORDS[observer.state] ?? observer.state)}
+      </span>
+      {paused ? (
+        <button type="button" disabled={busy} onClick={() => act('resume')} data-testid="observer-resume">
+          Resume vendor input
+        </button>
+      ) : (
+        <button type="button" className="secondary" disabled={busy || controlled} onClick={() => act('pause')} data-testid="observer-pause">
+          Pause vendor input
+        </button>
+      )}
+      {controlled ? (
+        <button type="button" disabled={busy} onClick={() => act('return')} data-testid="observer-return">
+          Return the controls
+        </button>
+      ) : (
+        <button type="button" className="secondary" disabled={busy} onClick={() => act('take')} data-testid="observer-take">
+          Take the controls
+        </button>
+      )}
+    </div>
   );
 }

@@ -261,6 +261,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
           {view.notice}
         </p>
       )}
+      {view.observer !== null && view.observer.state !== 'off' && !over && <ObserverBanner observer={view.observer} />}
       {warning !== null && shown !== null && (
         <p role="alert" className={`ws-warning ${warning}`} data-testid="session-warning" data-level={warning}>
           {warning === 'final' ? 'Less than 2 minutes left: save your work now.' : 'Less than 10 minutes left in this access window.'} The
@@ -588,4 +589,17 @@ function usePageLocked(): void {
     root.classList.add('workspace-open');
     return () => root.classList.remove('workspace-open');
   }, []);
+}
+
+/** States of the required observer in which the vendor's input is held (sessions/observer-gate.ts). */
+const HELD_STATES = new Set(['waiting', 'unconfirmed', 'paused', 'controlled']);
+
+/** Required observer: whether the vendor's input reaches the machine, in the portal's words. */
+function ObserverBanner({ observer }: { observer: { state: string; message: string } }) {
+  const held = HELD_STATES.has(observer.state);
+  return (
+    <p role={held ? 'alert' : 'status'} className={`ws-warning ${held ? 'final' : 'first'} observer-${observer.state}`} data-testid="session-observer" data-state={observer.state} data-held={held}>
+      {observer.message}
+    </p>
+  );
 }

@@ -26,6 +26,8 @@ export const GUAC_CODE = {
  * something to tell the user while the session goes on, e.g. that the portal is restarting.
  */
 export const AIRLOCK_NOTICE_MSG = 0x0100;
+/** The `msg` code of the required-observer state (transport.ts AIRLOCK_OBSERVER_MSG): args are the message and the state. */
+export const AIRLOCK_OBSERVER_MSG = 0x0101;
 
 export type EndKind =
   /** The plant manager revoked the grant (or the request was cancelled). */

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import Guacamole from 'guacamole-common-js';
 import type { TunnelTicket } from '../api.ts';
-import { AIRLOCK_NOTICE_MSG, localEnd, serverEnd, type SessionEnd } from './ending.ts';
+import { AIRLOCK_NOTICE_MSG, AIRLOCK_OBSERVER_MSG, localEnd, serverEnd, type SessionEnd } from './ending.ts';
 import { isModifier, KEYSYM, keysymsOf } from './keys.ts';
 
 /**
@@ -35,6 +35,11 @@ export interface GuacamoleOptions {
   clipboardPaste: boolean;
   scale?: ScaleMode;
   /**
+   * Listen to keyboard and mouse even while `input` is false, and send them once it turns true
+   * (an observer who takes the controls of the session they watch): no reconnect needed.
+   */
+  controllable?: boolean;
+  /**
    * Ctrl+Alt+Shift pressed together in the display (Guacamole's own convention): the keys are
    * released and this is called, so keyboard users can leave a display that captures Tab.
    */
@@ -55,6 +60,8 @@ export interface GuacamoleView {
   remoteClipboard: string | null;
   /** What the portal last said about this session while it goes on (e.g. "restarting"); null if nothing. */
   notice: string | null;
+  /** Required observer: the gate's state as the portal last said it (`waiting`, `observed`, …) and its words; null if never said. */
+  observer: { state: string; message: string } | null;
   /** Sends text to the remote clipboard; false when not connected or not allowed. */
   sendClipboard: (text: string) => boolean;
   /** Presses `keysyms` in order and releases them in reverse (a chord); false when not possible. */
@@ -87,10 +94,12 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
   // the previous one never shows beside the new one (React's "reset state on a prop change").
   const [stateTicket, setStateTicket] = useState(ticket);
   const [notice, setNotice] = useState<string | null>(null);
+  const [observer, setObserver] = useState<{ state: string; message: string } | null>(null);
   if (stateTicket !== ticket) {
     setStateTicket(ticket);
     setState({ status: 'connecting', end: null });
     setNotice(null);
+    setObserver(null);
   }
   const [focused, setFocused] = useState(false);
   const [remoteClipboard, setRemoteClipboard] = useState<string | null>(null);
@@ -140,6 +149,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
       guac.onerror = (status) => terminal(connected ? 'ended' : 'error', serverEnd(status.code, status.message));
       guac.onmsg = (code, args) => {
         if (code === AIRLOCK_NOTICE_MSG && !done) setNotice(args[0] ?? null);
+        if (code === AIRLOCK_OBSERVER_MSG && !done) setObserver({ message: args[0] ?? '', state: args[1] ?? '' });
         return true;
       };
       guac.onstatechange = (s) => {
@@ -205,16 +215,18 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
 
       let mouse: Guacamole.Mouse | null = null;
       let touch: Guacamole.Mouse.Touchscreen | null = null;
+      // For a controllable view the listeners are there from the start; what they send follows `input`.
+      const sending = () => optionsRef.current.input;
       const onMouse = (e: Guacamole.Mouse.Event) => {
-        if (connected && !done) guac.sendMouseState(e.state, true);
+        if (connected && !done && sending()) guac.sendMouseState(e.state, true);
       };
-      if (opts.input) {
+      if (opts.input || opts.controllable === true) {
         // Listening on the focusable container (not the document) means keys reach the remote
         // machine only while the display has focus, and the listeners go away with the element.
         keyboard = new Guacamole.Keyboard(host);
         const held = new Set<number>();
         keyboard.onkeydown = (keysym) => {
-          if (!connected || done || !focusedNow) return true; // not ours: the browser may act on it
+          if (!connected || done || !focusedNow || !sending()) return true; // not ours: the browser may act on it
           held.add(keysym);
           if (isModifier(keysym) && releaseChordHeld(held)) {
             held.clear();
@@ -229,7 +241,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
         };
         keyboard.onkeyup = (keysym) => {
           held.delete(keysym);
-          if (connected && !done && focusedNow) guac.sendKeyEvent(0, keysym);
+          if (connected && !done && focusedNow && sending()) guac.sendKeyEvent(0, keysym);
         };
         mouse = new Guacamole.Mouse(displayEl);
         mouse.onEach(['mousedown', 'mouseup', 'mousemove'], onMouse);
@@ -351,6 +363,7 @@ export function useGuacamole(ticket: TunnelTicket | null, options: GuacamoleOpti
     focused,
     remoteClipboard,
     notice,
+    observer,
     sendClipboard,
     sendKeys,
     typeText,

@@ -19,7 +19,7 @@ export const SECTIONS: readonly Section[] = [
   { route: 'my', label: 'My requests', roles: ['vendor'] },
   { route: 'inbox', label: 'Inbox', roles: ['approver'] },
   { route: 'site', label: 'Site requests', roles: ['approver', 'auditor', 'admin'] },
-  { route: 'live', label: 'Live sessions', roles: ['approver', 'auditor', 'admin'] },
+  { route: 'live', label: 'Live sessions', roles: ['approver', 'auditor', 'admin', 'observer'] },
   { route: 'admin', label: 'Inventory', roles: ['admin'] },
   { route: 'audit', label: 'Audit log', roles: ['auditor', 'admin'] },
   { route: 'recordings', label: 'Recordings', roles: ['auditor', 'admin', 'approver'] },
@@ -29,7 +29,7 @@ export const SECTIONS: readonly Section[] = [
 /** Screens reached by a link with an id (`#/session/<requestId>`), not from the nav. */
 export const ITEM_ROUTES: Readonly<Record<'session' | 'watch' | 'recording', readonly Role[]>> = {
   session: ['vendor'],
-  watch: ['approver', 'admin'],
+  watch: ['approver', 'admin', 'observer'],
   /** The player: `#/recording/<sessionId>`. Plant managers see their own sites' (server-side). */
   recording: ['auditor', 'admin', 'approver'],
 };

@@ -1,0 +1,87 @@
+// Required observer, fail closed: when Redis stops answering (SIGSTOP: the socket stays open,
+// nothing answers), the gate cannot confirm the observer and holds the vendor's input within
+// about a second, tells the vendor, and lets input flow again once Redis answers. A private
+// Redis, since this suite freezes it.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startServices, type Supervisor } from '../dev/supervisor.ts';
+import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { loginAll, type Browserless } from './support/http.ts';
+import { grantNow } from './support/workflow.ts';
+import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
+import { testServices } from './support/services.ts';
+import { waitFor } from './support/wait.ts';
+import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
+import { AIRLOCK_OBSERVER_MSG } from '../sessions/tunnel/transport.ts';
+import type { GuacInstruction } from '../sessions/tunnel/protocol.ts';
+
+let services: Supervisor;
+let portal: TestPortal;
+let stateDir: string;
+let redisPid = 0;
+let frozen = false;
+let vera: Browserless;
+let mona: Browserless;
+
+const OBSERVER_MSG = String(AIRLOCK_OBSERVER_MSG);
+function nextState(tunnel: Tunnel, state: string, timeoutMs = 10_000): Promise<GuacInstruction> {
+  const from = tunnel.instructions.length;
+  return tunnel.waitFor((i) => tunnel.instructions.indexOf(i) >= from && i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === state, timeoutMs, `observer state ${state}`);
+}
+function thaw(): void {
+  if (frozen) process.kill(redisPid, 'SIGCONT');
+  frozen = false;
+}
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-observer-redis-'));
+  services = await startServices({ stateDir, services: ['redis'] });
+  redisPid = services.pids()[0] ?? 0;
+  portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '', AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' });
+  const targets = testServices();
+  const inventory = demoInventory(targets);
+  inventory.machines = inventory.machines.map((m) => (m.id === 'cnc-07' ? { ...m, observer: 'required' as const } : m));
+  await portal.services.inventory.seed(inventory, true);
+  for (const [machineId, credential] of Object.entries(demoCredentials(targets))) await portal.services.vault.store(machineId, credential);
+  [vera, mona] = await loginAll(portal.publicUrl, 'vera', 'mona');
+});
+
+afterAll(async () => {
+  thaw();
+  await portal?.close();
+  await services?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+test('a Redis that stops answering holds the vendor’s input (fail closed) until it answers again', async () => {
+  const requestId = await grantNow(portal, vera, mona, 'cnc-07');
+  const { id, tunnel } = await openSession(vera, requestId);
+  await tunnel.waitFor((i) => i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === 'waiting', 10_000, 'waiting');
+  const res = await mona.post(`/api/sessions/${id}/watch`, {});
+  const watched = await openTunnel(mona, { ticket: res.json<{ ticket: string }>().ticket });
+  if (!watched.ok) throw new Error('watch refused');
+  await tunnel.waitFor((i) => i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === 'observed', 10_000, 'observed');
+
+  const unconfirmed = nextState(tunnel, 'unconfirmed');
+  const frozenAt = Date.now();
+  process.kill(redisPid, 'SIGSTOP');
+  frozen = true;
+  await unconfirmed;
+  const heldAfterMs = Date.now() - frozenAt;
+  const events = path.join(stateDir, 'spool', `${id}.events.jsonl`);
+  const held = (): number => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter((l) => l.includes('"observer_unconfirmed"')).length : 0);
+  const tag = randomBytes(4).toString('hex');
+  tunnel.typeText(`echo frozen-${tag}\n`);
+  await waitFor(() => held() >= `echo frozen-${tag}\n`.length, { timeoutMs: 5_000, what: 'keys held while Redis is frozen' });
+
+  const observed = nextState(tunnel, 'observed', 15_000);
+  thaw();
+  await observed;
+  console.log(`observer fail-closed: held ${heldAfterMs} ms after Redis froze`);
+  expect(heldAfterMs).toBeLessThan(2_000);
+  await watched.tunnel.close();
+  await tunnel.close();
+});
