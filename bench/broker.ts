@@ -25,7 +25,7 @@ import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
+import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal, UNCAPPED } from './lib.ts';
 import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
@@ -62,12 +62,6 @@ const SEQUENTIAL_CHILD_EXIT_WAIT_MS = 2_000;
 /** A sequential run that fails is run again this many times (guacd 1.3 and Xvnc have flaky moments). */
 const SEQUENTIAL_RETRIES = 2;
 const DISPLAY = { width: 1024, height: 768, dpi: 96 };
-/**
- * The bench opens up to 100 sessions of one vendor on one grant: the per-grant cap (a second
- * open takes the first over) and the per-user cap would turn that into one session. Capacity,
- * not the caps, is measured here (test/containment.test.ts tests the caps).
- */
-const UNCAPPED = { AIRLOCK_MAX_SESSIONS_PER_GRANT: '100', AIRLOCK_MAX_SESSIONS_PER_USER: '1000', AIRLOCK_MAX_SESSIONS_PER_GUACD: '1000' };
 const KEYSYM_ENTER = 65293;
 
 const stateDir = path.join(tmpdir(), `airlock-bench-broker-${process.pid}`);
@@ -191,7 +185,7 @@ class BenchClient {
 
 // ─── Services, portal, accounts ──────────────────────────────────────────────────────────────
 
-const supervisor = await startServices({ stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-bench' });
+const supervisor = await startServices({ stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-brk' });
 const services = supervisor.services;
 const { redis } = services;
 if (redis === undefined || services.guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
@@ -219,7 +213,7 @@ function guacd16Binary(): string | undefined {
 }
 const guacd16Bin = guacd16Binary();
 const stateDir16 = path.join(stateDir, 'guacd16');
-const supervisor16 = guacd16Bin === undefined ? undefined : await startServices({ stateDir: stateDir16, services: ['guacd'], guacdBin: guacd16Bin, userPrefix: 'airlock-bench' });
+const supervisor16 = guacd16Bin === undefined ? undefined : await startServices({ stateDir: stateDir16, services: ['guacd'], guacdBin: guacd16Bin, userPrefix: 'airlock-brk' });
 const guacd16: BenchGuacd | undefined =
   supervisor16?.services.guacd === undefined ? undefined : { label: 'guacd 1.6', ...supervisor16.services.guacd, pid: guacdPidIn(stateDir16), args: new Map() };
 

@@ -119,6 +119,13 @@ export async function wrkGet(name: string, url: string, opts: { connections: num
 /** Rate limits off: a bench drives a few accounts very hard; the limits would measure themselves. */
 const UNLIMITED = '1000000';
 
+/**
+ * Benches open many sessions of one vendor on one grant: the per-grant cap (a second open takes
+ * the first over) and the per-user cap would turn that into one session. Capacity, not the caps,
+ * is measured (test/containment.test.ts tests the caps).
+ */
+export const UNCAPPED = { AIRLOCK_MAX_SESSIONS_PER_GRANT: '100', AIRLOCK_MAX_SESSIONS_PER_USER: '1000', AIRLOCK_MAX_SESSIONS_PER_GUACD: '1000' } as const;
+
 export interface BenchPortal {
   base: string;
   child: import('node:child_process').ChildProcess;
