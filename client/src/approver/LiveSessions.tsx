@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import { listSessions, type LiveSession } from '../api.ts';
 import { useNames } from '../shared/directory.ts';
 import { LiveIndicator, OutcomeNotice, Time } from '../shared/components.tsx';
-import { ListView } from '../shared/ListView.tsx';
+import { listOf, ListView } from '../shared/ListView.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
 import { useNow } from '../shared/clock.ts';
@@ -48,10 +48,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
       </div>
       <OutcomeNotice notice={notice} testId="live-notice" />
       <ListView
-        status={load.status}
-        error={load.status === 'error' ? load.message : null}
-        refreshError={load.status === 'ready' ? load.refreshError : null}
-        items={load.status === 'ready' ? load.data : []}
+        {...listOf(load, (d) => d)}
         columns={['Vendor', 'Machine', 'Site', 'Running for', 'Time left', 'Watching', ...(canAct ? [{ actions: true } as const] : [])]}
         row={(s) => (
           <Row

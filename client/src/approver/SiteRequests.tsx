@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { getRequest, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
 import { ErrorMessage, expiredText, LiveIndicator, Loading, OutcomeNotice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
-import { ListView } from '../shared/ListView.tsx';
+import { listOf, ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href } from '../shared/route.ts';
 import { RequestDetails } from './RequestDetails.tsx';
@@ -81,10 +81,7 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
       {focusId !== null && focusId !== '' && <FocusedRequest id={focusId} />}
       <OutcomeNotice notice={notice} testId="site-notice" />
       <ListView
-        status={load.status}
-        error={load.status === 'error' ? load.message : null}
-        refreshError={load.status === 'ready' ? load.refreshError : null}
-        items={load.status === 'ready' ? load.data.requests : []}
+        {...listOf(load, (d) => d.requests)}
         columns={['Requester', 'Machine', 'Window', 'State', 'Approvals', 'Decision', ...(canRevoke ? [{ actions: true } as const] : [])]}
         row={(r) => (
           <tr key={r.id} data-testid={`request-row-${r.id}`}>

@@ -4,6 +4,7 @@
 // "Load more" with its own progress and failure. Each screen gives its columns and its rows.
 import type { ReactNode } from 'react';
 import { ErrorMessage, Loading } from './components.tsx';
+import type { Load } from './load.ts';
 
 /** A column heading; `actions` is the unnamed column of row buttons (named for screen readers). */
 export type Column = string | { actions: true };
@@ -30,21 +31,31 @@ export interface ListViewProps<T> {
   /** One `<tr>` per item. */
   row: (item: T) => ReactNode;
   empty: ReactNode;
-  testIds: { loadError: string; empty: string };
+  testIds?: { loadError?: string; empty?: string };
   tableClassName?: string;
   /** Shown above the table when there are items (a total, say). */
   summary?: ReactNode;
   more?: MoreState;
 }
 
+/** A screen's loaded state as the list shows it; `items` picks the rows out of the loaded data. */
+export function listOf<D, T>(load: Load<D>, items: (data: D) => readonly T[]): Pick<ListViewProps<T>, 'status' | 'error' | 'refreshError' | 'items'> {
+  return {
+    status: load.status,
+    error: load.status === 'error' ? load.message : null,
+    refreshError: load.status === 'ready' ? load.refreshError : null,
+    items: load.status === 'ready' ? items(load.data) : [],
+  };
+}
+
 export function ListView<T>({ status, error, refreshError, items, columns, row, empty, testIds, tableClassName, summary, more }: ListViewProps<T>) {
   if (status === 'loading') return <Loading />;
-  if (status === 'error') return <ErrorMessage message={error ?? 'Something went wrong. Try again.'} testId={testIds.loadError} />;
+  if (status === 'error') return <ErrorMessage message={error ?? 'Something went wrong. Try again.'} testId={testIds?.loadError} />;
   return (
     <>
       <ErrorMessage message={refreshError} />
       {items.length === 0 ? (
-        <p className="muted" data-testid={testIds.empty}>
+        <p className="muted" data-testid={testIds?.empty}>
           {empty}
         </p>
       ) : (
