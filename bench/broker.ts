@@ -10,18 +10,14 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { startServices } from '../dev/supervisor.ts';
 import { freePort } from '../dev/probes.ts';
 import { listProcesses, signal } from '../dev/processes.ts';
 import { encodeInstruction, GuacParser, guacHandshake, type GuacInstruction } from '../dev/guac-probe.ts';
-import { connectRedis } from '../server/redis.ts';
-import { createLogger } from '../server/log.ts';
-import { generateKeyringEntry } from '../server/keyring.ts';
 import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
+import { approvedRequest, percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal } from './lib.ts';
 import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
@@ -181,16 +177,14 @@ class BenchClient {
 
 // ─── Services, portal, accounts ──────────────────────────────────────────────────────────────
 
-const supervisor = await startServices({ stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-bench' });
-const services = supervisor.services;
-const { redis, guacd } = services;
-if (redis === undefined || guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
+// The bench's own Redis connection (benchRedis) seeds the plant, later reads the audit log (why sessions ended).
+const { supervisor, redis, guacd, keyring, client: benchRedis, inventory, credentials } = await startBenchPlant({
+  stateDir,
+  userPrefix: 'airlock-bench',
+  keyringId: 'bench1',
+  clientName: 'bench-broker',
+});
 const guacdPid = Number(readFileSync(path.join(stateDir, 'pids', 'guacd.pid'), 'utf8').split(' ')[0]);
-
-const keyring = generateKeyringEntry('bench1');
-// The bench's own Redis connection: seeds the plant, later reads the audit log (why sessions ended).
-const benchRedis = await connectRedis(redis.url, createLogger('warn'), 'bench-broker');
-const { inventory, credentials } = await seedBenchPlant(benchRedis, services, keyring);
 const audit = new AuditLog(benchRedis);
 
 const logStream = createWriteStream(portalLog);
@@ -207,7 +201,6 @@ if (portal.stdout === null || portal.stderr === null) throw new Error('no portal
 portal.stdout.pipe(logStream);
 portal.stderr.pipe(logStream);
 const portalPid = portal.pid ?? 0;
-const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
 
 let stopped = false;
 const live = new Set<BenchClient>();
@@ -218,18 +211,13 @@ async function stop(): Promise<void> {
   stopped = true;
   for (const c of live) c.close();
   benchRedis.destroy();
-  portal.kill('SIGTERM');
-  await Promise.race([portalExited, delay(5_000)]);
+  await stopBenchPortal(portal);
   if (portal.exitCode === null && portal.signalCode === null) portal.kill('SIGKILL');
   await supervisor.stop();
   logStream.end();
   rmSync(stateDir, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void stop().finally(() => process.exit(130));
-  });
-}
+stopOnSignal(stop);
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
@@ -392,17 +380,7 @@ async function sessionTicket(agent: Browserless, requestId: string): Promise<{ t
 
 /** A request starting in a moment, approved, and polled until a ticket can be issued on it. */
 async function grantNow(vendor: Browserless, approver: Browserless, machineId: string): Promise<string> {
-  const start = Date.now() + 1_500;
-  const created = await vendor.post('/api/requests', {
-    machineId,
-    windowStart: new Date(start).toISOString(),
-    windowEnd: new Date(start + 60 * 60_000).toISOString(),
-    reason: 'bench/broker',
-  });
-  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
-  const requestId = created.json<{ request: { id: string } }>().request.id;
-  const approved = await approver.post(`/api/requests/${requestId}/approve`, { comment: 'bench' });
-  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
+  const { requestId } = await approvedRequest(vendor, approver, machineId, 'bench/broker', { comment: 'bench' });
   for (let i = 0; ; i++) {
     if ((await vendor.post('/api/sessions', { requestId })).status === 201) return requestId;
     if (i > 100) throw new Error(`grant on ${machineId} never became valid`);

@@ -10,19 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { startServices } from '../dev/supervisor.ts';
 import { sentinelMaster } from '../dev/sentinel.ts';
-import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { connectRedis, type RedisClient } from '../server/redis.ts';
 import { createLogger } from '../server/log.ts';
-import { InventoryStore } from '../server/inventory/store.ts';
-import { Vault } from '../server/vault/vault.ts';
-import { parseKeyring } from '../server/keyring.ts';
 import { SESSION_COOKIE } from '../server/http/session.ts';
 import { Browserless, loginAs } from '../test/support/http.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
 import { auditEvents, readRequest, windowFromNow } from '../test/support/workflow.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { startFleet } from '../test/support/fleet.ts';
-import { percentile, portalReady, printGrid, round, startBenchPortal } from './lib.ts';
+import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
 
 /** API readers during the failover; with the writers below, the load a busy plant might put on one portal. */
 const READERS = 12;
@@ -61,9 +57,7 @@ const repeat = (op: string, outcomes: Outcome[], running: () => boolean, body: (
 
 /** The demo plant with real targets, credentials sealed under the portals' keyring. */
 async function seed(client: RedisClient): Promise<void> {
-  await new InventoryStore(client).seed(demoInventory(supervisor.services), true);
-  const vault = new Vault(client, parseKeyring(vaultKeys));
-  for (const [machineId, credential] of Object.entries(demoCredentials(supervisor.services))) await vault.store(machineId, credential);
+  await seedBenchPlant(client, supervisor.services, vaultKeys);
 }
 
 /** A grant starting in a moment; resolves once a session ticket can be had. */
