@@ -200,3 +200,32 @@ export class Contexts {
     for (const c of this.open.splice(0)) await c.close();
   }
 }
+
+/** A portal with the demo plant (and its real targets with `targets`) and a browser on it, for the screens' suites. */
+export interface ScreenLab {
+  portal: TestPortal;
+  /** A page signed in as `username`, in a context of its own (LARGE unless `viewport` says otherwise). */
+  page(username: string, opts?: { viewport?: Viewport; timezoneId?: string }): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startScreenLab(env: Record<string, string>, options: { freshDb: number; targets?: boolean }): Promise<ScreenLab> {
+  const portal = await startTestPortal(env, { freshDb: options.freshDb });
+  try {
+    await seedDemoPlant(portal, { targets: options.targets === true });
+    const browser = await launchBrowser();
+    const contexts = new Contexts(() => browser.browser);
+    return {
+      portal,
+      page: (username, opts) => contexts.page(portal.publicUrl, username, opts),
+      async close() {
+        await contexts.closeAll();
+        await browser.close();
+        await portal.close();
+      },
+    };
+  } catch (err) {
+    await portal.close();
+    throw err;
+  }
+}
