@@ -2,7 +2,7 @@
 // log): loading, a load that failed, a refresh that failed beside the data it kept, the empty
 // message, the table with its headings (an unnamed actions column for screen readers), and
 // "Load more" with its own progress and failure. Each screen gives its columns and its rows.
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { ErrorMessage, Loading } from './components.tsx';
 import type { Load } from './load.ts';
 
@@ -36,6 +36,32 @@ export interface ListViewProps<T> {
   /** Shown above the table when there are items (a total, say). */
   summary?: ReactNode;
   more?: MoreState;
+}
+
+/** What an action on a row did, for `OutcomeNotice` above the list. */
+export interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+/**
+ * An action opened on one row of a list (revoke, terminate): `acting` says on which (`null`:
+ * none); `done` closes it, keeps its outcome for the notice and reloads the list.
+ */
+export function useRowAction<T>(reload: () => void) {
+  const [acting, setActing] = useState<T | null>(null);
+  const [notice, setNotice] = useState<Outcome | null>(null);
+  return {
+    acting,
+    notice,
+    open: (on: T) => setActing(on),
+    keep: () => setActing(null),
+    done: (outcome: Outcome) => {
+      setNotice(outcome);
+      setActing(null);
+      reload();
+    },
+  };
 }
 
 /** A screen's loaded state as the list shows it; `items` picks the rows out of the loaded data. */
