@@ -18,14 +18,11 @@ import { startServices } from '../dev/supervisor.ts';
 import { freePort } from '../dev/probes.ts';
 import { listProcesses, signal } from '../dev/processes.ts';
 import { encodeInstruction, GuacParser, guacHandshake, type GuacInstruction } from '../dev/guac-probe.ts';
-import { connectRedis } from '../server/redis.ts';
-import { createLogger } from '../server/log.ts';
-import { generateKeyringEntry } from '../server/keyring.ts';
 import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal, UNCAPPED } from './lib.ts';
+import { percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal, UNCAPPED } from './lib.ts';
 import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
@@ -185,10 +182,13 @@ class BenchClient {
 
 // ─── Services, portal, accounts ──────────────────────────────────────────────────────────────
 
-const supervisor = await startServices({ stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-brk' });
-const services = supervisor.services;
-const { redis } = services;
-if (redis === undefined || services.guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
+// The bench's own Redis connection (benchRedis) seeds the plant, later reads the audit log (why sessions ended).
+const { supervisor, guacd: plantGuacd, redis, keyring, client: benchRedis, inventory, credentials } = await startBenchPlant({
+  stateDir,
+  userPrefix: 'airlock-brk',
+  keyringId: 'bench1',
+  clientName: 'bench-broker',
+});
 
 /** A guacd the bench measures: where it listens, its daemon's pid (its children are the connections), the args it asks for. */
 interface BenchGuacd {
@@ -200,7 +200,7 @@ interface BenchGuacd {
   args: Map<string, string[]>;
 }
 const guacdPidIn = (dir: string): number => Number(readFileSync(path.join(dir, 'pids', 'guacd.pid'), 'utf8').split(' ')[0]);
-const guacd: BenchGuacd = { label: 'guacd 1.3', ...services.guacd, pid: guacdPidIn(stateDir), args: new Map() };
+const guacd: BenchGuacd = { label: 'guacd 1.3', ...plantGuacd, pid: guacdPidIn(stateDir), args: new Map() };
 
 /** guacd 1.6: AIRLOCK_GUACD16_BIN, or built (once, cached) from the upstream tarball beside the clone; none: its rounds are skipped. */
 function guacd16Binary(): string | undefined {
@@ -217,10 +217,6 @@ const supervisor16 = guacd16Bin === undefined ? undefined : await startServices(
 const guacd16: BenchGuacd | undefined =
   supervisor16?.services.guacd === undefined ? undefined : { label: 'guacd 1.6', ...supervisor16.services.guacd, pid: guacdPidIn(stateDir16), args: new Map() };
 
-const keyring = generateKeyringEntry('bench1');
-// The bench's own Redis connection: seeds the plant, later reads the audit log (why sessions ended).
-const benchRedis = await connectRedis(redis.url, createLogger('warn'), 'bench-broker');
-const { inventory, credentials } = await seedBenchPlant(benchRedis, services, keyring);
 const audit = new AuditLog(benchRedis);
 
 const logStream = createWriteStream(portalLog);
@@ -228,7 +224,7 @@ const logStream = createWriteStream(portalLog);
 const inspectPort = await freePort();
 const { base, child: portal } = await startBenchPortal({
   redisUrl: redis.url,
-  guacd: services.guacd,
+  guacd: plantGuacd,
   nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
   stdio: 'pipe',
   env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '16', AIRLOCK_GUACD_PACE_MS: String(GUACD_PACE_MS), ...UNCAPPED },
@@ -237,7 +233,6 @@ if (portal.stdout === null || portal.stderr === null) throw new Error('no portal
 portal.stdout.pipe(logStream);
 portal.stderr.pipe(logStream);
 const portalPid = portal.pid ?? 0;
-const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
 // The guacd 1.6 rounds go through a second instance on the same Redis (same plant, grants and
 // audit log) whose default guacd is the 1.6 one.
 const portal16 =
@@ -260,8 +255,7 @@ async function stop(): Promise<void> {
   stopped = true;
   for (const c of live) c.close();
   benchRedis.destroy();
-  portal.kill('SIGTERM');
-  await Promise.race([portalExited, delay(5_000)]);
+  await stopBenchPortal(portal);
   if (portal.exitCode === null && portal.signalCode === null) portal.kill('SIGKILL');
   portal16?.child.kill('SIGKILL');
   await supervisor16?.stop();
@@ -269,11 +263,7 @@ async function stop(): Promise<void> {
   logStream.end();
   rmSync(stateDir, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void stop().finally(() => process.exit(130));
-  });
-}
+stopOnSignal(stop);
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 

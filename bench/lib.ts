@@ -290,3 +290,59 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   }
   return byName;
 }
+
+/**
+ * The plant the session benches dial: Redis, guacd and the SSH and VNC targets under `stateDir`,
+ * the demo plant seeded with its credentials sealed under a fresh keyring (give it to the portal
+ * as AIRLOCK_VAULT_KEYS), and the bench's own Redis connection (`client`).
+ */
+export async function startBenchPlant(opts: { stateDir: string; userPrefix: string; keyringId: string; clientName: string }) {
+  const { startServices } = await import('../dev/supervisor.ts');
+  const { generateKeyringEntry } = await import('../server/keyring.ts');
+  const { connectRedis } = await import('../server/redis.ts');
+  const { createLogger } = await import('../server/log.ts');
+  const supervisor = await startServices({ stateDir: opts.stateDir, services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: opts.userPrefix });
+  const services = supervisor.services;
+  const { redis, guacd } = services;
+  if (redis === undefined || guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
+  const keyring = generateKeyringEntry(opts.keyringId);
+  const client = await connectRedis(redis.url, createLogger('warn'), opts.clientName);
+  const { inventory, credentials } = await seedBenchPlant(client, services, keyring);
+  return { supervisor, services, redis, guacd, keyring, client, inventory, credentials };
+}
+
+/** SIGTERM to a bench's portal, then up to `graceMs` for it to exit (it drains nothing: AIRLOCK_DRAIN_SECONDS is 0). */
+export async function stopBenchPortal(child: import('node:child_process').ChildProcess, graceMs = 5_000): Promise<void> {
+  const { setTimeout: delay } = await import('node:timers/promises');
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await Promise.race([exited, delay(graceMs)]);
+}
+
+/** Ctrl-C or a kill stops what the bench started before it exits (130, as for an interrupt). */
+export function stopOnSignal(stop: () => Promise<void>): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop().finally(() => process.exit(130)));
+}
+
+/** An hour's request for `machineId` opening 1.5 s from now, approved; its id and when its window opens (ms since the epoch). */
+export async function approvedRequest(
+  vendor: import('../test/support/http.ts').Browserless,
+  approver: import('../test/support/http.ts').Browserless,
+  machineId: string,
+  reason: string,
+  approval: { comment?: string } = {},
+): Promise<{ requestId: string; start: number }> {
+  const start = Date.now() + 1_500;
+  const created = await vendor.post('/api/requests', {
+    machineId,
+    windowStart: new Date(start).toISOString(),
+    windowEnd: new Date(start + 60 * 60_000).toISOString(),
+    reason,
+  });
+  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
+  const requestId = created.json<{ request: { id: string } }>().request.id;
+  const approved = await approver.post(`/api/requests/${requestId}/approve`, approval);
+  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
+  return { requestId, start };
+}

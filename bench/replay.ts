@@ -20,17 +20,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
-import { startServices } from '../dev/supervisor.ts';
-import { connectRedis } from '../server/redis.ts';
-import { createLogger } from '../server/log.ts';
-import { generateKeyringEntry } from '../server/keyring.ts';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
 import { ManifestSigner } from '../recordings/signing.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
+import { approvedRequest, percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal } from './lib.ts';
 
 const SSH_MIN_MS = 31 * 60_000;
 const SSH_MIN_BYTES = 100 * 1024 * 1024;
@@ -54,14 +50,12 @@ const store = path.join(stateDir, 'store');
 mkdirSync(spool, { recursive: true });
 mkdirSync(store, { recursive: true });
 
-const supervisor = await startServices({ stateDir: path.join(stateDir, 'services'), services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-replay' });
-const services = supervisor.services;
-const { redis, guacd } = services;
-if (redis === undefined || guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
-
-const keyring = generateKeyringEntry('replay1');
-const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
-await seedBenchPlant(seedClient, services, keyring);
+const { supervisor, redis, guacd, keyring, client: seedClient } = await startBenchPlant({
+  stateDir: path.join(stateDir, 'services'),
+  userPrefix: 'airlock-replay',
+  keyringId: 'replay1',
+  clientName: 'bench-seed',
+});
 // The portal's signing key, so the bench's own index entries hash their words with the portal's key.
 const signingKeyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 const signingKeyFile = path.join(stateDir, 'signing.pem');
@@ -73,32 +67,20 @@ const { base, child: portal } = await startBenchPortal({
   guacd,
   env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_SIGNING_KEY_FILE: signingKeyFile, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '16' },
 });
-const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
 let browserClose: (() => Promise<void>) | null = null;
 async function stop(): Promise<void> {
   await browserClose?.().catch(() => {});
-  portal.kill('SIGTERM');
-  await Promise.race([portalExited, delay(5_000)]);
+  await stopBenchPortal(portal);
   seedClient.destroy();
   await supervisor.stop();
   if (process.env['KEEP_BENCH_STATE'] === undefined) rmSync(stateDir, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop().finally(() => process.exit(130)));
+stopOnSignal(stop);
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
 async function grantNow(vendor: Browserless, approver: Browserless, machineId: string): Promise<string> {
-  const start = Date.now() + 1_500;
-  const created = await vendor.post('/api/requests', {
-    machineId,
-    windowStart: new Date(start).toISOString(),
-    windowEnd: new Date(start + 60 * 60_000).toISOString(),
-    reason: 'bench/replay template session',
-  });
-  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
-  const requestId = created.json<{ request: { id: string } }>().request.id;
-  const approved = await approver.post(`/api/requests/${requestId}/approve`, {});
-  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
+  const { requestId, start } = await approvedRequest(vendor, approver, machineId, 'bench/replay template session');
   while (Date.now() < start + 200) await delay(100);
   return requestId;
 }

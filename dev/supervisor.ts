@@ -523,6 +523,14 @@ async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise
 const redisNodeLabel = (port: number): string => `redis-node-${port}`;
 const sentinelLabel = (port: number): string => `sentinel-${port}`;
 
+/** Writes a daemon's config (one line each) into `dir`, made private to us first; returns its path. */
+async function writeConfig(dir: string, name: string, lines: readonly string[]): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, name);
+  await writeFile(file, [...lines, ''].join('\n'), { mode: 0o600 });
+  return file;
+}
+
 /**
  * The data nodes first (the replicas fully synced), then the sentinels: a sentinel learns the
  * replicas from the master's INFO, which it reads on connecting and then only every 10 s.
@@ -536,28 +544,21 @@ async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: Sentinel
   for (const s of t.sentinels) await d.requireFreePort(s.port);
   for (const node of t.nodes) {
     const nodeDir = path.join(dir, `node-${node.port}`);
-    await mkdir(nodeDir, { recursive: true, mode: 0o700 });
-    const config = path.join(nodeDir, 'redis.conf');
-    await writeFile(
-      config,
-      [
-        `port ${node.port}`,
-        'bind 127.0.0.1',
-        'protected-mode yes',
-        `dir "${nodeDir}"`,
-        'appendonly yes',
-        'appendfsync everysec',
-        'save ""',
-        'daemonize no',
-        'logfile ""',
-        // A (re)starting replica syncs at once instead of after the default 5 s of waiting for others.
-        'repl-diskless-sync yes',
-        'repl-diskless-sync-delay 0',
-        ...(node === master ? [] : [`replicaof 127.0.0.1 ${master.port}`]),
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    const config = await writeConfig(nodeDir, 'redis.conf', [
+      `port ${node.port}`,
+      'bind 127.0.0.1',
+      'protected-mode yes',
+      `dir "${nodeDir}"`,
+      'appendonly yes',
+      'appendfsync everysec',
+      'save ""',
+      'daemonize no',
+      'logfile ""',
+      // A (re)starting replica syncs at once instead of after the default 5 s of waiting for others.
+      'repl-diskless-sync yes',
+      'repl-diskless-sync-delay 0',
+      ...(node === master ? [] : [`replicaof 127.0.0.1 ${master.port}`]),
+    ]);
     await d.spawn(redisNodeLabel(node.port), 'redis-server', [config]);
   }
   for (const node of t.nodes) await d.waitReady(`redis node on port ${node.port}`, probes.redisPing(node.port));
@@ -567,25 +568,18 @@ async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: Sentinel
   );
   for (const s of t.sentinels) {
     const sentinelDir = path.join(dir, `sentinel-${s.port}`);
-    await mkdir(sentinelDir, { recursive: true, mode: 0o700 });
     // Sentinel rewrites its own file (the current master, the others it met): one each, writable.
-    const config = path.join(sentinelDir, 'sentinel.conf');
-    await writeFile(
-      config,
-      [
-        `port ${s.port}`,
-        'bind 127.0.0.1',
-        'daemonize no',
-        'logfile ""',
-        `dir "${sentinelDir}"`,
-        `sentinel monitor ${t.masterName} 127.0.0.1 ${master.port} ${SENTINEL_QUORUM}`,
-        `sentinel down-after-milliseconds ${t.masterName} ${t.downAfterMs}`,
-        `sentinel failover-timeout ${t.masterName} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
-        `sentinel parallel-syncs ${t.masterName} 1`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    const config = await writeConfig(sentinelDir, 'sentinel.conf', [
+      `port ${s.port}`,
+      'bind 127.0.0.1',
+      'daemonize no',
+      'logfile ""',
+      `dir "${sentinelDir}"`,
+      `sentinel monitor ${t.masterName} 127.0.0.1 ${master.port} ${SENTINEL_QUORUM}`,
+      `sentinel down-after-milliseconds ${t.masterName} ${t.downAfterMs}`,
+      `sentinel failover-timeout ${t.masterName} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
+      `sentinel parallel-syncs ${t.masterName} 1`,
+    ]);
     await d.spawn(sentinelLabel(s.port), 'redis-sentinel', [config]);
   }
   const fieldIs = (reply: string, field: string, value: string): boolean => new RegExp(`(^|\n)${field}\n${value}(\n|$)`).test(reply);

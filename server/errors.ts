@@ -2,15 +2,7 @@
 // thrown into the same JSON shape: {error: {code, message}}. Unknown errors never leak.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-} from 'redis';
+import * as redis from 'redis';
 import { RedisNotDurableError, RedisUnavailableError } from './redis-errors.ts';
 
 /**
@@ -20,13 +12,13 @@ import { RedisNotDurableError, RedisUnavailableError } from './redis-errors.ts';
  * Sentinel client says when there is no master or no answer in time (RedisUnavailableError).
  */
 const REDIS_DOWN_ERRORS = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
+  redis.ClientClosedError,
+  redis.ClientOfflineError,
+  redis.ConnectionTimeoutError,
+  redis.DisconnectsClientError,
+  redis.SocketClosedUnexpectedlyError,
+  redis.SocketTimeoutError,
+  redis.TimeoutError,
   RedisUnavailableError,
 ];
 

@@ -8,20 +8,19 @@ import type { Page } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Contexts, LARGE, launchBrowser, SMALL, shots, type TestBrowser } from './support/browser.ts';
-import { loginAs, type Browserless } from './support/http.ts';
-import { grantNow, readRequest, seedDemoPlant } from './support/workflow.ts';
+import type { TestPortal } from './support/portal.ts';
+import { LARGE, SMALL, shots, startScreenLab, type ScreenLab } from './support/browser.ts';
+import { loginAll, type Browserless } from './support/http.ts';
+import { grantNow, readRequest } from './support/workflow.ts';
 
 
 let portal: TestPortal;
-let browser: TestBrowser;
 let spool: string;
-const contexts = new Contexts(() => browser.browser);
+let lab: ScreenLab;
 let vera: Browserless;
 let mona: Browserless;
 
-const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => contexts.page(portal.publicUrl, username, { viewport, timezoneId: 'Europe/Paris' });
+const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => lab.page(username, { viewport, timezoneId: 'Europe/Paris' });
 
 /** The vendor opens the grant from the home page; returns the session id. */
 async function openSession(p: Page, requestId: string): Promise<string> {
@@ -34,17 +33,13 @@ async function openSession(p: Page, requestId: string): Promise<string> {
 
 beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-live-browser-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 10 });
-  await seedDemoPlant(portal, { targets: true });
-  browser = await launchBrowser();
-  vera = await loginAs(portal.publicUrl, 'vera');
-  mona = await loginAs(portal.publicUrl, 'mona');
+  lab = await startScreenLab({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 10, targets: true });
+  portal = lab.portal;
+  [vera, mona] = await loginAll(portal.publicUrl, 'vera', 'mona');
 });
 
 afterAll(async () => {
-  await contexts.closeAll();
-  await browser?.close();
-  await portal?.close();
+  await lab?.close();
   rmSync(spool, { recursive: true, force: true });
 });
 

@@ -4,35 +4,27 @@
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Contexts, launchBrowser, shots, type TestBrowser } from './support/browser.ts';
-import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, seedDemoPlant } from './support/workflow.ts';
+import { shots, startScreenLab, type ScreenLab } from './support/browser.ts';
+import { loginAll, type Browserless } from './support/http.ts';
+import { createRequest } from './support/workflow.ts';
 
 
-let portal: TestPortal;
-let browser: TestBrowser;
-const contexts = new Contexts(() => browser.browser);
+let lab: ScreenLab;
 let vera: Browserless;
 let mona: Browserless;
 let approvedId: string;
 
-const page = (username: string): Promise<Page> => contexts.page(portal.publicUrl, username, { timezoneId: 'Europe/Paris' });
+const page = (username: string): Promise<Page> => lab.page(username, { timezoneId: 'Europe/Paris' });
 
 beforeAll(async () => {
-  portal = await startTestPortal({}, { freshDb: 3 });
-  await seedDemoPlant(portal);
-  browser = await launchBrowser();
-  vera = await loginAs(portal.publicUrl, 'vera');
-  mona = await loginAs(portal.publicUrl, 'mona');
+  lab = await startScreenLab({}, { freshDb: 3 });
+  [vera, mona] = await loginAll(lab.portal.publicUrl, 'vera', 'mona');
   approvedId = await createRequest(vera, { machineId: 'press-hmi', reason: 'Reload the recipe table' });
   expect((await mona.post(`/api/requests/${approvedId}/approve`, { comment: 'ok for today' })).status).toBe(200);
 });
 
 afterAll(async () => {
-  await contexts.closeAll();
-  await browser?.close();
-  await portal?.close();
+  await lab?.close();
 });
 
 test('the inbox and the profile name the company, not its id', async () => {

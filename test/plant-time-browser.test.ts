@@ -4,22 +4,19 @@
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Contexts, launchBrowser, shots as saveShots, type TestBrowser } from './support/browser.ts';
-import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, readRequest, seedDemoPlant } from './support/workflow.ts';
+import { shots as saveShots, startScreenLab, type ScreenLab } from './support/browser.ts';
+import { loginAll, type Browserless } from './support/http.ts';
+import { createRequest, readRequest } from './support/workflow.ts';
 import { formatClockSpan, formatSpan, instantOfWallClock, wallClock } from '../server/plant-time.ts';
 
 const LYON = 'Europe/Paris';
 const NEW_YORK = 'America/New_York';
 
-let portal: TestPortal;
-let browser: TestBrowser;
-const contexts = new Contexts(() => browser.browser);
+let lab: ScreenLab;
 let vera: Browserless;
 let adam: Browserless;
 
-const page = (username: string, timezoneId: string): Promise<Page> => contexts.page(portal.publicUrl, username, { timezoneId });
+const page = (username: string, timezoneId: string): Promise<Page> => lab.page(username, { timezoneId });
 
 /** 09:30 Lyon time tomorrow, as an instant. */
 function tomorrowInLyon(hour: number, minute: number): Date {
@@ -30,17 +27,12 @@ function tomorrowInLyon(hour: number, minute: number): Date {
 }
 
 beforeAll(async () => {
-  portal = await startTestPortal({}, { freshDb: 15 });
-  await seedDemoPlant(portal);
-  browser = await launchBrowser();
-  vera = await loginAs(portal.publicUrl, 'vera');
-  adam = await loginAs(portal.publicUrl, 'adam');
+  lab = await startScreenLab({}, { freshDb: 15 });
+  [vera, adam] = await loginAll(lab.portal.publicUrl, 'vera', 'adam');
 });
 
 afterAll(async () => {
-  await contexts.closeAll();
-  await browser?.close();
-  await portal?.close();
+  await lab?.close();
 });
 
 test('a Lyon window seen from New York reads in Lyon time with its zone, and in New York time beside it', async () => {

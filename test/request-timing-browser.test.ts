@@ -4,33 +4,25 @@
 // With AIRLOCK_SHOTS_DIR set, the screens are saved there at 1280×800 and 1024×768.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Contexts, LARGE, launchBrowser, SMALL, shots as saveShots, type TestBrowser } from './support/browser.ts';
-import { loginAs, type Browserless } from './support/http.ts';
-import { createRequest, readRequest, seedDemoPlant, windowFromNow } from './support/workflow.ts';
+import { LARGE, SMALL, shots as saveShots, startScreenLab, type ScreenLab } from './support/browser.ts';
+import { loginAll, type Browserless } from './support/http.ts';
+import { createRequest, readRequest, windowFromNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
 
 
-let portal: TestPortal;
-let browser: TestBrowser;
-const contexts = new Contexts(() => browser.browser);
+let lab: ScreenLab;
 let vera: Browserless;
 let mona: Browserless;
 
-const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => contexts.page(portal.publicUrl, username, { viewport });
+const page = (username: string, viewport: { width: number; height: number } = LARGE): Promise<Page> => lab.page(username, { viewport });
 
 beforeAll(async () => {
-  portal = await startTestPortal({ AIRLOCK_SWEEP_INTERVAL_MS: '200' }, { freshDb: 14 });
-  await seedDemoPlant(portal);
-  browser = await launchBrowser();
-  vera = await loginAs(portal.publicUrl, 'vera');
-  mona = await loginAs(portal.publicUrl, 'mona');
+  lab = await startScreenLab({ AIRLOCK_SWEEP_INTERVAL_MS: '200' }, { freshDb: 14 });
+  [vera, mona] = await loginAll(lab.portal.publicUrl, 'vera', 'mona');
 });
 
 afterAll(async () => {
-  await contexts.closeAll();
-  await browser?.close();
-  await portal?.close();
+  await lab?.close();
 });
 
 test('"when approved": the form files a length; the home page counts down to the decision, then to the window\u2019s end once approved', async () => {

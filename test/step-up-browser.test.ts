@@ -3,23 +3,20 @@
 // asks for the one-time code, and the browser comes back to the session, which opens (real
 // client, portal, guacd and SSH target).
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { generate as totp } from 'otplib';
-import { startTestPortal, TEST_IDP_PASSWORD, type TestPortal } from './support/portal.ts';
+import { TEST_IDP_PASSWORD, type TestPortal } from './support/portal.ts';
+import { startPlantPortal, type PlantPortal } from './support/plant-portal.ts';
 import { launchBrowser, signIn, type TestBrowser } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant } from './support/workflow.ts';
+import { grantNow } from './support/workflow.ts';
 
+let plant: PlantPortal;
 let portal: TestPortal;
 let browser: TestBrowser;
-let spool: string;
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-step-up-spool-'));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: 4 });
-  await seedDemoPlant(portal, { targets: true });
+  plant = await startPlantPortal('step-up', { freshDb: 4 });
+  portal = plant.portal;
   const machine = await portal.services.inventory.machine('cnc-07');
   if (machine === undefined) throw new Error('no cnc-07 in the demo plant');
   await portal.services.inventory.putMachine({ ...machine, stepUpMinutes: 15 });
@@ -28,8 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await portal?.close();
-  rmSync(spool, { recursive: true, force: true });
+  await plant?.close();
 });
 
 test('opening a step-up machine after a password-only sign-in asks for the one-time code and comes back to the session', async () => {

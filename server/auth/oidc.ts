@@ -117,24 +117,12 @@ export class OidcLogin {
 
   /** Discovers the provider once and registers its strategy; resolves to the strategy name. */
   strategyFor(provider: ProviderConfig): Promise<string> {
-    let pending = this.ready.get(provider.id);
-    if (pending === undefined) {
-      pending = this.register(provider);
-      this.ready.set(provider.id, pending);
-      pending.catch(() => this.ready.delete(provider.id));
-    }
-    return pending;
+    return onceUnlessFailed(this.ready, provider.id, () => this.register(provider));
   }
 
   /** The provider's discovered configuration (once; a failed discovery is retried next time). */
   configFor(provider: ProviderConfig): Promise<oidc.Configuration> {
-    let pending = this.configs.get(provider.id);
-    if (pending === undefined) {
-      pending = this.discover(provider);
-      this.configs.set(provider.id, pending);
-      pending.catch(() => this.configs.delete(provider.id));
-    }
-    return pending;
+    return onceUnlessFailed(this.configs, provider.id, () => this.discover(provider));
   }
 
   private async discover(provider: ProviderConfig): Promise<oidc.Configuration> {
@@ -239,3 +227,14 @@ export function loginError(err: unknown): AppError {
 }
 
 export type { AirlockUser };
+
+/** The promise `pending` holds for `key`, started by `start` on first use; one that fails is forgotten, so the next call tries again. */
+function onceUnlessFailed<T>(pending: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  let p = pending.get(key);
+  if (p === undefined) {
+    p = start();
+    pending.set(key, p);
+    p.catch(() => pending.delete(key));
+  }
+  return p;
+}

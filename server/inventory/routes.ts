@@ -137,6 +137,47 @@ export function inventoryRoutes(deps: {
     res.setHeader('ETag', `"${version}"`);
     return body;
   };
+  /** The record `id` names, or 404 `unknown_<kind>`. */
+  const existing = <T>(kind: 'site' | 'company' | 'machine', id: string, record: T | undefined): T => {
+    if (record === undefined) throw notFound(`unknown_${kind}`, `No ${kind} "${id}".`);
+    return record;
+  };
+  /** GET /<kinds>/:id: the record as the admin sees it, its version as the ETag an edit names. */
+  const getOne = <T extends { id: string }>(kind: 'site' | 'company' | 'machine', load: (id: string) => Promise<T | undefined>, present: (record: T, version: number) => unknown) =>
+    route({ params: idParam }, async ({ params, res }) => {
+      const record = existing(kind, params.id, await load(params.id));
+      const version = await inventory.version(kind, record.id);
+      return saved(res, version, { [kind]: await present(record, version) });
+    });
+  /** GET /<kinds>: every record as the admin sees it, each with its version. */
+  const listAll = <T extends { id: string }>(kind: 'site' | 'company', key: string, load: () => Promise<T[]>, present: (record: T, version: number) => unknown) =>
+    route({}, async () => {
+      const versions = await inventory.versions(kind);
+      return { [key]: (await load()).map((r) => present(r, versions.get(r.id) ?? 0)) };
+    });
+  /** POST /<kinds>: adds the record (409 already_exists on a taken id); the audit event names its site and details. */
+  const createOne = <T extends { id: string }>(
+    kind: 'site' | 'company' | 'machine',
+    checked: (body: Record<string, unknown>) => T | Promise<T>,
+    put: (record: T, expect: WriteExpectation) => Promise<number>,
+    audited: (record: T) => { site: string | null; details: Record<string, unknown> },
+    present: (record: T, version: number) => unknown,
+  ) =>
+    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
+      const created = await checked(body);
+      const version = await put(created, { mode: 'create' });
+      const { site, details } = audited(created);
+      await record(user, `admin.${kind}.created`, { type: kind, id: created.id }, site, details);
+      return saved(res, version, { [kind]: await present(created, version) });
+    }, 201);
+  /** DELETE /<kinds>/:id (If-Match guarded), then ends the access it took away; the audit event counts what ended. */
+  const deleteOne = (kind: 'site' | 'company', remove: (id: string, ifMatch: WriteExpectation['ifMatch']) => Promise<unknown>, change: (id: string) => InventoryChange, site: (id: string) => string | null) =>
+    route({ params: idParam }, async ({ user, params, req }) => {
+      await remove(params.id, parseIfMatch(req.get('if-match')));
+      const ended = await endAccess(user, [change(params.id)]);
+      await record(user, `admin.${kind}.deleted`, { type: kind, id: params.id }, site(params.id), ended);
+      return undefined;
+    });
   const replace = (req: Request): WriteExpectation => {
     const ifMatch = parseIfMatch(req.get('if-match'));
     return ifMatch === undefined ? { mode: 'replace' } : { mode: 'replace', ifMatch };
@@ -148,27 +189,11 @@ export function inventoryRoutes(deps: {
     if (parsed.success) return parsed.data;
     throw invalidFields(nonEmpty(zodIssues(parsed.error, 'body')));
   };
-  admin.get('/sites', route({}, async () => {
-    const versions = await inventory.versions('site');
-    return { sites: (await inventory.sites()).map((s) => presentAdminSite(s, versions.get(s.id) ?? 0)) };
-  }));
-  admin.get(
-    '/sites/:id',
-    route({ params: idParam }, async ({ params, res }) => {
-      const site = await inventory.site(params.id);
-      if (site === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
-      const version = await inventory.version('site', site.id);
-      return saved(res, version, { site: presentAdminSite(site, version) });
-    }),
-  );
+  admin.get('/sites', listAll('site', 'sites', () => inventory.sites(), presentAdminSite));
+  admin.get('/sites/:id', getOne('site', (id) => inventory.site(id), presentAdminSite));
   admin.post(
     '/sites',
-    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
-      const site = checkedSite(body);
-      const version = await inventory.putSite(site, { mode: 'create' });
-      await record(user, 'admin.site.created', { type: 'site', id: site.id }, site.id, { name: site.name });
-      return saved(res, version, { site: presentAdminSite(site, version) });
-    }, 201),
+    createOne('site', checkedSite, (site, expect) => inventory.putSite(site, expect), (site) => ({ site: site.id, details: { name: site.name } }), presentAdminSite),
   );
   admin.put(
     '/sites/:id',
@@ -185,8 +210,7 @@ export function inventoryRoutes(deps: {
   admin.put(
     '/sites/:id/time-zone',
     route({ params: idParam, body: z.strictObject({ timeZone: siteSchema.shape.timeZone.unwrap() }) }, async ({ user, params, body }) => {
-      const before = await inventory.site(params.id);
-      if (before === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
+      const before = existing('site', params.id, await inventory.site(params.id));
       const site = { ...before, timeZone: body.timeZone };
       const version = await inventory.putSite(site);
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name, timeZone: site.timeZone, from: before.timeZone });
@@ -195,12 +219,7 @@ export function inventoryRoutes(deps: {
   );
   admin.delete(
     '/sites/:id',
-    route({ params: idParam }, async ({ user, params, req }) => {
-      await inventory.deleteSite(params.id, parseIfMatch(req.get('if-match')));
-      const ended = await endAccess(user, [{ kind: 'site_deleted', siteId: params.id }]);
-      await record(user, 'admin.site.deleted', { type: 'site', id: params.id }, params.id, ended);
-      return undefined;
-    }),
+    deleteOne('site', (id, ifMatch) => inventory.deleteSite(id, ifMatch), (siteId) => ({ kind: 'site_deleted', siteId }), (id) => id),
   );
 
   /** Every problem with a company body, unknown sites included, in one 400. */
@@ -216,27 +235,17 @@ export function inventoryRoutes(deps: {
     if (issues.length > 0 || !parsed.success) throw invalidFields(nonEmpty(issues));
     return parsed.data;
   };
-  admin.get('/companies', route({}, async () => {
-    const versions = await inventory.versions('company');
-    return { companies: (await inventory.companies()).map((c) => presentAdminCompany(c, versions.get(c.id) ?? 0)) };
-  }));
-  admin.get(
-    '/companies/:id',
-    route({ params: idParam }, async ({ params, res }) => {
-      const company = await inventory.company(params.id);
-      if (company === undefined) throw notFound('unknown_company', `No company "${params.id}".`);
-      const version = await inventory.version('company', company.id);
-      return saved(res, version, { company: presentAdminCompany(company, version) });
-    }),
-  );
+  admin.get('/companies', listAll('company', 'companies', () => inventory.companies(), presentAdminCompany));
+  admin.get('/companies/:id', getOne('company', (id) => inventory.company(id), presentAdminCompany));
   admin.post(
     '/companies',
-    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
-      const company = await checkedCompany(body);
-      const version = await inventory.putCompany(company, { mode: 'create' });
-      await record(user, 'admin.company.created', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(',') });
-      return saved(res, version, { company: presentAdminCompany(company, version) });
-    }, 201),
+    createOne(
+      'company',
+      checkedCompany,
+      (company, expect) => inventory.putCompany(company, expect),
+      (company) => ({ site: null, details: { name: company.name, sites: company.sites.join(',') } }),
+      presentAdminCompany,
+    ),
   );
   admin.put(
     '/companies/:id',
@@ -252,12 +261,7 @@ export function inventoryRoutes(deps: {
   );
   admin.delete(
     '/companies/:id',
-    route({ params: idParam }, async ({ user, params, req }) => {
-      await inventory.deleteCompany(params.id, parseIfMatch(req.get('if-match')));
-      const ended = await endAccess(user, [{ kind: 'company_deleted', companyId: params.id }]);
-      await record(user, 'admin.company.deleted', { type: 'company', id: params.id }, null, ended);
-      return undefined;
-    }),
+    deleteOne('company', (id, ifMatch) => inventory.deleteCompany(id, ifMatch), (companyId) => ({ kind: 'company_deleted', companyId }), () => null),
   );
 
   const machineView = async (m: Machine, version: number): Promise<MachineAdminView> => presentAdminMachine(m, await siteMap(), await vault.has(m.id), version);
@@ -300,23 +304,16 @@ export function inventoryRoutes(deps: {
       return { machines: machines.map((m, i) => presentAdminMachine(m, sites, withCredential[i] ?? false, versions.get(m.id) ?? 0)) };
     }),
   );
-  admin.get(
-    '/machines/:id',
-    route({ params: idParam }, async ({ params, res }) => {
-      const machine = await inventory.machine(params.id);
-      if (machine === undefined) throw notFound('unknown_machine', `No machine "${params.id}".`);
-      const version = await inventory.version('machine', machine.id);
-      return saved(res, version, { machine: await machineView(machine, version) });
-    }),
-  );
+  admin.get('/machines/:id', getOne('machine', (id) => inventory.machine(id), machineView));
   admin.post(
     '/machines',
-    route({ body: z.looseObject({}) }, async ({ user, body, res }) => {
-      const machine = await checkedMachine({ ...stripReadOnly(body), id: body['id'] });
-      const version = await inventory.putMachine(machine, { mode: 'create' });
-      await record(user, 'admin.machine.created', { type: 'machine', id: machine.id }, machine.siteId, machineDetails(machine, undefined));
-      return saved(res, version, { machine: await machineView(machine, version) });
-    }, 201),
+    createOne(
+      'machine',
+      (body) => checkedMachine({ ...stripReadOnly(body), id: body['id'] }),
+      (machine, expect) => inventory.putMachine(machine, expect),
+      (machine) => ({ site: machine.siteId, details: machineDetails(machine, undefined) }),
+      machineView,
+    ),
   );
   admin.put(
     '/machines/:id',
@@ -348,8 +345,7 @@ export function inventoryRoutes(deps: {
   admin.put(
     '/machines/:id/credential',
     route({ params: idParam, body: credentialSchema }, async ({ user, params, body }) => {
-      const machine = await inventory.machine(params.id);
-      if (machine === undefined) throw notFound('unknown_machine', `No machine "${params.id}".`);
+      const machine = existing('machine', params.id, await inventory.machine(params.id));
       if (body.privateKey !== undefined && machine.protocol !== 'ssh') {
         throw invalidFields([{ field: 'privateKey', code: 'invalid_input', message: `Private keys are for SSH machines; ${machine.name} uses ${machine.protocol.toUpperCase()}.` }]);
       }

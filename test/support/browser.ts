@@ -1,11 +1,10 @@
 // Headless Debian Chromium driven by playwright-core (LAB.md flags: no downloads, no sandbox as
 // root), and signing in through the dev IdP as a user would.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestPortal, TEST_IDP_PASSWORD, type TestPortal } from './portal.ts';
 import { seedDemoPlant } from './workflow.ts';
+import { startPlantPortal } from './plant-portal.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -139,21 +138,16 @@ export interface SessionLab {
 }
 
 export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport }): Promise<SessionLab> {
-  const spool = mkdtempSync(path.join(tmpdir(), `airlock-${name}-spool-`));
-  const store = options.store === true ? mkdtempSync(path.join(tmpdir(), `airlock-${name}-store-`)) : '';
-  const env: Record<string, string> = { AIRLOCK_RECORDING_SPOOL: spool, ...(store === '' ? {} : { AIRLOCK_RECORDING_STORE: store }), AIRLOCK_RECORDING_MIN_FREE_MB: '1' };
-  const portal = await startTestPortal(env, { freshDb: options.freshDb });
-  await seedDemoPlant(portal, { targets: true });
-  const browser = await BrowserSuite.launch(portal.publicUrl, options.viewport);
+  const plant = await startPlantPortal(name, options);
+  const browser = await BrowserSuite.launch(plant.portal.publicUrl, options.viewport);
   return {
-    portal,
+    portal: plant.portal,
     browser,
-    spool,
-    store,
+    spool: plant.spool,
+    store: plant.store,
     async close() {
       await browser.close();
-      await portal.close();
-      for (const dir of [spool, store]) if (dir !== '') rmSync(dir, { recursive: true, force: true });
+      await plant.close();
     },
   };
 }
@@ -198,5 +192,34 @@ export class Contexts {
 
   async closeAll(): Promise<void> {
     for (const c of this.open.splice(0)) await c.close();
+  }
+}
+
+/** A portal with the demo plant (and its real targets with `targets`) and a browser on it, for the screens' suites. */
+export interface ScreenLab {
+  portal: TestPortal;
+  /** A page signed in as `username`, in a context of its own (LARGE unless `viewport` says otherwise). */
+  page(username: string, opts?: { viewport?: Viewport; timezoneId?: string }): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startScreenLab(env: Record<string, string>, options: { freshDb: number; targets?: boolean }): Promise<ScreenLab> {
+  const portal = await startTestPortal(env, { freshDb: options.freshDb });
+  try {
+    await seedDemoPlant(portal, { targets: options.targets === true });
+    const browser = await launchBrowser();
+    const contexts = new Contexts(() => browser.browser);
+    return {
+      portal,
+      page: (username, opts) => contexts.page(portal.publicUrl, username, opts),
+      async close() {
+        await contexts.closeAll();
+        await browser.close();
+        await portal.close();
+      },
+    };
+  } catch (err) {
+    await portal.close();
+    throw err;
   }
 }

@@ -1,12 +1,9 @@
 // A portal whose guacd is reached through a CountingGuacdProxy, so a test can tell whether
 // anything dialled guacd; recording into a spool of its own, the demo plant and targets seeded.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startTestPortal, type TestPortal } from './portal.ts';
+import { startPlantPortal } from './plant-portal.ts';
+import type { TestPortal } from './portal.ts';
 import { sharedGuacd } from './services.ts';
 import { CountingGuacdProxy } from './tunnel.ts';
-import { seedDemoPlant } from './workflow.ts';
 
 export interface ProxiedPortal {
   portal: TestPortal;
@@ -18,17 +15,14 @@ export interface ProxiedPortal {
 /** `env` adds to the portal's environment. */
 export async function startProxiedPortal(name: string, freshDb: number, env: Record<string, string> = {}): Promise<ProxiedPortal> {
   const proxy = await CountingGuacdProxy.start(sharedGuacd());
-  const spool = mkdtempSync(path.join(tmpdir(), `airlock-${name}-`));
-  const portal = await startTestPortal({ AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', ...env }, { freshDb });
-  await seedDemoPlant(portal, { targets: true });
+  const plant = await startPlantPortal(name, { freshDb, env: { AIRLOCK_GUACD: `127.0.0.1:${proxy.port}`, ...env } });
   return {
-    portal,
+    portal: plant.portal,
     proxy,
-    spool,
+    spool: plant.spool,
     async close() {
-      await portal.close();
+      await plant.close();
       await proxy.close();
-      rmSync(spool, { recursive: true, force: true });
     },
   };
 }

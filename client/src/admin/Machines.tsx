@@ -26,10 +26,11 @@ import {
   type RdpSecurity,
   type Site,
 } from '../api.ts';
-import { Chips, ErrorMessage, Loading, policySummary } from '../shared/components.tsx';
+import { Chips, ErrorMessage, policySummary } from '../shared/components.tsx';
+import { listOf, ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { formatDuration } from '../shared/time.ts';
-import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving, type FieldErrors, type Saving } from './form.tsx';
+import { AdminHeading, createOrUpdate, FieldError, FormFooter, formKey, FormTitle, idNameErrors, RowActions, TextField, useSaving, type FieldErrors, type Saving } from './form.tsx';
 
 /** The usual listening port of each protocol, offered when the admin picks one. */
 const DEFAULT_PORTS: Record<Protocol, number> = { rdp: 3389, vnc: 5900, ssh: 22, telnet: 23 };
@@ -54,87 +55,60 @@ export function Machines({ sites }: { sites: Site[] }) {
 
   return (
     <section className="card" data-testid="machines">
-      <div className="heading">
-        <h2>Machines</h2>
-        <button type="button" onClick={() => setPanel({ kind: 'edit', machine: null })} disabled={sites.length === 0} data-testid="add-machine">
-          Add machine
-        </button>
-      </div>
-      {state.status === 'loading' && <Loading />}
-      {state.status === 'error' && <ErrorMessage message={state.message} testId="machines-load-error" />}
-      {state.status === 'ready' && (
-        <>
-          <ErrorMessage message={state.refreshError} />
-          {state.data.length === 0 ? (
-            <p className="muted">No machines yet.</p>
-          ) : (
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Machine</th>
-                  <th>Address</th>
-                  <th>Tags</th>
-                  <th>Rules</th>
-                  <th>Credential</th>
-                  <th>
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {state.data.map((m) => (
-                  <tr key={m.id} data-testid={`machine-row-${m.id}`}>
-                    <td>
-                      <strong>{m.name}</strong>
-                      <div className="muted">
-                        <code>{m.id}</code> · {m.siteName}
-                      </div>
-                    </td>
-                    <td>
-                      <span className="protocol">{m.protocol.toUpperCase()}</span> {m.host}:{m.port}
-                      {m.protocol === 'rdp' && m.rdpSecurity != null && <div className="muted">security {m.rdpSecurity}</div>}
-                      <div className="muted">guacd {m.guacd}</div>
-                      {m.protocol === 'ssh' && <HostKeyBadge machine={m} />}
-                    </td>
-                    <td>
-                      <Chips items={m.tags} />
-                    </td>
-                    <td>
-                      up to {formatDuration(m.maxWindowMinutes)} · {m.requiredApprovals === 2 ? '2 approvals' : '1 approval'}
-                      <div className="muted">{policySummary(m.policy)}</div>
-                      <div className="muted">chat {m.chatDecision}</div>
-                    </td>
-                    <td>
-                      <span className={m.hasCredential ? 'badge ok' : 'badge missing'} data-testid={`credential-${m.id}`} data-has-credential={String(m.hasCredential)}>
-                        {m.hasCredential ? 'credential set' : 'no credential'}
-                      </span>
-                    </td>
-                    <RowActions
-                      entity="machine"
-                      id={m.id}
-                      name={m.name}
-                      onEdit={() => setPanel({ kind: 'edit', machine: m })}
-                      onDelete={async () => {
-                        await adminDeleteMachine(m.id, m.version);
-                        if (panel !== null && panel.machine?.id === m.id) setPanel(null);
-                        reload();
-                      }}
-                    >
-                      <button type="button" className="secondary" onClick={() => setPanel({ kind: 'credential', machine: m })} data-testid={`set-credential-${m.id}`}>
-                        Set credential
-                      </button>
-                    </RowActions>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </>
-      )}
+      <AdminHeading title="Machines" entity="machine" onAdd={() => setPanel({ kind: 'edit', machine: null })} disabled={sites.length === 0} />
+      <ListView
+        {...listOf(state, (d) => d)}
+        columns={['Machine', 'Address', 'Tags', 'Rules', 'Credential', { actions: true }]}
+        row={(m) => (
+          <tr key={m.id} data-testid={`machine-row-${m.id}`}>
+            <td>
+              <strong>{m.name}</strong>
+              <div className="muted">
+                <code>{m.id}</code> · {m.siteName}
+              </div>
+            </td>
+            <td>
+              <span className="protocol">{m.protocol.toUpperCase()}</span> {m.host}:{m.port}
+              {m.protocol === 'rdp' && m.rdpSecurity != null && <div className="muted">security {m.rdpSecurity}</div>}
+              <div className="muted">guacd {m.guacd}</div>
+              {m.protocol === 'ssh' && <HostKeyBadge machine={m} />}
+            </td>
+            <td>
+              <Chips items={m.tags} />
+            </td>
+            <td>
+              up to {formatDuration(m.maxWindowMinutes)} · {m.requiredApprovals === 2 ? '2 approvals' : '1 approval'}
+              <div className="muted">{policySummary(m.policy)}</div>
+              <div className="muted">chat {m.chatDecision}</div>
+            </td>
+            <td>
+              <span className={m.hasCredential ? 'badge ok' : 'badge missing'} data-testid={`credential-${m.id}`} data-has-credential={String(m.hasCredential)}>
+                {m.hasCredential ? 'credential set' : 'no credential'}
+              </span>
+            </td>
+            <RowActions
+              entity="machine"
+              record={m}
+              onEdit={() => setPanel({ kind: 'edit', machine: m })}
+              onDelete={async () => {
+                await adminDeleteMachine(m.id, m.version);
+                if (panel !== null && panel.machine?.id === m.id) setPanel(null);
+                reload();
+              }}
+            >
+              <button type="button" className="secondary" onClick={() => setPanel({ kind: 'credential', machine: m })} data-testid={`set-credential-${m.id}`}>
+                Set credential
+              </button>
+            </RowActions>
+          </tr>
+        )}
+        empty="No machines yet."
+        testIds={{ loadError: 'machines-load-error' }}
+      />
       <div ref={panelRef}>
         {panel?.kind === 'edit' && (
           <MachineForm
-            key={panel.machine === null ? 'new' : `${panel.machine.id}@${panel.machine.version}`}
+            key={formKey(panel.machine)}
             machine={panel.machine}
             sites={sites}
             onSaved={() => {
@@ -235,9 +209,7 @@ function draftOf(m: MachineAdminView | null, sites: Site[]): Draft {
 function inputOf(d: Draft, isNew: boolean): { ok: true; input: MachineInput } | { ok: false; errors: FieldErrors } {
   const port = Number(d.port);
   const maxWindowMinutes = Number(d.maxWindowMinutes);
-  const errors: Record<string, string> = {};
-  if (isNew && !ID_PATTERN.test(d.id.trim())) errors['id'] = d.id.trim() === '' ? 'Give the machine an ID.' : ID_HINT;
-  if (d.name.trim() === '') errors['name'] = 'Give the machine a name.';
+  const errors = idNameErrors(isNew, d.id, d.name, { noId: 'Give the machine an ID.', noName: 'Give the machine a name.' });
   if (d.siteId === '') errors['siteId'] = 'Choose a site.';
   if (d.host.trim() === '') errors['host'] = 'Enter the host the broker connects to.';
   if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) errors['port'] = `The port must be a whole number from 1 to ${MAX_PORT}.`;
@@ -469,8 +441,7 @@ function MachineForm({
     }
     const { input } = checked;
     await saving.save(async () => {
-      if (machine === null) await adminCreateMachine(input);
-      else await adminUpdateMachine(input, machine.version);
+      await createOrUpdate(machine, input, adminCreateMachine, adminUpdateMachine);
       onSaved();
     });
   }
@@ -479,19 +450,10 @@ function MachineForm({
 
   return (
     <form className="form panel" onSubmit={submit} noValidate data-testid="machine-form">
-      <h3>{machine === null ? 'New machine' : `Edit ${machine.name}`}</h3>
-      {machine === null && <p className="muted">IDs use lower-case letters, digits, “.”, “_” and “-”, and cannot change later.</p>}
+      <FormTitle record={machine} newTitle="New machine" />
       <div className="row">
-        <label>
-          Machine ID
-          <input type="text" value={d.id} onChange={(e) => set('id', e.target.value)} disabled={machine !== null} required aria-invalid={invalid('id')} data-testid="machine-id" />
-          {error('id')}
-        </label>
-        <label>
-          Name
-          <input type="text" value={d.name} onChange={(e) => set('name', e.target.value)} required aria-invalid={invalid('name')} data-testid="machine-name" />
-          {error('name')}
-        </label>
+        <TextField entity="machine" field="id" label="Machine ID" value={d.id} onChange={(v) => set('id', v)} disabled={machine !== null} saving={saving} />
+        <TextField entity="machine" field="name" label="Name" value={d.name} onChange={(v) => set('name', v)} saving={saving} />
         <label>
           Site
           <select value={d.siteId} onChange={(e) => set('siteId', e.target.value)} data-testid="machine-site">

@@ -2,73 +2,37 @@
 // the form loaded), delete.
 import { useState, type FormEvent } from 'react';
 import { adminCreateSite, adminDeleteSite, adminUpdateSite, type SiteAdmin } from '../api.ts';
-import { FieldError, FormFooter, ID_HINT, ID_PATTERN, RowActions, useSaving, type FieldErrors } from './form.tsx';
+import { ListView } from '../shared/ListView.tsx';
+import { AdminHeading, createOrUpdate, FieldError, FormFooter, FormTitle, idNameErrors, RowActions, TextField, useEditing, useSaving, type FieldErrors } from './form.tsx';
 import { SiteTimeZone } from './SiteTimeZone.tsx';
 
 /** The server's bounds on a site's retention (days). */
 const MAX_RETENTION_DAYS = 36_500;
 
 export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () => void }) {
-  const [editing, setEditing] = useState<SiteAdmin | 'new' | null>(null);
+  const editing = useEditing<SiteAdmin>(onChanged);
 
   return (
     <section className="card" data-testid="sites">
-      <div className="heading">
-        <h2>Sites</h2>
-        <button type="button" onClick={() => setEditing('new')} data-testid="add-site">
-          Add site
-        </button>
-      </div>
-      {sites.length === 0 ? (
-        <p className="muted">No sites yet.</p>
-      ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>Name</th>
-              <th>Recordings kept</th>
-              <th>Time zone</th>
-              <th>
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sites.map((s) => (
-              <tr key={s.id} data-testid={`site-row-${s.id}`}>
-                <td>
-                  <code>{s.id}</code>
-                </td>
-                <td>{s.name}</td>
-                <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
-                <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
-                <RowActions
-                  entity="site"
-                  id={s.id}
-                  name={s.name}
-                  onEdit={() => setEditing(s)}
-                  onDelete={async () => {
-                    await adminDeleteSite(s.id, s.version);
-                    onChanged();
-                  }}
-                />
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {editing !== null && (
-        <SiteForm
-          key={editing === 'new' ? 'new' : `${editing.id}@${editing.version}`}
-          site={editing === 'new' ? null : editing}
-          onSaved={() => {
-            setEditing(null);
-            onChanged();
-          }}
-          onClose={() => setEditing(null)}
-        />
-      )}
+      <AdminHeading title="Sites" entity="site" onAdd={() => editing.edit(null)} />
+      <ListView
+        status="ready"
+        items={sites}
+        columns={['ID', 'Name', 'Recordings kept', 'Time zone', { actions: true }]}
+        row={(s) => (
+          <tr key={s.id} data-testid={`site-row-${s.id}`}>
+            <td>
+              <code>{s.id}</code>
+            </td>
+            <td>{s.name}</td>
+            <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
+            <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
+            <RowActions entity="site" record={s} onEdit={() => editing.edit(s)} onDelete={() => adminDeleteSite(s.id, s.version).then(onChanged)} />
+          </tr>
+        )}
+        empty="No sites yet."
+      />
+      {editing.open && <SiteForm key={editing.key} site={editing.record} onSaved={editing.saved} onClose={editing.close} />}
     </section>
   );
 }
@@ -81,9 +45,7 @@ function SiteForm({ site, onSaved, onClose }: { site: SiteAdmin | null; onSaved:
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const errors: Record<string, string> = {};
-    if (site === null && !ID_PATTERN.test(id.trim())) errors['id'] = id.trim() === '' ? 'A site needs an ID.' : ID_HINT;
-    if (name.trim() === '') errors['name'] = 'A site needs a name.';
+    const errors = idNameErrors(site === null, id, name, { noId: 'A site needs an ID.', noName: 'A site needs a name.' });
     const days = Number(retention);
     if (retention.trim() !== '' && (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS)) {
       errors['retentionDays'] = `A whole number of days from 1 to ${MAX_RETENTION_DAYS}, or empty for the portal's default.`;
@@ -94,27 +56,17 @@ function SiteForm({ site, onSaved, onClose }: { site: SiteAdmin | null; onSaved:
     }
     const body = { id: id.trim(), name: name.trim(), ...(retention.trim() === '' ? {} : { retentionDays: days }) };
     await saving.save(async () => {
-      if (site === null) await adminCreateSite(body);
-      else await adminUpdateSite(body, site.version);
+      await createOrUpdate(site, body, adminCreateSite, adminUpdateSite);
       onSaved();
     });
   }
 
   return (
     <form className="form panel" onSubmit={submit} noValidate data-testid="site-form">
-      <h3>{site === null ? 'New site' : `Edit ${site.name}`}</h3>
-      {site === null && <p className="muted">IDs use lower-case letters, digits, “.”, “_” and “-”, and cannot change later.</p>}
+      <FormTitle record={site} newTitle="New site" />
       <div className="row">
-        <label>
-          Site ID
-          <input type="text" value={id} onChange={(e) => setId(e.target.value)} disabled={site !== null} required aria-invalid={saving.fieldErrors['id'] !== undefined} data-testid="site-id" />
-          <FieldError entity="site" field="id" saving={saving} />
-        </label>
-        <label>
-          Site name
-          <input type="text" value={name} onChange={(e) => setName(e.target.value)} required aria-invalid={saving.fieldErrors['name'] !== undefined} data-testid="site-name" />
-          <FieldError entity="site" field="name" saving={saving} />
-        </label>
+        <TextField entity="site" field="id" label="Site ID" value={id} onChange={setId} disabled={site !== null} saving={saving} />
+        <TextField entity="site" field="name" label="Site name" value={name} onChange={setName} saving={saving} />
         <label className="narrow">
           Keep recordings (days)
           <input

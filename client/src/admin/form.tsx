@@ -1,6 +1,7 @@
 // What every admin editing form shares: saving with a busy flag, the server's error and every
 // field's problem at once (shown next to its field), a version conflict offering the latest
-// copy, and the footer (error, Save, Close) whose test ids follow the entity's name.
+// copy, the footer (error, Save, Close) and the section's Add button, whose test ids follow the
+// entity's name.
 import { useState, type ReactNode } from 'react';
 import { ApiError, errorMessage } from '../api.ts';
 import { ErrorMessage } from '../shared/components.tsx';
@@ -112,18 +113,87 @@ export function FormFooter({ entity, saving, onClose, onReload }: { entity: stri
 }
 
 /** A table row's Edit (+ extra buttons) and two-step Delete; test ids `edit-<entity>-<id>`, `delete-<entity>-<id>`. */
-export function RowActions(props: { entity: string; id: string; name: string; onEdit: () => void; onDelete: () => Promise<void>; children?: ReactNode }) {
+export function RowActions(props: { entity: string; record: { id: string; name: string }; onEdit: () => void; onDelete: () => Promise<void>; children?: ReactNode }) {
+  const { entity, record } = props;
   return (
     <td className="actions-cell">
-      <button type="button" className="secondary" onClick={props.onEdit} data-testid={`edit-${props.entity}-${props.id}`}>
+      <button type="button" className="secondary" onClick={props.onEdit} data-testid={`edit-${entity}-${record.id}`}>
         Edit
       </button>
       {props.children}
-      <ConfirmDelete testId={`delete-${props.entity}-${props.id}`} what={props.name} onDelete={props.onDelete} />
+      <ConfirmDelete testId={`delete-${entity}-${record.id}`} what={record.name} onDelete={props.onDelete} />
     </td>
   );
 }
 
+/** A text input with its label and, under it, its problem; test id `<entity>-<field>`. */
+export function TextField(props: { entity: string; field: string; label: string; value: string; onChange: (value: string) => void; saving: Pick<Saving, 'fieldErrors'>; disabled?: boolean }) {
+  const { entity, field, saving } = props;
+  return (
+    <label>
+      {props.label}
+      <input type="text" value={props.value} onChange={(e) => props.onChange(e.target.value)} disabled={props.disabled} required aria-invalid={saving.fieldErrors[field] !== undefined} data-testid={`${entity}-${field}`} />
+      <FieldError entity={entity} field={field} saving={saving} />
+    </label>
+  );
+}
+
+/** What is wrong with a record's id (only a new one's: it cannot change) and name, in the form's words. */
+export function idNameErrors(isNew: boolean, id: string, name: string, words: { noId: string; noName: string }): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (isNew && !ID_PATTERN.test(id.trim())) errors['id'] = id.trim() === '' ? words.noId : ID_HINT;
+  if (name.trim() === '') errors['name'] = words.noName;
+  return errors;
+}
+
+/** The form's title, and for a new record how its id is written. */
+export function FormTitle({ record, newTitle, idHint = ID_RULE }: { record: { name: string } | null; newTitle: string; idHint?: string }) {
+  return (
+    <>
+      <h3>{record === null ? newTitle : `Edit ${record.name}`}</h3>
+      {record === null && <p className="muted">{idHint}</p>}
+    </>
+  );
+}
+
+/** Adds the record (never over an existing one) or replaces the version the form loaded. */
+export async function createOrUpdate<B>(record: { version: number } | null, body: B, create: (body: B) => Promise<unknown>, update: (body: B, version: number) => Promise<unknown>): Promise<void> {
+  if (record === null) await create(body);
+  else await update(body, record.version);
+}
+
+/** An admin section's heading with its Add button; test id `add-<entity>`. */
+export function AdminHeading({ title, entity, onAdd, disabled }: { title: string; entity: string; onAdd: () => void; disabled?: boolean }) {
+  return (
+    <div className="heading">
+      <h2>{title}</h2>
+      <button type="button" onClick={onAdd} disabled={disabled} data-testid={`add-${entity}`}>
+        Add {entity}
+      </button>
+    </div>
+  );
+}
+
+/** The key that gives each record's version a fresh form (and a new record its own). */
+export const formKey = (record: { id: string; version: number } | null): string => (record === null ? 'new' : `${record.id}@${record.version}`);
+
+/** The edit form of a list: closed, or open on a record (`null` for a new one); a save closes it and refreshes the list. */
+export function useEditing<T extends { id: string; version: number }>(refresh: () => void) {
+  const [editing, setEditing] = useState<{ record: T | null } | null>(null);
+  return {
+    open: editing !== null,
+    record: editing?.record ?? null,
+    key: formKey(editing?.record ?? null),
+    edit: (record: T | null) => setEditing({ record }),
+    close: () => setEditing(null),
+    saved: () => {
+      setEditing(null);
+      refresh();
+    },
+  };
+}
+
 /** The id rule of the server (inventory/schema.ts), checked before saving. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const ID_RULE = 'IDs use lower-case letters, digits, “.”, “_” and “-”, and cannot change later.';
 export const ID_HINT = 'Use lower-case letters, digits, “.”, “_” and “-” (at most 63), starting with a letter or digit.';

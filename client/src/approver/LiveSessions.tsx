@@ -2,11 +2,11 @@
 // auditors and admins): the vendor and their company, how long each has run and has left, who
 // is watching, with Watch and Terminate (confirmed) for approvers and admins. No portal
 // instance ids: they mean nothing to a manager.
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
 import { listSessions, type LiveSession } from '../api.ts';
 import { useNames } from '../shared/directory.ts';
-import { LiveIndicator, OutcomeNotice, Time } from '../shared/components.tsx';
-import { ListView } from '../shared/ListView.tsx';
+import { LiveHeading, OutcomeNotice, Time } from '../shared/components.tsx';
+import { listOf, ListView, useRowAction } from '../shared/ListView.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
 import { useLoad } from '../shared/load.ts';
 import { useNow } from '../shared/clock.ts';
@@ -23,8 +23,7 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
   const { state: load, reload } = useLoad(listSessions, 'live-sessions');
   const names = useNames();
   const live = useLiveRefresh(reload); // a revoked grant ends its session
-  const [terminating, setTerminating] = useState<{ id: string; revoke: boolean } | null>(null);
-  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+  const terminate = useRowAction<{ id: string; revoke: boolean }>(reload);
 
   useEffect(() => {
     const t = setInterval(reload, LIVE_SESSIONS_REFRESH_MS);
@@ -34,24 +33,12 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
   // Elapsed and remaining time move on by the minute.
   const now = useNow(ELAPSED_TICK_MS);
 
-  function terminated(n: { ok: boolean; text: string }) {
-    setNotice(n);
-    setTerminating(null);
-    reload();
-  }
-
   return (
     <section className="card wide" data-testid="live-sessions">
-      <div className="heading">
-        <h1>Live sessions</h1>
-        <LiveIndicator status={live} />
-      </div>
-      <OutcomeNotice notice={notice} testId="live-notice" />
+      <LiveHeading title="Live sessions" live={live} />
+      <OutcomeNotice notice={terminate.notice} testId="live-notice" />
       <ListView
-        status={load.status}
-        error={load.status === 'error' ? load.message : null}
-        refreshError={load.status === 'ready' ? load.refreshError : null}
-        items={load.status === 'ready' ? load.data : []}
+        {...listOf(load, (d) => d)}
         columns={['Vendor', 'Machine', 'Site', 'Running for', 'Time left', 'Watching', ...(canAct ? [{ actions: true } as const] : [])]}
         row={(s) => (
           <Row
@@ -61,10 +48,10 @@ export function LiveSessions({ canAct }: { canAct: boolean }) {
             companyName={s.user.company === null ? null : names.company(s.user.company)}
             now={now}
             canAct={canAct}
-            terminating={terminating?.id === s.id ? terminating : null}
-            onTerminate={(revoke) => setTerminating({ id: s.id, revoke })}
-            onKeep={() => setTerminating(null)}
-            onDone={terminated}
+            terminating={terminate.acting?.id === s.id ? terminate.acting : null}
+            onTerminate={(revoke) => terminate.open({ id: s.id, revoke })}
+            onKeep={terminate.keep}
+            onDone={terminate.done}
           />
         )}
         empty="No sessions are running."

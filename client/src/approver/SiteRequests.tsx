@@ -2,8 +2,8 @@
 // filtered by state, with Revoke for grants that are approved or running.
 import { useState } from 'react';
 import { getRequest, REQUEST_STATES, revokeRequest, type AccessRequest, type RequestState } from '../api.ts';
-import { ErrorMessage, expiredText, LiveIndicator, Loading, OutcomeNotice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
-import { ListView } from '../shared/ListView.tsx';
+import { ErrorMessage, expiredText, LiveHeading, Loading, OutcomeNotice, StateBadge, stateLabel, WindowTime } from '../shared/components.tsx';
+import { listOf, ListView, useRowAction } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { href } from '../shared/route.ts';
 import { RequestDetails } from './RequestDetails.tsx';
@@ -50,21 +50,11 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
   const [stateFilter, setStateFilter] = useState<RequestState | ''>('');
   const { load, reload, loadMore } = useRequestList('all', stateFilter === '' ? undefined : stateFilter);
   const live = useLiveRefresh(reload);
-  const [revoking, setRevoking] = useState<string | null>(null);
-  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
-
-  function revoked(n: { ok: boolean; text: string }) {
-    setNotice(n);
-    setRevoking(null);
-    reload();
-  }
+  const revoke = useRowAction<string>(reload);
 
   return (
     <section className="card wide" data-testid="site-requests">
-      <div className="heading">
-        <h1>Site requests</h1>
-        <LiveIndicator status={live} />
-      </div>
+      <LiveHeading title="Site requests" live={live} />
       <div className="toolbar">
         <label className="inline">
           State
@@ -79,12 +69,9 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
         </label>
       </div>
       {focusId !== null && focusId !== '' && <FocusedRequest id={focusId} />}
-      <OutcomeNotice notice={notice} testId="site-notice" />
+      <OutcomeNotice notice={revoke.notice} testId="site-notice" />
       <ListView
-        status={load.status}
-        error={load.status === 'error' ? load.message : null}
-        refreshError={load.status === 'ready' ? load.refreshError : null}
-        items={load.status === 'ready' ? load.data.requests : []}
+        {...listOf(load, (d) => d.requests)}
         columns={['Requester', 'Machine', 'Window', 'State', 'Approvals', 'Decision', ...(canRevoke ? [{ actions: true } as const] : [])]}
         row={(r) => (
           <tr key={r.id} data-testid={`request-row-${r.id}`}>
@@ -123,11 +110,11 @@ export function SiteRequests({ canRevoke, focusId = null }: { canRevoke: boolean
             {canRevoke && (
               <td className="actions-cell">
                 {REVOCABLE.has(r.state) && (
-                  <button type="button" className="danger" onClick={() => setRevoking(r.id)} data-testid={`revoke-${r.id}`}>
+                  <button type="button" className="danger" onClick={() => revoke.open(r.id)} data-testid={`revoke-${r.id}`}>
                     Revoke…
                   </button>
                 )}
-                {revoking === r.id && <RevokeForm request={r} onDone={revoked} onKeep={() => setRevoking(null)} />}
+                {revoke.acting === r.id && <RevokeForm request={r} onDone={revoke.done} onKeep={revoke.keep} />}
               </td>
             )}
           </tr>

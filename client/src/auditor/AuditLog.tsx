@@ -3,11 +3,11 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { AUDIT_EXPORT_URL, errorMessage, listAudit, listSites, verifyAudit, type AuditEvent, type AuditQuery, type ChainVerification, type Site } from '../api.ts';
 import { ErrorMessage, Time } from '../shared/components.tsx';
+import { ChoiceFilter, DateTimeFilter, timeRange } from '../shared/filters.tsx';
 import { ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { useNames } from '../shared/directory.ts';
 import { href, itemHref } from '../shared/route.ts';
-import { fromLocalInput } from '../shared/time.ts';
 
 /** Events per page: a screenful or two, small enough to stay quick on a long log. */
 export const AUDIT_PAGE_SIZE = 100;
@@ -27,11 +27,9 @@ type Log =
   | { status: 'error'; message: string };
 
 function queryOf(f: Filters): AuditQuery | string {
-  const from = f.from === '' ? null : fromLocalInput(f.from);
-  const to = f.to === '' ? null : fromLocalInput(f.to);
-  if (f.from !== '' && from === null) return 'Enter a valid “from” time.';
-  if (f.to !== '' && to === null) return 'Enter a valid “to” time.';
-  if (from !== null && to !== null && to < from) return '“To” must be after “from”.';
+  const range = timeRange(f.from, f.to);
+  if (typeof range === 'string') return range;
+  const { from, to } = range;
   return {
     actor: f.actor.trim() || undefined,
     action: f.action.trim() || undefined,
@@ -136,29 +134,16 @@ export function AuditLog() {
             Action
             <input type="text" value={draft.action} onChange={(e) => set('action', e.target.value)} placeholder="e.g. request.approved" data-testid="audit-action" />
           </label>
-          <label>
-            Site
-            {siteList.length > 0 ? (
-              <select value={draft.site} onChange={(e) => set('site', e.target.value)} data-testid="audit-site">
-                <option value="">Any site</option>
-                {siteList.map((s) => (
-                  <option key={s.id} value={s.id}>
-                    {s.name}
-                  </option>
-                ))}
-              </select>
-            ) : (
+          {siteList.length > 0 ? (
+            <ChoiceFilter label="Site" value={draft.site} onChange={(v) => set('site', v)} any="Any site" options={siteList.map((s) => ({ value: s.id, label: s.name }))} testId="audit-site" />
+          ) : (
+            <label>
+              Site
               <input type="text" value={draft.site} onChange={(e) => set('site', e.target.value)} data-testid="audit-site" />
-            )}
-          </label>
-          <label>
-            From
-            <input type="datetime-local" value={draft.from} onChange={(e) => set('from', e.target.value)} data-testid="audit-from" />
-          </label>
-          <label>
-            To
-            <input type="datetime-local" value={draft.to} onChange={(e) => set('to', e.target.value)} data-testid="audit-to" />
-          </label>
+            </label>
+          )}
+          <DateTimeFilter label="From" value={draft.from} onChange={(v) => set('from', v)} testId="audit-from" />
+          <DateTimeFilter label="To" value={draft.to} onChange={(v) => set('to', v)} testId="audit-to" />
         </div>
         <ErrorMessage message={filterError} testId="audit-filter-error" />
         <p className="actions">

@@ -4,10 +4,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { PROTOCOLS, errorMessage, searchRecordings, type Protocol, type RecordingQuery, type RecordingSummary } from '../api.ts';
 import { ErrorMessage, Time } from '../shared/components.tsx';
+import { ChoiceFilter, DateTimeFilter, timeRange } from '../shared/filters.tsx';
 import { ListView } from '../shared/ListView.tsx';
 import { useDirectory, useNames } from '../shared/directory.ts';
 import { itemHref } from '../shared/route.ts';
-import { fromLocalInput } from '../shared/time.ts';
 import { formatDuration } from './format.ts';
 
 /** Results per page: a screenful, quick to fetch. */
@@ -63,11 +63,9 @@ function filtersFrom(params: URLSearchParams): Filters {
 
 /** The API query for the form, or the message explaining why it is not valid. */
 function queryOf(f: Filters): RecordingQuery | string {
-  const from = f.from === '' ? null : fromLocalInput(f.from);
-  const to = f.to === '' ? null : fromLocalInput(f.to);
-  if (f.from !== '' && from === null) return 'Enter a valid “from” time.';
-  if (f.to !== '' && to === null) return 'Enter a valid “to” time.';
-  if (from !== null && to !== null && to < from) return '“To” must be after “from”.';
+  const range = timeRange(f.from, f.to);
+  if (typeof range === 'string') return range;
+  const { from, to } = range;
   const q: RecordingQuery = { limit: RECORDINGS_PAGE_SIZE };
   for (const k of TEXT_FIELDS) {
     const v = f[k].trim();
@@ -142,20 +140,11 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
   );
 
   // Sites and companies are chosen by name (the search takes their ids).
-  const byName = (key: 'company' | 'site', label: string, any: string, options: readonly { id: string; name: string }[]) => (
-    <label>
-      {label}
-      <select value={filters[key]} onChange={(e) => set(key, e.target.value)} data-testid={`recordings-${key}`}>
-        <option value="">{any}</option>
-        {filters[key] !== '' && !options.some((o) => o.id === filters[key]) && <option value={filters[key]}>{filters[key]}</option>}
-        {options.map((o) => (
-          <option key={o.id} value={o.id}>
-            {o.name}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
+  // One the directory does not know (from a link, say) stays selectable, by its id.
+  const byName = (key: 'company' | 'site', label: string, any: string, options: readonly { id: string; name: string }[]) => {
+    const unknown = filters[key] !== '' && !options.some((o) => o.id === filters[key]) ? [{ value: filters[key], label: filters[key] }] : [];
+    return <ChoiceFilter label={label} value={filters[key]} onChange={(v) => set(key, v)} any={any} options={[...unknown, ...options.map((o) => ({ value: o.id, label: o.name }))]} testId={`recordings-${key}`} />;
+  };
 
   return (
     <section className="card wide" data-testid="recordings">
@@ -170,36 +159,17 @@ export function RecordingList({ initial }: { initial: URLSearchParams }) {
           {text('machine', 'Machine', 'machine id')}
           {byName('site', 'Site', 'Any site', [...directory.sites.values()])}
           {text('approver', 'Approver (user id)', 'e.g. dev:mona')}
-          <label>
-            Protocol
-            <select value={filters.protocol} onChange={(e) => set('protocol', e.target.value as Filters['protocol'])} data-testid="recordings-protocol">
-              <option value="">Any</option>
-              {PROTOCOLS.map((p) => (
-                <option key={p} value={p}>
-                  {p.toUpperCase()}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            End reason
-            <select value={filters.reason} onChange={(e) => set('reason', e.target.value)} data-testid="recordings-reason">
-              <option value="">Any</option>
-              {END_REASONS.map((r) => (
-                <option key={r.value} value={r.value}>
-                  {r.label}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            From
-            <input type="datetime-local" value={filters.from} onChange={(e) => set('from', e.target.value)} data-testid="recordings-from" />
-          </label>
-          <label>
-            To
-            <input type="datetime-local" value={filters.to} onChange={(e) => set('to', e.target.value)} data-testid="recordings-to" />
-          </label>
+          <ChoiceFilter
+            label="Protocol"
+            value={filters.protocol}
+            onChange={(v) => set('protocol', v as Filters['protocol'])}
+            any="Any"
+            options={PROTOCOLS.map((p) => ({ value: p, label: p.toUpperCase() }))}
+            testId="recordings-protocol"
+          />
+          <ChoiceFilter label="End reason" value={filters.reason} onChange={(v) => set('reason', v)} any="Any" options={END_REASONS} testId="recordings-reason" />
+          <DateTimeFilter label="From" value={filters.from} onChange={(v) => set('from', v)} testId="recordings-from" />
+          <DateTimeFilter label="To" value={filters.to} onChange={(v) => set('to', v)} testId="recordings-to" />
         </div>
         <p className="actions">
           <button type="submit" data-testid="recordings-submit">

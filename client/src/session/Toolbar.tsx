@@ -93,61 +93,43 @@ export function ClipboardPanel({ session, view, onClose }: { session: OpenedSess
 
   return (
     <Panel title="Clipboard" testId="session-clipboard" onClose={onClose}>
-      <section>
-        <h3>From the machine</h3>
-        {session.policy.clipboardCopy ? (
-          <>
-            <textarea
-              readOnly
-              rows={3}
-              value={view.remoteClipboard ?? ''}
-              placeholder="Text copied on the machine appears here."
-              aria-label="Remote clipboard"
-              data-testid="session-clipboard-remote"
-            />
-            <button type="button" className="secondary" disabled={view.remoteClipboard === null} onClick={copyLocally} data-testid="session-clipboard-copy">
-              Copy to my computer
+      <Direction title="From the machine" allowed={session.policy.clipboardCopy} off={{ testId: 'session-clipboard-copy-disabled', text: 'Copying from the machine is disabled for this session.' }}>
+        <textarea
+          readOnly
+          rows={3}
+          value={view.remoteClipboard ?? ''}
+          placeholder="Text copied on the machine appears here."
+          aria-label="Remote clipboard"
+          data-testid="session-clipboard-remote"
+        />
+        <button type="button" className="secondary" disabled={view.remoteClipboard === null} onClick={copyLocally} data-testid="session-clipboard-copy">
+          Copy to my computer
+        </button>
+      </Direction>
+      <Direction title="To the machine" allowed={paste} off={{ testId: 'session-clipboard-paste-disabled', text: 'Pasting to the machine is disabled for this session.' }}>
+        <textarea rows={3} value={toSend} onChange={(e) => setToSend(e.target.value)} aria-label="Send text to the remote clipboard" data-testid="session-clipboard-input" />
+        <p className="actions">
+          {terminal && (
+            <button type="button" disabled={view.status !== 'connected' || toSend === ''} onClick={() => send(true)} data-testid="session-clipboard-paste">
+              Paste into terminal
             </button>
-          </>
-        ) : (
-          <p className="muted" data-testid="session-clipboard-copy-disabled">
-            Copying from the machine is disabled for this session.
+          )}
+          <button
+            type="button"
+            className={terminal ? 'secondary' : undefined}
+            disabled={view.status !== 'connected' || toSend === ''}
+            onClick={() => send(false)}
+            data-testid="session-clipboard-send"
+          >
+            Send to remote clipboard
+          </button>
+        </p>
+        {terminal && (
+          <p className="muted" data-testid="session-paste-hint">
+            Terminals paste with <kbd>Ctrl</kbd>+<kbd>Shift</kbd>+<kbd>V</kbd> (not Ctrl+V, which the shell reads as a key).
           </p>
         )}
-      </section>
-      <section>
-        <h3>To the machine</h3>
-        {paste ? (
-          <>
-            <textarea rows={3} value={toSend} onChange={(e) => setToSend(e.target.value)} aria-label="Send text to the remote clipboard" data-testid="session-clipboard-input" />
-            <p className="actions">
-              {terminal && (
-                <button type="button" disabled={view.status !== 'connected' || toSend === ''} onClick={() => send(true)} data-testid="session-clipboard-paste">
-                  Paste into terminal
-                </button>
-              )}
-              <button
-                type="button"
-                className={terminal ? 'secondary' : undefined}
-                disabled={view.status !== 'connected' || toSend === ''}
-                onClick={() => send(false)}
-                data-testid="session-clipboard-send"
-              >
-                Send to remote clipboard
-              </button>
-            </p>
-            {terminal && (
-              <p className="muted" data-testid="session-paste-hint">
-                Terminals paste with <kbd>Ctrl</kbd>+<kbd>Shift</kbd>+<kbd>V</kbd> (not Ctrl+V, which the shell reads as a key).
-              </p>
-            )}
-          </>
-        ) : (
-          <p className="muted" data-testid="session-clipboard-paste-disabled">
-            Pasting to the machine is disabled for this session.
-          </p>
-        )}
-      </section>
+      </Direction>
       {note !== null &&
         (note.ok ? (
           <p className="muted" role="status" data-testid="session-clipboard-note">
@@ -273,5 +255,21 @@ export function KeyboardPanel({ view, onClose }: { view: GuacamoleView; onClose:
         ))}
       </div>
     </Panel>
+  );
+}
+
+/** One direction of the clipboard: its controls when the grant allows it, else a line saying it is disabled. */
+function Direction({ title, allowed, off, children }: { title: string; allowed: boolean; off: { testId: string; text: string }; children: ReactNode }) {
+  return (
+    <section>
+      <h3>{title}</h3>
+      {allowed ? (
+        children
+      ) : (
+        <p className="muted" data-testid={off.testId}>
+          {off.text}
+        </p>
+      )}
+    </section>
   );
 }

@@ -165,3 +165,13 @@ export function LiveIndicator({ status }: { status: LiveStatus }) {
     </span>
   );
 }
+
+/** A list screen's title with, beside it, whether it is kept live. */
+export function LiveHeading({ title, live }: { title: string; live: LiveStatus }) {
+  return (
+    <div className="heading">
+      <h1>{title}</h1>
+      <LiveIndicator status={live} />
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 // "Open" for a grant whose window is on now, and "Extend" for a grant that is running or about to.
 import { useState } from 'react';
 import { cancelRequest, type AccessRequest } from '../api.ts';
-import { ErrorMessage, expiredText, LiveIndicator, Loading, Notice, RequestWindow, StateBadge, Time } from '../shared/components.tsx';
+import { ErrorMessage, expiredText, LiveHeading, Loading, Notice, RequestWindow, StateBadge, Time } from '../shared/components.tsx';
 import { useNowAt } from '../shared/clock.ts';
 import { ConfirmDialog } from '../shared/ConfirmDialog.tsx';
 import { useLiveRefresh } from '../shared/live.ts';
@@ -51,10 +51,7 @@ export function MyRequests() {
 
   return (
     <section className="card wide" data-testid="my-requests">
-      <div className="heading">
-        <h1>My requests</h1>
-        <LiveIndicator status={live} />
-      </div>
+      <LiveHeading title="My requests" live={live} />
       <ErrorMessage message={actionError} testId="my-requests-error" />
       {notice !== null && <Notice testId="my-requests-notice">{notice}</Notice>}
       {confirmCancel !== null && (
