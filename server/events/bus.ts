@@ -22,6 +22,8 @@ export const DOMAIN_EVENT_TYPES = [
   /** Someone started or stopped watching a live session (sessions/watchers.ts). */
   'session.watchers_changed',
   'grant.ending_soon',
+  /** The file airlock's (sessions/files): a file of a session changed state (`state` is the file's). */
+  'session.file',
   /** The finaliser's: a session's recording is signed and indexed (reason "incomplete" if so). */
   'recording.ready',
 ] as const;
@@ -42,6 +44,8 @@ export interface DomainEvent {
   reason?: string;
   /** For grant.ending_soon: minutes left. */
   minutesLeft?: number;
+  /** For session.file: the file (sessions/files/records.ts). */
+  fileId?: string;
 }
 
 export type DomainEventListener = (event: DomainEvent) => void;
