@@ -1,5 +1,6 @@
 // The demo plant: two sites, two vendor companies and one machine per demo target (SSH with a
-// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets.
+// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets, plus
+// an engineering station (SSH) and an MES terminal (RDP) that take files through the airlock.
 import type { RunningServices } from './supervisor.ts';
 import type { Credential, InventoryFile } from '../server/inventory/schema.ts';
 
@@ -12,7 +13,11 @@ export function demoInventory(services: RunningServices): InventoryFile {
   const sshd = services.sshd === undefined ? UNREACHABLE : { ...at(services.sshd), hostKey: services.sshd.hostKey };
   return {
     sites: [
-      { id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris' },
+      {
+        id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris',
+        // Clean files go in at once; what leaves the plant waits for a plant manager; no executables.
+        files: { release: 'auto', downloads: 'approval', maxBytes: 200 * 1024 * 1024, allowedTypes: [], blockedTypes: ['.exe', '.msi', '.bat', '.ps1'] },
+      },
       { id: 'site-b', name: 'Plant B (Porto)', timeZone: 'Europe/Lisbon' },
     ],
     companies: [
@@ -45,6 +50,16 @@ export function demoInventory(services: RunningServices): InventoryFile {
         maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Robot', 'Linux'], chatDecision: 'allowed',
         policy: { clipboardCopy: true, clipboardPaste: true, fileTransfer: false, readOnly: false },
       },
+      {
+        id: 'eng-station', name: 'Engineering station', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...sshd,
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Engineering', 'Linux', 'Files'], chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: true, readOnly: false },
+      },
+      {
+        id: 'mes-terminal', name: 'MES terminal', siteId: 'site-a', protocol: 'rdp', guacd: 'default', ...at(services.rdp),
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['MES', 'Windows', 'Files'], rdpSecurity: 'any', chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: true, readOnly: false },
+      },
     ],
   };
 }
@@ -55,10 +70,14 @@ export function demoCredentials(services: RunningServices): Record<string, Crede
   const ssh = services.sshd?.account;
   if (ssh !== undefined) {
     out['cnc-07'] = { username: ssh.username, password: ssh.password };
+    out['eng-station'] = { username: ssh.username, password: ssh.password };
     if (ssh.privateKey !== undefined) out['robot-cell-4'] = { username: ssh.username, privateKey: ssh.privateKey };
   }
   if (services.vnc !== undefined) out['press-hmi'] = { username: 'vnc', password: services.vnc.password };
-  if (services.rdp !== undefined) out['scada-historian'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+  if (services.rdp !== undefined) {
+    out['scada-historian'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+    out['mes-terminal'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+  }
   if (services.telnet !== undefined) out['plc-gateway'] = { username: services.telnet.account.username, password: services.telnet.account.password };
   return out;
 }
