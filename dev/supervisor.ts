@@ -657,6 +657,8 @@ async function launchSshd(d: DaemonSpawner, dir: string, port: number, username:
       // Benchmarks open many sessions at once; the default 10:30:100 drops them.
       'MaxStartups 200:30:400',
       'AcceptEnv TZ',
+      // guacd's SFTP (the file airlock delivers into the machine through it).
+      'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
     { mode: 0o600 },

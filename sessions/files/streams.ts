@@ -27,6 +27,11 @@ const BLOB_BYTES = 6048;
  * target without letting a slow target buffer megabytes in guacd.
  */
 const ACK_WINDOW = 16;
+/**
+ * guacd acks each blob as soon as the target took it; this long without an ack means guacd or
+ * the target hung (guacd 1.3 can), and the delivery fails rather than waiting for ever.
+ */
+const ACK_TIMEOUT_MS = 15_000;
 /** Guacamole status 0: success. */
 const STATUS_OK = '0';
 /** The mimetype of guacd's directory listings (`body` of a `get` on a folder): not a file. */
@@ -228,9 +233,21 @@ export class SessionFileStreams {
     const early = stream.acks.shift();
     if (early !== undefined) return Promise.resolve(early);
     if (stream.failed !== undefined) return Promise.reject(new DeliveryError('session_ended', 'The session ended before the file was delivered.'));
-    return new Promise((resolve, reject) =>
-      stream.waiters.push((ack) => (ack.status === 'closed' ? reject(new DeliveryError('session_ended', 'The session ended before the file was delivered.')) : resolve(ack))),
-    );
+    return new Promise((resolve, reject) => {
+      const waiter = (ack: { status: string; message: string }): void => {
+        clearTimeout(timer);
+        if (ack.status === 'closed') reject(new DeliveryError('session_ended', 'The session ended before the file was delivered.'));
+        else resolve(ack);
+      };
+      const timer = setTimeout(() => {
+        const at = stream.waiters.indexOf(waiter);
+        if (at >= 0) stream.waiters.splice(at, 1);
+        stream.failed ??= { status: 'timeout', message: 'no answer' };
+        reject(new DeliveryError('delivery_timeout', `The machine did not answer for ${ACK_TIMEOUT_MS / 1000} s; the file was not delivered.`));
+      }, ACK_TIMEOUT_MS);
+      timer.unref();
+      stream.waiters.push(waiter);
+    });
   }
 
   private onAck(index: string, status: string, message: string): void {
