@@ -72,6 +72,8 @@ if (demoChat !== undefined) {
   writeFileSync(chatFile, toYaml(demoChat.config), { mode: 0o600 });
   demoChat.setPortal(publicUrl);
 }
+// The RDP drive folders live on guacd's host (this one in the demo): the root must exist.
+mkdirSync(path.join(STATE_DIR, 'rdp-drives'), { recursive: true, mode: 0o700 });
 const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,7 @@ async function upload(agent: Browserless, sessionId: string, name: string, body:
   const res = await fetch(new URL(`/api/sessions/${sessionId}/files?name=${encodeURIComponent(name)}`, base), {
     method: 'PUT',
     headers: { cookie: agent.cookieHeader(), origin: new URL(agent.base).origin, 'content-type': 'application/octet-stream', accept: 'application/json' },
-    body: typeof body === 'string' ? Buffer.from(body) : body,
+    body: new Uint8Array(typeof body === 'string' ? Buffer.from(body) : body),
   });
   return { status: res.status, json: (await res.json()) as { file?: FileView; error?: { code: string; message: string } } };
 }
@@ -88,6 +88,8 @@ beforeAll(async () => {
   store = path.join(stateDir, 'store');
   quarantine = path.join(stateDir, 'quarantine');
   drives = path.join(stateDir, 'drives');
+  // The drive root exists on guacd's host (here: this one); guacd creates each session's folder in it.
+  mkdirSync(drives, { mode: 0o700 });
   portal = await startTestPortal(
     {
       AIRLOCK_RECORDING_SPOOL: spool,
@@ -100,7 +102,7 @@ beforeAll(async () => {
     { freshDb: DB },
   );
   await seedDemoPlant(portal, { targets: true });
-  [vera, mona, aude, adam] = await Promise.all(['vera', 'mona', 'aude', 'adam'].map((u) => loginAs(portal.publicUrl, u)));
+  [vera, mona, aude, adam] = await Promise.all((['vera', 'mona', 'aude', 'adam'] as const).map((u) => loginAs(portal.publicUrl, u))) as [Browserless, Browserless, Browserless, Browserless];
 });
 
 afterAll(async () => {
@@ -226,8 +228,7 @@ describe('into the plant over SSH (SFTP)', () => {
   test('the evidence bundle carries the files, their hashes and scan results, signed in the manifest', async () => {
     await session.tunnel.close();
     await sessionEnd(aude, session.id);
-    let dir: string | undefined;
-    await waitFor(async () => (dir = (await portal.services.recordings.catalog.get(session.id))?.dir) !== undefined, { ...WAIT, what: 'the finalised recording' });
+    await waitFor(async () => (await portal.services.recordings.catalog.get(session.id)) !== undefined, { ...WAIT, what: 'the finalised recording' });
     const verification = (await aude.get(`/api/recordings/${session.id}/verify`)).json<{ verification: { ok: boolean } }>().verification;
     expect(verification.ok).toBe(true);
     const res = await fetch(new URL(`/api/requests/${grant}/bundle`, portal.publicUrl), { headers: { cookie: aude.cookieHeader() } });
