@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { AppError, errorMessage, forbidden, notFound, conflict, unavailable } from '../../server/errors.ts';
@@ -20,7 +20,7 @@ import { assertMayDecideFile, assertMayTransferFiles, maySeeSessionFiles, type F
 import type { AirlockUser } from '../../server/user.ts';
 import { SpoolFiles } from '../../recordings/layout.ts';
 import type { SessionRegistry, LiveSessionRecord } from '../registry.ts';
-import { ScannerError, type ClamdScanner } from './clamd.ts';
+import { ScannerError, type ClamdScanner, type ScanVerdict } from './clamd.ts';
 import { FileRecords, type FileRecord, type FileState } from './records.ts';
 import { DeliveryError, SessionFileStreams, type ReceivedFile } from './streams.ts';
 
@@ -30,6 +30,8 @@ export const UNSUPPORTED_MESSAGE: Record<string, string> = {
   vnc: 'File transfer is not supported for VNC machines: VNC has no file channel. Ask the plant for another way.',
   telnet: 'File transfer is not supported for Telnet machines: Telnet has no file channel.',
 };
+/** Bytes buffered for clamd while it reads the upload: a few of its chunks, so neither side waits on the other. */
+const SCAN_FEED_BYTES = 4 * 1024 * 1024;
 /** Longest file name the airlock keeps (and guacd's SFTP path limit leaves room for). */
 const MAX_NAME_LENGTH = 200;
 /** Where a scan error's file waits for nobody: its bytes are deleted at once (nothing unscanned stays). */
@@ -217,17 +219,36 @@ export class FileAirlock {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const hash = createHash('sha256');
     let bytes = 0;
+    // clamd reads the upload as it arrives (into quarantine at the same time): the verdict is
+    // there moments after the last byte, instead of a second pass over the file. It still
+    // decides before anything is released.
+    const toScanner = new PassThrough({ highWaterMark: SCAN_FEED_BYTES });
+    const scanning = this.startScan(toScanner);
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
         if (bytes > rules.maxBytes) return done(tooLarge());
         hash.update(chunk);
-        done(null, chunk);
+        // A scanner that already failed reads nothing more: the upload goes on, its verdict is known.
+        if (toScanner.destroyed || toScanner.write(chunk)) return done(null, chunk);
+        const go = (): void => {
+          toScanner.off('drain', go);
+          toScanner.off('close', go);
+          done(null, chunk);
+        };
+        toScanner.once('drain', go);
+        toScanner.once('close', go);
+      },
+      flush(done) {
+        toScanner.end();
+        done();
       },
     });
     try {
       await pipeline(body, meter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
     } catch (err) {
+      toScanner.destroy();
+      await scanning;
       await rm(file, { force: true });
       if (err instanceof AppError) {
         await this.refused(user, session, name, err.code);
@@ -260,7 +281,7 @@ export class FileAirlock {
     await this.deps.records.create(record);
     await this.auditFile(record, 'file.uploaded', record.by, null);
     record = await this.move(record, { state: 'scanning' }, ['quarantined']);
-    return presentFile(await this.scan(record, rules, file));
+    return presentFile(await this.scan(record, rules, file, scanning));
   }
 
   /** GET /api/sessions/:id/files: the session's files, for its vendor and the plant overseeing it. */
@@ -314,12 +335,27 @@ export class FileAirlock {
 
   // ---- the steps ----
 
-  private async scan(record: FileRecord, rules: SiteFiles, file: string): Promise<FileRecord> {
+  /** The scan of an upload, fed as it arrives; settles with the verdict or the scanner's error (never rejects). */
+  private startScan(feed: PassThrough): Promise<{ verdict: ScanVerdict; ms: number } | { error: unknown; ms: number }> {
     const started = performance.now();
+    return this.deps.scanner.scan(feed).then(
+      (verdict) => ({ verdict, ms: Math.round(performance.now() - started) }),
+      (error: unknown) => {
+        // Nobody reads the feed any more: let the upload run on into quarantine.
+        feed.destroy();
+        return { error, ms: Math.round(performance.now() - started) };
+      },
+    );
+  }
+
+  private async scan(record: FileRecord, rules: SiteFiles, file: string, scanning: ReturnType<FileAirlock['startScan']>): Promise<FileRecord> {
     const at = (): string => new Date().toISOString();
+    const outcome = await scanning;
+    const ms = outcome.ms;
     try {
-      const verdict = await this.deps.scanner.scan(createReadStream(file));
-      const scan = { result: verdict.result, signature: verdict.result === 'infected' ? verdict.signature : null, error: null, engine: 'clamd' as const, ms: Math.round(performance.now() - started), at: at() };
+      if ('error' in outcome) throw outcome.error;
+      const verdict = outcome.verdict;
+      const scan = { result: verdict.result, signature: verdict.result === 'infected' ? verdict.signature : null, error: null, engine: 'clamd' as const, ms, at: at() };
       if (verdict.result === 'infected') {
         await rm(file, { force: true });
         const blocked = await this.move(record, { state: 'blocked', scan, problem: PROBLEMS.infected(verdict.signature) }, ['scanning']);
@@ -338,7 +374,7 @@ export class FileAirlock {
       // No verdict, no release: the bytes go, the vendor is told why, and may try again later.
       await rm(file, { force: true });
       const problem = err instanceof ScannerError ? { code: err.code, message: err.message } : { code: 'scanner_error', message: 'The virus scanner could not scan the file, so it was not released.' };
-      const scan = { result: 'error' as const, signature: null, error: problem.code, engine: 'clamd' as const, ms: Math.round(performance.now() - started), at: at() };
+      const scan = { result: 'error' as const, signature: null, error: problem.code, engine: 'clamd' as const, ms, at: at() };
       const failed = await this.move(record, { state: 'failed', scan, problem }, ['scanning']);
       await this.auditFile(failed, 'file.scan_failed', null, problem.code, 'refused');
       await this.announce(failed);

@@ -39,11 +39,11 @@ export class ClamdScanner {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Scans a byte stream (a quarantined file as it is read); resolves with clamd's verdict. */
+  /** Scans a byte stream (an upload as it arrives, or a file as it is read); resolves with clamd's verdict. */
   async scan(source: AsyncIterable<Buffer | Uint8Array>): Promise<ScanVerdict> {
-    const reply = await this.exchange(async (socket) => {
+    const reply = await this.exchange(async (socket, progress) => {
       await write(socket, Buffer.from('zINSTREAM\0'));
-      for await (const raw of source) {
+      for await (const raw of sourceOf(source)) {
         const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
         for (let offset = 0; offset < buf.length; offset += CHUNK_BYTES) {
           const chunk = buf.subarray(offset, Math.min(buf.length, offset + CHUNK_BYTES));
@@ -51,6 +51,7 @@ export class ClamdScanner {
           length.writeUInt32BE(chunk.length);
           await write(socket, length);
           await write(socket, chunk);
+          progress();
         }
       }
       await write(socket, Buffer.alloc(4));
@@ -67,8 +68,13 @@ export class ClamdScanner {
     }
   }
 
-  /** One command on a fresh connection: sends with `send`, resolves with clamd's reply (NUL stripped). */
-  private exchange(send: (socket: net.Socket) => Promise<void>): Promise<string> {
+  /**
+   * One command on a fresh connection: sends with `send`, resolves with clamd's reply (NUL
+   * stripped). The timeout runs from the last progress (`progress()` after each chunk clamd
+   * took): a scan fed while the file still uploads is not cut short by a slow upload, and a
+   * clamd that stops reading or answering still fails in time.
+   */
+  private exchange(send: (socket: net.Socket, progress: () => void) => Promise<void>): Promise<string> {
     const target = this.target;
     if (target === undefined) return Promise.reject(new ScannerError('scanner_not_configured', 'No virus scanner is configured, so no file can be released.'));
     return new Promise((resolve, reject) => {
@@ -84,8 +90,14 @@ export class ClamdScanner {
         if (err !== undefined) reject(err);
         else resolve(reply ?? '');
       };
-      const timer = setTimeout(() => finish(new ScannerError('scanner_timeout', `The virus scanner did not answer within ${Math.round(this.timeoutMs / 1000)} s.`)), this.timeoutMs);
+      const timedOut = (): void => finish(new ScannerError('scanner_timeout', `The virus scanner did not answer within ${Math.round(this.timeoutMs / 1000)} s.`));
+      let timer = setTimeout(timedOut, this.timeoutMs);
       timer.unref();
+      const progress = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(timedOut, this.timeoutMs);
+        timer.unref();
+      };
       const replyText = (): string => Buffer.concat(chunks).toString('utf8').replace(/\0+$/, '').trim();
       socket.on('data', (data: Buffer) => {
         size += data.length;
@@ -101,9 +113,24 @@ export class ClamdScanner {
         finish(new ScannerError('scanner_unavailable', `The virus scanner is unavailable (${err.code ?? err.message}).`));
       });
       socket.once('connect', () => {
-        send(socket).catch(() => undefined); // a write failure shows as the socket's error or end
+        send(socket, progress).catch((err: unknown) => {
+          // A write failure shows as the socket's error or end (clamd may have answered first);
+          // a source that failed ends the scan now, without a verdict.
+          if (err instanceof SourceError) finish(new ScannerError('scanner_error', 'The file could not be read to the end for scanning.'));
+        });
       });
     });
+  }
+}
+
+/** The file being scanned could not be read (an upload that broke off): no verdict, at once. */
+class SourceError extends Error {}
+
+async function* sourceOf(source: AsyncIterable<Buffer | Uint8Array>): AsyncIterable<Buffer | Uint8Array> {
+  try {
+    yield* source;
+  } catch (err) {
+    throw new SourceError(err instanceof Error ? err.message : String(err));
   }
 }
 
