@@ -106,7 +106,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (process.env['AIRLOCK_TEST_DEBUG_LOG'] !== undefined) (await import('node:fs')).writeFileSync(process.env['AIRLOCK_TEST_DEBUG_LOG'], portal.logLines.join('\n'));
   await portal?.close();
   rmSync(stateDir, { recursive: true, force: true });
 });
