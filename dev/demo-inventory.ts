@@ -1,6 +1,7 @@
 // The demo plant: two sites, two vendor companies and one machine per demo target (SSH with a
-// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets, and
-// a second SSH machine whose sessions wait for a plant observer (required observer).
+// password and with a key, VNC, RDP, Telnet), pointing at the supervisor's private targets, a
+// second SSH machine whose sessions wait for a plant observer (required observer), and an
+// engineering station (SSH) and an MES terminal (RDP) that take files through the airlock.
 import type { RunningServices } from './supervisor.ts';
 import type { Credential, InventoryFile } from '../server/inventory/schema.ts';
 
@@ -13,7 +14,11 @@ export function demoInventory(services: RunningServices): InventoryFile {
   const sshd = services.sshd === undefined ? UNREACHABLE : { ...at(services.sshd), hostKey: services.sshd.hostKey };
   return {
     sites: [
-      { id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris' },
+      {
+        id: 'site-a', name: 'Plant A (Lyon)', timeZone: 'Europe/Paris',
+        // Clean files go in at once; what leaves the plant waits for a plant manager; no executables.
+        files: { release: 'auto', downloads: 'approval', maxBytes: 200 * 1024 * 1024, allowedTypes: [], blockedTypes: ['.exe', '.msi', '.bat', '.ps1'] },
+      },
       { id: 'site-b', name: 'Plant B (Porto)', timeZone: 'Europe/Lisbon' },
     ],
     companies: [
@@ -53,6 +58,16 @@ export function demoInventory(services: RunningServices): InventoryFile {
         // Safety-critical: nothing the vendor types reaches it unless a plant person watches.
         observer: 'required', observerGraceSeconds: 0, observerLimitMinutes: 15,
       },
+      {
+        id: 'eng-station', name: 'Engineering station', siteId: 'site-a', protocol: 'ssh', guacd: 'default', ...sshd,
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['Engineering', 'Linux', 'Files'], chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: true, readOnly: false },
+      },
+      {
+        id: 'mes-terminal', name: 'MES terminal', siteId: 'site-a', protocol: 'rdp', guacd: 'default', ...at(services.rdp),
+        maxWindowMinutes: 240, requiredApprovals: 1, tags: ['MES', 'Windows', 'Files'], rdpSecurity: 'any', chatDecision: 'allowed',
+        policy: { clipboardCopy: false, clipboardPaste: true, fileTransfer: true, readOnly: false },
+      },
     ],
   };
 }
@@ -64,10 +79,14 @@ export function demoCredentials(services: RunningServices): Record<string, Crede
   if (ssh !== undefined) {
     out['cnc-07'] = { username: ssh.username, password: ssh.password };
     out['furnace-ctl'] = { username: ssh.username, password: ssh.password };
+    out['eng-station'] = { username: ssh.username, password: ssh.password };
     if (ssh.privateKey !== undefined) out['robot-cell-4'] = { username: ssh.username, privateKey: ssh.privateKey };
   }
   if (services.vnc !== undefined) out['press-hmi'] = { username: 'vnc', password: services.vnc.password };
-  if (services.rdp !== undefined) out['scada-historian'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+  if (services.rdp !== undefined) {
+    out['scada-historian'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+    out['mes-terminal'] = { username: services.rdp.account.username, password: services.rdp.account.password };
+  }
   if (services.telnet !== undefined) out['plc-gateway'] = { username: services.telnet.account.username, password: services.telnet.account.password };
   return out;
 }

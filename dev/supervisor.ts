@@ -23,9 +23,9 @@ import { errorMessage } from '../server/errors.ts';
 
 const run = promisify(execFile);
 
-export type ServiceName = 'redis' | 'guacd' | 'sshd' | 'vnc' | 'rdp' | 'telnet' | 'sentinel';
+export type ServiceName = 'redis' | 'guacd' | 'sshd' | 'vnc' | 'rdp' | 'telnet' | 'clamd' | 'sentinel';
 /** What a supervisor starts when told nothing: the demo's and the shared test services. */
-export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'guacd', 'sshd', 'vnc', 'rdp', 'telnet'];
+export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'guacd', 'sshd', 'vnc', 'rdp', 'telnet', 'clamd'];
 /** Started only when asked for: the Redis Sentinel topology (high-availability tests and bench). */
 export const OPTIONAL_SERVICES: readonly ServiceName[] = ['sentinel'];
 
@@ -69,6 +69,11 @@ export interface RunningServices {
   vnc?: { host: '127.0.0.1'; port: number; display: number; password: string };
   rdp?: { host: '127.0.0.1'; port: number; sesmanPort: number; account: TargetAccount };
   telnet?: { host: '127.0.0.1'; port: number; account: TargetAccount };
+  /**
+   * ClamAV's clamd on a private socket, with a generated signature database (no freshclam here):
+   * the EICAR test string and `testMarker`, a string any file can carry to be found infected.
+   */
+  clamd?: { socket: string; testMarker: string; signatures: string[] };
   sentinel?: SentinelTopology;
 }
 
@@ -321,6 +326,13 @@ async function prepare(name: ServiceName, ctx: PrepareContext): Promise<Prepared
       return { info: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` }, launch: () => launchRedis(spawner, dir, port) };
     case 'guacd':
       return { info: { host: '127.0.0.1', port }, launch: () => launchGuacd(spawner, port, ctx.guacdBin, ctx.guacdIsolated) };
+    case 'clamd': {
+      const socket = path.join(dir, 'clamd.sock');
+      return {
+        info: { socket, testMarker: CLAMD_TEST_MARKER, signatures: [...CLAMD_SIGNATURES] },
+        launch: () => launchClamd(spawner, dir, socket),
+      };
+    }
     case 'sentinel': {
       const nodes = [port, await freePort(), await freePort()].map((p) => ({ host: '127.0.0.1' as const, port: p }));
       const sentinels = [await freePort(), await freePort(), await freePort()].map((p) => ({ host: '127.0.0.1' as const, port: p }));
@@ -639,6 +651,8 @@ async function launchSshd(d: DaemonSpawner, dir: string, port: number, username:
       // Benchmarks open many sessions at once; the default 10:30:100 drops them.
       'MaxStartups 200:30:400',
       'AcceptEnv TZ',
+      // guacd's SFTP (the file airlock delivers into the machine through it).
+      'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -735,6 +749,68 @@ async function launchRdp(d: DaemonSpawner, dir: string, port: number, sesman: { 
     await d.spawn('xrdp', 'xrdp', ['-n', '-c', xrdpIni]);
   }
   await d.waitReady(`xrdp on port ${port}`, probes.tcpAccept(port));
+}
+
+/** What the generated database finds: the EICAR test file (whole, by MD5, and as a string anywhere) and our own marker. */
+const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+const CLAMD_TEST_MARKER = 'AIRLOCK-TEST-MALWARE-MARKER-7f3c9b2e';
+const CLAMD_SIGNATURES = ['Airlock.Test.Eicar', 'Airlock.Test.EicarString', 'Airlock.Test.Marker'] as const;
+/** Files of up to this size are scanned whole (the bench sends 100 MB): clamd's defaults are 25–100 MB. */
+const CLAMD_MAX_SCAN = '400M';
+
+/**
+ * clamd with only our small database (ready in about a second: the official one takes ~20 s and
+ * ~1 GB, and cannot be fetched here). `.hdb` is MD5:size:name; `.ndb` name:target:offset:hex.
+ */
+async function launchClamd(d: DaemonSpawner, dir: string, socket: string): Promise<void> {
+  const db = path.join(dir, 'db');
+  const tmp = path.join(dir, 'tmp');
+  await mkdir(db, { recursive: true, mode: 0o700 });
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  const { createHash } = await import('node:crypto');
+  const hex = (text: string): string => Buffer.from(text, 'latin1').toString('hex');
+  await writeFile(path.join(db, 'airlock-test.hdb'), `${createHash('md5').update(EICAR).digest('hex')}:${EICAR.length}:${CLAMD_SIGNATURES[0]}\n`);
+  await writeFile(path.join(db, 'airlock-test.ndb'), `${CLAMD_SIGNATURES[1]}:0:*:${hex(EICAR)}\n${CLAMD_SIGNATURES[2]}:0:*:${hex(CLAMD_TEST_MARKER)}\n`);
+  const config = path.join(dir, 'clamd.conf');
+  await writeFile(
+    config,
+    [
+      'Foreground yes',
+      `LocalSocket ${socket}`,
+      'LocalSocketMode 600',
+      `DatabaseDirectory ${db}`,
+      `TemporaryDirectory ${tmp}`,
+      `PidFile ${path.join(dir, 'clamd.pid')}`,
+      `LogFile ${d.ownLogFile('clamd')}`,
+      'LogTime yes',
+      `StreamMaxLength ${CLAMD_MAX_SCAN}`,
+      `MaxScanSize ${CLAMD_MAX_SCAN}`,
+      `MaxFileSize ${CLAMD_MAX_SCAN}`,
+      // Two cores shared with everything else: a few scans at once is plenty for tests.
+      'MaxThreads 4',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  await rm(socket, { force: true });
+  await d.spawn('clamd', 'clamd', ['-c', config]);
+  await d.waitReady(`clamd on ${socket}`, () => clamdPing(socket));
+}
+
+/** zPING over the socket: clamd answers PONG once its database is loaded. */
+function clamdPing(socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const conn = net.connect(socket);
+    let reply = '';
+    conn.setTimeout(1_000, () => conn.destroy(new Error('no answer')));
+    conn.on('data', (data: Buffer) => {
+      reply += data.toString('latin1');
+      if (reply.includes('\0')) conn.end();
+    });
+    conn.on('error', reject);
+    conn.on('close', () => (reply.startsWith('PONG') ? resolve() : reject(new Error(`clamd answered ${JSON.stringify(reply)}`))));
+    conn.on('connect', () => conn.write('zPING\0'));
+  });
 }
 
 async function launchTelnet(d: DaemonSpawner, dir: string, port: number): Promise<void> {

@@ -24,8 +24,8 @@ import { MAX_AT_DRIFT_MS } from '../server/audit/store.ts';
 import type { EventBus } from '../server/events/bus.ts';
 import type { RequestService } from '../server/requests/service.ts';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
-import { parseManifest, sha256File, type Manifest } from './manifest.ts';
-import { contextSessionId, MANIFEST_FILE, SIGNATURE_FILE, spoolEntry, SpoolFiles, storeDir, STORE_FILE_NAMES } from './layout.ts';
+import { parseManifest, sha256File, transferSchema, type Manifest, type Transfer } from './manifest.ts';
+import { contextSessionId, MANIFEST_FILE, SIGNATURE_FILE, spoolEntry, SpoolFiles, storeDir, STORE_FILE_NAMES, TRANSFER_KIND, TRANSFER_STORE_NAME, transferStoreName } from './layout.ts';
 import type { RecordingStore } from './store.ts';
 import type { RetentionPolicy } from './retention.ts';
 import { verifySignature, type ManifestSigner } from './signing.ts';
@@ -274,6 +274,8 @@ export class Finaliser {
       if (kind === 'recording' && bytes === 0) incomplete.push('recording_empty');
       files.push({ kind, name: STORE_FILE_NAMES[kind], bytes, sha256 });
     }
+    const transfers = await this.moveTransfers(spooled, dir);
+    for (const name of transfers.names) files.push({ kind: name === STORE_FILE_NAMES.transfers ? 'transfers' : TRANSFER_KIND, name, ...(await sha256File(path.join(dir, name))) });
 
     // 4. Sign. An audit event written by an earlier attempt hashed the manifest on disk: keep that one.
     lock.assertHeld();
@@ -286,7 +288,7 @@ export class Finaliser {
       if (kept === undefined) throw new Error(`the manifest of ${sessionId} was audited but is no longer readable`);
       manifest = kept;
     } else {
-      manifest = await this.buildManifest(context, intent, files, incomplete);
+      manifest = await this.buildManifest(context, intent, files, incomplete, transfers.records);
       manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
       await writeFile(path.join(dir, MANIFEST_FILE), manifestBytes, { mode: 0o600 });
       await writeFile(path.join(dir, SIGNATURE_FILE), `${this.signer.sign(manifestBytes)}\n`, { mode: 0o600 });
@@ -391,7 +393,34 @@ export class Finaliser {
     }
   }
 
-  private async buildManifest(context: SessionContext, intent: z.infer<typeof intentSchema>, files: Manifest['files'], incomplete: string[]): Promise<Manifest> {
+  /**
+   * The files that went through the airlock (sessions/files), when there were any: their record
+   * (transfers.json) and the bytes kept, moved beside the recording. Optional: most sessions
+   * have none, and their absence is not a gap. Returns the store names present and the records.
+   */
+  private async moveTransfers(spooled: SpoolFiles, dir: string): Promise<{ names: string[]; records: Transfer[] | undefined }> {
+    const moves: Array<[string, string]> = [[spooled.file('transfers'), path.join(dir, STORE_FILE_NAMES.transfers)]];
+    for (const fileId of await readdir(spooled.transferDir()).catch(() => [] as string[])) moves.push([spooled.transferFile(fileId), path.join(dir, transferStoreName(fileId))]);
+    for (const [from, to] of moves) {
+      await moveFile(from, to).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    await rm(spooled.transferDir(), { recursive: true, force: true });
+    const names = (await readdir(dir)).filter((n) => n === STORE_FILE_NAMES.transfers || TRANSFER_STORE_NAME.test(n)).sort();
+    if (!names.includes(STORE_FILE_NAMES.transfers)) return { names, records: undefined };
+    const raw = await readFile(path.join(dir, STORE_FILE_NAMES.transfers), 'utf8');
+    const parsed = z.array(z.looseObject({})).safeParse(JSON.parse(raw));
+    if (!parsed.success) return { names, records: undefined };
+    const records = parsed.data.flatMap((r) => {
+      const id = String(r['id'] ?? '');
+      const t = transferSchema.safeParse({ ...r, at: r['createdAt'], storedAs: names.includes(transferStoreName(id)) ? transferStoreName(id) : null });
+      return t.success ? [t.data] : [];
+    });
+    return { names, records };
+  }
+
+  private async buildManifest(context: SessionContext, intent: z.infer<typeof intentSchema>, files: Manifest['files'], incomplete: string[], transfers?: Transfer[]): Promise<Manifest> {
     const request = await this.requests.lookup(context.requestId);
     return {
       version: 1,
@@ -409,6 +438,7 @@ export class Finaliser {
       endedAt: intent.endedAt,
       endReason: intent.endReason,
       files,
+      ...(transfers === undefined ? {} : { transfers }),
       incomplete,
       finalisedAt: new Date().toISOString(),
       signer: { algorithm: 'Ed25519', keyId: this.signer.keyId },

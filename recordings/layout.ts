@@ -10,9 +10,16 @@ export const STORE_FILE_NAMES = {
   typescript: 'typescript.txt',
   typescriptTiming: 'typescript.timing',
   events: 'events.jsonl',
+  /** The file airlock's records of the session (sessions/files): names, hashes, scans, decisions. */
+  transfers: 'transfers.json',
 } as const;
 export type FileKind = keyof typeof STORE_FILE_NAMES;
 export const FILE_KINDS = Object.keys(STORE_FILE_NAMES) as [FileKind, ...FileKind[]];
+
+/** The bytes of a file that went through the airlock, in a store folder: `transfer-<file id>`. */
+export const TRANSFER_KIND = 'transfer';
+export const transferStoreName = (fileId: string): string => `transfer-${fileId}`;
+export const TRANSFER_STORE_NAME = /^transfer-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Beside the files in a store folder: the signed manifest. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -32,6 +39,7 @@ const SPOOL_SUFFIX: Record<SpoolKind, string> = {
   typescript: '.typescript',
   typescriptTiming: '.typescript.timing',
   events: '.events.jsonl',
+  transfers: '.transfers.json',
   context: '.session.json',
   contextDraft: '.session.json.new',
   staged: '.staged',
@@ -56,6 +64,15 @@ export class SpoolFiles {
   /** The spool path of one file of the session. */
   file(kind: SpoolKind): string {
     return path.join(this.spool, `${this.sessionId}${SPOOL_SUFFIX[kind]}`);
+  }
+
+  /** The folder of the bytes of files that went through the airlock (`<session>.transfers/`), and one of them. */
+  transferDir(): string {
+    return path.join(this.spool, `${this.sessionId}.transfers`);
+  }
+
+  transferFile(fileId: string): string {
+    return path.join(this.transferDir(), fileId);
   }
 
   /** The files a session must leave behind (what the finaliser moves): the typescript only if guacd wrote one. */

@@ -5,14 +5,35 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
-import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
+import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE, TRANSFER_KIND } from './layout.ts';
 import { localFolder, type StoredFolder } from './folder.ts';
 
 export { sha256File } from './folder.ts';
 
-export const fileKindSchema = z.enum(FILE_KINDS);
+export const fileKindSchema = z.enum([...FILE_KINDS, TRANSFER_KIND]);
 
 const person = z.object({ id: z.string(), name: z.string() });
+
+/**
+ * A file that went through the airlock during the session (sessions/files): what it was, its
+ * hash, what the scanner said, who decided and where it ended; `storedAs` names its bytes in the
+ * folder (null: not kept, such as a blocked file, whose bytes were deleted).
+ */
+export const transferSchema = z.object({
+  id: z.string(),
+  direction: z.enum(['in', 'out']),
+  name: z.string(),
+  bytes: z.number(),
+  sha256: z.string(),
+  state: z.string(),
+  by: person,
+  at: z.string(),
+  scan: z.object({ result: z.string(), signature: z.string().nullable(), error: z.string().nullable(), at: z.string() }).nullable(),
+  decision: z.object({ by: person.nullable(), outcome: z.string(), at: z.string() }).nullable(),
+  storedAs: z.string().nullable(),
+});
+export type Transfer = z.infer<typeof transferSchema>;
+
 
 export const manifestSchema = z.object({
   version: z.literal(1),
@@ -30,6 +51,8 @@ export const manifestSchema = z.object({
   endedAt: z.string(),
   endReason: z.string(),
   files: z.array(z.object({ kind: fileKindSchema, name: z.string(), bytes: z.number(), sha256: z.string() })),
+  /** Files through the airlock (absent: none, or a manifest from before the airlock). */
+  transfers: z.array(transferSchema).optional(),
   /** Why the recording cannot be trusted to be whole (missing file, ended by a recording failure…). */
   incomplete: z.array(z.string()),
   finalisedAt: z.string(),

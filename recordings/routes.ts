@@ -27,7 +27,7 @@ const searchSchema = z.strictObject({
   cursor: z.string().regex(/^\d{1,9}$/).optional(),
 });
 const sessionParam = z.strictObject({ id: z.uuid() });
-const fileParam = z.strictObject({ id: z.uuid(), kind: z.enum(['recording', 'typescript', 'typescriptTiming', 'events']) });
+const fileParam = z.strictObject({ id: z.uuid(), kind: z.enum(['recording', 'typescript', 'typescriptTiming', 'events', 'transfers']) });
 const requestParam = z.strictObject({ id: z.uuid() });
 const holdParam = z.strictObject({ kind: z.enum(['request', 'machine']), id: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/) });
 const holdBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });

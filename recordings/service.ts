@@ -29,7 +29,7 @@ import { typedLines } from './text.ts';
 export interface TimelineEntry {
   /** Milliseconds from the session start. */
   t: number;
-  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer';
+  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer' | 'file';
   label: string;
 }
 
@@ -47,6 +47,19 @@ const SESSION_MOMENTS: Record<string, TimelineEntry['kind']> = {
   'session.watch_started': 'watch',
   'session.terminated': 'terminated',
   'session.ended': 'disconnect',
+  // The file airlock (sessions/files): every transfer, scan and decision on the session.
+  'file.uploaded': 'file',
+  'file.scanned': 'file',
+  'file.scan_failed': 'file',
+  'file.blocked': 'file',
+  'file.released': 'file',
+  'file.denied': 'file',
+  'file.delivered': 'file',
+  'file.delivery_failed': 'file',
+  'file.refused': 'file',
+  'file.received': 'file',
+  'file.download_failed': 'file',
+  'file.downloaded': 'file',
 };
 
 /** The required observer's moments in the events file (sessions/observer-gate.ts), as the timeline says them. */
@@ -223,7 +236,8 @@ export class RecordingService {
       const kind = e.action === 'grant.revoked' ? 'revoked' : SESSION_MOMENTS[e.action];
       const t = Date.parse(e.at) - start;
       if (kind === undefined || t < 0) continue;
-      entries.push({ t, kind, label: `${e.action}${e.reason ? ` (${e.reason})` : ''}${e.actor ? ` by ${e.actor.name}` : ''}` });
+      const file = kind === 'file' && typeof e.details['name'] === 'string' ? ` ${e.details['name']}` : '';
+      entries.push({ t, kind, label: `${e.action}${file}${e.reason ? ` (${e.reason})` : ''}${e.actor ? ` by ${e.actor.name}` : ''}` });
     }
     const grantEnd = Date.parse((await this.manifest(summary)).grant.end);
     for (const minutes of WARN_MINUTES) {

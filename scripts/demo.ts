@@ -72,6 +72,8 @@ if (demoChat !== undefined) {
   writeFileSync(chatFile, toYaml(demoChat.config), { mode: 0o600 });
   demoChat.setPortal(publicUrl);
 }
+// The RDP drive folders live on guacd's host (this one in the demo): the root must exist.
+mkdirSync(path.join(STATE_DIR, 'rdp-drives'), { recursive: true, mode: 0o700 });
 const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {
@@ -89,6 +91,10 @@ const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], 
     AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
     AIRLOCK_RECORDING_STORE: path.join(STATE_DIR, 'recordings'),
     AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
+    // The file airlock scans with the supervisor's private clamd (generated signatures: EICAR and a test marker).
+    ...(supervisor.services.clamd === undefined ? {} : { AIRLOCK_CLAMD: `unix:${supervisor.services.clamd.socket}` }),
+    AIRLOCK_QUARANTINE_DIR: path.join(STATE_DIR, 'quarantine'),
+    AIRLOCK_RDP_DRIVE_ROOT: path.join(STATE_DIR, 'rdp-drives'),
     // One instance and no load balancer: stopping the demo ends its sessions at once.
     AIRLOCK_DRAIN_SECONDS: '0',
   },

@@ -14,6 +14,7 @@ PACKAGES=(
   chromium
   fonts-dejavu-core
   wrk
+  clamav-daemon clamav
 )
 
 missing=()

@@ -292,6 +292,15 @@ const envSchema = z.object({
   AIRLOCK_METRICS_LISTEN: hostPort.optional(),
   AIRLOCK_METRICS_TOKEN: z.string().min(32, 'at least 32 characters').optional(),
   AIRLOCK_METRICS_TOKEN_FILE: z.string().min(1).optional(),
+  // The file airlock's scanner: clamd's socket (`unix:/run/clamav/clamd.ctl`) or TCP (`host:port`).
+  AIRLOCK_CLAMD: z
+    .string()
+    .regex(/^(unix:\/.+|[A-Za-z0-9.-]+:\d{1,5})$/, 'expected unix:/path/to/clamd.sock or host:port')
+    .transform((v) => (v.startsWith('unix:') ? { socket: v.slice('unix:'.length) } : { host: v.slice(0, v.lastIndexOf(':')), port: Number(v.slice(v.lastIndexOf(':') + 1)) }))
+    .optional(),
+  AIRLOCK_CLAMD_TIMEOUT_MS: intVar(100, 600_000, 60_000),
+  AIRLOCK_QUARANTINE_DIR: z.string().min(1).optional(),
+  AIRLOCK_RDP_DRIVE_ROOT: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').optional(),
 });
 
 export interface Config {
@@ -365,6 +374,17 @@ export interface Config {
     readonly grantRecheckMs: number;
     /** Live sessions end when the state store has been unreachable this long (they cannot be revoked). */
     readonly storeOutageGraceMs: number;
+  };
+  /** The file airlock (sessions/files): its scanner, quarantine and RDP drive folders. */
+  readonly files: {
+    /** clamd's socket or TCP address; undefined: no scanner, so nothing is ever released (fail closed). */
+    readonly clamd: { readonly socket: string } | { readonly host: string; readonly port: number } | undefined;
+    /** A scan that has not answered by then fails, and the file is not released. */
+    readonly scanTimeoutMs: number;
+    /** Where uploads wait (not on the target) until released; every instance must see the same folder. */
+    readonly quarantineDir: string;
+    /** On guacd's host: each RDP session's redirected drive folder is <root>/<session id>. */
+    readonly rdpDriveRoot: string;
   };
   /** This portal process's name in the session registry. */
   readonly instanceId: string;
@@ -655,6 +675,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       refusalAuditWindowMs: e.AIRLOCK_REFUSAL_AUDIT_WINDOW_MS,
       grantRecheckMs: e.AIRLOCK_GRANT_RECHECK_MS,
       storeOutageGraceMs: e.AIRLOCK_STORE_OUTAGE_GRACE_MS,
+    }),
+    files: Object.freeze({
+      clamd: e.AIRLOCK_CLAMD === undefined ? undefined : Object.freeze(e.AIRLOCK_CLAMD),
+      scanTimeoutMs: e.AIRLOCK_CLAMD_TIMEOUT_MS,
+      quarantineDir: path.resolve(e.AIRLOCK_QUARANTINE_DIR ?? path.join(path.dirname(path.resolve(spool)), `${path.basename(spool)}-quarantine`)),
+      rdpDriveRoot: e.AIRLOCK_RDP_DRIVE_ROOT ?? (devIdpEnabled ? path.join(tmpdir(), 'airlock-rdp-drives') : '/var/lib/guacd/airlock-drives'),
     }),
     instanceId: e.AIRLOCK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     session: Object.freeze({ secret, ttlSeconds: e.AIRLOCK_SESSION_TTL_SECONDS, secureCookies }),

@@ -127,6 +127,13 @@ export const keys = {
     purgeLock: `${KEY_PREFIX}recs:purge-lock`,
   },
 
+  files: {
+    /** One file through the airlock (sessions/files): hash {state, json}; expires a while after its session. */
+    record: (fileId: string): string => `${KEY_PREFIX}file:${fileId}`,
+    /** Sorted set of a session's file ids by when they arrived. */
+    ofSession: (sessionId: string): string => `${KEY_PREFIX}files:session:${sessionId}`,
+  },
+
   siem: {
     /** Stream id of the last audit entry handed to the syslog receiver: forwarding resumes after it. */
     cursor: `${KEY_PREFIX}siem:cursor`,

@@ -121,6 +121,29 @@ export function maySeeLiveSession(user: AirlockUser, session: LiveSessionSubject
   return hasRole(user, 'auditor') || mayOverseeSession(user, session) || session.user.id === user.id;
 }
 
+// ---- the file airlock (sessions/files) ----
+
+/** A file through the airlock as far as the rules care: the session's vendor and the machine's site. */
+export interface FileSubject {
+  user: { id: string };
+  machine: { siteId: string };
+}
+
+/** Only the vendor holding the session puts files into it. */
+export function assertMayTransferFiles(user: AirlockUser, session: LiveSessionSubject): void {
+  if (session.user.id !== user.id) throw forbidden('not_session_vendor', 'Only the vendor of the session sends files into it.');
+}
+
+/** The session's vendor, the plant overseeing it, and auditors see its files. */
+export const maySeeSessionFiles = (user: AirlockUser, subject: FileSubject): boolean =>
+  subject.user.id === user.id || hasRole(user, 'auditor') || overseesSite(user, subject.machine.siteId);
+
+/** A plant manager of the machine's site (or an admin) releases or denies a file; never the vendor who sent it. */
+export function assertMayDecideFile(user: AirlockUser, subject: FileSubject): void {
+  if (subject.user.id === user.id) throw forbidden('own_file', 'Nobody may release their own file.');
+  if (!overseesSite(user, subject.machine.siteId)) throw forbidden('not_site_approver', "Only a plant manager of the machine's site may release or deny this file.");
+}
+
 // ---- recordings ----
 
 /** Recordings are for auditors, admins and plant managers; vendors are refused outright. */

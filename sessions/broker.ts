@@ -33,6 +33,9 @@ import { SessionWatchers } from './watchers.ts';
 import { SessionObservation, type ObserverAction } from './observation.ts';
 import type { ObserverView } from './observer-gate.ts';
 import { setTimeout as delay } from 'node:timers/promises';
+import { FileAirlock } from './files/airlock.ts';
+import { ClamdScanner } from './files/clamd.ts';
+import { FileRecords } from './files/records.ts';
 
 /**
  * What live sessions hear when their instance starts draining (SIGTERM, a rolling restart), and
@@ -66,6 +69,8 @@ export class SessionBroker {
   readonly watchers: SessionWatchers;
   /** Required observer: observers' commands and relayed input, the gates' reports. */
   readonly observation: SessionObservation;
+  /** The file airlock: quarantine, scan, release and delivery of files into and out of sessions. */
+  readonly files: FileAirlock;
   private readonly local = new LocalSessions();
   private readonly lifecycle: SessionLifecycle;
   /** False once draining: no new session or live view is let in here. */
@@ -101,7 +106,20 @@ export class SessionBroker {
     this.lifecycle = lifecycle;
     this.control = new SessionControl({ log, redis, audit, events, registry: this.registry, local: this.local, requests });
     this.housekeeping = new Housekeeping({ log, redis, instanceId: config.instanceId, registry: this.registry, watchers: this.watchers, local: this.local, lifecycle, finaliser });
+    this.files = new FileAirlock({
+      log: log.child({ module: 'files' }),
+      records: new FileRecords(redis),
+      scanner: new ClamdScanner(config.files.clamd, config.files.scanTimeoutMs),
+      audit,
+      events,
+      inventory,
+      registry: this.registry,
+      spool: config.recording.spool,
+      quarantineDir: config.files.quarantineDir,
+    });
     this.liveDeps = {
+      files: this.files,
+      rdpDriveRoot: config.files.rdpDriveRoot,
       log,
       instanceId: config.instanceId,
       guacds: config.guacds,
@@ -130,6 +148,7 @@ export class SessionBroker {
     await this.housekeeping.start();
     await this.control.start();
     await this.observation.start();
+    this.files.start();
     this.revalidation.start();
   }
 
@@ -139,6 +158,7 @@ export class SessionBroker {
     this.guacdHealth.stop();
     this.control.stop();
     this.observation.stop();
+    this.files.stop();
     await this.refusals.stop();
     for (const c of this.local.all()) c.end(RESTART_MESSAGE, GUAC_STATUS.SESSION_CLOSED, 'disconnected');
   }

@@ -48,7 +48,9 @@ export class InputPolicy {
       case 'file':
       case 'put':
       case 'pipe':
-        return this.policy.fileTransfer ? { allow: true } : this.block(opcode, stream, 'file_transfer_disabled');
+        // Files reach a machine only through the file airlock (sessions/files: quarantine, scan,
+        // release), which the portal delivers itself; the browser's own streams never reach guacd.
+        return this.block(opcode, stream, this.policy.fileTransfer ? 'files_through_airlock_only' : 'file_transfer_disabled');
       default:
         // Anything else (argv, audio, get, …) has no place in a brokered session.
         return this.block(opcode, stream, 'not_allowed');

@@ -3,6 +3,7 @@
 // a watchdog on the files), the input policy and the observer gate (required observer), the
 // window's end and its warnings, and the reason it ended. Everything it starts, it stops.
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AppError, errorMessage } from '../server/errors.ts';
@@ -29,6 +30,17 @@ import type { Refusals } from './refusals.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { Actor } from './observer-gate.ts';
 import type { ObservedConnection, SessionGate, SessionObservation } from './observation.ts';
+import type { Policy } from '../server/inventory/schema.ts';
+import { isPortalStream, type SessionFileStreams } from './files/streams.ts';
+import type { SessionFacts } from './files/airlock.ts';
+
+/** What a live session needs of the file airlock (sessions/files/airlock.ts). */
+export interface SessionFilesHub {
+  /** The streams guacd's file instructions go to; undefined when the grant moves no files. */
+  openSession(facts: SessionFacts, policy: Policy): SessionFileStreams | undefined;
+  /** Awaited before the session's end is recorded: its file records are then in the spool. */
+  closeSession(sessionId: string): Promise<void>;
+}
 
 export interface LiveSessionDeps {
   log: Logger;
@@ -50,6 +62,10 @@ export interface LiveSessionDeps {
   observation: SessionObservation;
   /** Ends older sessions of the same grant, wherever they run (control across instances). */
   takeOver(sessionIds: readonly string[]): Promise<void>;
+  /** The file airlock; absent: no session moves files (guacd still gets no SFTP/drive from the browser). */
+  files?: SessionFilesHub | undefined;
+  /** On guacd's host: RDP sessions' redirected drive folders are <root>/<session id>. */
+  rdpDriveRoot?: string | undefined;
 }
 
 const RECORDING_FAILED = 'Recording failed; the session was ended.';
@@ -90,6 +106,8 @@ export class LiveSession implements LocalConnection, ObservedConnection {
   /** What the registry will hold, from guacd's `ready` until the first frame makes it `record`. */
   private readyRecord: LiveSessionRecord | undefined;
   private setupDone: () => void = () => undefined;
+  /** The file airlock's streams of this session (files into and out of the machine), when the grant allows files. */
+  private fileStreams: SessionFileStreams | undefined;
 
   constructor(deps: LiveSessionDeps, auth: AuthorizedUpgrade) {
     this.deps = deps;
@@ -150,7 +168,8 @@ export class LiveSession implements LocalConnection, ObservedConnection {
         return;
       }
       if (!(await this.stillGranted(ws))) return;
-      const settings = connectionSettings(machine, credential, this.auth.policy, this.typescript ? this.files.typescriptTarget() : undefined, display);
+      const drivePath = machine.protocol === 'rdp' && this.auth.policy.fileTransfer && deps.rdpDriveRoot !== undefined ? path.join(deps.rdpDriveRoot, this.id) : undefined;
+      const settings = connectionSettings(machine, credential, this.auth.policy, this.typescript ? this.files.typescriptTarget() : undefined, display, drivePath);
       const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'));
       this.inputLog = inputLog;
       const recording = new RecordingWriter(this.files.file('recording'), (reason, detail) => {
@@ -179,6 +198,7 @@ export class LiveSession implements LocalConnection, ObservedConnection {
             this.watchdog.outputFlowed();
           },
           onInput: (instruction) => this.onInput(instruction),
+          onGuacdInstruction: (data) => this.fileStreams?.fromGuacd(data) ?? false,
           onClose: (error) => this.onClose(error),
           onProtocolError: (detail) => {
             this.endDetail ??= detail;
@@ -208,6 +228,9 @@ export class LiveSession implements LocalConnection, ObservedConnection {
         await deps.refusals.record(user, 'session.open', binding.requestId, 'spool_unwritable');
         return;
       }
+      const conn = this.conn;
+      this.fileStreams = deps.files?.openSession({ sessionId: this.id, requestId: binding.requestId, machine: { id: machine.id, siteId: machine.siteId, protocol: machine.protocol }, user: { id: user.id, name: user.name } }, this.auth.policy);
+      this.fileStreams?.attach({ sendToGuacd: (data) => conn.sendToGuacd(data) });
       handedOver = true;
       this.armTimers();
       this.conn.start(guacd);
@@ -314,7 +337,7 @@ export class LiveSession implements LocalConnection, ObservedConnection {
   }
 
   private onInput(instruction: GuacInstruction): boolean {
-    const decision = this.policy.decide(instruction);
+    const decision = this.portalStreamsUntouched(instruction) ? this.policy.decide(instruction) : { allow: false as const, reason: 'portal_stream' };
     // Held input is dropped, never queued; a held key press is logged (what the vendor tried).
     if (decision.allow && !this.gate.gate.admitVendor(instruction)) {
       if (instruction[0] === 'key' && instruction[2] === '1') this.inputLog?.write({ type: 'blocked', opcode: 'key', reason: `observer_${this.gate.gate.state.state}` });
@@ -328,6 +351,17 @@ export class LiveSession implements LocalConnection, ObservedConnection {
     return decision.allow;
   }
 
+  /**
+   * The browser may not write on the file airlock's stream indices, nor acknowledge (and so
+   * steer) a download the portal holds: those streams are the portal's with guacd.
+   */
+  private portalStreamsUntouched(instruction: GuacInstruction): boolean {
+    const [opcode = '', index = ''] = instruction;
+    if (opcode === 'ack') return this.fileStreams?.browserMayUse('ack', index) ?? true;
+    if (opcode === 'blob' || opcode === 'end') return !isPortalStream(index);
+    return true;
+  }
+
   private onClose(error: Error | undefined): void {
     this.setupDone();
     this.gate.stop();
@@ -338,6 +372,6 @@ export class LiveSession implements LocalConnection, ObservedConnection {
     // A session that never drew its first frame did not start: `session.failed`, request not active.
     const record = this.record;
     const { machine, user, binding } = this.auth;
-    this.deps.lifecycle.track(Promise.all([this.inputLog?.close(), this.recording?.close()]).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt })));
+    this.deps.lifecycle.track(Promise.all([this.inputLog?.close(), this.recording?.close(), this.deps.files?.closeSession(this.id)]).then(() => this.deps.lifecycle.ended({ sessionId: this.id, record, user, requestId: binding.requestId, machine, reason, detail: this.endDetail, startedAt: this.startedAt })));
   }
 }

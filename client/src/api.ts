@@ -365,3 +365,26 @@ export const verifyRecording = (id: string) => api<{ verification: RecordingVeri
 export const recordingFileUrl = (id: string, kind: RecordingFileKind, download = false) =>
   `/api/recordings/${seg(id)}/files/${seg(kind)}${download ? '?download' : ''}`;
 export const bundleUrl = (requestId: string) => `/api/requests/${seg(requestId)}/bundle`;
+
+// The file airlock (docs/api.md "File airlock"): uploads into a live session, its files, decisions, downloads.
+export type { FileView, FileListView } from '../../sessions/files/routes.ts';
+import type { FileListView as FileList, FileView as AirlockFile } from '../../sessions/files/routes.ts';
+
+export const listSessionFiles = (sessionId: string) => api<FileList>(`/api/sessions/${seg(sessionId)}/files`);
+export const pendingFiles = () => api<{ files: AirlockFile[] }>('/api/files/pending').then((r) => r.files);
+export const releaseFile = (id: string) => api<{ file: AirlockFile }>(`/api/files/${seg(id)}/release`, { method: 'POST', body: {} }).then((r) => r.file);
+export const denyFile = (id: string) => api<{ file: AirlockFile }>(`/api/files/${seg(id)}/deny`, { method: 'POST', body: {} }).then((r) => r.file);
+export const fileContentUrl = (id: string): string => `/api/files/${seg(id)}/content`;
+
+/** PUT the file itself (not JSON): the portal streams it into quarantine, hashes and scans it. */
+export async function uploadSessionFile(sessionId: string, file: File): Promise<AirlockFile> {
+  const res = await fetch(`/api/sessions/${seg(sessionId)}/files?name=${encodeURIComponent(file.name)}`, {
+    method: 'PUT',
+    credentials: 'same-origin',
+    headers: { accept: 'application/json', 'content-type': 'application/octet-stream' },
+    body: file,
+  });
+  const body = (await res.json().catch(() => null)) as { file?: AirlockFile; error?: { code?: string; message?: string } } | null;
+  if (!res.ok || body?.file === undefined) throw new ApiError(res.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `Upload failed (${res.status}).`);
+  return body.file;
+}

@@ -78,6 +78,8 @@ export class ChatNotifier {
   private async handle(event: DomainEvent): Promise<void> {
     // The vendor's screen shows who watches; chat has nothing to change.
     if (event.type === 'session.watchers_changed') return;
+    // A file through the airlock changes no request card; the web screens show files.
+    if (event.type === 'session.file') return;
     const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
     if (!(await this.#deps.store.claimEvent(digest))) return;
     const request = await this.request(event.requestId);

@@ -24,6 +24,8 @@ export const DOMAIN_EVENT_TYPES = [
   /** A required-observer session's gate changed (waiting, observed, paused, controlled): `reason` names the state. */
   'session.observer_changed',
   'grant.ending_soon',
+  /** The file airlock's (sessions/files): a file of a session changed state (`state` is the file's). */
+  'session.file',
   /** The finaliser's: a session's recording is signed and indexed (reason "incomplete" if so). */
   'recording.ready',
 ] as const;
@@ -44,6 +46,8 @@ export interface DomainEvent {
   reason?: string;
   /** For grant.ending_soon: minutes left. */
   minutesLeft?: number;
+  /** For session.file: the file (sessions/files/records.ts). */
+  fileId?: string;
 }
 
 export type DomainEventListener = (event: DomainEvent) => void;

@@ -1,6 +1,6 @@
 // What the inventory API shows of sites, companies and machines (docs/api.md, "Inventory"):
 // each view names its fields, so a field added to a record is not published by accident.
-import { observerSettings, type Company, type Machine, type Policy, type Protocol, type Site } from './schema.ts';
+import { DEFAULT_SITE_FILES, observerSettings, type Company, type Machine, type Policy, type Protocol, type Site, type SiteFiles } from './schema.ts';
 import { hostKeyFingerprint } from './host-keys.ts';
 import { DEFAULT_TIME_ZONE } from '../plant-time.ts';
 
@@ -10,6 +10,8 @@ export interface SiteView {
   name: string;
   /** IANA time zone of the plant (server/plant-time.ts). */
   timeZone: string;
+  /** The file airlock's rules (release, downloads, size and type limits): the vendor's screen shows them. */
+  files?: SiteFiles;
 }
 
 /** A site as the admin edits it: with its retention, when it sets one, and the version an edit must name (If-Match). */
@@ -68,11 +70,14 @@ export interface MachineAdminView extends MachineView {
   version: number;
 }
 
-export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name, timeZone: s.timeZone });
+export const presentSite = (s: Site): SiteView => ({ id: s.id, name: s.name, timeZone: s.timeZone, files: s.files ?? DEFAULT_SITE_FILES });
 
 export const presentAdminSite = (s: Site, version: number): SiteAdminView => ({
-  ...presentSite(s),
+  id: s.id,
+  name: s.name,
+  timeZone: s.timeZone,
   ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }),
+  ...(s.files === undefined ? {} : { files: s.files }),
   version,
 });
 

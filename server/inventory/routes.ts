@@ -19,6 +19,7 @@ import {
   observerSettings,
   portSchema,
   siteSchema,
+  siteFilesSchema,
   type Company,
   type InvalidatedAccess,
   type InventoryChange,
@@ -201,7 +202,9 @@ export function inventoryRoutes(deps: {
       // A body without a time zone keeps the site's (screens that edit the name do not send it).
       const given = stripReadOnly(body);
       const timeZone = typeof given['timeZone'] === 'string' ? given['timeZone'] : ((await inventory.site(params.id))?.timeZone ?? DEFAULT_TIME_ZONE);
-      const site = checkedSite({ ...given, id: params.id, timeZone });
+      // Nor does one without file-airlock rules drop the site's (its own route edits them).
+      const files = given['files'] ?? (await inventory.site(params.id))?.files;
+      const site = checkedSite({ ...given, id: params.id, timeZone, ...(files === undefined ? {} : { files }) });
       const version = await inventory.putSite(site, replace(req));
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name });
       return saved(res, version, { site: presentAdminSite(site, version) });
@@ -214,6 +217,17 @@ export function inventoryRoutes(deps: {
       const site = { ...before, timeZone: body.timeZone };
       const version = await inventory.putSite(site);
       await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name, timeZone: site.timeZone, from: before.timeZone });
+      return { site: presentAdminSite(site, version) };
+    }),
+  );
+  admin.put(
+    '/sites/:id/files',
+    route({ params: idParam, body: siteFilesSchema }, async ({ user, params, body }) => {
+      const before = await inventory.site(params.id);
+      if (before === undefined) throw notFound('unknown_site', `No site "${params.id}".`);
+      const site = { ...before, files: body };
+      const version = await inventory.putSite(site);
+      await record(user, 'admin.site.saved', { type: 'site', id: site.id }, site.id, { name: site.name, files: body });
       return { site: presentAdminSite(site, version) };
     }),
   );

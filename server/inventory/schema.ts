@@ -54,9 +54,34 @@ export type Policy = z.infer<typeof policySchema>;
 /** What a machine allows when its entry says nothing: paste in, nothing out, no files. */
 export const DEFAULT_POLICY: Policy = Object.freeze({ clipboardCopy: false, clipboardPaste: true, fileTransfer: false, readOnly: false });
 
+/** Largest file a site may let through the file airlock: what one session can reasonably carry. */
+export const MAX_FILE_BYTES_CAP = 2 * 1024 * 1024 * 1024;
+/** A file type as the airlock checks it: the name's extension, lower-case, with its dot. */
+const extension = z.string().trim().toLowerCase().regex(/^\.[a-z0-9][a-z0-9._-]{0,15}$/, 'an extension with its dot, such as .txt');
+
+/**
+ * What the file airlock lets into and out of a site's machines (sessions/files). `release`:
+ * clean uploads go to the machine at once (`auto`) or wait for a plant manager (`approval`);
+ * `downloads`: files from the machine reach the vendor at once (`direct`) or once a plant
+ * manager releases them (`approval`). Absent: approval both ways, 100 MB, any type.
+ */
+export const siteFilesSchema = z.strictObject({
+  release: z.enum(['auto', 'approval']).default('approval'),
+  downloads: z.enum(['direct', 'approval']).default('approval'),
+  maxBytes: z.number().int().min(1).max(MAX_FILE_BYTES_CAP).default(100 * 1024 * 1024),
+  /** Only these types may come in; empty: any type not blocked. */
+  allowedTypes: z.array(extension).max(100).default([]),
+  /** These types never come in. */
+  blockedTypes: z.array(extension).max(100).default([]),
+});
+export type SiteFiles = z.infer<typeof siteFilesSchema>;
+export const DEFAULT_SITE_FILES: SiteFiles = Object.freeze({ release: 'approval', downloads: 'approval', maxBytes: 100 * 1024 * 1024, allowedTypes: [], blockedTypes: [] });
+
 export const siteSchema = z.strictObject({
   id,
   name: displayName,
+  /** The file airlock's rules for the site's machines; absent: DEFAULT_SITE_FILES. */
+  files: siteFilesSchema.optional(),
   /** Days recordings of this site are kept; absent: AIRLOCK_RETENTION_DAYS. */
   retentionDays: z.number().int().min(1).max(36_500).optional(),
   /** The plant's IANA time zone: every time about the site is shown in it. */

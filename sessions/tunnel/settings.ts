@@ -55,7 +55,7 @@ const flag = (on: boolean): string | null => (on ? 'true' : null);
  * not share the spool. The recording itself is the portal's (it records what it relays), so
  * guacd is not asked to record.
  */
-export function connectionSettings(machine: Machine, credential: Credential, policy: Policy, typescript: TypescriptTarget | undefined, display: Display): GuacSettings {
+export function connectionSettings(machine: Machine, credential: Credential, policy: Policy, typescript: TypescriptTarget | undefined, display: Display, drivePath?: string): GuacSettings {
   const settings: GuacSettings = {
     hostname: machine.host,
     port: String(machine.port),
@@ -96,6 +96,13 @@ export function connectionSettings(machine: Machine, credential: Credential, pol
       // Plant machines present self-signed certificates; the network path is guacd's segment.
       settings['ignore-cert'] = 'true';
       settings['enable-drive'] = flag(policy.fileTransfer);
+      // The redirected drive the file airlock delivers into: a folder per session on guacd's
+      // host, named by the server (never user input), created by guacd.
+      if (policy.fileTransfer && drivePath !== undefined) {
+        settings['drive-path'] = drivePath;
+        settings['create-drive-path'] = 'true';
+        settings['drive-name'] = 'Airlock';
+      }
       settings['disable-auth'] = null;
       break;
   }

@@ -71,6 +71,11 @@ export interface TransportHooks {
    * exited, or a guacd that died. Resolves with what to tell the browser, if anything.
    */
   onGuacdClosed?(): Promise<{ message: string; status: number } | undefined>;
+  /**
+   * One guacd instruction before it is relayed: true when it is the portal's own (the file
+   * airlock's streams, sessions/files), which the browser never sees and the recording skips.
+   */
+  onGuacdInstruction?(data: string): boolean;
 }
 
 export interface TransportOptions {
@@ -163,6 +168,7 @@ export class BrokeredConnection extends ClientConnection {
       this.guacdError(data);
       return;
     }
+    if (this.hooks?.onGuacdInstruction?.(data) === true) return;
     if (!this.firstFrame && data.startsWith(SYNC_PREFIX)) {
       this.firstFrame = true;
       this.hooks?.onFirstFrame?.();
@@ -218,6 +224,12 @@ export class BrokeredConnection extends ClientConnection {
     const allowed = instructions.filter((i) => i[0] !== '' && (this.hooks?.onInput(i) ?? false));
     if (allowed.length === 0) return;
     super.sendMessageToGuacd(allowed.map(([opcode = '', ...args]) => encodeInstruction(opcode, ...args)).join(''));
+  }
+
+  /** Instructions of the portal's own to guacd (the file airlock's streams), past the browser's input policy. */
+  sendToGuacd(data: string): void {
+    if (this.ended) throw new Error('the session has ended');
+    this.guacdClient?.send(data, true);
   }
 
   /** Tells the browser something without ending the session (a `msg` instruction). */

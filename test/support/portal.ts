@@ -5,7 +5,7 @@ import { createLogger } from '../../server/log.ts';
 import { startPortal, type Portal } from '../../server/app/portal.ts';
 import { freePort } from '../../dev/probes.ts';
 import { createClient } from 'redis';
-import { redisDbUrl, sharedGuacd, sharedRedisUrl } from './services.ts';
+import { redisDbUrl, sharedGuacd, sharedRedisUrl, testServices } from './services.ts';
 
 /** The dev IdP password in tests; the demo generates one per run. */
 export const TEST_IDP_PASSWORD = 'test-password-1';
@@ -33,6 +33,7 @@ export async function startTestPortal(env: Record<string, string | undefined> = 
   }
   const port = await freePort();
   const guacd = sharedGuacd();
+  const clamd = testServices().clamd;
   const config = loadConfig({
     NODE_ENV: 'test',
     AIRLOCK_MODE: 'test',
@@ -46,6 +47,8 @@ export async function startTestPortal(env: Record<string, string | undefined> = 
     // Every suite signs in from 127.0.0.1, several on one Redis database within a minute; the
     // per-source sign-in limit has a suite of its own (test/rate-limits.test.ts).
     AIRLOCK_RATE_LIMIT_SIGNINS_PER_MINUTE: '100000',
+    // The file airlock's scanner: the supervisor's clamd with its generated signatures.
+    ...(clamd === undefined ? {} : { AIRLOCK_CLAMD: `unix:${clamd.socket}` }),
     ...env,
   });
   const logLines: string[] = [];

@@ -35,6 +35,7 @@ const FILE_LABELS: Record<RecordingFileKind, string> = {
   typescript: 'Terminal typescript',
   typescriptTiming: 'Typescript timing',
   events: 'Input-event log',
+  transfers: 'Files through the airlock (record)',
 };
 
 type Details = { status: 'loading' } | { status: 'ready'; recording: RecordingDetails; timeline: TimelineEntry[] } | { status: 'error'; message: string };
@@ -502,14 +503,17 @@ function Context({ recording }: { recording: RecordingDetails }) {
       </dl>
       <h2>Downloads</h2>
       <ul className="plain player-downloads">
-        {recording.files.map((f) => (
-          <li key={f.kind}>
-            <a href={recordingFileUrl(recording.sessionId, f.kind, true)} download data-testid={`download-${f.kind}`}>
-              {FILE_LABELS[f.kind] ?? f.kind}
-            </a>{' '}
-            <span className="muted">{formatBytes(f.bytes)}</span>
-          </li>
-        ))}
+        {recording.files.map((f) =>
+          // The bytes of files through the airlock come with the evidence bundle, not one by one.
+          f.kind === 'transfer' ? null : (
+            <li key={f.kind}>
+              <a href={recordingFileUrl(recording.sessionId, f.kind, true)} download data-testid={`download-${f.kind}`}>
+                {FILE_LABELS[f.kind] ?? f.kind}
+              </a>{' '}
+              <span className="muted">{formatBytes(f.bytes)}</span>
+            </li>
+          ),
+        )}
         <li>
           <a href={bundleUrl(recording.requestId)} download data-testid="bundle-download">
             Evidence bundle for the request

@@ -15,6 +15,7 @@ import { END_TITLES, localEnd, nextStep, type SessionEnd } from './ending.ts';
 import { SessionDisplay } from './SessionView.tsx';
 import { useFullscreen } from './fullscreen.ts';
 import { ClipboardPanel, KeyboardPanel, KeysPanel } from './Toolbar.tsx';
+import { FilesPanel, useFileUpload } from './FilesPanel.tsx';
 import { useGuacamole, type ScaleMode } from './useGuacamole.ts';
 
 /** Warn this long before the window ends: time to finish a step and save. */
@@ -60,12 +61,13 @@ function openFailure(err: unknown): SessionEnd {
   return localEnd('error', errorMessage(err, 'The session could not be opened.'));
 }
 
-type ToolPanel = 'keys' | 'keyboard' | 'clipboard';
+type ToolPanel = 'keys' | 'keyboard' | 'clipboard' | 'files';
 
 const TOOLS: readonly { id: ToolPanel; label: string; title: string }[] = [
   { id: 'keys', label: 'Keys', title: 'Ctrl+Alt+Del and other keys your computer keeps for itself' },
   { id: 'keyboard', label: 'Keyboard', title: 'On-screen keys for touch devices: Esc, Tab, Ctrl, arrows, F-keys' },
   { id: 'clipboard', label: 'Clipboard', title: 'Copy text from and to the machine' },
+  { id: 'files', label: 'Files', title: 'Send files into the machine through the file airlock (scanned first), and get files from it' },
 ];
 
 type Opening = { status: 'opening' } | { status: 'open'; session: OpenedSession } | { status: 'failed'; end: SessionEnd };
@@ -179,6 +181,10 @@ export function SessionScreen({ requestId }: { requestId: string }) {
     focus(); // back to typing into the machine
   }, [focus]);
 
+  // Files dropped on the screen go through the file airlock (never the Guacamole tunnel).
+  const upload = useFileUpload(session?.id ?? null, () => undefined);
+  const filesAllowed = shown !== null && shown.policy.fileTransfer && !shown.policy.readOnly;
+
   const { restart } = retry;
   const reconnect = useCallback(() => {
     restart();
@@ -216,7 +222,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         <span className="ws-spacer" />
         {shown !== null && !over && (
           <span className="ws-tools">
-            {TOOLS.filter((t) => t.id === 'clipboard' || !shown.policy.readOnly).map((t) => (
+            {TOOLS.filter((t) => (t.id === 'files' ? filesAllowed : t.id === 'clipboard' || !shown.policy.readOnly)).map((t) => (
               <button
                 key={t.id}
                 type="button"
@@ -273,7 +279,18 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         </p>
       )}
 
-      <div className="ws-stage">
+      <div
+        className="ws-stage"
+        onDragOver={(e) => {
+          if (filesAllowed && e.dataTransfer.types.includes('Files')) e.preventDefault();
+        }}
+        onDrop={(e) => {
+          if (!filesAllowed || e.dataTransfer.files.length === 0) return;
+          e.preventDefault();
+          setPanel('files');
+          upload.send(e.dataTransfer.files);
+        }}
+      >
         {shown !== null && (
           <SessionDisplay
             view={view}
@@ -290,6 +307,7 @@ export function SessionScreen({ requestId }: { requestId: string }) {
         {shown !== null && !over && panel === 'clipboard' && <ClipboardPanel session={shown} view={view} onClose={closePanel} />}
         {shown !== null && !over && panel === 'keys' && <KeysPanel session={shown} view={view} onClose={closePanel} />}
         {shown !== null && !over && panel === 'keyboard' && <KeyboardPanel view={view} onClose={closePanel} />}
+        {session !== null && !over && panel === 'files' && <FilesPanel sessionId={session.id} onClose={closePanel} upload={upload} />}
         {retry.pending !== null && <ReconnectNotice pending={retry.pending} total={RECONNECT_DELAYS_MS.length} onNow={retry.now} onStop={retry.stop} />}
         {end !== null && (
           <EndDialog end={end} request={request} machineName={machineName} requestId={requestId} onReconnect={reconnect} windowOver={windowOver} />
