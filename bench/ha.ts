@@ -50,8 +50,11 @@ const FILL_TRIALS = 5;
 const STREAMING_SESSIONS = 4;
 /** How long the CPU is measured while they stream. */
 const CPU_WINDOW_MS = 15_000;
-/** Output that runs longer than any window here. */
-const ENDLESS_OUTPUT = 'seq 1 1000000000\n';
+/**
+ * Output that runs longer than any window here: one word over and over (a stream of distinct
+ * numbers would make the finaliser's word index of the typescript the bench's bottleneck).
+ */
+const ENDLESS_OUTPUT = 'yes airlock-relay-bench\n';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-ha-'));
 const supervisor = await startServices({ stateDir, services: ['redis', 'sentinel', 'guacd', 'sshd'], userPrefix: 'airlock-ha' });
@@ -351,7 +354,8 @@ async function relayRecording(): Promise<{ rows: string[][]; failEndMs: number |
     const cpuRatio = total > recordingCpu ? total / (total - recordingCpu) : null;
     for (const s of streams) s.tunnel.ws.terminate();
     // Their recordings leave the small spool (finalised into the store) before the disk is filled on purpose.
-    await waitFor(() => !readdirSync(spool).some((f) => streams.some((s) => f.startsWith(s.id))), { timeoutMs: 60_000, what: 'the streamed sessions to be finalised' });
+    // (guacd's child may take up to 15 s to close its typescript after the user hung up.)
+    await waitFor(() => !readdirSync(spool).some((f) => streams.some((s) => f.startsWith(s.id))), { timeoutMs: 120_000, what: 'the streamed sessions to be finalised' });
 
     // (b) A full disk under a streaming session: from the write that found the disk full to the
     // error on the vendor's tunnel (an upper bound: the portal's failing write comes after it).
