@@ -276,6 +276,9 @@ export const adminPutCredential = (machineId: string, c: CredentialInput) =>
   api<void>(`/api/admin/machines/${seg(machineId)}/credential`, { method: 'PUT', body: c });
 export const adminScanHostKeys = (host: string, port: number) => api<HostKeyScan>('/api/admin/ssh-host-keys/scan', { method: 'POST', body: { host, port } });
 export const adminListSites = () => api<{ sites: SiteAdmin[] }>('/api/admin/sites').then((r) => r.sites);
+/** A site's file-airlock rules (PUT /api/admin/sites/:id/files). */
+export type SiteFilesRules = NonNullable<SiteAdmin['files']>;
+export const adminPutSiteFiles = (siteId: string, files: SiteFilesRules) => api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(siteId)}/files`, { method: 'PUT', body: files }).then((r) => r.site);
 export const adminCreateSite = (s: { id: string; name: string; retentionDays?: number }) => api<{ site: SiteAdmin }>('/api/admin/sites', { method: 'POST', body: s }).then((r) => r.site);
 export const adminUpdateSite = (s: { id: string; name: string; retentionDays?: number }, version: number) =>
   api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) }, headers: ifMatch(version) }).then(
