@@ -132,6 +132,8 @@ export const keys = {
     record: (fileId: string): string => `${KEY_PREFIX}file:${fileId}`,
     /** Sorted set of a session's file ids by when they arrived. */
     ofSession: (sessionId: string): string => `${KEY_PREFIX}files:session:${sessionId}`,
+    /** Sorted set of a site's files blocked as infected, by when: the plant's file screen lists the recent ones. */
+    blockedOfSite: (siteId: string): string => `${KEY_PREFIX}files:blocked:${siteId}`,
   },
 
   siem: {

@@ -136,7 +136,16 @@ export function assertMayTransferFiles(user: AirlockUser, session: LiveSessionSu
 
 /** The session's vendor, the plant overseeing it, and auditors see its files. */
 export const maySeeSessionFiles = (user: AirlockUser, subject: FileSubject): boolean =>
-  subject.user.id === user.id || hasRole(user, 'auditor') || overseesSite(user, subject.machine.siteId);
+  subject.user.id === user.id || maySeeSiteFiles(user, subject.machine.siteId);
+
+/** Every file of a site's sessions (the plant's file screen): the plant overseeing it, and auditors. */
+export const maySeeSiteFiles = (user: AirlockUser, siteId: string): boolean => hasRole(user, 'auditor') || overseesSite(user, siteId);
+
+/**
+ * Who hears, live, that a site's files changed (the `session.file` events on /api/events): those
+ * who decide them, the plant managers of the site (and admins). The vendor's own screen reads its files.
+ */
+export const mayDecideSiteFiles = (user: AirlockUser, siteId: string): boolean => overseesSite(user, siteId);
 
 /** A plant manager of the machine's site (or an admin) releases or denies a file; never the vendor who sent it. */
 export function assertMayDecideFile(user: AirlockUser, subject: FileSubject): void {

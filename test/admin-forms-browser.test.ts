@@ -162,3 +162,33 @@ test('editing a machine keeps its step-up: the form carries stepUpMinutes throug
   // Before the fix the form did not carry the field, and a save turned step-up off.
   expect((await machine())?.stepUpMinutes).toBe(20);
 });
+
+test('a site’s file rules are set from the sites table (approval or auto-release, downloads held, size limit, blocked types); a bad type is refused under its field', async () => {
+  await admin.reload();
+  await openInventory(admin);
+  await admin.getByTestId('edit-site-files-site-b').click();
+  const form = admin.getByTestId('site-files-form');
+  await form.waitFor();
+  await admin.getByTestId('site-files-release').selectOption('auto');
+  await admin.getByTestId('site-files-downloads').selectOption('approval');
+  await admin.getByTestId('site-files-max-mb').fill('25');
+  await admin.getByTestId('site-files-blocked').fill('.exe, bat  .PS1');
+  await admin.getByTestId('site-files-save').click();
+  await form.waitFor({ state: 'detached' });
+  const saved = (await adam.get('/api/admin/sites')).json<{ sites: Array<{ id: string; files?: Record<string, unknown> }> }>().sites.find((s) => s.id === 'site-b');
+  expect(saved?.files).toEqual({ release: 'auto', downloads: 'approval', maxBytes: 25 * 1024 * 1024, allowedTypes: [], blockedTypes: ['.exe', '.bat', '.ps1'] });
+  await waitFor(async () => ((await admin.getByTestId('site-files-site-b').textContent()) ?? '').includes('uploads auto-released'), { timeoutMs: 5_000, what: 'the sites table to show the rules' });
+  expect(await admin.getByTestId('site-files-site-b').textContent()).toContain('blocks .exe .bat .ps1');
+  // The server's check of each type, shown under its field; nothing changes.
+  await admin.getByTestId('edit-site-files-site-b').click();
+  expect(await admin.getByTestId('site-files-release').inputValue()).toBe('auto');
+  await admin.getByTestId('site-files-allowed').fill('.txt, .a/b');
+  await admin.getByTestId('site-files-save').click();
+  await expect(admin.getByTestId('site-files-error-allowedTypes').textContent()).resolves.toContain('extension');
+  expect((await portal.services.inventory.site('site-b'))?.files?.allowedTypes).toEqual([]);
+  // Back to approval for uploads, as another run expects nothing of this site.
+  await admin.getByTestId('site-files-allowed').fill('');
+  await admin.getByTestId('site-files-release').selectOption('approval');
+  await admin.getByTestId('site-files-save').click();
+  await waitFor(async () => (await portal.services.inventory.site('site-b'))?.files?.release === 'approval', { timeoutMs: 5_000, what: 'the rules saved again' });
+});

@@ -5,6 +5,7 @@ import { ApiError, errorMessage, getMe, getProviders, logout, type Me, type Prov
 import { Inventory } from './admin/Inventory.tsx';
 import { Inbox } from './approver/Inbox.tsx';
 import { LiveSessions } from './approver/LiveSessions.tsx';
+import { PendingFiles } from './approver/PendingFiles.tsx';
 import { SiteRequests } from './approver/SiteRequests.tsx';
 import { WatchScreen } from './approver/WatchScreen.tsx';
 import { AuditLog } from './auditor/AuditLog.tsx';
@@ -191,6 +192,9 @@ function Screen({ me, route }: { me: Me; route: Route }) {
       return <SiteRequests key={route.params.get('request') ?? ''} canRevoke={me.roles.includes('approver') || me.roles.includes('admin')} focusId={route.params.get('request')} />;
     case 'live':
       return <LiveSessions canAct={me.roles.includes('approver') || me.roles.includes('admin') || me.roles.includes('observer')} />;
+    case 'files':
+      // Chat's file messages link to `#/files`; deciding follows the server's rule (a plant person of the site, or an admin).
+      return <PendingFiles canDecide={me.roles.includes('approver') || me.roles.includes('admin') || me.roles.includes('observer')} />;
     case 'session':
       return route.id === null ? null : <SessionScreen key={route.id} requestId={route.id} />;
     case 'watch':

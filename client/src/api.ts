@@ -132,6 +132,7 @@ export type LiveEventType = Extract<
   | 'session.ended'
   | 'session.watchers_changed'
   | 'session.observer_changed'
+  | 'session.file'
 >;
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'request.created',
@@ -146,6 +147,8 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'session.watchers_changed',
   // A required-observer session's gate changed: the live list and the watch screen follow.
   'session.observer_changed',
+  // A file through the airlock changed state (plant managers of its site only): the file screen follows.
+  'session.file',
 ];
 export type LiveEvent = LiveEventView;
 
@@ -273,6 +276,9 @@ export const adminPutCredential = (machineId: string, c: CredentialInput) =>
   api<void>(`/api/admin/machines/${seg(machineId)}/credential`, { method: 'PUT', body: c });
 export const adminScanHostKeys = (host: string, port: number) => api<HostKeyScan>('/api/admin/ssh-host-keys/scan', { method: 'POST', body: { host, port } });
 export const adminListSites = () => api<{ sites: SiteAdmin[] }>('/api/admin/sites').then((r) => r.sites);
+/** A site's file-airlock rules (PUT /api/admin/sites/:id/files). */
+export type SiteFilesRules = NonNullable<SiteAdmin['files']>;
+export const adminPutSiteFiles = (siteId: string, files: SiteFilesRules) => api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(siteId)}/files`, { method: 'PUT', body: files }).then((r) => r.site);
 export const adminCreateSite = (s: { id: string; name: string; retentionDays?: number }) => api<{ site: SiteAdmin }>('/api/admin/sites', { method: 'POST', body: s }).then((r) => r.site);
 export const adminUpdateSite = (s: { id: string; name: string; retentionDays?: number }, version: number) =>
   api<{ site: SiteAdmin }>(`/api/admin/sites/${seg(s.id)}`, { method: 'PUT', body: { name: s.name, ...(s.retentionDays === undefined ? {} : { retentionDays: s.retentionDays }) }, headers: ifMatch(version) }).then(
@@ -367,11 +373,12 @@ export const recordingFileUrl = (id: string, kind: RecordingFileKind, download =
 export const bundleUrl = (requestId: string) => `/api/requests/${seg(requestId)}/bundle`;
 
 // The file airlock (docs/api.md "File airlock"): uploads into a live session, its files, decisions, downloads.
-export type { FileView, FileListView } from '../../sessions/files/routes.ts';
-import type { FileListView as FileList, FileView as AirlockFile } from '../../sessions/files/routes.ts';
+export type { FileView, FileListView, PlantFileView } from '../../sessions/files/routes.ts';
+import type { FileListView as FileList, FileView as AirlockFile, PlantFileView } from '../../sessions/files/routes.ts';
 
 export const listSessionFiles = (sessionId: string) => api<FileList>(`/api/sessions/${seg(sessionId)}/files`);
-export const pendingFiles = () => api<{ files: AirlockFile[] }>('/api/files/pending').then((r) => r.files);
+/** The plant's file screen: files waiting for a decision, and those blocked as infected in the last day. */
+export const pendingFiles = () => api<{ files: PlantFileView[]; blocked: PlantFileView[] }>('/api/files/pending');
 export const releaseFile = (id: string) => api<{ file: AirlockFile }>(`/api/files/${seg(id)}/release`, { method: 'POST', body: {} }).then((r) => r.file);
 export const denyFile = (id: string) => api<{ file: AirlockFile }>(`/api/files/${seg(id)}/deny`, { method: 'POST', body: {} }).then((r) => r.file);
 export const fileContentUrl = (id: string): string => `/api/files/${seg(id)}/content`;

@@ -174,7 +174,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   const broker = new SessionBroker({ config, log, redis, audit, events, inventory, vault, requests, finaliser, metrics });
   await broker.start();
   metrics.watch(metricSources(broker, redis));
-  plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness, metrics });
+  plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, files: broker.files, identity: freshness, metrics });
   const recordingService = new RecordingService({ store, redis, catalog, audit, signer, retention, log });
   const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
   // Retention: one instance at a time purges (a short lock), every purge interval.

@@ -21,6 +21,7 @@ import type { ChatAction, ChatAdapter, ChatClick, ChatIdentity, ClickHandler, Cl
 import { constantTimeEqual } from './signing.ts';
 import { formatCode, type ChatStore } from './store.ts';
 import type { FreshIdentity } from '../auth/freshness.ts';
+import type { FileControl } from '../plugins/contract.ts';
 
 /** Ends a brokered session; provided by the broker when it runs in this portal. */
 export type TerminateSession = (user: AirlockUser, sessionId: string, opts: { revoke: boolean }) => Promise<void>;
@@ -28,8 +29,10 @@ export type TerminateSession = (user: AirlockUser, sessionId: string, opts: { re
 const PLATFORM_NAMES: Record<Platform, string> = { slack: 'Slack', teams: 'Microsoft Teams', mattermost: 'Mattermost' };
 
 /** The message scope whose nonce a button of this action must carry. */
-export function nonceScope(action: ChatAction, requestId: string, sessionId?: string): string {
+export function nonceScope(action: ChatAction, requestId: string, sessionId?: string, fileId?: string): string {
   if (action === 'terminate' || action === 'terminate_revoke') return `session:${sessionId ?? ''}`;
+  // The file's request too: a click naming another request than its file's is stale.
+  if (action === 'release_file' || action === 'deny_file') return `file:${requestId}:${fileId ?? ''}`;
   if (action === 'extend') return `extend:${requestId}`;
   return `decide:${requestId}`;
 }
@@ -45,6 +48,8 @@ export interface ApprovalCoreDeps {
   log: Logger;
   adapters: ReadonlyMap<Platform, ChatAdapter>;
   terminateSession: TerminateSession | undefined;
+  /** The file airlock, for Release / Deny on a file's message (undefined: those buttons are refused). */
+  files?: FileControl | undefined;
   /**
    * Identity freshness: a click acts only for a user the IdP vouched for within `maxAgeMs`;
    * `freshUser` re-validates through the user's live sign-ins when the profile is older.
@@ -176,7 +181,7 @@ export class ApprovalCore implements ClickHandler {
   }
 
   private async currentNonce(click: ChatClick): Promise<boolean> {
-    const current = await this.#deps.store.currentNonce(nonceScope(click.action, click.requestId, click.sessionId));
+    const current = await this.#deps.store.currentNonce(nonceScope(click.action, click.requestId, click.sessionId, click.fileId));
     return current !== undefined && constantTimeEqual(current, click.nonce);
   }
 
@@ -192,6 +197,9 @@ export class ApprovalCore implements ClickHandler {
           return await this.terminate(user, request, click.sessionId ?? '', click.action === 'terminate_revoke');
         case 'extend':
           return await this.extend(user, request);
+        case 'release_file':
+        case 'deny_file':
+          return await this.decideFile(user, request, click.fileId ?? '', click.action === 'release_file' ? 'released' : 'denied');
       }
     } catch (err) {
       // The service's refusals (own_request, not_site_approver, already_decided, …) are the answer.
@@ -230,6 +238,23 @@ export class ApprovalCore implements ClickHandler {
     return { ok: true, code: 'terminated', text: `You terminated ${request.requester.name}'s session on ${request.machine.name}; the grant still holds, so it can be reopened.` };
   }
 
+  /**
+   * Release / Deny on a file's message: the web's decision (FileAirlock.decide: a plant manager of
+   * the machine's site, never the vendor who sent it, only while it waits), audited there too.
+   */
+  private async decideFile(user: AirlockUser, request: AccessRequest, fileId: string, outcome: 'released' | 'denied'): Promise<ClickOutcome> {
+    const files = this.#deps.files;
+    if (files === undefined) return refusal('files_unavailable', 'Deciding files from chat is not available here; use Airlock.');
+    const file = await files.file(fileId);
+    if (file === undefined) return refusal('unknown_file', 'Airlock has no such file.');
+    await files.decide(user, fileId, outcome, 'decided from chat');
+    await this.#deps.store.dropNonce(nonceScope('release_file', request.id, undefined, fileId));
+    if (outcome === 'released') {
+      return { ok: true, code: 'file_released', text: `You released ${file.name} (${file.direction === 'in' ? `it is delivered to ${file.machineName}` : `${file.by.name} may download it`}).` };
+    }
+    return { ok: true, code: 'file_denied', text: `You denied ${file.name}: it ${file.direction === 'in' ? 'does not enter' : 'does not leave'} the plant.` };
+  }
+
   /** Files the extension as the vendor: only the vendor's own click may ask for more time. */
   private async extend(user: AirlockUser, request: AccessRequest): Promise<ClickOutcome> {
     if (!isRequester(user, { requesterId: request.requester.id })) {
@@ -265,6 +290,7 @@ export class ApprovalCore implements ClickHandler {
         button: click.action,
         result: code,
         ...(click.sessionId === undefined ? {} : { session: click.sessionId }),
+        ...(click.fileId === undefined ? {} : { file: click.fileId }),
       },
       site: request?.machine.siteId ?? null,
     });

@@ -33,6 +33,7 @@ const contextFields = z.strictObject({
   /** Unix seconds after which the button is refused whatever else holds. */
   exp: z.number().int(),
   sessionId: z.string().min(1).max(128).optional(),
+  fileId: z.uuid().optional(),
 });
 type ContextFields = z.infer<typeof contextFields>;
 
@@ -101,7 +102,7 @@ export class MattermostAdapter implements ChatAdapter {
         ? []
         : [
             {
-              id: a.action, // Mattermost action ids are letters and digits only
+              id: a.action.replace(/[^A-Za-z0-9]/g, ''), // Mattermost action ids are letters and digits only (the action itself is in the signed context)
               name: a.label,
               type: 'button',
               style: STYLES[a.style],
@@ -113,6 +114,7 @@ export class MattermostAdapter implements ChatAdapter {
                   nonce: a.value.nonce,
                   exp,
                   ...(a.value.sessionId === undefined ? {} : { sessionId: a.value.sessionId }),
+                  ...(a.value.fileId === undefined ? {} : { fileId: a.value.fileId }),
                 }),
               },
             },
@@ -208,6 +210,7 @@ export class MattermostAdapter implements ChatAdapter {
         requestId: fields.requestId,
         nonce: fields.nonce,
         ...(fields.sessionId === undefined ? {} : { sessionId: fields.sessionId }),
+        ...(fields.fileId === undefined ? {} : { fileId: fields.fileId }),
       });
       res.status(200).json({ ephemeral_text: outcome.text });
     });

@@ -2,6 +2,7 @@
 // ChatMessages built from the request as the portal presents it. The adapters only render.
 import type { AccessRequest } from '../requests/schema.ts';
 import type { Machine, Policy } from '../inventory/schema.ts';
+import type { AirlockFile } from '../plugins/contract.ts';
 import type { ChatMessage, MessageAction } from './model.ts';
 import { formatClock, formatInstant, formatSpan } from '../plant-time.ts';
 
@@ -16,6 +17,8 @@ export interface PortalLinks {
   request(requestId: string): string;
   watch(sessionId: string): string;
   recording(sessionId: string): string;
+  /** The plant's file screen (files waiting for approval, files blocked). */
+  files(): string;
 }
 
 export function portalLinks(publicUrl: string): PortalLinks {
@@ -25,6 +28,7 @@ export function portalLinks(publicUrl: string): PortalLinks {
     request: (id) => `${publicUrl}/#/site?request=${q(id)}`,
     watch: (id) => `${publicUrl}/#/watch/${q(id)}`,
     recording: (id) => `${publicUrl}/#/recordings?session=${q(id)}`,
+    files: () => `${publicUrl}/#/files`,
   };
 }
 
@@ -234,5 +238,77 @@ export function endingSoonMessage(r: AccessRequest, minutesLeft: number, links: 
     status: `Extend asks for ${EXTEND_MINUTES} more minutes; a plant manager must approve it.`,
     actions,
     expiresAt: grantEnd(r),
+  };
+}
+
+const fileSize = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
+
+function scanLine(f: AirlockFile): string {
+  if (f.scan === null) return f.direction === 'out' ? 'not scanned (from the machine)' : 'not scanned yet';
+  if (f.scan.result === 'clean') return '✅ clean (ClamAV)';
+  if (f.scan.result === 'infected') return `☣ infected: ${f.scan.signature ?? 'unknown signature'}`;
+  return `no verdict (${f.scan.error ?? 'error'})`;
+}
+
+/** The file's state under its fields, as the web's file screen and the vendor's panel say it. */
+function fileStatus(f: AirlockFile): string {
+  const by = f.decision?.by === null || f.decision === null ? '' : ` by ${f.decision.by.name}`;
+  switch (f.state) {
+    case 'awaiting_approval':
+      return f.direction === 'in' ? 'Waiting for a plant manager: nothing reaches the machine before it is released.' : 'Held: the vendor gets it once a plant manager releases it.';
+    case 'released':
+      return `✅ Released${by}`;
+    case 'delivering':
+      return `✅ Released${by}; delivering to the machine`;
+    case 'delivered':
+      return `✅ Released${by}; delivered to the machine`;
+    case 'denied':
+      return `⛔ Denied${by}: the file ${f.direction === 'in' ? 'does not enter' : 'does not leave'} the plant`;
+    case 'blocked':
+      return `☣ Blocked: the virus scanner found ${f.scan?.signature ?? 'malware'}; the file was deleted and never reached the machine.`;
+    case 'failed':
+      return '✖ Not delivered (the session ended, or the delivery failed)';
+    default:
+      return f.state;
+  }
+}
+
+export interface FileMessageOptions {
+  /** The file's decide nonce while it waits; undefined once decided (no buttons). */
+  nonce: string | undefined;
+}
+
+/**
+ * A file through the airlock, to the site's approvers: one waiting for a decision (name, size,
+ * hash, scan result, Release / Deny), or one blocked as infected; updated in place once decided.
+ */
+export function fileMessage(r: AccessRequest, f: AirlockFile, links: PortalLinks, opts: FileMessageOptions): ChatMessage {
+  const waiting = f.state === 'awaiting_approval';
+  const vendor = f.vendorCompany === null ? f.by.name : `${f.by.name} (${f.vendorCompany})`;
+  const actions: MessageAction[] = [];
+  if (waiting && opts.nonce !== undefined) {
+    const value = { requestId: r.id, nonce: opts.nonce, fileId: f.id };
+    actions.push({ kind: 'button', action: 'release_file', label: 'Release', style: 'primary', value });
+    actions.push({ kind: 'button', action: 'deny_file', label: 'Deny', style: 'danger', value });
+  }
+  actions.push({ kind: 'link', label: 'Open in Airlock', url: links.files() });
+  const direction = f.direction === 'in' ? 'into the plant' : 'out of the plant';
+  const headline = f.state === 'blocked' ? '☣ File blocked (infected)' : waiting ? '📎 File waiting for approval' : '📎 File';
+  return {
+    requestId: r.id,
+    text: `${headline}: ${f.name} ${direction}, ${vendor} on ${f.machineName}`,
+    title: `${headline}: ${f.name} · ${f.machineName} · ${r.machine.siteName}`,
+    fields: [
+      { label: 'File', value: f.name },
+      { label: 'Size', value: fileSize(f.bytes) },
+      { label: 'SHA-256', value: f.sha256 === '' ? '(none)' : f.sha256 },
+      { label: 'Scan', value: scanLine(f) },
+      { label: 'Direction', value: direction },
+      { label: 'Vendor', value: vendor },
+      { label: 'Machine', value: f.machineName },
+    ],
+    status: fileStatus(f),
+    actions,
+    expiresAt: new Date(r.grant?.end ?? r.windowEnd),
   };
 }

@@ -5,8 +5,8 @@ import type { Router } from 'express';
 export const PLATFORMS = ['slack', 'teams', 'mattermost'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
-/** What a button asks for. Approve/deny/shorten decide; terminate and extend act on a grant. */
-export const CHAT_ACTIONS = ['approve', 'deny', 'shorten', 'terminate', 'terminate_revoke', 'extend'] as const;
+/** What a button asks for. Approve/deny/shorten decide; terminate and extend act on a grant; release_file/deny_file decide a file in the airlock. */
+export const CHAT_ACTIONS = ['approve', 'deny', 'shorten', 'terminate', 'terminate_revoke', 'extend', 'release_file', 'deny_file'] as const;
 export type ChatAction = (typeof CHAT_ACTIONS)[number];
 
 /** A chat user on a platform: the workspace is a Slack team, an Entra tenant or a Mattermost team. */
@@ -29,6 +29,8 @@ export interface ChatClick {
   nonce: string;
   /** For terminate: the brokered session. */
   sessionId?: string;
+  /** For release_file / deny_file: the file in the airlock. */
+  fileId?: string;
 }
 
 /** What the clicker is told (ephemerally); the shared messages change through domain events. */
@@ -44,6 +46,7 @@ export interface ButtonValue {
   requestId: string;
   nonce: string;
   sessionId?: string;
+  fileId?: string;
 }
 
 export type MessageAction =

@@ -11,7 +11,8 @@ import type { AccessRequest } from '../requests/schema.ts';
 import type { RequestService } from '../requests/service.ts';
 import type { ChatConfig } from './config.ts';
 import { nonceScope } from './core.ts';
-import { endingSoonMessage, observerMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
+import { endingSoonMessage, fileMessage, observerMessage, requestMessage, sessionMessage, type PortalLinks } from './messages.ts';
+import type { FileControl } from '../plugins/contract.ts';
 import type { ChatAdapter, ChatMessage, CopyRef, Destination, Platform } from './model.ts';
 import type { ChatStore } from './store.ts';
 import { errorMessage, notFound } from '../errors.ts';
@@ -29,6 +30,8 @@ export interface NotifierDeps {
   log: Logger;
   links: PortalLinks;
   adapters: ReadonlyMap<Platform, ChatAdapter>;
+  /** The file airlock: session.file events post and update the files' messages (undefined: they are ignored). */
+  files?: FileControl | undefined;
   metrics?: Metrics | undefined;
 }
 
@@ -78,9 +81,10 @@ export class ChatNotifier {
   private async handle(event: DomainEvent): Promise<void> {
     // The vendor's screen shows who watches; chat has nothing to change.
     if (event.type === 'session.watchers_changed') return;
-    // A file through the airlock changes no request card; the web screens show files.
-    if (event.type === 'session.file') return;
-    const digest = createHash('sha256').update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? ''])).digest('hex');
+    // Two files of one session may change state in the same millisecond: a file's events name it.
+    const digest = createHash('sha256')
+      .update(JSON.stringify([event.type, event.requestId, event.state, event.at, event.sessionId ?? '', ...(event.fileId === undefined ? [] : [event.fileId])]))
+      .digest('hex');
     if (!(await this.#deps.store.claimEvent(digest))) return;
     const request = await this.request(event.requestId);
     switch (event.type) {
@@ -94,6 +98,8 @@ export class ChatNotifier {
         return this.endingSoon(request, event.sessionId, event.minutesLeft ?? 0);
       case 'session.observer_changed':
         return this.observerChanged(request, event.sessionId, event.reason ?? '');
+      case 'session.file':
+        return this.fileChanged(request, event.fileId);
       default:
         return this.refreshRequest(request);
     }
@@ -160,6 +166,36 @@ export class ChatNotifier {
     const posted = (await this.#deps.store.copies(subject)).length > 0;
     if (state === 'waiting' && !posted) await this.postAll(subject, request, 'approvers', message);
     else if (posted) await this.updateAll(subject, message);
+  }
+
+  /**
+   * The file airlock: a file waiting for a plant manager gets a message with Release / Deny for
+   * the site's approvers, a file blocked as infected a message saying so; once decided (here, on
+   * the web or another chat), every copy is updated and its buttons go.
+   */
+  private async fileChanged(request: AccessRequest, fileId: string | undefined): Promise<void> {
+    const files = this.#deps.files;
+    if (files === undefined || fileId === undefined) return;
+    const { store, links } = this.#deps;
+    const subject = `file:${fileId}`;
+    const scope = nonceScope('release_file', request.id, undefined, fileId);
+    const file = await files.file(fileId);
+    if (file === undefined) return;
+    const posted = (await store.copies(subject)).length > 0;
+    if (!posted && (file.state === 'awaiting_approval' || file.state === 'blocked')) {
+      const nonce = file.state === 'awaiting_approval' ? await store.nonce(scope, keepUntil(request)) : undefined;
+      await this.postAll(subject, request, 'approvers', fileMessage(request, file, links, { nonce }));
+      // A decision taken while the messages were being posted may have missed the new copies.
+      const now = await files.file(fileId);
+      if (now !== undefined && now.state !== file.state) await this.fileDecided(request, subject, scope, now);
+      return;
+    }
+    if (posted && file.state !== 'awaiting_approval') await this.fileDecided(request, subject, scope, file);
+  }
+
+  private async fileDecided(request: AccessRequest, subject: string, scope: string, file: Parameters<typeof fileMessage>[1]): Promise<void> {
+    await this.#deps.store.dropNonce(scope);
+    await this.updateAll(subject, fileMessage(request, file, this.#deps.links, { nonce: undefined }));
   }
 
   /** Posts to every destination; one failing destination does not stop the others. */

@@ -55,6 +55,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       log,
       adapters,
       terminateSession: options.terminateSession ?? ((user, sessionId, opts) => ctx.sessions.terminate(user, sessionId, 'terminated from chat', opts)),
+      files: ctx.files,
       identity: ctx.identity,
     });
     const notifier = new ChatNotifier({
@@ -66,6 +67,7 @@ export function chatPluginFactory(options: ChatPluginOptions = {}): PluginFactor
       log,
       links: portalLinks(ctx.config.publicUrl),
       adapters,
+      files: ctx.files,
       metrics: ctx.metrics,
     });
     notifier.start();

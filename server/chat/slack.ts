@@ -31,7 +31,7 @@ const userAnswer = z.object({
   user: z.object({ id: z.string(), team_id: z.string().optional(), deleted: z.boolean().optional(), is_bot: z.boolean().optional(), profile: z.object({ email: z.string().optional() }).loose() }).loose(),
 });
 
-const buttonValue = z.strictObject({ r: z.uuid(), n: z.string().min(1).max(64), s: z.string().min(1).max(128).optional() });
+const buttonValue = z.strictObject({ r: z.uuid(), n: z.string().min(1).max(64), s: z.string().min(1).max(128).optional(), f: z.uuid().optional() });
 
 const blockActions = z.object({
   type: z.literal('block_actions'),
@@ -75,7 +75,7 @@ export function slackBlocks(m: ChatMessage): unknown[] {
               action_id: a.action,
               text: { type: 'plain_text', text: a.label },
               ...(a.style === 'default' ? {} : { style: a.style }),
-              value: JSON.stringify({ r: a.value.requestId, n: a.value.nonce, ...(a.value.sessionId === undefined ? {} : { s: a.value.sessionId }) }),
+              value: JSON.stringify({ r: a.value.requestId, n: a.value.nonce, ...(a.value.sessionId === undefined ? {} : { s: a.value.sessionId }), ...(a.value.fileId === undefined ? {} : { f: a.value.fileId }) }),
             },
       ),
     });
@@ -156,6 +156,7 @@ export class SlackAdapter implements ChatAdapter {
       requestId: value.data.r,
       nonce: value.data.n,
       ...(value.data.s === undefined ? {} : { sessionId: value.data.s }),
+      ...(value.data.f === undefined ? {} : { fileId: value.data.f }),
     });
     return { refused: false, reply: outcome };
   }

@@ -28,7 +28,7 @@ const invokeValue = z.object({
   action: z.object({
     type: z.literal('Action.Execute'),
     verb: z.enum(CHAT_ACTIONS),
-    data: z.object({ requestId: z.uuid(), nonce: z.string().min(1).max(64), sessionId: z.string().min(1).max(128).optional() }),
+    data: z.object({ requestId: z.uuid(), nonce: z.string().min(1).max(64), sessionId: z.string().min(1).max(128).optional(), fileId: z.uuid().optional() }),
   }),
 });
 
@@ -58,7 +58,7 @@ export function adaptiveCard(m: ChatMessage, interactive: boolean): Record<strin
         type: 'Action.Execute',
         title: a.label,
         verb: a.action,
-        data: { requestId: a.value.requestId, nonce: a.value.nonce, ...(a.value.sessionId === undefined ? {} : { sessionId: a.value.sessionId }) },
+        data: { requestId: a.value.requestId, nonce: a.value.nonce, ...(a.value.sessionId === undefined ? {} : { sessionId: a.value.sessionId }), ...(a.value.fileId === undefined ? {} : { fileId: a.value.fileId }) },
         ...(a.style === 'primary' ? { style: 'positive' } : a.style === 'danger' ? { style: 'destructive' } : {}),
       });
     }
@@ -228,7 +228,7 @@ export class TeamsAdapter implements ChatAdapter {
         return;
       }
       const { verb, data } = value.data.action;
-      const outcome = await core.handle({ actor, action: verb, requestId: data.requestId, nonce: data.nonce, ...(data.sessionId === undefined ? {} : { sessionId: data.sessionId }) });
+      const outcome = await core.handle({ actor, action: verb, requestId: data.requestId, nonce: data.nonce, ...(data.sessionId === undefined ? {} : { sessionId: data.sessionId }), ...(data.fileId === undefined ? {} : { fileId: data.fileId }) });
       res.status(200).json(invokeMessage(outcome.text));
     });
     return router;

@@ -21,6 +21,30 @@ export interface SessionControl {
   terminate(user: AirlockUser, sessionId: string, reason: string | undefined, opts?: { revoke?: boolean }): Promise<void>;
 }
 
+/** A file through the airlock as integrations show it (sessions/files presents it: PlantFileView). */
+export interface AirlockFile {
+  id: string;
+  sessionId: string;
+  direction: 'in' | 'out';
+  name: string;
+  bytes: number;
+  sha256: string;
+  state: string;
+  scan: { result: 'clean' | 'infected' | 'error'; signature: string | null; error: string | null } | null;
+  decision: { by: { id: string; name: string } | null; outcome: 'released' | 'denied' } | null;
+  by: { id: string; name: string };
+  machine: { id: string; siteId: string };
+  machineName: string;
+  vendorCompany: string | null;
+}
+
+/** What integrations may do with the file airlock (chat's Release / Deny); sessions/ provides it. */
+export interface FileControl {
+  file(fileId: string): Promise<AirlockFile | undefined>;
+  /** Releases or denies a file waiting for a plant manager, with the web's rules (policies.ts assertMayDecideFile), audited. */
+  decide(user: AirlockUser, fileId: string, outcome: 'released' | 'denied', reason: string | undefined): Promise<unknown>;
+}
+
 export interface PluginContext {
   config: Config;
   log: Logger;
@@ -31,6 +55,8 @@ export interface PluginContext {
   requests: RequestService;
   /** Live sessions (chat's Terminate button). */
   sessions: SessionControl;
+  /** The file airlock (chat's Release / Deny buttons and its file messages). */
+  files: FileControl;
   /** Identity freshness: who a user is as the IdP said within the max age (chat decisions). */
   identity: Pick<IdentityFreshness, 'maxAgeMs' | 'freshUser' | 'sessionIdentity'>;
   /** Counters an integration adds to (chat delivery failures). */

@@ -2,7 +2,7 @@
 // live event stream the UI listens to. Handlers validate, ask policies.ts, call the service.
 import { Router } from 'express';
 import { route } from '../http/validate.ts';
-import { assertMayListAllRequests, canSeeRequest, maySeeLiveSession } from '../policies.ts';
+import { assertMayListAllRequests, canSeeRequest, mayDecideSiteFiles, maySeeLiveSession } from '../policies.ts';
 import type { EventBus } from '../events/bus.ts';
 import { presentLiveEvent } from './presenter.ts';
 import type { RequestService } from './service.ts';
@@ -79,6 +79,11 @@ export function requestRoutes(deps: { service: RequestService; events: EventBus;
       const off = deps.events.on((event) => {
         // Observers see no requests, but they hear of their site's live sessions.
         const subject = { siteId: event.siteId, requesterId: event.requesterId };
+        // A file through the airlock: the site's plant managers, who decide it, hear of it (the file screen).
+        if (event.type === 'session.file') {
+          if (mayDecideSiteFiles(user, event.siteId)) res.write(`event: ${event.type}\ndata: ${JSON.stringify(presentLiveEvent(event))}\n\n`);
+          return;
+        }
         if (!canSeeRequest(user, subject) && !(event.type.startsWith('session.') && maySeeLiveSession(user, { machine: { siteId: event.siteId }, user: { id: event.requesterId } }))) return;
         res.write(`event: ${event.type}\ndata: ${JSON.stringify(presentLiveEvent(event))}\n\n`);
       });

@@ -16,7 +16,7 @@ import type { AuditLog } from '../../server/audit/store.ts';
 import type { EventBus } from '../../server/events/bus.ts';
 import type { InventoryStore } from '../../server/inventory/store.ts';
 import { DEFAULT_SITE_FILES, type Policy, type SiteFiles } from '../../server/inventory/schema.ts';
-import { assertMayDecideFile, assertMayTransferFiles, maySeeSessionFiles, type FileSubject } from '../../server/policies.ts';
+import { assertMayDecideFile, assertMayTransferFiles, maySeeSessionFiles, maySeeSiteFiles, type FileSubject } from '../../server/policies.ts';
 import type { AirlockUser } from '../../server/user.ts';
 import { SpoolFiles } from '../../recordings/layout.ts';
 import type { SessionRegistry, LiveSessionRecord } from '../registry.ts';
@@ -34,6 +34,8 @@ export const UNSUPPORTED_MESSAGE: Record<string, string> = {
 const SCAN_FEED_BYTES = 4 * 1024 * 1024;
 /** Longest file name the airlock keeps (and guacd's SFTP path limit leaves room for). */
 const MAX_NAME_LENGTH = 200;
+/** How long a file blocked as infected stays on the plant's file screen (the audit log keeps it for good). */
+export const BLOCKED_SHOWN_MS = 24 * 3_600_000;
 /** Where a scan error's file waits for nobody: its bytes are deleted at once (nothing unscanned stays). */
 const PROBLEMS = {
   infected: (signature: string) => ({ code: 'file_infected', message: `The virus scanner found ${signature}; the file was blocked and never reached the machine.` }),
@@ -57,6 +59,15 @@ export interface FileView {
   deliveredAt: string | null;
   problem: FileRecord['problem'];
   machine: { id: string; siteId: string; protocol: string };
+}
+
+/** What the plant's file screen shows of a file: the file, and the machine's and the session's names. */
+export interface PlantFileView extends FileView {
+  machineName: string;
+  /** The vendor's company (null: unknown once the session is over). */
+  vendorCompany: string | null;
+  /** Whether the session still runs (Watch makes sense). */
+  sessionLive: boolean;
 }
 
 export const presentFile = (r: FileRecord): FileView => ({
@@ -294,14 +305,44 @@ export class FileAirlock {
     return { files: records.map(presentFile), ...capability, rules: await this.rules(subject.machine.siteId) };
   }
 
-  /** Files waiting for a plant manager of the user's sites, across the live sessions they oversee. */
-  async pending(user: AirlockUser): Promise<FileView[]> {
-    const out: FileView[] = [];
-    for (const s of await this.deps.registry.all()) {
+  /**
+   * The plant's file screen: files waiting for a plant manager of the user's sites, across the
+   * live sessions they oversee, and the files blocked as infected there in the last day.
+   */
+  async pending(user: AirlockUser): Promise<{ files: PlantFileView[]; blocked: PlantFileView[] }> {
+    const live = await this.deps.registry.all();
+    const byId = new Map(live.map((s) => [s.id, s]));
+    const machineNames = new Map<string, string>();
+    const present = async (r: FileRecord): Promise<PlantFileView> => {
+      const session = byId.get(r.sessionId);
+      let machineName = session?.machine.name ?? machineNames.get(r.machineId);
+      if (machineName === undefined) {
+        machineName = (await this.deps.inventory.machine(r.machineId))?.name ?? r.machineId;
+        machineNames.set(r.machineId, machineName);
+      }
+      return { ...presentFile(r), machineName, vendorCompany: session?.user.company ?? null, sessionLive: session !== undefined };
+    };
+    const files: PlantFileView[] = [];
+    for (const s of live) {
       if (!maySeeSessionFiles(user, s) || s.user.id === user.id) continue;
-      for (const r of await this.deps.records.ofSession(s.id)) if (r.state === 'awaiting_approval') out.push(presentFile(r));
+      for (const r of await this.deps.records.ofSession(s.id)) if (r.state === 'awaiting_approval') files.push(await present(r));
     }
-    return out;
+    const blocked: PlantFileView[] = [];
+    const since = Date.now() - BLOCKED_SHOWN_MS;
+    for (const site of await this.deps.inventory.sites()) {
+      if (!maySeeSiteFiles(user, site.id)) continue;
+      for (const r of await this.deps.records.blockedOfSite(site.id, since)) if (r.by.id !== user.id) blocked.push(await present(r));
+    }
+    return { files, blocked };
+  }
+
+  /** One file as chat shows it (the notifier reads it by the id its event names). */
+  async file(fileId: string): Promise<PlantFileView | undefined> {
+    const record = await this.deps.records.get(fileId);
+    if (record === undefined) return undefined;
+    const session = await this.deps.registry.get(record.sessionId);
+    const machineName = session?.machine.name ?? (await this.deps.inventory.machine(record.machineId))?.name ?? record.machineId;
+    return { ...presentFile(record), machineName, vendorCompany: session?.user.company ?? null, sessionLive: session !== undefined };
   }
 
   /** A plant manager releases or denies a file waiting for them (into the plant, or out of it). */
@@ -360,6 +401,8 @@ export class FileAirlock {
         await rm(file, { force: true });
         const blocked = await this.move(record, { state: 'blocked', scan, problem: PROBLEMS.infected(verdict.signature) }, ['scanning']);
         await this.auditFile(blocked, 'file.blocked', null, verdict.signature, 'refused');
+        // The plant is told: its file screen lists it (and chat posts it, from the event below).
+        await this.deps.records.noteBlocked(blocked, BLOCKED_SHOWN_MS);
         await this.announce(blocked);
         return blocked;
       }

@@ -101,6 +101,24 @@ export class FileRecords {
     return done === 1;
   }
 
+  /** Notes a file blocked as infected on its site's list (the plant's file screen), dropping entries older than `keepMs`. */
+  async noteBlocked(record: FileRecord, keepMs: number): Promise<void> {
+    const key = keys.files.blockedOfSite(record.siteId);
+    const at = Date.parse(record.updatedAt);
+    await this.redis.multi()
+      .zAdd(key, { score: at, value: record.id })
+      .zRemRangeByScore(key, '-inf', at - keepMs)
+      .pExpire(key, keepMs)
+      .exec();
+  }
+
+  /** The site's files blocked as infected since `sinceMs`, newest first. */
+  async blockedOfSite(siteId: string, sinceMs: number): Promise<FileRecord[]> {
+    const ids = await this.redis.zRange(keys.files.blockedOfSite(siteId), '+inf', sinceMs, { BY: 'SCORE', REV: true });
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    return records.filter((r): r is FileRecord => r !== undefined);
+  }
+
   async ofSession(sessionId: string): Promise<FileRecord[]> {
     const ids = await this.redis.zRange(keys.files.ofSession(sessionId), 0, -1);
     const records = await Promise.all(ids.map((id) => this.get(id)));

@@ -5,11 +5,11 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { route } from '../../server/http/validate.ts';
-import type { FileAirlock, FileView } from './airlock.ts';
+import type { FileAirlock, FileView, PlantFileView } from './airlock.ts';
 
 /** What the browser reads (client/src/api.ts imports these types). */
 export type FileListView = Awaited<ReturnType<FileAirlock['list']>>;
-export type { FileView };
+export type { FileView, PlantFileView };
 
 const sessionParam = z.strictObject({ id: z.uuid() });
 const fileParam = z.strictObject({ id: z.uuid() });
@@ -28,7 +28,7 @@ export function fileRoutes(files: FileAirlock, fresh: RequestHandler): Router {
     }, 201),
   );
   router.get('/api/sessions/:id/files', route({ params: sessionParam }, async ({ user, params }) => files.list(user, params.id)));
-  router.get('/api/files/pending', route({}, async ({ user }) => ({ files: await files.pending(user) })));
+  router.get('/api/files/pending', route({}, async ({ user }) => files.pending(user)));
   router.post(
     '/api/files/:id/release',
     fresh,

@@ -1,16 +1,19 @@
 // Sites: list, add (never over an existing one), rename and set retention (naming the version
-// the form loaded), delete.
+// the form loaded), the file airlock's rules (their own form), delete.
 import { useState, type FormEvent } from 'react';
 import { adminCreateSite, adminDeleteSite, adminUpdateSite, type SiteAdmin } from '../api.ts';
 import { ListView } from '../shared/ListView.tsx';
 import { AdminHeading, createOrUpdate, FieldError, FormFooter, FormTitle, idNameErrors, RowActions, TextField, useEditing, useSaving, type FieldErrors } from './form.tsx';
 import { SiteTimeZone } from './SiteTimeZone.tsx';
+import { SiteFilesForm, siteFilesSummary } from './SiteFiles.tsx';
 
 /** The server's bounds on a site's retention (days). */
 const MAX_RETENTION_DAYS = 36_500;
 
 export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () => void }) {
   const editing = useEditing<SiteAdmin>(onChanged);
+  const [filesOf, setFilesOf] = useState<string | null>(null);
+  const filesSite = sites.find((s) => s.id === filesOf);
 
   return (
     <section className="card" data-testid="sites">
@@ -18,7 +21,7 @@ export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () 
       <ListView
         status="ready"
         items={sites}
-        columns={['ID', 'Name', 'Recordings kept', 'Time zone', { actions: true }]}
+        columns={['ID', 'Name', 'Recordings kept', 'Time zone', 'Files', { actions: true }]}
         row={(s) => (
           <tr key={s.id} data-testid={`site-row-${s.id}`}>
             <td>
@@ -27,11 +30,17 @@ export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () 
             <td>{s.name}</td>
             <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
             <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
-            <RowActions entity="site" record={s} onEdit={() => editing.edit(s)} onDelete={() => adminDeleteSite(s.id, s.version).then(onChanged)} />
+            <td className="muted" data-testid={`site-files-${s.id}`}>{siteFilesSummary(s)}</td>
+            <RowActions entity="site" record={s} onEdit={() => editing.edit(s)} onDelete={() => adminDeleteSite(s.id, s.version).then(onChanged)}>
+              <button type="button" className="secondary" onClick={() => setFilesOf(s.id)} data-testid={`edit-site-files-${s.id}`}>
+                File rules
+              </button>
+            </RowActions>
           </tr>
         )}
         empty="No sites yet."
       />
+      {filesSite !== undefined && <SiteFilesForm key={filesSite.id} site={filesSite} onSaved={() => (setFilesOf(null), onChanged())} onClose={() => setFilesOf(null)} />}
       {editing.open && <SiteForm key={editing.key} site={editing.record} onSaved={editing.saved} onClose={editing.close} />}
     </section>
   );

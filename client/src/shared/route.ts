@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react';
 import type { Role } from '../api.ts';
 
-export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'recordings' | 'session' | 'watch' | 'recording' | 'chat';
+export type RouteName = 'home' | 'request' | 'my' | 'inbox' | 'site' | 'live' | 'admin' | 'audit' | 'recordings' | 'session' | 'watch' | 'recording' | 'chat' | 'files';
 
 export interface Section {
   route: Exclude<RouteName, 'home'>;
@@ -20,6 +20,7 @@ export const SECTIONS: readonly Section[] = [
   { route: 'inbox', label: 'Inbox', roles: ['approver'] },
   { route: 'site', label: 'Site requests', roles: ['approver', 'auditor', 'admin'] },
   { route: 'live', label: 'Live sessions', roles: ['approver', 'auditor', 'admin', 'observer'] },
+  { route: 'files', label: 'Files', roles: ['approver', 'auditor', 'admin', 'observer'] },
   { route: 'admin', label: 'Inventory', roles: ['admin'] },
   { route: 'audit', label: 'Audit log', roles: ['auditor', 'admin'] },
   { route: 'recordings', label: 'Recordings', roles: ['auditor', 'admin', 'approver'] },
