@@ -7,6 +7,8 @@ import {
   assertMayAdminister,
   assertMayCancel,
   assertMayDecide,
+  assertMayDecideFile,
+  assertMayObserve,
   assertMayHoldRecordings,
   assertMayListAllRequests,
   assertMayReadAudit,
@@ -38,6 +40,7 @@ const managerAB = user('abe', ['approver'], ['site-a', 'site-b']);
 const siteless = user('sam', ['approver']);
 const auditor = user('ada', ['auditor']);
 const admin = user('alf', ['admin']);
+const observerA = user('oli', ['observer'], ['site-a']);
 /** A vendor who also manages a site: still never decides their own request. */
 const vendorManager = user('vic', ['vendor', 'approver'], ['site-a']);
 
@@ -106,6 +109,18 @@ describe('live sessions', () => {
 
   test('the list shows auditors every session, overseers theirs, a vendor their own', () => {
     expectRule((u) => maySeeLiveSession(u, liveSession), [auditor, admin, managerA, vendor], [managerB, otherVendor, siteless]);
+  });
+});
+
+describe('required observer and file airlock', () => {
+  test('a plant manager or an observer of the site observes; never the vendor', () => {
+    expectRule((u) => assertMayObserve(u, liveSession), [managerA, observerA], [managerB, auditor, vendor], 'not_site_observer');
+  });
+
+  // Regression: the file rule reused the oversee rule, which let an observer release files.
+  test('a plant manager of the site (or an admin) releases a file; an observer watches but decides none', () => {
+    expectRule((u) => assertMayDecideFile(u, liveSession), [managerA, admin], [managerB, observerA, auditor], 'not_site_approver');
+    expect(verdict((u) => assertMayDecideFile(u, liveSession), vendor)).toBe('own_file');
   });
 });
 

@@ -145,12 +145,13 @@ export const maySeeSiteFiles = (user: AirlockUser, siteId: string): boolean => h
  * Who hears, live, that a site's files changed (the `session.file` events on /api/events): those
  * who decide them, the plant managers of the site (and admins). The vendor's own screen reads its files.
  */
-export const mayDecideSiteFiles = (user: AirlockUser, siteId: string): boolean => overseesSite(user, siteId);
+export const mayDecideSiteFiles = (user: AirlockUser, siteId: string): boolean => hasRole(user, 'admin') || isSiteApprover(user, siteId);
 
 /** A plant manager of the machine's site (or an admin) releases or denies a file; never the vendor who sent it. */
 export function assertMayDecideFile(user: AirlockUser, subject: FileSubject): void {
   if (subject.user.id === user.id) throw forbidden('own_file', 'Nobody may release their own file.');
-  if (!overseesSite(user, subject.machine.siteId)) throw forbidden('not_site_approver', "Only a plant manager of the machine's site may release or deny this file.");
+  // A plant manager's decision, like a request's: an observer watches, and decides no file.
+  if (!mayDecideSiteFiles(user, subject.machine.siteId)) throw forbidden('not_site_approver', "Only a plant manager of the machine's site may release or deny this file.");
 }
 
 // ---- recordings ----
