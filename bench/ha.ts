@@ -22,7 +22,7 @@ import { parseKeyring } from '../server/keyring.ts';
 import { SESSION_COOKIE } from '../server/http/session.ts';
 import { Browserless, loginAs } from '../test/support/http.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { auditEvents, readRequest, windowFromNow } from '../test/support/workflow.ts';
+import { auditEvents, readRequest, sessionEnd, windowFromNow } from '../test/support/workflow.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { startFleet } from '../test/support/fleet.ts';
 import { freePort } from '../dev/probes.ts';
@@ -358,6 +358,9 @@ async function relayRecording(): Promise<{ rows: string[][]; failEndMs: number |
     // (b) A full disk under a streaming session: from the write that found the disk full to the
     // error on the vendor's tunnel (an upper bound: the portal's failing write comes after it).
     const failEnds: number[] = [];
+    /** How the portal recorded each end: a write that failed, or one the disk did not take within the stall guard. */
+    const endReasons = new Map<string, number>();
+    const aude = await loginAs(base, 'aude');
     let note = '';
     if (!mounted) note = 'not root: no private tmpfs to fill, record_fail_end_ms not measured';
     for (let i = 0; mounted && i < FILL_TRIALS; i++) {
@@ -369,6 +372,8 @@ async function relayRecording(): Promise<{ rows: string[][]; failEndMs: number |
       const message = await error;
       failEnds.push(Date.now() - fullAt);
       if (message !== 'Recording failed; the session was ended.') note = `trial ${i}: the tunnel said "${message}"`;
+      const reason = (await sessionEnd(aude, id)).reason ?? 'none';
+      endReasons.set(reason, (endReasons.get(reason) ?? 0) + 1);
       unlinkSync(filler);
       // The ended session's files leave the spool (finaliser) before the next trial needs room.
       await waitFor(() => !readdirSync(spool).some((f) => f.startsWith(id)), { timeoutMs: 30_000, what: 'the failed session to be finalised' }).catch(() => undefined);
@@ -381,6 +386,7 @@ async function relayRecording(): Promise<{ rows: string[][]; failEndMs: number |
       ['  recorded meanwhile', `${round((bytesAfter - bytesBefore) / 1e6, 1)} MB`],
       ['  CPU with recording ÷ without', cpuRatio === null ? '–' : String(round(cpuRatio, 3))],
       [`full spool disk → session ended, ms (${failEnds.length} sessions)`, failEnds.length === 0 ? '–' : `p50 ${percentile(failEnds, 50)} / max ${failEnds.at(-1) ?? ''}`],
+      ['  ended as', [...endReasons].map(([r, n]) => `${n} × ${r}`).join(', ')],
     ];
     return { rows, failEndMs: failEnds.length === 0 ? null : (failEnds.at(-1) ?? null), cpuRatio, note };
   } finally {

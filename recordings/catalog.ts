@@ -117,7 +117,7 @@ export class RecordingCatalog {
   }
 
   async add(summary: RecordingSummary, text: string): Promise<void> {
-    const tokens = [...tokenize(text)].slice(0, MAX_TOKENS).map((t) => this.words.hash(t));
+    const tokens = [...tokenize(text, MAX_TOKENS)].map((t) => this.words.hash(t));
     const id = summary.sessionId;
     const multi = this.redis.multi();
     multi.hSet(keys.recordings.record(id), { summary: JSON.stringify(summary), tokens: tokens.join(' '), tokenKey: this.words.keyId });

@@ -68,11 +68,28 @@ export function typedLines(eventsJsonl: string): TypedLine[] {
  * full-width digit) is one token: the index holds only hashes of tokens, so the query and the
  * recording must normalise alike.
  */
-export function tokenize(text: string): Set<string> {
+export function tokenize(text: string, limit = Infinity): Set<string> {
   const out = new Set<string>();
-  for (const m of text.normalize('NFKC').toLowerCase().matchAll(/[\p{L}\p{N}._/-]{2,64}/gu)) {
-    const token = m[0].replace(/^[._/-]+|[._/-]+$/g, '');
-    if (token.length >= 2) out.add(token);
+  // In slices cut at whitespace, stopping at `limit` distinct words: a session that printed
+  // megabytes of distinct words (a `cat` of a big file) must not hold the event loop, and every
+  // live session with it, while its recording is indexed.
+  for (let at = 0; at < text.length && out.size < limit; ) {
+    let end = Math.min(text.length, at + TOKENIZE_SLICE);
+    if (end < text.length) {
+      const space = text.lastIndexOf(' ', end);
+      const newline = text.lastIndexOf('\n', end);
+      const cut = Math.max(space, newline);
+      if (cut > at) end = cut;
+    }
+    for (const m of text.slice(at, end).normalize('NFKC').toLowerCase().matchAll(/[\p{L}\p{N}._/-]{2,64}/gu)) {
+      const token = m[0].replace(/^[._/-]+|[._/-]+$/g, '');
+      if (token.length >= 2) out.add(token);
+      if (out.size >= limit) break;
+    }
+    at = end;
   }
   return out;
 }
+
+/** How much text tokenize() reads at a time (it stops between slices once it has enough). */
+const TOKENIZE_SLICE = 64 * 1024;
