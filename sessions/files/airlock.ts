@@ -22,7 +22,7 @@ import { SpoolFiles } from '../../recordings/layout.ts';
 import type { SessionRegistry, LiveSessionRecord } from '../registry.ts';
 import { ScannerError, type ClamdScanner, type ScanVerdict } from './clamd.ts';
 import { FileRecords, type FileRecord, type FileState } from './records.ts';
-import { DeliveryError, SessionFileStreams, type ReceivedFile } from './streams.ts';
+import { DELIVERY_READ_BYTES, DeliveryError, SessionFileStreams, type ReceivedFile } from './streams.ts';
 
 /** Protocols whose machines can take files: SSH through guacd's SFTP, RDP through its redirected drive. */
 const FILE_PROTOCOLS = new Set(['ssh', 'rdp']);
@@ -435,7 +435,7 @@ export class FileAirlock {
     await this.announce(delivering);
     const file = this.quarantined(record.sessionId, record.id);
     try {
-      await entry.streams.deliver(record.name, record.mimetype, createReadStream(file));
+      await entry.streams.deliver(record.name, record.mimetype, createReadStream(file, { highWaterMark: DELIVERY_READ_BYTES }));
       const delivered = await this.move(delivering, { state: 'delivered', deliveredAt: new Date().toISOString() }, ['delivering']);
       await this.keepWithRecording(record.sessionId, record.id, file);
       await this.auditFile(delivered, 'file.delivered', null, null);
