@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
-import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
+import { isDerivedEntry, FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE } from './layout.ts';
 
 export const fileKindSchema = z.enum(FILE_KINDS);
 
@@ -120,8 +120,9 @@ export async function inspectFolder(dir: string, publicKeyPem: string): Promise<
       verification.files.push({ name: f.name, ok: false, problem: 'missing' });
     }
   }
+  // The derived folder (keyframes) is checked on its own (derived.ts): it is not evidence.
   const listed = new Set([MANIFEST_FILE, SIGNATURE_FILE, ...parsed.files.map((f) => f.name)]);
-  verification.unexpected = (await readdir(dir)).filter((n) => !listed.has(n));
+  verification.unexpected = (await readdir(dir)).filter((n) => !listed.has(n) && !isDerivedEntry(n));
   return { verification, manifest: parsed, manifestSha256 };
 }
 

@@ -24,6 +24,7 @@ import { inventoryRoutes } from '../inventory/routes.ts';
 import { requestRoutes } from '../requests/routes.ts';
 import { sessionRoutes } from '../../sessions/routes.ts';
 import { recordingRoutes } from '../../recordings/routes.ts';
+import { seekRoutes } from '../../recordings/seek-routes.ts';
 import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
 
 export interface AppDeps {
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestRoutes({ service: services.requests, events: services.events, writeLimit, fresh }));
   app.use(sessionRoutes(services.broker, fresh));
   app.use(recordingRoutes(services.recordings.service, fresh));
+  app.use(seekRoutes(services.recordings.service, deps.redis));
   app.use(auditRoutes(services.audit));
   for (const plugin of services.plugins) {
     const routes = plugin.routes?.();

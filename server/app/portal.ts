@@ -172,7 +172,13 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   metrics.watch(metricSources(broker, redis));
   plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, identity: freshness, metrics });
   const recordingService = new RecordingService({ store: config.recording.store, redis, catalog, audit, signer, inventory, defaultRetentionDays: config.recording.retentionDays });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
+  // The renderer (Chromium) is loaded only where it runs: most portals leave it to `airlock worker`.
+  const worker =
+    config.recording.renderWorker === 'inprocess'
+      ? new (await import('../../recordings/worker.ts')).RenderWorker({ redis, store: config.recording.store, catalog, audit, signer, log, chromiumPath: config.recording.chromiumPath })
+      : undefined;
+  worker?.start();
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService, worker } };
   // Retention: one instance at a time purges (a short lock), every purge interval.
   const purger = setInterval(() => {
     redis
@@ -260,6 +266,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         clearInterval(purger);
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();
+        await worker?.stop();
         tunnel.close();
         await refused.stop();
         await events.close();
