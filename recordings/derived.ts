@@ -96,14 +96,24 @@ class ActivityCounter {
   readonly idle: Array<{ from: number; to: number }> = [];
   readonly events: Activity['events'] = [];
 
-  add(t: number, drawn: number, input: number, files: readonly string[]): void {
-    const s = Math.floor(t / 1000);
+  private second(t: number): number {
+    const s = Math.max(0, Math.floor(t / 1000));
     while (this.output.length <= s) {
       this.output.push(0);
       this.input.push(0);
     }
+    return s;
+  }
+
+  /** One key press or mouse instruction at `t`. */
+  addInput(t: number): void {
+    const s = this.second(t);
+    this.input[s] = (this.input[s] ?? 0) + 1;
+  }
+
+  add(t: number, drawn: number, files: readonly string[]): void {
+    const s = this.second(t);
     this.output[s] = (this.output[s] ?? 0) + drawn;
-    this.input[s] = (this.input[s] ?? 0) + input;
     if (drawn > 0 || t === 0) {
       if (t - this.lastDrawn > IDLE_GAP_MS) this.idle.push({ from: this.lastDrawn, to: t });
       this.lastDrawn = t;
@@ -171,9 +181,16 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
     let drawnSinceKeyframe = 0;
     let t = 0;
     for await (const frame of readFrames(recording)) {
+      if (frame.partial === true) {
+        if (firstSync !== undefined) for (const k of frame.keys) activity.addInput(Math.min(t, k - firstSync));
+        break;
+      }
       firstSync ??= frame.sync;
       t = Math.max(t, frame.sync - firstSync);
-      activity.add(t, frame.drawn, frame.keys + frame.mouse, frame.files);
+      activity.add(t, frame.drawn, frame.files);
+      // Keys carry their own time (guacd's recording-include-keys format); mouse moves the frame's.
+      for (const k of frame.keys) activity.addInput(Number.isFinite(k) ? Math.min(t, Math.max(0, k - firstSync)) : t);
+      for (let m = 0; m < frame.mouse; m++) activity.addInput(t);
       drawnSinceKeyframe += frame.drawn;
       const due = last === undefined || frame.end - last.at >= KEYFRAME_EVERY_BYTES || (drawnSinceKeyframe > 0 && t - last.t >= KEYFRAME_EVERY_MS);
       if (due || frame.end - fed >= FEED_BYTES) {

@@ -17,9 +17,12 @@ export interface RecordedFrame {
   sync: number;
   /** Bytes of instructions that change the screen (everything but sync, nop, key, mouse). */
   drawn: number;
-  /** Key presses and mouse instructions in the frame (what the vendor did, as recorded). */
-  keys: number;
+  /** The recorded time (epoch ms, the `key` instruction's own) of each key press in the frame. */
+  keys: number[];
+  /** Mouse instructions in the frame (what the vendor did, as recorded). */
   mouse: number;
+  /** The instructions after the last `sync` (a session cut off, or input after the last frame): never drawn by a replay. */
+  partial?: true;
   /** Files the machine sent to the browser in the frame (`file` instructions: their names). */
   files: string[];
 }
@@ -71,7 +74,7 @@ function instructionAt(buf: Buffer, pos: number): { end: number; opcode: string;
     // The last code point's continuation bytes may be cut off by the buffer's end.
     if (p >= buf.length) return undefined;
     if (element === 0) opcode = buf.toString('latin1', valueStart, p);
-    else if (opcode === 'sync' || opcode === 'file') args.push(buf.toString('utf8', valueStart, p));
+    else if (opcode === 'sync' || opcode === 'file' || opcode === 'key') args.push(buf.toString('utf8', valueStart, p));
     const t = buf[p] as number;
     p++;
     if (t === SEMICOLON) return { end: p, opcode: opcode ?? '', args };
@@ -83,7 +86,7 @@ function instructionAt(buf: Buffer, pos: number): { end: number; opcode: string;
 export async function* readFrames(file: string, from = 0): AsyncGenerator<RecordedFrame> {
   let carry: Buffer = Buffer.alloc(0);
   let base = from; // file offset of carry[0]
-  let frame: RecordedFrame = { start: from, end: from, sync: 0, drawn: 0, keys: 0, mouse: 0, files: [] };
+  let frame: RecordedFrame = { start: from, end: from, sync: 0, drawn: 0, keys: [], mouse: 0, files: [] };
   for await (const chunk of createReadStream(file, { start: from, highWaterMark: 1 << 20 })) {
     const buf: Buffer = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
     let pos = 0;
@@ -94,8 +97,10 @@ export async function* readFrames(file: string, from = 0): AsyncGenerator<Record
         frame.end = base + ins.end;
         frame.sync = Number.parseInt(ins.args[0] ?? '', 10);
         yield frame;
-        frame = { start: base + ins.end, end: base + ins.end, sync: 0, drawn: 0, keys: 0, mouse: 0, files: [] };
-      } else if (ins.opcode === 'key') frame.keys++;
+        frame = { start: base + ins.end, end: base + ins.end, sync: 0, drawn: 0, keys: [], mouse: 0, files: [] };
+      } else if (ins.opcode === 'key') {
+        if (ins.args[1] === '1') frame.keys.push(Number.parseInt(ins.args[2] ?? '', 10));
+      }
       else if (ins.opcode === 'file') {
         frame.files.push((ins.args[2] ?? '').slice(0, 200));
         frame.drawn += ins.end - pos;
@@ -107,5 +112,6 @@ export async function* readFrames(file: string, from = 0): AsyncGenerator<Record
     carry = buf.subarray(pos);
     base += pos;
   }
-  // Instructions after the last `sync` (a session cut off mid-frame) never show in a replay either.
+  // Instructions after the last `sync` never show in a replay; what the vendor did there still counts.
+  if (frame.keys.length > 0 || frame.mouse > 0 || frame.drawn > 0) yield { ...frame, end: base, partial: true };
 }

@@ -18,6 +18,8 @@ const sessionParam = z.strictObject({ id: z.uuid() });
 const keyframeParam = z.strictObject({ id: z.uuid(), n: z.coerce.number().int().min(0).max(1_000_000) });
 /** Checks kept per process (the data file is hashed again only when it changed). */
 const CHECK_CACHE_ENTRIES = 1_000;
+/** A recording finalised less than this ago is in the worker's queue (the finaliser put it there). */
+const RECENTLY_FINALISED_MS = 10 * 60_000;
 
 /** What the player needs to seek: no byte ranges of the data file (the server's business). */
 export interface SeekIndex {
@@ -33,7 +35,7 @@ export interface SeekIndex {
 export function seekRoutes(service: RecordingService, redis: RedisClient): Router {
   const router = Router();
   const checks = new Map<string, { stamp: string; check: DerivedCheck }>();
-  const requeued = new Set<string>();
+  const requeued = new Map<string, string>();
 
   async function derived(summary: RecordingSummary): Promise<DerivedCheck & { ok: true }> {
     const dir = service.dirOf(summary);
@@ -46,8 +48,11 @@ export function seekRoutes(service: RecordingService, redis: RedisClient): Route
       checks.set(summary.sessionId, { stamp, check });
     }
     if (check.ok) return check;
-    if (!requeued.has(summary.sessionId)) {
-      requeued.add(summary.sessionId);
+    // Queued again once per state of the folder; a recording finalised moments ago is queued already.
+    const fresh = check.problem === 'missing' && Date.now() - Date.parse(summary.finalisedAt ?? '') < RECENTLY_FINALISED_MS;
+    if (!fresh && requeued.get(summary.sessionId) !== stamp) {
+      if (requeued.size >= CHECK_CACHE_ENTRIES) requeued.delete(requeued.keys().next().value ?? '');
+      requeued.set(summary.sessionId, stamp);
       await enqueueRender(redis, summary.sessionId).catch(() => undefined);
     }
     const message = `Seeking replays from the start: ${DERIVED_PROBLEMS[check.problem]}.`;
