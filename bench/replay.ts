@@ -456,6 +456,6 @@ try {
 
 declare global {
   interface Window {
-    __airlockPlayer?: { playback: import('../client/src/recordings/playback.ts').Playback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
+    __airlockPlayer?: { playback: import('../client/src/recordings/Player.tsx').AnyPlayback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
   }
 }

@@ -150,7 +150,8 @@ export interface DerivedSource {
  * Renders the recording once at full speed and writes its derived folder (atomically: a fresh
  * folder renamed over the old one). Returns the index.
  */
-export async function buildDerived(renderer: GuacRenderer, source: DerivedSource, signer: ManifestSigner): Promise<DerivedIndex> {
+export async function buildDerived(renderer: GuacRenderer, source: DerivedSource, signer: ManifestSigner, opts: { keyframeEveryBytes?: number } = {}): Promise<DerivedIndex> {
+  const everyBytes = opts.keyframeEveryBytes ?? KEYFRAME_EVERY_BYTES;
   const recording = path.join(source.dir, source.recordingName);
   const work = path.join(source.dir, `${DERIVED_WORK_PREFIX}${randomBytes(6).toString('hex')}`);
   await mkdir(work, { mode: 0o700 });
@@ -192,7 +193,7 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
       for (const k of frame.keys) activity.addInput(Number.isFinite(k) ? Math.min(t, Math.max(0, k - firstSync)) : t);
       for (let m = 0; m < frame.mouse; m++) activity.addInput(t);
       drawnSinceKeyframe += frame.drawn;
-      const due = last === undefined || frame.end - last.at >= KEYFRAME_EVERY_BYTES || (drawnSinceKeyframe > 0 && t - last.t >= KEYFRAME_EVERY_MS);
+      const due = last === undefined || frame.end - last.at >= everyBytes || (drawnSinceKeyframe > 0 && t - last.t >= KEYFRAME_EVERY_MS);
       if (due || frame.end - fed >= FEED_BYTES) {
         await feedTo(fed, frame.end);
         fed = frame.end;

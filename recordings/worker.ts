@@ -15,7 +15,7 @@ import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary } from './catalog.ts';
 import { parseManifest } from './manifest.ts';
 import { DERIVED_DIR, DERIVED_FILE_NAMES, MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
-import { buildDerived, type DerivedIndex } from './derived.ts';
+import { buildDerived, KEYFRAME_EVERY_BYTES, type DerivedIndex } from './derived.ts';
 import { GuacRenderer, DEFAULT_CHROMIUM_PATH } from './renderer.ts';
 import type { ManifestSigner } from './signing.ts';
 
@@ -31,6 +31,7 @@ export class RenderWorker {
   private readonly signer: ManifestSigner;
   private readonly log: Logger;
   private readonly chromiumPath: string;
+  private readonly keyframeEveryBytes: number;
   private renderer: GuacRenderer | undefined;
   private lastWork = 0;
   private running: Promise<void> | undefined;
@@ -39,7 +40,7 @@ export class RenderWorker {
   /** Told after each recording (the tests and the bench wait on it). */
   onRendered: ((sessionId: string, index: DerivedIndex | undefined, ms: number) => void) | null = null;
 
-  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined }) {
+  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined }) {
     this.redis = deps.redis;
     this.store = deps.store;
     this.catalog = deps.catalog;
@@ -47,6 +48,7 @@ export class RenderWorker {
     this.signer = deps.signer;
     this.log = deps.log.child({ module: 'render-worker' });
     this.chromiumPath = deps.chromiumPath ?? DEFAULT_CHROMIUM_PATH;
+    this.keyframeEveryBytes = deps.keyframeEveryBytes ?? KEYFRAME_EVERY_BYTES;
   }
 
   /** Starts taking jobs; jobs a stopped worker had taken go back to the queue first. */
@@ -124,6 +126,7 @@ export class RenderWorker {
       this.renderer,
       { sessionId: summary.sessionId, dir, recordingName: STORE_FILE_NAMES.recording, recordingSha256: recording.sha256, startedAt: manifest.startedAt, eventsName: events?.name },
       this.signer,
+      { keyframeEveryBytes: this.keyframeEveryBytes },
     );
     const indexSha256 = createHash('sha256').update(await readFile(path.join(dir, DERIVED_DIR, DERIVED_FILE_NAMES.index))).digest('hex');
     const ms = Math.round(performance.now() - started);

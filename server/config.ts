@@ -213,6 +213,8 @@ const envSchema = z.object({
   AIRLOCK_RENDER_WORKER: z.enum(['off', 'inprocess']).default('off'),
   /** The Chromium the renderer worker drives (Debian's). */
   AIRLOCK_CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
+  /** A keyframe every this many KB of recording (a seek replays at most this much). */
+  AIRLOCK_KEYFRAME_EVERY_KB: intVar(16, 1024 * 1024, 2048),
   AIRLOCK_RECORDING_MIN_FREE_MB: intVar(0, 10_000_000, 1024),
   AIRLOCK_SESSION_READY_TIMEOUT_MS: intVar(1000, 120_000, 15_000),
   AIRLOCK_GUACD_PACE_MS: intVar(0, 10_000, 100),
@@ -291,6 +293,7 @@ export interface Config {
     /** `inprocess`: this portal also renders finalised recordings (keyframes); `off`: an `airlock worker` does. */
     readonly renderWorker: 'off' | 'inprocess';
     readonly chromiumPath: string;
+    readonly keyframeEveryBytes: number;
   };
   readonly broker: {
     /** A set-up that has not reached `ready` by then is abandoned (guacd 1.3 can hang). */
@@ -584,6 +587,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,
       renderWorker: e.AIRLOCK_RENDER_WORKER,
       chromiumPath: e.AIRLOCK_CHROMIUM_PATH,
+      keyframeEveryBytes: e.AIRLOCK_KEYFRAME_EVERY_KB * 1024,
     }),
     broker: Object.freeze({
       readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS,

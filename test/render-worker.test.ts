@@ -39,7 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await portal?.close();
-  if (process.env['KEEP_TEST_STATE'] === undefined) for (const d of [spool, store]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
+  for (const d of [spool, store]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
 });
 
 async function grantFor(machineId: string): Promise<{ vendor: Browserless; grant: string }> {

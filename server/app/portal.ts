@@ -175,7 +175,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   // The renderer (Chromium) is loaded only where it runs: most portals leave it to `airlock worker`.
   const worker =
     config.recording.renderWorker === 'inprocess'
-      ? new (await import('../../recordings/worker.ts')).RenderWorker({ redis, store: config.recording.store, catalog, audit, signer, log, chromiumPath: config.recording.chromiumPath })
+      ? new (await import('../../recordings/worker.ts')).RenderWorker({ redis, store: config.recording.store, catalog, audit, signer, log, chromiumPath: config.recording.chromiumPath, keyframeEveryBytes: config.recording.keyframeEveryBytes })
       : undefined;
   worker?.start();
   const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService, worker } };

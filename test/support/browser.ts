@@ -138,10 +138,10 @@ export interface SessionLab {
   close(): Promise<void>;
 }
 
-export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport }): Promise<SessionLab> {
+export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport; env?: Record<string, string> }): Promise<SessionLab> {
   const spool = mkdtempSync(path.join(tmpdir(), `airlock-${name}-spool-`));
   const store = options.store === true ? mkdtempSync(path.join(tmpdir(), `airlock-${name}-store-`)) : '';
-  const env: Record<string, string> = { AIRLOCK_RECORDING_SPOOL: spool, ...(store === '' ? {} : { AIRLOCK_RECORDING_STORE: store }), AIRLOCK_RECORDING_MIN_FREE_MB: '1' };
+  const env: Record<string, string> = { AIRLOCK_RECORDING_SPOOL: spool, ...(store === '' ? {} : { AIRLOCK_RECORDING_STORE: store }), AIRLOCK_RECORDING_MIN_FREE_MB: '1', ...options.env };
   const portal = await startTestPortal(env, { freshDb: options.freshDb });
   await seedDemoPlant(portal, { targets: true });
   const browser = await BrowserSuite.launch(portal.publicUrl, options.viewport);
