@@ -130,11 +130,6 @@ export function Player({ sessionId }: { sessionId: string }) {
         {status === 'loading' ? 'Loading the recording…' : status === 'ready' ? 'Ready' : 'Not available'}
       </p>
       {details.status === 'error' && <ErrorMessage message={details.message} testId="player-error" />}
-      {fallback !== null && details.status === 'ready' && (
-        <p className="muted player-fallback" data-testid="player-seek-fallback">
-          {fallback}
-        </p>
-      )}
       {details.status === 'ready' && state.error !== null && <ErrorMessage message={`The recording could not be played: ${state.error}`} testId="player-error" />}
       {details.status !== 'error' && (
         <div className="player-layout">
@@ -145,6 +140,12 @@ export function Player({ sessionId }: { sessionId: string }) {
                 <Controls playback={playback} state={state} marks={details.status === 'ready' ? marks : []} fullscreen={fullscreen} />
               )}
             </div>
+            {/* Below the stage, so the screen does not move when it shows. */}
+            {fallback !== null && details.status === 'ready' && (
+              <p className="muted player-fallback" data-testid="player-seek-fallback">
+                {fallback}
+              </p>
+            )}
             {details.status === 'ready' && playback !== null && <Timeline playback={playback} timeline={details.timeline} offset={offset} />}
           </div>
           {details.status === 'ready' && <Context recording={details.recording} />}
