@@ -36,6 +36,7 @@ import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
 import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
 import { spawn } from 'node:child_process';
 import { enqueueRender } from '../recordings/render-queue.ts';
+import { isDerivedEntry } from '../recordings/layout.ts';
 import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
 
 const SSH_MIN_MS = 31 * 60_000;
@@ -97,6 +98,7 @@ const worker = SEARCH_ONLY
         AIRLOCK_REDIS_URL: redis.url,
         AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
         AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
+        AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
         AIRLOCK_LOG_LEVEL: 'warn',
         AIRLOCK_VAULT_KEYS: keyring,
         AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
@@ -238,7 +240,8 @@ async function fileAsRecording(real: RecordingSummary, file: string, startedAt: 
   mkdirSync(abs, { recursive: true });
   const realDir = path.join(store, real.dir);
   for (const name of readdirSync(realDir)) {
-    if (name === 'recording.guac') continue;
+    // The recording is replaced, so is everything derived from it (the worker renders the new one).
+    if (name === 'recording.guac' || isDerivedEntry(name)) continue;
     const content = readFileSync(path.join(realDir, name), 'utf8');
     writeFileSync(path.join(abs, name), name === 'manifest.json' ? content.replaceAll(real.sessionId, sessionId) : content);
   }
@@ -300,6 +303,7 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
         keyframes = res.json<{ seek: { keyframes: unknown[] } }>().seek.keyframes.length;
         break;
       }
+      if (worker?.exitCode !== null) throw new Error(`the renderer worker exited (${worker?.exitCode})`);
       if (performance.now() - t0 > RENDER_TIMEOUT_MS) throw new Error(`${label}: not rendered within ${RENDER_TIMEOUT_MS / 60_000} min`);
       await delay(1_000);
     }
