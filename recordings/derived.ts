@@ -31,6 +31,12 @@ export const KEYFRAME_EVERY_BYTES = 2 * 1024 * 1024;
  * (few bytes, many frames) does not replay thousands of frames either.
  */
 export const KEYFRAME_EVERY_MS = 120_000;
+/**
+ * A fresh page after this many bytes of recording, starting from the keyframe just taken: the
+ * page's memory grows with what it replayed (a 1 GB recording crashed the renderer), and a page
+ * that starts from a keyframe is exactly what the player does on a seek.
+ */
+const RECYCLE_PAGE_BYTES = 128 * 1024 * 1024;
 /** Bytes of whole frames handed to the renderer per call (one display flush each). */
 const FEED_BYTES = 1024 * 1024;
 /** Thumbnail width for the seek bar's hover (the height follows the screen). */
@@ -155,7 +161,8 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
   const recording = path.join(source.dir, source.recordingName);
   const work = path.join(source.dir, `${DERIVED_WORK_PREFIX}${randomBytes(6).toString('hex')}`);
   await mkdir(work, { mode: 0o700 });
-  const session = await renderer.open();
+  let session = await renderer.open();
+  let recycledAt = 0;
   const fd = await open(recording, 'r');
   try {
     const data = createWriteStream(path.join(work, DERIVED_FILE_NAMES.data), { mode: 0o600 });
@@ -199,8 +206,15 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
         fed = frame.end;
       }
       if (!due) continue;
-      const state = await append(Buffer.from(await session.snapshot()));
+      const snapshot = await session.snapshot();
+      const state = await append(Buffer.from(snapshot));
       const thumb = await append(await session.thumbnail(THUMBNAIL_WIDTH));
+      if (frame.end - recycledAt >= RECYCLE_PAGE_BYTES) {
+        await session.close();
+        session = await renderer.open();
+        await session.load(snapshot);
+        recycledAt = frame.end;
+      }
       keyframes.push({ t, at: frame.end, state, thumb });
       last = { t, at: frame.end };
       drawnSinceKeyframe = 0;

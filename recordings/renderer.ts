@@ -30,7 +30,7 @@ async function libraryScript(): Promise<string> {
 function pageMain(): void {
   type G = {
     SessionRecording: { _PlaybackTunnel: new () => { oninstruction: ((op: string, args: string[]) => void) | null } };
-    Client: new (t: unknown) => { connect(): void; getDisplay(): Display; exportState(cb: (s: unknown) => void): void };
+    Client: new (t: unknown) => { connect(): void; getDisplay(): Display; exportState(cb: (s: unknown) => void): void; importState(s: unknown, cb: () => void): void };
     Parser: new () => { receive(s: string): void; oninstruction: ((op: string, args: string[]) => void) | null };
   };
   type Display = { flush(cb: () => void): void; flatten(): HTMLCanvasElement; getWidth(): number; getHeight(): number };
@@ -58,6 +58,9 @@ function pageMain(): void {
       if (lastSync !== undefined) tunnel.oninstruction?.('sync', [lastSync]);
       lastSync = undefined;
       await flushed();
+    },
+    load(state: string): Promise<void> {
+      return new Promise((resolve) => client.importState(JSON.parse(state) as unknown, resolve));
     },
     snapshot(): Promise<string> {
       return new Promise((resolve) => client.exportState((s) => resolve(JSON.stringify(s))));
@@ -87,6 +90,7 @@ function pageMain(): void {
 
 type PageApi = {
   feed(text: string): Promise<void>;
+  load(state: string): Promise<void>;
   snapshot(): Promise<string>;
   thumbnail(width: number, quality: number): Promise<string>;
   size(): { width: number; height: number };
@@ -103,6 +107,11 @@ export class RenderSession {
   /** Replays whole frames (their text, `sync`s included) and waits until they are drawn. */
   async feed(text: string): Promise<void> {
     await this.page.evaluate((t) => (window as unknown as { __render: PageApi }).__render.feed(t), text);
+  }
+
+  /** Starts from an exported state (a keyframe), as the player does on a seek. */
+  async load(state: string): Promise<void> {
+    await this.page.evaluate((s) => (window as unknown as { __render: PageApi }).__render.load(s), state);
   }
 
   /** `Guacamole.Client.exportState()` as JSON: every layer and buffer, as PNG data URLs. */
