@@ -7,7 +7,10 @@
 // the manifest is the template's with the new session id — its signature no longer verifies,
 // which the player shows but does not need). Then, in headless Chromium as the auditor: time from
 // navigation to the first painted frame, and seek time to 10 random positions (seek call →
-// callback + display flush). Then search latency over 5,000 indexed sessions (200 queries mixing
+// callback + display flush). Since issue 15 the recordings are rendered first by the renderer
+// worker (`airlock worker`, a child process, as in production), so the player seeks from keyframes;
+// a third recording of ≥ 1 GB (SSH) measures the same at that size, with the page's JS heap after
+// its seeks (the player's memory bound). Then search latency over 5,000 indexed sessions (200 queries mixing
 // filters and words), with baselines from the same run: an empty search, and a Range GET of the
 // recording's first 64 KB.
 //
@@ -20,16 +23,29 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { startServices } from '../dev/supervisor.ts';
+import { connectRedis } from '../server/redis.ts';
+import { createLogger } from '../server/log.ts';
+import { generateKeyringEntry } from '../server/keyring.ts';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../sessions/tunnel/protocol.ts';
 import { RecordingCatalog, type RecordingSummary } from '../recordings/catalog.ts';
 import { ManifestSigner } from '../recordings/signing.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { approvedRequest, percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal } from './lib.ts';
+import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
+import { spawn } from 'node:child_process';
+import { enqueueRender } from '../recordings/render-queue.ts';
+import { isDerivedEntry } from '../recordings/layout.ts';
+import { TEST_IDP_PASSWORD } from '../test/support/portal.ts';
 
 const SSH_MIN_MS = 31 * 60_000;
 const SSH_MIN_BYTES = 100 * 1024 * 1024;
+/** The large recording: 1 GB of the same SSH frames (skip with --no-1gb). */
+const BIG_MIN_BYTES = 1024 * 1024 * 1024;
+const BIG = !process.argv.includes('--no-1gb');
+/** Rendering 1 GB at nice 10 on a busy 2-core box takes minutes; this bounds the wait. */
+const RENDER_TIMEOUT_MS = 30 * 60_000;
 const VNC_MIN_MS = 31 * 60_000;
 const VNC_MAX_BYTES = 40 * 1024 * 1024;
 /** An idle stretch (no frames) every so often, for skip-idle and realism. */
@@ -50,12 +66,14 @@ const store = path.join(stateDir, 'store');
 mkdirSync(spool, { recursive: true });
 mkdirSync(store, { recursive: true });
 
-const { supervisor, redis, guacd, keyring, client: seedClient } = await startBenchPlant({
-  stateDir: path.join(stateDir, 'services'),
-  userPrefix: 'airlock-replay',
-  keyringId: 'replay1',
-  clientName: 'bench-seed',
-});
+const supervisor = await startServices({ stateDir: path.join(stateDir, 'services'), services: ['redis', 'guacd', 'sshd', 'vnc'], userPrefix: 'airlock-replay' });
+const services = supervisor.services;
+const { redis, guacd } = services;
+if (redis === undefined || guacd === undefined || services.sshd === undefined || services.vnc === undefined) throw new Error('services missing');
+
+const keyring = generateKeyringEntry('replay1');
+const seedClient = await connectRedis(redis.url, createLogger('warn'), 'bench-seed');
+await seedBenchPlant(seedClient, services, keyring);
 // The portal's signing key, so the bench's own index entries hash their words with the portal's key.
 const signingKeyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 const signingKeyFile = path.join(stateDir, 'signing.pem');
@@ -67,20 +85,54 @@ const { base, child: portal } = await startBenchPortal({
   guacd,
   env: { AIRLOCK_VAULT_KEYS: keyring, AIRLOCK_SIGNING_KEY_FILE: signingKeyFile, AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '16' },
 });
+const portalExited = new Promise<void>((resolve) => portal.once('exit', () => resolve()));
+// The renderer worker, as deployed: `airlock worker` with the portal's configuration.
+const worker = SEARCH_ONLY
+  ? undefined
+  : spawn(process.execPath, [path.join(import.meta.dirname, '../scripts/airlock.ts'), 'worker'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        AIRLOCK_MODE: 'test',
+        AIRLOCK_PUBLIC_URL: base,
+        AIRLOCK_REDIS_URL: redis.url,
+        AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
+        AIRLOCK_DEV_IDP_PASSWORD: TEST_IDP_PASSWORD,
+        AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+        AIRLOCK_LOG_LEVEL: 'warn',
+        AIRLOCK_VAULT_KEYS: keyring,
+        AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
+        AIRLOCK_RECORDING_SPOOL: spool,
+        AIRLOCK_RECORDING_STORE: store,
+      },
+    });
+const workerExited = new Promise<void>((resolve) => (worker === undefined ? resolve() : worker.once('exit', () => resolve())));
 let browserClose: (() => Promise<void>) | null = null;
 async function stop(): Promise<void> {
   await browserClose?.().catch(() => {});
-  await stopBenchPortal(portal);
+  portal.kill('SIGTERM');
+  worker?.kill('SIGTERM');
+  await Promise.race([Promise.all([portalExited, workerExited]), delay(5_000)]);
   seedClient.destroy();
   await supervisor.stop();
   if (process.env['KEEP_BENCH_STATE'] === undefined) rmSync(stateDir, { recursive: true, force: true });
 }
-stopOnSignal(stop);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop().finally(() => process.exit(130)));
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
 async function grantNow(vendor: Browserless, approver: Browserless, machineId: string): Promise<string> {
-  const { requestId, start } = await approvedRequest(vendor, approver, machineId, 'bench/replay template session');
+  const start = Date.now() + 1_500;
+  const created = await vendor.post('/api/requests', {
+    machineId,
+    windowStart: new Date(start).toISOString(),
+    windowEnd: new Date(start + 60 * 60_000).toISOString(),
+    reason: 'bench/replay template session',
+  });
+  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
+  const requestId = created.json<{ request: { id: string } }>().request.id;
+  const approved = await approver.post(`/api/requests/${requestId}/approve`, {});
+  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
   while (Date.now() < start + 200) await delay(100);
   return requestId;
 }
@@ -188,7 +240,8 @@ async function fileAsRecording(real: RecordingSummary, file: string, startedAt: 
   mkdirSync(abs, { recursive: true });
   const realDir = path.join(store, real.dir);
   for (const name of readdirSync(realDir)) {
-    if (name === 'recording.guac') continue;
+    // The recording is replaced, so is everything derived from it (the worker renders the new one).
+    if (name === 'recording.guac' || isDerivedEntry(name)) continue;
     const content = readFileSync(path.join(realDir, name), 'utf8');
     writeFileSync(path.join(abs, name), name === 'manifest.json' ? content.replaceAll(real.sessionId, sessionId) : content);
   }
@@ -234,6 +287,30 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
   const vncSynth = await synthesise(path.join(store, vncReal.dir, 'recording.guac'), path.join(stateDir, 'vnc.guac'), { minMs: VNC_MIN_MS, minBytes: 10 * 1024 * 1024, maxBytes: VNC_MAX_BYTES });
   const vncLong = await fileAsRecording(vncReal, path.join(stateDir, 'vnc.guac'), started, vncSynth.ms);
   progress(`synthesised: ssh ${(sshSynth.bytes / 1e6).toFixed(0)} MB / ${(sshSynth.ms / 60_000).toFixed(1)} min / ${sshSynth.frames} frames; vnc ${(vncSynth.bytes / 1e6).toFixed(1)} MB / ${(vncSynth.ms / 60_000).toFixed(1)} min`);
+  const bigSynth = BIG ? await synthesise(path.join(store, sshReal.dir, 'recording.guac'), path.join(stateDir, 'big.guac'), { minMs: SSH_MIN_MS, minBytes: BIG_MIN_BYTES, maxBytes: 1.1 * BIG_MIN_BYTES }) : undefined;
+  const bigLong = bigSynth === undefined ? undefined : await fileAsRecording(sshReal, path.join(stateDir, 'big.guac'), started, bigSynth.ms);
+  if (bigSynth !== undefined) progress(`synthesised: ssh ${(bigSynth.bytes / 1e6).toFixed(0)} MB / ${(bigSynth.ms / 60_000).toFixed(1)} min / ${bigSynth.frames} frames`);
+
+  // 2b. The renderer worker renders each once (keyframes, thumbnails, activity strip).
+  const renders: Array<{ label: string; mb: number; ms: number; keyframes: number }> = [];
+  for (const [label, rec, synth] of [['ssh', sshLong, sshSynth], ['vnc', vncLong, vncSynth], ...(bigLong === undefined || bigSynth === undefined ? [] : [['ssh 1 GB', bigLong, bigSynth] as const])] as const) {
+    const t0 = performance.now();
+    await enqueueRender(seedClient, rec.sessionId);
+    let keyframes = 0;
+    for (;;) {
+      const res = await aude.get(`/api/recordings/${rec.sessionId}/seek`);
+      if (res.status === 200) {
+        keyframes = res.json<{ seek: { keyframes: unknown[] } }>().seek.keyframes.length;
+        break;
+      }
+      if (worker?.exitCode !== null) throw new Error(`the renderer worker exited (${worker?.exitCode})`);
+      if (performance.now() - t0 > RENDER_TIMEOUT_MS) throw new Error(`${label}: not rendered within ${RENDER_TIMEOUT_MS / 60_000} min`);
+      await delay(1_000);
+    }
+    const ms = performance.now() - t0;
+    renders.push({ label, mb: synth.bytes / 1024 / 1024, ms, keyframes });
+    progress(`rendered ${label}: ${keyframes} keyframes in ${(ms / 1000).toFixed(1)} s (${(synth.bytes / 1024 / 1024 / (ms / 1000)).toFixed(1)} MB/s)`);
+  }
 
   // 3. The player in Chromium.
   const browser = await chromium.launch({
@@ -255,9 +332,11 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
     total: number;
     seeks: number[];
     timeouts: number;
+    heapMb: number;
+    mode: string;
   }
   async function measurePlayer(rec: RecordingSummary, label: string): Promise<PlayerRun> {
-    const run: PlayerRun = { firstFrame: [], receivedAtFirst: [], total: 0, seeks: [], timeouts: 0 };
+    const run: PlayerRun = { firstFrame: [], receivedAtFirst: [], total: 0, seeks: [], timeouts: 0, heapMb: NaN, mode: '' };
     for (let i = 0; i < FIRST_FRAME_RUNS; i++) {
       await page.goto('about:blank');
       await page.goto(`${base}/#/recording/${rec.sessionId}`);
@@ -300,12 +379,22 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
       run.seeks.push(ms < 0 ? SEEK_TIMEOUT_MS : ms);
       progress(`${label} seek ${i + 1}/${SEEKS} to ${(target / 60_000).toFixed(1)} min: ${ms < 0 ? `> ${SEEK_TIMEOUT_MS} (timed out)` : ms.toFixed(0)} ms`);
     }
+    // The page's JS heap after the seeks (Chromium's own figure, after a collection).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    await cdp.send('Performance.enable');
+    const metrics = (await cdp.send('Performance.getMetrics')).metrics;
+    run.heapMb = (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN) / 1024 / 1024;
+    run.mode = await page.evaluate(() => ('mode' in (window.__airlockPlayer?.playback ?? {}) ? 'keyframes' : 'replay from the start'));
+    await cdp.detach();
+    progress(`${label}: ${run.mode}; JS heap after the seeks ${run.heapMb.toFixed(1)} MB`);
     return run;
   }
   const sshRun = await measurePlayer(sshLong, 'ssh');
   const vncRun = await measurePlayer(vncLong, 'vnc');
+  const bigRun = bigLong === undefined ? undefined : await measurePlayer(bigLong, 'ssh 1 GB');
 
-  return { sshLong, sshSynth, vncSynth, sshRun, vncRun };
+  return { sshLong, sshSynth, vncSynth, bigSynth, sshRun, vncRun, bigRun, renders };
 }
 
 // ─── Run ─────────────────────────────────────────────────────────────────────────────────────
@@ -410,7 +499,7 @@ try {
     printGrid(['measure', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'note'], searchRows);
     console.log(JSON.stringify({ search_p99_ms: round(p(searchMs, 99), 1) }));
   } else {
-    const { sshSynth, vncSynth, sshRun, vncRun } = player;
+    const { sshSynth, vncSynth, bigSynth, sshRun, vncRun, bigRun, renders } = player;
     const recordingMb = sshSynth.bytes / 1024 / 1024;
     printGrid(
       ['measure', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'note'],
@@ -419,6 +508,14 @@ try {
         ['ssh: seek to a random position', String(sshRun.seeks.length), median(sshRun.seeks).toFixed(0), p(sshRun.seeks, 95).toFixed(0), '', `seek() → callback + display flush, file loaded; ${sshRun.timeouts} censored at ${SEEK_TIMEOUT_MS / 1000} s`],
         ['vnc: navigation → first frame', String(vncRun.firstFrame.length), median(vncRun.firstFrame).toFixed(0), p(vncRun.firstFrame, 95).toFixed(0), '', `${(vncSynth.bytes / 1024 / 1024).toFixed(1)} MB, ${(vncSynth.ms / 60_000).toFixed(1)} min`],
         ['vnc: seek to a random position', String(vncRun.seeks.length), median(vncRun.seeks).toFixed(0), p(vncRun.seeks, 95).toFixed(0), '', `${vncRun.timeouts} censored at ${SEEK_TIMEOUT_MS / 1000} s`],
+        ...(bigRun === undefined || bigSynth === undefined
+          ? []
+          : [
+              ['ssh 1 GB: navigation → first frame', String(bigRun.firstFrame.length), median(bigRun.firstFrame).toFixed(0), p(bigRun.firstFrame, 95).toFixed(0), '', `${(bigSynth.bytes / 1024 / 1024).toFixed(0)} MB, ${(bigSynth.ms / 60_000).toFixed(1)} min`],
+              ['ssh 1 GB: seek to a random position', String(bigRun.seeks.length), median(bigRun.seeks).toFixed(0), p(bigRun.seeks, 95).toFixed(0), '', `${bigRun.timeouts} censored; JS heap after the seeks ${bigRun.heapMb.toFixed(1)} MB`],
+            ]),
+        ...renders.map((r) => [`worker: render ${r.label}`, '1', r.ms.toFixed(0), '', '', `${r.keyframes} keyframes, ${(r.mb / (r.ms / 1000)).toFixed(1)} MB/s (enqueue → seek index served)`]),
+        ['player mode / JS heap', '', '', '', '', `ssh ${sshRun.mode} ${sshRun.heapMb.toFixed(1)} MB; vnc ${vncRun.mode} ${vncRun.heapMb.toFixed(1)} MB`],
         ...searchRows,
         ['baseline: Range GET 64 KB of the recording', String(rangeMs.length), median(rangeMs).toFixed(1), p(rangeMs, 95).toFixed(1), p(rangeMs, 99).toFixed(1), '206, authorised'],
       ],
@@ -427,7 +524,11 @@ try {
       JSON.stringify({
         first_frame_ms: round(median(sshRun.firstFrame), 0),
         seek_p95_ms: round(p(sshRun.seeks, 95), 0),
+        seek_p95_ms_1gb: bigRun === undefined ? null : round(p(bigRun.seeks, 95), 0),
         search_p99_ms: round(p(searchMs, 99), 1),
+        // Not built (issue 15's OCR and video export): null, not a guess.
+        ocr_recall: null,
+        export_speed_x: null,
         recording_mb: round(recordingMb, 1),
       }),
     );
@@ -438,6 +539,6 @@ try {
 
 declare global {
   interface Window {
-    __airlockPlayer?: { playback: import('../client/src/recordings/playback.ts').Playback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
+    __airlockPlayer?: { playback: import('../client/src/recordings/Player.tsx').AnyPlayback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
   }
 }

@@ -33,6 +33,7 @@ import type { RecordingCatalog } from './catalog.ts';
 import { findFinalised } from './binding.ts';
 import { FinaliseLock } from './finalise-lock.ts';
 import { stripTerminal, typedLines } from './text.ts';
+import { enqueueRender } from './render-queue.ts';
 
 /** The finaliser's intent, written into the context before anything moves: how the session ended. */
 const intentSchema = z.object({
@@ -349,6 +350,8 @@ export class Finaliser {
     await rm(spooled.file('context'), { force: true });
     // The context is gone, so a staged copy left by a crash here is cleared by the sweep (clearStray).
     await this.store.release(relDir, dir);
+    // Keyframes and the activity strip are the renderer worker's (derived data, worker.ts).
+    await enqueueRender(this.redis, sessionId).catch((err: unknown) => this.log.warn({ sessionId, err: { message: errorMessage(err) } }, 'could not queue the recording for the renderer worker'));
     await this.events
       .publish({
         type: 'recording.ready',

@@ -112,3 +112,24 @@ export function storeDir(siteId: string, startedAt: Date, sessionId: string): st
 
 /** Store folders sit this deep below the root (site/yyyy/mm/dd/session). */
 export const STORE_DIR_DEPTH = 4;
+
+/**
+ * Derived data of a finalised recording (the renderer worker's keyframes, thumbnails and activity
+ * strip), in a folder of its own in the recording's store folder. Not evidence and not in the
+ * manifest (it is made after the manifest is signed and audited): its index is signed on its own
+ * and names the SHA-256 of the recording it was rendered from, and it can be rebuilt from the
+ * recording at any time (derived.ts). Verification of the evidence skips this folder.
+ */
+export const DERIVED_DIR = 'derived';
+/** A derived folder being built (renamed to DERIVED_DIR when complete). */
+export const DERIVED_WORK_PREFIX = '.derived-';
+/** Whether a name in a store folder is derived data (skipped by the evidence's verification). */
+export const isDerivedEntry = (name: string): boolean => name === DERIVED_DIR || name.startsWith(DERIVED_WORK_PREFIX);
+export const DERIVED_FILE_NAMES = {
+  /** The keyframe index and the activity strip (JSON). */
+  index: 'seek.json',
+  /** Ed25519 signature of the index's exact bytes (base64), as manifest.sig is of the manifest. */
+  signature: 'seek.sig',
+  /** The keyframes' client states and thumbnails, back to back; the index says where each is. */
+  data: 'seek.bin',
+} as const;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { machineSummarySchema, policySchema } from '../server/inventory/schema.ts';
 import { verifySignature } from './signing.ts';
-import { FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE, TRANSFER_KIND } from './layout.ts';
+import { isDerivedEntry, FILE_KINDS, MANIFEST_FILE, SIGNATURE_FILE, TRANSFER_KIND } from './layout.ts';
 import { localFolder, type StoredFolder } from './folder.ts';
 
 export { sha256File } from './folder.ts';
@@ -134,8 +134,9 @@ export async function inspectFolder(where: string | StoredFolder, publicKeyPem: 
       verification.files.push({ name: f.name, ok: false, problem: 'missing' });
     }
   }
+  // The derived folder (keyframes) is checked on its own (derived.ts): it is not evidence.
   const listed = new Set([MANIFEST_FILE, SIGNATURE_FILE, ...parsed.files.map((f) => f.name)]);
-  verification.unexpected = (await folder.names()).filter((n) => !listed.has(n));
+  verification.unexpected = (await folder.names()).filter((n) => !listed.has(n) && !isDerivedEntry(n));
   return { verification, manifest: parsed, manifestSha256 };
 }
 

@@ -18,7 +18,7 @@ import type { RecordingCatalog, RecordingSummary, SearchQuery } from './catalog.
 import { inspectFolder, parseManifest, type FolderInspection, type Manifest, type RecordingVerification } from './manifest.ts';
 import { bindVerification, findFinalised, type FinalisedFact } from './binding.ts';
 import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
-import { NotInStoreError, type StoredRead } from './store.ts';
+import { FilesystemStore, NotInStoreError, type StoredRead } from './store.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { Logger } from 'pino';
 import type { RecordingStore } from './store.ts';
@@ -110,6 +110,16 @@ export class RecordingService {
     this.signer = deps.signer;
     this.retention = deps.retention;
     this.log = deps.log?.child({ module: 'recordings' });
+  }
+
+  /**
+   * The recording's folder on this machine's disk: the renderer's derived data (keyframes,
+   * thumbnails, activity strip, screen text) lives beside it. Only a filesystem store has one;
+   * on S3 seeking replays from the start and says why (keyframes_unavailable).
+   */
+  dirOf(summary: RecordingSummary): string {
+    if (!(this.store instanceof FilesystemStore)) throw notFound('keyframes_unavailable', 'Seeking replays from the start: keyframes are kept only with a filesystem recording store.');
+    return path.join(this.store.root, summary.dir);
   }
 
   publicKeyPem(): string {

@@ -14,6 +14,10 @@
 //   npm run airlock -- bundle verify FILE [--public-key FILE]   an evidence bundle, offline
 //   npm run airlock -- vault rotate --keys-file FILE [--redis URL]  re-seal every credential
 //                                                   under the keyring's first (newest) key
+//   npm run airlock -- worker [--session ID]         the renderer worker: keyframes, thumbnails and
+//                                                   the activity strip of each finalised recording
+//                                                   (the portal's configuration from the environment;
+//                                                   --session renders one recording now and exits)
 //   npm run airlock -- doctor [--sentinels H:P,H:P --master NAME]   check the production
 //                                                   configuration in the environment end to end
 // Exit codes: 0 intact (or exported), 2 the chain is broken, 1 usage or connection error.
@@ -32,6 +36,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { setPriority } from 'node:os';
 import { createClient } from 'redis';
 import type { RedisClient } from '../server/redis.ts';
 import { formatReport, runDoctor } from '../server/app/doctor.ts';
@@ -45,7 +50,8 @@ const USAGE = `usage:
   airlock bundle verify FILE [--public-key FILE]
   airlock vault rotate --keys-file FILE [--redis URL]
   airlock doctor [--sentinels HOST:PORT,HOST:PORT… --master NAME]
-doctor reads the portal's configuration from the environment (as the portal does) and exits 2
+  airlock worker [--session ID]
+doctor and worker read the portal's configuration from the environment (as the portal does) and exits 2
 when a check fails. The Redis URL defaults to $AIRLOCK_REDIS_URL.`;
 
 const EXIT_OK = 0;
@@ -117,10 +123,14 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' }, 'keys-file': { type: 'string' }, sentinels: { type: 'string' }, master: { type: 'string' } },
+    options: { session: { type: 'string' }, redis: { type: 'string' }, store: { type: 'string' }, 'public-key': { type: 'string' }, 'keys-file': { type: 'string' }, sentinels: { type: 'string' }, master: { type: 'string' } },
   });
   const [area, command, ...rest] = positionals;
   if (area === 'doctor') return doctor(command, values);
+  if (area === 'worker') {
+    if (command !== undefined) throw new UsageError('worker takes no arguments but --session ID');
+    return worker(values.session);
+  }
   if (area === 'vault') {
     const keysFile = values['keys-file'];
     if (command !== 'rotate' || rest.length > 0 || keysFile === undefined) throw new UsageError('vault rotate needs --keys-file FILE');
@@ -162,6 +172,54 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(command === undefined ? 'audit needs a command' : `unknown audit command ${command}`);
   }
 }
+
+/**
+ * The renderer worker as a process of its own: at a low CPU priority (Chromium, started by it,
+ * inherits it), so rendering never slows live sessions; until SIGTERM or SIGINT.
+ */
+async function worker(sessionId: string | undefined): Promise<number> {
+  const { loadConfig } = await import('../server/config.ts');
+  const { connectRedis } = await import('../server/redis.ts');
+  const { createLogger } = await import('../server/log.ts');
+  const { ManifestSigner } = await import('../recordings/signing.ts');
+  const { RecordingCatalog } = await import('../recordings/catalog.ts');
+  const { RenderWorker } = await import('../recordings/worker.ts');
+  const config = loadConfig(process.env);
+  if (config.recording.signingKeyPem === undefined) throw new UsageError('the worker signs keyframes with the portal’s key: set AIRLOCK_SIGNING_KEY_FILE');
+  setPriority(WORKER_NICENESS);
+  const log = createLogger(config.logLevel);
+  const redis = await connectRedis(config.redis, log, 'airlock-worker', config.redisCommandTimeoutMs, config.redisDurability);
+  const signer = new ManifestSigner(config.recording.signingKeyPem);
+  const render = new RenderWorker({
+    redis,
+    store: config.recording.store,
+    catalog: new RecordingCatalog(redis, signer.searchIndexKey()),
+    audit: new AuditLog(redis),
+    signer,
+    log,
+    chromiumPath: config.recording.chromiumPath,
+    keyframeEveryBytes: config.recording.keyframeEveryBytes,
+  });
+  try {
+    if (sessionId !== undefined) {
+      const index = await render.render(sessionId);
+      process.stdout.write(index === undefined ? `${sessionId}: nothing to render\n` : `${sessionId}: ${index.keyframes.length} keyframes, ${index.dataBytes} bytes of derived data\n`);
+      return index === undefined ? EXIT_FAILED : EXIT_OK;
+    }
+    render.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    return EXIT_OK;
+  } finally {
+    await render.stop();
+    redis.destroy();
+  }
+}
+
+/** nice 10: below the portal and guacd, above idle batch work. */
+const WORKER_NICENESS = 10;
 
 async function doctor(extra: string | undefined, values: { sentinels?: string; master?: string }): Promise<number> {
   if (extra !== undefined) throw new UsageError('doctor takes no arguments');

@@ -74,37 +74,38 @@ if (demoChat !== undefined) {
 }
 // The RDP drive folders live on guacd's host (this one in the demo): the root must exist.
 mkdirSync(path.join(STATE_DIR, 'rdp-drives'), { recursive: true, mode: 0o700 });
-const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: {
-    ...process.env,
-    AIRLOCK_MODE: 'demo',
-    AIRLOCK_PORT: String(PORT),
-    AIRLOCK_PUBLIC_URL: publicUrl,
-    AIRLOCK_REDIS_URL: redis.url,
-    AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
-    AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
-    AIRLOCK_DEV_IDP_PASSWORD: password,
-    AIRLOCK_INVENTORY_FILE: inventoryFile,
-    AIRLOCK_VAULT_KEYS_FILE: keyringFile,
-    ...(demoChat === undefined ? {} : { AIRLOCK_CHAT_FILE: chatFile }),
-    AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
-    AIRLOCK_RECORDING_STORE: path.join(STATE_DIR, 'recordings'),
-    AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
-    // The file airlock scans with the supervisor's private clamd (generated signatures: EICAR and a test marker).
-    ...(supervisor.services.clamd === undefined ? {} : { AIRLOCK_CLAMD: `unix:${supervisor.services.clamd.socket}` }),
-    AIRLOCK_QUARANTINE_DIR: path.join(STATE_DIR, 'quarantine'),
-    AIRLOCK_RDP_DRIVE_ROOT: path.join(STATE_DIR, 'rdp-drives'),
-    // One instance and no load balancer: stopping the demo ends its sessions at once.
-    AIRLOCK_DRAIN_SECONDS: '0',
-  },
-});
+const portalEnv = {
+  ...process.env,
+  AIRLOCK_MODE: 'demo',
+  AIRLOCK_PORT: String(PORT),
+  AIRLOCK_PUBLIC_URL: publicUrl,
+  AIRLOCK_REDIS_URL: redis.url,
+  AIRLOCK_GUACD: `${guacd.host}:${guacd.port}`,
+  AIRLOCK_INSECURE_HTTP_COOKIES: 'true',
+  AIRLOCK_DEV_IDP_PASSWORD: password,
+  AIRLOCK_INVENTORY_FILE: inventoryFile,
+  AIRLOCK_VAULT_KEYS_FILE: keyringFile,
+  ...(demoChat === undefined ? {} : { AIRLOCK_CHAT_FILE: chatFile }),
+  AIRLOCK_RECORDING_SPOOL: path.join(STATE_DIR, 'spool'),
+  AIRLOCK_RECORDING_STORE: path.join(STATE_DIR, 'recordings'),
+  AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
+  // The file airlock scans with the supervisor's private clamd (generated signatures: EICAR and a test marker).
+  ...(supervisor.services.clamd === undefined ? {} : { AIRLOCK_CLAMD: `unix:${supervisor.services.clamd.socket}` }),
+  AIRLOCK_QUARANTINE_DIR: path.join(STATE_DIR, 'quarantine'),
+  AIRLOCK_RDP_DRIVE_ROOT: path.join(STATE_DIR, 'rdp-drives'),
+  // One instance and no load balancer: stopping the demo ends its sessions at once.
+  AIRLOCK_DRAIN_SECONDS: '0',
+};
+const portal = spawn(process.execPath, [path.join(ROOT, 'server/app/main.ts')], { stdio: ['ignore', 'inherit', 'inherit'], env: portalEnv });
+// The renderer worker beside it, as in production (keyframes, thumbnails, activity strip).
+const worker = spawn(process.execPath, [path.join(ROOT, 'scripts/airlock.ts'), 'worker'], { stdio: ['ignore', 'inherit', 'inherit'], env: portalEnv });
 
 let stopping = false;
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     portal.kill('SIGTERM');
+    worker.kill('SIGTERM');
     await demoChat?.close();
     await supervisor.stop();
   }

@@ -270,6 +270,12 @@ const envSchema = z.object({
   AIRLOCK_SIGNING_KEY_FILE: z.string().min(1).optional(),
   AIRLOCK_RETENTION_DAYS: intVar(1, 36_500, 365),
   AIRLOCK_PURGE_INTERVAL_MS: intVar(1_000, 7 * 86_400_000, 3_600_000),
+  /** Where the renderer worker (keyframes, activity strip) runs: `off` (an `airlock worker` process does it) or `inprocess`. */
+  AIRLOCK_RENDER_WORKER: z.enum(['off', 'inprocess']).default('off'),
+  /** The Chromium the renderer worker drives (Debian's). */
+  AIRLOCK_CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
+  /** A keyframe every this many KB of recording (a seek replays at most this much). */
+  AIRLOCK_KEYFRAME_EVERY_KB: intVar(16, 1024 * 1024, 2048),
   AIRLOCK_RECORDING_MIN_FREE_MB: intVar(0, 10_000_000, 1024),
   AIRLOCK_SESSION_READY_TIMEOUT_MS: intVar(1000, 120_000, 15_000),
   AIRLOCK_GUACD_PACE_MS: intVar(0, 10_000, 100),
@@ -356,6 +362,10 @@ export interface Config {
     /** Days a recording is kept when its site says nothing. */
     readonly retentionDays: number;
     readonly purgeIntervalMs: number;
+    /** `inprocess`: this portal also renders finalised recordings (keyframes); `off`: an `airlock worker` does. */
+    readonly renderWorker: 'off' | 'inprocess';
+    readonly chromiumPath: string;
+    readonly keyframeEveryBytes: number;
   };
   readonly broker: {
     /** A set-up that has not reached `ready` by then is abandoned (guacd 1.3 can hang). */
@@ -660,6 +670,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       signingKeyPem,
       retentionDays: e.AIRLOCK_RETENTION_DAYS,
       purgeIntervalMs: e.AIRLOCK_PURGE_INTERVAL_MS,
+      renderWorker: e.AIRLOCK_RENDER_WORKER,
+      chromiumPath: e.AIRLOCK_CHROMIUM_PATH,
+      keyframeEveryBytes: e.AIRLOCK_KEYFRAME_EVERY_KB * 1024,
     }),
     broker: Object.freeze({
       readyTimeoutMs: e.AIRLOCK_SESSION_READY_TIMEOUT_MS,

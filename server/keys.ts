@@ -125,6 +125,10 @@ export const keys = {
     finaliseLock: (sessionId: string): string => `${KEY_PREFIX}rec:lock:${sessionId}`,
     /** Held by the one instance running the retention purge. */
     purgeLock: `${KEY_PREFIX}recs:purge-lock`,
+    /** Finalised recordings waiting for the renderer worker (session ids, oldest on the right). */
+    renderQueue: `${KEY_PREFIX}recs:render:queue`,
+    /** Session ids a worker has taken and not finished (put back in the queue when a worker starts). */
+    renderActive: `${KEY_PREFIX}recs:render:active`,
   },
 
   files: {

@@ -366,6 +366,26 @@ export type RecordingPage = ServerRecordingPage;
 export const searchRecordings = (q: RecordingQuery) => api<RecordingPage>(`/api/recordings${query({ ...q })}`);
 export const getRecording = (id: string) => api<{ recording: RecordingDetails }>(`/api/recordings/${seg(id)}`).then((r) => r.recording);
 export const getTimeline = (id: string) => api<{ timeline: TimelineEntry[] }>(`/api/recordings/${seg(id)}/timeline`).then((r) => r.timeline);
+
+/** What the player needs to seek anywhere (recordings/seek-routes.ts): keyframes and the activity strip. */
+export interface SeekIndex {
+  duration: number;
+  firstSync: number;
+  width: number;
+  height: number;
+  recordingBytes: number;
+  /** `t`: ms from the first frame; `at`: byte offset in the recording where the replay resumes. */
+  keyframes: Array<{ t: number; at: number }>;
+  activity: {
+    bucketMs: number;
+    output: number[];
+    input: number[];
+    idle: Array<{ from: number; to: number }>;
+    events: Array<{ t: number; kind: 'command' | 'clipboard' | 'file' | 'blocked' | 'end'; label: string }>;
+  };
+}
+export const getSeekIndex = (id: string) => api<{ seek: SeekIndex }>(`/api/recordings/${seg(id)}/seek`).then((r) => r.seek);
+export const keyframeUrl = (id: string, n: number, part: 'state' | 'thumb') => `/api/recordings/${seg(id)}/seek/${n}/${part}`;
 export const verifyRecording = (id: string) => api<{ verification: RecordingVerification }>(`/api/recordings/${seg(id)}/verify`).then((r) => r.verification);
 /** Streamed by the player (HTTP Range supported); `download` makes it an attachment. */
 export const recordingFileUrl = (id: string, kind: RecordingFileKind, download = false) =>

@@ -176,7 +176,13 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
   metrics.watch(metricSources(broker, redis));
   plugins = await startPlugins({ config, log, redis, audit, inventory, events, requests, sessions: broker, files: broker.files, identity: freshness, metrics });
   const recordingService = new RecordingService({ store, redis, catalog, audit, signer, retention, log });
-  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService } };
+  // The renderer (Chromium) is loaded only where it runs: most portals leave it to `airlock worker`.
+  const worker =
+    config.recording.renderWorker === 'inprocess'
+      ? new (await import('../../recordings/worker.ts')).RenderWorker({ redis, store: config.recording.store, catalog, audit, signer, log, chromiumPath: config.recording.chromiumPath, keyframeEveryBytes: config.recording.keyframeEveryBytes })
+      : undefined;
+  worker?.start();
+  const services: PortalServices = { audit, inventory, vault, events, requests, plugins, broker, identity: freshness, recordings: { catalog, finaliser, signer, service: recordingService, worker } };
   // Retention: one instance at a time purges (a short lock), every purge interval.
   const purger = setInterval(() => {
     redis
@@ -264,6 +270,7 @@ export async function startPortal(config: Config, log: Logger): Promise<Portal> 
         clearInterval(purger);
         for (const plugin of plugins) await plugin.stop();
         await broker.stop();
+        await worker?.stop();
         tunnel.close();
         await refused.stop();
         await events.close();

@@ -11,6 +11,7 @@ import type { RecordingCatalog } from '../../recordings/catalog.ts';
 import type { Finaliser } from '../../recordings/finaliser.ts';
 import type { ManifestSigner } from '../../recordings/signing.ts';
 import type { RecordingService } from '../../recordings/service.ts';
+import type { RenderWorker } from '../../recordings/worker.ts';
 
 /** The domain services one portal instance runs; tests reach in through here. */
 export interface PortalServices {
@@ -23,5 +24,12 @@ export interface PortalServices {
   readonly broker: SessionBroker;
   /** Identity freshness: the privileged-route middleware, and fresh users for the tunnel and chat. */
   readonly identity: IdentityFreshness;
-  readonly recordings: { readonly catalog: RecordingCatalog; readonly finaliser: Finaliser; readonly signer: ManifestSigner; readonly service: RecordingService };
+  readonly recordings: {
+    readonly catalog: RecordingCatalog;
+    readonly finaliser: Finaliser;
+    readonly signer: ManifestSigner;
+    readonly service: RecordingService;
+    /** The renderer worker when this portal hosts it (AIRLOCK_RENDER_WORKER=inprocess). */
+    readonly worker: RenderWorker | undefined;
+  };
 }

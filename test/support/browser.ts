@@ -137,7 +137,7 @@ export interface SessionLab {
   close(): Promise<void>;
 }
 
-export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport }): Promise<SessionLab> {
+export async function startSessionLab(name: string, options: { freshDb: number; store?: boolean; viewport?: Viewport; env?: Record<string, string> }): Promise<SessionLab> {
   const plant = await startPlantPortal(name, options);
   const browser = await BrowserSuite.launch(plant.portal.publicUrl, options.viewport);
   return {

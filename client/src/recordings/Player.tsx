@@ -8,6 +8,7 @@ import {
   bundleUrl,
   errorMessage,
   getRecording,
+  getSeekIndex,
   getTimeline,
   recordingFileUrl,
   type RecordingDetails,
@@ -22,11 +23,15 @@ import { href } from '../shared/route.ts';
 import { END_REASONS } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
 import { Playback, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
+import { SeekablePlayback } from './seekable.ts';
+
+/** Keyframes (seek anywhere at once) when the renderer worker built them; else the replay from the start. */
+export type AnyPlayback = Playback | SeekablePlayback;
 
 declare global {
   interface Window {
     /** The player, for the end-to-end test and the benchmark (first-frame and seek timings). */
-    __airlockPlayer?: { playback: Playback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
+    __airlockPlayer?: { playback: AnyPlayback; sessionId: string; firstFrameAt: number | null; seekTimes: number[] };
   }
 }
 
@@ -46,7 +51,7 @@ const IDLE: PlaybackState = { position: 0, duration: 0, playable: 0, loaded: fal
 
 export function Player({ sessionId }: { sessionId: string }) {
   const [details, setDetails] = useState<Details>({ status: 'loading' });
-  const [playback, setPlayback] = useState<Playback | null>(null);
+  const [playback, setPlayback] = useState<AnyPlayback | null>(null);
 
   useEffect(() => {
     let cancelled = false;
@@ -65,10 +70,24 @@ export function Player({ sessionId }: { sessionId: string }) {
 
   // The file starts downloading at once, beside the details, so the first frame comes sooner.
   // Deferred by a tick so StrictMode's development double mount starts one playback, not two.
+  // With keyframes (one small request first), seeks import the nearest keyframe and replay a few
+  // MB; without (not built yet, or failing their check), the old replay, and the reason shown.
+  const [fallback, setFallback] = useState<string | null>(null);
   useEffect(() => {
-    let p: Playback | null = null;
-    const timer = setTimeout(() => {
-      p = new Playback(recordingFileUrl(sessionId, 'recording'), { autoplay: true });
+    let p: AnyPlayback | null = null;
+    let cancelled = false;
+    const timer = setTimeout(async () => {
+      const url = recordingFileUrl(sessionId, 'recording');
+      try {
+        const index = await getSeekIndex(sessionId);
+        if (cancelled) return;
+        p = new SeekablePlayback(sessionId, url, index, { autoplay: true });
+        setFallback(null);
+      } catch (err) {
+        if (cancelled) return;
+        p = new Playback(url, { autoplay: true });
+        setFallback(errorMessage(err, 'Seeking replays from the start: the keyframes could not be loaded.'));
+      }
       const hook = { playback: p, sessionId, firstFrameAt: null as number | null, seekTimes: [] as number[] };
       p.onFirstFrame = () => {
         hook.firstFrameAt = performance.now();
@@ -78,6 +97,7 @@ export function Player({ sessionId }: { sessionId: string }) {
       setPlayback(p);
     }, 0);
     return () => {
+      cancelled = true;
       clearTimeout(timer);
       p?.dispose();
       delete window.__airlockPlayer;
@@ -121,6 +141,12 @@ export function Player({ sessionId }: { sessionId: string }) {
                 <Controls playback={playback} state={state} marks={details.status === 'ready' ? marks : []} fullscreen={fullscreen} />
               )}
             </div>
+            {/* Below the stage, so the screen does not move when it shows. */}
+            {fallback !== null && details.status === 'ready' && (
+              <p className="muted player-fallback" data-testid="player-seek-fallback">
+                {fallback}
+              </p>
+            )}
             {details.status === 'ready' && playback !== null && <Timeline playback={playback} timeline={details.timeline} offset={offset} />}
           </div>
           {details.status === 'ready' && <Context recording={details.recording} />}
@@ -130,8 +156,8 @@ export function Player({ sessionId }: { sessionId: string }) {
   );
 }
 
-function usePlaybackState(playback: Playback | null): PlaybackState {
-  const cache = useRef<{ p: Playback | null; key: string; value: PlaybackState }>({ p: null, key: '', value: IDLE });
+function usePlaybackState(playback: AnyPlayback | null): PlaybackState {
+  const cache = useRef<{ p: AnyPlayback | null; key: string; value: PlaybackState }>({ p: null, key: '', value: IDLE });
   return useSyncExternalStore(
     (onChange) => (playback === null ? () => {} : playback.subscribe(onChange)),
     () => {
@@ -145,7 +171,7 @@ function usePlaybackState(playback: Playback | null): PlaybackState {
 }
 
 /** The recording's display, scaled to fit its box (never enlarged). */
-function Screen({ playback }: { playback: Playback | null }) {
+function Screen({ playback }: { playback: AnyPlayback | null }) {
   const host = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     const el = host.current;
@@ -178,11 +204,13 @@ interface Mark {
   label: string;
 }
 
+/** The seek slider's resolution. */
+const SEEK_SLIDER_STEP_MS = 100;
 /** Seek steps of the arrow keys: 5 s, or 30 s with Shift. */
 const SEEK_STEP_MS = 5_000;
 const SEEK_BIG_STEP_MS = 30_000;
 
-function Controls({ playback, state, marks, fullscreen }: { playback: Playback; state: PlaybackState; marks: readonly Mark[]; fullscreen: Fullscreen }) {
+function Controls({ playback, state, marks, fullscreen }: { playback: AnyPlayback; state: PlaybackState; marks: readonly Mark[]; fullscreen: Fullscreen }) {
   const { speed, skipIdle } = state;
   const max = state.loaded ? state.duration : state.playable;
   return (
@@ -240,13 +268,20 @@ function Controls({ playback, state, marks, fullscreen }: { playback: Playback; 
 }
 
 /** The seek slider over a strip that marks idle spans (hatched) and the timeline's events (ticks). */
-function SeekBar({ playback, state, max, marks }: { playback: Playback; state: PlaybackState; max: number; marks: readonly Mark[] }) {
+function SeekBar({ playback, state, max, marks }: { playback: AnyPlayback; state: PlaybackState; max: number; marks: readonly Mark[] }) {
   // Recomputed as the recording loads (the duration grows with every frame).
   const idle = useMemo(() => playback.idleGaps(), [playback, state.duration, state.loaded]);
   const span = Math.max(1, state.duration);
   const pct = (ms: number) => `${Math.min(100, Math.max(0, (ms / span) * 100))}%`;
+  const [hover, setHover] = useState<{ x: number; t: number } | null>(null);
   return (
     <div className="player-seekbar">
+      {hover !== null && playback instanceof SeekablePlayback && (
+        <div className="player-thumb" style={{ left: `${hover.x}px` }} data-testid="player-thumb" data-t={Math.round(hover.t)}>
+          <img src={playback.thumbnailUrl(hover.t)} alt={`Screen near ${formatClock(hover.t)}`} />
+          <span>{formatClock(hover.t)}</span>
+        </div>
+      )}
       <div className="player-marks" aria-hidden="true" data-testid="player-marks">
         {idle.map((g) => (
           <span
@@ -263,19 +298,63 @@ function SeekBar({ playback, state, max, marks }: { playback: Playback; state: P
           <span key={`ev-${i}`} className={`mark-event mark-${m.kind}`} style={{ left: pct(m.at) }} title={`${formatClock(m.at)} ${m.label}`} data-testid="player-event-mark" />
         ))}
       </div>
+      {playback instanceof SeekablePlayback && <ActivityStrip playback={playback} pct={pct} />}
       <input
+        onMouseMove={(e) => {
+          const box = e.currentTarget.getBoundingClientRect();
+          setHover({ x: e.clientX - box.left, t: Math.max(0, Math.min(1, (e.clientX - box.left) / Math.max(1, box.width))) * state.duration });
+        }}
+        onMouseLeave={() => setHover(null)}
         type="range"
         className="player-seek"
         min={0}
         max={Math.max(0, Math.round(max))}
-        step={100}
+        step={SEEK_SLIDER_STEP_MS}
         value={Math.min(Math.round(state.position), Math.round(max))}
-        onChange={(e) => playback.seek(Number(e.target.value))}
+        // The slider snaps to its step, so its top is up to a step short of the end: the top is the end.
+        onChange={(e) => {
+          const v = Number(e.target.value);
+          playback.seek(v > max - SEEK_SLIDER_STEP_MS ? max : v);
+        }}
         disabled={!state.firstFrame}
         aria-label="Position"
         aria-valuetext={`${formatClock(state.position)} of ${formatClock(state.duration)}`}
         data-testid="player-seek"
       />
+    </div>
+  );
+}
+
+/** Labels of the activity strip's event kinds (the timeline's own events are marked above it). */
+const ACTIVITY_EVENT_LABELS: Record<SeekablePlayback['index']['activity']['events'][number]['kind'], string> = {
+  command: 'Command',
+  clipboard: 'Clipboard',
+  file: 'File',
+  blocked: 'Blocked',
+  end: 'End',
+};
+
+/**
+ * The activity strip under the seek bar, from the renderer worker: what the machine drew (up) and
+ * what the vendor typed or clicked (down) per time bucket, and its events (commands, clipboard,
+ * files, blocked input, the end). Observers, warnings and kills are the timeline's marks above.
+ */
+function ActivityStrip({ playback, pct }: { playback: SeekablePlayback; pct: (ms: number) => string }) {
+  const { activity } = playback.index;
+  const maxOut = Math.max(1, ...activity.output);
+  const maxIn = Math.max(1, ...activity.input);
+  const width = `${100 / Math.max(1, activity.output.length)}%`;
+  return (
+    <div className="player-activity" aria-hidden="true" data-testid="player-activity" data-buckets={activity.output.length}>
+      {activity.output.map((v, i) => (
+        <span key={`o${i}`} className="activity-out" style={{ left: pct(i * activity.bucketMs), width, height: `${(50 * v) / maxOut}%` }} data-testid={v > 0 ? 'activity-output' : undefined} />
+      ))}
+      {activity.input.map((v, i) => (
+        <span key={`i${i}`} className="activity-in" style={{ left: pct(i * activity.bucketMs), width, height: `${(50 * v) / maxIn}%` }} data-testid={v > 0 ? 'activity-input' : undefined} />
+      ))}
+      {activity.events.map((e, i) => (
+        <span key={`e${i}`} className={`activity-event activity-${e.kind}`} style={{ left: pct(e.t) }} title={`${formatClock(e.t)} ${ACTIVITY_EVENT_LABELS[e.kind]}: ${e.label}`} data-testid="activity-event" data-kind={e.kind} />
+      ))}
     </div>
   );
 }
@@ -294,7 +373,7 @@ function keyBelongsToTarget(e: KeyboardEvent): boolean {
  * Player shortcuts, as in video players: Space/K play and pause, ←/→ 5 s (Shift: 30 s), Home/End,
  * < and > change the speed, I toggles skip idle, F full screen. Not while typing in a field.
  */
-function useShortcuts(playback: Playback | null, state: PlaybackState, fullscreen: Fullscreen, stage: RefObject<HTMLDivElement | null>): void {
+function useShortcuts(playback: AnyPlayback | null, state: PlaybackState, fullscreen: Fullscreen, stage: RefObject<HTMLDivElement | null>): void {
   const live = useRef({ playback, state, fullscreen });
   useEffect(() => {
     live.current = { playback, state, fullscreen };
@@ -356,7 +435,7 @@ function useShortcuts(playback: Playback | null, state: PlaybackState, fullscree
  * Timeline times are ms from the session start (the portal's clock); the recording's are ms
  * from its first frame (guacd's `sync`, epoch ms). The difference is guacd's connect delay.
  */
-function useTimelineOffset(playback: Playback | null, startedAt: string | null, firstFrame: boolean): number {
+function useTimelineOffset(playback: AnyPlayback | null, startedAt: string | null, firstFrame: boolean): number {
   return useMemo(() => {
     if (playback === null || startedAt === null) return 0;
     const first = playback.firstSync;
@@ -368,7 +447,7 @@ function useTimelineOffset(playback: Playback | null, startedAt: string | null, 
   }, [playback, startedAt, firstFrame]);
 }
 
-function Timeline({ playback, timeline, offset }: { playback: Playback; timeline: TimelineEntry[]; offset: number }) {
+function Timeline({ playback, timeline, offset }: { playback: AnyPlayback; timeline: TimelineEntry[]; offset: number }) {
   const state = usePlaybackState(playback);
   const [find, setFind] = useState('');
   const [hit, setHit] = useState(0);

@@ -81,6 +81,8 @@ declare module 'guacamole-common-js' {
      * in 1.5.0 (GUACAMOLE-1793): use a StaticHTTPTunnel.
      */
     class SessionRecording {
+      /** The library's tunnel that only passes on what it is handed (used by the seekable player too). */
+      static _PlaybackTunnel: new () => Tunnel & { oninstruction: ((opcode: string, args: string[]) => void) | null; receiveInstruction(opcode: string, args: string[]): void };
       constructor(source: Tunnel);
       connect(data?: string): void;
       disconnect(): void;
@@ -109,6 +111,10 @@ declare module 'guacamole-common-js' {
 
     class Client {
       constructor(tunnel: Tunnel);
+      /** The protocol and display state (layers as PNG data URLs), as the renderer worker stores keyframes. */
+      exportState(callback: (state: object) => void): void;
+      /** Replaces every layer with those of an exported state; `callback` once drawn. */
+      importState(state: object, callback?: () => void): void;
       connect(data?: string): void;
       disconnect(): void;
       getDisplay(): Display;

@@ -1,0 +1,146 @@
+// The renderer worker: takes finalised recordings from a queue in Redis (the finaliser puts each
+// one there) and renders each once at full speed in headless Chromium, writing its derived data
+// (keyframes, thumbnails, activity strip: derived.ts) and auditing it. One recording at a time
+// per worker, so its CPU is bounded; `airlock worker` runs it as a process of its own at a low
+// priority, and a portal can host one in-process (AIRLOCK_RENDER_WORKER=inprocess: the demo, tests).
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../server/redis.ts';
+import type { AuditLog } from '../server/audit/store.ts';
+import { errorMessage } from '../server/errors.ts';
+import { keys } from '../server/keys.ts';
+import type { RecordingCatalog, RecordingSummary } from './catalog.ts';
+import { parseManifest } from './manifest.ts';
+import { DERIVED_DIR, DERIVED_FILE_NAMES, MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
+import { buildDerived, KEYFRAME_EVERY_BYTES, type DerivedIndex } from './derived.ts';
+import { GuacRenderer, DEFAULT_CHROMIUM_PATH } from './renderer.ts';
+import type { ManifestSigner } from './signing.ts';
+
+/** How often an idle worker looks at the queue (a finalised recording waits at most this long). */
+const POLL_MS = 1_000;
+/** Chromium is closed after this long without work (it holds ~150 MB while open). */
+const RENDERER_IDLE_MS = 60_000;
+export class RenderWorker {
+  private readonly redis: RedisClient;
+  private readonly store: string;
+  private readonly catalog: RecordingCatalog;
+  private readonly audit: AuditLog;
+  private readonly signer: ManifestSigner;
+  private readonly log: Logger;
+  private readonly chromiumPath: string;
+  private readonly keyframeEveryBytes: number;
+  private renderer: GuacRenderer | undefined;
+  private lastWork = 0;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  /** Told after each recording (the tests and the bench wait on it). */
+  onRendered: ((sessionId: string, index: DerivedIndex | undefined, ms: number) => void) | null = null;
+
+  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined }) {
+    this.redis = deps.redis;
+    this.store = deps.store;
+    this.catalog = deps.catalog;
+    this.audit = deps.audit;
+    this.signer = deps.signer;
+    this.log = deps.log.child({ module: 'render-worker' });
+    this.chromiumPath = deps.chromiumPath ?? DEFAULT_CHROMIUM_PATH;
+    this.keyframeEveryBytes = deps.keyframeEveryBytes ?? KEYFRAME_EVERY_BYTES;
+  }
+
+  /** Starts taking jobs; jobs a stopped worker had taken go back to the queue first. */
+  start(): void {
+    if (this.running !== undefined) return;
+    this.stopping = false;
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+    this.running = undefined;
+    await this.renderer?.close();
+    this.renderer = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      // A worker that died mid-job left it in the active list: render it again (idempotent).
+      while ((await this.redis.lMove(keys.recordings.renderActive, keys.recordings.renderQueue, 'RIGHT', 'RIGHT')) !== null) {
+        if (this.stopping) return;
+      }
+    } catch (err) {
+      this.log.warn({ err: { message: errorMessage(err) } }, 'could not put back unfinished jobs');
+    }
+    while (!this.stopping) {
+      let sessionId: string | null = null;
+      try {
+        sessionId = await this.redis.lMove(keys.recordings.renderQueue, keys.recordings.renderActive, 'RIGHT', 'LEFT');
+      } catch (err) {
+        this.log.warn({ err: { message: errorMessage(err) } }, 'render queue unavailable');
+      }
+      if (sessionId === null) {
+        if (this.renderer !== undefined && Date.now() - this.lastWork > RENDERER_IDLE_MS) {
+          await this.renderer.close();
+          this.renderer = undefined;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void delay(POLL_MS, undefined, { ref: false }).then(resolve);
+        });
+        continue;
+      }
+      const started = performance.now();
+      let index: DerivedIndex | undefined;
+      try {
+        index = await this.render(sessionId);
+      } catch (err) {
+        this.log.warn({ sessionId, err: { message: errorMessage(err) } }, 'could not render the recording (the player replays it from the start)');
+      }
+      await this.redis.lRem(keys.recordings.renderActive, 1, sessionId).catch(() => 0);
+      this.lastWork = Date.now();
+      this.onRendered?.(sessionId, index, performance.now() - started);
+    }
+  }
+
+  /** Renders one recording now (the CLI's --session, and every queued job). Undefined: nothing to render. */
+  async render(sessionId: string): Promise<DerivedIndex | undefined> {
+    const summary = await this.catalog.get(sessionId);
+    if (summary === undefined) return undefined; // purged, or never indexed
+    return this.renderSummary(summary);
+  }
+
+  private async renderSummary(summary: RecordingSummary): Promise<DerivedIndex | undefined> {
+    const dir = path.join(this.store, summary.dir);
+    const manifest = parseManifest(await readFile(path.join(dir, MANIFEST_FILE)));
+    const recording = manifest?.files.find((f) => f.kind === 'recording');
+    if (manifest === undefined || recording === undefined || recording.bytes === 0) return undefined;
+    const started = performance.now();
+    this.renderer ??= await GuacRenderer.launch(this.chromiumPath);
+    const events = manifest.files.find((f) => f.kind === 'events');
+    const index = await buildDerived(
+      this.renderer,
+      { sessionId: summary.sessionId, dir, recordingName: STORE_FILE_NAMES.recording, recordingSha256: recording.sha256, startedAt: manifest.startedAt, eventsName: events?.name },
+      this.signer,
+      { keyframeEveryBytes: this.keyframeEveryBytes },
+    );
+    const indexSha256 = createHash('sha256').update(await readFile(path.join(dir, DERIVED_DIR, DERIVED_FILE_NAMES.index))).digest('hex');
+    const ms = Math.round(performance.now() - started);
+    // Derived data changes what the player shows: who made it, from what, is on the record.
+    await this.audit.append({
+      actor: null,
+      action: 'recording.keyframes_built',
+      target: { type: 'session', id: summary.sessionId },
+      outcome: 'ok',
+      reason: null,
+      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer },
+      site: summary.siteId,
+    });
+    this.log.info({ sessionId: summary.sessionId, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
+    return index;
+  }
+}
