@@ -82,6 +82,27 @@ function pageMain(): void {
     size(): { width: number; height: number } {
       return { width: display.getWidth(), height: display.getHeight() };
     },
+    // A video frame: the screen at full size with a caption band below it (burned in, so a
+    // frame cut out of the video still says what it is), even-sized for yuv420p.
+    async frame(caption: string, quality: number): Promise<string> {
+      await flushed();
+      const w = Math.max(2, display.getWidth());
+      const h = Math.max(2, display.getHeight());
+      const band = 24;
+      const c = document.createElement('canvas');
+      c.width = w + (w % 2);
+      c.height = h + band + ((h + band) % 2);
+      const ctx = c.getContext('2d');
+      if (ctx === null) return '';
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, c.width, c.height);
+      if (display.getWidth() > 0 && display.getHeight() > 0) ctx.drawImage(display.flatten(), 0, 0);
+      ctx.fillStyle = '#fff';
+      ctx.font = '15px "DejaVu Sans Mono", monospace';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(caption, 6, h + band / 2, c.width - 12);
+      return c.toDataURL('image/jpeg', quality);
+    },
   };
 }
 
@@ -90,6 +111,7 @@ type PageApi = {
   snapshot(): Promise<string>;
   thumbnail(width: number, quality: number): Promise<string>;
   size(): { width: number; height: number };
+  frame(caption: string, quality: number): Promise<string>;
 };
 
 /** One recording being replayed in a page of its own. */
@@ -113,6 +135,13 @@ export class RenderSession {
   /** The screen, downscaled to `width` pixels wide, as JPEG bytes (empty before anything is drawn). */
   async thumbnail(width: number, quality = 0.7): Promise<Buffer> {
     const url = await this.page.evaluate(([w, q]) => (window as unknown as { __render: PageApi }).__render.thumbnail(w, q), [width, quality] as const);
+    const comma = url.indexOf(',');
+    return comma < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(comma + 1), 'base64');
+  }
+
+  /** A video frame: the screen with `caption` burned in below it, as JPEG bytes. */
+  async frame(caption: string, quality = 0.85): Promise<Buffer> {
+    const url = await this.page.evaluate(([c, q]) => (window as unknown as { __render: PageApi }).__render.frame(c, q), [caption, quality] as const);
     const comma = url.indexOf(',');
     return comma < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(comma + 1), 'base64');
   }

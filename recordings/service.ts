@@ -163,7 +163,7 @@ export class RecordingService {
   }
 
   /** Playback and downloads are audit events (once per playback, not per Range request). */
-  async recordAccess(user: AirlockUser, summary: RecordingSummary, action: 'recording.played' | 'recording.downloaded' | 'recording.bundle_downloaded', details: Record<string, unknown>): Promise<void> {
+  async recordAccess(user: AirlockUser, summary: RecordingSummary, action: 'recording.played' | 'recording.downloaded' | 'recording.bundle_downloaded' | 'recording.export_requested', details: Record<string, unknown>): Promise<void> {
     await this.audit.append({
       actor: { id: user.id, name: user.name },
       action,
@@ -242,6 +242,8 @@ export class RecordingService {
       '                        typescript.txt (+ .timing) for SSH/Telnet, events.jsonl (input the',
       '                        portal relayed), manifest.json (SHA-256 of each file) and manifest.sig',
       '                        (Ed25519 signature of manifest.json, base64).',
+      '                        exports/ holds video exports made of it, if any: not evidence; each',
+      '                        one\'s SHA-256 is in its recording.exported event below.',
       'audit-events.jsonl      the audit events about this request and its sessions.',
       'public-key.pem          the signing public key (compare it with the one your Airlock publishes',
       '                        at /api/recordings/public-key).',
