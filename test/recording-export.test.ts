@@ -104,7 +104,7 @@ function caption(file: string, width: number, height: number): { dark: number; b
 test.each([
   ['SSH', 'cnc-07', 'mp4', 'h264', false],
   ['VNC', 'press-hmi', 'webm', 'vp8', true],
-] as const)('%s: an auditor exports the recording as a %s video with its caption, the hash audited', async (name, machineId, format, codec, ranged) => {
+] as const)('%s (%s): an auditor exports the recording as a %s video with its caption, the hash audited', async (name, machineId, format, codec, ranged) => {
   const { aude } = agents;
   const { sessionId, seek } = await recordSession(machineId, 'airlock export\n');
   // The VNC export is a range: the second half of the session.
