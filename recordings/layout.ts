@@ -120,3 +120,9 @@ export const DERIVED_FILE_NAMES = {
   /** The keyframes' client states and thumbnails, back to back; the index says where each is. */
   data: 'seek.bin',
 } as const;
+
+/** What graphical sessions showed, read by OCR (ocr.ts), in the derived folder and signed on its own. */
+export const OCR_FILE_NAMES = {
+  text: 'ocr.json',
+  signature: 'ocr.sig',
+} as const;

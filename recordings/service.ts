@@ -22,11 +22,12 @@ import { MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
 import { WARN_MINUTES } from '../server/domain.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
+import { readOcr } from './ocr.ts';
 
 export interface TimelineEntry {
   /** Milliseconds from the session start. */
   t: number;
-  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch';
+  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'screen';
   label: string;
 }
 
@@ -199,7 +200,11 @@ export class RecordingService {
       if (kind === undefined || t < 0) continue;
       entries.push({ t, kind, label: `${e.action}${e.reason ? ` (${e.reason})` : ''}${e.actor ? ` by ${e.actor.name}` : ''}` });
     }
-    const grantEnd = Date.parse((await this.manifest(summary)).grant.end);
+    const manifest = await this.manifest(summary);
+    // Graphical sessions: the words OCR read on the screen, at the moment they appeared.
+    const ocr = await readOcr(this.dirOf(summary), manifest.files.find((f) => f.kind === 'recording')?.sha256, this.publicKeyPem());
+    if (ocr !== undefined) for (const r of ocr.reads) entries.push({ t: Math.max(0, ocr.firstSync + r.t - start), kind: 'screen', label: `on screen: ${r.text}` });
+    const grantEnd = Date.parse(manifest.grant.end);
     for (const minutes of WARN_MINUTES) {
       const at = grantEnd - minutes * 60_000 - start;
       if (at > 0 && at < Date.parse(summary.endedAt) - start) entries.push({ t: at, kind: 'warning', label: `${minutes} minutes left in the window` });

@@ -18,6 +18,8 @@ import { parseManifest } from './manifest.ts';
 import { DERIVED_DIR, DERIVED_FILE_NAMES, EXPORTS_DIR, MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
 import { encodeVideo, exportFileName, ExportJobs, type ExportJob } from './export.ts';
 import { sha256File } from './manifest.ts';
+import { readScreens, writeOcr } from './ocr.ts';
+import { hasTypescript } from './layout.ts';
 import { buildDerived, KEYFRAME_EVERY_BYTES, type DerivedIndex } from './derived.ts';
 import { GuacRenderer, DEFAULT_CHROMIUM_PATH } from './renderer.ts';
 import type { ManifestSigner } from './signing.ts';
@@ -41,12 +43,14 @@ export class RenderWorker {
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly exports: ExportJobs;
+  /** Whether graphical recordings are read by OCR (tesseract) after their keyframes are built. */
+  private readonly ocr: boolean;
   /** Told after each export job, done or failed (the bench waits on it). */
   onExported: ((job: ExportJob) => void) | null = null;
   /** Told after each recording (the tests and the bench wait on it). */
   onRendered: ((sessionId: string, index: DerivedIndex | undefined, ms: number) => void) | null = null;
 
-  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined }) {
+  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined; ocr?: boolean | undefined }) {
     this.redis = deps.redis;
     this.store = deps.store;
     this.catalog = deps.catalog;
@@ -56,6 +60,7 @@ export class RenderWorker {
     this.chromiumPath = deps.chromiumPath ?? DEFAULT_CHROMIUM_PATH;
     this.keyframeEveryBytes = deps.keyframeEveryBytes ?? KEYFRAME_EVERY_BYTES;
     this.exports = new ExportJobs(deps.redis);
+    this.ocr = deps.ocr ?? true;
   }
 
   /** Starts taking jobs; jobs a stopped worker had taken go back to the queue first. */
@@ -211,6 +216,14 @@ export class RenderWorker {
       this.signer,
       { keyframeEveryBytes: this.keyframeEveryBytes },
     );
+    // Graphical sessions have no typescript: what they showed is read off the rendered screen.
+    let ocrReads: number | null = null;
+    if (!hasTypescript(summary.machine.protocol) && this.ocr) {
+      const ocr = await readScreens(this.renderer, path.join(dir, STORE_FILE_NAMES.recording));
+      await writeOcr(dir, { version: 1, sessionId: summary.sessionId, recordingSha256: recording.sha256, firstSync: ocr.firstSync, engine: 'tesseract', reads: ocr.reads }, this.signer);
+      await this.catalog.addWords(summary.sessionId, ocr.reads.map((r) => r.text).join('\n'));
+      ocrReads = ocr.reads.length;
+    }
     const indexSha256 = createHash('sha256').update(await readFile(path.join(dir, DERIVED_DIR, DERIVED_FILE_NAMES.index))).digest('hex');
     const ms = Math.round(performance.now() - started);
     // Derived data changes what the player shows: who made it, from what, is on the record.
@@ -220,10 +233,10 @@ export class RenderWorker {
       target: { type: 'session', id: summary.sessionId },
       outcome: 'ok',
       reason: null,
-      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer },
+      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer, ocrReads },
       site: summary.siteId,
     });
-    this.log.info({ sessionId: summary.sessionId, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
+    this.log.info({ sessionId: summary.sessionId, ocrReads, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
     return index;
   }
 }
