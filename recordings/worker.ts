@@ -47,6 +47,8 @@ export class RenderWorker {
   private readonly ocr: boolean;
   /** Told after each export job, done or failed (the bench waits on it). */
   onExported: ((job: ExportJob) => void) | null = null;
+  /** Told after a graphical recording's screens were read by OCR (the bench waits on it). */
+  onScreenTextRead: ((sessionId: string, reads: number, ms: number) => void) | null = null;
   /** Told after each recording (the tests and the bench wait on it). */
   onRendered: ((sessionId: string, index: DerivedIndex | undefined, ms: number) => void) | null = null;
 
@@ -216,14 +218,6 @@ export class RenderWorker {
       this.signer,
       { keyframeEveryBytes: this.keyframeEveryBytes },
     );
-    // Graphical sessions have no typescript: what they showed is read off the rendered screen.
-    let ocrReads: number | null = null;
-    if (!hasTypescript(summary.machine.protocol) && this.ocr) {
-      const ocr = await readScreens(this.renderer, path.join(dir, STORE_FILE_NAMES.recording));
-      await writeOcr(dir, { version: 1, sessionId: summary.sessionId, recordingSha256: recording.sha256, firstSync: ocr.firstSync, engine: 'tesseract', reads: ocr.reads }, this.signer);
-      await this.catalog.addWords(summary.sessionId, ocr.reads.map((r) => r.text).join('\n'));
-      ocrReads = ocr.reads.length;
-    }
     const indexSha256 = createHash('sha256').update(await readFile(path.join(dir, DERIVED_DIR, DERIVED_FILE_NAMES.index))).digest('hex');
     const ms = Math.round(performance.now() - started);
     // Derived data changes what the player shows: who made it, from what, is on the record.
@@ -233,10 +227,30 @@ export class RenderWorker {
       target: { type: 'session', id: summary.sessionId },
       outcome: 'ok',
       reason: null,
-      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer, ocrReads },
+      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer },
       site: summary.siteId,
     });
-    this.log.info({ sessionId: summary.sessionId, ocrReads, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
+    this.log.info({ sessionId: summary.sessionId, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
+    // Graphical sessions have no typescript: what they showed is read off the rendered screen
+    // (after the keyframes, which the player is waiting for; OCR takes longer).
+    if (!hasTypescript(summary.machine.protocol) && this.ocr) {
+      const ocrStarted = performance.now();
+      const ocr = await readScreens(this.renderer, path.join(dir, STORE_FILE_NAMES.recording));
+      await writeOcr(dir, { version: 1, sessionId: summary.sessionId, recordingSha256: recording.sha256, firstSync: ocr.firstSync, engine: 'tesseract', reads: ocr.reads }, this.signer);
+      const words = await this.catalog.addWords(summary.sessionId, ocr.reads.map((r) => r.text).join('\n'));
+      const ocrMs = Math.round(performance.now() - ocrStarted);
+      // New search words change what search finds: on the record, like the keyframes.
+      await this.audit.append({
+        actor: null,
+        action: 'recording.screen_text_read',
+        target: { type: 'session', id: summary.sessionId },
+        outcome: 'ok',
+        reason: null,
+        details: { requestId: summary.requestId, recordingSha256: recording.sha256, reads: ocr.reads.length, wordsAdded: words, ocrMs, engine: 'tesseract' },
+        site: summary.siteId,
+      });
+      this.onScreenTextRead?.(summary.sessionId, ocr.reads.length, ocrMs);
+    }
     return index;
   }
 }

@@ -61,28 +61,31 @@ test.each([
   const { vera, aude } = agents;
   const session = await openSession(vera, await grantFor(machineId));
   await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
-  // No window manager on the VNC target: focus follows the pointer (LAB.md).
-  session.tunnel.send('mouse', '200', '200', '0');
+  // Frames (the pointer moved to make them; no window manager on the VNC target: focus follows
+  // it) until the machine's own clock (guacd's sync timestamps) has run past a moment: before
+  // typing, so the xterm of a fresh RDP login is up; after, so the output is in the recording.
+  const lastSync = (): number => Number(session.tunnel.instructions.findLast((i) => i[0] === 'sync')?.[1] ?? 0);
+  let x = 0;
+  const machineTime = async (ms: number, what: string): Promise<void> => {
+    const from = lastSync();
+    await waitFor(
+      () => {
+        session.tunnel.send('mouse', String(200 + (x++ % 2)), '200', '0');
+        return lastSync() - from >= ms;
+      },
+      { timeoutMs: 20_000, what },
+    );
+  };
+  await machineTime(2_000, 'the machine’s clock 2 s past its first screen');
   // Typed as ROT13 and decoded by the shell: the words are on the screen but never typed (typed
   // text is indexed already), so only reading the screen can find them.
   session.tunnel.typeText(`echo ${rot13(KNOWN_WORDS.join(' '))} | tr a-z n-za-m\n`);
-  // The shell's output: frames (the pointer moved to make them) until the machine's own clock
-  // (guacd's sync timestamps) has run 1.5 s past the command, so the output is in the recording.
-  const lastSync = (): number => Number(session.tunnel.instructions.findLast((i) => i[0] === 'sync')?.[1] ?? 0);
-  const typed = lastSync();
-  let x = 0;
-  await waitFor(
-    () => {
-      session.tunnel.send('mouse', String(200 + (x++ % 2)), '200', '0');
-      return lastSync() - typed >= 1_500;
-    },
-    { timeoutMs: 20_000, what: 'the machine’s clock 1.5 s past the command' },
-  );
+  await machineTime(1_500, 'the machine’s clock 1.5 s past the command');
   await session.tunnel.close();
   await sessionEnd(aude, session.id);
   await waitFor(
     async () => {
-      const audited = await portal.services.audit.query({ target: { type: 'session', id: session.id }, action: 'recording.keyframes_built', limit: 1 });
+      const audited = await portal.services.audit.query({ target: { type: 'session', id: session.id }, action: 'recording.screen_text_read', limit: 1 });
       return audited.events.length > 0;
     },
     { timeoutMs: 90_000, what: `the ${name} recording rendered and read` },
@@ -94,6 +97,11 @@ test.each([
     if (res.recordings.some((r) => r.sessionId === session.id)) found++;
   }
   recalls[name] = found / KNOWN_WORDS.length;
+  if (recalls[name] < 0.9) {
+    // Say what was read, to tell an OCR miss from a screen that never showed the words.
+    const timeline = (await aude.get(`/api/recordings/${session.id}/timeline`)).json<{ timeline: TimelineEntry[] }>().timeline;
+    process.stdout.write(`${name} read: ${JSON.stringify(timeline.filter((e) => e.kind === 'screen'))}\n`);
+  }
   expect(recalls[name]).toBeGreaterThanOrEqual(0.9);
   // A word that was never shown is not found.
   expect((await aude.get(`/api/recordings?q=zeppelin`)).json<{ recordings: Array<{ sessionId: string }> }>().recordings.map((r) => r.sessionId)).not.toContain(session.id);
