@@ -74,6 +74,8 @@ export async function readScreens(renderer: GuacRenderer, recordingFile: string,
   let previous = new Set<string>();
   let lastImage = '';
   let count = 0;
+  // A screen seen before (a menu reopened, a repeated page) is not read again.
+  const known = new Map<string, Set<string>>();
   try {
     let fed = 0;
     const feedTo = async (to: number): Promise<void> => {
@@ -90,9 +92,12 @@ export async function readScreens(renderer: GuacRenderer, recordingFile: string,
       const digest = createHash('sha256').update(png).digest('hex');
       if (digest === lastImage) return; // drawn over with the same pixels
       lastImage = digest;
-      count++;
-      const text = await tesseract(png, opts.tesseractPath === undefined ? {} : { path: opts.tesseractPath });
-      const words = tokenize(text);
+      let words = known.get(digest);
+      if (words === undefined) {
+        count++;
+        words = tokenize(await tesseract(png, opts.tesseractPath === undefined ? {} : { path: opts.tesseractPath }));
+        if (known.size < MAX_OCR_READS) known.set(digest, words);
+      }
       const fresh = [...words].filter((w) => !previous.has(w));
       previous = words;
       if (fresh.length > 0) reads.push({ t, text: fresh.join(' ').slice(0, MAX_LABEL) });

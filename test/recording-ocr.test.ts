@@ -12,13 +12,9 @@ import { createRequest, grantNow, seedDemoPlant, sessionEnd, windowFromNow } fro
 import { openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import type { TimelineEntry } from '../recordings/service.ts';
+import { KNOWN_WORDS, SHOW_KNOWN_WORDS } from './support/screen-text.ts';
 
 const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
-/** Words an operator might see on a plant's screen; none is a word the shell prints by itself. */
-export const KNOWN_WORDS = ['turbine', 'valve', 'pressure', 'conveyor', 'hydraulic', 'spindle', 'coolant', 'furnace', 'gearbox', 'sensor', 'calibrate', 'thermostat', 'actuator', 'compressor', 'boiler', 'pallet', 'forklift', 'gantry', 'lathe', 'welder'];
-
-const rot13 = (s: string): string => s.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 13) % 26) + 97));
-
 let spool: string;
 let store: string;
 let portal: TestPortal;
@@ -77,9 +73,8 @@ test.each([
     );
   };
   await machineTime(2_000, 'the machine’s clock 2 s past its first screen');
-  // Typed as ROT13 and decoded by the shell: the words are on the screen but never typed (typed
-  // text is indexed already), so only reading the screen can find them.
-  session.tunnel.typeText(`echo ${rot13(KNOWN_WORDS.join(' '))} | tr a-z n-za-m\n`);
+  // Shown but never typed (screen-text.ts): only reading the screen can find them.
+  session.tunnel.typeText(SHOW_KNOWN_WORDS);
   await machineTime(1_500, 'the machine’s clock 1.5 s past the command');
   await session.tunnel.close();
   await sessionEnd(aude, session.id);
