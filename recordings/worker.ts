@@ -198,6 +198,18 @@ export class RenderWorker {
     } catch (err) {
       this.log.warn({ sessionId: job.sessionId, jobId, err: { message: errorMessage(err) } }, 'could not export the recording');
       job = { ...job, state: 'failed', error: errorMessage(err).slice(0, 300), finishedAt: new Date().toISOString() };
+      // A job that ended without a file is on the record too (who asked, what failed).
+      await this.audit
+        .append({
+          actor: job.requestedBy,
+          action: 'recording.export_failed',
+          target: { type: 'session', id: job.sessionId },
+          outcome: 'ok',
+          reason: job.error ?? null,
+          details: { jobId: job.id, format: job.format, from: job.from, to: job.to },
+          site: summary?.siteId ?? null,
+        })
+        .catch(() => undefined);
     }
     await this.exports.update(job).catch(() => undefined);
     this.onExported?.(job);

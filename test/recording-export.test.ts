@@ -15,6 +15,7 @@ import { openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import type { SeekIndex } from '../recordings/seek-routes.ts';
 import type { PresentedExport } from '../recordings/export-routes.ts';
+import { verifyBundle } from '../recordings/verify.ts';
 
 const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 /** The caption band's height below the screen (renderer.ts). */
@@ -168,6 +169,12 @@ test('the evidence bundle includes the export beside its recording, and its hash
   expect(entries).toContain(`sessions/${ssh.sessionId}/exports/${ssh.jobId}.mp4`);
   const events = execFileSync('tar', ['-xzOf', tgz, '--wildcards', '*/audit-events.jsonl'], { encoding: 'utf8' });
   expect(events).toContain(ssh.sha256);
+  // The bundled file is the one hashed, and the export does not break the evidence's verification.
+  const bundled = execFileSync('tar', ['-xzOf', tgz, '--wildcards', `*/exports/${ssh.jobId}.mp4`], { maxBuffer: 256 << 20 });
+  expect(createHash('sha256').update(bundled).digest('hex')).toBe(ssh.sha256);
+  const key = (await agents.aude.get('/api/recordings/public-key')).text;
+  const verified = await verifyBundle(tgz, key);
+  expect(verified.recordings.find((r) => r.sessionId === ssh.sessionId)).toMatchObject({ ok: true, unexpected: [] });
 });
 
 test('a vendor may not export; a bad range or an unknown job is refused with its code', async () => {
