@@ -474,7 +474,7 @@ async function measureOcrAndExport(vera: Browserless, mona: Browserless, aude: B
     if (performance.now() - tExport > RENDER_TIMEOUT_MS) throw new Error('the export did not finish');
   }
   const done = await job();
-  if (done.state !== 'done' || done.encodeMs === null) throw new Error(`the export failed: ${done.error}`);
+  if (done.state !== 'done' || done.encodeMs == null) throw new Error(`the export failed: ${done.error}`);
   const wallMs = performance.now() - tExport;
   progress(`export of ssh (${(sshMs / 60_000).toFixed(1)} min): ${(done.encodeMs / 1000).toFixed(1)} s in the worker, ${(wallMs / 1000).toFixed(1)} s from the request, ${((done.bytes ?? 0) / 1e6).toFixed(1)} MB`);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

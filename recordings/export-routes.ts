@@ -33,6 +33,8 @@ export interface PresentedExport {
   sha256: string | null;
   bytes: number | null;
   durationMs: number | null;
+  /** How long the worker took to make it (ms). */
+  encodeMs: number | null;
   error: string | null;
   /** Where the file is once the job is done. */
   fileUrl: string | null;
@@ -51,6 +53,7 @@ function present(job: ExportJob): PresentedExport {
     sha256: job.sha256 ?? null,
     bytes: job.bytes ?? null,
     durationMs: job.durationMs ?? null,
+    encodeMs: job.encodeMs ?? null,
     error: job.error ?? null,
     fileUrl: job.state === 'done' ? `/api/recordings/${job.sessionId}/exports/${job.id}/file` : null,
   };
