@@ -127,6 +127,23 @@ export class RecordingCatalog {
     await multi.exec();
   }
 
+  /**
+   * Adds words to an indexed recording (what OCR read on a graphical session's screen, after it
+   * was indexed): merged with its words, so `remove` still finds every set it is in.
+   */
+  async addWords(sessionId: string, text: string): Promise<number> {
+    const record = await this.redis.hmGet(keys.recordings.record(sessionId), ['summary', 'tokens']);
+    if (record[0] === null) return 0; // purged meanwhile
+    const had = new Set((record[1] ?? '').split(' ').filter((x) => x !== ''));
+    const added = [...tokenize(text)].map((t) => this.words.hash(t)).filter((h) => !had.has(h)).slice(0, Math.max(0, MAX_TOKENS - had.size));
+    if (added.length === 0) return 0;
+    const multi = this.redis.multi();
+    multi.hSet(keys.recordings.record(sessionId), { tokens: [...had, ...added].join(' '), tokenKey: this.words.keyId });
+    for (const t of added) multi.sAdd(keys.recordings.token(t), sessionId);
+    await multi.exec();
+    return added.length;
+  }
+
   async remove(sessionId: string): Promise<void> {
     const record = await this.redis.hGetAll(keys.recordings.record(sessionId));
     const summary = record['summary'] === undefined ? undefined : summarySchema.parse(JSON.parse(record['summary']));

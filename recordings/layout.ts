@@ -124,7 +124,13 @@ export const DERIVED_DIR = 'derived';
 /** A derived folder being built (renamed to DERIVED_DIR when complete). */
 export const DERIVED_WORK_PREFIX = '.derived-';
 /** Whether a name in a store folder is derived data (skipped by the evidence's verification). */
-export const isDerivedEntry = (name: string): boolean => name === DERIVED_DIR || name.startsWith(DERIVED_WORK_PREFIX);
+export const isDerivedEntry = (name: string): boolean => name === DERIVED_DIR || name.startsWith(DERIVED_WORK_PREFIX) || name === EXPORTS_DIR;
+/**
+ * Video exports of the recording (export.ts), one file per job, named by the job id. Like derived
+ * data, not evidence and not in the manifest: each export's SHA-256 is in the audit log
+ * (`recording.exported`), which the evidence bundle carries beside it.
+ */
+export const EXPORTS_DIR = 'exports';
 export const DERIVED_FILE_NAMES = {
   /** The keyframe index and the activity strip (JSON). */
   index: 'seek.json',
@@ -132,4 +138,10 @@ export const DERIVED_FILE_NAMES = {
   signature: 'seek.sig',
   /** The keyframes' client states and thumbnails, back to back; the index says where each is. */
   data: 'seek.bin',
+} as const;
+
+/** What graphical sessions showed, read by OCR (ocr.ts), in the derived folder and signed on its own. */
+export const OCR_FILE_NAMES = {
+  text: 'ocr.json',
+  signature: 'ocr.sig',
 } as const;

@@ -85,6 +85,44 @@ function pageMain(): void {
     size(): { width: number; height: number } {
       return { width: display.getWidth(), height: display.getHeight() };
     },
+    // The screen for OCR: grey, lossless, enlarged (tesseract reads small screen fonts better at 2×).
+    async ocrImage(scale: number): Promise<string> {
+      await flushed();
+      const w = display.getWidth();
+      const h = display.getHeight();
+      if (w <= 0 || h <= 0) return '';
+      const c = document.createElement('canvas');
+      c.width = Math.round(w * scale);
+      c.height = Math.round(h * scale);
+      const ctx = c.getContext('2d');
+      if (ctx === null) return '';
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, c.width, c.height);
+      ctx.filter = 'grayscale(1)';
+      ctx.drawImage(display.flatten(), 0, 0, c.width, c.height);
+      return c.toDataURL('image/png');
+    },
+    // A video frame: the screen at full size with a caption band below it (burned in, so a
+    // frame cut out of the video still says what it is), even-sized for yuv420p.
+    async frame(caption: string, quality: number): Promise<string> {
+      await flushed();
+      const w = Math.max(2, display.getWidth());
+      const h = Math.max(2, display.getHeight());
+      const band = 24;
+      const c = document.createElement('canvas');
+      c.width = w + (w % 2);
+      c.height = h + band + ((h + band) % 2);
+      const ctx = c.getContext('2d');
+      if (ctx === null) return '';
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, c.width, c.height);
+      if (display.getWidth() > 0 && display.getHeight() > 0) ctx.drawImage(display.flatten(), 0, 0);
+      ctx.fillStyle = '#fff';
+      ctx.font = '15px "DejaVu Sans Mono", monospace';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(caption, 6, h + band / 2, c.width - 12);
+      return c.toDataURL('image/jpeg', quality);
+    },
   };
 }
 
@@ -94,6 +132,8 @@ type PageApi = {
   snapshot(): Promise<string>;
   thumbnail(width: number, quality: number): Promise<string>;
   size(): { width: number; height: number };
+  frame(caption: string, quality: number): Promise<string>;
+  ocrImage(scale: number): Promise<string>;
 };
 
 /** One recording being replayed in a page of its own. */
@@ -122,6 +162,20 @@ export class RenderSession {
   /** The screen, downscaled to `width` pixels wide, as JPEG bytes (empty before anything is drawn). */
   async thumbnail(width: number, quality = 0.7): Promise<Buffer> {
     const url = await this.page.evaluate(([w, q]) => (window as unknown as { __render: PageApi }).__render.thumbnail(w, q), [width, quality] as const);
+    const comma = url.indexOf(',');
+    return comma < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(comma + 1), 'base64');
+  }
+
+  /** A video frame: the screen with `caption` burned in below it, as JPEG bytes. */
+  async frame(caption: string, quality = 0.85): Promise<Buffer> {
+    const url = await this.page.evaluate(([c, q]) => (window as unknown as { __render: PageApi }).__render.frame(c, q), [caption, quality] as const);
+    const comma = url.indexOf(',');
+    return comma < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(comma + 1), 'base64');
+  }
+
+  /** The screen, grey and scaled, as PNG bytes for OCR (empty before anything is drawn). */
+  async ocrImage(scale = 2): Promise<Buffer> {
+    const url = await this.page.evaluate((s) => (window as unknown as { __render: PageApi }).__render.ocrImage(s), scale);
     const comma = url.indexOf(',');
     return comma < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(comma + 1), 'base64');
   }

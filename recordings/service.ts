@@ -25,11 +25,12 @@ import type { RecordingStore } from './store.ts';
 import type { RetentionPolicy } from './retention.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
+import { readOcr } from './ocr.ts';
 
 export interface TimelineEntry {
   /** Milliseconds from the session start. */
   t: number;
-  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer' | 'file';
+  kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer' | 'file' | 'screen';
   label: string;
 }
 
@@ -206,7 +207,7 @@ export class RecordingService {
   }
 
   /** Playback and downloads are audit events (once per playback, not per Range request). */
-  async recordAccess(user: AirlockUser, summary: RecordingSummary, action: 'recording.played' | 'recording.downloaded' | 'recording.bundle_downloaded', details: Record<string, unknown>): Promise<void> {
+  async recordAccess(user: AirlockUser, summary: RecordingSummary, action: 'recording.played' | 'recording.downloaded' | 'recording.bundle_downloaded' | 'recording.export_requested', details: Record<string, unknown>): Promise<void> {
     await this.audit.append({
       actor: { id: user.id, name: user.name },
       action,
@@ -249,7 +250,11 @@ export class RecordingService {
       const file = kind === 'file' && typeof e.details['name'] === 'string' ? ` ${e.details['name']}` : '';
       entries.push({ t, kind, label: `${e.action}${file}${e.reason ? ` (${e.reason})` : ''}${e.actor ? ` by ${e.actor.name}` : ''}` });
     }
-    const grantEnd = Date.parse((await this.manifest(summary)).grant.end);
+    const manifest = await this.manifest(summary);
+    // Graphical sessions: the words OCR read on the screen, at the moment they appeared.
+    const ocr = await readOcr(this.dirOf(summary), manifest.files.find((f) => f.kind === 'recording')?.sha256, this.publicKeyPem());
+    if (ocr !== undefined) for (const r of ocr.reads) entries.push({ t: Math.max(0, ocr.firstSync + r.t - start), kind: 'screen', label: `on screen: ${r.text}` });
+    const grantEnd = Date.parse(manifest.grant.end);
     for (const minutes of WARN_MINUTES) {
       const at = grantEnd - minutes * 60_000 - start;
       if (at > 0 && at < Date.parse(summary.endedAt) - start) entries.push({ t: at, kind: 'warning', label: `${minutes} minutes left in the window` });
@@ -292,6 +297,8 @@ export class RecordingService {
       '                        typescript.txt (+ .timing) for SSH/Telnet, events.jsonl (input the',
       '                        portal relayed), manifest.json (SHA-256 of each file) and manifest.sig',
       '                        (Ed25519 signature of manifest.json, base64).',
+      '                        exports/ holds video exports made of it, if any: not evidence; each',
+      '                        one\'s SHA-256 is in its recording.exported event below.',
       'audit-events.jsonl      the audit events about this request and its sessions.',
       'public-key.pem          the signing public key (compare it with the one your Airlock publishes',
       '                        at /api/recordings/public-key).',

@@ -3,8 +3,9 @@
 // (keyframes, thumbnails, activity strip: derived.ts) and auditing it. One recording at a time
 // per worker, so its CPU is bounded; `airlock worker` runs it as a process of its own at a low
 // priority, and a portal can host one in-process (AIRLOCK_RENDER_WORKER=inprocess: the demo, tests).
+// It also runs video export jobs (export.ts), from a queue of their own, after the renders.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -14,7 +15,11 @@ import { errorMessage } from '../server/errors.ts';
 import { keys } from '../server/keys.ts';
 import type { RecordingCatalog, RecordingSummary } from './catalog.ts';
 import { parseManifest } from './manifest.ts';
-import { DERIVED_DIR, DERIVED_FILE_NAMES, MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
+import { DERIVED_DIR, DERIVED_FILE_NAMES, EXPORTS_DIR, MANIFEST_FILE, STORE_FILE_NAMES } from './layout.ts';
+import { encodeVideo, exportFileName, ExportJobs, type ExportJob } from './export.ts';
+import { sha256File } from './manifest.ts';
+import { readScreens, writeOcr } from './ocr.ts';
+import { hasTypescript } from './layout.ts';
 import { buildDerived, KEYFRAME_EVERY_BYTES, type DerivedIndex } from './derived.ts';
 import { GuacRenderer, DEFAULT_CHROMIUM_PATH } from './renderer.ts';
 import type { ManifestSigner } from './signing.ts';
@@ -37,10 +42,17 @@ export class RenderWorker {
   private running: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
+  private readonly exports: ExportJobs;
+  /** Whether graphical recordings are read by OCR (tesseract) after their keyframes are built. */
+  private readonly ocr: boolean;
+  /** Told after each export job, done or failed (the bench waits on it). */
+  onExported: ((job: ExportJob) => void) | null = null;
+  /** Told after a graphical recording's screens were read by OCR (the bench waits on it). */
+  onScreenTextRead: ((sessionId: string, reads: number, ms: number) => void) | null = null;
   /** Told after each recording (the tests and the bench wait on it). */
   onRendered: ((sessionId: string, index: DerivedIndex | undefined, ms: number) => void) | null = null;
 
-  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined }) {
+  constructor(deps: { redis: RedisClient; store: string; catalog: RecordingCatalog; audit: AuditLog; signer: ManifestSigner; log: Logger; chromiumPath?: string | undefined; keyframeEveryBytes?: number | undefined; ocr?: boolean | undefined }) {
     this.redis = deps.redis;
     this.store = deps.store;
     this.catalog = deps.catalog;
@@ -49,6 +61,8 @@ export class RenderWorker {
     this.log = deps.log.child({ module: 'render-worker' });
     this.chromiumPath = deps.chromiumPath ?? DEFAULT_CHROMIUM_PATH;
     this.keyframeEveryBytes = deps.keyframeEveryBytes ?? KEYFRAME_EVERY_BYTES;
+    this.exports = new ExportJobs(deps.redis);
+    this.ocr = deps.ocr ?? true;
   }
 
   /** Starts taking jobs; jobs a stopped worker had taken go back to the queue first. */
@@ -73,6 +87,7 @@ export class RenderWorker {
       while ((await this.redis.lMove(keys.recordings.renderActive, keys.recordings.renderQueue, 'RIGHT', 'RIGHT')) !== null) {
         if (this.stopping) return;
       }
+      await this.exports.requeueActive();
     } catch (err) {
       this.log.warn({ err: { message: errorMessage(err) } }, 'could not put back unfinished jobs');
     }
@@ -84,6 +99,19 @@ export class RenderWorker {
         this.log.warn({ err: { message: errorMessage(err) } }, 'render queue unavailable');
       }
       if (sessionId === null) {
+        // Renders first (the player's seeking waits on them; they take seconds), then one export.
+        let jobId: string | null = null;
+        try {
+          jobId = await this.exports.take();
+        } catch (err) {
+          this.log.warn({ err: { message: errorMessage(err) } }, 'export queue unavailable');
+        }
+        if (jobId !== null) {
+          await this.runExport(jobId);
+          await this.exports.finish(jobId).catch(() => undefined);
+          this.lastWork = Date.now();
+          continue;
+        }
         if (this.renderer !== undefined && Date.now() - this.lastWork > RENDERER_IDLE_MS) {
           await this.renderer.close();
           this.renderer = undefined;
@@ -114,6 +142,80 @@ export class RenderWorker {
     return this.renderSummary(summary);
   }
 
+  /** Runs one export job: the video file in the recording's exports folder, its hash audited. */
+  async runExport(jobId: string): Promise<ExportJob | undefined> {
+    const queued = await this.exports.get(jobId);
+    if (queued === undefined) return undefined; // expired
+    let job: ExportJob = { ...queued, state: 'running', progress: 0 };
+    await this.exports.update(job);
+    const summary = await this.catalog.get(job.sessionId);
+    const started = performance.now();
+    try {
+      if (summary === undefined) throw new Error('the recording is no longer in the index');
+      const dir = path.join(this.store, summary.dir, EXPORTS_DIR);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = path.join(dir, exportFileName(job));
+      const part = `${file}.part`;
+      this.renderer ??= await GuacRenderer.launch(this.chromiumPath);
+      const vendor = summary.requester.company === null ? summary.requester.name : `${summary.requester.name} (${summary.requester.company})`;
+      const label = `session ${summary.sessionId} · ${summary.machine.name} · ${vendor}`;
+      let written = 0;
+      // Progress writes in order, all landed before the final state (which must not be overwritten).
+      let progressWrites = Promise.resolve();
+      const result = await encodeVideo(this.renderer, {
+        recordingFile: path.join(this.store, summary.dir, STORE_FILE_NAMES.recording),
+        out: part,
+        format: job.format,
+        from: job.from,
+        to: job.to ?? undefined,
+        caption: (_t, sync) => `${label} · ${new Date(sync).toISOString().slice(0, 19).replace('T', ' ')} UTC`,
+        onProgress: (p) => {
+          if (p - written < 0.01) return;
+          written = p;
+          const update = { ...job, progress: Math.min(0.99, p) };
+          progressWrites = progressWrites.then(() => this.exports.update(update)).catch(() => undefined);
+        },
+      }).catch(async (err: unknown) => {
+        await rm(part, { force: true });
+        throw err;
+      });
+      await progressWrites;
+      await rename(part, file);
+      const { sha256, bytes } = await sha256File(file);
+      const encodeMs = Math.round(performance.now() - started);
+      // The hash is on the record before anyone can download the file.
+      await this.audit.append({
+        actor: job.requestedBy,
+        action: 'recording.exported',
+        target: { type: 'session', id: summary.sessionId },
+        outcome: 'ok',
+        reason: null,
+        details: { requestId: summary.requestId, jobId: job.id, format: job.format, from: job.from, to: job.to, durationMs: result.durationMs, sha256, bytes, encodeMs },
+        site: summary.siteId,
+      });
+      job = { ...job, state: 'done', progress: 1, sha256, bytes, durationMs: result.durationMs, encodeMs, finishedAt: new Date().toISOString() };
+      this.log.info({ sessionId: summary.sessionId, jobId, frames: result.frames, captured: result.captured, ms: encodeMs }, 'recording exported as video');
+    } catch (err) {
+      this.log.warn({ sessionId: job.sessionId, jobId, err: { message: errorMessage(err) } }, 'could not export the recording');
+      job = { ...job, state: 'failed', error: errorMessage(err).slice(0, 300), finishedAt: new Date().toISOString() };
+      // A job that ended without a file is on the record too (who asked, what failed).
+      await this.audit
+        .append({
+          actor: job.requestedBy,
+          action: 'recording.export_failed',
+          target: { type: 'session', id: job.sessionId },
+          outcome: 'ok',
+          reason: job.error ?? null,
+          details: { jobId: job.id, format: job.format, from: job.from, to: job.to },
+          site: summary?.siteId ?? null,
+        })
+        .catch(() => undefined);
+    }
+    await this.exports.update(job).catch(() => undefined);
+    this.onExported?.(job);
+    return job;
+  }
+
   private async renderSummary(summary: RecordingSummary): Promise<DerivedIndex | undefined> {
     const dir = path.join(this.store, summary.dir);
     const manifest = parseManifest(await readFile(path.join(dir, MANIFEST_FILE)));
@@ -141,6 +243,26 @@ export class RenderWorker {
       site: summary.siteId,
     });
     this.log.info({ sessionId: summary.sessionId, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
+    // Graphical sessions have no typescript: what they showed is read off the rendered screen
+    // (after the keyframes, which the player is waiting for; OCR takes longer).
+    if (!hasTypescript(summary.machine.protocol) && this.ocr) {
+      const ocrStarted = performance.now();
+      const ocr = await readScreens(this.renderer, path.join(dir, STORE_FILE_NAMES.recording));
+      await writeOcr(dir, { version: 1, sessionId: summary.sessionId, recordingSha256: recording.sha256, firstSync: ocr.firstSync, engine: 'tesseract', reads: ocr.reads }, this.signer);
+      const words = await this.catalog.addWords(summary.sessionId, ocr.reads.map((r) => r.text).join('\n'));
+      const ocrMs = Math.round(performance.now() - ocrStarted);
+      // New search words change what search finds: on the record, like the keyframes.
+      await this.audit.append({
+        actor: null,
+        action: 'recording.screen_text_read',
+        target: { type: 'session', id: summary.sessionId },
+        outcome: 'ok',
+        reason: null,
+        details: { requestId: summary.requestId, recordingSha256: recording.sha256, reads: ocr.reads.length, wordsAdded: words, ocrMs, engine: 'tesseract' },
+        site: summary.siteId,
+      });
+      this.onScreenTextRead?.(summary.sessionId, ocr.reads.length, ocrMs);
+    }
     return index;
   }
 }

@@ -13,6 +13,7 @@ PACKAGES=(
   inetutils-telnetd openbsd-inetd
   chromium
   fonts-dejavu-core
+  ffmpeg tesseract-ocr tesseract-ocr-eng
   wrk
   clamav-daemon clamav
 )

@@ -129,6 +129,11 @@ export const keys = {
     renderQueue: `${KEY_PREFIX}recs:render:queue`,
     /** Session ids a worker has taken and not finished (put back in the queue when a worker starts). */
     renderActive: `${KEY_PREFIX}recs:render:active`,
+    /** Video export jobs waiting for a worker (job ids, oldest on the right), and those taken. */
+    exportQueue: `${KEY_PREFIX}recs:export:queue`,
+    exportActive: `${KEY_PREFIX}recs:export:active`,
+    /** One export job's state (JSON, with a TTL: export.ts). */
+    exportJob: (jobId: string): string => `${KEY_PREFIX}recs:export:job:${jobId}`,
   },
 
   files: {

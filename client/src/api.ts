@@ -39,6 +39,7 @@ import type { RecordingVerification as ServerRecordingVerification } from '../..
 import type { FileKind } from '../../recordings/layout.ts';
 import type { RecordingDetailsView, RecordingPage as ServerRecordingPage, RecordingView } from '../../recordings/presenter.ts';
 import type { TimelineEntry as ServerTimelineEntry } from '../../recordings/service.ts';
+import type { PresentedExport } from '../../recordings/export-routes.ts';
 
 export type Role = ServerRole;
 export type Me = UserView;
@@ -385,6 +386,11 @@ export interface SeekIndex {
   };
 }
 export const getSeekIndex = (id: string) => api<{ seek: SeekIndex }>(`/api/recordings/${seg(id)}/seek`).then((r) => r.seek);
+/** A video export job (recordings/export-routes.ts): from/to are ms from the first frame. */
+export type VideoExport = PresentedExport;
+export const requestVideoExport = (id: string, range: { from?: number; to?: number; format?: 'mp4' | 'webm' }) =>
+  api<{ export: VideoExport }>(`/api/recordings/${seg(id)}/exports`, { method: 'POST', body: range }).then((r) => r.export);
+export const getVideoExport = (id: string, job: string) => api<{ export: VideoExport }>(`/api/recordings/${seg(id)}/exports/${seg(job)}`).then((r) => r.export);
 export const keyframeUrl = (id: string, n: number, part: 'state' | 'thumb') => `/api/recordings/${seg(id)}/seek/${n}/${part}`;
 export const verifyRecording = (id: string) => api<{ verification: RecordingVerification }>(`/api/recordings/${seg(id)}/verify`).then((r) => r.verification);
 /** Streamed by the player (HTTP Range supported); `download` makes it an attachment. */

@@ -26,6 +26,7 @@ import { sessionRoutes } from '../../sessions/routes.ts';
 import { recordingRoutes } from '../../recordings/routes.ts';
 import { fileRoutes } from '../../sessions/files/routes.ts';
 import { seekRoutes } from '../../recordings/seek-routes.ts';
+import { exportRoutes } from '../../recordings/export-routes.ts';
 import { sourceRateLimit, userRateLimit } from '../http/rate-limit.ts';
 
 export interface AppDeps {
@@ -135,6 +136,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(fileRoutes(services.broker.files, fresh));
   app.use(recordingRoutes(services.recordings.service, fresh));
   app.use(seekRoutes(services.recordings.service, deps.redis));
+  app.use(exportRoutes(services.recordings.service, deps.redis));
   app.use(auditRoutes(services.audit));
   for (const plugin of services.plugins) {
     const routes = plugin.routes?.();

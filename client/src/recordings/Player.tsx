@@ -24,6 +24,7 @@ import { END_REASONS } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
 import { Playback, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
 import { SeekablePlayback } from './seekable.ts';
+import { ExportVideo } from './ExportVideo.tsx';
 
 /** Keyframes (seek anywhere at once) when the renderer worker built them; else the replay from the start. */
 export type AnyPlayback = Playback | SeekablePlayback;
@@ -147,6 +148,7 @@ export function Player({ sessionId }: { sessionId: string }) {
                 {fallback}
               </p>
             )}
+            {details.status === 'ready' && <ExportVideo sessionId={sessionId} playback={playback} />}
             {details.status === 'ready' && playback !== null && <Timeline playback={playback} timeline={details.timeline} offset={offset} />}
           </div>
           {details.status === 'ready' && <Context recording={details.recording} />}
