@@ -352,10 +352,11 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
         const p = window.__airlockPlayer;
         if (p === undefined) throw new Error('no player');
         const s = p.playback.state();
-        return { at: p.firstFrameAt ?? NaN, received: s.received, total: s.total ?? NaN, loaded: s.loaded };
+        return { at: p.firstFrameAt ?? NaN, received: s.received, total: s.total ?? NaN, loaded: s.loaded, keyframes: 'mode' in p.playback };
       });
       run.firstFrame.push(r.at);
-      run.receivedAtFirst.push(r.loaded ? r.total : r.received);
+      // With keyframes everything counts as loaded at once; what was fetched is `received`.
+      run.receivedAtFirst.push(r.keyframes || !r.loaded ? r.received : r.total);
       run.total = r.total;
       progress(`${label} first frame ${r.at.toFixed(0)} ms, ${(r.received / 1e6).toFixed(1)} MB parsed of ${(r.total / 1e6).toFixed(1)} MB`);
     }
