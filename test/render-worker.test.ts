@@ -97,8 +97,10 @@ test.each([
   // The evidence still verifies (derived data is not evidence), and the build is on the record.
   const verification = (await aude.get(`/api/recordings/${session.id}/verify`)).json<{ verification: { ok: boolean; unexpected: string[] } }>().verification;
   expect(verification).toMatchObject({ ok: true, unexpected: [] });
-  const audited = await portal.services.audit.query({ target: { type: 'session', id: session.id }, action: 'recording.keyframes_built', limit: 5 });
-  expect(audited.events[0]?.details).toMatchObject({ keyframes: seek.keyframes.length });
+  // The audit event follows the files (the worker writes them, then audits).
+  const auditedBuild = async () => (await portal.services.audit.query({ target: { type: 'session', id: session.id }, action: 'recording.keyframes_built', limit: 5 })).events[0];
+  await waitFor(async () => (await auditedBuild()) !== undefined, { timeoutMs: 15_000, what: 'the keyframes_built audit event' });
+  expect((await auditedBuild())?.details).toMatchObject({ keyframes: seek.keyframes.length });
 });
 
 test('a corrupt keyframes file is refused with the reason and rebuilt; a missing one too', async () => {
