@@ -8,8 +8,10 @@ tsc --noEmit -p tsconfig.json
 export NODE_OPTIONS=--experimental-vm-modules
 # Named suites or Jest options: one run, as asked.
 if [ "$#" -gt 0 ]; then exec jest "$@"; fi
-# The two player suites run in a Jest process of their own: late in the long single-process run
-# their browser seeks miss their waits (in full runs only, never alone; cause not found yet).
-PLAYER_SUITES=(test/recording-player.test.ts test/recording-idle-browser.test.ts)
-jest --testPathIgnorePatterns=/node_modules/ --testPathIgnorePatterns=recording-player --testPathIgnorePatterns=recording-idle-browser
+# The replay suites run in a Jest process of their own: late in the long single-process run the
+# player's replay-from-the-start misses its waits (full runs only, never alone; cause not found
+# yet), and the export suite's ranged VNC export was refused once there (400) — not seen alone.
+PLAYER_SUITES=(test/recording-player.test.ts test/recording-idle-browser.test.ts test/recording-seek-browser.test.ts test/recording-export.test.ts)
+jest --testPathIgnorePatterns=/node_modules/ --testPathIgnorePatterns=recording-player --testPathIgnorePatterns=recording-idle-browser \
+  --testPathIgnorePatterns=recording-seek-browser --testPathIgnorePatterns=recording-export
 exec jest "${PLAYER_SUITES[@]}"
