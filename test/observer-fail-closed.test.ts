@@ -63,7 +63,7 @@ test('a Redis that stops answering holds the vendor’s input (fail closed) unti
   const res = await mona.post(`/api/sessions/${id}/watch`, {});
   const watched = await openTunnel(mona, { ticket: res.json<{ ticket: string }>().ticket });
   if (!watched.ok) throw new Error('watch refused');
-  await tunnel.waitFor((i) => i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === 'observed', 10_000, 'observed');
+  await tunnel.waitFor((i) => i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === 'observed', 30_000, 'observed');
 
   const unconfirmed = nextState(tunnel, 'unconfirmed');
   const frozenAt = Date.now();

@@ -195,6 +195,8 @@ test('the player seeks into a part never played and draws the right screen from 
   const fallbackBefore = await seekCount(auditor);
   await setRange(auditor.getByTestId('player-seek'), 'max');
   await waitFor(async () => (await seekCount(auditor)) > fallbackBefore, { timeoutMs: 30_000, what: 'the fallback seek to the end' });
+  // The old replay reports the seek before it has drawn its way to the end: wait for the position.
+  await waitFor(async () => (await timeMs(auditor)) >= seek.duration - 200, { timeoutMs: 30_000, what: 'the fallback replay to reach the end' });
   const fallback = await compare(auditor.context(), live, await settledShot(guacElement(auditor, 'player-display'), 'the fallback screen to settle'));
   expect(fallback.differing / fallback.total).toBeLessThanOrEqual(MAX_DIFFERING_FRACTION);
 });
