@@ -30,6 +30,7 @@ import type {
 } from '../../server/requests/schema.ts';
 import type { ApproveInput as ServerApproveInput } from '../../server/requests/service.ts';
 import type { LiveEventView } from '../../server/requests/presenter.ts';
+import type { SeekIndex as ServerSeekIndex } from '../../recordings/seek-routes.ts';
 import type { AuditEvent as ServerAuditEvent } from '../../server/audit/schema.ts';
 import type { AuditPage as ServerAuditPage, VerifyResult } from '../../server/audit/store.ts';
 import type { LiveSessionView, OpenedSessionView, TunnelTicketView } from '../../sessions/routes.ts';
@@ -369,22 +370,7 @@ export const getRecording = (id: string) => api<{ recording: RecordingDetails }>
 export const getTimeline = (id: string) => api<{ timeline: TimelineEntry[] }>(`/api/recordings/${seg(id)}/timeline`).then((r) => r.timeline);
 
 /** What the player needs to seek anywhere (recordings/seek-routes.ts): keyframes and the activity strip. */
-export interface SeekIndex {
-  duration: number;
-  firstSync: number;
-  width: number;
-  height: number;
-  recordingBytes: number;
-  /** `t`: ms from the first frame; `at`: byte offset in the recording where the replay resumes. */
-  keyframes: Array<{ t: number; at: number }>;
-  activity: {
-    bucketMs: number;
-    output: number[];
-    input: number[];
-    idle: Array<{ from: number; to: number }>;
-    events: Array<{ t: number; kind: 'command' | 'clipboard' | 'file' | 'blocked' | 'end'; label: string }>;
-  };
-}
+export type SeekIndex = ServerSeekIndex;
 export const getSeekIndex = (id: string) => api<{ seek: SeekIndex }>(`/api/recordings/${seg(id)}/seek`).then((r) => r.seek);
 /** A video export job (recordings/export-routes.ts): from/to are ms from the first frame. */
 export type VideoExport = PresentedExport;
