@@ -14,7 +14,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { z } from 'zod';
 import { DERIVED_DIR, DERIVED_FILE_NAMES, DERIVED_WORK_PREFIX } from './layout.ts';
-import { readFrames } from './frames.ts';
+import { feedRange, readFrames } from './frames.ts';
 import type { GuacRenderer } from './renderer.ts';
 import { verifySignature, type ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
@@ -176,12 +176,7 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
       if (!data.write(bytes)) await new Promise<void>((r) => data.once('drain', () => r()));
       return [at, bytes.length];
     };
-    const feedTo = async (from: number, to: number): Promise<void> => {
-      if (to <= from) return;
-      const buf = Buffer.alloc(to - from);
-      await fd.read(buf, 0, buf.length, from);
-      await session.feed(buf.toString('utf8'));
-    };
+    const feedTo = (from: number, to: number): Promise<void> => feedRange(fd, session, from, to);
     const activity = new ActivityCounter();
     const keyframes: DerivedIndex['keyframes'] = [];
     let firstSync: number | undefined;

@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import type { RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
-import { readFrames } from './frames.ts';
+import { feedRange, readFrames } from './frames.ts';
 import type { GuacRenderer } from './renderer.ts';
 
 /** Frames per second of recording time: enough to follow a screen session, cheap to encode. */
@@ -151,9 +151,7 @@ export async function encodeVideo(renderer: GuacRenderer, opts: EncodeOptions): 
     const end = opts.to;
     const feedTo = async (to: number): Promise<void> => {
       if (to <= fed) return;
-      const buf = Buffer.alloc(to - fed);
-      await fd.read(buf, 0, buf.length, fed);
-      await session.feed(buf.toString('utf8'));
+      await feedRange(fd, session, fed, to);
       fed = to;
     };
     const emit = async (t: number): Promise<void> => {

@@ -7,6 +7,7 @@
 // bytes. Element lengths in the protocol count Unicode code points, so a length is skipped by
 // counting UTF-8 lead bytes (every byte that is not 10xxxxxx), which is linear and needs no decoder.
 import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 
 export interface RecordedFrame {
   /** Byte offset of the frame's first instruction. */
@@ -114,4 +115,15 @@ export async function* readFrames(file: string, from = 0): AsyncGenerator<Record
   }
   // Instructions after the last `sync` never show in a replay; what the vendor did there still counts.
   if (frame.keys.length > 0 || frame.mouse > 0 || frame.drawn > 0) yield { ...frame, end: base, partial: true };
+}
+
+/**
+ * Sends the bytes [from, to) of an open recording file to a renderer (nothing when empty). Here,
+ * not in renderer.ts, so that modules the portal loads do not load Chromium's driver with it.
+ */
+export async function feedRange(fd: FileHandle, session: { feed(text: string): Promise<void> }, from: number, to: number): Promise<void> {
+  if (to <= from) return;
+  const buf = Buffer.alloc(to - from);
+  await fd.read(buf, 0, buf.length, from);
+  await session.feed(buf.toString('utf8'));
 }

@@ -13,7 +13,7 @@ import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DERIVED_DIR, OCR_FILE_NAMES } from './layout.ts';
-import { readFrames } from './frames.ts';
+import { feedRange, readFrames } from './frames.ts';
 import type { GuacRenderer } from './renderer.ts';
 import { verifySignature, type ManifestSigner } from './signing.ts';
 import { tokenize } from './text.ts';
@@ -80,9 +80,7 @@ export async function readScreens(renderer: GuacRenderer, recordingFile: string,
     let fed = 0;
     const feedTo = async (to: number): Promise<void> => {
       if (to <= fed) return;
-      const buf = Buffer.alloc(to - fed);
-      await fd.read(buf, 0, buf.length, fed);
-      await session.feed(buf.toString('utf8'));
+      await feedRange(fd, session, fed, to);
       fed = to;
     };
     const read = async (t: number): Promise<void> => {
