@@ -18,6 +18,7 @@ import { feedRange, readFrames } from './frames.ts';
 import type { GuacRenderer } from './renderer.ts';
 import { verifySignature, type ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
+import { recordingStart } from './clock.ts';
 import { sha256File } from './manifest.ts';
 
 /**
@@ -222,8 +223,8 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
     // Typed commands, clipboard and blocked input from the portal's input log, on the recording's clock.
     if (source.eventsName !== undefined) {
       const text = await readFile(path.join(source.dir, source.eventsName), 'utf8').catch(() => '');
-      const shift = Date.parse(source.startedAt) - firstSync;
-      const at = (ms: number) => Math.min(duration, Math.max(0, ms + shift));
+      const start = recordingStart(text, source.startedAt, firstSync) ?? 0;
+      const at = (ms: number) => Math.min(duration, Math.max(0, ms - start));
       for (const line of typedLines(text)) if (line.text.trim() !== '') activity.event({ t: at(line.t), kind: 'command', label: line.text.slice(0, 200) });
       for (const raw of text.split('\n')) {
         if (!raw.includes('"clipboard"') && !raw.includes('"blocked"')) continue;

@@ -97,8 +97,8 @@ export interface EncodeOptions {
   from: number;
   /** Undefined: to the end of the recording. */
   to: number | undefined;
-  /** The caption burned into each frame at `t` (ms from the first frame) and `sync` (epoch ms). */
-  caption: (t: number, sync: number) => string;
+  /** The caption burned into each frame at `t` (ms from the first frame; `firstSync` is that frame's sync). */
+  caption: (t: number, firstSync: number) => string;
   onProgress?: (progress: number) => void;
   ffmpegPath?: string;
   fps?: number;
@@ -155,7 +155,7 @@ export async function encodeVideo(renderer: GuacRenderer, opts: EncodeOptions): 
       fed = to;
     };
     const emit = async (t: number): Promise<void> => {
-      const caption = opts.caption(t, (firstSync ?? 0) + t);
+      const caption = opts.caption(t, firstSync ?? 0);
       if (last === undefined || drawnSinceCapture > 0 || caption !== lastCaption) {
         last = await session.frame(caption);
         lastCaption = caption;

@@ -103,7 +103,7 @@ export function recordingRoutes(service: RecordingService, fresh: RequestHandler
 
   router.get(
     '/api/recordings/:id/timeline',
-    route({ params: sessionParam }, async ({ user, params }) => ({ timeline: await service.timeline(await service.summary(user, params.id)) })),
+    route({ params: sessionParam }, async ({ user, params }) => service.timeline(await service.summary(user, params.id))),
   );
 
   // Streaming: express's sendFile answers Range requests (206) and conditional GETs itself from a

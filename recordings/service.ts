@@ -26,6 +26,7 @@ import type { RetentionPolicy } from './retention.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
 import { readOcr } from './ocr.ts';
+import { recordingStart } from './clock.ts';
 
 export interface TimelineEntry {
   /** Milliseconds from the session start. */
@@ -219,16 +220,23 @@ export class RecordingService {
     });
   }
 
-  /** The moments of a session, for the player's timeline: connect, commands, clipboard, warnings, kills, end. */
-  async timeline(summary: RecordingSummary): Promise<TimelineEntry[]> {
+  /**
+   * The moments of a session, for the player's timeline: connect, commands, clipboard, warnings,
+   * kills, end — at ms since startedAt — and where the recording's first frame sits on that clock
+   * (`recordingStart`, recordings/clock.ts; null when the recording does not say).
+   */
+  async timeline(summary: RecordingSummary): Promise<{ timeline: TimelineEntry[]; recordingStart: number | null }> {
     const start = Date.parse(summary.startedAt);
     const entries: TimelineEntry[] = [];
     const eventsFile = summary.files.find((f) => f.kind === 'events');
+    const text =
+      eventsFile === undefined
+        ? ''
+        : await this.store
+            .folder(summary.dir)
+            .read(eventsFile.name)
+            .then((b) => b.toString('utf8'), () => '');
     if (eventsFile !== undefined) {
-      const text = await this.store
-        .folder(summary.dir)
-        .read(eventsFile.name)
-        .then((b) => b.toString('utf8'), () => '');
       // Who typed: the vendor's lines as typed, an observer's (holding the controls) named.
       for (const line of typedLines(text)) if (line.text.trim() !== '') entries.push({ t: line.t, kind: 'command', label: `${line.by === undefined ? '' : `${line.by.name}: `}${line.text}`.slice(0, 200) });
       for (const raw of text.split('\n')) {
@@ -253,13 +261,16 @@ export class RecordingService {
     const manifest = await this.manifest(summary);
     // Graphical sessions: the words OCR read on the screen, at the moment they appeared.
     const ocr = await readOcr(this.dirOf(summary), manifest.files.find((f) => f.kind === 'recording')?.sha256, this.publicKeyPem());
-    if (ocr !== undefined) for (const r of ocr.reads) entries.push({ t: Math.max(0, ocr.firstSync + r.t - start), kind: 'screen', label: `on screen: ${r.text}` });
+    if (ocr !== undefined) {
+      const first = recordingStart(text, summary.startedAt, ocr.firstSync) ?? 0;
+      for (const r of ocr.reads) entries.push({ t: first + r.t, kind: 'screen', label: `on screen: ${r.text}` });
+    }
     const grantEnd = Date.parse(manifest.grant.end);
     for (const minutes of WARN_MINUTES) {
       const at = grantEnd - minutes * 60_000 - start;
       if (at > 0 && at < Date.parse(summary.endedAt) - start) entries.push({ t: at, kind: 'warning', label: `${minutes} minutes left in the window` });
     }
-    return entries.sort((a, b) => a.t - b.t);
+    return { timeline: entries.sort((a, b) => a.t - b.t), recordingStart: recordingStart(text, summary.startedAt) };
   }
 
   private async sessionAudit(summary: RecordingSummary): Promise<AuditEvent[]> {

@@ -23,6 +23,7 @@ import { hasTypescript } from './layout.ts';
 import { buildDerived, KEYFRAME_EVERY_BYTES, type DerivedIndex } from './derived.ts';
 import { GuacRenderer, DEFAULT_CHROMIUM_PATH } from './renderer.ts';
 import type { ManifestSigner } from './signing.ts';
+import { recordingStart } from './clock.ts';
 
 /** How often an idle worker looks at the queue (a finalised recording waits at most this long). */
 const POLL_MS = 1_000;
@@ -159,6 +160,9 @@ export class RenderWorker {
       this.renderer ??= await GuacRenderer.launch(this.chromiumPath);
       const vendor = summary.requester.company === null ? summary.requester.name : `${summary.requester.name} (${summary.requester.company})`;
       const label = `session ${summary.sessionId} · ${summary.machine.name} · ${vendor}`;
+      // The caption's time is wall time: the recording's own clock is guacd's (recordings/clock.ts).
+      const events = await readFile(path.join(this.store, summary.dir, STORE_FILE_NAMES.events), 'utf8').catch(() => '');
+      const startedAt = Date.parse(summary.startedAt);
       let written = 0;
       // Progress writes in order, all landed before the final state (which must not be overwritten).
       let progressWrites = Promise.resolve();
@@ -168,7 +172,7 @@ export class RenderWorker {
         format: job.format,
         from: job.from,
         to: job.to ?? undefined,
-        caption: (_t, sync) => `${label} · ${new Date(sync).toISOString().slice(0, 19).replace('T', ' ')} UTC`,
+        caption: (t, firstSync) => `${label} · ${new Date(startedAt + (recordingStart(events, summary.startedAt, firstSync) ?? 0) + t).toISOString().slice(0, 19).replace('T', ' ')} UTC`,
         onProgress: (p) => {
           if (p - written < 0.01) return;
           written = p;

@@ -11,6 +11,8 @@ export type InputEvent =
   | { type: 'observer'; event: string; by?: Typist }
   | { type: 'clipboard'; mimetype: string; text: string }
   | { type: 'size'; width: number; height: number }
+  /** The recording's first sync (guacd's clock) was relayed at this event's `t`: the two clocks' link. */
+  | { type: 'clock'; sync: number }
   | { type: 'blocked'; opcode: string; reason: string };
 
 /** Clipboard text kept per event; enough for any command line, bounded against floods. */
@@ -18,12 +20,14 @@ const MAX_CLIPBOARD_CHARS = 64 * 1024;
 
 export class InputEventLog {
   private readonly out: WriteStream;
-  private readonly startedAt = Date.now();
+  /** Event times count from here: the session's start, the timeline's zero. */
+  private readonly startedAt: number;
   private readonly clipboards = new Map<string, { mimetype: string; chunks: string[]; size: number }>();
   private failed = false;
 
   /** `onError` fires once if the log cannot be written: the session must then end. */
-  constructor(file: string, onError: (err: Error) => void) {
+  constructor(file: string, onError: (err: Error) => void, startedAt = Date.now()) {
+    this.startedAt = startedAt;
     this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
     this.out.on('error', (err) => {
       if (this.failed) return;

@@ -170,12 +170,12 @@ export class LiveSession implements LocalConnection, ObservedConnection {
       if (!(await this.stillGranted(ws))) return;
       const drivePath = machine.protocol === 'rdp' && this.auth.policy.fileTransfer && deps.rdpDriveRoot !== undefined ? path.join(deps.rdpDriveRoot, this.id) : undefined;
       const settings = connectionSettings(machine, credential, this.auth.policy, this.typescript ? this.files.typescriptTarget() : undefined, display, drivePath);
-      const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'));
+      const inputLog = new InputEventLog(this.files.file('events'), () => this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, 'input_log_failed'), this.startedAt.getTime());
       this.inputLog = inputLog;
       const recording = new RecordingWriter(this.files.file('recording'), (reason, detail) => {
         this.endDetail ??= detail;
         this.end(RECORDING_FAILED, GUAC_STATUS.SERVER_ERROR, reason);
-      });
+      }, (sync) => inputLog.write({ type: 'clock', sync }));
       this.recording = recording;
       this.setupDone = await deps.pacer.slot(machine.guacd);
       if (ws.readyState !== ws.OPEN || !(await this.stillGranted(ws))) {

@@ -2,6 +2,9 @@
 // browser instruction of the owner's connection and the key events it relayed, in guacd's
 // recording format (a Guacamole protocol dump; keys as `key,<keysym>,<pressed>,<timestamp>`,
 // as guacd's `recording-include-keys` writes them), so the player and guacd's tools read it.
+// Keys carry guacd's clock, as guacd writes them: its `sync` timestamps are its monotonic clock
+// (libguac's guac_timestamp_current), not the epoch, so the writer maps Date.now() onto the
+// clock of the first sync it relays, and says when that was (`onClock`) for the timeline.
 // Fail closed by construction: a write that errors, or that the disk has not taken within
 // RECORDING_STALL_MS, ends the session at once.
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -12,16 +15,24 @@ export const RECORDING_STALL_MS = 1_000;
 
 export type RecordingWriteFailure = 'recording_write_failed' | 'recording_stalled';
 
+/** The timestamp of the first `sync` in a chunk of whole instructions, if any. */
+const SYNC = /(?:^|;)4\.sync,\d+\.(\d+)[,;]/;
+
 export class RecordingWriter {
   private readonly out: WriteStream;
   private readonly onFail: (reason: RecordingWriteFailure, detail: string) => void;
+  private readonly onClock: ((sync: number) => void) | undefined;
+  /** guacd's clock minus Date.now(), from the first sync relayed (0 until then). */
+  private clockShift: number | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private failed = false;
   /** Bytes handed to the disk so far. */
   bytes = 0;
 
-  constructor(file: string, onFail: (reason: RecordingWriteFailure, detail: string) => void) {
+  /** `onClock(sync)`: the first sync was relayed now (its timestamp on guacd's clock). */
+  constructor(file: string, onFail: (reason: RecordingWriteFailure, detail: string) => void, onClock?: (sync: number) => void) {
     this.onFail = onFail;
+    this.onClock = onClock;
     this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
     this.out.on('error', (err) => this.fail('recording_write_failed', err.message));
     this.out.on('drain', () => {
@@ -32,7 +43,19 @@ export class RecordingWriter {
 
   /** Records what was relayed to the browser (one or more whole instructions). */
   output(data: string): void {
+    if (this.clockShift === undefined) {
+      const sync = SYNC.exec(data)?.[1];
+      if (sync !== undefined) {
+        this.clockShift = Number(sync) - Date.now();
+        this.onClock?.(Number(sync));
+      }
+    }
     this.write(data);
+  }
+
+  /** Now, on guacd's clock (the epoch until the first sync). */
+  private now(): string {
+    return String(Date.now() + (this.clockShift ?? 0));
   }
 
   /**
@@ -41,7 +64,7 @@ export class RecordingWriter {
    * guacd's tools and the player read the first four and ignore the rest.
    */
   key(keysym: string, pressed: string, typist?: string): void {
-    this.write(typist === undefined ? encodeInstruction('key', keysym, pressed, String(Date.now())) : encodeInstruction('key', keysym, pressed, String(Date.now()), typist));
+    this.write(typist === undefined ? encodeInstruction('key', keysym, pressed, this.now()) : encodeInstruction('key', keysym, pressed, this.now(), typist));
   }
 
   private write(data: string): void {

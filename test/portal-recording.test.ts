@@ -100,8 +100,38 @@ test.each([
   // The key events, as guacd's recording-include-keys writes them: key,<keysym>,<pressed>,<timestamp>.
   const keys = instructions.filter((i) => i[0] === 'key');
   expect(keys.map((k) => Number(k[1]))).toEqual(expect.arrayContaining([...'airlock'].map((c) => c.codePointAt(0))));
-  expect(keys.every((k) => k.length === 4 && (k[2] === '1' || k[2] === '0') && /^\d{13}$/.test(k[3] ?? ''))).toBe(true);
+  expect(keys.every((k) => k.length === 4 && (k[2] === '1' || k[2] === '0') && /^\d+$/.test(k[3] ?? ''))).toBe(true);
+  await expectOneClock(session.id, instructions);
 });
+
+/**
+ * Keys, syncs, the input log and the timeline tell one time. guacd's syncs count on its monotonic
+ * clock (from the host's boot), the input log and the timeline in ms since the session started:
+ * the recording's keys are on the syncs' clock (as guacd's recording-include-keys writes them),
+ * and the timeline says where the recording's first frame sits on its own clock.
+ */
+async function expectOneClock(sessionId: string, instructions: string[][]): Promise<void> {
+  const { aude } = agents;
+  const syncs = instructions.filter((i) => i[0] === 'sync').map((i) => Number(i[1]));
+  const firstSync = syncs[0] ?? Number.NaN;
+  const lastSync = Math.max(...syncs);
+  const keyTimes = instructions.filter((i) => i[0] === 'key').map((i) => Number(i[3]));
+  // The session lasted seconds; keys a few seconds past the last drawn frame at most.
+  for (const t of keyTimes) expect(t >= firstSync && t <= lastSync + 10_000).toBe(true);
+  const summary = await portal.services.recordings.catalog.get(sessionId);
+  const { recordingStart } = (await aude.get(`/api/recordings/${sessionId}/timeline`)).json<{ recordingStart: number | null }>();
+  expect(recordingStart).not.toBeNull();
+  const sessionMs = Date.parse(summary?.endedAt ?? '') - Date.parse(summary?.startedAt ?? '');
+  expect(recordingStart).toBeGreaterThanOrEqual(0);
+  expect(recordingStart).toBeLessThan(sessionMs);
+  // The input log's key events land where the recording's keys are (same moments, two clocks).
+  const events = readFileSync(path.join(store, summary?.dir ?? '', 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"key"'))
+    .map((l) => (JSON.parse(l) as { t: number }).t);
+  expect(events).toHaveLength(keyTimes.length);
+  events.forEach((t, i) => expect(Math.abs(t - (recordingStart ?? 0) - ((keyTimes[i] ?? 0) - firstSync))).toBeLessThan(250));
+}
 
 test('a recording write that fails ends the session at once, fail closed (a full spool disk)', async () => {
   const small = path.join(stateDir, 'small-spool');

@@ -367,7 +367,8 @@ export type RecordingPage = ServerRecordingPage;
 
 export const searchRecordings = (q: RecordingQuery) => api<RecordingPage>(`/api/recordings${query({ ...q })}`);
 export const getRecording = (id: string) => api<{ recording: RecordingDetails }>(`/api/recordings/${seg(id)}`).then((r) => r.recording);
-export const getTimeline = (id: string) => api<{ timeline: TimelineEntry[] }>(`/api/recordings/${seg(id)}/timeline`).then((r) => r.timeline);
+/** The timeline (ms since the session's start) and where the recording's first frame sits on it (null: unknown). */
+export const getTimeline = (id: string) => api<{ timeline: TimelineEntry[]; recordingStart: number | null }>(`/api/recordings/${seg(id)}/timeline`);
 
 /** What the player needs to seek anywhere (recordings/seek-routes.ts): keyframes and the activity strip. */
 export type SeekIndex = ServerSeekIndex;

@@ -44,7 +44,7 @@ const FILE_LABELS: Record<RecordingFileKind, string> = {
   transfers: 'Files through the airlock (record)',
 };
 
-type Details = { status: 'loading' } | { status: 'ready'; recording: RecordingDetails; timeline: TimelineEntry[] } | { status: 'error'; message: string };
+type Details = { status: 'loading' } | { status: 'ready'; recording: RecordingDetails; timeline: TimelineEntry[]; recordingStart: number | null } | { status: 'error'; message: string };
 
 export type PlayerStatus = 'loading' | 'ready' | 'error';
 
@@ -57,8 +57,8 @@ export function Player({ sessionId }: { sessionId: string }) {
   useEffect(() => {
     let cancelled = false;
     Promise.all([getRecording(sessionId), getTimeline(sessionId)]).then(
-      ([recording, timeline]) => {
-        if (!cancelled) setDetails({ status: 'ready', recording, timeline });
+      ([recording, { timeline, recordingStart }]) => {
+        if (!cancelled) setDetails({ status: 'ready', recording, timeline, recordingStart });
       },
       (err: unknown) => {
         if (!cancelled) setDetails({ status: 'error', message: errorMessage(err, 'This recording could not be loaded.') });
@@ -113,7 +113,7 @@ export function Player({ sessionId }: { sessionId: string }) {
   const state = usePlaybackState(playback);
   const stageRef = useRef<HTMLDivElement | null>(null);
   const fullscreen = useFullscreen(stageRef);
-  const offset = useTimelineOffset(playback, details.status === 'ready' ? details.recording.startedAt : null, state.firstFrame);
+  const offset = useTimelineOffset(playback, details.status === 'ready' ? details : null, state.firstFrame);
   const marks = useMemo(
     () => (details.status === 'ready' ? details.timeline.map((e) => ({ at: Math.max(0, e.t - offset), kind: e.kind, label: e.label })) : []),
     [details, offset],
@@ -437,16 +437,20 @@ function useShortcuts(playback: AnyPlayback | null, state: PlaybackState, fullsc
  * Timeline times are ms from the session start (the portal's clock); the recording's are ms
  * from its first frame (guacd's `sync`, epoch ms). The difference is guacd's connect delay.
  */
-function useTimelineOffset(playback: AnyPlayback | null, startedAt: string | null, firstFrame: boolean): number {
+/** Where the recording's first frame sits on the timeline's clock (recordings/clock.ts). */
+function useTimelineOffset(playback: AnyPlayback | null, details: { recording: RecordingDetails; recordingStart: number | null } | null, firstFrame: boolean): number {
   return useMemo(() => {
-    if (playback === null || startedAt === null) return 0;
+    if (playback === null || details === null) return 0;
+    // The portal's recorder linked guacd's clock to the session's.
+    if (details.recordingStart !== null) return details.recordingStart;
+    // An older recording: an epoch-like first sync is wall time.
     const first = playback.firstSync;
-    const start = Date.parse(startedAt);
+    const start = Date.parse(details.recording.startedAt);
     // Only trust an epoch-like timestamp within a minute of the session start.
     if (first === null || !Number.isFinite(first) || Math.abs(first - start) > 60_000) return 0;
     return first - start;
     // firstFrame: the first sync is known by then.
-  }, [playback, startedAt, firstFrame]);
+  }, [playback, details, firstFrame]);
 }
 
 function Timeline({ playback, timeline, offset }: { playback: AnyPlayback; timeline: TimelineEntry[]; offset: number }) {
