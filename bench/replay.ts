@@ -105,6 +105,8 @@ const worker = SEARCH_ONLY
         AIRLOCK_SIGNING_KEY_FILE: signingKeyFile,
         AIRLOCK_RECORDING_SPOOL: spool,
         AIRLOCK_RECORDING_STORE: store,
+        // Keyframe spacing to try (the default otherwise): AIRLOCK_KEYFRAME_EVERY_KB=1024 npm run bench -- replay
+        ...(process.env['AIRLOCK_KEYFRAME_EVERY_KB'] === undefined ? {} : { AIRLOCK_KEYFRAME_EVERY_KB: process.env['AIRLOCK_KEYFRAME_EVERY_KB'] }),
       },
     });
 const workerExited = new Promise<void>((resolve) => (worker === undefined ? resolve() : worker.once('exit', () => resolve())));

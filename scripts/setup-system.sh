@@ -13,7 +13,7 @@ PACKAGES=(
   inetutils-telnetd openbsd-inetd
   chromium
   fonts-dejavu-core
-  ffmpeg tesseract-ocr tesseract-ocr-eng
+  ffmpeg tesseract-ocr tesseract-ocr-eng tk
   wrk
   clamav-daemon clamav
 )

@@ -12,7 +12,7 @@ import { createRequest, grantNow, seedDemoPlant, sessionEnd, windowFromNow } fro
 import { openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import type { TimelineEntry } from '../recordings/service.ts';
-import { KNOWN_WORDS, SHOW_KNOWN_WORDS } from './support/screen-text.ts';
+import { KNOWN_WORDS, SHOW_KNOWN_WORDS, SHOW_KNOWN_WORDS_FORM } from './support/screen-text.ts';
 
 const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 let spool: string;
@@ -51,9 +51,10 @@ async function grantFor(machineId: string): Promise<string> {
 }
 
 test.each([
-  ['VNC', 'press-hmi'],
-  ['RDP', 'scada-historian'],
-])('%s: words shown in an xterm are found by the recordings search and in the timeline (recall ≥ 0.9)', async (name, machineId) => {
+  ['VNC', 'an xterm', 'press-hmi', SHOW_KNOWN_WORDS],
+  ['RDP', 'an xterm', 'scada-historian', SHOW_KNOWN_WORDS],
+  ['VNC form', 'a form-like window (Tk labels and entry fields)', 'press-hmi', SHOW_KNOWN_WORDS_FORM],
+])('%s: words shown in %s are found by the recordings search and in the timeline (recall ≥ 0.9)', async (name, _screen, machineId, show) => {
   const { vera, aude } = agents;
   const session = await openSession(vera, await grantFor(machineId));
   await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
@@ -74,7 +75,7 @@ test.each([
   };
   await machineTime(2_000, 'the machine’s clock 2 s past its first screen');
   // Shown but never typed (screen-text.ts): only reading the screen can find them.
-  session.tunnel.typeText(SHOW_KNOWN_WORDS);
+  session.tunnel.typeText(show);
   await machineTime(1_500, 'the machine’s clock 1.5 s past the command');
   await session.tunnel.close();
   await sessionEnd(aude, session.id);

@@ -9,3 +9,19 @@ export const rot13 = (s: string): string => s.replace(/[a-z]/g, (c) => String.fr
 
 /** The shell command that shows KNOWN_WORDS without typing them. */
 export const SHOW_KNOWN_WORDS = `echo ${rot13(KNOWN_WORDS.join(' '))} | tr a-z n-za-m\n`;
+
+/**
+ * The shell command that shows KNOWN_WORDS in a form-like window (Tk's `wish`: a label and a
+ * filled-in entry field per word, two columns, Apply/Cancel buttons), the script typed as ROT13
+ * and decoded by the shell like SHOW_KNOWN_WORDS.
+ */
+const FORM_SCRIPT = [
+  'wm geometry . +40+40',
+  'set i 0',
+  `foreach w {${KNOWN_WORDS.join(' ')}} {label .l$i -text "[string totitle $w]:"; entry .e$i -width 14; .e$i insert 0 "$w [expr {$i * 7}]"; grid .l$i -row [expr {$i / 2}] -column [expr {($i % 2) * 2}] -sticky e -padx 4 -pady 2; grid .e$i -row [expr {$i / 2}] -column [expr {($i % 2) * 2 + 1}] -sticky w -padx 4 -pady 2; incr i}`,
+  'button .ok -text apply',
+  'button .cancel -text cancel',
+  'grid .ok -row 10 -column 1',
+  'grid .cancel -row 10 -column 3',
+].join('; ');
+export const SHOW_KNOWN_WORDS_FORM = `echo '${rot13(FORM_SCRIPT)}' | tr a-z n-za-m | wish &\n`;
