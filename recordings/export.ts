@@ -20,6 +20,8 @@ const JOB_TTL_SECONDS = 7 * 86_400;
 const MAX_QUEUED = 1_000;
 /** Bytes of frames fed to the renderer at once while no frame is due (one display flush each). */
 const FEED_BYTES = 1024 * 1024;
+/** Frames being encoded in the page while the next ones are fed (renderer.ts `frame`). */
+const FRAMES_IN_FLIGHT = 4;
 /** Progress is written to Redis at most this often. */
 const PROGRESS_EVERY_MS = 500;
 
@@ -143,7 +145,9 @@ export async function encodeVideo(renderer: GuacRenderer, opts: EncodeOptions): 
   try {
     let fed = 0;
     let drawnSinceCapture = 1;
-    let last: Buffer | undefined;
+    // The last capture (sent again while nothing changed) and the captures still encoding, in order.
+    let last: Promise<Buffer> | undefined;
+    const inFlight: Array<Promise<Buffer>> = [];
     let lastCaption = '';
     let firstSync: number | undefined;
     let nextTick = opts.from;
@@ -157,13 +161,15 @@ export async function encodeVideo(renderer: GuacRenderer, opts: EncodeOptions): 
     const emit = async (t: number): Promise<void> => {
       const caption = opts.caption(t, firstSync ?? 0);
       if (last === undefined || drawnSinceCapture > 0 || caption !== lastCaption) {
-        last = await session.frame(caption);
+        last = session.frame(caption);
+        last.catch(() => undefined); // awaited below, in order; not an unhandled rejection meanwhile
         lastCaption = caption;
         drawnSinceCapture = 0;
         captured++;
       }
-      await write(last);
+      inFlight.push(last);
       frames++;
+      while (inFlight.length >= FRAMES_IN_FLIGHT) await write(await (inFlight.shift() as Promise<Buffer>));
       const now = performance.now();
       if (opts.onProgress !== undefined && end !== undefined && now - lastProgress > PROGRESS_EVERY_MS) {
         lastProgress = now;
@@ -204,6 +210,7 @@ export async function encodeVideo(renderer: GuacRenderer, opts: EncodeOptions): 
     const stop = end === undefined ? t : Math.min(end, t);
     for (; nextTick <= stop; nextTick += step) await emit(nextTick);
     if (frames === 0) await emit(stop);
+    for (const frame of inFlight.splice(0)) await write(await frame);
   } catch (err) {
     ffmpeg.kill('SIGKILL');
     await exited.catch(() => 1);

@@ -103,7 +103,9 @@ function pageMain(): void {
       return c.toDataURL('image/png');
     },
     // A video frame: the screen at full size with a caption band below it (burned in, so a
-    // frame cut out of the video still says what it is), even-sized for yuv420p.
+    // frame cut out of the video still says what it is), even-sized for yuv420p. The screen is
+    // copied at once and encoded by toBlob off the page's main thread, so the caller may feed the
+    // next frames while this one encodes (recordings/export.ts keeps a few in flight).
     async frame(caption: string, quality: number): Promise<string> {
       await flushed();
       const w = Math.max(2, display.getWidth());
@@ -121,7 +123,14 @@ function pageMain(): void {
       ctx.font = '15px "DejaVu Sans Mono", monospace';
       ctx.textBaseline = 'middle';
       ctx.fillText(caption, 6, h + band / 2, c.width - 12);
-      return c.toDataURL('image/jpeg', quality);
+      const blob = await new Promise<Blob | null>((resolve) => c.toBlob(resolve, 'image/jpeg', quality));
+      if (blob === null) return '';
+      return new Promise<string>((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(typeof reader.result === 'string' ? reader.result : '');
+        reader.onerror = () => reject(new Error('the frame could not be read'));
+        reader.readAsDataURL(blob);
+      });
     },
   };
 }

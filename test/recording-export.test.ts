@@ -57,8 +57,20 @@ async function recordSession(machineId: string, text: string): Promise<{ session
   const grant = await grantNow(portal, vera, mona, machineId);
   const session = await openSession(vera, grant);
   await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
+  // The recording must run on past the typing (a range export needs a length): frames until the
+  // machine's clock (guacd's syncs) is 500 ms past the last one before it. The pointer moves to
+  // make frames on a screen that would otherwise stay still (VNC sends none without a change).
+  const lastSync = (): number => Number(session.tunnel.instructions.findLast((i) => i[0] === 'sync')?.[1] ?? 0);
+  const before = lastSync();
   session.tunnel.typeText(text);
-  await session.tunnel.waitFor((i) => i[0] === 'sync', 10_000, 'a frame after typing');
+  let x = 0;
+  await waitFor(
+    () => {
+      session.tunnel.send('mouse', String(300 + (x++ % 2)), '300', '0');
+      return lastSync() - before >= 500;
+    },
+    { timeoutMs: 15_000, what: 'frames 500 ms after typing' },
+  );
   await session.tunnel.close();
   await sessionEnd(aude, session.id);
   let seek: SeekIndex | undefined;
@@ -158,12 +170,13 @@ test.each([
   expect(band.dark).toBeGreaterThan(0);
   expect(band.bright).toBeGreaterThan(0);
   expect(band.text.toLowerCase()).toContain('session');
-  // The session id, as OCR reads 32 hex digits in a 24-pixel band: a stray mark or a dropped
-  // digit or two, never another id (ids differ in ~30 of 32 places).
+  // The session id, as OCR reads 32 hex digits in a 24-pixel band of a compressed video: a few
+  // marks, dropped or misread digits (measured: up to 5), never another id (two random ids are
+  // ~28 edits apart).
   const read = band.text.replace(/[^0-9a-z]/gi, '').toLowerCase();
   const id = sessionId.replaceAll('-', '');
   const at = read.indexOf('session') + 'session'.length;
-  expect(editDistance(read.slice(at, at + id.length), id)).toBeLessThanOrEqual(4);
+  expect(editDistance(read.slice(at, at + id.length), id)).toBeLessThanOrEqual(8);
   expect(band.text).toContain('Vera Vendor');
   // …at the session's wall time: guacd's syncs count from the host's boot, not 1970 (recordings/clock.ts).
   expect(band.text).toContain(String(new Date().getUTCFullYear()));
