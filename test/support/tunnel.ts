@@ -4,7 +4,8 @@ import WebSocket from 'ws';
 import net from 'node:net';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/tunnel/protocol.ts';
 import type { Browserless } from './http.ts';
-import { sessionTicket } from './workflow.ts';
+import type { Portal } from '../../server/app/portal.ts';
+import { grantOnPlant, sessionTicket, type PlantCrew } from './workflow.ts';
 
 export interface TunnelOptions {
   ticket?: string;
@@ -14,6 +15,9 @@ export interface TunnelOptions {
 }
 
 export type UpgradeResult = { ok: true; tunnel: Tunnel } | { ok: false; status: number; body: string };
+
+/** Instructions that draw the machine's screen. */
+export const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 
 /** Keysyms for plain ASCII are their code points; Enter is 0xFF0D. */
 const KEYSYM_ENTER = 65293;
@@ -75,6 +79,11 @@ export class Tunnel {
 
   firstFrame(timeoutMs?: number): Promise<GuacInstruction> {
     return this.waitFor((i) => i[0] === 'sync', timeoutMs, 'the first frame');
+  }
+
+  /** The first instruction that draws the machine's screen (a first frame may draw nothing yet). */
+  screenDrawn(timeoutMs = 30_000): Promise<GuacInstruction> {
+    return this.waitFor((i) => DRAWING.includes(i[0] ?? ''), timeoutMs, 'the machine’s screen');
   }
 
   /** The `error` instruction the server sends before it ends a session. */
@@ -171,4 +180,12 @@ export async function openSession(agent: Browserless, grant: string): Promise<{ 
   if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
   await opened.tunnel.firstFrame();
   return { id, tunnel: opened.tunnel };
+}
+
+/** A grant on a demo machine, through the approvals the plant asks for it, and its session once the machine's screen is drawn. */
+export async function openOnPlant(portal: Portal, crew: PlantCrew, machineId: string): Promise<{ id: string; tunnel: Tunnel }> {
+  const { vendor, grant } = await grantOnPlant(portal, crew, machineId);
+  const session = await openSession(vendor, grant);
+  await session.tunnel.screenDrawn();
+  return session;
 }
