@@ -8,15 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
-import { createRequest, grantNow, seedDemoPlant, sessionEnd, windowFromNow } from './support/workflow.ts';
-import { openSession } from './support/tunnel.ts';
+import { Browserless, loginAs, loginByName } from './support/http.ts';
+import { grantNow, ONE_MACHINE_PER_PROTOCOL, seedDemoPlant, sessionEnd } from './support/workflow.ts';
+import { DRAWING, openOnPlant, openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import { redisDbUrl } from './support/services.ts';
 import { GuacParser } from '../sessions/tunnel/protocol.ts';
-
-/** Instructions that draw the machine's screen. */
-const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 
 let services: Supervisor;
 let stateDir: string;
@@ -43,9 +40,7 @@ beforeAll(async () => {
     { freshDb: 9 },
   );
   await seedDemoPlant(portal, { targets: true });
-  const names = ['vera', 'victor', 'mona', 'bruno', 'olga', 'aude'] as const;
-  const logged = await Promise.all(names.map((u) => loginAs(portal.publicUrl, u)));
-  agents = Object.fromEntries(names.map((n, i) => [n, logged[i]])) as typeof agents;
+  agents = await loginByName(portal.publicUrl, 'vera', 'victor', 'mona', 'bruno', 'olga', 'aude');
 });
 
 afterAll(async () => {
@@ -62,28 +57,9 @@ test('guacd cannot see the spool (nor anything of this test in /tmp)', () => {
   expect(existsSync(path.join(`/proc/${guacdPid}/root`, stateDir))).toBe(false);
 });
 
-async function grantFor(machineId: string): Promise<{ vendor: Browserless; grant: string }> {
-  const { vera, victor, mona, bruno, olga } = agents;
-  if (machineId === 'plc-gateway') return { vendor: victor, grant: await grantNow(portal, victor, bruno, machineId) };
-  if (machineId !== 'scada-historian') return { vendor: vera, grant: await grantNow(portal, vera, mona, machineId) };
-  // The SCADA historian needs two approvals.
-  const id = await createRequest(vera, { machineId, ...windowFromNow(1_200, 600_000) });
-  await mona.post(`/api/requests/${id}/approve`, {});
-  await olga.post(`/api/requests/${id}/approve`, {});
-  await waitFor(async () => (await portal.services.requests.grantFor('dev:vera', machineId))?.requestId === id, { timeoutMs: 5_000, what: 'the grant' });
-  return { vendor: vera, grant: id };
-}
-
-test.each([
-  ['SSH', 'cnc-07'],
-  ['Telnet', 'plc-gateway'],
-  ['VNC', 'press-hmi'],
-  ['RDP', 'scada-historian'],
-])('%s: recorded by the portal, finalised, signed and verified, with the key events', async (_name, machineId) => {
+test.each(ONE_MACHINE_PER_PROTOCOL)('%s: recorded by the portal, finalised, signed and verified, with the key events', async (_name, machineId) => {
   const { aude } = agents;
-  const { vendor, grant } = await grantFor(machineId);
-  const session = await openSession(vendor, grant);
-  await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
+  const session = await openOnPlant(portal, agents, machineId);
   session.tunnel.typeText('airlock');
   await session.tunnel.close();
   await sessionEnd(aude, session.id);

@@ -5,7 +5,7 @@
 // the orphan sweep cannot take a session its own instance is ending.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { Browserless, loginAll } from './support/http.ts';
 import { createRequest, sessionTicket, seedDemoPlant, windowFromNow } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
+import { writeSigningKeys } from './support/signing.ts';
 import { redisDbUrl } from './support/services.ts';
 import { keys } from '../server/keys.ts';
 import { storeDir } from '../recordings/layout.ts';
@@ -114,12 +115,9 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'airlock-evidence-test-'));
   spool = path.join(work, 'spool');
   store = path.join(work, 'store');
-  const keyFile = path.join(work, 'signing.pem');
-  pubFile = path.join(work, 'public.pem');
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  writeFileSync(pubFile, publicKey.export({ format: 'pem', type: 'spki' }));
-  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_SIGNING_KEY_FILE: keyFile, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: DB });
+  const signing = writeSigningKeys(work);
+  pubFile = signing.pubFile;
+  portal = await startTestPortal({ AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_SIGNING_KEY_FILE: signing.keyFile, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: DB });
   await seedDemoPlant(portal, { targets: true });
   redis = createClient({ url: redisDbUrl(DB) });
   await redis.connect();

@@ -8,43 +8,35 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
-import { grantNow, seedDemoPlant, sessionEnd } from './support/workflow.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startPlantPortal, type PlantPortal } from './support/plant-portal.ts';
+import { Browserless, loginByName } from './support/http.ts';
+import { grantNow, sessionEnd } from './support/workflow.ts';
 import { openSession } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import type { SeekIndex } from '../recordings/seek-routes.ts';
 import type { PresentedExport } from '../recordings/export-routes.ts';
 import { verifyBundle } from '../recordings/verify.ts';
 
-const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 /** The caption band's height below the screen (renderer.ts). */
 const BAND = 24;
 
-let spool: string;
-let store: string;
-let work: string;
+let plant: PlantPortal;
 let portal: TestPortal;
+let work: string;
 let agents: Record<'vera' | 'mona' | 'aude', Browserless>;
 const recorded = new Map<string, { sessionId: string; jobId?: string; sha256?: string }>();
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-export-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-export-store-'));
+  plant = await startPlantPortal('export', { freshDb: 13, store: true, env: { AIRLOCK_MAX_SESSIONS_PER_USER: '10', AIRLOCK_RENDER_WORKER: 'inprocess' } });
+  portal = plant.portal;
   work = mkdtempSync(path.join(tmpdir(), 'airlock-export-work-'));
-  portal = await startTestPortal(
-    { AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_MAX_SESSIONS_PER_USER: '10', AIRLOCK_RENDER_WORKER: 'inprocess' },
-    { freshDb: 13 },
-  );
-  await seedDemoPlant(portal, { targets: true });
-  const names = ['vera', 'mona', 'aude'] as const;
-  const logged = await Promise.all(names.map((u) => loginAs(portal.publicUrl, u)));
-  agents = Object.fromEntries(names.map((n, i) => [n, logged[i]])) as typeof agents;
+  agents = await loginByName(portal.publicUrl, 'vera', 'mona', 'aude');
 });
 
 afterAll(async () => {
-  await portal?.close();
-  for (const d of [spool, store, work]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
+  await plant?.close();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
 async function download(agent: Browserless, url: string): Promise<{ status: number; type: string | null; bytes: Buffer }> {
@@ -56,21 +48,10 @@ async function recordSession(machineId: string, text: string): Promise<{ session
   const { vera, mona, aude } = agents;
   const grant = await grantNow(portal, vera, mona, machineId);
   const session = await openSession(vera, grant);
-  await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
-  // The recording must run on past the typing (a range export needs a length): frames until the
-  // machine's clock (guacd's syncs) is 500 ms past the last one before it. The pointer moves to
-  // make frames on a screen that would otherwise stay still (VNC sends none without a change).
-  const lastSync = (): number => Number(session.tunnel.instructions.findLast((i) => i[0] === 'sync')?.[1] ?? 0);
-  const before = lastSync();
+  await session.tunnel.screenDrawn();
   session.tunnel.typeText(text);
-  let x = 0;
-  await waitFor(
-    () => {
-      session.tunnel.send('mouse', String(300 + (x++ % 2)), '300', '0');
-      return lastSync() - before >= 500;
-    },
-    { timeoutMs: 15_000, what: 'frames 500 ms after typing' },
-  );
+  // The recording must run on past the typing (a range export needs a length).
+  await session.tunnel.machineTimePasses(500, 'frames 500 ms after typing', 15_000);
   await session.tunnel.close();
   await sessionEnd(aude, session.id);
   let seek: SeekIndex | undefined;

@@ -5,15 +5,13 @@
 // stretch, finalised; the auditor sees the idle span marked on the seek bar, plays into it with
 // skip idle and is past it at once; the keyboard shortcuts drive the player.
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import type { Locator, Page } from 'playwright-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { TestPortal } from './support/portal.ts';
-import { startSessionLab, type BrowserSuite, type SessionLab, openSession, shot } from './support/browser.ts';
+import { startSessionLab, type SessionLab, openSession, shot } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
+import { openVendorShell, setRange, timeMs } from './support/screens.ts';
 
 /** How long the vendor sits idle: well over the player's IDLE_GAP_MS (5 s). */
 const IDLE_MS = 9_000;
@@ -23,21 +21,6 @@ const IDLE_GAP_MS = 5_000;
 const SKIP_BUDGET_MS = 3_000;
 
 let lab: SessionLab;
-let portal: TestPortal;
-let browser: BrowserSuite;
-let spool: string;
-let store: string;
-
-/** Sets an `<input type=range>` the way a drag does (React listens to `input`). */
-async function setRange(el: Locator, value: number): Promise<void> {
-  await el.evaluate((input, v) => {
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set;
-    setter?.call(input, String(v));
-    input.dispatchEvent(new Event('input', { bubbles: true }));
-  }, value);
-}
-
-const timeMs = async (p: Page): Promise<number> => Number(await p.getByTestId('player-time').getAttribute('data-ms'));
 
 /** The `sync` timestamps of a guacd recording, in order. */
 function syncTimes(recording: string): number[] {
@@ -51,7 +34,6 @@ jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 beforeAll(async () => {
   lab = await startSessionLab('idle', { freshDb: 15, store: true, viewport: { width: 1280, height: 800 } });
-  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
@@ -59,15 +41,9 @@ afterAll(async () => {
 });
 
 test('skip idle crosses an idle stretch of an SSH recording at once, and the span is marked on the seek bar', async () => {
-  // --- a session with an idle stretch in the middle ---
-  const vendorApi = await loginAs(portal.publicUrl, 'vera');
-  const mona = await loginAs(portal.publicUrl, 'mona');
-  const requestId = await grantNow(portal, vendorApi, mona, 'cnc-07');
-  const vendor = await browser.page('vera');
-  const sessionId = await openSession(vendor, portal.publicUrl, requestId);
-  const typescript = path.join(spool, `${sessionId}.typescript`);
-  await waitFor(() => existsSync(typescript) && /[$#] $/m.test(readFileSync(typescript, 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
-  await vendor.getByTestId('session-display').focus();
+  const { portal, browser, store } = lab;
+  // --- a session with an idle stretch in the middle, opened by its address ---
+  const { requestId, vendor, sessionId, typescript } = await openVendorShell(lab, { open: (p, id) => openSession(p, portal.publicUrl, id) });
   const marker = randomBytes(3).toString('hex');
   await vendor.keyboard.type(`echo before-${marker}`);
   await vendor.keyboard.press('Enter');

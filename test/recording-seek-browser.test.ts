@@ -4,99 +4,27 @@
 // and a Range request from its offset; the activity strip and the hover thumbnail are shown;
 // with the keyframe data damaged, the player falls back to the replay from the start and says so.
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { TestPortal } from './support/portal.ts';
-import { startSessionLab, type BrowserSuite, type SessionLab, openFromMyRequests, shot } from './support/browser.ts';
+import { startSessionLab, type SessionLab, shot } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
-import { grantNow } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
+import { AUDITOR_VIEWPORT, compare, guacElement, lastLiveScreen, MAX_DIFFERING_FRACTION, openVendorShell, runCommand, seekCount, setRange, settledShot, timeMs, VENDOR_VIEWPORT } from './support/screens.ts';
 import { DERIVED_DIR, DERIVED_FILE_NAMES } from '../recordings/layout.ts';
 
-/** As test/recording-player.test.ts: same tolerance for the remote cursor. */
-const CHANNEL_TOLERANCE = 24;
-const MAX_DIFFERING_FRACTION = 0.005;
-const VENDOR_VIEWPORT = { width: 1000, height: 700 };
-const AUDITOR_VIEWPORT = { width: 1600, height: 1000 };
 /** Small keyframe spacing, so a short real session has several keyframes to seek between. */
 const KEYFRAME_EVERY_KB = 16;
 /** The aim of the issue, in a test's terms: a seek into an unplayed part is drawn within this. */
 const SEEK_BUDGET_MS = 5_000;
 
 let lab: SessionLab;
-let portal: TestPortal;
-let browser: BrowserSuite;
-let spool: string;
-let store: string;
-
-const guacElement = (p: Page, hostTestId: string): Locator => p.locator(`[data-testid="${hostTestId}"] > div`).first();
-
-async function settledShot(el: Locator, what: string): Promise<Buffer> {
-  let last = await el.screenshot();
-  let settled: Buffer | null = null;
-  await waitFor(async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    const next = await el.screenshot();
-    if (Buffer.compare(last, next) === 0) settled = next;
-    last = next;
-    return settled !== null;
-  }, { timeoutMs: 15_000, what });
-  if (settled === null) throw new Error('unreachable');
-  return settled;
-}
-
-async function compare(context: BrowserContext, a: Buffer, b: Buffer): Promise<{ width: [number, number]; height: [number, number]; differing: number; total: number }> {
-  const p = await context.newPage();
-  return p.evaluate(
-    async ({ a, b, tolerance }) => {
-      const load = async (b64: string) => createImageBitmap(await (await fetch(`data:image/png;base64,${b64}`)).blob());
-      const [ia, ib] = [await load(a), await load(b)];
-      const w = Math.min(ia.width, ib.width);
-      const h = Math.min(ia.height, ib.height);
-      const pixels = (img: ImageBitmap) => {
-        const c = new OffscreenCanvas(w, h);
-        const ctx = c.getContext('2d');
-        if (ctx === null) throw new Error('no 2d context');
-        ctx.drawImage(img, 0, 0);
-        return ctx.getImageData(0, 0, w, h).data;
-      };
-      const [pa, pb] = [pixels(ia), pixels(ib)];
-      let differing = 0;
-      for (let i = 0; i < pa.length; i += 4) {
-        for (let c = 0; c < 3; c++) {
-          if (Math.abs((pa[i + c] ?? 0) - (pb[i + c] ?? 0)) > tolerance) {
-            differing++;
-            break;
-          }
-        }
-      }
-      return { width: [ia.width, ib.width] as [number, number], height: [ia.height, ib.height] as [number, number], differing, total: w * h };
-    },
-    { a: a.toString('base64'), b: b.toString('base64'), tolerance: CHANNEL_TOLERANCE },
-  );
-}
-
-async function setRange(el: Locator, value: 'max' | number): Promise<number> {
-  return el.evaluate((input, v) => {
-    const range = input as HTMLInputElement;
-    const target = v === 'max' ? range.max : String(v);
-    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set?.call(range, target);
-    range.dispatchEvent(new Event('input', { bubbles: true }));
-    return Number(target);
-  }, value);
-}
-
-const timeMs = async (p: Page): Promise<number> => Number(await p.getByTestId('player-time').getAttribute('data-ms'));
-const seekCount = (p: Page): Promise<number> => p.evaluate(() => window.__airlockPlayer?.seekTimes.length ?? 0);
 
 // As the other player suites: one retry under load, with the first failure logged.
 jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 beforeAll(async () => {
   lab = await startSessionLab('seek', { freshDb: 5, store: true, env: { AIRLOCK_RENDER_WORKER: 'inprocess', AIRLOCK_KEYFRAME_EVERY_KB: String(KEYFRAME_EVERY_KB) } });
-  ({ portal, browser, spool, store } = lab);
 });
 
 afterAll(async () => {
@@ -104,25 +32,14 @@ afterAll(async () => {
 });
 
 test('the player seeks into a part never played and draws the right screen from a keyframe; damaged keyframes fall back and say so', async () => {
+  const { portal, browser, store } = lab;
   // --- the live session: output enough for several keyframes, then a last screen ---
-  const vendorApi = await loginAs(portal.publicUrl, 'vera');
-  const mona = await loginAs(portal.publicUrl, 'mona');
-  const requestId = await grantNow(portal, vendorApi, mona, 'cnc-07');
-  const vendor = await browser.page('vera', VENDOR_VIEWPORT);
-  const sessionId = await openFromMyRequests(vendor, requestId);
-  const typescript = path.join(spool, `${sessionId}.typescript`);
-  await waitFor(() => existsSync(typescript) && /[$#] $/m.test(readFileSync(typescript, 'utf8')), { timeoutMs: 20_000, what: 'a shell prompt' });
-  await vendor.getByTestId('session-display').focus();
+  const shell = await openVendorShell(lab, { viewport: VENDOR_VIEWPORT });
+  const { sessionId } = shell;
   const marker = `seek${randomBytes(4).toString('hex')}`;
-  await vendor.keyboard.type(`for i in $(seq 1 25); do ls -la /usr/bin | head -60; sleep 0.1; done; echo ${marker}-done`);
-  await vendor.keyboard.press('Enter');
-  await waitFor(() => readFileSync(typescript, 'utf8').includes(`${marker}-done`), { timeoutMs: 20_000, what: 'the long output' });
-  await vendor.keyboard.type(`clear; echo ${marker}-$((6*7))`);
-  await vendor.keyboard.press('Enter');
-  await waitFor(() => readFileSync(typescript, 'utf8').includes(`${marker}-42`), { timeoutMs: 15_000, what: 'the last output' });
-  const live = await settledShot(guacElement(vendor, 'session-display'), 'the live screen to settle');
-  await vendor.getByTestId('session-disconnect').click();
-  await vendor.locator('[data-testid="session-status"][data-status="ended"]').waitFor();
+  await runCommand(shell, `for i in $(seq 1 25); do ls -la /usr/bin | head -60; sleep 0.1; done; echo ${marker}-done`, `${marker}-done`, { timeoutMs: 20_000, what: 'the long output' });
+  await runCommand(shell, `clear; echo ${marker}-$((6*7))`, `${marker}-42`, { timeoutMs: 15_000, what: 'the last output' });
+  const live = await lastLiveScreen(shell);
 
   // --- finalised, then rendered by the worker ---
   const aude = await loginAs(portal.publicUrl, 'aude');

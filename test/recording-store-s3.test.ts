@@ -7,7 +7,7 @@
 // the purge leaves what the store still locks.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { grantNow, sessionTicket } from './support/workflow.ts';
 import { seedDemoPlant } from './support/workflow.ts';
 import { openTunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
+import { writeSigningKeys } from './support/signing.ts';
 import { redisDbUrl } from './support/services.ts';
 import { startLocalS3, type LocalS3 } from './support/s3.ts';
 import type { RecordingSummary } from '../recordings/catalog.ts';
@@ -103,14 +104,11 @@ const uploadsOf = (s: RecordingSummary) => s3.requests.filter((r) => r.method ==
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'airlock-s3-test-'));
   spool = path.join(work, 'spool');
-  const keyFile = path.join(work, 'signing.pem');
-  pubFile = path.join(work, 'public.pem');
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  writeFileSync(pubFile, publicKey.export({ format: 'pem', type: 'spki' }));
+  const signing = writeSigningKeys(work);
+  pubFile = signing.pubFile;
   s3 = await startLocalS3();
   direct = s3.directClient();
-  portal = await startTestPortal({ ...s3.env(PREFIX), AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_SIGNING_KEY_FILE: keyFile, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: DB });
+  portal = await startTestPortal({ ...s3.env(PREFIX), AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_SIGNING_KEY_FILE: signing.keyFile, AIRLOCK_RECORDING_MIN_FREE_MB: '1' }, { freshDb: DB });
   await seedDemoPlant(portal, { targets: true });
   [vera, mona, aude, adam] = (await Promise.all(['vera', 'mona', 'aude', 'adam'].map((u) => loginAs(portal.publicUrl, u)))) as [Browserless, Browserless, Browserless, Browserless];
   grant = await grantNow(portal, vera, mona, 'press-hmi', 30 * 60_000);

@@ -5,69 +5,41 @@
 // rebuilt from the recording.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startTestPortal, type TestPortal } from './support/portal.ts';
-import { Browserless, loginAs } from './support/http.ts';
-import { createRequest, grantNow, seedDemoPlant, sessionEnd, windowFromNow } from './support/workflow.ts';
-import { openSession } from './support/tunnel.ts';
+import type { TestPortal } from './support/portal.ts';
+import { startPlantPortal, type PlantPortal } from './support/plant-portal.ts';
+import { Browserless, loginByName } from './support/http.ts';
+import { ONE_MACHINE_PER_PROTOCOL, sessionEnd } from './support/workflow.ts';
+import { openOnPlant } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import { DERIVED_DIR, DERIVED_FILE_NAMES } from '../recordings/layout.ts';
 import type { SeekIndex } from '../recordings/seek-routes.ts';
 
-const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 
-let spool: string;
-let store: string;
+let plant: PlantPortal;
 let portal: TestPortal;
+let store: string;
 let agents: Record<'vera' | 'victor' | 'mona' | 'bruno' | 'olga' | 'aude', Browserless>;
 const recorded = new Map<string, string>();
 
 beforeAll(async () => {
-  spool = mkdtempSync(path.join(tmpdir(), 'airlock-render-spool-'));
-  store = mkdtempSync(path.join(tmpdir(), 'airlock-render-store-'));
-  portal = await startTestPortal(
-    { AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_STORE: store, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_MAX_SESSIONS_PER_USER: '10', AIRLOCK_RENDER_WORKER: 'inprocess' },
-    { freshDb: 12 },
-  );
-  await seedDemoPlant(portal, { targets: true });
-  const names = ['vera', 'victor', 'mona', 'bruno', 'olga', 'aude'] as const;
-  const logged = await Promise.all(names.map((u) => loginAs(portal.publicUrl, u)));
-  agents = Object.fromEntries(names.map((n, i) => [n, logged[i]])) as typeof agents;
+  plant = await startPlantPortal('render', { freshDb: 12, store: true, env: { AIRLOCK_MAX_SESSIONS_PER_USER: '10', AIRLOCK_RENDER_WORKER: 'inprocess' } });
+  ({ portal, store } = plant);
+  agents = await loginByName(portal.publicUrl, 'vera', 'victor', 'mona', 'bruno', 'olga', 'aude');
 });
 
 afterAll(async () => {
-  await portal?.close();
-  for (const d of [spool, store]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
+  await plant?.close();
 });
-
-async function grantFor(machineId: string): Promise<{ vendor: Browserless; grant: string }> {
-  const { vera, victor, mona, bruno, olga } = agents;
-  if (machineId === 'plc-gateway') return { vendor: victor, grant: await grantNow(portal, victor, bruno, machineId) };
-  if (machineId !== 'scada-historian') return { vendor: vera, grant: await grantNow(portal, vera, mona, machineId) };
-  const id = await createRequest(vera, { machineId, ...windowFromNow(1_200, 600_000) });
-  await mona.post(`/api/requests/${id}/approve`, {});
-  await olga.post(`/api/requests/${id}/approve`, {});
-  await waitFor(async () => (await portal.services.requests.grantFor('dev:vera', machineId))?.requestId === id, { timeoutMs: 5_000, what: 'the grant' });
-  return { vendor: vera, grant: id };
-}
 
 async function seekIndex(sessionId: string): Promise<{ status: number; body: { seek?: SeekIndex; error?: { code: string; message: string } } }> {
   const res = await agents.aude.get(`/api/recordings/${sessionId}/seek`);
   return { status: res.status, body: res.json() };
 }
 
-test.each([
-  ['SSH', 'cnc-07'],
-  ['Telnet', 'plc-gateway'],
-  ['VNC', 'press-hmi'],
-  ['RDP', 'scada-historian'],
-])('%s: the worker builds signed keyframes, thumbnails and the activity strip', async (name, machineId) => {
+test.each(ONE_MACHINE_PER_PROTOCOL)('%s: the worker builds signed keyframes, thumbnails and the activity strip', async (name, machineId) => {
   const { aude } = agents;
-  const { vendor, grant } = await grantFor(machineId);
-  const session = await openSession(vendor, grant);
-  await session.tunnel.waitFor((i) => DRAWING.includes(i[0] ?? ''), 30_000, 'the machine’s screen');
+  const session = await openOnPlant(portal, agents, machineId);
   session.tunnel.typeText('airlock\n');
   await session.tunnel.waitFor((i) => i[0] === 'sync', 10_000, 'a frame after typing');
   await session.tunnel.close();

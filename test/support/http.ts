@@ -140,3 +140,9 @@ export async function loginAll<const N extends readonly string[]>(base: string, 
   // Promise.all over a mapped tuple loses its length; the names fix it.
   return (await Promise.all(names.map((u) => loginAs(base, u)))) as { -readonly [K in keyof N]: Browserless };
 }
+
+/** Signs the users in at once; their agents by name (`agents.vera`). */
+export async function loginByName<const N extends string>(base: string, ...names: N[]): Promise<Record<N, Browserless>> {
+  const agents = await Promise.all(names.map((u) => loginAs(base, u)));
+  return Object.fromEntries(names.map((n, i) => [n, agents[i]])) as Record<N, Browserless>;
+}

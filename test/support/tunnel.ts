@@ -4,7 +4,9 @@ import WebSocket from 'ws';
 import net from 'node:net';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../../sessions/tunnel/protocol.ts';
 import type { Browserless } from './http.ts';
-import { sessionTicket } from './workflow.ts';
+import type { Portal } from '../../server/app/portal.ts';
+import { grantOnPlant, sessionTicket, type PlantCrew } from './workflow.ts';
+import { waitFor } from './wait.ts';
 
 export interface TunnelOptions {
   ticket?: string;
@@ -14,6 +16,9 @@ export interface TunnelOptions {
 }
 
 export type UpgradeResult = { ok: true; tunnel: Tunnel } | { ok: false; status: number; body: string };
+
+/** Instructions that draw the machine's screen. */
+export const DRAWING = ['img', 'png', 'rect', 'cfill', 'copy'];
 
 /** Keysyms for plain ASCII are their code points; Enter is 0xFF0D. */
 const KEYSYM_ENTER = 65293;
@@ -75,6 +80,29 @@ export class Tunnel {
 
   firstFrame(timeoutMs?: number): Promise<GuacInstruction> {
     return this.waitFor((i) => i[0] === 'sync', timeoutMs, 'the first frame');
+  }
+
+  /** The first instruction that draws the machine's screen (a first frame may draw nothing yet). */
+  screenDrawn(timeoutMs = 30_000): Promise<GuacInstruction> {
+    return this.waitFor((i) => DRAWING.includes(i[0] ?? ''), timeoutMs, 'the machine’s screen');
+  }
+
+  /**
+   * Frames until the machine's own clock (guacd's sync timestamps) has run `ms` past the last
+   * frame seen now. The pointer moves to make them (a VNC screen that does not change sends no
+   * frames; with no window manager on the VNC target, focus follows the pointer).
+   */
+  async machineTimePasses(ms: number, what: string, timeoutMs = 20_000): Promise<void> {
+    const lastSync = (): number => Number(this.instructions.findLast((i) => i[0] === 'sync')?.[1] ?? 0);
+    const from = lastSync();
+    let x = 0;
+    await waitFor(
+      () => {
+        this.send('mouse', String(200 + (x++ % 2)), '200', '0');
+        return lastSync() - from >= ms;
+      },
+      { timeoutMs, what },
+    );
   }
 
   /** The `error` instruction the server sends before it ends a session. */
@@ -171,4 +199,12 @@ export async function openSession(agent: Browserless, grant: string): Promise<{ 
   if (!opened.ok) throw new Error(`tunnel refused: ${opened.status} ${opened.body}`);
   await opened.tunnel.firstFrame();
   return { id, tunnel: opened.tunnel };
+}
+
+/** A grant on a demo machine, through the approvals the plant asks for it, and its session once the machine's screen is drawn. */
+export async function openOnPlant(portal: Portal, crew: PlantCrew, machineId: string): Promise<{ id: string; tunnel: Tunnel }> {
+  const { vendor, grant } = await grantOnPlant(portal, crew, machineId);
+  const session = await openSession(vendor, grant);
+  await session.tunnel.screenDrawn();
+  return session;
 }

@@ -30,6 +30,33 @@ export async function grantNow(portal: Portal, vendor: Browserless, approver: Br
   return id;
 }
 
+/** One demo machine of each protocol, for suites that run every protocol through the portal. */
+export const ONE_MACHINE_PER_PROTOCOL = [
+  ['SSH', 'cnc-07'],
+  ['Telnet', 'plc-gateway'],
+  ['VNC', 'press-hmi'],
+  ['RDP', 'scada-historian'],
+] as const;
+
+/** The demo plant's vendors and approvers, signed in. */
+export type PlantCrew = Record<'vera' | 'victor' | 'mona' | 'bruno' | 'olga', Browserless>;
+
+/**
+ * A grant valid now on a demo machine, through the approvals the plant asks for it: the PLC
+ * gateway is Victor's (approved by Bruno), the SCADA historian needs two approvals (Mona's and
+ * Olga's) on Vera's request, any other machine is Vera's, approved by Mona.
+ */
+export async function grantOnPlant(portal: Portal, crew: PlantCrew, machineId: string): Promise<{ vendor: Browserless; grant: string }> {
+  const { vera, victor, mona, bruno, olga } = crew;
+  if (machineId === 'plc-gateway') return { vendor: victor, grant: await grantNow(portal, victor, bruno, machineId) };
+  if (machineId !== 'scada-historian') return { vendor: vera, grant: await grantNow(portal, vera, mona, machineId) };
+  const id = await createRequest(vera, { machineId, ...windowFromNow(GRANT_LEAD_MS, 600_000) });
+  await mona.post(`/api/requests/${id}/approve`, {});
+  await olga.post(`/api/requests/${id}/approve`, {});
+  await waitFor(async () => (await portal.services.requests.grantFor('dev:vera', machineId))?.requestId === id, { timeoutMs: 5_000, what: 'the grant' });
+  return { vendor: vera, grant: id };
+}
+
 /** POST /api/sessions for a grant; returns the ticket and the session id. */
 export async function sessionTicket(vendor: Browserless, requestId: string): Promise<{ ticket: string; id: string; endsAt: string }> {
   const res = await vendor.post('/api/sessions', { requestId });
