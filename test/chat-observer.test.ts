@@ -7,7 +7,7 @@ import { FakeSlack, type SlackMessage } from '../dev/fakes/slack.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { grantNow, seedDemoPlant } from './support/workflow.ts';
 import { openSession, watchSession } from './support/tunnel.ts';
-import { SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { slackTrusting, startChatPortal, startFakeSlack, type ChatPortal } from './support/chat.ts';
 
 const DB = 9;
 const SLACK_CHANNEL = 'COBSERVEA';
@@ -22,10 +22,10 @@ const observerMessages = (sessionId: string, channel = SLACK_CHANNEL): SlackMess
   slack.messagesIn(channel).filter((m) => JSON.stringify(m.blocks).includes(`/#/watch/${sessionId}`) && JSON.stringify(m.blocks).includes('👁'));
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
+  slack = await startFakeSlack();
   chat = await startChatPortal(
     {
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+      slack: slackTrusting(slack),
       sites: { 'site-a': { slack: { channel: SLACK_CHANNEL } }, 'site-b': { slack: { channel: SLACK_CHANNEL_B } } },
     },
     DB,
