@@ -19,11 +19,8 @@ const secret = randomBytes(32).toString('base64url');
 let spool: string;
 let a: TestPortal;
 let b: TestPortal;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
+/** Signed in on A: the vendors, the plant managers of site A and B, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, bruno: Browserless, aude: Browserless;
 
 async function open(agent: Browserless, requestId: string): Promise<{ tunnel: Tunnel; id: string }> {
   const { ticket, id } = await sessionTicket(agent, requestId);

@@ -23,12 +23,8 @@ const DB = 5;
 let spool: string;
 let a: TestPortal;
 let b: TestPortal;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let olga: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
+/** Signed in on A: the vendors, the plant managers, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, olga: Browserless, bruno: Browserless, aude: Browserless;
 /** On instance B: the observers. */
 let ottoOnB: Browserless;
 let monaOnB: Browserless;
