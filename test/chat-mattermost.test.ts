@@ -17,8 +17,8 @@ const OUTSIDER = 'useroutsider';
 
 let mm: FakeMattermost;
 let chat: ChatPortal;
-let vera: Browserless;
-let aude: Browserless;
+/** Signed in: the vendor who files, the auditor who reads the outcome. */
+let vera: Browserless, aude: Browserless;
 
 const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
