@@ -19,10 +19,8 @@ describe('on one portal', () => {
   let lab: ProxiedPortal;
   let portal: TestPortal;
   let proxy: CountingGuacdProxy;
-  let vera: Browserless;
-  let victor: Browserless;
-  let mona: Browserless;
-  let aude: Browserless;
+  /** Signed in: the vendors, the plant manager, the auditor. */
+  let vera: Browserless, victor: Browserless, mona: Browserless, aude: Browserless;
 
   beforeAll(async () => {
     // Set-ups 4 s apart: a second session waits for its slot long enough to be revoked meanwhile.

@@ -14,10 +14,8 @@ import type { AuditEvent } from '../server/audit/schema.ts';
 let lab: ProxiedPortal;
 let portal: TestPortal;
 let proxy: CountingGuacdProxy;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let aude: Browserless;
+/** Signed in: the vendors, the plant manager, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, aude: Browserless;
 let grantId: string;
 
 async function lastRefusal(): Promise<AuditEvent | undefined> {

@@ -19,17 +19,23 @@ const secret = randomBytes(32).toString('base64url');
 let spool: string;
 let a: TestPortal;
 let b: TestPortal;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
+/** Signed in on A: the vendors, the plant managers of site A and B, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, bruno: Browserless, aude: Browserless;
 
 async function open(agent: Browserless, requestId: string): Promise<{ tunnel: Tunnel; id: string }> {
   const { ticket, id } = await sessionTicket(agent, requestId);
   const result = await openTunnel(agent, { ticket });
   if (!result.ok) throw new Error(`tunnel refused: ${result.status} ${result.body}`);
   return { tunnel: result.tunnel, id };
+}
+
+/** Vera's session on cnc-07, granted and opened on A, drawing, and in the registry as `seenBy` reads it. */
+async function registeredSession(seenBy: TestPortal): Promise<{ requestId: string; tunnel: Tunnel; id: string }> {
+  const requestId = await grantNow(a, vera, mona, 'cnc-07');
+  const { tunnel, id } = await open(vera, requestId);
+  await tunnel.firstFrame();
+  await waitFor(async () => (await seenBy.services.broker.registry.get(id)) !== undefined, { timeoutMs: 5_000, what: 'the registry entry' });
+  return { requestId, tunnel, id };
 }
 
 const auditOf = (sessionId: string): Promise<AuditEvent[]> => auditEvents(aude, `session:${sessionId}`);
@@ -116,10 +122,7 @@ describe('the window, revoke and terminate', () => {
   });
 
   test('a revoke on instance B closes the session held by instance A within a second', async () => {
-    const requestId = await grantNow(a, vera, mona, 'cnc-07');
-    const { tunnel, id } = await open(vera, requestId);
-    await tunnel.firstFrame();
-    await waitFor(async () => (await b.services.broker.registry.get(id)) !== undefined, { timeoutMs: 5_000, what: 'the registry entry' });
+    const { requestId, tunnel, id } = await registeredSession(b);
     const monaOnB = await loginAs(b.publicUrl, 'mona');
     const revokedAt = Date.now();
     expect((await monaOnB.post(`/api/requests/${requestId}/revoke`, { reason: 'line restart' })).status).toBe(200);
@@ -130,10 +133,7 @@ describe('the window, revoke and terminate', () => {
   });
 
   test('a manager terminates from the other instance; vendors and other sites may not', async () => {
-    const requestId = await grantNow(a, vera, mona, 'cnc-07');
-    const { tunnel, id } = await open(vera, requestId);
-    await tunnel.firstFrame();
-    await waitFor(async () => (await a.services.broker.registry.get(id)) !== undefined, { timeoutMs: 5_000, what: 'the registry entry' });
+    const { requestId, tunnel, id } = await registeredSession(a);
     expect((await vera.post(`/api/sessions/${id}/terminate`, {})).status).toBe(404);
     expect((await bruno.post(`/api/sessions/${id}/terminate`, {})).status).toBe(404);
     const listed = (await mona.get('/api/sessions')).json<{ sessions: Array<Record<string, unknown>> }>().sessions.find((s) => s['id'] === id);
@@ -151,10 +151,7 @@ describe('the window, revoke and terminate', () => {
   });
 
   test('live view: the manager watches read-only; their keys never reach the machine', async () => {
-    const requestId = await grantNow(a, vera, mona, 'cnc-07');
-    const { tunnel, id } = await open(vera, requestId);
-    await tunnel.firstFrame();
-    await waitFor(async () => (await a.services.broker.registry.get(id)) !== undefined, { timeoutMs: 5_000, what: 'the registry entry' });
+    const { tunnel, id } = await registeredSession(a);
     expect((await bruno.post(`/api/sessions/${id}/watch`, {})).status).toBe(404);
     const { ticket } = (await mona.post(`/api/sessions/${id}/watch`, {})).json<{ ticket: string }>();
     const watch = await openTunnel(mona, { ticket });

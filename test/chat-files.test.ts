@@ -19,7 +19,7 @@ import { grantNow, seedDemoPlant } from './support/workflow.ts';
 import { openSession, type Tunnel } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import { testServices } from './support/services.ts';
-import { enterLinkCode, linkCodeIn, MATTERMOST, SLACK, startChatPortal, TEAMS, type ChatPortal } from './support/chat.ts';
+import { enterLinkCode, linkCodeIn, mattermostPostIn, mattermostTrusting, SLACK, slackClickReply, slackTrusting, startChatPortal, startFakeMattermost, startFakeSlack, TEAMS, teamsTrusting, type ChatPortal } from './support/chat.ts';
 
 const DB = 9;
 const WAIT = { timeoutMs: 30_000 };
@@ -71,17 +71,10 @@ async function teamsCard(name: string): Promise<TeamsCard> {
   return find() as TeamsCard;
 }
 
-async function mmPost(name: string): Promise<MattermostPost> {
-  const find = () => mm.postsIn(MM_CHANNEL).find((p) => JSON.stringify(p.props.attachments ?? []).includes(name));
-  await mm.server.until(() => find() !== undefined, `a Mattermost post about ${name}`);
-  return find() as MattermostPost;
-}
+const mmPost = (name: string): Promise<MattermostPost> =>
+  mattermostPostIn(mm, MM_CHANNEL, (p) => JSON.stringify(p.props.attachments ?? []).includes(name), `a Mattermost post about ${name}`);
 
-async function slackReply(message: SlackMessage, action: string, user: SlackUser): Promise<string> {
-  const seen = slack.ephemeralCount(user.id);
-  expect((await slack.click(slackUrl, message, action, user)).status).toBe(200);
-  return slack.ephemeralAfter(user.id, seen);
-}
+const slackReply = (message: SlackMessage, action: string, user: SlackUser): Promise<string> => slackClickReply(slack, slackUrl, message, action, user);
 
 /** Every copy of the file's message (Slack, Teams, Mattermost) says `text` and has no buttons left. */
 async function everyCopyShows(name: string, text: string): Promise<void> {
@@ -101,18 +94,15 @@ const fileAudit = async (fileId: string): Promise<AuditEvent[]> =>
   (await aude.get(`/api/audit?target=session:${session.id}&limit=200`)).json<{ events: AuditEvent[] }>().events.filter((e) => e.details['fileId'] === fileId);
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
-  for (const u of [MONA, VERA, BRUNO]) slack.addUser(u);
+  slack = await startFakeSlack(MONA, VERA, BRUNO);
   teams = await FakeTeams.start({ appId: TEAMS.appId, appPassword: TEAMS.appPassword });
-  mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
-  mm.addUser({ id: MONA_MM, username: 'mona' });
-  mm.addChannel(MM_CHANNEL, [MONA_MM]);
+  mm = await startFakeMattermost({ [MONA_MM]: 'mona' }, MM_CHANNEL);
   chat = await startChatPortal(
     {
       linking: { matchByEmail: true },
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
-      teams: { bot: { appId: TEAMS.appId, appPassword: TEAMS.appPassword, allowedTenants: [TEAMS.tenantId], jwksUrl: teams.jwksUrl, tokenUrl: teams.tokenUrl, allowedServiceUrls: [teams.serviceUrl] } },
-      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
+      slack: slackTrusting(slack),
+      teams: teamsTrusting(teams),
+      mattermost: mattermostTrusting(mm),
       sites: { 'site-a': { slack: { channel: SLACK_CHANNEL }, teams: { conversationId: CONVERSATION, serviceUrl: teams.serviceUrl }, mattermost: { channelId: MM_CHANNEL } } },
     },
     DB,

@@ -8,7 +8,7 @@ import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { createRequest, readRequest } from './support/workflow.ts';
-import { enterLinkCode, linkCodeIn, MATTERMOST, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { enterLinkCode, linkCodeIn, MATTERMOST, mattermostPostIn, mattermostTrusting, startChatPortal, startFakeMattermost, type ChatPortal } from './support/chat.ts';
 
 const CHANNEL_A = 'approverssitea';
 const MONA = 'usermona';
@@ -17,27 +17,21 @@ const OUTSIDER = 'useroutsider';
 
 let mm: FakeMattermost;
 let chat: ChatPortal;
-let vera: Browserless;
-let aude: Browserless;
+/** Signed in: the vendor who files, the auditor who reads the outcome. */
+let vera: Browserless, aude: Browserless;
 
 const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
-async function postAbout(id: string, channel = CHANNEL_A): Promise<MattermostPost> {
-  const find = () => mm.postsIn(channel).find((p) => p.props['airlock_request'] === id);
-  await mm.server.until(() => find() !== undefined, `a post about ${id}`);
-  return find() as MattermostPost;
-}
+const postAbout = (id: string, channel = CHANNEL_A): Promise<MattermostPost> => mattermostPostIn(mm, channel, (p) => p.props['airlock_request'] === id, `a post about ${id}`);
 
 const contextOf = (post: MattermostPost, action: string): Record<string, unknown> =>
   (post.props.attachments ?? []).flatMap((a) => a.actions ?? []).find((a) => a.id === action)?.integration.context ?? {};
 
 beforeAll(async () => {
-  mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
-  for (const [id, username] of [[MONA, 'mona'], [OLGA, 'olga'], [OUTSIDER, 'outsider']]) mm.addUser({ id: id as string, username: username as string });
-  mm.addChannel(CHANNEL_A, [MONA, OLGA]);
+  mm = await startFakeMattermost({ [MONA]: 'mona', [OLGA]: 'olga', [OUTSIDER]: 'outsider' }, CHANNEL_A, [MONA, OLGA]);
   chat = await startChatPortal(
     {
-      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
+      mattermost: mattermostTrusting(mm),
       sites: { 'site-a': { mattermost: { channelId: CHANNEL_A } } },
     },
     11,

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { FakeSlack, type SlackMessage } from '../dev/fakes/slack.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { grantNow, seedDemoPlant } from './support/workflow.ts';
-import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
-import { SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { openSession, watchSession } from './support/tunnel.ts';
+import { slackTrusting, startChatPortal, startFakeSlack, type ChatPortal } from './support/chat.ts';
 
 const DB = 9;
 const SLACK_CHANNEL = 'COBSERVEA';
@@ -18,23 +18,14 @@ let chat: ChatPortal;
 let vera: Browserless;
 let mona: Browserless;
 
-async function watch(agent: Browserless, sessionId: string): Promise<Tunnel> {
-  const res = await agent.post(`/api/sessions/${sessionId}/watch`, {});
-  if (res.status !== 200) throw new Error(`watch refused (${res.status}): ${res.text}`);
-  const opened = await openTunnel(agent, { ticket: res.json<{ ticket: string }>().ticket });
-  if (!opened.ok) throw new Error(`watch tunnel refused ${opened.status}`);
-  await opened.tunnel.firstFrame();
-  return opened.tunnel;
-}
-
 const observerMessages = (sessionId: string, channel = SLACK_CHANNEL): SlackMessage[] =>
   slack.messagesIn(channel).filter((m) => JSON.stringify(m.blocks).includes(`/#/watch/${sessionId}`) && JSON.stringify(m.blocks).includes('👁'));
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
+  slack = await startFakeSlack();
   chat = await startChatPortal(
     {
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+      slack: slackTrusting(slack),
       sites: { 'site-a': { slack: { channel: SLACK_CHANNEL } }, 'site-b': { slack: { channel: SLACK_CHANNEL_B } } },
     },
     DB,
@@ -62,7 +53,7 @@ describe('required observer', () => {
     // Only the machine's site hears of it.
     expect(slack.messagesIn(SLACK_CHANNEL_B).some((m) => JSON.stringify(m.blocks).includes(session.id))).toBe(false);
 
-    const observer = await watch(mona, session.id);
+    const observer = await watchSession(mona, session.id);
     await slack.server.until(() => JSON.stringify(message.blocks).includes('Observed: the vendor’s input reaches the machine'), 'the message updated: observed');
     expect(JSON.stringify(message.blocks)).toContain(`/#/watch/${session.id}`);
     // Updated in place: still one observer message for the session.

@@ -17,7 +17,7 @@ import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { createRequest, readRequest, windowFromNow } from './support/workflow.ts';
-import { enterLinkCode, linkCodeIn, MATTERMOST, SLACK, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { enterLinkCode, linkCodeIn, mattermostPostIn, mattermostTrusting, SLACK, slackClickReply, slackTrusting, startChatPortal, startFakeMattermost, startFakeSlack, type ChatPortal } from './support/chat.ts';
 
 const SLACK_CHANNEL = 'CSITEA';
 const MM_CHANNEL = 'mmsitea';
@@ -42,17 +42,9 @@ async function slackCard(id: string, channel = SLACK_CHANNEL, text?: string): Pr
   return find() as SlackMessage;
 }
 
-async function mmPost(id: string): Promise<MattermostPost> {
-  const find = () => mm.postsIn(MM_CHANNEL).find((p) => p.props['airlock_request'] === id);
-  await mm.server.until(() => find() !== undefined, `a Mattermost post about ${id}`);
-  return find() as MattermostPost;
-}
+const mmPost = (id: string): Promise<MattermostPost> => mattermostPostIn(mm, MM_CHANNEL, (p) => p.props['airlock_request'] === id, `a Mattermost post about ${id}`);
 
-async function slackReply(message: SlackMessage, action: string, user: SlackUser): Promise<string> {
-  const seen = slack.ephemeralCount(user.id);
-  expect((await slack.click(requestUrl, message, action, user)).status).toBe(200);
-  return slack.ephemeralAfter(user.id, seen);
-}
+const slackReply = (message: SlackMessage, action: string, user: SlackUser): Promise<string> => slackClickReply(slack, requestUrl, message, action, user);
 
 const requestState = (id: string): Promise<AccessRequest> => readRequest(aude, id);
 
@@ -61,16 +53,13 @@ function publish(event: Omit<DomainEvent, 'at' | 'actorId'> & { actorId?: string
 }
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
-  for (const u of [MONA, OLGA_SLACK, VERA]) slack.addUser(u);
-  mm = await FakeMattermost.start({ botToken: MATTERMOST.botToken, teamId: MATTERMOST.teamId });
-  mm.addUser({ id: OLGA_MM, username: 'olga' });
-  mm.addChannel(MM_CHANNEL, [OLGA_MM]);
+  slack = await startFakeSlack(MONA, OLGA_SLACK, VERA);
+  mm = await startFakeMattermost({ [OLGA_MM]: 'olga' }, MM_CHANNEL);
   chat = await startChatPortal(
     {
       linking: { matchByEmail: true },
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
-      mattermost: { url: mm.server.url, botToken: MATTERMOST.botToken, contextSecret: MATTERMOST.contextSecret, allowedTeams: [MATTERMOST.teamId] },
+      slack: slackTrusting(slack),
+      mattermost: mattermostTrusting(mm),
       sites: { 'site-a': { slack: { channel: SLACK_CHANNEL, directMessages: true }, mattermost: { channelId: MM_CHANNEL } } },
     },
     12,

@@ -9,7 +9,7 @@ import type { AccessRequest } from '../server/requests/schema.ts';
 import type { AuditEvent } from '../server/audit/schema.ts';
 import { loginAs, type Browserless, loginAll } from './support/http.ts';
 import { auditEvents, createRequest, readRequest, windowFromNow } from './support/workflow.ts';
-import { allSlackCopiesShow, enterLinkCode, linkCodeIn, SLACK, slackCardIn, slackUser, startChatPortal, type ChatPortal } from './support/chat.ts';
+import { allSlackCopiesShow, enterLinkCode, linkCodeIn, SLACK, slackCardIn, slackTrusting, slackUser, startChatPortal, startFakeSlack, type ChatPortal } from './support/chat.ts';
 
 const CHANNEL_A = 'CAPPROVERSA';
 const CHANNEL_B = 'CAPPROVERSB';
@@ -50,11 +50,10 @@ async function link(user: SlackUser, agent: Browserless, message: SlackMessage):
 }
 
 beforeAll(async () => {
-  slack = await FakeSlack.start(SLACK);
-  for (const u of [MONA, OLGA, BRUNO, VERA, STRANGER]) slack.addUser(u);
+  slack = await startFakeSlack(MONA, OLGA, BRUNO, VERA, STRANGER);
   chat = await startChatPortal(
     {
-      slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, allowedTeams: [SLACK.teamId], allowedApps: [SLACK.appId], apiUrl: slack.apiUrl },
+      slack: slackTrusting(slack),
       sites: { 'site-a': { slack: { channel: CHANNEL_A, directMessages: true } }, 'site-b': { slack: { channel: CHANNEL_B } } },
     },
     9,

@@ -3,12 +3,11 @@
 // about a second, tells the vendor, and lets input flow again once Redis answers. A private
 // Redis, since this suite freezes it.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { loginAll, type Browserless } from './support/http.ts';
 import { grantNow } from './support/workflow.ts';
 import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
@@ -18,11 +17,8 @@ import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
 import { AIRLOCK_OBSERVER_MSG } from '../sessions/tunnel/transport.ts';
 import type { GuacInstruction } from '../sessions/tunnel/protocol.ts';
 
-let services: Supervisor;
+let services: PrivateServices;
 let portal: TestPortal;
-let stateDir: string;
-let redisPid = 0;
-let frozen = false;
 let vera: Browserless;
 let mona: Browserless;
 
@@ -31,16 +27,13 @@ function nextState(tunnel: Tunnel, state: string, timeoutMs = 10_000): Promise<G
   const from = tunnel.instructions.length;
   return tunnel.waitFor((i) => tunnel.instructions.indexOf(i) >= from && i[0] === 'msg' && i[1] === OBSERVER_MSG && i[3] === state, timeoutMs, `observer state ${state}`);
 }
-function thaw(): void {
-  if (frozen) process.kill(redisPid, 'SIGCONT');
-  frozen = false;
-}
+/** Redis is this suite's only private service: freezing the services freezes Redis alone. */
+const freeze = (): void => services.signal('SIGSTOP');
+const thaw = (): void => services?.signal('SIGCONT');
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-observer-redis-'));
-  services = await startServices({ stateDir, services: ['redis'] });
-  redisPid = services.pids()[0] ?? 0;
-  portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '', AIRLOCK_RECORDING_SPOOL: path.join(stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' });
+  services = await privateServices('observer-redis', ['redis']);
+  portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '', AIRLOCK_RECORDING_SPOOL: path.join(services.stateDir, 'spool'), AIRLOCK_RECORDING_MIN_FREE_MB: '1' });
   const targets = testServices();
   const inventory = demoInventory(targets);
   inventory.machines = inventory.machines.map((m) => (m.id === 'cnc-07' ? { ...m, observer: 'required' as const } : m));
@@ -52,8 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   thaw();
   await portal?.close();
-  await services?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await services?.close();
 });
 
 test('a Redis that stops answering holds the vendor’s input (fail closed) until it answers again', async () => {
@@ -67,11 +59,10 @@ test('a Redis that stops answering holds the vendor’s input (fail closed) unti
 
   const unconfirmed = nextState(tunnel, 'unconfirmed');
   const frozenAt = Date.now();
-  process.kill(redisPid, 'SIGSTOP');
-  frozen = true;
+  freeze();
   await unconfirmed;
   const heldAfterMs = Date.now() - frozenAt;
-  const events = path.join(stateDir, 'spool', `${id}.events.jsonl`);
+  const events = path.join(services.stateDir, 'spool', `${id}.events.jsonl`);
   const held = (): number => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter((l) => l.includes('"observer_unconfirmed"')).length : 0);
   const tag = randomBytes(4).toString('hex');
   tunnel.typeText(`echo frozen-${tag}\n`);

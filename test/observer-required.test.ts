@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { loginAll, type Browserless } from './support/http.ts';
 import { auditEvents, createRequest, grantNow, windowFromNow } from './support/workflow.ts';
-import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
+import { openSession, watchSession, type Tunnel } from './support/tunnel.ts';
 import { redisDbUrl, testServices } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 import { demoCredentials, demoInventory } from '../dev/demo-inventory.ts';
@@ -23,12 +23,8 @@ const DB = 5;
 let spool: string;
 let a: TestPortal;
 let b: TestPortal;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let olga: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
+/** Signed in on A: the vendors, the plant managers, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, olga: Browserless, bruno: Browserless, aude: Browserless;
 /** On instance B: the observers. */
 let ottoOnB: Browserless;
 let monaOnB: Browserless;
@@ -56,15 +52,6 @@ const eventsOf = (id: string): Array<Record<string, unknown>> => {
 };
 const heldKeys = (id: string): number => eventsOf(id).filter((e) => e['type'] === 'blocked' && String(e['reason']).startsWith('observer_')).length;
 const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-
-async function watch(agent: Browserless, sessionId: string): Promise<Tunnel> {
-  const res = await agent.post(`/api/sessions/${sessionId}/watch`, {});
-  if (res.status !== 200) throw new Error(`watch refused (${res.status}): ${res.text}`);
-  const opened = await openTunnel(agent, { ticket: res.json<{ ticket: string }>().ticket });
-  if (!opened.ok) throw new Error(`watch tunnel refused ${opened.status}`);
-  await opened.tunnel.firstFrame();
-  return opened.tunnel;
-}
 
 const observerOf = async (agent: Browserless, id: string): Promise<LiveSessionView['observer']> =>
   (await agent.get('/api/sessions')).json<{ sessions: LiveSessionView[] }>().sessions.find((s) => s.id === id)?.observer ?? null;
@@ -144,7 +131,7 @@ describe('each protocol: nothing typed reaches the machine until a plant observe
     await waitFor(() => heldKeys(id) >= heldBefore + `echo held-${tag} >> ${file}\n`.length, { timeoutMs: 5_000, what: 'the held keys to be logged' });
 
     // An observer watches (on the other instance): input flows.
-    const observer = await watch(observerAgent(), id);
+    const observer = await watchSession(observerAgent(), id);
     await tunnel.waitFor(isObserverState('observed'), 5_000, 'the vendor told an observer watches');
     await typeUntilWritten(tunnel, file, `flow-${tag}`, protocol);
     expect(read(file)).not.toContain(`held-${tag}`);
@@ -185,7 +172,7 @@ test('the observer pauses and resumes the vendor, takes the controls (who typed 
     expect([refused.status, refused.json<{ error: { code: string } }>().error.code]).toEqual([403, 'not_site_observer']);
   }
 
-  const observer = await watch(monaOnB, id);
+  const observer = await watchSession(monaOnB, id);
   await tunnel.waitFor(isObserverState('observed'), 5_000, 'observed');
   await typeUntilWritten(tunnel, file, `vendor-${tag}`, 'ssh');
 

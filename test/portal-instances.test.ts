@@ -34,10 +34,8 @@ const HEAL_BUDGET_MS = INSTANCE_TTL_SECONDS * 1000 + 2 * HEARTBEAT_INTERVAL_MS +
 let dir: string;
 let fleet: Fleet;
 let redis: RedisClient;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let aude: Browserless;
+/** Signed in: the vendors, the plant manager, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, aude: Browserless;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'airlock-fleet-'));

@@ -36,12 +36,8 @@ let store: string;
 let pubFile: string;
 let portal: TestPortal;
 let redis: ReturnType<typeof createClient>;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let olga: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
+/** Signed in: the vendors, the plant managers, the auditor. */
+let vera: Browserless, victor: Browserless, mona: Browserless, olga: Browserless, bruno: Browserless, aude: Browserless;
 
 interface Recorded {
   requestId: string;

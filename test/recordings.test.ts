@@ -26,13 +26,8 @@ let keyFile: string;
 let pubFile: string;
 let env: Record<string, string>;
 let portal: TestPortal;
-let vera: Browserless;
-let victor: Browserless;
-let mona: Browserless;
-let olga: Browserless;
-let bruno: Browserless;
-let aude: Browserless;
-let adam: Browserless;
+/** Signed in: the vendors, the plant managers, the auditor, the admin. */
+let vera: Browserless, victor: Browserless, mona: Browserless, olga: Browserless, bruno: Browserless, aude: Browserless, adam: Browserless;
 
 interface Finished {
   requestId: string;

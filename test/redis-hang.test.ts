@@ -2,11 +2,8 @@
 // sign-in, approve, ticket and API calls answer 503 store_unavailable, and everything works
 // again once Redis resumes. A private Redis, since this suite freezes it.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startServices, type Supervisor } from '../dev/supervisor.ts';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
+import { privateServices, type PrivateServices } from './support/private-services.ts';
 import { Browserless, loginAs, startLogin, submitLogin } from './support/http.ts';
 import { createRequest, seedDemoPlant } from './support/workflow.ts';
 import { waitFor } from './support/wait.ts';
@@ -14,27 +11,17 @@ import { waitFor } from './support/wait.ts';
 /** Far above the bound the watchdog gives (timeout + probe interval), far below Jest's timeout. */
 const GENEROUS_BOUND_MS = 30_000;
 
-let services: Supervisor;
+let services: PrivateServices;
 let portal: TestPortal;
-let stateDir: string;
-let redisPid: number;
-let frozen = false;
 
-function freeze(): void {
-  process.kill(redisPid, 'SIGSTOP');
-  frozen = true;
-}
-function thaw(): void {
-  if (frozen) process.kill(redisPid, 'SIGCONT');
-  frozen = false;
-}
+/** Redis is this suite's only private service: freezing the services freezes Redis alone. */
+const freeze = (): void => services.signal('SIGSTOP');
+const thaw = (): void => services?.signal('SIGCONT');
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-redis-hang-'));
-  services = await startServices({ stateDir, services: ['redis'] });
+  services = await privateServices('redis-hang', ['redis']);
   const pids = services.pids();
   expect(pids).toHaveLength(1);
-  redisPid = pids[0] ?? 0;
   // The default command timeout: this suite checks the shipped setting, not a test-only one.
   portal = await startTestPortal({ AIRLOCK_REDIS_URL: services.services.redis?.url ?? '' });
   await seedDemoPlant(portal);
@@ -43,8 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   thaw();
   await portal?.close();
-  await services?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  await services?.close();
 });
 
 interface Answer {

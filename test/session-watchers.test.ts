@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { startTestPortal, type TestPortal } from './support/portal.ts';
 import { loginAs, type Browserless } from './support/http.ts';
 import { grantNow, seedDemoPlant } from './support/workflow.ts';
-import { openSession, openTunnel, type Tunnel } from './support/tunnel.ts';
+import { openSession, watchSession } from './support/tunnel.ts';
 import { redisDbUrl } from './support/services.ts';
 import { waitFor } from './support/wait.ts';
 import { keys } from '../server/keys.ts';
@@ -52,15 +52,6 @@ async function eventStream(agent: Browserless): Promise<{ seen: string[]; close(
   return { seen, close: () => controller.abort() };
 }
 
-async function watch(agent: Browserless, sessionId: string): Promise<Tunnel> {
-  const res = await agent.post(`/api/sessions/${sessionId}/watch`, {});
-  if (res.status !== 200) throw new Error(`watch refused (${res.status}): ${res.text}`);
-  const opened = await openTunnel(agent, { ticket: res.json<{ ticket: string }>().ticket });
-  if (!opened.ok) throw new Error(`watch tunnel refused ${opened.status}`);
-  await opened.tunnel.firstFrame();
-  return opened.tunnel;
-}
-
 beforeAll(async () => {
   spool = mkdtempSync(path.join(tmpdir(), 'airlock-watchers-spool-'));
   const env = { AIRLOCK_RECORDING_SPOOL: spool, AIRLOCK_RECORDING_MIN_FREE_MB: '1', AIRLOCK_SESSION_SECRET: randomBytes(32).toString('base64url') };
@@ -86,13 +77,13 @@ test('the vendor sees who watches, live, whichever instance the watcher is on; t
   expect(await watchersOf(vera, id)).toEqual([]);
   const events = await eventStream(vera);
   try {
-    const first = await watch(monaOnB, id);
+    const first = await watchSession(monaOnB, id);
     await waitFor(async () => (await watchersOf(vera, id)).length === 1, { timeoutMs: 5_000, what: 'Mona as a watcher' });
     expect(await watchersOf(vera, id)).toEqual(['Mona Manager']);
     await waitFor(() => events.seen.includes('session.watchers_changed'), { timeoutMs: 5_000, what: 'the vendor to hear of it' });
     // A second view by the same person is still one watcher; another person is another.
-    const second = await watch(monaOnB, id);
-    const third = await watch(olgaOnB, id);
+    const second = await watchSession(monaOnB, id);
+    const third = await watchSession(olgaOnB, id);
     await waitFor(async () => (await watchersOf(monaOnB, id)).length === 2, { timeoutMs: 5_000, what: 'Olga as a watcher' });
     expect(await watchersOf(vera, id)).toEqual(['Mona Manager', 'Olga Manager']);
     expect(Object.keys(await a.redis.hGetAll(keys.sessions.watchers(id)))).toHaveLength(3);
@@ -114,7 +105,7 @@ test('the vendor sees who watches, live, whichever instance the watcher is on; t
   await waitFor(async () => (await watchersOf(vera, id)).length === 0, { timeoutMs: 10_000, what: 'the dead instance’s view to be healed' });
 
   // The session ends: who watched it goes with it.
-  const lingering = await watch(monaOnB, id);
+  const lingering = await watchSession(monaOnB, id);
   await waitFor(async () => (await watchersOf(vera, id)).length === 1, { timeoutMs: 5_000, what: 'Mona watching again' });
   await tunnel.close();
   await lingering.closed;

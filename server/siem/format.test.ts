@@ -11,6 +11,7 @@ import {
   truncateUtf8,
   type AuditStreamEntry,
 } from './format.ts';
+import { approvalEvent } from '../../test/support/audit.ts';
 
 const HASH = 'ab'.repeat(32);
 const HEADER = { facility: 10, hostname: 'portal-1.plant.example', appName: 'airlock', procId: 'portal-1-42-abcdef', version: '0.1.0' };
@@ -19,16 +20,8 @@ function entry(event: Record<string, unknown>, seq = '7', id = '1700000000123-0'
   return { id, message: { seq, prev: '0'.repeat(64), hash: HASH, event: JSON.stringify(event) } };
 }
 
-const approved = {
-  at: '2024-05-06T07:08:09.123Z',
-  actor: { id: 'dev:mona', name: 'Mona Manager' },
-  action: 'request.approved',
-  target: { type: 'request', id: 'r-1' },
-  outcome: 'ok',
-  reason: null,
-  details: {},
-  site: 'site-a',
-};
+/** Mona approving request r-1 at site-a, as the stream stores it (with its time). */
+const approved = { at: '2024-05-06T07:08:09.123Z', ...approvalEvent({ actor: { id: 'dev:mona', name: 'Mona Manager' }, target: { type: 'request', id: 'r-1' }, site: 'site-a' }) };
 
 describe('escaping', () => {
   test('RFC 5424 PARAM-VALUE escapes ", \\ and ]', () => {

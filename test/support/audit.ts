@@ -1,5 +1,6 @@
 // The audit suites (test/audit.test.ts, server/audit/lua.test.ts): their own Redis database,
-// so flushing it disturbs no other suite, and the approval event they append.
+// so flushing it disturbs no other suite, and the approval event they append (which the SIEM
+// formatter's unit test formats too).
 import { createClient } from 'redis';
 import type { RedisClient } from '../../server/redis.ts';
 import type { AuditEventInput } from '../../server/audit/schema.ts';

@@ -208,3 +208,13 @@ export async function openOnPlant(portal: Portal, crew: PlantCrew, machineId: st
   await session.tunnel.screenDrawn();
   return session;
 }
+
+/** Asks to watch the session, opens the watch tunnel and waits for its first frame: an observer in place. */
+export async function watchSession(agent: Browserless, sessionId: string): Promise<Tunnel> {
+  const res = await agent.post(`/api/sessions/${sessionId}/watch`, {});
+  if (res.status !== 200) throw new Error(`watch refused (${res.status}): ${res.text}`);
+  const opened = await openTunnel(agent, { ticket: res.json<{ ticket: string }>().ticket });
+  if (!opened.ok) throw new Error(`watch tunnel refused ${opened.status}`);
+  await opened.tunnel.firstFrame();
+  return opened.tunnel;
+}
