@@ -23,11 +23,12 @@ import { sha256File } from './manifest.ts';
 
 /**
  * A keyframe at least every this many bytes of recording: a seek replays at most this much after
- * importing its keyframe. Measured (bench/replay, a loaded 2-core box): seeks take 0.25–2.3 s,
- * median ~0.7–1 s, with 2 MB; an SSH keyframe is ~300 KB (the terminal's layers as PNG), so
- * derived data is ~15 % of a terminal recording. Halving this halves the replay and doubles that.
+ * importing its keyframe. Measured (bench/replay, a loaded 2-core box, load 5–11): with 2 MB,
+ * seeks took 0.25–2.3 s (p95 1.6 s on 100 MB of SSH); with 1 MB, 0.23–0.83 s on SSH and 0.16–1.3 s
+ * on VNC. An SSH keyframe is ~300 KB (the terminal's layers as PNG), so derived data is ~30 % of
+ * a terminal recording at 1 MB. Halving this halves the replay and doubles that.
  */
-export const KEYFRAME_EVERY_BYTES = 2 * 1024 * 1024;
+export const KEYFRAME_EVERY_BYTES = 1024 * 1024;
 /**
  * …and after this much recording time in which something was drawn, so a long, light session
  * (few bytes, many frames) does not replay thousands of frames either.

@@ -275,7 +275,7 @@ const envSchema = z.object({
   /** The Chromium the renderer worker drives (Debian's). */
   AIRLOCK_CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   /** A keyframe every this many KB of recording (a seek replays at most this much). */
-  AIRLOCK_KEYFRAME_EVERY_KB: intVar(16, 1024 * 1024, 2048),
+  AIRLOCK_KEYFRAME_EVERY_KB: intVar(16, 1024 * 1024, 1024),
   AIRLOCK_RECORDING_MIN_FREE_MB: intVar(0, 10_000_000, 1024),
   AIRLOCK_SESSION_READY_TIMEOUT_MS: intVar(1000, 120_000, 15_000),
   AIRLOCK_GUACD_PACE_MS: intVar(0, 10_000, 100),
