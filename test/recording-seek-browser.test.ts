@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { startSessionLab, type SessionLab, shot } from './support/browser.ts';
 import { loginAs } from './support/http.ts';
 import { waitFor } from './support/wait.ts';
@@ -31,7 +31,7 @@ afterAll(async () => {
   await lab?.close();
 });
 
-test('the player seeks into a part never played and draws the right screen from a keyframe; damaged keyframes fall back and say so', async () => {
+test('the player seeks into a part never played and draws the right screen from a keyframe, exports a video from there; damaged keyframes fall back and say so', async () => {
   const { portal, browser, store } = lab;
   // --- the live session: output enough for several keyframes, then a last screen ---
   const shell = await openVendorShell(lab, { viewport: VENDOR_VIEWPORT });
@@ -79,6 +79,20 @@ test('the player seeks into a part never played and draws the right screen from 
   await waitFor(async () => Math.abs((await timeMs(auditor)) - (middle?.t ?? 0)) < 1_000, { timeoutMs: SEEK_BUDGET_MS, what: 'the seek back into the middle' });
   const mid = await compare(auditor.context(), live, await settledShot(guacElement(auditor, 'player-display'), 'the middle screen to settle'));
   expect(mid.differing / mid.total).toBeGreaterThan(MAX_DIFFERING_FRACTION);
+
+  // --- video export from here (the middle): progress, then the file the browser downloads, with the hash it shows ---
+  const position = await timeMs(auditor);
+  await auditor.getByTestId('export-video-from-here').click();
+  await auditor.getByTestId('export-progress').waitFor();
+  const link = auditor.getByTestId('export-download');
+  await link.waitFor({ timeout: 120_000 });
+  const shownSha = (await auditor.getByTestId('export-sha256').textContent())?.replace(/^SHA-256\s+/, '') ?? '';
+  const [saved] = await Promise.all([auditor.waitForEvent('download'), link.click()]);
+  const video = readFileSync(await saved.path());
+  expect(createHash('sha256').update(video).digest('hex')).toBe(shownSha);
+  const exported = await portal.services.audit.query({ target: { type: 'session', id: sessionId }, action: 'recording.exported', limit: 1 });
+  expect(exported.events[0]?.details).toMatchObject({ sha256: shownSha });
+  expect(Math.abs(Number(exported.events[0]?.details['from']) - position)).toBeLessThan(100);
 
   // --- the activity strip and the hover thumbnail ---
   await expect(auditor.getByTestId('activity-output').count()).resolves.toBeGreaterThan(0);

@@ -48,7 +48,9 @@ export function ExportVideo({ sessionId, playback }: { sessionId: string; playba
           <a href={job.fileUrl} download data-testid="export-download">
             Download the video
           </a>{' '}
-          <span className="muted">SHA-256 {job.sha256}</span>
+          <span className="muted" data-testid="export-sha256">
+            SHA-256 {job.sha256}
+          </span>
         </span>
       )}
       {job !== null && job.state === 'failed' && <ErrorMessage message={`The export failed: ${job.error ?? 'unknown error'}`} testId="export-error" />}
