@@ -1,5 +1,5 @@
 // Issue 15: an auditor exports a recording (or a time range of it) as a video with a burned-in
-// caption, made in the background by the renderer worker; real SSH and VNC sessions through the
+// caption, made in the background by the renderer worker; real sessions of every protocol through the
 // portal, the file checked with ffprobe and its caption read back with tesseract; the export's
 // hash in the audit log and in the evidence bundle; vendors refused; bad ranges refused.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
@@ -11,8 +11,8 @@ import path from 'node:path';
 import type { TestPortal } from './support/portal.ts';
 import { startPlantPortal, type PlantPortal } from './support/plant-portal.ts';
 import { Browserless, loginByName } from './support/http.ts';
-import { grantNow, sessionEnd } from './support/workflow.ts';
-import { openSession } from './support/tunnel.ts';
+import { sessionEnd } from './support/workflow.ts';
+import { openOnPlant } from './support/tunnel.ts';
 import { waitFor } from './support/wait.ts';
 import type { SeekIndex } from '../recordings/seek-routes.ts';
 import type { PresentedExport } from '../recordings/export-routes.ts';
@@ -24,14 +24,14 @@ const BAND = 24;
 let plant: PlantPortal;
 let portal: TestPortal;
 let work: string;
-let agents: Record<'vera' | 'mona' | 'aude', Browserless>;
+let agents: Record<'vera' | 'victor' | 'mona' | 'bruno' | 'olga' | 'aude', Browserless>;
 const recorded = new Map<string, { sessionId: string; jobId?: string; sha256?: string }>();
 
 beforeAll(async () => {
   plant = await startPlantPortal('export', { freshDb: 13, store: true, env: { AIRLOCK_MAX_SESSIONS_PER_USER: '10', AIRLOCK_RENDER_WORKER: 'inprocess' } });
   portal = plant.portal;
   work = mkdtempSync(path.join(tmpdir(), 'airlock-export-work-'));
-  agents = await loginByName(portal.publicUrl, 'vera', 'mona', 'aude');
+  agents = await loginByName(portal.publicUrl, 'vera', 'victor', 'mona', 'bruno', 'olga', 'aude');
 });
 
 afterAll(async () => {
@@ -45,10 +45,8 @@ async function download(agent: Browserless, url: string): Promise<{ status: numb
 }
 
 async function recordSession(machineId: string, text: string): Promise<{ sessionId: string; seek: SeekIndex }> {
-  const { vera, mona, aude } = agents;
-  const grant = await grantNow(portal, vera, mona, machineId);
-  const session = await openSession(vera, grant);
-  await session.tunnel.screenDrawn();
+  const { aude } = agents;
+  const session = await openOnPlant(portal, agents, machineId);
   session.tunnel.typeText(text);
   // The recording must run on past the typing (a range export needs a length).
   await session.tunnel.machineTimePasses(500, 'frames 500 ms after typing', 15_000);
@@ -109,6 +107,8 @@ function caption(file: string, width: number, height: number): { dark: number; b
 test.each([
   ['SSH', 'cnc-07', 'mp4', 'h264', false],
   ['VNC', 'press-hmi', 'webm', 'vp8', true],
+  ['Telnet', 'plc-gateway', 'mp4', 'h264', true],
+  ['RDP', 'scada-historian', 'webm', 'vp8', false],
 ] as const)('%s (%s): an auditor exports the recording as a %s video with its caption, the hash audited', async (name, machineId, format, codec, ranged) => {
   const { aude } = agents;
   const { sessionId, seek } = await recordSession(machineId, 'airlock export\n');
@@ -158,7 +158,7 @@ test.each([
   const id = sessionId.replaceAll('-', '');
   const at = read.indexOf('session') + 'session'.length;
   expect(editDistance(read.slice(at, at + id.length), id)).toBeLessThanOrEqual(8);
-  expect(band.text).toContain('Vera Vendor');
+  expect(band.text).toContain((await portal.services.recordings.catalog.get(sessionId))?.requester.name ?? 'the vendor');
   // …at the session's wall time: guacd's syncs count from the host's boot, not 1970 (recordings/clock.ts).
   expect(band.text).toContain(String(new Date().getUTCFullYear()));
 
