@@ -22,7 +22,8 @@ import { useFullscreen, type Fullscreen } from '../session/fullscreen.ts';
 import { href } from '../shared/route.ts';
 import { END_REASONS } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
-import { Playback, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
+import { SPEEDS, type PlaybackState, type Speed } from './engine.ts';
+import { Playback } from './playback.ts';
 import { SeekablePlayback } from './seekable.ts';
 import { ExportVideo } from './ExportVideo.tsx';
 
