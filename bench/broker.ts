@@ -22,7 +22,7 @@ import { AuditLog } from '../server/audit/store.ts';
 import { connectionSettings, type GuacSettings } from '../sessions/tunnel/settings.ts';
 import { SpoolFiles } from '../recordings/layout.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
-import { percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal, UNCAPPED } from './lib.ts';
+import { approvedRequest, percentile, portalReady, printGrid, round, startBenchPlant, startBenchPortal, stopBenchPortal, stopOnSignal, UNCAPPED } from './lib.ts';
 import { errorMessage } from '../server/errors.ts';
 
 /** `npm run bench -- broker --quick`: a smoke run of every phase in about a minute. */
@@ -426,17 +426,7 @@ async function sessionTicket(agent: Browserless, requestId: string): Promise<{ t
 
 /** A request starting in a moment, approved, and polled until a ticket can be issued on it. */
 async function grantNow(vendor: Browserless, approver: Browserless, machineId: string): Promise<string> {
-  const start = Date.now() + 1_500;
-  const created = await vendor.post('/api/requests', {
-    machineId,
-    windowStart: new Date(start).toISOString(),
-    windowEnd: new Date(start + 60 * 60_000).toISOString(),
-    reason: 'bench/broker',
-  });
-  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
-  const requestId = created.json<{ request: { id: string } }>().request.id;
-  const approved = await approver.post(`/api/requests/${requestId}/approve`, { comment: 'bench' });
-  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
+  const { requestId } = await approvedRequest(vendor, approver, machineId, 'bench/broker', { comment: 'bench' });
   for (let i = 0; ; i++) {
     if ((await vendor.post('/api/sessions', { requestId })).status === 201) return requestId;
     if (i > 100) throw new Error(`grant on ${machineId} never became valid`);

@@ -33,7 +33,7 @@ import { ManifestSigner } from '../recordings/signing.ts';
 import { loginAs, type Browserless } from '../test/support/http.ts';
 import { CHROMIUM_PATH, signIn } from '../test/support/browser.ts';
 import { openTunnel, type Tunnel } from '../test/support/tunnel.ts';
-import { percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
+import { approvedRequest, percentile, portalReady, printGrid, round, seedBenchPlant, startBenchPortal } from './lib.ts';
 import { spawn } from 'node:child_process';
 import { enqueueRender } from '../recordings/render-queue.ts';
 import { isDerivedEntry } from '../recordings/layout.ts';
@@ -124,18 +124,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void s
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
+/** An approved request whose window has just opened. */
 async function grantNow(vendor: Browserless, approver: Browserless, machineId: string): Promise<string> {
-  const start = Date.now() + 1_500;
-  const created = await vendor.post('/api/requests', {
-    machineId,
-    windowStart: new Date(start).toISOString(),
-    windowEnd: new Date(start + 60 * 60_000).toISOString(),
-    reason: 'bench/replay template session',
-  });
-  if (created.status !== 201) throw new Error(`request refused (${created.status}): ${created.text}`);
-  const requestId = created.json<{ request: { id: string } }>().request.id;
-  const approved = await approver.post(`/api/requests/${requestId}/approve`, {});
-  if (approved.status !== 200) throw new Error(`approve refused (${approved.status}): ${approved.text}`);
+  const { requestId, start } = await approvedRequest(vendor, approver, machineId, 'bench/replay template session');
   while (Date.now() < start + 200) await delay(100);
   return requestId;
 }

@@ -510,27 +510,19 @@ function daemonSpawner(name: ServiceName, ctx: LaunchContext): DaemonSpawner {
 
 async function launchRedis(d: DaemonSpawner, dir: string, port: number): Promise<void> {
   await d.requireFreePort(port);
-  const config = path.join(dir, 'redis.conf');
-  await writeFile(
-    config,
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      'protected-mode yes',
-      `dir "${dir}"`,
-      // The AOF is what makes data survive stopService/startService; RDB snapshots are not needed.
-      'appendonly yes',
-      'appendfsync everysec',
-      'save ""',
-      'daemonize no',
-      'logfile ""',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  const config = await writeConfig(dir, 'redis.conf', redisDataLines(port, dir));
   await d.spawn('redis', 'redis-server', [config]);
   await d.waitReady(`redis on port ${port}`, probes.redisPing(port));
 }
+
+/** Every Redis process here: on loopback only, in the foreground, logging to stdout (the supervisor keeps it), its files in `dir`. */
+const redisProcessLines = (port: number, dir: string): string[] => [`port ${port}`, 'bind 127.0.0.1', 'daemonize no', 'logfile ""', `dir "${dir}"`];
+/**
+ * A Redis data node (the standalone one, or one of the Sentinel topology): also closed to
+ * clients from elsewhere, and its data in the AOF, which is what makes it survive
+ * stopService/startService (RDB snapshots are not needed).
+ */
+const redisDataLines = (port: number, dir: string): string[] => [...redisProcessLines(port, dir), 'protected-mode yes', 'appendonly yes', 'appendfsync everysec', 'save ""'];
 
 const redisNodeLabel = (port: number): string => `redis-node-${port}`;
 const sentinelLabel = (port: number): string => `sentinel-${port}`;
@@ -557,15 +549,7 @@ async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: Sentinel
   for (const node of t.nodes) {
     const nodeDir = path.join(dir, `node-${node.port}`);
     const config = await writeConfig(nodeDir, 'redis.conf', [
-      `port ${node.port}`,
-      'bind 127.0.0.1',
-      'protected-mode yes',
-      `dir "${nodeDir}"`,
-      'appendonly yes',
-      'appendfsync everysec',
-      'save ""',
-      'daemonize no',
-      'logfile ""',
+      ...redisDataLines(node.port, nodeDir),
       // A (re)starting replica syncs at once instead of after the default 5 s of waiting for others.
       'repl-diskless-sync yes',
       'repl-diskless-sync-delay 0',
@@ -582,11 +566,7 @@ async function launchSentinelTopology(d: DaemonSpawner, dir: string, t: Sentinel
     const sentinelDir = path.join(dir, `sentinel-${s.port}`);
     // Sentinel rewrites its own file (the current master, the others it met): one each, writable.
     const config = await writeConfig(sentinelDir, 'sentinel.conf', [
-      `port ${s.port}`,
-      'bind 127.0.0.1',
-      'daemonize no',
-      'logfile ""',
-      `dir "${sentinelDir}"`,
+      ...redisProcessLines(s.port, sentinelDir),
       `sentinel monitor ${t.masterName} 127.0.0.1 ${master.port} ${SENTINEL_QUORUM}`,
       `sentinel down-after-milliseconds ${t.masterName} ${t.downAfterMs}`,
       `sentinel failover-timeout ${t.masterName} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,

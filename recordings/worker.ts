@@ -10,6 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../server/redis.ts';
+import type { AuditEvent } from '../server/audit/schema.ts';
 import type { AuditLog } from '../server/audit/store.ts';
 import { errorMessage } from '../server/errors.ts';
 import { keys } from '../server/keys.ts';
@@ -188,15 +189,7 @@ export class RenderWorker {
       const { sha256, bytes } = await sha256File(file);
       const encodeMs = Math.round(performance.now() - started);
       // The hash is on the record before anyone can download the file.
-      await this.audit.append({
-        actor: job.requestedBy,
-        action: 'recording.exported',
-        target: { type: 'session', id: summary.sessionId },
-        outcome: 'ok',
-        reason: null,
-        details: { requestId: summary.requestId, jobId: job.id, format: job.format, from: job.from, to: job.to, durationMs: result.durationMs, sha256, bytes, encodeMs },
-        site: summary.siteId,
-      });
+      await this.audited(job.requestedBy, 'recording.exported', summary, { jobId: job.id, format: job.format, from: job.from, to: job.to, durationMs: result.durationMs, sha256, bytes, encodeMs });
       job = { ...job, state: 'done', progress: 1, sha256, bytes, durationMs: result.durationMs, encodeMs, finishedAt: new Date().toISOString() };
       this.log.info({ sessionId: summary.sessionId, jobId, frames: result.frames, captured: result.captured, ms: encodeMs }, 'recording exported as video');
     } catch (err) {
@@ -220,6 +213,11 @@ export class RenderWorker {
     return job;
   }
 
+  /** A step done on a recording, on its session's record (the request first in the details, as on every session event). */
+  private audited(actor: AuditEvent['actor'], action: string, summary: RecordingSummary, details: Record<string, unknown>): Promise<unknown> {
+    return this.audit.append({ actor, action, target: { type: 'session', id: summary.sessionId }, outcome: 'ok', reason: null, details: { requestId: summary.requestId, ...details }, site: summary.siteId });
+  }
+
   private async renderSummary(summary: RecordingSummary): Promise<DerivedIndex | undefined> {
     const dir = path.join(this.store, summary.dir);
     const manifest = parseManifest(await readFile(path.join(dir, MANIFEST_FILE)));
@@ -237,15 +235,7 @@ export class RenderWorker {
     const indexSha256 = createHash('sha256').update(await readFile(path.join(dir, DERIVED_DIR, DERIVED_FILE_NAMES.index))).digest('hex');
     const ms = Math.round(performance.now() - started);
     // Derived data changes what the player shows: who made it, from what, is on the record.
-    await this.audit.append({
-      actor: null,
-      action: 'recording.keyframes_built',
-      target: { type: 'session', id: summary.sessionId },
-      outcome: 'ok',
-      reason: null,
-      details: { requestId: summary.requestId, recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer },
-      site: summary.siteId,
-    });
+    await this.audited(null, 'recording.keyframes_built', summary, { recordingSha256: recording.sha256, indexSha256, keyframes: index.keyframes.length, dataBytes: index.dataBytes, renderMs: ms, renderer: index.renderer });
     this.log.info({ sessionId: summary.sessionId, keyframes: index.keyframes.length, mb: Math.round(recording.bytes / 1e5) / 10, ms }, 'recording rendered: keyframes and activity strip built');
     // Graphical sessions have no typescript: what they showed is read off the rendered screen
     // (after the keyframes, which the player is waiting for; OCR takes longer).
@@ -256,15 +246,7 @@ export class RenderWorker {
       const words = await this.catalog.addWords(summary.sessionId, ocr.reads.map((r) => r.text).join('\n'));
       const ocrMs = Math.round(performance.now() - ocrStarted);
       // New search words change what search finds: on the record, like the keyframes.
-      await this.audit.append({
-        actor: null,
-        action: 'recording.screen_text_read',
-        target: { type: 'session', id: summary.sessionId },
-        outcome: 'ok',
-        reason: null,
-        details: { requestId: summary.requestId, recordingSha256: recording.sha256, reads: ocr.reads.length, wordsAdded: words, ocrMs, engine: 'tesseract' },
-        site: summary.siteId,
-      });
+      await this.audited(null, 'recording.screen_text_read', summary, { recordingSha256: recording.sha256, reads: ocr.reads.length, wordsAdded: words, ocrMs, engine: 'tesseract' });
       this.onScreenTextRead?.(summary.sessionId, ocr.reads.length, ocrMs);
     }
     return index;

@@ -30,6 +30,19 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * A failure that is no HTTP error yet, told apart by its stable `code` (a scanner's, a delivery's,
+ * the vault's): its owner turns it into an AppError or a state. Subclasses name their codes.
+ */
+export class CodedError<C extends string = string> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
 export class AppError extends Error {
   readonly status: number;
   readonly code: string;

@@ -1,6 +1,7 @@
 // The credential vault's keyring: `id:base64key` entries, the first current. Parsed at
 // start-up (config.ts) so that a bad keyring stops the portal with a clear message.
 import { randomBytes } from 'node:crypto';
+import { CodedError } from './errors.ts';
 
 const KEY_BYTES = 32;
 
@@ -9,14 +10,7 @@ export interface VaultKey {
   readonly key: Buffer;
 }
 
-export class VaultError extends Error {
-  readonly code: 'vault_key_unknown' | 'vault_corrupt' | 'vault_bad_keyring';
-  constructor(code: VaultError['code'], message: string) {
-    super(message);
-    this.name = 'VaultError';
-    this.code = code;
-  }
-}
+export class VaultError extends CodedError<'vault_key_unknown' | 'vault_corrupt' | 'vault_bad_keyring'> {}
 
 /**
  * Parses a keyring: lines (or comma-separated entries) of `id:base64key`; the first is current

@@ -257,6 +257,17 @@ export async function durableCommand(client: RedisClient, command: readonly stri
   return reply;
 }
 
+/**
+ * A second connection to the same Redis, not connected yet: for subscriptions and blocking reads
+ * (a client in either state can run nothing else). Its errors are not logged: the shared client
+ * logs an outage, and this one reconnects (and resubscribes) by itself.
+ */
+export function secondConnection(client: RedisClient): RedisClient {
+  const second = client.duplicate();
+  second.on('error', () => {});
+  return second;
+}
+
 /** PING with a deadline: false when Redis is down, slow or answering wrongly. */
 export async function redisAlive(client: RedisClient, timeoutMs = 1_000): Promise<boolean> {
   if (!client.isReady) return false;

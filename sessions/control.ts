@@ -2,7 +2,7 @@
 // (Redis pub/sub and domain events); the one holding the connection ends it. A live view ends
 // with the session it watches, wherever that session ran.
 import type { Logger } from 'pino';
-import type { RedisClient } from '../server/redis.ts';
+import { secondConnection, type RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import { notFound } from '../server/errors.ts';
 import { mayOverseeSession } from '../server/policies.ts';
@@ -50,10 +50,7 @@ export class SessionControl {
 
   async start(): Promise<void> {
     // Terminate requests reach every instance; the one holding the session acts.
-    this.subscriber = this.deps.redis.duplicate();
-    this.subscriber.on('error', () => {
-      // The main client logs outages; this one reconnects and resubscribes by itself.
-    });
+    this.subscriber = secondConnection(this.deps.redis);
     await this.subscriber.connect();
     await this.subscriber.subscribe(keys.sessions.controlChannel, (message: string) => this.onControl(message));
     this.offEvents = this.deps.events.on((event) => this.onDomainEvent(event));

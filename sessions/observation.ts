@@ -5,7 +5,7 @@
 // gate reports (its state for the live list, audit events, the domain event chat and screens hear).
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { RedisClient } from '../server/redis.ts';
+import { secondConnection, type RedisClient } from '../server/redis.ts';
 import { keys } from '../server/keys.ts';
 import { conflict, errorMessage, notFound } from '../server/errors.ts';
 import { assertMayObserve } from '../server/policies.ts';
@@ -91,10 +91,8 @@ export class SessionObservation {
   }
 
   async start(): Promise<void> {
-    this.subscriber = this.deps.redis.duplicate();
-    this.subscriber.on('error', () => {
-      // The main client logs outages; the gates' polls fail closed meanwhile.
-    });
+    // While Redis is away, the gates' polls fail closed.
+    this.subscriber = secondConnection(this.deps.redis);
     await this.subscriber.connect();
     await this.subscriber.subscribe(keys.sessions.observerChannel, (message: string) => {
       const nudge = parse(nudgeSchema, message);

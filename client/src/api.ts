@@ -6,7 +6,7 @@
 import type { Role as ServerRole } from '../../server/config.ts';
 import type { UserView } from '../../server/user.ts';
 import type { ProviderView } from '../../server/auth/routes.ts';
-import type { Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
+import type { Credential, Policy as ServerPolicy, Protocol as ServerProtocol, RDP_SECURITY as SERVER_RDP_SECURITY } from '../../server/inventory/schema.ts';
 import type {
   CompanyAdminView,
   CompanyNameView,
@@ -86,11 +86,8 @@ export type MachineInput = Omit<MachineAdminView, 'siteName' | 'siteTimeZone' | 
 };
 export type HostKeyPolicy = NonNullable<MachineAdminView['hostKeyPolicy']>;
 
-export interface CredentialInput {
-  username: string;
-  password?: string;
-  privateKey?: string;
-}
+/** What PUT /api/admin/machines/:id/credential takes (a password, a private key, or both). */
+export type CredentialInput = Credential;
 
 export type Company = CompanyView;
 /** A site or company as the admin edits it: with the version an edit names in If-Match. */

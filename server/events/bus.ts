@@ -3,7 +3,7 @@
 // Local listeners hear an event when it comes back from Redis: one path for all instances.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { RedisClient } from '../redis.ts';
+import { secondConnection, type RedisClient } from '../redis.ts';
 import { keys } from '../keys.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -130,10 +130,7 @@ export class EventBus {
   }
 
   static async start(redis: RedisClient, log: Logger): Promise<EventBus> {
-    const subscriber = redis.duplicate();
-    subscriber.on('error', () => {
-      // The main client logs the outage; the subscriber reconnects and resubscribes by itself.
-    });
+    const subscriber = secondConnection(redis);
     await subscriber.connect();
     const bus = new EventBus(redis, subscriber, log);
     await subscriber.subscribe(keys.eventsChannel, (message: string) => bus.dispatch(message));

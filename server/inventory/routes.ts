@@ -183,6 +183,24 @@ export function inventoryRoutes(deps: {
     const ifMatch = parseIfMatch(req.get('if-match'));
     return ifMatch === undefined ? { mode: 'replace' } : { mode: 'replace', ifMatch };
   };
+  /** PUT /<kinds>/:id (If-Match guarded): replaces the record, then ends the access the change took away; the audit event names its site and details. */
+  const updateOne = <T extends { id: string }>(
+    kind: 'company' | 'machine',
+    checked: (body: Record<string, unknown>) => Promise<T>,
+    store: { load: (id: string) => Promise<T | undefined>; put: (record: T, expect: WriteExpectation) => Promise<number> },
+    changes: (record: T, before: T | undefined) => InventoryChange[],
+    audited: (record: T, before: T | undefined, ended: { revoked: number; cancelled: number }) => { site: string | null; details: Record<string, unknown> },
+    present: (record: T, version: number) => unknown,
+  ) =>
+    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
+      const updated = await checked({ ...stripReadOnly(body), id: params.id });
+      const before = await store.load(updated.id);
+      const version = await store.put(updated, replace(req));
+      const ended = await endAccess(user, changes(updated, before));
+      const { site, details } = audited(updated, before, ended);
+      await record(user, `admin.${kind}.saved`, { type: kind, id: updated.id }, site, details);
+      return saved(res, version, { [kind]: await present(updated, version) });
+    });
 
   /** Every problem with a site body, the schema's and the store's, in one 400. */
   const checkedSite = (raw: unknown): Site => {
@@ -261,17 +279,14 @@ export function inventoryRoutes(deps: {
       presentAdminCompany,
     ),
   );
+  /** Sites taken off a company: its vendors' access there ends. */
+  const sitesRemoved = (company: Company, before: Company | undefined): InventoryChange[] => {
+    const removed = (before?.sites ?? []).filter((site) => !company.sites.includes(site));
+    return removed.length === 0 ? [] : [{ kind: 'company_sites_removed', companyId: company.id, sites: removed }];
+  };
   admin.put(
     '/companies/:id',
-    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
-      const company = await checkedCompany({ ...stripReadOnly(body), id: params.id });
-      const before = await inventory.company(company.id);
-      const version = await inventory.putCompany(company, replace(req));
-      const removed = (before?.sites ?? []).filter((site) => !company.sites.includes(site));
-      const ended = await endAccess(user, removed.length === 0 ? [] : [{ kind: 'company_sites_removed', companyId: company.id, sites: removed }]);
-      await record(user, 'admin.company.saved', { type: 'company', id: company.id }, null, { name: company.name, sites: company.sites.join(','), ...ended });
-      return saved(res, version, { company: presentAdminCompany(company, version) });
-    }),
+    updateOne('company', checkedCompany, { load: (id) => inventory.company(id), put: (company, expect) => inventory.putCompany(company, expect) }, sitesRemoved, (company, _before, ended) => ({ site: null, details: { name: company.name, sites: company.sites.join(','), ...ended } }), presentAdminCompany),
   );
   admin.delete(
     '/companies/:id',
@@ -294,6 +309,18 @@ export function inventoryRoutes(deps: {
     }
     if (issues.length > 0 || !parsed.success) throw invalidFields(nonEmpty(issues));
     return parsed.data;
+  };
+  /** The site a machine's edit moved it from, or null. */
+  const movedFrom = (machine: Machine, before: Machine | undefined): string | null => (before !== undefined && before.siteId !== machine.siteId ? before.siteId : null);
+  /** A machine moved to another site: grants were approved by the former site's managers for vendors admitted there, so they end. */
+  const machineMoved = (machine: Machine, before: Machine | undefined): InventoryChange[] => {
+    const from = movedFrom(machine, before);
+    return from === null ? [] : [{ kind: 'machine_moved', machineId: machine.id, fromSite: from, toSite: machine.siteId }];
+  };
+  /** A machine's edit on the record: its shape, and where it moved from with what that ended. */
+  const machineSaved = (machine: Machine, before: Machine | undefined, ended: { revoked: number; cancelled: number }) => {
+    const from = movedFrom(machine, before);
+    return { site: machine.siteId, details: { ...machineDetails(machine, before), ...(from === null ? {} : { movedFrom: from, ...ended }) } };
   };
   /** What an audit event says of a machine's change: its shape, and its host key by fingerprint. */
   const machineDetails = (machine: Machine, before: Machine | undefined): Record<string, unknown> => ({
@@ -331,19 +358,7 @@ export function inventoryRoutes(deps: {
   );
   admin.put(
     '/machines/:id',
-    route({ params: idParam, body: z.looseObject({}) }, async ({ user, params, body, req, res }) => {
-      const machine = await checkedMachine({ ...stripReadOnly(body), id: params.id });
-      const before = await inventory.machine(machine.id);
-      const version = await inventory.putMachine(machine, replace(req));
-      // Grants were approved by the former site's managers for vendors admitted there.
-      const moved = before !== undefined && before.siteId !== machine.siteId;
-      const ended = await endAccess(user, moved ? [{ kind: 'machine_moved', machineId: machine.id, fromSite: before.siteId, toSite: machine.siteId }] : []);
-      await record(user, 'admin.machine.saved', { type: 'machine', id: machine.id }, machine.siteId, {
-        ...machineDetails(machine, before),
-        ...(moved ? { movedFrom: before.siteId, ...ended } : {}),
-      });
-      return saved(res, version, { machine: await machineView(machine, version) });
-    }),
+    updateOne('machine', checkedMachine, { load: (id) => inventory.machine(id), put: (machine, expect) => inventory.putMachine(machine, expect) }, machineMoved, machineSaved, machineView),
   );
   admin.delete(
     '/machines/:id',

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { keys } from '../keys.ts';
 import { RenewableLock } from '../lock.ts';
-import { LuaScript, type RedisClient } from '../redis.ts';
+import { LuaScript, secondConnection, type RedisClient } from '../redis.ts';
 import type { AuditStreamEntry } from './format.ts';
 import type { SyslogTransport } from './transport.ts';
 
@@ -89,10 +89,7 @@ export class SiemForwarder {
   }
 
   async start(): Promise<void> {
-    const reader = this.#redis.duplicate();
-    reader.on('error', () => {
-      // The shared client logs Redis outages; this one reconnects by itself.
-    });
+    const reader = secondConnection(this.#redis);
     await reader.connect();
     this.#reader = reader;
     this.#running = this.#run();

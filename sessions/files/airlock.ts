@@ -15,6 +15,7 @@ import { AppError, errorMessage, forbidden, notFound, conflict, unavailable } fr
 import type { AuditLog } from '../../server/audit/store.ts';
 import type { EventBus } from '../../server/events/bus.ts';
 import type { InventoryStore } from '../../server/inventory/store.ts';
+import type { AirlockFile, FileControl } from '../../server/plugins/contract.ts';
 import { DEFAULT_SITE_FILES, type Policy, type SiteFiles } from '../../server/inventory/schema.ts';
 import { assertMayDecideFile, assertMayTransferFiles, maySeeSessionFiles, maySeeSiteFiles, type FileSubject } from '../../server/policies.ts';
 import type { AirlockUser } from '../../server/user.ts';
@@ -43,14 +44,8 @@ const PROBLEMS = {
   sessionEnded: { code: 'session_ended', message: 'The session ended before the file was delivered.' },
 } as const;
 
-/** What the session screen and the plant see of a file. */
-export interface FileView {
-  id: string;
-  sessionId: string;
-  direction: 'in' | 'out';
-  name: string;
-  bytes: number;
-  sha256: string;
+/** What the session screen and the plant see of a file: the fields integrations see too (AirlockFile), and more. */
+export interface FileView extends Pick<AirlockFile, 'id' | 'sessionId' | 'direction' | 'name' | 'bytes' | 'sha256'> {
   state: FileState;
   scan: FileRecord['scan'];
   decision: FileRecord['decision'];
@@ -132,7 +127,7 @@ const extensionOf = (name: string): string => {
   return dot <= 0 ? '' : name.slice(dot).toLowerCase();
 };
 
-export class FileAirlock {
+export class FileAirlock implements FileControl {
   private readonly deps: FileAirlockDeps;
   private readonly local = new Map<string, LocalFiles>();
   private offEvents: (() => void) | undefined;

@@ -3,6 +3,7 @@
 // `<text> ERROR`; anything else, a refused connection, a reset or a timeout is a ScannerError,
 // and the caller releases nothing (fail closed).
 import net from 'node:net';
+import { CodedError } from '../../server/errors.ts';
 
 /** Where clamd listens (config.files.clamd). */
 export type ClamdTarget = { readonly socket: string } | { readonly host: string; readonly port: number };
@@ -12,14 +13,7 @@ export type ScanVerdict = { result: 'clean' } | { result: 'infected'; signature:
 export type ScannerErrorCode = 'scanner_unavailable' | 'scanner_timeout' | 'scanner_error' | 'scanner_not_configured';
 
 /** The scanner could not give a verdict: the file stays where it is, unreleased. */
-export class ScannerError extends Error {
-  readonly code: ScannerErrorCode;
-  constructor(code: ScannerErrorCode, message: string) {
-    super(message);
-    this.name = 'ScannerError';
-    this.code = code;
-  }
-}
+export class ScannerError extends CodedError<ScannerErrorCode> {}
 
 /**
  * INSTREAM chunk size: clamd buffers each chunk whole and refuses one larger than its

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { encodeInstruction, GuacParser, type GuacInstruction } from '../tunnel/protocol.ts';
+import { CodedError } from '../../server/errors.ts';
 
 /**
  * guacd accepts client stream indices 0–63 (GUAC_USER_MAX_STREAMS); the browser allocates from 0
@@ -48,14 +49,7 @@ const BLOB_PREFIX = '4.blob,';
 const END_PREFIX = '3.end,';
 
 /** A delivery guacd refused or that broke off: guacd's words, for the plant. */
-export class DeliveryError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'DeliveryError';
-    this.code = code;
-  }
-}
+export class DeliveryError extends CodedError {}
 
 /** A file the machine sent (download), complete on disk. */
 export interface ReceivedFile {

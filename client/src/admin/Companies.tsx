@@ -5,7 +5,7 @@ import { adminCreateCompany, adminDeleteCompany, adminListCompanies, adminUpdate
 import { Chips } from '../shared/components.tsx';
 import { listOf, ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
-import { AdminHeading, createOrUpdate, FieldError, FormFooter, FormTitle, idNameErrors, RowActions, TextField, useEditing, useSaving } from './form.tsx';
+import { AdminHeading, createOrUpdate, FieldError, FormFooter, FormTitle, IdNameCells, idNameErrors, RowActions, TextField, useEditing, useSaving } from './form.tsx';
 
 export function Companies({ sites }: { sites: Site[] }) {
   const { state, reload } = useLoad<CompanyAdmin[]>(adminListCompanies, 'companies');
@@ -20,10 +20,7 @@ export function Companies({ sites }: { sites: Site[] }) {
         columns={['ID', 'Name', 'May request', { actions: true }]}
         row={(c) => (
           <tr key={c.id} data-testid={`company-row-${c.id}`}>
-            <td>
-              <code>{c.id}</code>
-            </td>
-            <td>{c.name}</td>
+            <IdNameCells record={c} />
             <td>
               <Chips items={c.sites.map(siteName)} />
             </td>

@@ -30,7 +30,7 @@ import { Chips, ErrorMessage, policySummary } from '../shared/components.tsx';
 import { listOf, ListView } from '../shared/ListView.tsx';
 import { useLoad } from '../shared/load.ts';
 import { formatDuration } from '../shared/time.ts';
-import { AdminHeading, createOrUpdate, FieldError, FormFooter, formKey, FormTitle, idNameErrors, RowActions, TextField, useSaving, type FieldErrors, type Saving } from './form.tsx';
+import { AdminHeading, createOrUpdate, FieldError, FormFooter, formKey, FormTitle, idNameErrors, NumberField, RowActions, TextField, useSaving, type FieldErrors, type Saving } from './form.tsx';
 
 /** The usual listening port of each protocol, offered when the admin picks one. */
 const DEFAULT_PORTS: Record<Protocol, number> = { rdp: 3389, vnc: 5900, ssh: 22, telnet: 23 };
@@ -498,11 +498,7 @@ function MachineForm({
           <input type="text" value={d.host} onChange={(e) => set('host', e.target.value)} required aria-invalid={invalid('host')} data-testid="machine-host" />
           {error('host')}
         </label>
-        <label className="narrow">
-          Port
-          <input type="number" min={1} max={MAX_PORT} value={d.port} onChange={(e) => set('port', e.target.value)} required aria-invalid={invalid('port')} data-testid="machine-port" />
-          {error('port')}
-        </label>
+        <NumberField entity="machine" field="port" label="Port" className="narrow" min={1} max={MAX_PORT} value={d.port} onChange={(v) => set('port', v)} required saving={saving} />
         <label>
           guacd
           <input type="text" value={d.guacd} onChange={(e) => set('guacd', e.target.value)} placeholder={DEFAULT_GUACD} aria-invalid={invalid('guacd')} data-testid="machine-guacd" />
@@ -523,25 +519,8 @@ function MachineForm({
             <option value="2">2 (four eyes)</option>
           </select>
         </label>
-        <label>
-          Maximum window (minutes)
-          <input type="number" min={MIN_WINDOW_MINUTES} max={MAX_WINDOW_MINUTES} step={1} value={d.maxWindowMinutes} onChange={(e) => set('maxWindowMinutes', e.target.value)} required aria-invalid={invalid('maxWindowMinutes')} data-testid="machine-max-window" />
-          {error('maxWindowMinutes')}
-        </label>
-        <label>
-          Step-up: second factor within (minutes, empty for none)
-          <input
-            type="number"
-            min={STEP_UP_MINUTES.min}
-            max={STEP_UP_MINUTES.max}
-            step={1}
-            value={d.stepUpMinutes}
-            onChange={(e) => set('stepUpMinutes', e.target.value)}
-            aria-invalid={invalid('stepUpMinutes')}
-            data-testid="machine-step-up"
-          />
-          {error('stepUpMinutes')}
-        </label>
+        <NumberField entity="machine" field="maxWindowMinutes" label="Maximum window (minutes)" min={MIN_WINDOW_MINUTES} max={MAX_WINDOW_MINUTES} step={1} value={d.maxWindowMinutes} onChange={(v) => set('maxWindowMinutes', v)} required saving={saving} testId="machine-max-window" />
+        <NumberField entity="machine" field="stepUpMinutes" label="Step-up: second factor within (minutes, empty for none)" min={STEP_UP_MINUTES.min} max={STEP_UP_MINUTES.max} step={1} value={d.stepUpMinutes} onChange={(v) => set('stepUpMinutes', v)} saving={saving} testId="machine-step-up" />
         <label>
           Chat
           <select value={d.chatDecision} onChange={(e) => set('chatDecision', e.target.value as ChatDecision)} data-testid="machine-chat">
@@ -563,34 +542,8 @@ function MachineForm({
         </label>
         {d.observer === 'required' && (
           <>
-            <label>
-              Unobserved grace (seconds, 0 = held from the start)
-              <input
-                type="number"
-                min={OBSERVER_GRACE.min}
-                max={OBSERVER_GRACE.max}
-                step={1}
-                value={d.observerGraceSeconds}
-                onChange={(e) => set('observerGraceSeconds', e.target.value)}
-                aria-invalid={invalid('observerGraceSeconds')}
-                data-testid="machine-observer-grace"
-              />
-              {error('observerGraceSeconds')}
-            </label>
-            <label>
-              End the session after waiting (minutes)
-              <input
-                type="number"
-                min={OBSERVER_LIMIT.min}
-                max={OBSERVER_LIMIT.max}
-                step="any"
-                value={d.observerLimitMinutes}
-                onChange={(e) => set('observerLimitMinutes', e.target.value)}
-                aria-invalid={invalid('observerLimitMinutes')}
-                data-testid="machine-observer-limit"
-              />
-              {error('observerLimitMinutes')}
-            </label>
+            <NumberField entity="machine" field="observerGraceSeconds" label="Unobserved grace (seconds, 0 = held from the start)" min={OBSERVER_GRACE.min} max={OBSERVER_GRACE.max} step={1} value={d.observerGraceSeconds} onChange={(v) => set('observerGraceSeconds', v)} saving={saving} testId="machine-observer-grace" />
+            <NumberField entity="machine" field="observerLimitMinutes" label="End the session after waiting (minutes)" min={OBSERVER_LIMIT.min} max={OBSERVER_LIMIT.max} step="any" value={d.observerLimitMinutes} onChange={(v) => set('observerLimitMinutes', v)} saving={saving} testId="machine-observer-limit" />
           </>
         )}
       </div>

@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminCreateSite, adminDeleteSite, adminUpdateSite, type SiteAdmin } from '../api.ts';
 import { ListView } from '../shared/ListView.tsx';
-import { AdminHeading, createOrUpdate, FieldError, FormFooter, FormTitle, idNameErrors, RowActions, TextField, useEditing, useSaving, type FieldErrors } from './form.tsx';
+import { AdminHeading, createOrUpdate, FormFooter, FormTitle, IdNameCells, idNameErrors, NumberField, RowActions, TextField, useEditing, useSaving, type FieldErrors } from './form.tsx';
 import { SiteTimeZone } from './SiteTimeZone.tsx';
 import { SiteFilesForm, siteFilesSummary } from './SiteFiles.tsx';
 
@@ -24,10 +24,7 @@ export function Sites({ sites, onChanged }: { sites: SiteAdmin[]; onChanged: () 
         columns={['ID', 'Name', 'Recordings kept', 'Time zone', 'Files', { actions: true }]}
         row={(s) => (
           <tr key={s.id} data-testid={`site-row-${s.id}`}>
-            <td>
-              <code>{s.id}</code>
-            </td>
-            <td>{s.name}</td>
+            <IdNameCells record={s} />
             <td>{s.retentionDays === undefined ? <span className="muted">portal default</span> : `${s.retentionDays} days`}</td>
             <td><SiteTimeZone site={s} onChanged={onChanged} /></td>
             <td className="muted" data-testid={`site-files-${s.id}`}>{siteFilesSummary(s)}</td>
@@ -76,20 +73,7 @@ function SiteForm({ site, onSaved, onClose }: { site: SiteAdmin | null; onSaved:
       <div className="row">
         <TextField entity="site" field="id" label="Site ID" value={id} onChange={setId} disabled={site !== null} saving={saving} />
         <TextField entity="site" field="name" label="Site name" value={name} onChange={setName} saving={saving} />
-        <label className="narrow">
-          Keep recordings (days)
-          <input
-            type="number"
-            min={1}
-            max={MAX_RETENTION_DAYS}
-            value={retention}
-            placeholder="default"
-            onChange={(e) => setRetention(e.target.value)}
-            aria-invalid={saving.fieldErrors['retentionDays'] !== undefined}
-            data-testid="site-retention"
-          />
-          <FieldError entity="site" field="retentionDays" saving={saving} />
-        </label>
+        <NumberField entity="site" field="retentionDays" label="Keep recordings (days)" className="narrow" min={1} max={MAX_RETENTION_DAYS} value={retention} placeholder="default" onChange={setRetention} saving={saving} testId="site-retention" />
       </div>
       <FormFooter entity="site" saving={saving} onClose={onClose} onReload={onSaved} />
     </form>

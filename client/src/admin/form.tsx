@@ -112,6 +112,18 @@ export function FormFooter({ entity, saving, onClose, onReload }: { entity: stri
   );
 }
 
+/** A site's or company's first two cells: its ID (as code) and its name. */
+export function IdNameCells({ record }: { record: { id: string; name: string } }) {
+  return (
+    <>
+      <td>
+        <code>{record.id}</code>
+      </td>
+      <td>{record.name}</td>
+    </>
+  );
+}
+
 /** A table row's Edit (+ extra buttons) and two-step Delete; test ids `edit-<entity>-<id>`, `delete-<entity>-<id>`. */
 export function RowActions(props: { entity: string; record: { id: string; name: string }; onEdit: () => void; onDelete: () => Promise<void>; children?: ReactNode }) {
   const { entity, record } = props;
@@ -133,6 +145,43 @@ export function TextField(props: { entity: string; field: string; label: string;
     <label>
       {props.label}
       <input type="text" value={props.value} onChange={(e) => props.onChange(e.target.value)} disabled={props.disabled} required aria-invalid={saving.fieldErrors[field] !== undefined} data-testid={`${entity}-${field}`} />
+      <FieldError entity={entity} field={field} saving={saving} />
+    </label>
+  );
+}
+
+/** A number input with its label and, under it, its problem; test id `<entity>-<field>` unless given. */
+export function NumberField(props: {
+  entity: string;
+  field: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  saving: Pick<Saving, 'fieldErrors'>;
+  min: number;
+  max?: number;
+  step?: number | 'any';
+  required?: boolean;
+  placeholder?: string;
+  className?: string;
+  testId?: string;
+}) {
+  const { entity, field, saving } = props;
+  return (
+    <label className={props.className}>
+      {props.label}
+      <input
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        value={props.value}
+        placeholder={props.placeholder}
+        onChange={(e) => props.onChange(e.target.value)}
+        required={props.required}
+        aria-invalid={saving.fieldErrors[field] !== undefined}
+        data-testid={props.testId ?? `${entity}-${field}`}
+      />
       <FieldError entity={entity} field={field} saving={saving} />
     </label>
   );

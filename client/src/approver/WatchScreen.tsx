@@ -2,6 +2,7 @@
 // watcher's keyboard, mouse or clipboard is sent, unless a plant observer takes the controls
 // (then their keys and pointer go to the machine, the vendor's are held); every viewing is audited.
 import { useCallback, useEffect, useState } from 'react';
+import { useDeferredStart } from '../shared/deferred.ts';
 import { useNames } from '../shared/directory.ts';
 import { useLiveRefresh } from '../shared/live.ts';
 import { errorMessage, listSessions, observeSession, watchSession, type LiveSession, type TunnelTicket } from '../api.ts';
@@ -25,31 +26,21 @@ export function WatchScreen({ sessionId, meId }: { sessionId: string; meId?: str
   const [terminating, setTerminating] = useState<{ revoke: boolean } | null>(null);
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
 
-  useEffect(() => {
-    let cancelled = false;
-    // Deferred by a tick so StrictMode's development double mount spends one ticket, not two.
-    const timer = setTimeout(() => {
+  // One watch ticket per screen (see useDeferredStart).
+  useDeferredStart(
+    (live) => {
       watchSession(sessionId).then(
-        (ticket) => {
-          if (!cancelled) setJoining({ status: 'joined', ticket });
-        },
-        (err: unknown) => {
-          if (!cancelled) setJoining({ status: 'failed', message: errorMessage(err, 'This session cannot be watched.') });
-        },
+        live((ticket) => setJoining({ status: 'joined', ticket })),
+        live((err: unknown) => setJoining({ status: 'failed', message: errorMessage(err, 'This session cannot be watched.') })),
       );
       // Who and what is being watched; the view works without it.
       listSessions().then(
-        (sessions) => {
-          if (!cancelled) setInfo(sessions.find((s) => s.id === sessionId) ?? null);
-        },
+        live((sessions) => setInfo(sessions.find((s) => s.id === sessionId) ?? null)),
         () => {},
       );
-    }, 0);
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
-    };
-  }, [sessionId]);
+    },
+    [sessionId],
+  );
 
   // Who else watches changes while one watches: follow the event stream.
   const refreshInfo = useCallback(() => {

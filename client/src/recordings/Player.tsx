@@ -20,9 +20,10 @@ import { ErrorMessage, Time, WindowTime } from '../shared/components.tsx';
 import { useNames } from '../shared/directory.ts';
 import { useFullscreen, type Fullscreen } from '../session/fullscreen.ts';
 import { href } from '../shared/route.ts';
-import { END_REASONS } from './RecordingList.tsx';
+import { endReasonLabel } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
-import { Playback, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
+import { SPEEDS, type PlaybackState, type Speed } from './engine.ts';
+import { Playback } from './playback.ts';
 import { SeekablePlayback } from './seekable.ts';
 import { ExportVideo } from './ExportVideo.tsx';
 
@@ -528,7 +529,7 @@ function Timeline({ playback, timeline, offset }: { playback: AnyPlayback; timel
 function Context({ recording }: { recording: RecordingDetails }) {
   const m = recording.manifest;
   const names = useNames();
-  const reason = END_REASONS.find((r) => r.value === recording.endReason)?.label ?? recording.endReason;
+  const reason = endReasonLabel(recording.endReason);
   return (
     <aside className="player-context" data-testid="player-context">
       <Verification v={recording.verification} />

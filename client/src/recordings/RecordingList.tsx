@@ -13,23 +13,25 @@ import { formatDuration } from './format.ts';
 /** Results per page: a screenful, quick to fetch. */
 export const RECORDINGS_PAGE_SIZE = 50;
 
-/** Why sessions end (the broker's and finaliser's words), for the "end reason" filter. */
-export const END_REASONS: readonly { value: string; label: string }[] = [
-  { value: 'disconnected', label: 'Disconnected' },
-  { value: 'window_ended', label: 'Access window ended' },
-  { value: 'terminated', label: 'Terminated by a manager' },
-  { value: 'revoked', label: 'Grant revoked' },
-  { value: 'connection_error', label: 'Connection error' },
-  { value: 'guacd_error', label: 'Gateway error' },
-  { value: 'recording_missing', label: 'Recording missing' },
-  { value: 'recording_stalled', label: 'Recording stalled' },
-  { value: 'input_log_failed', label: 'Input log failed' },
-  { value: 'store_unavailable', label: 'Store unavailable' },
-  { value: 'instance_lost', label: 'Portal instance lost' },
-  { value: 'orphaned', label: 'Orphaned (finalised at restart)' },
-];
+/** Why sessions end (the broker's and finaliser's words), for the "end reason" filter and the player. */
+const END_REASON_LABELS = {
+  disconnected: 'Disconnected',
+  window_ended: 'Access window ended',
+  terminated: 'Terminated by a manager',
+  revoked: 'Grant revoked',
+  connection_error: 'Connection error',
+  guacd_error: 'Gateway error',
+  recording_missing: 'Recording missing',
+  recording_stalled: 'Recording stalled',
+  input_log_failed: 'Input log failed',
+  store_unavailable: 'Store unavailable',
+  instance_lost: 'Portal instance lost',
+  orphaned: 'Orphaned (finalised at restart)',
+};
+const END_REASONS: readonly { value: string; label: string }[] = Object.entries(END_REASON_LABELS).map(([value, label]) => ({ value, label }));
 
-const endReasonLabel = (r: string) => END_REASONS.find((e) => e.value === r)?.label ?? r;
+/** The words for an end reason (the reason itself when it is one the screens do not know). */
+export const endReasonLabel = (r: string): string => END_REASONS.find((e) => e.value === r)?.label ?? r;
 
 interface Filters {
   vendor: string;

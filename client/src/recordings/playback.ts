@@ -1,6 +1,6 @@
 // Playback of one recording with guacamole-common-js 1.5.0: a SessionRecording over a
 // StaticHTTPTunnel (which streams the file with fetch, so frames become playable while the rest
-// downloads), driven by our own clock.
+// downloads), driven by our own clock (engine.ts, shared with the keyframe engine in seekable.ts).
 //
 // Why our own clock: SessionRecording 1.5.0 has play/pause/seek/getPosition/getDuration and
 // onprogress/onseek/onplay/onpause, but no playback rate. So playback is a timer that computes
@@ -21,6 +21,7 @@
 // so we only play up to the last frame that ended at least one block (plus the largest
 // instruction we expect) before the parse position; once the download completes, everything.
 import Guacamole from 'guacamole-common-js';
+import { ClockedPlayback, countAtOrBefore, IDLE_GAP_MS, yieldToEventLoop, type IdleGap, type PlaybackState } from './engine.ts';
 
 /**
  * StaticHTTPTunnel 1.5.0 parses each received chunk in a promise chain that never yields while
@@ -30,15 +31,6 @@ import Guacamole from 'guacamole-common-js';
  * the same states and errors) but yields to the event loop after this much parsing.
  */
 const PARSE_SLICE_MS = 8;
-
-/** One macrotask turn, without setTimeout's 4 ms clamp. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve();
-    channel.port2.postMessage(null);
-  });
-}
 
 /**
  * A StaticHTTPTunnel whose download yields to the page between slices of parsing, and waits on
@@ -99,38 +91,10 @@ function yieldingStaticTunnel(url: string, hold: () => Promise<void> | null): Gu
 const LIBRARY_BLOCK_CHARS = 262_144;
 /** Room for the instruction that crossed the block boundary (guacd sends blobs of a few KB). */
 const INSTRUCTION_MARGIN_CHARS = 65_536;
-/** Clock resolution: how often the position is advanced while playing. */
-const TICK_MS = 40;
-/** A stretch with nothing drawn longer than this is "idle"; skip-idle jumps over it. */
-export const IDLE_GAP_MS = 5_000;
-/** With skip-idle, how much of an idle gap is still shown before jumping (so a pause is visible). */
-const IDLE_LEAD_MS = 500;
 /** Instructions that change nothing on screen: a frame of only these (and its `sync`) is idle. */
 const EMPTY_OPCODES = new Set(['nop', 'sync']);
 
-export const SPEEDS = [1, 2, 4, 8, 16] as const;
-export type Speed = (typeof SPEEDS)[number];
-
-export interface PlaybackState {
-  /** Current position, ms from the first frame. */
-  position: number;
-  /** Duration parsed so far (the whole duration once `loaded`). */
-  duration: number;
-  /** The furthest position that may be played now (see "safe end" above). */
-  playable: number;
-  loaded: boolean;
-  playing: boolean;
-  /** True once the first frame has been drawn. */
-  firstFrame: boolean;
-  error: string | null;
-  /** Bytes received / total (null when the server sent no length). */
-  received: number;
-  total: number | null;
-  speed: Speed;
-  skipIdle: boolean;
-}
-
-export class Playback {
+export class Playback extends ClockedPlayback {
   readonly recording: Guacamole.SessionRecording;
   readonly display: Guacamole.Display;
   /** Absolute timestamp (guacd's `sync`, ms since the epoch in guacd 1.3+) of the first frame. */
@@ -144,26 +108,11 @@ export class Playback {
   /** Whether an instruction other than sync/nop arrived since the last `sync`. */
   private frameHasContent = false;
   private loaded = false;
-  private playing = false;
-  private speed: Speed = 1;
-  private skipIdle = false;
-  private anchorPos = 0;
-  private anchorReal = 0;
   private seeking = false;
   private seekGeneration = 0;
-  private position = 0;
-  private firstFrame = false;
-  private error: string | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
-  private lastNotify = 0;
-  private readonly listeners = new Set<() => void>();
-  /** Called once, when the first frame is on screen (for the benchmark and tests). */
-  onFirstFrame: (() => void) | null = null;
-  /** Called when a user-initiated seek has finished (ms taken). */
-  onSeeked: ((ms: number) => void) | null = null;
 
   constructor(url: string, opts: { autoplay: boolean }) {
+    super();
     this.tunnel = yieldingStaticTunnel(url, () => this.painting);
     this.recording = new Guacamole.SessionRecording(this.tunnel);
     this.display = this.recording.getDisplay();
@@ -192,11 +141,11 @@ export class Playback {
     this.recording.onload = () => {
       this.loaded = true;
       if (!this.firstFrame && this.frameTimes.length > 0) this.showFirstFrame(opts.autoplay);
-      this.notify(true);
+      this.notify();
     };
     this.recording.onerror = (message) => {
       this.error = message || 'The recording could not be read.';
-      this.notify(true);
+      this.notify();
     };
     this.recording.connect();
   }
@@ -226,7 +175,7 @@ export class Playback {
           this.position = this.recording.getPosition();
           this.onFirstFrame?.();
           if (autoplay) this.play();
-          this.notify(true);
+          this.notify();
         });
       });
     });
@@ -236,35 +185,13 @@ export class Playback {
   private safeFrames(): number {
     if (this.loaded) return this.frameTimes.length;
     const last = this.frameEnds[this.frameEnds.length - 1] ?? 0;
-    const limit = last - LIBRARY_BLOCK_CHARS - INSTRUCTION_MARGIN_CHARS;
-    // Binary search: the number of frames ending at or before `limit`.
-    let lo = 0;
-    let hi = this.frameEnds.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.frameEnds[mid] ?? 0) <= limit) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return countAtOrBefore(this.frameEnds, last - LIBRARY_BLOCK_CHARS - INSTRUCTION_MARGIN_CHARS, (end) => end);
   }
 
   /** The furthest playable position now; -1 when no frame is playable yet. */
   playable(): number {
     const n = this.safeFrames();
     return n === 0 ? -1 : (this.frameTimes[n - 1] ?? 0);
-  }
-
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Listeners are told at most every 100 ms during loading (onprogress fires per frame). */
-  private notify(force: boolean): void {
-    const now = performance.now();
-    if (!force && now - this.lastNotify < 100) return;
-    this.lastNotify = now;
-    for (const l of this.listeners) l();
   }
 
   state(): PlaybackState {
@@ -274,47 +201,17 @@ export class Playback {
       duration: this.recording.getDuration(),
       playable: Math.max(0, this.playable()),
       loaded: this.loaded,
-      playing: this.playing,
       firstFrame: this.firstFrame,
       error: this.error,
       received: this.frameEnds[this.frameEnds.length - 1] ?? 0,
       total: size !== null && Number.isFinite(size) ? size : null,
-      speed: this.speed,
-      skipIdle: this.skipIdle,
+      ...this.clockState(),
     };
   }
 
-  getSpeed(): Speed {
-    return this.speed;
-  }
-
-  setSpeed(speed: Speed): void {
-    this.reanchor();
-    this.speed = speed;
-    this.notify(true);
-  }
-
-  setSkipIdle(on: boolean): void {
-    this.skipIdle = on;
-    this.notify(true);
-  }
-
-  play(): void {
-    if (this.disposed || this.playing) return;
-    const end = this.loaded ? this.recording.getDuration() : this.playable();
-    if (this.loaded && this.position >= end) this.position = 0; // replay from the start
-    this.playing = true;
-    this.anchorPos = this.position;
-    this.anchorReal = performance.now();
-    this.schedule();
-    this.notify(true);
-  }
-
-  pause(): void {
-    this.reanchor();
-    this.playing = false;
-    clearTimeout(this.timer);
-    this.notify(true);
+  protected playFrom(): number {
+    if (this.loaded && this.position >= this.recording.getDuration()) this.position = 0; // replay from the start
+    return this.position;
   }
 
   /** A user seek (slider, timeline, search hit): cancels any clock seek in flight. */
@@ -322,8 +219,7 @@ export class Playback {
     const limit = this.loaded ? this.recording.getDuration() : Math.max(0, this.playable());
     const target = Math.max(0, Math.min(ms, limit));
     this.position = target;
-    this.anchorPos = target;
-    this.anchorReal = performance.now();
+    this.anchor(target);
     const generation = ++this.seekGeneration;
     this.seeking = true;
     const t0 = performance.now();
@@ -335,43 +231,14 @@ export class Playback {
         this.position = this.recording.getPosition();
         this.onSeeked?.(performance.now() - t0);
         done?.();
-        this.notify(true);
+        this.notify();
       });
     });
-    this.notify(true);
+    this.notify();
   }
 
-  private reanchor(): void {
-    if (this.playing) {
-      this.anchorPos = this.clockPosition();
-      this.anchorReal = performance.now();
-    }
-  }
-
-  private clockPosition(): number {
-    return this.anchorPos + (performance.now() - this.anchorReal) * this.speed;
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), TICK_MS);
-  }
-
-  /** Index of the last active frame at or before `t` (binary search), or -1. */
-  private activeAt(t: number): number {
-    let lo = 0;
-    let hi = this.activeTimes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.activeTimes[mid] ?? 0) <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
-  }
-
-  /** The idle gap that `t` lies in, if any. */
-  private idleGapAt(t: number): { from: number; to: number } | null {
-    const i = this.activeAt(t);
+  protected idleGapAt(t: number): IdleGap | null {
+    const i = countAtOrBefore(this.activeTimes, t, (at) => at) - 1;
     const from = this.activeTimes[i];
     if (from === undefined) return null;
     // Past the last drawing: idle up to the end, once the end is known.
@@ -380,24 +247,11 @@ export class Playback {
     return { from, to };
   }
 
-  private tick(): void {
-    if (this.disposed || !this.playing) return;
-    let target = this.clockPosition();
-    if (this.skipIdle) {
-      const gap = this.idleGapAt(target);
-      if (gap !== null && target > gap.from + IDLE_LEAD_MS) {
-        this.anchorPos = gap.to;
-        this.anchorReal = performance.now();
-        target = gap.to;
-      }
-    }
-    const end = this.loaded ? this.recording.getDuration() : this.playable();
-    if (target >= end) {
-      target = end;
-      // Caught up with the download: hold the clock here until more arrives.
-      this.anchorPos = end;
-      this.anchorReal = performance.now();
-    }
+  protected clockEnd(): number {
+    return this.loaded ? this.recording.getDuration() : this.playable();
+  }
+
+  protected stepTo(target: number): void {
     if (!this.seeking && target > this.position) {
       const generation = ++this.seekGeneration;
       this.seeking = true;
@@ -408,17 +262,15 @@ export class Playback {
         this.notify(false);
       });
     }
-    if (this.loaded && !this.seeking && this.position >= this.recording.getDuration()) {
-      this.playing = false;
-      this.notify(true);
-      return;
-    }
-    this.schedule();
+  }
+
+  protected finished(): boolean {
+    return this.loaded && !this.seeking && this.position >= this.recording.getDuration();
   }
 
   /** Time ranges (ms) in which nothing was drawn for longer than IDLE_GAP_MS (the tail once loaded). */
-  idleGaps(): Array<{ from: number; to: number }> {
-    const out: Array<{ from: number; to: number }> = [];
+  idleGaps(): IdleGap[] {
+    const out: IdleGap[] = [];
     const times = this.loaded ? [...this.activeTimes, this.recording.getDuration()] : this.activeTimes;
     for (let i = 1; i < times.length; i++) {
       const a = times[i - 1] ?? 0;
@@ -433,15 +285,8 @@ export class Playback {
     return { frames: this.frameTimes.length, active: this.activeTimes.length };
   }
 
-  getSkipIdle(): boolean {
-    return this.skipIdle;
-  }
-
   dispose(): void {
-    this.disposed = true;
-    this.playing = false;
-    clearTimeout(this.timer);
-    this.listeners.clear();
+    this.stopClock();
     this.recording.onprogress = null;
     this.recording.onload = null;
     this.recording.onerror = null;

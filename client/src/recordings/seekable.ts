@@ -10,26 +10,14 @@
 // replays from the start, because its keyframes are kept only for frames already played).
 import Guacamole from 'guacamole-common-js';
 import { keyframeUrl, type SeekIndex } from '../api.ts';
-import { IDLE_GAP_MS, SPEEDS, type PlaybackState, type Speed } from './playback.ts';
+import { ClockedPlayback, countAtOrBefore, IDLE_GAP_MS, SPEEDS, yieldToEventLoop, type IdleGap, type PlaybackState, type Speed } from './engine.ts';
 
 /** Parsing and replaying yield to the page after this much work (a seek never freezes the UI). */
 const SLICE_MS = 8;
 /** Frames parsed ahead of the position at most, in characters: the player's memory bound. */
 const READ_AHEAD_CHARS = 8 * 1024 * 1024;
-/** Clock resolution while playing (as playback.ts). */
-const TICK_MS = 40;
-/** With skip-idle, how much of an idle gap is still shown before jumping. */
-const IDLE_LEAD_MS = 500;
 /** Keyframe states kept in memory (going back and forth around one place is the common case). */
 const KEYFRAMES_CACHED = 3;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve();
-    channel.port2.postMessage(null);
-  });
-}
 
 interface Frame {
   /** ms from the first frame. */
@@ -133,7 +121,7 @@ class FrameStream {
   }
 }
 
-export class SeekablePlayback {
+export class SeekablePlayback extends ClockedPlayback {
   readonly display: Guacamole.Display;
   readonly firstSync: number;
   readonly index: SeekIndex;
@@ -149,21 +137,9 @@ export class SeekablePlayback {
   private work: Promise<void> = Promise.resolve();
   private generation = 0;
   private busy = false;
-  private position = 0;
-  private playing = false;
-  private speed: Speed = 1;
-  private skipIdle = false;
-  private anchorPos = 0;
-  private anchorReal = 0;
-  private firstFrame = false;
-  private error: string | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
-  private readonly listeners = new Set<() => void>();
-  onFirstFrame: (() => void) | null = null;
-  onSeeked: ((ms: number) => void) | null = null;
 
   constructor(sessionId: string, recordingUrl: string, index: SeekIndex, opts: { autoplay: boolean }) {
+    super();
     this.sessionId = sessionId;
     this.url = recordingUrl;
     this.index = index;
@@ -225,14 +201,7 @@ export class SeekablePlayback {
   }
 
   private keyframeIndexAt(t: number): number {
-    let lo = 0;
-    let hi = this.index.keyframes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.index.keyframes[mid]?.t ?? 0) <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return Math.max(0, lo - 1);
+    return Math.max(0, countAtOrBefore(this.index.keyframes, t, (k) => k.t) - 1);
   }
 
   private keyframeState(n: number): Promise<object> {
@@ -259,8 +228,7 @@ export class SeekablePlayback {
     const target = Math.max(0, Math.min(ms, this.index.duration));
     const generation = ++this.generation;
     const t0 = performance.now();
-    this.anchorPos = target;
-    this.anchorReal = t0;
+    this.anchor(target, t0);
     this.busy = true;
     this.notify();
     const run = this.work.then(async () => {
@@ -293,15 +261,6 @@ export class SeekablePlayback {
     });
   }
 
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private notify(): void {
-    for (const l of this.listeners) l();
-  }
-
   state(): PlaybackState {
     return {
       position: this.position,
@@ -309,81 +268,34 @@ export class SeekablePlayback {
       playable: this.index.duration,
       // Every position is reachable at once: the whole recording counts as loaded.
       loaded: true,
-      playing: this.playing,
       firstFrame: this.firstFrame,
       error: this.error,
       received: this.stream?.received ?? 0,
       total: this.index.recordingBytes,
-      speed: this.speed,
-      skipIdle: this.skipIdle,
+      ...this.clockState(),
     };
   }
 
-  getSpeed(): Speed {
-    return this.speed;
-  }
-
-  setSpeed(speed: Speed): void {
+  override setSpeed(speed: Speed): void {
     if (!SPEEDS.includes(speed)) return;
-    this.reanchor();
-    this.speed = speed;
-    this.notify();
+    super.setSpeed(speed);
   }
 
-  getSkipIdle(): boolean {
-    return this.skipIdle;
+  protected playFrom(): number {
+    if (this.position < this.index.duration) return this.position;
+    this.seek(0);
+    return 0;
   }
 
-  setSkipIdle(on: boolean): void {
-    this.skipIdle = on;
-    this.notify();
-  }
-
-  play(): void {
-    if (this.disposed || this.playing) return;
-    if (this.position >= this.index.duration) this.seek(0);
-    this.playing = true;
-    this.anchorPos = this.position >= this.index.duration ? 0 : this.position;
-    this.anchorReal = performance.now();
-    this.schedule();
-    this.notify();
-  }
-
-  pause(): void {
-    this.reanchor();
-    this.playing = false;
-    clearTimeout(this.timer);
-    this.notify();
-  }
-
-  private reanchor(): void {
-    if (this.playing) {
-      this.anchorPos = this.anchorPos + (performance.now() - this.anchorReal) * this.speed;
-      this.anchorReal = performance.now();
-    }
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), TICK_MS);
-  }
-
-  private idleGapAt(t: number): { from: number; to: number } | null {
+  protected idleGapAt(t: number): IdleGap | null {
     return this.index.activity.idle.find((g) => g.from <= t && t < g.to && g.to - g.from > IDLE_GAP_MS) ?? null;
   }
 
-  private tick(): void {
-    if (this.disposed || !this.playing) return;
-    let target = this.anchorPos + (performance.now() - this.anchorReal) * this.speed;
-    if (this.skipIdle) {
-      const gap = this.idleGapAt(target);
-      if (gap !== null && target > gap.from + IDLE_LEAD_MS) {
-        this.anchorPos = gap.to;
-        this.anchorReal = performance.now();
-        target = gap.to;
-      }
-    }
-    if (target >= this.index.duration) target = this.index.duration;
+  protected clockEnd(): number {
+    return this.index.duration;
+  }
+
+  protected stepTo(target: number): void {
     if (!this.busy && target > this.position) {
       this.busy = true;
       const generation = this.generation;
@@ -394,23 +306,18 @@ export class SeekablePlayback {
       });
       this.work = run.catch(() => undefined);
     }
-    if (!this.busy && this.position >= this.index.duration) {
-      this.playing = false;
-      this.notify();
-      return;
-    }
-    this.schedule();
   }
 
-  idleGaps(): Array<{ from: number; to: number }> {
+  protected finished(): boolean {
+    return !this.busy && this.position >= this.index.duration;
+  }
+
+  idleGaps(): IdleGap[] {
     return this.index.activity.idle.filter((g) => g.to - g.from > IDLE_GAP_MS);
   }
 
   dispose(): void {
-    this.disposed = true;
-    this.playing = false;
-    clearTimeout(this.timer);
-    this.listeners.clear();
+    this.stopClock();
     this.stream?.close();
     this.stream = null;
   }

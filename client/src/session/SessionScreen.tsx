@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type Guacamole from 'guacamole-common-js';
 import { ApiError, errorMessage, getRequest, listSessions, openSession, type AccessRequest, type LiveSession, type OpenedSession } from '../api.ts';
+import { useDeferredStart } from '../shared/deferred.ts';
 import { useLiveRefresh } from '../shared/live.ts';
 import { policySummary } from '../shared/components.tsx';
 import { useNow } from '../shared/clock.ts';
@@ -97,24 +98,16 @@ export function SessionScreen({ requestId }: { requestId: string }) {
   const fullscreen = useFullscreen(workspaceRef, { lockKeyboard: true });
   usePageLocked();
 
-  useEffect(() => {
-    let cancelled = false;
-    // Deferred by a tick so StrictMode's development double mount opens one session, not two.
-    const timer = setTimeout(() => {
+  // One session per attempt (see useDeferredStart).
+  useDeferredStart(
+    (live) => {
       openSession(requestId).then(
-        (session) => {
-          if (!cancelled) setOpening({ status: 'open', session });
-        },
-        (err: unknown) => {
-          if (!cancelled) setOpening({ status: 'failed', end: openFailure(err) });
-        },
+        live((session) => setOpening({ status: 'open', session })),
+        live((err: unknown) => setOpening({ status: 'failed', end: openFailure(err) })),
       );
-    }, 0);
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
-    };
-  }, [requestId, attempt]);
+    },
+    [requestId, attempt],
+  );
 
   const session = opening.status === 'open' ? opening.session : null;
   // The last opened session's facts stay on screen while a reconnect opens the next one.
