@@ -24,7 +24,7 @@ import { endReasonLabel } from './RecordingList.tsx';
 import { formatBytes, formatClock, formatDuration } from './format.ts';
 import { SPEEDS, type PlaybackState, type Speed } from './engine.ts';
 import { Playback } from './playback.ts';
-import { SeekablePlayback } from './seekable.ts';
+import { fetchRecordingHead, SeekablePlayback } from './seekable.ts';
 import { ExportVideo } from './ExportVideo.tsx';
 
 /** Keyframes (seek anywhere at once) when the renderer worker built them; else the replay from the start. */
@@ -80,12 +80,18 @@ export function Player({ sessionId }: { sessionId: string }) {
     let cancelled = false;
     const timer = setTimeout(async () => {
       const url = recordingFileUrl(sessionId, 'recording');
+      // The file's start is asked for beside the index, so the first frame does not wait for it.
+      const head = fetchRecordingHead(url);
       try {
         const index = await getSeekIndex(sessionId);
-        if (cancelled) return;
-        p = new SeekablePlayback(sessionId, url, index, { autoplay: true });
+        if (cancelled) {
+          head.abort.abort();
+          return;
+        }
+        p = new SeekablePlayback(sessionId, url, index, { autoplay: true, head });
         setFallback(null);
       } catch (err) {
+        head.abort.abort();
         if (cancelled) return;
         p = new Playback(url, { autoplay: true });
         setFallback(errorMessage(err, 'Seeking replays from the start: the keyframes could not be loaded.'));

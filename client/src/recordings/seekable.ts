@@ -28,6 +28,19 @@ interface Frame {
 }
 
 /** The recording from one byte offset on, as frames, parsed ahead but not further than READ_AHEAD_CHARS. */
+/**
+ * The start of a recording, asked for before its seek index arrives: the first frame does not wait
+ * for the index's round trip (bench/replay's first frame). Aborted if the index never comes.
+ */
+export type RecordingHead = { response: Promise<Response>; abort: AbortController };
+
+export function fetchRecordingHead(url: string): RecordingHead {
+  const abort = new AbortController();
+  const response = fetch(url, { credentials: 'same-origin', headers: { Range: 'bytes=0-' }, signal: abort.signal });
+  response.catch(() => undefined); // read (or abandoned) by its FrameStream
+  return { response, abort };
+}
+
 class FrameStream {
   private readonly frames: Frame[] = [];
   private head = 0;
@@ -35,20 +48,22 @@ class FrameStream {
   private current: Array<[string, string[]]> = [];
   private currentChars = 0;
   private done = false;
-  private readonly abort = new AbortController();
+  private readonly abort: AbortController;
   private wakeReader: (() => void) | null = null;
   private wakeConsumer: (() => void) | null = null;
   error: string | null = null;
   /** Bytes received. */
   received = 0;
 
-  constructor(url: string, from: number, firstSync: number) {
-    void this.read(url, from, firstSync);
+  /** `head`: the file's start, already asked for (from 0 only). */
+  constructor(url: string, from: number, firstSync: number, head?: RecordingHead) {
+    this.abort = head?.abort ?? new AbortController();
+    void this.read(url, from, firstSync, from === 0 ? head?.response : undefined);
   }
 
-  private async read(url: string, from: number, firstSync: number): Promise<void> {
+  private async read(url: string, from: number, firstSync: number, asked: Promise<Response> | undefined): Promise<void> {
     try {
-      const res = await fetch(url, { credentials: 'same-origin', headers: { Range: `bytes=${from}-` }, signal: this.abort.signal });
+      const res = await (asked ?? fetch(url, { credentials: 'same-origin', headers: { Range: `bytes=${from}-` }, signal: this.abort.signal }));
       if ((res.status !== 206 && !(res.status === 200 && from === 0)) || res.body === null) throw new Error(`the recording could not be fetched (HTTP ${res.status})`);
       const parser = new Guacamole.Parser();
       parser.oninstruction = (opcode, parsed) => {
@@ -138,7 +153,7 @@ export class SeekablePlayback extends ClockedPlayback {
   private generation = 0;
   private busy = false;
 
-  constructor(sessionId: string, recordingUrl: string, index: SeekIndex, opts: { autoplay: boolean }) {
+  constructor(sessionId: string, recordingUrl: string, index: SeekIndex, opts: { autoplay: boolean; head?: RecordingHead }) {
     super();
     this.sessionId = sessionId;
     this.url = recordingUrl;
@@ -149,7 +164,7 @@ export class SeekablePlayback extends ClockedPlayback {
     this.client.connect();
     this.display = this.client.getDisplay();
     // The first frame straight from the start of the file (no keyframe to fetch first).
-    this.stream = new FrameStream(this.url, 0, this.firstSync);
+    this.stream = new FrameStream(this.url, 0, this.firstSync, opts.head);
     const generation = this.generation;
     this.work = this.replayTo(0, generation).then(async () => {
       await this.flushed();
