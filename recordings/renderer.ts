@@ -7,13 +7,36 @@
 // Why Chromium and not a Node canvas: fidelity is the library's own (a second implementation of
 // the protocol's drawing would drift from the player), no native npm package is needed, and
 // Debian ships the browser the tests already use. Measured speed: see bench/replay.
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** LAB.md's flags for Debian's Chromium (no sandbox as root, no network chatter). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** util-linux's setpriv (Debian: always there). */
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * Chromium raises its own processes' priority when it may (measured as root: the browser and GPU
+ * processes at nice -8, renderers at 0, under a worker at nice 10), which would undo the worker's
+ * low priority. A process without CAP_SYS_NICE may not: as root, Chromium is started through a
+ * wrapper that drops that capability for it and everything it starts. Other users may not raise
+ * their priority anyway (RLIMIT_NICE 0). Returns the program to launch and how to clean up.
+ */
+async function boundedChromium(chromiumPath: string): Promise<{ executablePath: string; cleanup: () => Promise<void> }> {
+  if (process.getuid?.() !== 0 || !existsSync(SETPRIV)) return { executablePath: chromiumPath, cleanup: async () => {} };
+  const dir = await mkdtemp(path.join(tmpdir(), 'airlock-chromium-'));
+  const wrapper = path.join(dir, 'chromium');
+  const quoted = `'${chromiumPath.replaceAll("'", "'\\''")}'`;
+  await writeFile(wrapper, `#!/bin/sh\nexec ${SETPRIV} --inh-caps=-sys_nice --bounding-set=-sys_nice -- ${quoted} "$@"\n`, { mode: 0o700 });
+  await chmod(wrapper, 0o700);
+  return { executablePath: wrapper, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
 
 /** guacamole-common-js as a classic script: its CommonJS build, with its export made a global. */
 async function libraryScript(): Promise<string> {
@@ -202,16 +225,24 @@ export class RenderSession {
 export class GuacRenderer {
   private readonly browser: Browser;
   private readonly script: string;
+  private readonly cleanup: () => Promise<void>;
 
-  private constructor(browser: Browser, script: string) {
+  private constructor(browser: Browser, script: string, cleanup: () => Promise<void>) {
     this.browser = browser;
     this.script = script;
+    this.cleanup = cleanup;
   }
 
   static async launch(chromiumPath: string = DEFAULT_CHROMIUM_PATH): Promise<GuacRenderer> {
     const script = await libraryScript();
-    const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
-    return new GuacRenderer(browser, script);
+    const bounded = await boundedChromium(chromiumPath);
+    try {
+      const browser = await chromium.launch({ executablePath: bounded.executablePath, headless: true, args: CHROMIUM_ARGS });
+      return new GuacRenderer(browser, script, bounded.cleanup);
+    } catch (err) {
+      await bounded.cleanup();
+      throw err;
+    }
   }
 
   async open(): Promise<RenderSession> {
@@ -229,5 +260,6 @@ export class GuacRenderer {
 
   async close(): Promise<void> {
     await this.browser.close().catch(() => undefined);
+    await this.cleanup();
   }
 }

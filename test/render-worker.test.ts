@@ -2,10 +2,14 @@
 // protocol's recordings (real SSH, Telnet, VNC and RDP sessions through the portal), signed and
 // bound to the recording; verification of the evidence is unaffected; a corrupt or missing
 // keyframes file is refused with the reason (the player then replays from the start) and is
-// rebuilt from the recording.
+// rebuilt from the recording. And Chromium, which raises its own priority where it may, runs no
+// thread above the worker's priority.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import path from 'node:path';
+import { GuacRenderer } from '../recordings/renderer.ts';
+import { encodeInstruction } from '../sessions/tunnel/protocol.ts';
 import type { TestPortal } from './support/portal.ts';
 import { startPlantPortal, type PlantPortal } from './support/plant-portal.ts';
 import { Browserless, loginByName } from './support/http.ts';
@@ -104,3 +108,57 @@ test('a corrupt keyframes file is refused with the reason and rebuilt; a missing
   expect(missing.status).toBe(404);
   expect(missing.body.error?.code).toBe('keyframes_missing');
 }, 120_000);
+
+/** Every thread of this process's descendants: its command name and nice value (/proc/PID/task/TID/stat). */
+function descendantThreads(): Array<{ pid: number; comm: string; nice: number }> {
+  const stat = (file: string): { ppid: number; comm: string; nice: number } | undefined => {
+    try {
+      const text = readFileSync(file, 'utf8');
+      // "pid (comm) state ppid …": comm may hold spaces; fields after its ')' count from state.
+      const close = text.lastIndexOf(')');
+      const fields = text.slice(close + 2).split(' ');
+      return { ppid: Number(fields[1]), comm: text.slice(text.indexOf('(') + 1, close), nice: Number(fields[16]) };
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  };
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry)) parents.set(Number(entry), stat(`/proc/${entry}/stat`)?.ppid ?? 0);
+  const descends = (pid: number): boolean => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  const threads: Array<{ pid: number; comm: string; nice: number }> = [];
+  for (const pid of parents.keys()) {
+    if (!descends(pid)) continue;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      const t = stat(`/proc/${pid}/task/${tid}/stat`);
+      if (t !== undefined) threads.push({ pid, comm: t.comm, nice: t.nice });
+    }
+  }
+  return threads;
+}
+
+test('Chromium runs no thread above the priority of the process that renders (it would undo the worker’s nice 10)', async () => {
+  const renderer = await GuacRenderer.launch();
+  try {
+    const session = await renderer.open();
+    await session.feed(encodeInstruction('size', '0', '64', '64') + encodeInstruction('rect', '0', '0', '0', '64', '64') + encodeInstruction('cfill', '14', '0', '255', '0', '0', '255') + encodeInstruction('sync', '1', '0'));
+    await session.thumbnail(32);
+    const mine = getPriority();
+    const threads = descendantThreads();
+    // Chromium's own processes are among them (their main threads are named "chromium").
+    expect(threads.filter((t) => t.comm === 'chromium').length).toBeGreaterThan(0);
+    const raised = threads.filter((t) => t.nice < mine);
+    expect(raised).toEqual([]);
+    await session.close();
+  } finally {
+    await renderer.close();
+  }
+});
