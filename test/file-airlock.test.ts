@@ -137,7 +137,15 @@ describe('into the plant over SSH (SFTP)', () => {
     expect(existsSync(onTarget)).toBe(true);
     expect(sha256(readFileSync(onTarget))).toBe(sha256(content));
     browserSawNoPortalStream(session.tunnel);
-    const actions = (await sessionAudit(session.id)).filter((e) => e.details['fileId'] === res.json.file?.id).map((e) => e.action);
+    // The audit event follows the state it records (a moment later): wait for it.
+    let actions: string[] = [];
+    await waitFor(
+      async () => {
+        actions = (await sessionAudit(session.id)).filter((e) => e.details['fileId'] === res.json.file?.id).map((e) => e.action);
+        return actions.includes('file.delivered');
+      },
+      { timeoutMs: 10_000, what: 'the file.delivered audit event' },
+    ).catch(() => undefined);
     expect(actions).toEqual(expect.arrayContaining(['file.uploaded', 'file.scanned', 'file.released', 'file.delivered']));
   });
 

@@ -430,9 +430,12 @@ export class FileAirlock implements FileControl {
     await this.announce(delivering);
     const file = this.quarantined(record.sessionId, record.id);
     try {
+      // Kept with the recording first: a file that reached the machine is always in the evidence,
+      // and a delivered state always has its audit event (a keep that failed after the move left
+      // a delivered file with neither).
+      await this.keepWithRecording(record.sessionId, record.id, file);
       await entry.streams.deliver(record.name, record.mimetype, createReadStream(file, { highWaterMark: DELIVERY_READ_BYTES }));
       const delivered = await this.move(delivering, { state: 'delivered', deliveredAt: new Date().toISOString() }, ['delivering']);
-      await this.keepWithRecording(record.sessionId, record.id, file);
       await this.auditFile(delivered, 'file.delivered', null, null);
       await this.announce(delivered);
     } catch (err) {
