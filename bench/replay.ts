@@ -431,7 +431,8 @@ async function measureOcrAndExport(vera: Browserless, mona: Browserless, aude: B
     await delay(2_000);
     await vnc.tunnel.close();
     await indexed(aude, request, vnc.id);
-    const ocr = await audited(aude, 'recording.screen_text_read', vnc.id, 120_000);
+    // The worker's queue may hold the long recordings' jobs first (one job at a time): minutes on a busy box.
+    const ocr = await audited(aude, 'recording.screen_text_read', vnc.id, RENDER_TIMEOUT_MS);
     let found = 0;
     for (const word of KNOWN_WORDS) {
       const res = (await aude.get(`/api/recordings?q=${word}`)).json<{ recordings: Array<{ sessionId: string }> }>();
