@@ -39,7 +39,8 @@ test.each([
   await session.tunnel.machineTimePasses(2_000, 'the machine’s clock 2 s past its first screen');
   // Shown but never typed (screen-text.ts): only reading the screen can find them.
   session.tunnel.typeText(show);
-  await session.tunnel.machineTimePasses(1_500, 'the machine’s clock 1.5 s past the command');
+  // A window takes longer to draw than a line of output, on a busy machine more so.
+  await session.tunnel.machineTimePasses(3_000, 'the machine’s clock 3 s past the command');
   await session.tunnel.close();
   await sessionEnd(aude, session.id);
   await waitFor(

@@ -13,7 +13,8 @@ export const SHOW_KNOWN_WORDS = `echo ${rot13(KNOWN_WORDS.join(' '))} | tr a-z n
 /**
  * The shell command that shows KNOWN_WORDS in a form-like window (Tk's `wish`: a label and a
  * filled-in entry field per word, two columns, Apply/Cancel buttons), the script typed as ROT13
- * and decoded by the shell like SHOW_KNOWN_WORDS.
+ * and decoded by the shell like SHOW_KNOWN_WORDS. The terminal is cleared first: what an earlier
+ * session left on the machine's shared screen must not count for this one.
  */
 const FORM_SCRIPT = [
   'wm geometry . +40+40',
@@ -23,5 +24,7 @@ const FORM_SCRIPT = [
   'button .cancel -text cancel',
   'grid .ok -row 10 -column 1',
   'grid .cancel -row 10 -column 3',
+  // Gone by itself: the target's screen is shared, and with no window manager focus follows the pointer.
+  'after 6000 exit',
 ].join('; ');
-export const SHOW_KNOWN_WORDS_FORM = `echo '${rot13(FORM_SCRIPT)}' | tr a-z n-za-m | wish &\n`;
+export const SHOW_KNOWN_WORDS_FORM = `clear; echo '${rot13(FORM_SCRIPT)}' | tr a-z n-za-m | wish &\n`;
