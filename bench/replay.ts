@@ -15,6 +15,7 @@
 // recording's first 64 KB.
 //
 //   node bench/replay.ts                 everything above
+//   node bench/replay.ts --no-1gb --no-export   without the 1 GB recording, the OCR and the export
 //   node bench/replay.ts --search-only   only the search over 5,000 indexed sessions (no templates,
 //                                        synthesis, Chromium or Range baseline): about a minute
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -59,6 +60,8 @@ const SEEK_TIMEOUT_MS = 30_000;
 const INDEXED = 5_000;
 const SEARCHES = 200;
 const SEARCH_ONLY = process.argv.includes('--search-only');
+/** Skip OCR and the export (their figures print as null): the first-frame and seek figures in minutes. */
+const NO_EXPORT = process.argv.includes('--no-export');
 
 const progress = (msg: string) => process.stderr.write(`bench/replay: ${msg}\n`);
 const stateDir = mkdtempSync(path.join(tmpdir(), 'airlock-bench-replay-'));
@@ -397,7 +400,9 @@ async function measurePlayers(vera: Browserless, mona: Browserless, aude: Browse
   await browser.close();
   browserClose = null;
 
-  const extras = await measureOcrAndExport(vera, mona, aude, sshLong, sshSynth.ms);
+  const extras = NO_EXPORT
+    ? { ocrRecall: Number.NaN, ocrRecallXterm: Number.NaN, ocrRecallForm: Number.NaN, exportSpeedX: Number.NaN, exportWallSpeedX: Number.NaN, exportMs: Number.NaN, liveIdleMs: Number.NaN, liveBusyMs: Number.NaN, liveRuns: 0 }
+    : await measureOcrAndExport(vera, mona, aude, sshLong, sshSynth.ms);
   return { sshLong, sshSynth, vncSynth, bigSynth, sshRun, vncRun, bigRun, renders, ...extras };
 }
 
@@ -632,6 +637,8 @@ try {
         ocr_recall_form: round(ocrRecallForm, 2),
         export_speed_x: round(exportSpeedX, 1),
         recording_mb: round(recordingMb, 1),
+        seek_p95_ms_vnc: round(p(vncRun.seeks, 95), 0),
+        first_frame_ms_vnc: round(median(vncRun.firstFrame), 0),
         live_first_frame_ratio_exporting: Number.isFinite(liveBusyMs) ? round(liveBusyMs / liveIdleMs, 2) : null,
       }),
     );

@@ -35,6 +35,14 @@ export const KEYFRAME_EVERY_BYTES = 1024 * 1024;
  */
 export const KEYFRAME_EVERY_MS = 120_000;
 /**
+ * …and after this much time once an eighth of the byte spacing was drawn: a graphical session
+ * (VNC, RDP: few bytes a minute, each an image to decode) otherwise gets its keyframes from the
+ * time rule alone, and a seek replayed up to two minutes of image updates (VNC seek p95 1.7 s on
+ * a loaded box). A light terminal session draws too little to reach it: its keyframes (~300 KB
+ * each) stay sparse.
+ */
+export const KEYFRAME_BUSY_EVERY_MS = 30_000;
+/**
  * A fresh page after this many bytes of recording, starting from the keyframe just taken: the
  * page's memory grows with what it replayed (a 1 GB recording crashed the renderer), and a page
  * that starts from a keyframe is exactly what the player does on a seek.
@@ -198,7 +206,11 @@ export async function buildDerived(renderer: GuacRenderer, source: DerivedSource
       for (const k of frame.keys) activity.addInput(Number.isFinite(k) ? Math.min(t, Math.max(0, k - firstSync)) : t);
       for (let m = 0; m < frame.mouse; m++) activity.addInput(t);
       drawnSinceKeyframe += frame.drawn;
-      const due = last === undefined || frame.end - last.at >= everyBytes || (drawnSinceKeyframe > 0 && t - last.t >= KEYFRAME_EVERY_MS);
+      const due =
+        last === undefined ||
+        frame.end - last.at >= everyBytes ||
+        (drawnSinceKeyframe > 0 && t - last.t >= KEYFRAME_EVERY_MS) ||
+        (drawnSinceKeyframe >= everyBytes / 8 && t - last.t >= KEYFRAME_BUSY_EVERY_MS);
       if (due || frame.end - fed >= FEED_BYTES) {
         await feedTo(fed, frame.end);
         fed = frame.end;
