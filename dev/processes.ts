@@ -64,10 +64,26 @@ export interface ProcessRef {
  * The roots plus everything descended from them: children by parent pid, and any process whose
  * process group or session a family member created (this catches children re-parented to init
  * after their parent died, since a dead root still names its group and session).
+ *
+ * A group or session counts by its leader's pid *and* start time: pids are reused (pid_max is
+ * 32768 here), and a dead root's pid may now lead another program's session. Matching the
+ * number alone made one test run's stop kill another run's daemons (a bench's xterm, whose
+ * session id was the pid of a dead process one of the suites had tracked).
  */
 export function processFamily(roots: Iterable<ProcessRef>, table: ProcessInfo[] = listProcesses()): ProcessInfo[] {
   const rootList = [...roots];
-  const leaders = new Set(rootList.map((r) => r.pid));
+  const byPid = new Map(table.map((proc) => [proc.pid, proc]));
+  /** Group and session leaders of the family: pid → start time. */
+  const leaders = new Map(rootList.map((r) => [r.pid, r.startTime]));
+  const ledByFamily = (id: number, proc: ProcessInfo): boolean => {
+    const leaderStart = leaders.get(id);
+    if (leaderStart === undefined) return false;
+    const now = byPid.get(id);
+    // The number now belongs to another process: its group is not ours.
+    if (now !== undefined && now.startTime !== leaderStart) return false;
+    // A member of the leader's group or session started after the leader did.
+    return proc.startTime >= leaderStart;
+  };
   const members = new Map<number, ProcessInfo>();
   for (const proc of table) {
     if (rootList.some((r) => r.pid === proc.pid && r.startTime === proc.startTime)) members.set(proc.pid, proc);
@@ -77,9 +93,9 @@ export function processFamily(roots: Iterable<ProcessRef>, table: ProcessInfo[] 
     grew = false;
     for (const proc of table) {
       if (members.has(proc.pid)) continue;
-      if (members.has(proc.ppid) || leaders.has(proc.pgid) || leaders.has(proc.sid)) {
+      if (members.has(proc.ppid) || ledByFamily(proc.pgid, proc) || ledByFamily(proc.sid, proc)) {
         members.set(proc.pid, proc);
-        if (proc.pid === proc.pgid || proc.pid === proc.sid) leaders.add(proc.pid);
+        if (proc.pid === proc.pgid || proc.pid === proc.sid) leaders.set(proc.pid, proc.startTime);
         grew = true;
       }
     }

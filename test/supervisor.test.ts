@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { encodeInstruction, GuacParser, guacHandshake, type GuacHandshakeResult } from '../dev/guac-probe.ts';
 import { probes } from '../dev/probes.ts';
 import { runWithInput, startServices, type RunningServices, type Supervisor } from '../dev/supervisor.ts';
+import { processFamily, type ProcessInfo } from '../dev/processes.ts';
 
 /** Its own account names, so a supervisor running beside the test (dev server, global setup) keeps its passwords. */
 const USER_PREFIX = 'airlock-suptest';
@@ -363,6 +364,27 @@ describe('collecting a helper command’s output (the VNC password file)', () =>
     // Resolving on 'exit' lost output not yet read (a quarter of 1000 concurrent runs here): the VNC password file was sometimes empty.
     const lengths = await Promise.all(Array.from({ length: 1000 }, () => runWithInput('vncpasswd', ['-f'], 'secret-pw\n').then((r) => r.stdout.length)));
     expect(lengths.filter((n) => n !== 8)).toEqual([]);
+  });
+});
+
+describe('the family of a service’s processes (what its stop kills)', () => {
+  const proc = (pid: number, ppid: number, pgid: number, sid: number, startTime: number): ProcessInfo => ({ pid, ppid, pgid, sid, startTime, state: 'S' });
+
+  test('a dead root’s reused pid leads another program’s session: that program and its children are not family', () => {
+    // Root 100 (started at tick 50) is gone; pid 100 now belongs to another run's xterm, which
+    // leads its own session, with a shell under it.
+    const table = [proc(100, 1, 100, 100, 900), proc(101, 100, 100, 100, 905)];
+    expect(processFamily([{ pid: 100, startTime: 50 }], table)).toEqual([]);
+  });
+
+  test('orphans of a dead root still count by its group and session, and live descendants by parent', () => {
+    const table = [
+      proc(201, 1, 200, 200, 60), // re-parented to init, still in the dead root's session
+      proc(202, 201, 202, 200, 70), // its child, leading a group of its own
+      proc(203, 1, 202, 202, 80), // an orphan of that group
+      proc(300, 1, 300, 300, 10), // unrelated, older
+    ];
+    expect(processFamily([{ pid: 200, startTime: 50 }], table).map((p) => p.pid).sort()).toEqual([201, 202, 203]);
   });
 });
 
