@@ -24,8 +24,14 @@ export const SETTLE_MS = 700;
 const MAX_UNREAD_MS = 15_000;
 /** Reads per recording at most (each costs ~0.3–1 s of one core). */
 export const MAX_OCR_READS = 400;
-/** Characters kept per read (what the timeline shows). */
-const MAX_LABEL = 500;
+/**
+ * Characters of new words kept per read: every word of a full screen (a 1024×768 terminal holds
+ * ~5 KB), all of them indexed. The timeline shows the first OCR_LABEL_CHARS. (Cutting the kept
+ * text at the label's 500 characters lost the rest of a busy screen's words from the search.)
+ */
+const MAX_READ_CHARS = 64 * 1024;
+/** Characters of a read the timeline shows. */
+export const OCR_LABEL_CHARS = 500;
 const FEED_BYTES = 1024 * 1024;
 const TESSERACT_TIMEOUT_MS = 30_000;
 
@@ -98,7 +104,7 @@ export async function readScreens(renderer: GuacRenderer, recordingFile: string,
       }
       const fresh = [...words].filter((w) => !previous.has(w));
       previous = words;
-      if (fresh.length > 0) reads.push({ t, text: fresh.join(' ').slice(0, MAX_LABEL) });
+      if (fresh.length > 0) reads.push({ t, text: fresh.join(' ').slice(0, MAX_READ_CHARS) });
     };
     let firstSync: number | undefined;
     let t = 0;

@@ -25,7 +25,7 @@ import type { RecordingStore } from './store.ts';
 import type { RetentionPolicy } from './retention.ts';
 import type { ManifestSigner } from './signing.ts';
 import { typedLines } from './text.ts';
-import { readOcr } from './ocr.ts';
+import { OCR_LABEL_CHARS, readOcr } from './ocr.ts';
 import { recordingStart } from './clock.ts';
 
 export interface TimelineEntry {
@@ -33,6 +33,8 @@ export interface TimelineEntry {
   t: number;
   kind: 'connect' | 'command' | 'clipboard' | 'warning' | 'revoked' | 'terminated' | 'disconnect' | 'watch' | 'observer' | 'file' | 'screen';
   label: string;
+  /** The whole text when the label shows only its start (a busy screen's words): the player's find searches it. */
+  detail?: string;
 }
 
 export interface Hold {
@@ -263,7 +265,10 @@ export class RecordingService {
     const ocr = await readOcr(this.dirOf(summary), manifest.files.find((f) => f.kind === 'recording')?.sha256, this.publicKeyPem());
     if (ocr !== undefined) {
       const first = recordingStart(text, summary.startedAt, ocr.firstSync) ?? 0;
-      for (const r of ocr.reads) entries.push({ t: first + r.t, kind: 'screen', label: `on screen: ${r.text}` });
+      for (const r of ocr.reads) {
+        const label = `on screen: ${r.text.slice(0, OCR_LABEL_CHARS)}`;
+        entries.push(r.text.length > OCR_LABEL_CHARS ? { t: first + r.t, kind: 'screen', label, detail: r.text } : { t: first + r.t, kind: 'screen', label });
+      }
     }
     const grantEnd = Date.parse(manifest.grant.end);
     for (const minutes of WARN_MINUTES) {

@@ -466,7 +466,7 @@ function Timeline({ playback, timeline, offset }: { playback: AnyPlayback; timel
   const [hit, setHit] = useState(0);
   const at = (e: TimelineEntry) => Math.max(0, e.t - offset);
   const needle = find.trim().toLowerCase();
-  const hits = needle === '' ? [] : timeline.map((e, i) => ({ e, i })).filter(({ e }) => e.label.toLowerCase().includes(needle));
+  const hits = needle === '' ? [] : timeline.map((e, i) => ({ e, i })).filter(({ e }) => (e.detail ?? e.label).toLowerCase().includes(needle));
   let current = -1;
   timeline.forEach((e, i) => {
     if (at(e) <= state.position) current = i;
