@@ -164,6 +164,8 @@ export class RenderWorker {
       // The caption's time is wall time: the recording's own clock is guacd's (recordings/clock.ts).
       const events = await readFile(path.join(this.store, summary.dir, STORE_FILE_NAMES.events), 'utf8').catch(() => '');
       const startedAt = Date.parse(summary.startedAt);
+      // Where the first frame sits on the wall clock, worked out once (the caption asks every tick).
+      let firstFrameAt: number | undefined;
       let written = 0;
       // Progress writes in order, all landed before the final state (which must not be overwritten).
       let progressWrites = Promise.resolve();
@@ -173,7 +175,10 @@ export class RenderWorker {
         format: job.format,
         from: job.from,
         to: job.to ?? undefined,
-        caption: (t, firstSync) => `${label} · ${new Date(startedAt + (recordingStart(events, summary.startedAt, firstSync) ?? 0) + t).toISOString().slice(0, 19).replace('T', ' ')} UTC`,
+        caption: (t, firstSync) => {
+          firstFrameAt ??= startedAt + (recordingStart(events, summary.startedAt, firstSync) ?? 0);
+          return `${label} · ${new Date(firstFrameAt + t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+        },
         onProgress: (p) => {
           if (p - written < 0.01) return;
           written = p;
