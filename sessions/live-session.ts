@@ -204,7 +204,10 @@ export class LiveSession implements LocalConnection, ObservedConnection {
             this.endDetail ??= detail;
             this.endReason ??= 'protocol_error';
           },
-          onFirstFrame: () => this.onFirstFrame(),
+          onFirstFrame: (sync) => {
+            recording.firstSync(sync);
+            this.onFirstFrame();
+          },
           onGuacdError: (status, text) => this.failed(classifyGuacdError(status, text, machine, this.record === undefined), `guacd status ${status}: ${text}`),
           onGuacdLost: (detail) => this.failed('guacd_lost', detail),
           onGuacdDisconnect: () => {

@@ -15,9 +15,6 @@ export const RECORDING_STALL_MS = 1_000;
 
 export type RecordingWriteFailure = 'recording_write_failed' | 'recording_stalled';
 
-/** The timestamp of the first `sync` in a chunk of whole instructions, if any. */
-const SYNC = /(?:^|;)4\.sync,\d+\.(\d+)[,;]/;
-
 export class RecordingWriter {
   private readonly out: WriteStream;
   private readonly onFail: (reason: RecordingWriteFailure, detail: string) => void;
@@ -43,14 +40,14 @@ export class RecordingWriter {
 
   /** Records what was relayed to the browser (one or more whole instructions). */
   output(data: string): void {
-    if (this.clockShift === undefined) {
-      const sync = SYNC.exec(data)?.[1];
-      if (sync !== undefined) {
-        this.clockShift = Number(sync) - Date.now();
-        this.onClock?.(Number(sync));
-      }
-    }
     this.write(data);
+  }
+
+  /** The first sync is being relayed now (the connection saw it: its first frame): the clocks' link. */
+  firstSync(sync: number): void {
+    if (this.clockShift !== undefined || !Number.isFinite(sync)) return;
+    this.clockShift = sync - Date.now();
+    this.onClock?.(sync);
   }
 
   /** Now, on guacd's clock (the epoch until the first sync). */

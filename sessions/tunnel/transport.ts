@@ -55,8 +55,8 @@ export interface TransportHooks {
   onClose(error: Error | undefined): void;
   /** The browser sent what is not the Guacamole protocol (or beyond guacd's limits): the connection ends. */
   onProtocolError?(detail: string): void;
-  /** guacd drew the first frame (its first `sync`): the target let us in. */
-  onFirstFrame?(): void;
+  /** guacd drew the first frame (its first `sync`, whose timestamp is `sync`): the target let us in. */
+  onFirstFrame?(sync: number): void;
   /**
    * guacd reported an error (its `error` instruction): what the browser is told instead of
    * guacd's own text. The connection ends.
@@ -171,7 +171,7 @@ export class BrokeredConnection extends ClientConnection {
     if (this.hooks?.onGuacdInstruction?.(data) === true) return;
     if (!this.firstFrame && data.startsWith(SYNC_PREFIX)) {
       this.firstFrame = true;
-      this.hooks?.onFirstFrame?.();
+      this.hooks?.onFirstFrame?.(Number(new GuacParser().push(data)[0]?.[1]));
     }
     // The id above and guacd's keep-alive nops go to this user only, not into the recording:
     // they are not "output" for the recording watchdog.
