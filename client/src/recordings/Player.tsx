@@ -25,6 +25,7 @@ import { formatBytes, formatClock, formatDuration } from './format.ts';
 import { SPEEDS, type PlaybackState, type Speed } from './engine.ts';
 import { Playback } from './playback.ts';
 import { fetchRecordingHead, SeekablePlayback } from './seekable.ts';
+import { recordingStart } from '../../../recordings/clock.ts';
 import { ExportVideo } from './ExportVideo.tsx';
 
 /** Keyframes (seek anywhere at once) when the renderer worker built them; else the replay from the start. */
@@ -448,14 +449,9 @@ function useShortcuts(playback: AnyPlayback | null, state: PlaybackState, fullsc
 function useTimelineOffset(playback: AnyPlayback | null, details: { recording: RecordingDetails; recordingStart: number | null } | null, firstFrame: boolean): number {
   return useMemo(() => {
     if (playback === null || details === null) return 0;
-    // The portal's recorder linked guacd's clock to the session's.
-    if (details.recordingStart !== null) return details.recordingStart;
-    // An older recording: an epoch-like first sync is wall time.
-    const first = playback.firstSync;
-    const start = Date.parse(details.recording.startedAt);
-    // Only trust an epoch-like timestamp within a minute of the session start.
-    if (first === null || !Number.isFinite(first) || Math.abs(first - start) > 60_000) return 0;
-    return first - start;
+    // The portal's recorder linked guacd's clock to the session's; an older recording may have
+    // an epoch-like first sync (the same rule as the server's).
+    return details.recordingStart ?? recordingStart('', details.recording.startedAt, playback.firstSync ?? undefined) ?? 0;
     // firstFrame: the first sync is known by then.
   }, [playback, details, firstFrame]);
 }
